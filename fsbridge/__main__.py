@@ -1,0 +1,6 @@
+"""``python -m fsbridge`` = the ``fsbridge`` command."""
+import sys
+
+from fsbridge.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""fsbridge.engines."""
