@@ -1,1 +1,9 @@
-"""fsbridge.store."""
+"""fsbridge.store: conference / participant / recording history (SQLAlchemy Core; SQLite or PostgreSQL).
+
+``Store(make_engine(url))`` — see :mod:`fsbridge.store.store`; row types in :mod:`fsbridge.store.rows`.
+"""
+from fsbridge.store.rows import ConferenceRow, DateRange, PageRequest, PageResult, ParticipantRow, RecordingRow
+from fsbridge.store.store import Store
+
+__all__ = ["Store", "ConferenceRow", "ParticipantRow", "RecordingRow", "PageRequest", "PageResult",
+           "DateRange"]

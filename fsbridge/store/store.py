@@ -1,0 +1,320 @@
+"""The conference history store: DomainEvents in, Twilio-resource-shaped rows out.
+
+``Store(db_engine)``: ``create_all()`` creates every table on the shared metadata (store tables and any
+other module's, e.g. the callback outbox); ``record(event)`` applies one
+:class:`fsbridge.conference.events.DomainEvent` — idempotent per (conference_sid, sequence_number), and an
+event older than a row's last applied one never rolls that row back. Queries serve the REST API: list with
+filters + paging (offset or keyset), fetch by Sid / CallSid / label, delete a recording.
+
+Event → row mapping (sources: Twilio Conference / Participant / Conference Recording resources and the
+statusCallbackEvent list in twilio-twiml-conference-noun.txt):
+
+* any event: the conference row exists (status ``init`` until ``conference-start``), ``date_updated`` = event time;
+* ``conference-start`` → status ``in-progress``; ``conference-end`` → ``completed`` with
+  reason_conference_ended / call_sid_ending_conference, and every participant still present is marked left
+  (status ``complete``);
+* any event carrying ``participant``: the participant row takes that full state; ``participant-leave`` sets
+  ``left_at`` (status ``complete`` unless the view says ``failed``);
+* any event carrying ``recording``: the recording row takes that state (status from the view, else from the
+  event name ``recording-<status>``).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Callable, List, Optional, Sequence
+
+from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from fsbridge.conference import events as ev
+from fsbridge.store import tables as t
+from fsbridge.store.db import metadata
+from fsbridge.store.rows import (
+    ConferenceRow,
+    DateRange,
+    PageRequest,
+    PageResult,
+    ParticipantRow,
+    RecordingRow,
+    to_naive_utc,
+    to_utc,
+)
+
+# Participant statuses that mean "no longer in the conference" (Twilio participant_enum_status).
+LEFT_STATUSES = ("complete", "failed")
+_RECORDING_EVENT_STATUS = {
+    ev.RECORDING_IN_PROGRESS: "in-progress",
+    ev.RECORDING_COMPLETED: "completed",
+    ev.RECORDING_ABSENT: "absent",
+}
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Store:
+    """Conference / participant / recording history on one SQLAlchemy engine (SQLite file or PostgreSQL).
+
+    Thread/greenlet-safe: every method opens its own connection from the engine's pool.
+    """
+
+    def __init__(self, db_engine: Engine) -> None:
+        """``db_engine``: from :func:`fsbridge.store.db.make_engine`."""
+        self.engine = db_engine
+
+    # ------------------------------------------------------------------ schema
+    def create_all(self) -> None:
+        """Create every table declared on :data:`fsbridge.store.db.metadata` that does not exist yet."""
+        metadata.create_all(self.engine)
+
+    # ------------------------------------------------------------------ writes
+    def record(self, event: ev.DomainEvent) -> bool:
+        """Apply one DomainEvent. Returns False (and changes nothing) if this (conference_sid,
+        sequence_number) was already recorded, True otherwise. One transaction per event."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(t.applied_events).values(
+                    conference_sid=event.conference_sid,
+                    sequence_number=event.sequence_number,
+                    name=event.name,
+                    recorded_at=_now(),
+                ))
+                self._apply(conn, event)
+        except IntegrityError:
+            if self._already_applied(event.conference_sid, event.sequence_number):
+                return False
+            raise
+        return True
+
+    def _already_applied(self, conference_sid: str, seq: int) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(select(t.applied_events.c.sequence_number).where(
+                t.applied_events.c.conference_sid == conference_sid,
+                t.applied_events.c.sequence_number == seq,
+            )).first() is not None
+
+    def _apply(self, conn: Connection, event: ev.DomainEvent) -> None:
+        ts = to_naive_utc(event.timestamp) or _now()
+        seq = event.sequence_number
+        c = t.conferences
+        row = conn.execute(select(c).where(c.c.sid == event.conference_sid)).mappings().first()
+        if row is None:
+            conn.execute(insert(c).values(
+                sid=event.conference_sid, account_sid=event.account_sid,
+                friendly_name=event.friendly_name, status="init",
+                dialect=event.callbacks.dialect if event.callbacks else "twiml",
+                date_created=to_naive_utc(event.started_at) or ts, date_updated=ts, last_sequence=0,
+            ))
+            row = conn.execute(select(c).where(c.c.sid == event.conference_sid)).mappings().first()
+        if seq > row["last_sequence"]:
+            values = {"date_updated": ts, "last_sequence": seq}
+            if event.name == ev.CONFERENCE_START and row["status"] != "completed":
+                values.update(status="in-progress", started_at=to_naive_utc(event.started_at) or ts)
+            elif event.name == ev.CONFERENCE_END:
+                values.update(
+                    status="completed", ended_at=ts,
+                    reason_conference_ended=event.reason_conference_ended,
+                    call_sid_ending_conference=event.call_sid_ending_conference,
+                    participant_label_ending_conference=event.participant_label_ending_conference,
+                )
+            conn.execute(update(c).where(c.c.sid == event.conference_sid).values(**values))
+        if event.participant is not None:
+            self._apply_participant(conn, event, ts)
+        if event.name == ev.CONFERENCE_END:
+            p = t.participants
+            conn.execute(update(p).where(
+                p.c.conference_sid == event.conference_sid, p.c.left_at.is_(None), p.c.last_sequence < seq,
+            ).values(left_at=ts, status="complete", date_updated=ts, last_sequence=seq))
+        if event.recording is not None:
+            self._apply_recording(conn, event, ts)
+
+    def _apply_participant(self, conn: Connection, event: ev.DomainEvent, ts: datetime) -> None:
+        view = event.participant
+        p = t.participants
+        key = and_(p.c.conference_sid == event.conference_sid, p.c.call_sid == view.call_sid)
+        existing = conn.execute(select(p.c.last_sequence, p.c.left_at).where(key)).first()
+        if existing is not None and existing.last_sequence >= event.sequence_number:
+            return
+        values = dict(
+            account_sid=event.account_sid, label=view.label, muted=view.muted, hold=view.hold,
+            coaching=view.coaching, call_sid_to_coach=view.call_sid_to_coach,
+            end_conference_on_exit=view.end_conference_on_exit,
+            start_conference_on_enter=view.start_conference_on_enter, beep=view.beep,
+            status=view.status, from_=view.from_, to=view.to, date_updated=ts,
+            last_sequence=event.sequence_number,
+        )
+        for keep in ("from_", "to"):  # a view without From/To does not erase the known ones
+            if not values[keep] and existing is not None:
+                values.pop(keep)
+        if event.name == ev.PARTICIPANT_LEAVE or view.status in LEFT_STATUSES:
+            values["left_at"] = ts
+            values["status"] = view.status if view.status in LEFT_STATUSES else "complete"
+        elif event.name == ev.PARTICIPANT_JOIN:
+            values["left_at"] = None
+        if existing is None:
+            conn.execute(insert(p).values(conference_sid=event.conference_sid, call_sid=view.call_sid,
+                                          date_created=ts, **values))
+        else:
+            conn.execute(update(p).where(key).values(**values))
+
+    def _apply_recording(self, conn: Connection, event: ev.DomainEvent, ts: datetime) -> None:
+        view = event.recording
+        r = t.recordings
+        existing = conn.execute(select(r.c.last_sequence).where(r.c.sid == view.sid)).first()
+        if existing is not None and existing.last_sequence >= event.sequence_number:
+            return
+        status = view.status or _RECORDING_EVENT_STATUS.get(event.name, "in-progress")
+        values = dict(
+            account_sid=event.account_sid, conference_sid=event.conference_sid, status=status,
+            path=view.path or "", start_time=to_naive_utc(view.start_time), duration_s=view.duration_s,
+            file_size=view.file_size, channels=view.channels, source=view.source,
+            date_updated=ts, last_sequence=event.sequence_number,
+        )
+        if existing is None:
+            conn.execute(insert(r).values(sid=view.sid, date_created=ts, **values))
+        else:
+            if not view.path:
+                values.pop("path")
+            conn.execute(update(r).where(r.c.sid == view.sid).values(**values))
+
+    def delete_recording(self, account_sid: str, conference_sid: str, recording_sid: str
+                         ) -> Optional[RecordingRow]:
+        """Remove a recording row (Twilio DELETE Recording). Returns the removed row (the caller removes
+        its audio file), or None if there is no such recording for this account and conference."""
+        with self.engine.begin() as conn:
+            row = self._recording(conn, account_sid, conference_sid, recording_sid)
+            if row is None:
+                return None
+            conn.execute(delete(t.recordings).where(t.recordings.c.sid == recording_sid))
+            return row
+
+    # ------------------------------------------------------------------ fetches
+    def last_sequence(self, conference_sid: str) -> int:
+        """Highest DomainEvent sequence_number recorded for the conference (0 if none)."""
+        with self.engine.connect() as conn:
+            v = conn.execute(select(func.max(t.applied_events.c.sequence_number)).where(
+                t.applied_events.c.conference_sid == conference_sid)).scalar()
+            return int(v or 0)
+
+    def conference(self, account_sid: str, conference_sid: str) -> Optional[ConferenceRow]:
+        """The conference with this Sid, if it belongs to ``account_sid``."""
+        c = t.conferences
+        with self.engine.connect() as conn:
+            row = conn.execute(select(c).where(c.c.sid == conference_sid, c.c.account_sid == account_sid)
+                               ).mappings().first()
+        return ConferenceRow.from_mapping(row) if row else None
+
+    def live_conference_by_name(self, account_sid: str, friendly_name: str) -> Optional[ConferenceRow]:
+        """The account's not-yet-completed conference with this friendly name (Twilio: at most one)."""
+        c = t.conferences
+        with self.engine.connect() as conn:
+            row = conn.execute(select(c).where(
+                c.c.account_sid == account_sid, c.c.friendly_name == friendly_name, c.c.status != "completed",
+            ).order_by(c.c.date_created.desc()).limit(1)).mappings().first()
+        return ConferenceRow.from_mapping(row) if row else None
+
+    def participant(self, account_sid: str, conference_sid: str, call_sid_or_label: str
+                    ) -> Optional[ParticipantRow]:
+        """A participant by CallSid, else by label (a present participant wins over one who left, then the
+        most recent). Includes participants who left."""
+        p = t.participants
+        base = select(p).where(p.c.account_sid == account_sid, p.c.conference_sid == conference_sid)
+        with self.engine.connect() as conn:
+            row = conn.execute(base.where(p.c.call_sid == call_sid_or_label)).mappings().first()
+            if row is None:
+                row = conn.execute(base.where(p.c.label == call_sid_or_label).order_by(
+                    p.c.left_at.is_(None).desc(), p.c.date_created.desc()).limit(1)).mappings().first()
+        return ParticipantRow.from_mapping(row) if row else None
+
+    def recording(self, account_sid: str, conference_sid: str, recording_sid: str) -> Optional[RecordingRow]:
+        """A recording of this account's conference by RecordingSid."""
+        with self.engine.connect() as conn:
+            return self._recording(conn, account_sid, conference_sid, recording_sid)
+
+    @staticmethod
+    def _recording(conn: Connection, account_sid: str, conference_sid: str, recording_sid: str
+                   ) -> Optional[RecordingRow]:
+        r = t.recordings
+        row = conn.execute(select(r).where(
+            r.c.sid == recording_sid, r.c.account_sid == account_sid, r.c.conference_sid == conference_sid,
+        )).mappings().first()
+        return RecordingRow.from_mapping(row) if row else None
+
+    # ------------------------------------------------------------------ lists
+    def list_conferences(self, account_sid: str, *, friendly_name: Optional[str] = None,
+                         status: Optional[str] = None, created: Optional[DateRange] = None,
+                         updated: Optional[DateRange] = None, page: PageRequest = PageRequest()
+                         ) -> PageResult[ConferenceRow]:
+        """The account's conferences, newest first (date_created desc, sid desc), filtered by exact
+        friendly name, status, and date_created / date_updated ranges (Twilio ListConference)."""
+        c = t.conferences
+        conds = [c.c.account_sid == account_sid]
+        if friendly_name is not None:
+            conds.append(c.c.friendly_name == friendly_name)
+        if status is not None:
+            conds.append(c.c.status == status)
+        conds += _range(c.c.date_created, created) + _range(c.c.date_updated, updated)
+        return self._page(c, conds, c.c.date_created, c.c.sid, True, page, ConferenceRow.from_mapping,
+                          lambda r: r.sid)
+
+    def list_participants(self, account_sid: str, conference_sid: str, *, muted: Optional[bool] = None,
+                          hold: Optional[bool] = None, coaching: Optional[bool] = None,
+                          include_left: bool = False, page: PageRequest = PageRequest()
+                          ) -> PageResult[ParticipantRow]:
+        """The conference's participants in join order (date_created asc, call_sid asc). By default only
+        those still present (Twilio: "the set of people currently connected"); ``include_left`` adds the
+        history. Filters: Twilio ListParticipant Muted / Hold / Coaching."""
+        p = t.participants
+        conds = [p.c.account_sid == account_sid, p.c.conference_sid == conference_sid]
+        if not include_left:
+            conds.append(p.c.left_at.is_(None))
+        for col, want in ((p.c.muted, muted), (p.c.hold, hold), (p.c.coaching, coaching)):
+            if want is not None:
+                conds.append(col == want)
+        return self._page(p, conds, p.c.date_created, p.c.call_sid, False, page,
+                          ParticipantRow.from_mapping, lambda r: r.call_sid)
+
+    def list_recordings(self, account_sid: str, conference_sid: str, *, created: Optional[DateRange] = None,
+                        page: PageRequest = PageRequest()) -> PageResult[RecordingRow]:
+        """The conference's recordings, newest first (Twilio ListConferenceRecording, DateCreated filters)."""
+        r = t.recordings
+        conds = [r.c.account_sid == account_sid, r.c.conference_sid == conference_sid]
+        conds += _range(r.c.date_created, created)
+        return self._page(r, conds, r.c.date_created, r.c.sid, True, page, RecordingRow.from_mapping,
+                          lambda x: x.sid)
+
+    def _page(self, table, conds: List, time_col, id_col, descending: bool, page: PageRequest,
+              build: Callable, ident: Callable) -> PageResult:
+        conds = list(conds)
+        if page.after is not None:
+            at, aid = to_naive_utc(page.after[0]), page.after[1]
+            if descending:
+                conds.append(or_(time_col < at, and_(time_col == at, id_col < aid)))
+            else:
+                conds.append(or_(time_col > at, and_(time_col == at, id_col > aid)))
+        order: Sequence = (time_col.desc(), id_col.desc()) if descending else (time_col.asc(), id_col.asc())
+        q = select(table).where(*conds).order_by(*order).limit(page.limit + 1)
+        if page.after is None and page.offset:
+            q = q.offset(page.offset)
+        with self.engine.connect() as conn:
+            rows = [build(m) for m in conn.execute(q).mappings().all()]
+        has_more = len(rows) > page.limit
+        rows = rows[: page.limit]
+        last = (rows[-1].date_created, ident(rows[-1])) if rows else None
+        return PageResult(items=rows, has_more=has_more, last_key=last)
+
+
+def _range(col, rng: Optional[DateRange]) -> List:
+    if rng is None:
+        return []
+    out = []
+    if rng.start is not None:
+        out.append(col >= to_naive_utc(rng.start))
+    if rng.end is not None:
+        out.append(col < to_naive_utc(rng.end))
+    return out
+
+
+__all__ = ["Store", "LEFT_STATUSES", "to_utc"]

@@ -1,0 +1,116 @@
+"""Store: DomainEvents → conference / participant / recording rows on a real SQLite file (and PostgreSQL when
+FSBRIDGE_TEST_PG=postgresql://… is set)."""
+import os
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from fsbridge.conference import events as ev
+from fsbridge.store import DateRange, PageRequest, Store
+from fsbridge.store.db import make_engine
+
+AC = "AC" + "1" * 32
+CF = "CF" + "a" * 32
+CA1 = "CA" + "1" * 32
+CA2 = "CA" + "2" * 32
+RE = "RE" + "e" * 32
+T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'fsb.sqlite'}"
+    else:
+        url = os.environ.get("FSBRIDGE_TEST_PG")
+        if not url:
+            pytest.skip("set FSBRIDGE_TEST_PG=postgresql://… to run the store tests on PostgreSQL")
+    s = Store(make_engine(url))
+    s.create_all()
+    if request.param == "postgresql":
+        from fsbridge.store.db import metadata
+        with s.engine.begin() as conn:
+            for table in reversed(metadata.sorted_tables):
+                conn.execute(table.delete())
+    return s
+
+
+def e(name, seq, *, at=0, cf=CF, **kw):
+    return ev.DomainEvent(name=name, account_sid=AC, conference_sid=cf, friendly_name="room",
+                          sequence_number=seq, timestamp=T0 + timedelta(seconds=at), **kw)
+
+
+def p(call_sid=CA1, **kw):
+    return ev.ParticipantView(call_sid=call_sid, **kw)
+
+
+def test_lifecycle_and_history(store):
+    assert store.record(e(ev.PARTICIPANT_JOIN, 1, participant=p(label="alice", from_="+1555", to="room")))
+    c = store.conference(AC, CF)
+    assert c.status == "init" and c.friendly_name == "room" and c.date_created == T0
+    store.record(e(ev.CONFERENCE_START, 2, at=1))
+    assert store.conference(AC, CF).status == "in-progress"
+    store.record(e(ev.PARTICIPANT_JOIN, 3, at=2, participant=p(CA2)))
+    store.record(e(ev.PARTICIPANT_MUTE, 4, at=3, participant=p(label="alice", muted=True)))
+    got = store.participant(AC, CF, "alice")
+    assert got.call_sid == CA1 and got.muted and got.present and got.from_ == "+1555"
+    assert [x.call_sid for x in store.list_participants(AC, CF, muted=True).items] == [CA1]
+    store.record(e(ev.PARTICIPANT_LEAVE, 5, at=4, participant=p(label="alice", muted=True)))
+    left = store.participant(AC, CF, CA1)
+    assert not left.present and left.status == "complete"
+    assert [x.call_sid for x in store.list_participants(AC, CF).items] == [CA2]
+    assert {x.call_sid for x in store.list_participants(AC, CF, include_left=True).items} == {CA1, CA2}
+    store.record(e(ev.CONFERENCE_END, 6, at=5, reason_conference_ended="last-participant-left",
+                   call_sid_ending_conference=CA2))
+    c = store.conference(AC, CF)
+    assert (c.status, c.reason_conference_ended, c.call_sid_ending_conference) == (
+        "completed", "last-participant-left", CA2)
+    assert c.date_updated == T0 + timedelta(seconds=5)
+    assert store.list_participants(AC, CF).items == []  # conference-end empties the room
+    assert store.last_sequence(CF) == 6
+
+
+def test_record_is_idempotent_and_never_rolls_back(store):
+    assert store.record(e(ev.PARTICIPANT_JOIN, 1, participant=p()))
+    assert store.record(e(ev.PARTICIPANT_MUTE, 3, participant=p(muted=True)))
+    assert not store.record(e(ev.PARTICIPANT_MUTE, 3, participant=p(muted=True)))
+    # seq 2 arrives late: recorded, but the participant keeps the newer state
+    assert store.record(e(ev.PARTICIPANT_UNMUTE, 2, participant=p(muted=False)))
+    assert store.participant(AC, CF, CA1).muted is True
+
+
+def test_accounts_are_separate(store):
+    store.record(e(ev.CONFERENCE_START, 1))
+    assert store.conference("AC" + "9" * 32, CF) is None
+    assert store.list_conferences("AC" + "9" * 32).items == []
+
+
+def test_recordings(store):
+    rec = ev.RecordingView(sid=RE, status="in-progress", path="/tmp/x.wav", start_time=T0)
+    store.record(e(ev.RECORDING_IN_PROGRESS, 1, recording=rec))
+    assert store.recording(AC, CF, RE).status == "in-progress"
+    store.record(e(ev.RECORDING_COMPLETED, 2, recording=ev.RecordingView(sid=RE, status="", duration_s=7)))
+    r = store.recording(AC, CF, RE)
+    assert (r.status, r.duration_s, r.path) == ("completed", 7, "/tmp/x.wav")
+    assert [x.sid for x in store.list_recordings(AC, CF).items] == [RE]
+    assert store.delete_recording(AC, CF, RE).sid == RE
+    assert store.recording(AC, CF, RE) is None
+
+
+def test_paging_filters_and_keyset(store):
+    sids = []
+    for i in range(7):
+        cf = "CF%032x" % i
+        sids.append(cf)
+        store.record(e(ev.CONFERENCE_START, 1, cf=cf, at=i * 86400))
+    newest_first = list(reversed(sids))
+    page = store.list_conferences(AC, page=PageRequest(limit=3))
+    assert [c.sid for c in page.items] == newest_first[:3] and page.has_more
+    nxt = store.list_conferences(AC, page=PageRequest(limit=3, after=page.last_key))
+    assert [c.sid for c in nxt.items] == newest_first[3:6]
+    off = store.list_conferences(AC, page=PageRequest(limit=3, offset=6))
+    assert [c.sid for c in off.items] == newest_first[6:] and not off.has_more
+    day2 = DateRange(T0 + timedelta(days=2) - timedelta(hours=3), T0 + timedelta(days=3) - timedelta(hours=3))
+    assert [c.sid for c in store.list_conferences(AC, created=day2).items] == [sids[2]]
+    assert store.list_conferences(AC, status="completed").items == []
+    assert len(store.list_conferences(AC, friendly_name="room", status="in-progress").items) == 7
