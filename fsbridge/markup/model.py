@@ -82,6 +82,8 @@ class Conference:
     recording_status_callback_method: str = "POST"
     recording_status_callback_event: Tuple[str, ...] = ("completed",)
     event_callback_url: Optional[str] = None
+    #: Twilio ``recordingConfigurationId`` (offered by twilio-python's ``Dial.conference``); kept, not acted on
+    recording_configuration_id: Optional[str] = None
     # Telnyx TeXML only
     record_beep: bool = True
     recording_timeout: int = 0
@@ -115,10 +117,14 @@ class Dial:
 
 @dataclass(frozen=True)
 class Play:
-    """``<Play loop=N>url</Play>``; loop 0 = repeat until interrupted (Twilio). ``digits`` unused here."""
+    """``<Play loop=N>url</Play>``; loop 0 = repeat until interrupted (Twilio).
+
+    ``digits``: Twilio ``<Play digits="1w2#"/>`` (DTMF to send; ``url`` is then ``""``), None otherwise.
+    """
 
     url: str
     loop: int = 1
+    digits: Optional[str] = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,272 @@
+"""jambonz: a JSON array of verbs → Response (dialect ``jambonz``).
+
+Sources: ../shared/seeds/jambonz-conference-verb.txt (the ``conference`` verb, its defaults: beep false,
+startConferenceOnEnter true, endConferenceOnExit false; statusEvents start end join leave start-talking
+end-talking), jambonz verb specification 0.1.13 (every property name and type; ``say``, ``play``,
+``pause``, ``hangup``, ``redirect``), DESIGN.md (jambonz emits ``stop-talking``: accepted as
+``end-talking``). A verb is ``{"verb": "say", ...}`` or ``{"say": {...}}`` (both forms jambonz accepts).
+
+Mapping onto the model: memberTag → participant_label, joinMuted → muted, beep true → ``"onEnter"`` (the
+seed: "play a beep tone to the conference when caller enters"), beep false → ``"false"``; waitHook also
+sets wait_url/wait_method and statusHook status_callback/status_callback_method; a ``record`` object sets
+record_options and record = ``record-from-start``; no waitHook → wait_url ``""`` (jambonz plays nothing).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+
+from .errors import DOCUMENT_PARSE_FAILURE, SCHEMA_VALIDATION_WARNING, MarkupError
+from .model import JAMBONZ, Conference, Hangup, Hook, MarkupWarning, Pause, Play, Redirect, Response, Say, Verb
+from .values import METHOD, Bool, Events, Int, Invalid, Number, Text
+
+#: jambonz conference statusEvents (seed) and the alias its code emits.
+STATUS_EVENTS = ("start", "end", "join", "leave", "start-talking", "end-talking")
+STATUS_EVENT_ALIASES = (("stop-talking", "end-talking"),)
+#: Verbs of the jambonz verb specification 0.1.13 that fsbridge does not run (warned 12200, skipped).
+UNSUPPORTED_VERBS = frozenset({
+    "alert", "answer", "sip:decline", "sip:request", "sip:refer", "config", "dub", "dequeue", "enqueue", "leave",
+    "gather", "dial", "dialogflow", "dtmf", "lex", "listen", "llm", "message", "rasa", "record", "rest:dial",
+    "tag", "transcribe", "pipeline",
+})
+
+
+class HookKind:
+    """A jambonz webhook: ``"url"`` or ``{url, method, username, password}`` → :class:`Hook` (method GET|POST)."""
+
+    _KEYS = ("url", "method", "username", "password")
+
+    def json(self, v: object) -> Hook:
+        if isinstance(v, str):
+            if not v.strip():
+                raise Invalid("empty URL")
+            return Hook(url=v.strip())
+        if not isinstance(v, dict):
+            raise Invalid("a hook is a URL string or an object with a url")
+        url = v.get("url")
+        if not isinstance(url, str) or not url.strip():
+            raise Invalid("hook object has no url string")
+        extra = sorted(str(k) for k in v if k not in self._KEYS)
+        if extra:
+            raise Invalid(f"unknown hook properties {', '.join(extra)}")
+        method = METHOD.json(v["method"]) if "method" in v else "POST"
+        creds = {}
+        for key in ("username", "password"):
+            if key in v and not isinstance(v[key], str):
+                raise Invalid(f"hook {key} is not a string")
+            creds[key] = v.get(key)
+        return Hook(url=url.strip(), method=method, **creds)
+
+
+class BeepKind:
+    """jambonz ``beep`` (boolean) → the model's beep word: true → ``onEnter``, false → ``false`` (seed)."""
+
+    def json(self, v: object) -> str:
+        return "onEnter" if Bool().json(v) else "false"
+
+
+class LoopKind:
+    """jambonz ``loop`` (number|string): a count ≥ 0, or ``"forever"`` → 0 (the model's "until interrupted")."""
+
+    def json(self, v: object) -> int:
+        if isinstance(v, str) and v.strip().lower() == "forever":
+            return 0
+        return Int(0, 1000).json(v)
+
+
+@dataclass(frozen=True)
+class ObjectKind:
+    """A JSON object with ``required`` string properties (jambonz ``#record`` needs ``path``, ``#listen`` ``url``)."""
+
+    required: Tuple[str, ...]
+
+    def json(self, v: object) -> dict:
+        if not isinstance(v, dict):
+            raise Invalid("not an object")
+        for key in self.required:
+            if not isinstance(v.get(key), str) or not v[key]:
+                raise Invalid(f"missing string property {key!r}")
+        return dict(v)
+
+
+class TextOrList:
+    """jambonz ``text``/``url`` (string|array of strings) → tuple of non-empty strings."""
+
+    def json(self, v: object) -> Tuple[str, ...]:
+        items = v if isinstance(v, list) else [v]
+        if not items or not all(isinstance(i, str) and i.strip() for i in items):
+            raise Invalid("not a non-empty string or array of strings")
+        return tuple(i.strip() for i in items)
+
+
+#: Per verb: {property: (target, kind)}; target None = valid per the specification, accepted and ignored.
+PROPERTIES: Mapping[str, Mapping[str, Tuple[Optional[str], Any]]] = {
+    "conference": {
+        "id": ("id", Text()),
+        "name": ("name", Text()),
+        "beep": ("beep", BeepKind()),
+        "memberTag": ("participant_label", Text(warn_over=128)),
+        "speakOnlyTo": ("speak_only_to", Text()),
+        "startConferenceOnEnter": ("start_conference_on_enter", Bool()),
+        "endConferenceOnExit": ("end_conference_on_exit", Bool()),
+        "endConferenceDuration": ("end_conference_duration", Number(0)),
+        "maxParticipants": ("max_participants", Int(1, 250)),
+        "joinMuted": ("muted", Bool()),
+        "actionHook": ("action_hook", HookKind()),
+        "waitHook": ("wait_hook", HookKind()),
+        "statusEvents": ("status_callback_event", Events(STATUS_EVENTS, STATUS_EVENT_ALIASES)),
+        "statusHook": ("status_hook", HookKind()),
+        "enterHook": ("enter_hook", HookKind()),
+        "record": ("record_options", ObjectKind(("path",))),
+        "listen": ("listen", ObjectKind(("url",))),
+        "distributeDtmf": ("distribute_dtmf", Bool()),
+    },
+    "say": {
+        "id": (None, None), "text": ("text", TextOrList()), "instructions": (None, None),
+        "stream": (None, None), "loop": ("loop", LoopKind()), "synthesizer": ("synthesizer", ObjectKind(())),
+        "earlyMedia": (None, None), "disableTtsCache": (None, None), "closeStreamOnEmpty": (None, None),
+    },
+    "play": {
+        "id": (None, None), "url": ("url", TextOrList()), "loop": ("loop", LoopKind()),
+        "earlyMedia": (None, None), "seekOffset": (None, None), "timeoutSecs": (None, None),
+        "actionHook": (None, None),
+    },
+    "pause": {"id": (None, None), "length": ("length", Number(0, 3600))},
+    "hangup": {"id": (None, None), "headers": (None, None)},
+    "redirect": {"id": (None, None), "actionHook": ("action_hook", HookKind()), "statusHook": (None, None)},
+}
+REQUIRED = {"conference": "name", "say": "text", "play": "url", "pause": "length", "redirect": "actionHook"}
+
+
+@dataclass
+class _Walk:
+    warnings: List[MarkupWarning] = field(default_factory=list)
+
+    def warn(self, message: str, path: str) -> None:
+        self.warnings.append(MarkupWarning(SCHEMA_VALIDATION_WARNING, message, path))
+
+    def properties(self, name: str, data: Dict[str, Any], path: str) -> Optional[Dict[str, Any]]:
+        table = PROPERTIES[name]
+        values: Dict[str, Any] = {}
+        for prop, raw in data.items():
+            where = f"{path}@{prop}"
+            if prop == "verb":
+                continue
+            if prop not in table:
+                self.warn(f"unknown property {prop!r} of {name} ignored", where)
+                continue
+            target, kind = table[prop]
+            if target is None:
+                continue
+            try:
+                if isinstance(kind, Events):
+                    value, rejected = kind.json_with_rejects(raw)
+                    if rejected:
+                        self.warn(f"{prop}: unknown value(s) {' '.join(map(str, rejected))!r} ignored", where)
+                else:
+                    value = kind.json(raw)
+            except Invalid as exc:
+                self.warn(f"invalid {prop}: {exc}; default used", where)
+                continue
+            if isinstance(kind, Text) and kind.too_long(value):
+                self.warn(f"{prop} is longer than {kind.warn_over} characters", where)
+            values[target] = value
+        required = REQUIRED.get(name)
+        if required and table[required][0] not in values:
+            self.warn(f"{name} needs a valid {required!r}; skipped", path)
+            return None
+        return values
+
+    def verb(self, item: Any, path: str) -> List[Verb]:
+        name, data = _verb_name(item)
+        if name is None:
+            self.warn("a verb is an object with a \"verb\" property", path)
+            return []
+        path = f"{path}/{name}"
+        if name not in PROPERTIES:
+            what = "not supported" if name in UNSUPPORTED_VERBS else "unknown"
+            self.warn(f"verb {name!r} is {what}; skipped", path)
+            return []
+        values = self.properties(name, data, path)
+        if values is None:
+            return []
+        return _BUILD[name](values)
+
+
+def _verb_name(item: Any) -> Tuple[Optional[str], Dict[str, Any]]:
+    if not isinstance(item, dict):
+        return None, {}
+    if isinstance(item.get("verb"), str):
+        return item["verb"], item
+    if len(item) == 1:
+        (name, data), = item.items()
+        if isinstance(data, dict) and "verb" not in data:
+            return str(name), data
+    return None, {}
+
+
+def _conference(v: Dict[str, Any]) -> List[Verb]:
+    v.setdefault("beep", "false")
+    v.setdefault("wait_url", "")
+    if "wait_hook" in v:
+        v["wait_url"], v["wait_method"] = v["wait_hook"].url, v["wait_hook"].method
+    if "status_hook" in v:
+        v["status_callback"], v["status_callback_method"] = v["status_hook"].url, v["status_hook"].method
+    if "record_options" in v:
+        v["record"] = "record-from-start"
+    return [Conference(**v)]
+
+
+def _say(v: Dict[str, Any]) -> List[Verb]:
+    synth = v.pop("synthesizer", {})
+    extra = {}
+    if isinstance(synth.get("voice"), str) and synth["voice"].strip():
+        extra["voice"] = synth["voice"].strip()
+    if isinstance(synth.get("language"), str) and synth["language"].strip():
+        extra["language"] = synth["language"].strip()
+    return [Say(text=" ".join(v["text"]), loop=v.get("loop", 1), **extra)]
+
+
+def _play(v: Dict[str, Any]) -> List[Verb]:
+    return [Play(url=url, loop=v.get("loop", 1)) for url in v["url"]]
+
+
+def _redirect(v: Dict[str, Any]) -> List[Verb]:
+    hook = v["action_hook"]
+    return [Redirect(url=hook.url, method=hook.method)]
+
+
+_BUILD = {
+    "conference": _conference,
+    "say": _say,
+    "play": _play,
+    "pause": lambda v: [Pause(**v)],
+    "hangup": lambda v: [Hangup()],
+    "redirect": _redirect,
+}
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_jambonz(body: Union[bytes, str]) -> Response:
+    """A jambonz document (JSON text) → :class:`Response` (dialect ``jambonz``), warnings 12200 attached.
+
+    Raises MarkupError(12100) when the body is not JSON (NaN/Infinity and over-deep nesting included) or its
+    top level is not an array of verbs. Unknown/unsupported verbs, unknown properties and invalid values
+    are 12200 warnings (skipped / default used); a verb missing its required property is skipped.
+    Source: jambonz verb specification 0.1.13; jambonz conference verb (seed).
+    """
+    try:
+        doc = json.loads(body, parse_constant=_reject_constant)
+    except (ValueError, RecursionError, UnicodeError) as exc:
+        raise MarkupError(DOCUMENT_PARSE_FAILURE, f"document is not valid JSON: {exc}") from None
+    if not isinstance(doc, list):
+        raise MarkupError(DOCUMENT_PARSE_FAILURE, "a jambonz document is a JSON array of verbs")
+    state = _Walk()
+    verbs: List[Verb] = []
+    for index, item in enumerate(doc):
+        verbs.extend(state.verb(item, f"[{index}]"))
+    return Response(verbs=tuple(verbs), dialect=JAMBONZ, warnings=tuple(state.warnings))

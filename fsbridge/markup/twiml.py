@@ -1,0 +1,106 @@
+"""Twilio TwiML: the attribute table of ``<Response>`` documents with ``<Dial><Conference>``.
+
+Sources: ../shared/seeds/twilio-twiml-conference-noun.txt (every Conference attribute, allowed values,
+defaults; "callerId and timeout ... have no effect" with a Conference; waitUrl documents hold Play, Say,
+Pause, Redirect) and twilio-python's ``twiml/voice_response.py`` (the keywords ``Dial.conference`` and
+``VoiceResponse.dial`` offer). This module is the only place these attribute names are spelled; TeXML
+derives its table from :data:`TWIML` by model field.
+"""
+from __future__ import annotations
+
+from lxml import etree
+
+from .model import TWIML as _TWIML
+from .model import Conference, Dial, Pause, Play, Redirect, Response, Say
+from .schema import IGNORED, Attr, XmlDialect
+from .values import METHOD, Bool, Choice, Events, Int, Number, Text
+from .xmlverbs import walk
+
+#: Twilio: statusCallbackEvent values.
+CONFERENCE_EVENTS = ("start", "end", "join", "leave", "mute", "hold", "modify", "speaker", "announcement")
+#: Twilio: recordingStatusCallbackEvent values.
+RECORDING_EVENTS = ("in-progress", "completed", "absent")
+#: Twilio: conference mixing regions.
+REGIONS = ("us1", "us2", "ie1", "de1", "sg1", "br1", "au1", "jp1")
+#: Twilio Conference participantLabel limit (longer labels are kept with a warning; the domain rejects them).
+PARTICIPANT_LABEL_MAX = 128
+#: Twilio Dial timeLimit: default 14400 s, at most 24 h.
+TIME_LIMIT_MAX = 86400
+
+URL = Text()
+
+CONFERENCE_ATTRS = (
+    Attr("muted", Bool()),
+    Attr("beep", Choice(("true", "false", "onEnter", "onExit"))),
+    Attr("startConferenceOnEnter", Bool()),
+    Attr("endConferenceOnExit", Bool()),
+    Attr("participantLabel", Text(warn_over=PARTICIPANT_LABEL_MAX)),
+    Attr("jitterBufferSize", Choice(("small", "medium", "large", "off"))),
+    Attr("waitUrl", Text(empty="")),
+    Attr("waitMethod", METHOD),
+    Attr("maxParticipants", Int(1, 250)),
+    Attr("record", Choice(("do-not-record", "record-from-start"))),
+    Attr("recordingConfigurationId", Text()),
+    Attr("region", Choice(REGIONS)),
+    Attr("trim", Choice(("trim-silence", "do-not-trim"))),
+    Attr("coach", Text(pattern=r"CA[0-9a-fA-F]{32}")),
+    Attr("statusCallbackEvent", Events(CONFERENCE_EVENTS)),
+    Attr("statusCallback", URL),
+    Attr("statusCallbackMethod", METHOD),
+    Attr("recordingStatusCallback", URL),
+    Attr("recordingStatusCallbackMethod", METHOD),
+    Attr("recordingStatusCallbackEvent", Events(RECORDING_EVENTS)),
+    Attr("eventCallbackUrl", URL),
+)
+
+DIAL_ATTRS = (
+    Attr("action", URL),
+    Attr("method", METHOD),
+    Attr("hangupOnStar", Bool()),
+    Attr("timeLimit", Int(1, TIME_LIMIT_MAX)),
+    Attr("callerId", Text()),
+    Attr("timeout", Int(0, 600)),
+    Attr("record", Choice(("do-not-record", "record-from-answer", "record-from-ringing",
+                           "record-from-answer-dual", "record-from-ringing-dual", "true", "false"))),
+    # Valid <Dial> attributes that do nothing for a Conference (twilio-python VoiceResponse.dial keywords).
+    *(Attr(name, Text(), IGNORED) for name in (
+        "trim", "recordingStatusCallback", "recordingStatusCallbackMethod", "recordingStatusCallbackEvent",
+        "recordingConfigurationId", "answerOnBridge", "ringTone", "recordingTrack", "sequential",
+        "referUrl", "referMethod", "events", "passports")),
+)
+
+PLAY_ATTRS = (
+    Attr("loop", Int(0, 1000)),
+    Attr("digits", Text(pattern=r"[0-9wW*#a-dA-D]+")),
+)
+
+SAY_ATTRS = (
+    Attr("voice", Text()),
+    Attr("language", Text()),
+    Attr("loop", Int(0, 1000)),
+)
+
+PAUSE_ATTRS = (Attr("length", Number(0, 3600)),)
+
+REDIRECT_ATTRS = (Attr("method", METHOD),)
+
+#: The TwiML dialect: Twilio's attribute tables, Twilio's defaults (those of the model).
+TWIML = XmlDialect(
+    name=_TWIML,
+    attrs={
+        Conference: CONFERENCE_ATTRS,
+        Dial: DIAL_ATTRS,
+        Play: PLAY_ATTRS,
+        Say: SAY_ATTRS,
+        Pause: PAUSE_ATTRS,
+        Redirect: REDIRECT_ATTRS,
+    },
+)
+
+
+def parse_twiml(root: etree._Element) -> Response:
+    """A parsed TwiML root element → :class:`Response` (dialect ``twiml``), warnings 12200 attached.
+
+    Raises MarkupError(12100) when the root is not ``<Response>``. Source: Twilio TwiML (seed).
+    """
+    return walk(root, TWIML)

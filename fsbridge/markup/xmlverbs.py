@@ -1,0 +1,167 @@
+"""The walker shared by the XML dialects: ``<Response>`` element tree + an :class:`XmlDialect` → Response.
+
+Element structure (which verbs exist, that ``<Conference>`` sits in ``<Dial>``, where text goes) is the same
+for TwiML and TeXML and lives here; attribute names and defaults come from the dialect's table. Twilio's
+rules: a root other than ``<Response>`` is error 12100; an unknown verb, noun or attribute, or an invalid
+value, is warning 12200 and is skipped / replaced by its default, and the call goes on.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from lxml import etree
+
+from .errors import DOCUMENT_PARSE_FAILURE, SCHEMA_VALIDATION_WARNING, MarkupError
+from .model import Conference, Dial, Hangup, MarkupWarning, Pause, Play, Redirect, Response, Say, Verb
+from .schema import XmlDialect
+from .values import Events, Invalid, Text
+
+ROOT = "Response"
+#: Verbs fsbridge runs, by element name.
+VERBS = {"Dial": Dial, "Play": Play, "Say": Say, "Pause": Pause, "Redirect": Redirect, "Hangup": Hangup}
+NOUN = "Conference"
+#: Valid TwiML that fsbridge does not run (reported as "not supported" rather than "unknown").
+UNSUPPORTED_VERBS = frozenset({
+    "Gather", "Record", "Enqueue", "Leave", "Reject", "Sms", "Message", "Connect", "Refer", "Pay", "Prompt",
+    "Start", "Stop", "Echo", "Queue", "Siprec", "Stream", "Transcription", "Dequeue", "Hold", "Unhold",
+    "Bridge", "Transfer", "Forward", "Suppression", "AI",
+})
+UNSUPPORTED_NOUNS = frozenset({"Number", "Client", "Sip", "Queue", "Application", "WhatsApp"})
+
+
+@dataclass
+class _Walk:
+    dialect: XmlDialect
+    warnings: List[MarkupWarning] = field(default_factory=list)
+
+    def warn(self, message: str, path: str) -> None:
+        self.warnings.append(MarkupWarning(SCHEMA_VALIDATION_WARNING, message, path))
+
+    # -- attributes -------------------------------------------------------------------------------
+    def attributes(self, el: etree._Element, cls: type, path: str) -> Dict[str, Any]:
+        table = self.dialect.table(cls)
+        values: Dict[str, Any] = dict(self.dialect.defaults.get(cls, {}))
+        for name, raw in el.attrib.items():
+            where = f"{path}@{name}"
+            attr = table.get(name)
+            if attr is None:
+                self.warn(f"unknown attribute {name!r} on <{el.tag}> ignored", where)
+                continue
+            if attr.target is None:
+                continue
+            try:
+                value = self.convert(attr.kind, raw, name, where)
+            except Invalid as exc:
+                self.warn(f"invalid {name}: {exc}; default used", where)
+                continue
+            if isinstance(attr.kind, Text) and attr.kind.too_long(value):
+                self.warn(f"{name} is longer than {attr.kind.warn_over} characters", where)
+            values[attr.target] = value
+        return values
+
+    def convert(self, kind: Any, raw: str, name: str, where: str) -> Any:
+        if isinstance(kind, Events):
+            kept, rejected = kind.text_with_rejects(raw)
+            if rejected:
+                self.warn(f"{name}: unknown value(s) {' '.join(rejected)!r} ignored", where)
+                if not kept:
+                    raise Invalid(f"no known value in {raw!r}")
+            return kept
+        return kind.text(raw)
+
+    # -- structure --------------------------------------------------------------------------------
+    def text_only(self, el: etree._Element, path: str) -> str:
+        """Element text with child elements reported (Play, Redirect, Conference take text only)."""
+        for child in el:
+            self.warn(f"unexpected <{child.tag}> inside <{el.tag}> ignored", f"{path}/{child.tag}")
+        return (el.text or "").strip()
+
+    def no_content(self, el: etree._Element, path: str) -> None:
+        for child in el:
+            self.warn(f"unexpected <{child.tag}> inside <{el.tag}> ignored", f"{path}/{child.tag}")
+        if (el.text or "").strip():
+            self.warn(f"text inside <{el.tag}> ignored", path)
+
+    def verb(self, el: etree._Element, path: str) -> Optional[Verb]:
+        cls = VERBS.get(el.tag)
+        if cls is None:
+            what = "not supported" if el.tag in UNSUPPORTED_VERBS else "unknown"
+            self.warn(f"<{el.tag}> is {what}; skipped", path)
+            return None
+        if cls is Dial:
+            return self.dial(el, path)
+        kwargs = self.attributes(el, cls, path)
+        if cls is Hangup:
+            self.no_content(el, path)
+            return Hangup()
+        if cls is Pause:
+            self.no_content(el, path)
+            return Pause(**kwargs)
+        if cls is Say:
+            text = " ".join("".join(el.itertext()).split())  # SSML children keep their text
+            if not text:
+                self.warn("<Say> has no text; skipped", path)
+                return None
+            return Say(text=text, **kwargs)
+        url = self.text_only(el, path)
+        if cls is Play and (url or kwargs.get("digits")):
+            return Play(url=url, **kwargs)
+        if cls is Redirect and url:
+            return Redirect(url=url, **kwargs)
+        self.warn(f"<{el.tag}> has no URL; skipped", path)
+        return None
+
+    def dial(self, el: etree._Element, path: str) -> Optional[Dial]:
+        kwargs = self.attributes(el, Dial, path)
+        conference: Optional[Conference] = None
+        if (el.text or "").strip():
+            self.warn("<Dial> with a number is not supported; the number is ignored", path)
+        for child in el:
+            child_path = f"{path}/{child.tag}"
+            if (child.tail or "").strip():
+                self.warn("text inside <Dial> ignored", path)
+            if child.tag != NOUN:
+                what = "not supported" if child.tag in UNSUPPORTED_NOUNS else "unknown"
+                self.warn(f"<{child.tag}> in <Dial> is {what}; ignored", child_path)
+            elif conference is not None:
+                self.warn("only one <Conference> per <Dial>; the others are ignored", child_path)
+            else:
+                conference = self.conference(child, child_path)
+        if conference is None:
+            self.warn("<Dial> without a usable <Conference> is not supported; skipped", path)
+            return None
+        return Dial(conference=conference, **kwargs)
+
+    def conference(self, el: etree._Element, path: str) -> Optional[Conference]:
+        kwargs = self.attributes(el, Conference, path)
+        name = self.text_only(el, path)
+        if not name:
+            self.warn("<Conference> has no room name", path)
+            return None
+        return Conference(name=name, **kwargs)
+
+
+def walk(root: etree._Element, dialect: XmlDialect) -> Response:
+    """Root element of a hardened-parsed document → :class:`Response` in ``dialect``.
+
+    Raises MarkupError(12100) when the root element is not ``<Response>``; everything else is a
+    12200 warning on ``Response.warnings``. Source: Twilio TwiML; Telnyx TeXML (same shape).
+    """
+    if root.tag != ROOT:
+        raise MarkupError(DOCUMENT_PARSE_FAILURE, f"root element must be <{ROOT}>, not <{root.tag}>")
+    state = _Walk(dialect)
+    state.attributes(root, Response, ROOT)  # <Response> takes no attributes: each one is reported
+    if (root.text or "").strip():
+        state.warn(f"text inside <{ROOT}> ignored", ROOT)
+    verbs: List[Verb] = []
+    seen: Dict[str, int] = {}
+    for child in root:
+        seen[child.tag] = seen.get(child.tag, 0) + 1  # XPath-style: Response/Say[2] is the second <Say>
+        path = f"{ROOT}/{child.tag}" + (f"[{seen[child.tag]}]" if seen[child.tag] > 1 else "")
+        if (child.tail or "").strip():
+            state.warn(f"text inside <{ROOT}> ignored", ROOT)
+        verb = state.verb(child, path)
+        if verb is not None:
+            verbs.append(verb)
+    return Response(verbs=tuple(verbs), dialect=dialect.name, warnings=tuple(state.warnings))
