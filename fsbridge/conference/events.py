@@ -39,7 +39,9 @@ class ParticipantView:
     """A participant's full state at the time of the event.
 
     ``beep``: Twilio beep mode string. ``status``: queued|connecting|ringing|connected|complete|failed.
-    ``from_``/``to``: the call's From/To (Telnyx callbacks carry them).
+    ``from_``/``to``: the call's From/To (Telnyx callbacks carry them). ``conference_sid``, ``member_id``
+    (engine member id, None before add-member), ``account_sid``, ``date_created``/``date_updated``
+    (UTC datetimes) are filled in by the conference domain.
     """
 
     call_sid: str
@@ -54,6 +56,12 @@ class ParticipantView:
     status: str = "connected"
     from_: str = ""
     to: str = ""
+    # Added by the domain (optional, defaulted): where the participant is and when it was created/updated.
+    conference_sid: Optional[str] = None
+    member_id: Optional[int] = None
+    account_sid: Optional[str] = None
+    date_created: Optional[datetime] = None
+    date_updated: Optional[datetime] = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,169 @@
+"""The domain's records: mutable ones owned by :class:`~fsbridge.conference.state.ConferenceState`
+and the frozen read-only views it hands out.
+
+Only ``state.py`` mutates the ``*Record`` classes; every query returns a frozen view
+(:class:`ConferenceInfo`, :class:`~fsbridge.conference.events.ParticipantView`,
+:class:`~fsbridge.conference.events.RecordingView`). Times are timezone-aware UTC datetimes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Dict, List, Optional, Tuple
+
+from fsbridge.conference import reasons as R
+from fsbridge.conference.commands import DEFAULT_HOLD_MUSIC
+from fsbridge.conference.events import CallbackConfig, ParticipantView, RecordingView
+
+
+@dataclass(frozen=True)
+class ConferenceInfo:
+    """A conference instance as the REST API shows it (Twilio Conference resource).
+
+    ``status``: init|in-progress|completed. ``reason_conference_ended``: a ReasonConferenceEnded value or
+    None while not completed. ``member_count``: connected participants (joined, not left).
+    ``recording_sids``: RecordingSids of this conference in creation order. ``started_at``/``ended_at``:
+    engine times of conference-start / conference-end (None if not (yet) happened).
+    """
+
+    sid: str
+    account_sid: str
+    friendly_name: str
+    status: str
+    date_created: datetime
+    date_updated: datetime
+    region: Optional[str] = None
+    reason_conference_ended: Optional[str] = None
+    call_sid_ending_conference: Optional[str] = None
+    participant_label_ending_conference: Optional[str] = None
+    member_count: int = 0
+    callbacks: CallbackConfig = field(default_factory=CallbackConfig)
+    recording_sids: Tuple[str, ...] = ()
+    started_at: Optional[datetime] = None
+    ended_at: Optional[datetime] = None
+    dialect: str = "twiml"
+    max_participants: int = 250
+
+
+@dataclass
+class MemberRecord:
+    """One participant (mutable, owned by ConferenceState). ``member_id`` is None until add-member."""
+
+    call_sid: str
+    unique_id: str
+    conference_sid: str
+    account_sid: str
+    label: Optional[str]
+    muted: bool
+    start_conference_on_enter: bool
+    end_conference_on_exit: bool
+    beep: str
+    date_created: datetime
+    date_updated: datetime
+    coaching: bool = False
+    call_sid_to_coach: Optional[str] = None
+    hold: bool = False
+    from_: str = ""
+    to: str = ""
+    wait_url: Optional[str] = None
+    member_id: Optional[int] = None
+    status: str = R.P_CONNECTING
+    speaking: bool = False
+    leave_reason: Optional[str] = None   # ReasonParticipantLeft decided by an intent (kick, end)
+    kicked: bool = False                 # removed by kick/hup rather than by its own hangup
+
+    @property
+    def joined(self) -> bool:
+        """True once the engine confirmed the member (add-member) and until it left."""
+        return self.member_id is not None and self.status == R.P_CONNECTED
+
+    def view(self) -> ParticipantView:
+        """The frozen :class:`ParticipantView` of this participant now."""
+        return ParticipantView(
+            call_sid=self.call_sid, label=self.label, muted=self.muted, hold=self.hold,
+            coaching=self.coaching, call_sid_to_coach=self.call_sid_to_coach,
+            end_conference_on_exit=self.end_conference_on_exit,
+            start_conference_on_enter=self.start_conference_on_enter, beep=self.beep, status=self.status,
+            from_=self.from_, to=self.to, conference_sid=self.conference_sid, member_id=self.member_id,
+            account_sid=self.account_sid, date_created=self.date_created, date_updated=self.date_updated)
+
+
+@dataclass
+class RecordingRecord:
+    """A conference recording. ``status``: processing (asked, not confirmed) → in-progress ⇄ paused →
+    stopped (asked) → completed | absent."""
+
+    sid: str
+    path: str
+    trim_silence: bool
+    status: str = R.REC_PROCESSING
+    start_time: Optional[datetime] = None
+    duration_s: Optional[int] = None
+    file_size: Optional[int] = None
+
+    def view(self) -> RecordingView:
+        """The frozen :class:`RecordingView` of this recording now."""
+        return RecordingView(sid=self.sid, status=self.status, path=self.path, start_time=self.start_time,
+                             duration_s=self.duration_s, file_size=self.file_size)
+
+
+@dataclass
+class ConferenceRecord:
+    """One conference instance (mutable, owned by ConferenceState)."""
+
+    sid: str
+    account_sid: str
+    friendly_name: str
+    dialect: str
+    callbacks: CallbackConfig
+    date_created: datetime
+    date_updated: datetime
+    max_participants: int = 250
+    record_from_start: bool = False
+    trim_silence: bool = True
+    region: Optional[str] = None
+    status: str = R.CONF_INIT
+    sequence: int = 0
+    started_at: Optional[datetime] = None
+    ended_at: Optional[datetime] = None
+    # Set when the end has been decided but members are still being removed by the engine.
+    ending_reason: Optional[str] = None
+    call_sid_ending: Optional[str] = None
+    label_ending: Optional[str] = None
+    reason_text: Optional[str] = None
+    members: Dict[str, MemberRecord] = field(default_factory=dict)   # by CallSid, pending + joined
+    recordings: Dict[str, RecordingRecord] = field(default_factory=dict)
+    announcements: List[Tuple[Optional[int], str, str]] = field(default_factory=list)  # (member_id, file, url)
+    ever_joined: bool = False
+    last_left: Optional[Tuple[str, Optional[str], bool]] = None  # (call_sid, label, kicked) of the last leave
+
+    @property
+    def joined(self) -> List[MemberRecord]:
+        """Participants the engine confirmed and that have not left, in join order."""
+        return [m for m in self.members.values() if m.joined]
+
+    @property
+    def pending(self) -> List[MemberRecord]:
+        """Participants asked to join whose add-member has not arrived."""
+        return [m for m in self.members.values() if m.member_id is None and m.status == R.P_CONNECTING]
+
+    @property
+    def ending(self) -> bool:
+        """The end has been decided (EndConference sent), the conference is not completed yet."""
+        return self.ending_reason is not None and self.status != R.CONF_COMPLETED
+
+    def info(self) -> ConferenceInfo:
+        """The frozen :class:`ConferenceInfo` of this conference now."""
+        done = self.status == R.CONF_COMPLETED
+        return ConferenceInfo(
+            sid=self.sid, account_sid=self.account_sid, friendly_name=self.friendly_name, status=self.status,
+            date_created=self.date_created, date_updated=self.date_updated, region=self.region,
+            reason_conference_ended=self.ending_reason if done else None,
+            call_sid_ending_conference=self.call_sid_ending if done else None,
+            participant_label_ending_conference=self.label_ending if done else None,
+            member_count=len(self.joined), callbacks=self.callbacks, recording_sids=tuple(self.recordings),
+            started_at=self.started_at, ended_at=self.ended_at, dialect=self.dialect,
+            max_participants=self.max_participants)
+
+
+__all__ = ["ConferenceInfo", "MemberRecord", "RecordingRecord", "ConferenceRecord", "DEFAULT_HOLD_MUSIC"]

@@ -1,0 +1,60 @@
+"""Which statusCallbackEvent / statusEvents word subscribes to which domain event.
+
+Twilio statusCallbackEvent words: start end join leave mute hold modify speaker announcement
+(twilio-twiml-conference-noun.txt); TeXML: start end join leave speaker (telnyx-texml-conference.txt);
+jambonz statusEvents: start end join leave start-talking end-talking (jambonz-conference-verb.txt; its code
+emits ``stop-talking``, accepted as well). Recording events: recordingStatusCallbackEvent words
+in-progress completed absent; the deprecated eventCallbackUrl gets conference-record-end only when no
+recordingStatusCallback is set.
+"""
+from __future__ import annotations
+
+from fsbridge.conference import events as ev
+from fsbridge.conference.events import CallbackConfig
+
+_WORDS = {
+    ev.CONFERENCE_START: ("start",),
+    ev.CONFERENCE_END: ("end",),
+    ev.PARTICIPANT_JOIN: ("join",),
+    ev.PARTICIPANT_LEAVE: ("leave",),
+    ev.PARTICIPANT_MUTE: ("mute",),
+    ev.PARTICIPANT_UNMUTE: ("mute",),
+    ev.PARTICIPANT_HOLD: ("hold",),
+    ev.PARTICIPANT_UNHOLD: ("hold",),
+    ev.PARTICIPANT_MODIFY: ("modify",),
+    ev.PARTICIPANT_SPEECH_START: ("speaker", "start-talking"),
+    ev.PARTICIPANT_SPEECH_STOP: ("speaker", "end-talking", "stop-talking"),
+    ev.ANNOUNCEMENT_END: ("announcement",),
+    ev.ANNOUNCEMENT_FAIL: ("announcement",),
+}
+
+_DIALECT_WORDS = {
+    "twiml": frozenset({"start", "end", "join", "leave", "mute", "hold", "modify", "speaker", "announcement"}),
+    "texml": frozenset({"start", "end", "join", "leave", "speaker"}),
+    "jambonz": frozenset({"start", "end", "join", "leave", "start-talking", "end-talking", "stop-talking"}),
+}
+
+_RECORDING_WORDS = {
+    ev.RECORDING_IN_PROGRESS: "in-progress",
+    ev.RECORDING_COMPLETED: "completed",
+    ev.RECORDING_ABSENT: "absent",
+}
+
+
+def is_subscribed(name: str, config: CallbackConfig) -> bool:
+    """True when a DomainEvent called ``name`` should be sent under ``config`` (it is recorded either way).
+
+    Status events need a ``status_callback`` and one of the event's words in ``status_events`` that the
+    dialect knows; recording events need ``recording_status_callback`` and the status word in
+    ``recording_status_events``; conference-record-end needs ``event_callback_url`` and no
+    recordingStatusCallback (Twilio: eventCallbackUrl is deprecated).
+    """
+    if name in _RECORDING_WORDS:
+        return (config.recording_status_callback is not None
+                and _RECORDING_WORDS[name] in config.recording_status_events)
+    if name == ev.CONFERENCE_RECORD_END:
+        return bool(config.event_callback_url) and config.recording_status_callback is None
+    if config.status_callback is None:
+        return False
+    known = _DIALECT_WORDS.get(config.dialect, _DIALECT_WORDS["twiml"])
+    return any(w in config.status_events and w in known for w in _WORDS.get(name, ()))
