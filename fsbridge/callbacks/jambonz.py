@@ -1,0 +1,123 @@
+"""jambonz conference statusHook callbacks: DomainEvent → JSON POST.
+
+Sources: ../shared/seeds/jambonz-conference-verb.txt (event, conferenceSid, friendlyName, time, members,
+duration; events start end join leave start-talking end-talking) and what jambonz-feature-server really sends
+(lib/tasks/conference.js ``_notifyConferenceEvent`` + lib/utils/http-requestor.js): the payload goes through
+``snakecase-keys`` so apps receive ``conference_sid``, ``friendly_name``, ``call_sid`` …; the call's
+``callInfo`` is merged in; the talk-stop event is emitted as ``stop-talking`` (the docs say ``end-talking``;
+:class:`RenderSettings.jambonz_stop_talking` chooses); key order follows jambonz's object construction
+(talk events: time, members, event, duration; others: event, duration, time, members), then conference_sid,
+friendly_name and the call fields we know (call_sid, from, to, call_status, account_sid). ``time`` is ISO-8601
+UTC with milliseconds and ``Z``; ``duration`` is seconds since the conference started (ms precision, an integer
+when whole, as JavaScript prints it). Body: compact JSON (``JSON.stringify`` spacing), UTF-8.
+For a GET hook (jambonz itself sends no parameters then) the same fields go in the query string.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Optional
+
+from fsbridge.conference import events as ev
+from fsbridge.conference.events import DomainEvent
+
+from .request import JSON, KIND_STATUS, CallbackRequest, RenderSettings, form_request
+
+DIALECT = "jambonz"
+
+EVENT = "event"
+DURATION = "duration"
+TIME = "time"
+MEMBERS = "members"
+CONFERENCE_SID = "conference_sid"
+FRIENDLY_NAME = "friendly_name"
+CALL_SID = "call_sid"
+FROM = "from"
+TO = "to"
+CALL_STATUS = "call_status"
+ACCOUNT_SID = "account_sid"
+
+START_TALKING = "start-talking"
+#: statusEvents word → DomainEvent names; both spellings of the talk-stop word subscribe
+STATUS_WORDS = {
+    "start": (ev.CONFERENCE_START,),
+    "end": (ev.CONFERENCE_END,),
+    "join": (ev.PARTICIPANT_JOIN,),
+    "leave": (ev.PARTICIPANT_LEAVE,),
+    START_TALKING: (ev.PARTICIPANT_SPEECH_START,),
+    "end-talking": (ev.PARTICIPANT_SPEECH_STOP,),
+    "stop-talking": (ev.PARTICIPANT_SPEECH_STOP,),
+}
+_EVENT_WORD = {
+    ev.CONFERENCE_START: "start",
+    ev.CONFERENCE_END: "end",
+    ev.PARTICIPANT_JOIN: "join",
+    ev.PARTICIPANT_LEAVE: "leave",
+    ev.PARTICIPANT_SPEECH_START: START_TALKING,
+}
+#: ParticipantView.status → jambonz callStatus (jambonz uses Twilio's call status words)
+_CALL_STATUS = {"connected": "in-progress", "complete": "completed"}
+
+
+def iso_ms(when: datetime) -> str:
+    """``2020-04-27T13:44:17.336Z``: JavaScript ``Date.toISOString()`` form (UTC, milliseconds)."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    when = when.astimezone(timezone.utc)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+def _duration(event: DomainEvent):
+    if event.started_at is None:
+        return 0
+    seconds = round((event.timestamp - event.started_at).total_seconds(), 3)
+    return int(seconds) if seconds == int(seconds) else seconds
+
+
+def event_word(event: DomainEvent, settings: RenderSettings = RenderSettings()) -> Optional[str]:
+    """The jambonz event name for ``event`` (None when jambonz does not report it)."""
+    if event.name == ev.PARTICIPANT_SPEECH_STOP:
+        return settings.jambonz_stop_talking
+    return _EVENT_WORD.get(event.name)
+
+
+def payload(event: DomainEvent, settings: RenderSettings = RenderSettings()) -> dict:
+    """The statusHook payload as an ordered dict (see module doc for the key order)."""
+    word = event_word(event, settings)
+    head = {EVENT: word, DURATION: _duration(event), TIME: iso_ms(event.timestamp), MEMBERS: event.member_count}
+    if event.name in (ev.PARTICIPANT_SPEECH_START, ev.PARTICIPANT_SPEECH_STOP):
+        head = {TIME: head[TIME], MEMBERS: head[MEMBERS], EVENT: word, DURATION: head[DURATION]}
+    body = dict(head)
+    body[CONFERENCE_SID] = event.conference_sid
+    body[FRIENDLY_NAME] = event.friendly_name
+    p = event.participant
+    call_sid = p.call_sid if p is not None else event.call_sid_ending_conference
+    if call_sid:
+        body[CALL_SID] = call_sid
+    if p is not None:
+        body[FROM] = p.from_
+        body[TO] = p.to
+        body[CALL_STATUS] = _CALL_STATUS.get(p.status, p.status)
+    body[ACCOUNT_SID] = event.account_sid
+    return body
+
+
+def render(event: DomainEvent, settings: RenderSettings = RenderSettings()) -> Optional[CallbackRequest]:
+    """Render ``event`` for a jambonz conference's statusHook; None when unsubscribed or not a jambonz event
+    (jambonz reports no mute/hold/modify/announcement/recording events on the statusHook)."""
+    from .twilio import subscribed_status  # the shared subscription rule (event.subscribed + word table)
+
+    if event_word(event, settings) is None or not subscribed_status(event, STATUS_WORDS):
+        return None
+    hook = event.callbacks.status_callback
+    data = payload(event, settings)
+    if (hook.method or "POST").upper() == "GET":
+        pairs = [(k, str(v)) for k, v in data.items()]
+        return form_request(dialect=DIALECT, kind=KIND_STATUS, event=event, hook_url=hook.url, method="GET",
+                            params=pairs, username=hook.username, password=hook.password)
+    return CallbackRequest(
+        dialect=DIALECT, kind=KIND_STATUS, event_name=event.name, account_sid=event.account_sid,
+        conference_sid=event.conference_sid, sequence_number=event.sequence_number, method="POST",
+        url=hook.url, params=(), body=json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8"),
+        content_type=JSON, username=hook.username, password=hook.password,
+    )

@@ -1,0 +1,87 @@
+"""Telnyx TeXML conference callbacks: DomainEvent → form-encoded POST (or GET query string).
+
+Source: ../shared/seeds/telnyx-texml-conference.txt ("Expected callbacks": join, leave, end, speaker) and
+Telnyx's TeXML callback reference (body ``application/x-www-form-urlencoded``). Every status callback carries
+exactly the seed's ten fields — AccountSid, CallSid, CallSidLegacy, ConferenceSid, FriendlyName, From,
+SequenceNumber, StatusCallbackEvent, Timestamp, To — in the seed's order; fields unknown for the event (e.g.
+no participant on a conference-start) are sent empty so the field set never varies. ``Timestamp`` is
+``2021-04-28 22:51:29.993535Z`` (UTC, microseconds). Events: start end join leave speaker (speaker →
+participant-speech-start / participant-speech-stop). Recording callbacks reuse Twilio's recordingStatusCallback
+fields (TeXML is TwiML-compatible there) with the recording under ``/v2/texml``. Telnyx has no eventCallbackUrl.
+Wire names shared with Twilio come from :mod:`fsbridge.callbacks.twilio`.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Optional
+
+from fsbridge.conference import events as ev
+from fsbridge.conference.events import DomainEvent
+
+from . import twilio as tw
+from .request import KIND_RECORDING, KIND_STATUS, CallbackRequest, RenderSettings, form_request
+
+DIALECT = "texml"
+
+CALL_SID_LEGACY = "CallSidLegacy"
+FROM = "From"
+TO = "To"
+
+#: statusCallbackEvent word → StatusCallbackEvent values (seed: start, end, join, leave, speaker)
+STATUS_WORDS = {
+    "start": (ev.CONFERENCE_START,),
+    "end": (ev.CONFERENCE_END,),
+    "join": (ev.PARTICIPANT_JOIN,),
+    "leave": (ev.PARTICIPANT_LEAVE,),
+    "speaker": (ev.PARTICIPANT_SPEECH_START, ev.PARTICIPANT_SPEECH_STOP),
+}
+STATUS_EVENTS = frozenset(name for names in STATUS_WORDS.values() for name in names)
+RECORDING_PATH = "/v2/texml/Accounts/{account_sid}/Conferences/{conference_sid}/Recordings/{recording_sid}"
+
+
+def telnyx_time(when: datetime) -> str:
+    """``2021-04-28 22:51:29.993535Z``: UTC, space-separated, microseconds, literal Z (the seed's form)."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%fZ")
+
+
+def status_params(event: DomainEvent):
+    """The ten seed fields for ``event``, in the seed's order. The call is the event's participant, else
+    (conference-end) the call that ended the conference."""
+    p = event.participant
+    call_sid = p.call_sid if p is not None else (event.call_sid_ending_conference or "")
+    return [
+        (tw.ACCOUNT_SID, event.account_sid),
+        (tw.CALL_SID, call_sid),
+        (CALL_SID_LEGACY, call_sid),
+        (tw.CONFERENCE_SID, event.conference_sid),
+        (tw.FRIENDLY_NAME, event.friendly_name),
+        (FROM, p.from_ if p is not None else ""),
+        (tw.SEQUENCE_NUMBER, str(event.sequence_number)),
+        (tw.STATUS_CALLBACK_EVENT, event.name),
+        (tw.TIMESTAMP, telnyx_time(event.timestamp)),
+        (TO, p.to if p is not None else ""),
+    ]
+
+
+def render(event: DomainEvent, settings: RenderSettings = RenderSettings()) -> Optional[CallbackRequest]:
+    """Render ``event`` for a TeXML conference; None when nothing is to be sent (unsubscribed, or an event
+    Telnyx does not report: mute, hold, modify, announcement, conference-record-end)."""
+    cb = event.callbacks
+    if event.name in STATUS_EVENTS:
+        if not tw.subscribed_status(event, STATUS_WORDS):
+            return None
+        hook = cb.status_callback
+        return form_request(dialect=DIALECT, kind=KIND_STATUS, event=event, hook_url=hook.url, method=hook.method,
+                            params=status_params(event), username=hook.username, password=hook.password)
+    if event.name in tw.RECORDING_WORDS:
+        hook = cb.recording_status_callback
+        if hook is None or event.recording is None or tw.RECORDING_WORDS[event.name] not in cb.recording_status_events:
+            return None
+        params = tw.recording_params(event, settings.base_url)
+        url = tw.recording_url(settings.base_url, event, RECORDING_PATH)
+        params = [(k, url if k == tw.RECORDING_URL else v) for k, v in params]
+        return form_request(dialect=DIALECT, kind=KIND_RECORDING, event=event, hook_url=hook.url,
+                            method=hook.method, params=params, username=hook.username, password=hook.password)
+    return None

@@ -1,0 +1,238 @@
+"""Twilio conference callbacks: DomainEvent → form-encoded POST (or GET query string).
+
+Sources: ../shared/seeds/twilio-twiml-conference-noun.txt — the statusCallback parameter table ("Sent on"
+column), the recordingStatusCallback table, the deprecated eventCallbackUrl (``conference-record-end``, sent
+only when no recordingStatusCallback is set); twilio-conference-events-announcement.txt. Every Twilio wire
+name lives here; the Telnyx renderer reuses the ones the two dialects share.
+
+Shapes: ``Timestamp``/``RecordingStartTime`` are RFC 2822 in UTC, day not zero-padded, exactly as the
+parameter table shows (``Thu, 1 Jun 2017 20:48:32 +0000``); booleans are ``true``/``false``; numbers are
+decimal strings.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from email.utils import format_datetime
+from typing import Optional
+
+from fsbridge.conference import events as ev
+from fsbridge.conference.events import DomainEvent
+
+from .request import KIND_EVENT, KIND_RECORDING, KIND_STATUS, CallbackRequest, RenderSettings, bool_str, form_request
+from .signing import TWILIO_IDEMPOTENCY_HEADER, twilio_idempotency_token
+
+DIALECT = "twiml"
+
+# --- wire names: sent on all status callbacks
+CONFERENCE_SID = "ConferenceSid"
+FRIENDLY_NAME = "FriendlyName"
+ACCOUNT_SID = "AccountSid"
+SEQUENCE_NUMBER = "SequenceNumber"
+TIMESTAMP = "Timestamp"
+STATUS_CALLBACK_EVENT = "StatusCallbackEvent"
+# --- participant events
+CALL_SID = "CallSid"
+MUTED = "Muted"
+HOLD = "Hold"
+COACHING = "Coaching"
+END_CONFERENCE_ON_EXIT = "EndConferenceOnExit"
+START_CONFERENCE_ON_ENTER = "StartConferenceOnEnter"
+PARTICIPANT_LABEL = "ParticipantLabel"
+CALL_SID_TO_COACH = "CallSidToCoach"
+# --- conference-end
+CALL_SID_ENDING_CONFERENCE = "CallSidEndingConference"
+PARTICIPANT_LABEL_ENDING_CONFERENCE = "ParticipantLabelEndingConference"
+REASON_CONFERENCE_ENDED = "ReasonConferenceEnded"
+REASON = "Reason"
+# --- participant-leave
+PARTICIPANT_CALL_STATUS = "ParticipantCallStatus"
+REASON_PARTICIPANT_LEFT = "ReasonParticipantLeft"
+# --- announcement-end / announcement-fail
+ANNOUNCE_URL = "AnnounceUrl"
+REASON_ANNOUNCEMENT_FAILED = "ReasonAnnouncementFailed"
+# --- recordingStatusCallback
+RECORDING_SID = "RecordingSid"
+RECORDING_URL = "RecordingUrl"
+RECORDING_STATUS = "RecordingStatus"
+RECORDING_DURATION = "RecordingDuration"
+RECORDING_CHANNELS = "RecordingChannels"
+RECORDING_START_TIME = "RecordingStartTime"
+RECORDING_SOURCE = "RecordingSource"
+# --- deprecated eventCallbackUrl
+EVENT_NAME = "EventName"
+DURATION = "Duration"
+RECORDING_FILE_SIZE = "RecordingFileSize"
+
+#: statusCallbackEvent word → the StatusCallbackEvent values it subscribes to (parameter table)
+STATUS_WORDS = {
+    "start": (ev.CONFERENCE_START,),
+    "end": (ev.CONFERENCE_END,),
+    "join": (ev.PARTICIPANT_JOIN,),
+    "leave": (ev.PARTICIPANT_LEAVE,),
+    "mute": (ev.PARTICIPANT_MUTE, ev.PARTICIPANT_UNMUTE),
+    "hold": (ev.PARTICIPANT_HOLD, ev.PARTICIPANT_UNHOLD),
+    "modify": (ev.PARTICIPANT_MODIFY,),
+    "speaker": (ev.PARTICIPANT_SPEECH_START, ev.PARTICIPANT_SPEECH_STOP),
+    "announcement": (ev.ANNOUNCEMENT_END, ev.ANNOUNCEMENT_FAIL),
+}
+STATUS_EVENTS = frozenset(name for names in STATUS_WORDS.values() for name in names)
+#: DomainEvent name → recordingStatusCallbackEvent word
+RECORDING_WORDS = {
+    ev.RECORDING_IN_PROGRESS: "in-progress",
+    ev.RECORDING_COMPLETED: "completed",
+    ev.RECORDING_ABSENT: "absent",
+}
+#: the Twilio REST path of a conference recording (served by the bridge's API under ``base_url``)
+RECORDING_PATH = "/2010-04-01/Accounts/{account_sid}/Conferences/{conference_sid}/Recordings/{recording_sid}"
+
+
+def rfc2822(when: datetime) -> str:
+    """``Thu, 1 Jun 2017 20:48:32 +0000``: RFC 2822 (email.utils) in UTC, day without zero padding."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    text = format_datetime(when.astimezone(timezone.utc).replace(microsecond=0))
+    day = text[5:7]
+    return text[:5] + day.lstrip("0") + text[7:] if day.startswith("0") else text
+
+
+def subscribed_status(event: DomainEvent, words=STATUS_WORDS) -> bool:
+    """True when ``event`` is a status event the conference subscribed to: ``event.subscribed`` is not
+    False and one of ``callbacks.status_events`` covers it (``words``: the dialect's word table)."""
+    if not event.subscribed or event.callbacks.status_callback is None:
+        return False
+    return any(event.name in words.get(word, ()) for word in event.callbacks.status_events)
+
+
+def recording_url(base_url: str, event: DomainEvent, path: str = RECORDING_PATH) -> str:
+    """``base_url`` + the REST path of ``event.recording``."""
+    return base_url.rstrip("/") + path.format(
+        account_sid=event.account_sid, conference_sid=event.conference_sid, recording_sid=event.recording.sid
+    )
+
+
+def idempotency_headers(event: DomainEvent, kind: str):
+    """The ``I-Twilio-Idempotency-Token`` header pair: one token per (conference, sequence, target)."""
+    return ((TWILIO_IDEMPOTENCY_HEADER, twilio_idempotency_token(event.conference_sid, event.sequence_number,
+                                                                 kind, event.name)),)
+
+
+def _participant_params(p):
+    out = [
+        (CALL_SID, p.call_sid),
+        (MUTED, bool_str(p.muted)),
+        (HOLD, bool_str(p.hold)),
+        (COACHING, bool_str(p.coaching)),
+        (END_CONFERENCE_ON_EXIT, bool_str(p.end_conference_on_exit)),
+        (START_CONFERENCE_ON_ENTER, bool_str(p.start_conference_on_enter)),
+    ]
+    if p.label is not None:
+        out.append((PARTICIPANT_LABEL, p.label))
+    if p.coaching and p.call_sid_to_coach:
+        out.append((CALL_SID_TO_COACH, p.call_sid_to_coach))
+    return out
+
+
+def _optional(pairs):
+    return [(k, str(v)) for k, v in pairs if v is not None]
+
+
+def status_params(event: DomainEvent):
+    """The ordered (name, value) pairs of a statusCallback request for ``event`` (parameter table order)."""
+    params = [
+        (CONFERENCE_SID, event.conference_sid),
+        (FRIENDLY_NAME, event.friendly_name),
+        (ACCOUNT_SID, event.account_sid),
+        (SEQUENCE_NUMBER, str(event.sequence_number)),
+        (TIMESTAMP, rfc2822(event.timestamp)),
+        (STATUS_CALLBACK_EVENT, event.name),
+    ]
+    if event.participant is not None and event.name not in (ev.CONFERENCE_START, ev.CONFERENCE_END):
+        params += _participant_params(event.participant)
+    if event.name == ev.CONFERENCE_END:
+        params += _optional([
+            (CALL_SID_ENDING_CONFERENCE, event.call_sid_ending_conference),
+            (PARTICIPANT_LABEL_ENDING_CONFERENCE, event.participant_label_ending_conference),
+            (REASON_CONFERENCE_ENDED, event.reason_conference_ended),
+            (REASON, event.reason),
+        ])
+    elif event.name == ev.PARTICIPANT_LEAVE:
+        params += _optional([
+            (PARTICIPANT_CALL_STATUS, event.participant_call_status),
+            (REASON_PARTICIPANT_LEFT, event.reason_participant_left),
+        ])
+    elif event.name in (ev.ANNOUNCEMENT_END, ev.ANNOUNCEMENT_FAIL):
+        params += _optional([
+            (ANNOUNCE_URL, event.announce_url),
+            (REASON_ANNOUNCEMENT_FAILED, event.reason_announcement_failed),
+        ])
+    return params
+
+
+def recording_params(event: DomainEvent, base_url: str):
+    """recordingStatusCallback pairs (recordingStatusCallback table). RecordingDuration and
+    RecordingStartTime are left out while unknown (e.g. in-progress)."""
+    rec = event.recording
+    params = [
+        (ACCOUNT_SID, event.account_sid),
+        (CONFERENCE_SID, event.conference_sid),
+        (RECORDING_SID, rec.sid),
+        (RECORDING_URL, recording_url(base_url, event)),
+        (RECORDING_STATUS, RECORDING_WORDS.get(event.name, rec.status)),
+    ]
+    params += _optional([
+        (RECORDING_DURATION, rec.duration_s),
+        (RECORDING_CHANNELS, rec.channels),
+        (RECORDING_START_TIME, rfc2822(rec.start_time) if rec.start_time else None),
+        (RECORDING_SOURCE, rec.source),
+    ])
+    return params
+
+
+def record_end_params(event: DomainEvent, base_url: str):
+    """Deprecated eventCallbackUrl pairs: the statusCallback common fields, then EventName,
+    RecordingUrl, Duration (s), RecordingFileSize (bytes)."""
+    rec = event.recording
+    params = [
+        (CONFERENCE_SID, event.conference_sid),
+        (FRIENDLY_NAME, event.friendly_name),
+        (ACCOUNT_SID, event.account_sid),
+        (SEQUENCE_NUMBER, str(event.sequence_number)),
+        (TIMESTAMP, rfc2822(event.timestamp)),
+        (EVENT_NAME, ev.CONFERENCE_RECORD_END),
+    ]
+    if rec is not None:
+        params.append((RECORDING_URL, recording_url(base_url, event)))
+        params += _optional([(DURATION, rec.duration_s), (RECORDING_FILE_SIZE, rec.file_size)])
+    return params
+
+
+def render(event: DomainEvent, settings: RenderSettings = RenderSettings()) -> Optional[CallbackRequest]:
+    """Render ``event`` for a TwiML conference; None when nothing is to be sent.
+
+    * status events (conference-*, participant-*, announcement-*) → ``statusCallback`` when subscribed;
+    * ``recording-*`` → ``recordingStatusCallback`` when its word is in ``recording_status_events``;
+    * ``conference-record-end`` → ``eventCallbackUrl`` (always POST), only when no recordingStatusCallback.
+    """
+    cb = event.callbacks
+    if event.name in STATUS_EVENTS:
+        if not subscribed_status(event):
+            return None
+        hook = cb.status_callback
+        return form_request(dialect=DIALECT, kind=KIND_STATUS, event=event, hook_url=hook.url, method=hook.method,
+                            params=status_params(event), headers=idempotency_headers(event, KIND_STATUS),
+                            username=hook.username, password=hook.password)
+    if event.name in RECORDING_WORDS:
+        hook = cb.recording_status_callback
+        if hook is None or event.recording is None or RECORDING_WORDS[event.name] not in cb.recording_status_events:
+            return None
+        return form_request(dialect=DIALECT, kind=KIND_RECORDING, event=event, hook_url=hook.url,
+                            method=hook.method, params=recording_params(event, settings.base_url),
+                            headers=idempotency_headers(event, KIND_RECORDING),
+                            username=hook.username, password=hook.password)
+    if event.name == ev.CONFERENCE_RECORD_END:
+        if not cb.event_callback_url or cb.recording_status_callback is not None:
+            return None
+        return form_request(dialect=DIALECT, kind=KIND_EVENT, event=event, hook_url=cb.event_callback_url,
+                            method="POST", params=record_end_params(event, settings.base_url),
+                            headers=idempotency_headers(event, KIND_EVENT))
+    return None
