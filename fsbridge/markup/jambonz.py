@@ -10,6 +10,8 @@ Mapping onto the model: memberTag → participant_label, joinMuted → muted, be
 seed: "play a beep tone to the conference when caller enters"), beep false → ``"false"``; waitHook also
 sets wait_url/wait_method and statusHook status_callback/status_callback_method; a ``record`` object sets
 record_options and record = ``record-from-start``; no waitHook → wait_url ``""`` (jambonz plays nothing).
+A ``text``/``url`` array becomes one Say/Play per item, in order, the list unrolled ``loop`` times;
+``synthesizer.voice``/``language`` become Say voice/language; ``loop: "forever"`` is 0.
 """
 from __future__ import annotations
 
@@ -136,6 +138,8 @@ PROPERTIES: Mapping[str, Mapping[str, Tuple[Optional[str], Any]]] = {
     "hangup": {"id": (None, None), "headers": (None, None)},
     "redirect": {"id": (None, None), "actionHook": ("action_hook", HookKind()), "statusHook": (None, None)},
 }
+#: Cap on the Say/Play verbs one looped jambonz text/url array unrolls into.
+MAX_UNROLLED = 100
 REQUIRED = {"conference": "name", "say": "text", "play": "url", "pause": "length", "redirect": "actionHook"}
 
 
@@ -191,7 +195,7 @@ class _Walk:
         values = self.properties(name, data, path)
         if values is None:
             return []
-        return _BUILD[name](values)
+        return _BUILD[name](values, self.warn, path)
 
 
 def _verb_name(item: Any) -> Tuple[Optional[str], Dict[str, Any]]:
@@ -206,7 +210,7 @@ def _verb_name(item: Any) -> Tuple[Optional[str], Dict[str, Any]]:
     return None, {}
 
 
-def _conference(v: Dict[str, Any]) -> List[Verb]:
+def _conference(v: Dict[str, Any], warn, path: str) -> List[Verb]:
     v.setdefault("beep", "false")
     v.setdefault("wait_url", "")
     if "wait_hook" in v:
@@ -218,21 +222,33 @@ def _conference(v: Dict[str, Any]) -> List[Verb]:
     return [Conference(**v)]
 
 
-def _say(v: Dict[str, Any]) -> List[Verb]:
+def _repeat(items: Tuple[str, ...], loop: int, make, warn, path: str) -> List[Verb]:
+    """jambonz plays a text/url array in sequence and loops the whole list: one verb keeps its loop; a list is
+    unrolled ``loop`` times (``0`` = forever → :data:`MAX_UNROLLED` verbs, warned), at most MAX_UNROLLED verbs."""
+    if len(items) == 1:
+        return [make(items[0], loop)]
+    times = loop if loop else MAX_UNROLLED
+    if loop == 0 or len(items) * times > MAX_UNROLLED:
+        warn(f"looping a list of {len(items)} is unrolled to at most {MAX_UNROLLED} verbs", path)
+    unrolled = [make(item, 1) for _ in range(times) for item in items]
+    return unrolled[:MAX_UNROLLED]
+
+
+def _say(v: Dict[str, Any], warn, path: str) -> List[Verb]:
     synth = v.pop("synthesizer", {})
     extra = {}
     if isinstance(synth.get("voice"), str) and synth["voice"].strip():
         extra["voice"] = synth["voice"].strip()
     if isinstance(synth.get("language"), str) and synth["language"].strip():
         extra["language"] = synth["language"].strip()
-    return [Say(text=" ".join(v["text"]), loop=v.get("loop", 1), **extra)]
+    return _repeat(v["text"], v.get("loop", 1), lambda t, n: Say(text=t, loop=n, **extra), warn, path)
 
 
-def _play(v: Dict[str, Any]) -> List[Verb]:
-    return [Play(url=url, loop=v.get("loop", 1)) for url in v["url"]]
+def _play(v: Dict[str, Any], warn, path: str) -> List[Verb]:
+    return _repeat(v["url"], v.get("loop", 1), lambda u, n: Play(url=u, loop=n), warn, path)
 
 
-def _redirect(v: Dict[str, Any]) -> List[Verb]:
+def _redirect(v: Dict[str, Any], warn, path: str) -> List[Verb]:
     hook = v["action_hook"]
     return [Redirect(url=hook.url, method=hook.method)]
 
@@ -241,8 +257,8 @@ _BUILD = {
     "conference": _conference,
     "say": _say,
     "play": _play,
-    "pause": lambda v: [Pause(**v)],
-    "hangup": lambda v: [Hangup()],
+    "pause": lambda v, warn, path: [Pause(**v)],
+    "hangup": lambda v, warn, path: [Hangup()],
     "redirect": _redirect,
 }
 

@@ -30,6 +30,14 @@ UNSUPPORTED_VERBS = frozenset({
 UNSUPPORTED_NOUNS = frozenset({"Number", "Client", "Sip", "Queue", "Application", "WhatsApp"})
 
 
+def _child_paths(parent: etree._Element, path: str):
+    """(child, XPath-style path) pairs: ``Response/Say``, then ``Response/Say[2]`` for the second <Say>."""
+    seen: Dict[str, int] = {}
+    for child in parent:
+        seen[child.tag] = seen.get(child.tag, 0) + 1
+        yield child, f"{path}/{child.tag}" + (f"[{seen[child.tag]}]" if seen[child.tag] > 1 else "")
+
+
 @dataclass
 class _Walk:
     dialect: XmlDialect
@@ -117,8 +125,7 @@ class _Walk:
         conference: Optional[Conference] = None
         if (el.text or "").strip():
             self.warn("<Dial> with a number is not supported; the number is ignored", path)
-        for child in el:
-            child_path = f"{path}/{child.tag}"
+        for child, child_path in _child_paths(el, path):
             if (child.tail or "").strip():
                 self.warn("text inside <Dial> ignored", path)
             if child.tag != NOUN:
@@ -155,10 +162,7 @@ def walk(root: etree._Element, dialect: XmlDialect) -> Response:
     if (root.text or "").strip():
         state.warn(f"text inside <{ROOT}> ignored", ROOT)
     verbs: List[Verb] = []
-    seen: Dict[str, int] = {}
-    for child in root:
-        seen[child.tag] = seen.get(child.tag, 0) + 1  # XPath-style: Response/Say[2] is the second <Say>
-        path = f"{ROOT}/{child.tag}" + (f"[{seen[child.tag]}]" if seen[child.tag] > 1 else "")
+    for child, path in _child_paths(root, ROOT):
         if (child.tail or "").strip():
             state.warn(f"text inside <{ROOT}> ignored", ROOT)
         verb = state.verb(child, path)
