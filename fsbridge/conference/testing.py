@@ -155,7 +155,8 @@ class Harness:
     """ConferenceState + EchoEngine, driven to quiescence after every step (see module docstring).
 
     ``state``, ``engine``: the two halves. ``events``: every DomainEvent so far. ``commands``: every
-    command the domain produced. ``uid(call_sid)``: the channel id used for a call (``"uuid-" + call_sid``).
+    command the domain produced. ``natives``: every native event applied. ``uid(call_sid)``: the channel
+    id used for a call (``"uuid-" + call_sid``).
     """
 
     def __init__(self, account_sid: str = ACCOUNT, **state_kw):
@@ -167,6 +168,7 @@ class Harness:
         self.account_sid = account_sid
         self.events: List[DomainEvent] = []
         self.commands: List[object] = []
+        self.natives: List[NativeEvent] = []
 
     @staticmethod
     def uid(call_sid: str) -> str:
@@ -180,6 +182,7 @@ class Harness:
         self.commands.extend(outcome.commands)
         while queue:
             for native in self.engine.execute(queue.pop(0)):
+                self.natives.append(native)
                 result = self.state.apply(native)
                 produced.extend(result.events)
                 queue.extend(result.commands)
@@ -191,6 +194,7 @@ class Harness:
         """Apply native events (e.g. from :meth:`hangup`) and run what they produce."""
         produced: List[DomainEvent] = []
         for native in natives:
+            self.natives.append(native)
             produced.extend(self.run(self.state.apply(native)))
         return produced
 
