@@ -1,0 +1,161 @@
+"""Media references → frame sources; default hold music; Say via espeak-ng.
+
+Media references (see :mod:`fsbridge.conference.commands`): a local file path (WAV/FLAC/MP3…),
+``silence_stream://<ms>``, ``tone_stream://%(on,off,hz[,hz])…`` (FreeSWITCH teletone syntax) or
+``local_stream://moh`` (the default hold music). Frames are int16 mono ``(frame_len,)`` at the
+conference rate, 20 ms each.
+"""
+from __future__ import annotations
+
+import functools
+import glob
+import hashlib
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import soundfile as sf
+
+from .sources import ArraySource, SilenceSource, frame_len, load_audio, render_tone
+
+log = logging.getLogger(__name__)
+
+MOH = "local_stream://moh"
+ASTERISK_MOH_DIR = "/usr/share/asterisk/moh"
+PACKAGE_AUDIO = Path(__file__).resolve().parent / "audio"
+# FreeSWITCH vanilla conference profile "default": enter-sound / exit-sound.
+ENTER_TONE = "tone_stream://%(200,0,500,600,700)"
+EXIT_TONE = "tone_stream://%(500,0,300,200,100,50,25)"
+
+
+class MediaError(Exception):
+    """A media reference that cannot be played (missing file, bad tone syntax, unknown scheme)."""
+
+
+def generated_moh(rate: int, seconds: float = 16.0) -> np.ndarray:
+    """A gentle generated hold-music loop, int16 ``(rate*seconds,)``: a slow I–vi–IV–V arpeggio of soft
+    sines (≈ −24 dBFS) with 20 ms fades. Used when no music file is available, so hold never fails."""
+    notes = [261.63, 329.63, 392.00, 329.63, 220.00, 261.63, 329.63, 261.63,
+             174.61, 220.00, 261.63, 220.00, 196.00, 246.94, 293.66, 246.94]
+    n_note = int(rate * seconds / len(notes))
+    t = np.arange(n_note) / rate
+    env = np.ones(n_note)
+    fade = max(1, int(0.02 * rate))
+    env[:fade] = np.linspace(0, 1, fade)
+    env[-fade:] = np.linspace(1, 0, fade)
+    out = [np.sin(2 * np.pi * f * t) * env * 0.5 + np.sin(2 * np.pi * 2 * f * t) * env * 0.15 for f in notes]
+    return np.rint(np.concatenate(out) * 32767 * 0.063).astype(np.int16)
+
+
+def moh_path() -> Optional[str]:
+    """The file used for ``local_stream://moh``: ``audio/moh.*`` shipped beside this module, else the
+    first (sorted) ``/usr/share/asterisk/moh/*.wav`` (asterisk-moh-opsound-wav, CC BY-SA 3.0), else None."""
+    for p in sorted(PACKAGE_AUDIO.glob("moh.*")):
+        if p.suffix.lower() in (".wav", ".flac", ".ogg", ".mp3"):
+            return str(p)
+    files = sorted(glob.glob(os.path.join(ASTERISK_MOH_DIR, "*.wav")))
+    preferred = [f for f in files if "simplicity" in f]
+    return (preferred or files or [None])[0]
+
+
+@functools.lru_cache(maxsize=8)
+def moh_samples(rate: int, max_seconds: float = 120.0) -> np.ndarray:
+    """Default hold music as int16 ``(n,)`` at ``rate`` Hz (at most ``max_seconds`` of the file, to
+    bound memory); generated music (:func:`generated_moh`) if no file can be read. Never raises."""
+    path = moh_path()
+    if path:
+        try:
+            data = load_audio(path, rate)
+            return np.asarray(data[: int(max_seconds * rate)])
+        except Exception as exc:  # pragma: no cover - depends on the host
+            log.warning("hold music %s unreadable (%s): using generated music", path, exc)
+    return generated_moh(rate)
+
+
+def open_media(ref: str, rate: int, loop: bool = False):
+    """Build a frame source (``next_frame() -> int16 (frame_len,) | None``) for a media reference.
+
+    ``silence_stream://<ms>`` (``-1`` or empty = endless), ``tone_stream://…``, ``local_stream://moh``
+    (always looped), or a file path (``file://`` prefix allowed). Raises :class:`MediaError`.
+    """
+    fl = frame_len(rate)
+    if ref.startswith("silence_stream://"):
+        arg = ref[len("silence_stream://"):].split(",")[0].strip()
+        try:
+            ms = int(arg) if arg else -1
+        except ValueError as exc:
+            raise MediaError(f"bad silence_stream {ref!r}") from exc
+        return SilenceSource(None if ms < 0 else ms, fl, name=ref)
+    if ref.startswith("tone_stream://"):
+        try:
+            return ArraySource(render_tone(ref, rate), fl, loop=loop, name=ref)
+        except ValueError as exc:
+            raise MediaError(str(exc)) from exc
+    if ref.startswith("local_stream://"):
+        return ArraySource(moh_samples(rate), fl, loop=True, name=ref)
+    path = ref[len("file://"):] if ref.startswith("file://") else ref
+    if "://" in path:
+        raise MediaError(f"unsupported media reference {ref!r} (resolve URLs before the engine)")
+    if not os.path.isfile(path):
+        raise MediaError(f"File: {path} not found.")
+    try:
+        return ArraySource(load_audio(path, rate), fl, loop=loop, name=ref)
+    except Exception as exc:
+        raise MediaError(f"cannot read {path}: {exc}") from exc
+
+
+def check_media(ref: str) -> None:
+    """Raise :class:`MediaError` if ``ref`` cannot be played (file missing, bad syntax); cheap."""
+    if ref.startswith(("local_stream://", "silence_stream://")):
+        return
+    if ref.startswith("tone_stream://"):
+        from .sources import parse_tone_stream
+        try:
+            parse_tone_stream(ref)
+        except ValueError as exc:
+            raise MediaError(str(exc)) from exc
+        return
+    path = ref[len("file://"):] if ref.startswith("file://") else ref
+    if "://" in path or not os.path.isfile(path):
+        raise MediaError(f"File: {path} not found.")
+
+
+def render_say(text: str, voice: str = "en-us", language: str = "", rate: int = 16000,
+               out_dir: Optional[str] = None) -> str:
+    """Synthesise ``text`` with espeak-ng to a mono 16-bit WAV at ``rate`` Hz and return its path.
+
+    ``voice``: espeak-ng voice (e.g. ``en-us``, ``en-gb``, ``de``); ``language`` (e.g. ``en-GB``), when
+    given, is mapped to an espeak voice (lower-cased) and wins. Files are cached by content hash in
+    ``out_dir`` (default: ``$TMPDIR/fsbridge-say``). If espeak-ng is not installed or fails, logs a clear
+    WARNING and returns a WAV of silence (≈ 60 ms per character, ≥ 0.5 s) so the call flow continues.
+    """
+    out_dir = out_dir or os.path.join(tempfile.gettempdir(), "fsbridge-say")
+    os.makedirs(out_dir, exist_ok=True)
+    v = (language or voice or "en-us").lower()
+    key = hashlib.sha1(f"{v}|{rate}|{text}".encode()).hexdigest()[:16]
+    path = os.path.join(out_dir, f"say-{key}.wav")
+    if os.path.exists(path):
+        return path
+    exe = shutil.which("espeak-ng") or shutil.which("espeak")
+    if exe:
+        raw = path + ".raw.wav"
+        try:
+            subprocess.run([exe, "-v", v, "-w", raw, text], check=True, capture_output=True, timeout=60)
+            data, r = sf.read(raw, dtype="float32", always_2d=True)
+            from .sources import resample, to_int16
+            sf.write(path, to_int16(resample(data.mean(axis=1), r, rate)), rate, subtype="PCM_16")
+            os.unlink(raw)
+            return path
+        except Exception as exc:
+            log.warning("espeak-ng failed for voice %r (%s): Say renders silence", v, exc)
+    else:
+        log.warning("espeak-ng is not installed (apt-get install espeak-ng): Say renders silence for %r",
+                    text[:60])
+    n = int(rate * max(0.5, 0.06 * len(text)))
+    sf.write(path, np.zeros(n, dtype=np.int16), rate, subtype="PCM_16")
+    return path
