@@ -1,0 +1,300 @@
+"""Durable, ordered, retried delivery of conference callbacks.
+
+``Dispatcher.enqueue(event)`` renders the event in its conference's dialect, writes the request to the outbox
+(:mod:`fsbridge.callbacks.outbox`) and returns at once — no HTTP in the caller's greenlet (the caller may be an
+ESL event handler). One worker greenlet per conference sends that conference's callbacks strictly in
+enqueue order: a callback is sent only after the previous one was delivered or given up, so a slow or dead
+receiver delays only its own conference. Each attempt is signed (Twilio ``X-Twilio-Signature`` with the
+account's AuthToken, Telnyx Ed25519, jambonz HMAC) and bounded by connect/read timeouts; connection failures,
+timeouts and 5xx are retried with exponential backoff (computed by urllib3's ``Retry``) until the deadline or
+the URL's own ``#rc=``/``#rp=`` budget; other answers (3xx, 4xx) give up at once. On ``start()`` every
+undelivered row of the outbox is queued again, so events survive a restart (at-least-once delivery; the
+Twilio idempotency token lets receivers drop a duplicate).
+
+Greenlets + requests: the process is gevent monkey-patched by the entry points (and tests/conftest.py).
+"""
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections import deque
+from typing import Callable, Dict, List, Mapping, Optional, Union
+
+import gevent
+import gevent.event
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from fsbridge.conference.events import DomainEvent
+
+from . import outbox, overrides, signing
+from .overrides import CLASS_4XX, CLASS_5XX, CLASS_CT, CLASS_FATAL, CLASS_RT, DeliveryPolicy
+from .render import render
+from .request import RenderSettings
+
+log = logging.getLogger("fsbridge.callbacks")
+
+USER_AGENT = "fsbridge-callbacks/0.1"
+
+
+class Dispatcher:
+    """Sends conference callbacks from a durable outbox, ordered per conference.
+
+    ``db_engine``: a SQLAlchemy engine (``fsbridge.store.db.make_engine("sqlite:///…")``); the outbox table is
+    created if missing. ``accounts``: ``{AccountSid: AuthToken}`` for Twilio signatures (unknown account →
+    sent unsigned, with a warning). ``base_url``: the bridge's public base URL (recording URLs in callbacks).
+    ``telnyx_private_key``: Ed25519 key (object, PEM, or base64 raw seed) for Telnyx signatures.
+    ``jambonz_secret``: webhook secret (str) or ``{AccountSid: secret}``.
+    ``clock()`` → seconds (float) and ``sleep(seconds)``: injectable for simulated time.
+    ``deadline_s``: how long after enqueue a callback is retried (seconds). ``connect_timeout_s`` /
+    ``read_timeout_s``: per attempt. ``backoff_factor`` / ``backoff_max_s`` / ``backoff_jitter_s``: urllib3
+    ``Retry`` backoff (0, 2f, 4f, … capped). ``session``: a ``requests.Session`` to use.
+    """
+
+    def __init__(
+        self,
+        db_engine,
+        accounts: Optional[Mapping[str, str]] = None,
+        base_url: str = "http://127.0.0.1:8080",
+        telnyx_private_key=None,
+        jambonz_secret: Union[str, Mapping[str, str], None] = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = gevent.sleep,
+        deadline_s: float = 3600.0,
+        connect_timeout_s: float = 5.0,
+        read_timeout_s: float = 15.0,
+        backoff_factor: float = 0.5,
+        backoff_max_s: float = 30.0,
+        backoff_jitter_s: float = 0.0,
+        session: Optional[requests.Session] = None,
+        jambonz_stop_talking: str = "stop-talking",
+        on_update: Optional[Callable[[int, str, int, Optional[str]], None]] = None,
+    ):
+        self.engine = db_engine
+        outbox.outbox.create(db_engine, checkfirst=True)
+        self.accounts = dict(accounts or {})
+        self.settings = RenderSettings(base_url=base_url.rstrip("/"), jambonz_stop_talking=jambonz_stop_talking)
+        self.telnyx_key = signing.load_ed25519_private_key(telnyx_private_key)
+        self.jambonz_secret = jambonz_secret
+        self.clock = clock
+        self.sleep = sleep
+        self.policy = DeliveryPolicy(connect_timeout_s=connect_timeout_s, read_timeout_s=read_timeout_s,
+                                     deadline_s=deadline_s)
+        self.retry = Retry(total=None, connect=None, read=None, redirect=None, status=None, other=None,
+                           backoff_factor=backoff_factor, backoff_max=backoff_max_s, backoff_jitter=backoff_jitter_s)
+        if session is None:
+            session = requests.Session()
+            adapter = HTTPAdapter(pool_connections=64, pool_maxsize=256, max_retries=0)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+        self.session = session
+        self.on_update = on_update
+        self._queues: Dict[str, deque] = {}
+        self._workers: Dict[str, gevent.Greenlet] = {}
+        self._idle = gevent.event.Event()
+        self._idle.set()
+        self._running = False
+
+    # ------------------------------------------------------------------ public API
+    def enqueue(self, event: DomainEvent) -> Optional[int]:
+        """Render ``event`` and write it to the outbox; return the outbox id (None: nothing to send).
+
+        Fast and non-blocking (one local DB insert, no HTTP). A URL that can never work is logged as an error
+        and recorded ``failed`` at once (it does not hold up the conference's queue).
+        """
+        req = render(event, self.settings)
+        if req is None:
+            return None
+        problem = overrides.url_problem(req.url)
+        with self.engine.begin() as conn:
+            if problem:
+                row_id = outbox.insert(conn, req, self.clock(), state=outbox.FAILED, last_error=problem)
+            else:
+                row_id = outbox.insert(conn, req, self.clock())
+        if problem:
+            log.error("callback %s #%s for %s (%s) will never be sent: %s", req.event_name, req.sequence_number,
+                      req.conference_sid, req.dialect, problem)
+            self._notify(row_id, outbox.FAILED, 0, problem)
+            return row_id
+        if self._running:
+            self._push(outbox.OutboxRow(id=row_id, queue_key=req.conference_sid, request=req, attempts=0,
+                                        created_at=self.clock(), state=outbox.PENDING))
+        return row_id
+
+    def start(self) -> "Dispatcher":
+        """Start delivering: queue every undelivered outbox row (restart recovery), then new events."""
+        if self._running:
+            return self
+        self._running = True
+        with self.engine.connect() as conn:
+            rows = outbox.load_open(conn)
+        for row in rows:
+            self._push(row)
+        if rows:
+            log.info("callbacks: resuming %d undelivered callback(s) from the outbox", len(rows))
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop all workers (in-flight attempts are abandoned; their rows stay open for the next start)."""
+        self._running = False
+        workers = list(self._workers.values())
+        gevent.killall(workers, timeout=timeout)
+        self._workers.clear()
+        self._queues.clear()
+        self._idle.set()
+
+    def wait_idle(self, timeout: Optional[float] = None) -> bool:
+        """Block until every queued callback is delivered or given up; False on timeout (seconds)."""
+        return self._idle.wait(timeout)
+
+    def status(self, outbox_id: Optional[int] = None, *, conference_sid: Optional[str] = None):
+        """Delivery status: ``status(id)`` → :class:`~fsbridge.callbacks.outbox.DeliveryStatus` or None;
+        ``status(conference_sid="CF…")`` → list of them in queue order."""
+        with self.engine.connect() as conn:
+            if conference_sid is not None:
+                return outbox.conference_status(conn, conference_sid)
+            return outbox.status(conn, outbox_id)
+
+    # ------------------------------------------------------------------ queues
+    def _push(self, row: outbox.OutboxRow) -> None:
+        q = self._queues.get(row.queue_key)
+        if q is None:
+            q = self._queues[row.queue_key] = deque()
+        q.append(row)
+        self._idle.clear()
+        if row.queue_key not in self._workers:
+            self._workers[row.queue_key] = gevent.spawn(self._run_queue, row.queue_key, q)
+
+    def _run_queue(self, key: str, q: deque) -> None:
+        try:
+            while q:
+                self._deliver(q[0])
+                q.popleft()
+        except Exception:  # a bug, not a delivery failure: keep the row open for the next start
+            log.exception("callbacks: queue %s stopped", key)
+        finally:
+            if self._workers.get(key) is gevent.getcurrent():
+                del self._workers[key]
+                if not q:
+                    self._queues.pop(key, None)
+            if not self._workers:
+                self._idle.set()
+
+    # ------------------------------------------------------------------ delivery
+    def _deliver(self, row: outbox.OutboxRow) -> None:
+        req = row.request
+        url, policy = overrides.policy_for(req.url, self.policy)
+        deadline_at = row.created_at + policy.deadline_s
+        retry = self.retry
+        attempts = row.attempts
+        retries = 0
+        while True:
+            failure, error = self._attempt(req, url, policy)
+            attempts += 1
+            now = self.clock()
+            if failure is None:
+                with self.engine.begin() as conn:
+                    outbox.mark(conn, row.id, outbox.DELIVERED, attempts, delivered_at=now)
+                self._notify(row.id, outbox.DELIVERED, attempts, None)
+                return
+            retry = retry.increment(method=req.method, url=url)
+            delay = retry.get_backoff_time()
+            budget_left = policy.max_retries is None or retries < policy.max_retries
+            if failure not in policy.retry_on or not budget_left or now + delay > deadline_at:
+                why = ("not retryable" if failure not in policy.retry_on
+                       else "retry budget spent" if not budget_left else "deadline passed")
+                with self.engine.begin() as conn:
+                    outbox.mark(conn, row.id, outbox.FAILED, attempts, last_error=error)
+                log.error("callback %s #%s for %s to %s given up after %d attempt(s) (%s): %s", req.event_name,
+                          req.sequence_number, req.conference_sid, url, attempts, why, error)
+                self._notify(row.id, outbox.FAILED, attempts, error)
+                return
+            retries += 1
+            with self.engine.begin() as conn:
+                outbox.mark(conn, row.id, outbox.RETRYING, attempts, last_error=error, next_attempt_at=now + delay)
+            log.warning("callback %s #%s for %s to %s failed (%s); retry %d in %.1fs", req.event_name,
+                        req.sequence_number, req.conference_sid, url, error, retries, delay)
+            self._notify(row.id, outbox.RETRYING, attempts, error)
+            self.sleep(delay)
+
+    def _notify(self, row_id: int, state: str, attempts: int, error: Optional[str]) -> None:
+        if self.on_update is not None:
+            try:
+                self.on_update(row_id, state, attempts, error)
+            except Exception:
+                log.exception("callbacks: on_update hook failed")
+
+    def _headers(self, req, url: str) -> Dict[str, str]:
+        headers = {"User-Agent": USER_AGENT}
+        headers.update(dict(req.headers))
+        if req.content_type:
+            headers["Content-Type"] = req.content_type
+        if req.dialect == "twiml":
+            token = self.accounts.get(req.account_sid)
+            if token:
+                params = req.params if req.method == "POST" else None
+                headers[signing.TWILIO_SIGNATURE_HEADER] = signing.twilio_signature(token, url, params)
+            else:
+                log.warning("callbacks: no AuthToken for account %s; sending unsigned", req.account_sid)
+        elif req.dialect == "texml" and self.telnyx_key is not None:
+            headers.update(signing.telnyx_headers(self.telnyx_key, int(self.clock()), req.body))
+        elif req.dialect == "jambonz":
+            secret = self.jambonz_secret
+            if isinstance(secret, Mapping):
+                secret = secret.get(req.account_sid)
+            if secret:
+                headers[signing.JAMBONZ_SIGNATURE_HEADER] = signing.jambonz_signature(
+                    secret, int(self.clock()), req.body)
+        return headers
+
+    def _attempt(self, req, url: str, policy: DeliveryPolicy):
+        """One HTTP attempt → ``(None, None)`` on 2xx, else ``(failure class, error text)``."""
+        auth = (req.username, req.password or "") if req.username else None
+        try:
+            resp = self.session.request(
+                req.method, url, data=req.body if req.method == "POST" else None,
+                headers=self._headers(req, url), auth=auth, allow_redirects=False,
+                timeout=(policy.connect_timeout_s, policy.read_timeout_s),
+            )
+        except requests.exceptions.ConnectTimeout as exc:
+            return CLASS_CT, f"connect timeout ({policy.connect_timeout_s:g}s): {_reason(exc)}"
+        except requests.exceptions.ReadTimeout as exc:
+            return CLASS_RT, f"read timeout ({policy.read_timeout_s:g}s): {_reason(exc)}"
+        except requests.exceptions.ConnectionError as exc:
+            return CLASS_CT, f"connection failed: {_reason(exc)}"
+        except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                requests.exceptions.InvalidSchema) as exc:
+            return CLASS_FATAL, f"invalid URL: {exc}"
+        except requests.exceptions.RequestException as exc:
+            return CLASS_CT, f"request failed: {exc}"
+        status = resp.status_code
+        if 200 <= status < 300:
+            return None, None
+        if status >= 500:
+            return CLASS_5XX, f"HTTP {status}"
+        if 400 <= status < 500:
+            return CLASS_4XX, f"HTTP {status}"
+        return CLASS_FATAL, f"HTTP {status} (redirects are not followed)"
+
+
+_ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")]+)")
+
+
+def _reason(exc: Exception) -> str:
+    """The root cause of a requests/urllib3 error, short ("Connection refused"), else the full text."""
+    text = str(exc)
+    m = _ERRNO.search(text)
+    return m.group(1).strip() if m else text
+
+
+def open_callbacks(engine_url: str, **kwargs) -> Dispatcher:
+    """Convenience: a started :class:`Dispatcher` on ``make_engine(engine_url)`` (kwargs as the constructor)."""
+    from fsbridge.store.db import make_engine
+
+    return Dispatcher(make_engine(engine_url), **kwargs).start()
+
+
+__all__: List[str] = ["Dispatcher", "open_callbacks", "USER_AGENT"]

@@ -1,0 +1,155 @@
+"""The durable callback outbox: one row per rendered callback, written before any attempt.
+
+Table ``callback_outbox`` on :data:`fsbridge.store.db.metadata` (SQLite file by default, PostgreSQL works).
+Rows keep the rendered, unsigned request (signatures are made per attempt), its per-conference queue key and
+its delivery state:
+
+* ``pending``   — written, not yet attempted;
+* ``retrying``  — at least one attempt failed, another is due at ``next_attempt_at``;
+* ``delivered`` — a 2xx came back (``delivered_at``);
+* ``failed``    — given up: URL can never work, retry budget/deadline spent, or a non-retryable answer.
+
+Queue order is ``id`` order within ``queue_key`` (the conference SID). Times are the dispatcher clock's
+seconds (Unix time unless a test clock is injected).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import List, Optional
+
+from sqlalchemy import Column, Float, Index, Integer, LargeBinary, String, Table, Text, select, update
+from sqlalchemy.engine import Connection
+
+from fsbridge.store.db import metadata
+
+from .request import CallbackRequest
+
+PENDING = "pending"
+RETRYING = "retrying"
+DELIVERED = "delivered"
+FAILED = "failed"
+OPEN_STATES = (PENDING, RETRYING)
+
+outbox = Table(
+    "callback_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("queue_key", String(64), nullable=False),
+    Column("dialect", String(16), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("event_name", String(64), nullable=False),
+    Column("account_sid", String(64), nullable=False),
+    Column("conference_sid", String(64), nullable=False),
+    Column("sequence_number", Integer, nullable=False),
+    Column("method", String(8), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("params", Text, nullable=False, default="[]"),
+    Column("body", LargeBinary, nullable=False, default=b""),
+    Column("content_type", String(64)),
+    Column("headers", Text, nullable=False, default="[]"),
+    Column("username", String(255)),
+    Column("password", String(255)),
+    Column("state", String(16), nullable=False, default=PENDING),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("created_at", Float, nullable=False),
+    Column("next_attempt_at", Float),
+    Column("delivered_at", Float),
+    Index("ix_callback_outbox_open", "state", "queue_key", "id"),
+    Index("ix_callback_outbox_conference", "conference_sid", "id"),
+)
+
+
+@dataclass(frozen=True)
+class DeliveryStatus:
+    """A callback's delivery state (for the REST layer and logs).
+
+    ``state``: pending|retrying|delivered|failed; ``attempts``: HTTP attempts made; ``last_error``: the last
+    failure ("connection refused …", "HTTP 503", "unsupported URL scheme …"); times in clock seconds.
+    """
+
+    id: int
+    conference_sid: str
+    sequence_number: int
+    event_name: str
+    kind: str
+    url: str
+    state: str
+    attempts: int
+    last_error: Optional[str]
+    created_at: float
+    next_attempt_at: Optional[float]
+    delivered_at: Optional[float]
+
+
+@dataclass
+class OutboxRow:
+    """An outbox row as the dispatcher works on it (``request`` rebuilt from the stored columns)."""
+
+    id: int
+    queue_key: str
+    request: CallbackRequest
+    attempts: int
+    created_at: float
+    state: str
+
+
+def insert(conn: Connection, req: CallbackRequest, now: float, state: str = PENDING,
+           last_error: Optional[str] = None) -> int:
+    """Write ``req`` (queue key = its conference SID) and return the row id."""
+    result = conn.execute(outbox.insert().values(
+        queue_key=req.conference_sid, dialect=req.dialect, kind=req.kind, event_name=req.event_name,
+        account_sid=req.account_sid, conference_sid=req.conference_sid, sequence_number=req.sequence_number,
+        method=req.method, url=req.url, params=json.dumps(req.params), body=req.body,
+        content_type=req.content_type, headers=json.dumps(req.headers), username=req.username,
+        password=req.password, state=state, attempts=0, last_error=last_error, created_at=now,
+    ))
+    return int(result.inserted_primary_key[0])
+
+
+def mark(conn: Connection, row_id: int, state: str, attempts: int, last_error: Optional[str] = None,
+         next_attempt_at: Optional[float] = None, delivered_at: Optional[float] = None) -> None:
+    """Record the outcome of an attempt."""
+    conn.execute(update(outbox).where(outbox.c.id == row_id).values(
+        state=state, attempts=attempts, last_error=last_error, next_attempt_at=next_attempt_at,
+        delivered_at=delivered_at,
+    ))
+
+
+def _row(r) -> OutboxRow:
+    req = CallbackRequest(
+        dialect=r.dialect, kind=r.kind, event_name=r.event_name, account_sid=r.account_sid,
+        conference_sid=r.conference_sid, sequence_number=r.sequence_number, method=r.method, url=r.url,
+        params=tuple(tuple(p) for p in json.loads(r.params)), body=bytes(r.body or b""),
+        content_type=r.content_type, headers=tuple(tuple(h) for h in json.loads(r.headers)),
+        username=r.username, password=r.password,
+    )
+    return OutboxRow(id=r.id, queue_key=r.queue_key, request=req, attempts=r.attempts, created_at=r.created_at,
+                     state=r.state)
+
+
+def load_open(conn: Connection) -> List[OutboxRow]:
+    """Every undelivered, not-given-up row, in id order (what a restarted dispatcher must send)."""
+    rows = conn.execute(select(outbox).where(outbox.c.state.in_(OPEN_STATES)).order_by(outbox.c.id))
+    return [_row(r) for r in rows]
+
+
+def _status(r) -> DeliveryStatus:
+    return DeliveryStatus(
+        id=r.id, conference_sid=r.conference_sid, sequence_number=r.sequence_number, event_name=r.event_name,
+        kind=r.kind, url=r.url, state=r.state, attempts=r.attempts, last_error=r.last_error,
+        created_at=r.created_at, next_attempt_at=r.next_attempt_at, delivered_at=r.delivered_at,
+    )
+
+
+def status(conn: Connection, row_id: int) -> Optional[DeliveryStatus]:
+    """The delivery status of one row (None when unknown)."""
+    r = conn.execute(select(outbox).where(outbox.c.id == row_id)).first()
+    return _status(r) if r is not None else None
+
+
+def conference_status(conn: Connection, conference_sid: str) -> List[DeliveryStatus]:
+    """Delivery statuses of every callback of a conference, in queue order."""
+    rows = conn.execute(select(outbox).where(outbox.c.conference_sid == conference_sid).order_by(outbox.c.id))
+    return [_status(r) for r in rows]
