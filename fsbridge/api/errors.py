@@ -1,0 +1,108 @@
+"""Errors as Twilio's REST API returns them: HTTP status + JSON ``{code, message, more_info, status}``.
+
+:class:`ApiError` is raised anywhere in a request; :func:`register` renders it (and Flask's own 404 / 405) as
+Twilio does. :func:`from_control` converts what a :class:`fsbridge.runtime.control.ConferenceControl` raises:
+a ``DomainError`` (duck-typed: ``.code``, ``.status``, ``.message``) keeps its code and status;
+:class:`fsbridge.engines.base.EngineUnavailable` → 503.
+
+Codes used (Twilio error dictionary, https://www.twilio.com/docs/errors/<code>): 20003 Authenticate (401),
+20404 resource not found (404), 20004 method not allowed (405), 20503 service unavailable (503),
+20500 internal error (500), 21201 To missing, 21213 From missing, 21205 invalid URL, 21220 invalid call /
+resource state (sent with HTTP 409 for impossible transitions such as holding a participant who left).
+21200 ("invalid parameter value": malformed booleans, integers, enums, Sids, dates) is fsbridge's own
+catch-all in Twilio's 21xxx validation range.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+
+from fsbridge.engines.base import EngineError, EngineUnavailable
+
+AUTHENTICATE = 20003
+METHOD_NOT_ALLOWED = 20004
+NOT_FOUND = 20404
+INTERNAL = 20500
+UNAVAILABLE = 20503
+INVALID_PARAMETER = 21200
+TO_MISSING = 21201
+INVALID_URL = 21205
+FROM_MISSING = 21213
+INVALID_STATE = 21220
+
+MORE_INFO = "https://www.twilio.com/docs/errors/{code}"
+
+
+class ApiError(Exception):
+    """One REST error. ``status``: HTTP status; ``code``: Twilio error code; ``message``: human text."""
+
+    def __init__(self, status: int, code: int, message: str, headers: Optional[dict] = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+    def body(self) -> dict:
+        """Twilio's error JSON: ``{"code", "message", "more_info", "status"}``."""
+        return {"code": self.code, "message": self.message,
+                "more_info": MORE_INFO.format(code=self.code), "status": self.status}
+
+
+def not_found(path: Optional[str] = None) -> ApiError:
+    """20404 for ``path`` (default: the current request path), Twilio's wording."""
+    return ApiError(404, NOT_FOUND, f"The requested resource {path or request.path} was not found")
+
+
+def invalid(message: str, code: int = INVALID_PARAMETER) -> ApiError:
+    """A 400 validation error (Twilio 21xxx)."""
+    return ApiError(400, code, message)
+
+
+def conflict(message: str) -> ApiError:
+    """An impossible transition (409, code 21220): never a silent no-op."""
+    return ApiError(409, INVALID_STATE, message)
+
+
+def unauthenticated() -> ApiError:
+    """401 / 20003 with the Basic challenge Twilio sends."""
+    return ApiError(401, AUTHENTICATE, "Authenticate", {"WWW-Authenticate": 'Basic realm="Twilio API"'})
+
+
+def from_control(exc: Exception) -> ApiError:
+    """Map a ConferenceControl exception to an ApiError (DomainError keeps code/status; engine down → 503)."""
+    if isinstance(exc, EngineUnavailable):
+        return ApiError(503, UNAVAILABLE, f"Conference engine unavailable: {exc}")
+    code, status, message = (getattr(exc, "code", None), getattr(exc, "status", None),
+                             getattr(exc, "message", None))
+    if isinstance(code, int) and isinstance(status, int):
+        return ApiError(status, code, message or str(exc))
+    if isinstance(exc, EngineError):
+        return ApiError(500, INTERNAL, f"Conference engine error: {exc}")
+    raise exc
+
+
+def is_control_error(exc: Exception) -> bool:
+    """True for what :func:`from_control` maps (EngineError or a DomainError-shaped exception)."""
+    return isinstance(exc, EngineError) or (
+        isinstance(getattr(exc, "code", None), int) and isinstance(getattr(exc, "status", None), int))
+
+
+def render(err: ApiError):
+    """Flask response for an ApiError (Twilio JSON)."""
+    resp = jsonify(err.body())
+    resp.status_code = err.status
+    for k, v in err.headers.items():
+        resp.headers[k] = v
+    return resp
+
+
+def register(app: Flask) -> None:
+    """Install the Twilio-shaped handlers on ``app`` (blueprints may override them, e.g. Telnyx)."""
+    app.register_error_handler(ApiError, render)
+    app.register_error_handler(NotFound, lambda e: render(not_found()))
+    app.register_error_handler(
+        MethodNotAllowed,
+        lambda e: render(ApiError(405, METHOD_NOT_ALLOWED, f"Method not allowed: {request.method}")))

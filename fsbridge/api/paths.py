@@ -1,0 +1,39 @@
+"""Every REST path fsbridge serves, in one place: format strings with ``{Name}`` placeholders.
+
+Used both to declare the Flask routes (:func:`rule`) and to render the ``uri`` / ``subresource_uris`` /
+paging fields (:func:`build`), which are relative to the API's base URL exactly as Twilio's are relative to
+``https://api.twilio.com``. Sources: ../shared/specs/twilio_api_v2010_conferences.json (paths) and Telnyx's
+TeXML REST reference (``/v2/texml/Accounts/{account_sid}/Conferences…``, no ``.json`` suffix).
+"""
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+TW_ROOT = "/2010-04-01/Accounts/{AccountSid}"
+TW_CONFERENCES = TW_ROOT + "/Conferences.json"
+TW_CONFERENCE = TW_ROOT + "/Conferences/{Sid}.json"
+TW_PARTICIPANTS = TW_ROOT + "/Conferences/{ConferenceSid}/Participants.json"
+TW_PARTICIPANT = TW_ROOT + "/Conferences/{ConferenceSid}/Participants/{CallSid}.json"
+TW_RECORDINGS = TW_ROOT + "/Conferences/{ConferenceSid}/Recordings.json"
+TW_RECORDING = TW_ROOT + "/Conferences/{ConferenceSid}/Recordings/{Sid}.json"
+TW_RECORDING_WAV = TW_ROOT + "/Conferences/{ConferenceSid}/Recordings/{Sid}.wav"
+
+TX_ROOT = "/v2/texml/Accounts/{account_sid}"
+TX_CONFERENCES = TX_ROOT + "/Conferences"
+TX_CONFERENCE = TX_ROOT + "/Conferences/{conference_sid}"
+TX_PARTICIPANTS = TX_ROOT + "/Conferences/{conference_sid}/Participants"
+TX_PARTICIPANT = TX_ROOT + "/Conferences/{conference_sid}/Participants/{call_sid_or_participant_label}"
+TX_RECORDINGS = TX_ROOT + "/Conferences/{conference_sid}/Recordings"
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def rule(path: str) -> str:
+    """Flask URL rule for a path template: ``{Sid}`` → ``<Sid>``."""
+    return _PLACEHOLDER.sub(r"<\1>", path)
+
+
+def build(path: str, **values: str) -> str:
+    """Fill a path template (values percent-encoded as one path segment)."""
+    return path.format(**{k: quote(str(v), safe="") for k, v in values.items()})

@@ -1,0 +1,102 @@
+"""Twilio Conference Recording routes (2010-04-01): list, fetch, update (pause / resume / stop), delete, audio.
+
+* ``GET Recordings.json`` — DateCreated / DateCreated< / DateCreated> filters; paging; newest first.
+* ``GET Recordings/{Sid}.json``.
+* ``POST Recordings/{Sid}.json`` — ``Status`` (required) = ``paused`` | ``in-progress`` | ``stopped``
+  (the spec's enum lists the read-only statuses too; those → 400), ``PauseBehavior`` = ``skip`` |
+  ``silence`` (default silence). Only a recording that is ``in-progress`` or ``paused`` can change
+  (409 / 21220 otherwise). Returns the recording re-read from the store.
+* ``DELETE Recordings/{Sid}.json`` — a finished recording (completed / stopped / absent / processing) is
+  removed with its audio file; 204. Deleting a running one → 409 (stop it first).
+* ``GET Recordings/{Sid}.wav`` — the audio (audio/x-wav), Twilio's "append .wav to the uri"; 404 until the
+  file exists.
+"""
+from __future__ import annotations
+
+import os
+
+from flask import Blueprint, g, jsonify, request, send_file
+
+from fsbridge.api import paging, params, paths, render
+from fsbridge.api.context import call_control, conference_or_404, ctx
+from fsbridge.api.errors import conflict, invalid, not_found
+from fsbridge.store.rows import RecordingRow
+
+STATUS = "Status"
+PAUSE_BEHAVIOR = "PauseBehavior"
+DATE_CREATED = "DateCreated"
+
+SETTABLE_STATUSES = ("paused", "in-progress", "stopped")
+PAUSE_BEHAVIORS = ("skip", "silence")
+RUNNING = ("in-progress", "paused")
+
+bp = Blueprint("twilio_recordings", __name__)
+
+
+def _recording_or_404(account_sid: str, conference_sid: str, sid: str) -> RecordingRow:
+    conference_or_404(account_sid, conference_sid)
+    row = ctx().store.recording(account_sid, conference_sid, sid)
+    if row is None:
+        raise not_found()
+    return row
+
+
+@bp.get(paths.rule(paths.TW_RECORDINGS))
+def list_recordings(AccountSid: str, ConferenceSid: str):
+    """Twilio ListConferenceRecording → ``{"recordings": [...], <paging fields>}``."""
+    args = request.args
+    created = params.date_filter(args, DATE_CREATED)
+    page = paging.parse(args)
+    conference_or_404(g.account_sid, ConferenceSid)
+    result = ctx().store.list_recordings(g.account_sid, ConferenceSid, created=created, page=page.request)
+    kept = {k: v for k, v in args.items(multi=True) if k.startswith(DATE_CREATED)}
+    return jsonify(paging.envelope(
+        paths.build(paths.TW_RECORDINGS, AccountSid=AccountSid, ConferenceSid=ConferenceSid),
+        kept, page, result, "recordings", render.recording))
+
+
+@bp.get(paths.rule(paths.TW_RECORDING))
+def fetch_recording(AccountSid: str, ConferenceSid: str, Sid: str):
+    """Twilio FetchConferenceRecording."""
+    return jsonify(render.recording(_recording_or_404(g.account_sid, ConferenceSid, Sid)))
+
+
+@bp.post(paths.rule(paths.TW_RECORDING))
+def update_recording(AccountSid: str, ConferenceSid: str, Sid: str):
+    """Twilio UpdateConferenceRecording: Status=paused|in-progress|stopped, PauseBehavior."""
+    form = request.form
+    row = _recording_or_404(g.account_sid, ConferenceSid, Sid)
+    status = params.choice(form, STATUS, SETTABLE_STATUSES)
+    if status is None:
+        raise invalid(f"Required parameter {STATUS} is missing")
+    behavior = params.choice(form, PAUSE_BEHAVIOR, PAUSE_BEHAVIORS) or "silence"
+    if row.status not in RUNNING:
+        raise conflict(f"Recording {Sid} is {row.status}; it can no longer be changed")
+    call_control("update_recording", g.account_sid, ConferenceSid, Sid, status, behavior)
+    return jsonify(render.recording(_recording_or_404(g.account_sid, ConferenceSid, Sid)))
+
+
+@bp.delete(paths.rule(paths.TW_RECORDING))
+def delete_recording(AccountSid: str, ConferenceSid: str, Sid: str):
+    """Twilio DeleteConferenceRecording → 204; the audio file goes too."""
+    row = _recording_or_404(g.account_sid, ConferenceSid, Sid)
+    if row.status in RUNNING:
+        raise conflict(f"Recording {Sid} is {row.status}; stop it before deleting it")
+    removed = ctx().store.delete_recording(g.account_sid, ConferenceSid, Sid)
+    if removed is None:
+        raise not_found()
+    if removed.path:
+        try:
+            os.unlink(removed.path)
+        except FileNotFoundError:
+            pass
+    return "", 204
+
+
+@bp.get(paths.rule(paths.TW_RECORDING_WAV))
+def recording_audio(AccountSid: str, ConferenceSid: str, Sid: str):
+    """The recording's WAV file."""
+    row = _recording_or_404(g.account_sid, ConferenceSid, Sid)
+    if not row.path or not os.path.isfile(row.path):
+        raise not_found()
+    return send_file(row.path, mimetype="audio/x-wav", conditional=True)
