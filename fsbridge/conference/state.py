@@ -121,10 +121,11 @@ class ConferenceState:
         return conf
 
     def _find(self, conf: ConferenceRecord, who: str) -> MemberRecord:
-        m = conf.members.get(who)
+        """The live (connecting/connected) participant whose CallSid or label is ``who``; else 20404."""
+        live = [m for m in conf.members.values() if m.status in (R.P_CONNECTING, R.P_CONNECTED)]
+        m = next((x for x in live if x.call_sid == who), None) or next(
+            (x for x in live if x.label is not None and x.label == who), None)
         if m is None:
-            m = next((x for x in conf.members.values() if x.label is not None and x.label == who), None)
-        if m is None or m.status not in (R.P_CONNECTING, R.P_CONNECTED):
             raise not_found(f"Participant {who}")
         return m
 
@@ -189,8 +190,8 @@ class ConferenceState:
         conf = self._confs.get(self._by_name.get((account_sid, name), ""))
         if conf is not None and (conf.status == R.CONF_COMPLETED or conf.ending):
             conf = None
-        members = conf.members.values() if conf else ()
-        if label is not None and any(m.label == label for m in members):
+        live = [m for m in conf.members.values() if m.status in (R.P_CONNECTING, R.P_CONNECTED)] if conf else []
+        if label is not None and any(m.label == label for m in live):
             raise DomainError(DUPLICATE_LABEL, f"Participant label {label!r} already exists in the conference")
         coach_member = None
         if conference.coach is not None:
@@ -685,8 +686,10 @@ class ConferenceState:
 
         For every conference not completed: connected participants the engine no longer lists leave
         (participant-leave, then the end rules); pending joins the engine lists join (participant-join,
-        start rule); mute/hold flags that differ are adopted (participant-mute/-unmute/-hold/-unhold).
-        Members of unknown rooms or with unknown channel ids are ignored (no CallSid is known for them).
+        start rule); mute/hold flags that differ are adopted (participant-mute/-unmute/-hold/-unhold); a
+        speaker the engine no longer reports talking stops (participant-speech-stop). Joins that outlived
+        their conference are kicked. Members of unknown rooms or with unknown channel ids are ignored
+        (no CallSid is known for them, so no participant can be made up).
         """
         out = _Out()
         listed: Dict[Tuple[str, str], MemberSnapshot] = {(s.room, s.unique_id): s for s in members}
@@ -699,6 +702,9 @@ class ConferenceState:
                                                          unique_id=m.unique_id, member_id=m.member_id), _dt(timestamp_us))
         ts = _dt(timestamp_us)
         for snap in members:
+            if snap.unique_id in self._cancelled:     # a join that outlived its conference: remove it
+                out.commands.append(C.KickMember(room=self._cancelled.pop(snap.unique_id), member_id=snap.member_id))
+                continue
             conf = self._confs.get(snap.room)
             if conf is None or conf.status == R.CONF_COMPLETED:
                 continue

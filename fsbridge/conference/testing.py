@@ -205,11 +205,13 @@ class Harness:
         return info.sid
 
     # intents ---------------------------------------------------------------------------------------
-    def join(self, call_sid: str, name: str, dialect: str = "twiml", **conf_kw) -> List[DomainEvent]:
+    def join(self, call_sid: str, name: str, dialect: str = "twiml", from_: str = "", to: str = "",
+             wait_media: tuple = (C.DEFAULT_HOLD_MUSIC,), **conf_kw) -> List[DomainEvent]:
         """``call_sid`` dials ``<Conference **conf_kw>name</Conference>``. Raises DomainError."""
         return self.run(self.state.join(account_sid=self.account_sid, call_sid=call_sid,
                                         unique_id=self.uid(call_sid), conference=Conference(name=name, **conf_kw),
-                                        dialect=dialect, timestamp_us=self.engine.now_us))
+                                        dialect=dialect, from_=from_, to=to, wait_media=wait_media,
+                                        timestamp_us=self.engine.now_us))
 
     def hangup(self, call_sid: str, cause: str = "NORMAL_CLEARING") -> List[DomainEvent]:
         """The caller hangs up: del-member with ``cause`` (+ conference-destroy if last), then
