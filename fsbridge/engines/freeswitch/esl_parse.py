@@ -1,0 +1,245 @@
+"""A strict ESL (FreeSWITCH Event Socket) message and event parser.
+
+Why not greenswitch's ``ESLEvent.parse_data``: it URL-decodes a whole header block *before* splitting it
+into lines, so a caller-controlled value such as ``Caller-Caller-ID-Name: Bob%0AUnique-ID%3A%20x`` forges
+a ``Unique-ID`` header; it glues a plain event's inner body onto ``Content-Length``; it cannot read
+``text/event-json`` (fsbridge DESIGN.md "Known traps"; fixtures README "Verification done").
+
+This parser splits on ``\\n`` first and URL-decodes each *value* afterwards (fixtures README finding 7),
+keeps repeated header names in order (finding 6: ``Hangup-Cause`` ×2, ``Energy-Level`` ×2, the
+``Conference-*`` block ×2), reads the inner ``Content-Length`` body of plain events (BACKGROUND_JOB,
+finding 4) and reads JSON events keeping duplicate keys.
+
+Wire framing (FreeSWITCH 1.10.12, fixtures README "Transcript format"): a message is ``Name: value\\n``
+lines ending in an empty line, followed by exactly ``Content-Length`` body bytes when that header exists.
+This module holds the ESL framing header names (``Content-Type``, ``Content-Length``) and content types.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import IO, Iterable, List, Optional, Tuple
+from urllib.parse import unquote
+
+CONTENT_TYPE = "Content-Type"
+CONTENT_LENGTH = "Content-Length"
+
+AUTH_REQUEST = "auth/request"
+COMMAND_REPLY = "command/reply"
+API_RESPONSE = "api/response"
+EVENT_PLAIN = "text/event-plain"
+EVENT_JSON = "text/event-json"
+EVENT_XML = "text/event-xml"
+DISCONNECT_NOTICE = "text/disconnect-notice"
+RUDE_REJECTION = "text/rude-rejection"
+LOG_DATA = "log/data"
+
+# A header name is an ESL token: no spaces, no colon, printable ASCII (FreeSWITCH switch_event.c names).
+_NAME_OK = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:")
+
+
+class ESLParseError(ValueError):
+    """Malformed ESL input (bad header line, bad Content-Length, truncated body, bad JSON)."""
+
+
+Headers = Tuple[Tuple[str, str], ...]
+
+
+@dataclass
+class ESLMessage:
+    """One ESL message or event.
+
+    ``header_list``: every (name, value) in wire order, values already decoded (plain events) — repeated
+    names kept. ``headers``: name → *first* value (a dict, also what greenswitch's dispatcher reads).
+    ``body``: the body as text ('' when none): the api/response text, the reply of a command, the inner
+    body of a BACKGROUND_JOB, a disconnect notice's text. ``data``: set by the transport for greenswitch
+    compatibility (Reply-Text or body). ``event``: for text/event-* outer messages, the parsed inner event.
+    """
+
+    header_list: Headers = ()
+    body: str = ""
+    headers: dict = field(default_factory=dict)
+    data: Optional[str] = None
+    event: Optional["ESLMessage"] = None
+
+    def __post_init__(self) -> None:
+        if not self.headers:
+            for name, value in self.header_list:
+                self.headers.setdefault(name, value)
+
+    def get(self, name: str, default: Optional[str] = None) -> Optional[str]:
+        """First value of header ``name`` (case-sensitive, as FreeSWITCH sends them) or ``default``."""
+        return self.headers.get(name, default)
+
+    def get_all(self, name: str) -> List[str]:
+        """Every value of header ``name`` in wire order (finding 6: some names repeat)."""
+        return [v for n, v in self.header_list if n == name]
+
+    @property
+    def content_type(self) -> Optional[str]:
+        """The ``Content-Type`` header (``api/response``, ``text/event-plain`` …) or None."""
+        return self.get(CONTENT_TYPE)
+
+
+def _split_line(line: str, decode: bool) -> Tuple[str, str]:
+    if ": " in line:
+        name, value = line.split(": ", 1)
+    elif line.endswith(":"):
+        name, value = line[:-1], ""
+    else:
+        raise ESLParseError("not a header line: %r" % line[:80])
+    if not name or not set(name) <= _NAME_OK:
+        raise ESLParseError("bad header name: %r" % name[:80])
+    if decode:
+        value = unquote(value)
+    return name, value
+
+
+def parse_header_block(block: str, decode: bool) -> Headers:
+    """Split a header block (``Name: value`` lines) into (name, value) pairs.
+
+    ``decode``: URL-decode each value *after* splitting (plain event bodies; finding 7). The outer framing
+    headers of a message are not URL-encoded except the outbound ``connect`` reply (finding 27), which
+    the caller decodes the same way. Empty lines are skipped. Raises :class:`ESLParseError`.
+    """
+    out = []
+    for line in block.split("\n"):
+        line = line.rstrip("\r")
+        if not line:
+            continue
+        out.append(_split_line(line, decode))
+    return tuple(out)
+
+
+def parse_event_plain(body: str) -> ESLMessage:
+    """Parse a ``text/event-plain`` body: decoded headers, then — when an inner ``Content-Length`` is
+    present (BACKGROUND_JOB, finding 4) — ``\\n`` and exactly that many characters of body.
+
+    FreeSWITCH 1.10.12 fixture conference_lifecycle/events_plain: ``Job-UUID … Content-Length: 41\\n\\n+OK <uuid>\\n``.
+    """
+    head, sep, rest = body.partition("\n\n")
+    headers = parse_header_block(head, decode=True)
+    inner = ""
+    lengths = [v for n, v in headers if n == CONTENT_LENGTH]
+    if lengths:
+        try:
+            n = int(lengths[0])
+        except ValueError:
+            raise ESLParseError("bad inner Content-Length %r" % lengths[0])
+        if len(rest.encode("utf-8")) < n:
+            raise ESLParseError("inner body truncated")
+        inner = rest.encode("utf-8")[:n].decode("utf-8")
+    return ESLMessage(header_list=headers, body=inner)
+
+
+def _json_pairs(pairs):
+    return pairs
+
+
+def parse_event_json(body: str) -> ESLMessage:
+    """Parse a ``text/event-json`` body (values are not URL-encoded); duplicate keys are kept in order
+    (finding 6); ``_body`` becomes :attr:`ESLMessage.body`. Non-string values are str()-ed."""
+    try:
+        pairs = json.loads(body, object_pairs_hook=_json_pairs)
+    except ValueError as exc:
+        raise ESLParseError("bad JSON event: %s" % exc)
+    if not isinstance(pairs, list):
+        raise ESLParseError("JSON event is not an object")
+    headers, inner = [], ""
+    for name, value in pairs:
+        value = value if isinstance(value, str) else json.dumps(value)
+        if name == "_body":
+            inner = value
+        else:
+            headers.append((name, value))
+    return ESLMessage(header_list=tuple(headers), body=inner)
+
+
+def parse_message(raw: bytes) -> ESLMessage:
+    """Parse one complete ESL message (header block, blank line, ``Content-Length`` body).
+
+    Outer headers are decoded per value too (harmless for framing headers; needed for the outbound
+    ``connect`` reply, finding 27). Text/event-plain and -json bodies are parsed into ``.event``.
+    Raises :class:`ESLParseError` on a malformed message or a length mismatch.
+    """
+    head, sep, rest = raw.partition(b"\n\n")
+    if not sep:
+        raise ESLParseError("no end of header block")
+    msg = _build(head.decode("utf-8"))
+    n = _content_length(msg)
+    if n is not None:
+        if len(rest) != n:
+            raise ESLParseError("Content-Length %d but %d body bytes" % (n, len(rest)))
+        _attach_body(msg, rest)
+    elif rest:
+        raise ESLParseError("body without Content-Length")
+    return msg
+
+
+def _build(head: str) -> ESLMessage:
+    return ESLMessage(header_list=parse_header_block(head, decode=True))
+
+
+def _content_length(msg: ESLMessage) -> Optional[int]:
+    v = msg.get(CONTENT_LENGTH)
+    if v is None:
+        return None
+    try:
+        n = int(v)
+    except ValueError:
+        raise ESLParseError("bad Content-Length %r" % v)
+    if n < 0:
+        raise ESLParseError("negative Content-Length")
+    return n
+
+
+def _attach_body(msg: ESLMessage, body: bytes) -> None:
+    text = body.decode("utf-8", errors="replace")
+    msg.body = text
+    ctype = msg.content_type
+    if ctype == EVENT_PLAIN:
+        msg.event = parse_event_plain(text)
+    elif ctype == EVENT_JSON:
+        msg.event = parse_event_json(text)
+
+
+def read_message(stream: IO[bytes]) -> Optional[ESLMessage]:
+    """Read exactly one ESL message from a binary file-like (``readline``/``read``); None at EOF before
+    any byte of a message. Leading blank lines are skipped. Raises :class:`ESLParseError` if EOF
+    interrupts a message or it is malformed."""
+    lines: List[bytes] = []
+    while True:
+        line = stream.readline()
+        if not line:
+            if lines:
+                raise ESLParseError("EOF inside a header block")
+            return None
+        if line in (b"\n", b"\r\n"):
+            if not lines:
+                continue
+            break
+        lines.append(line)
+    msg = _build(b"".join(lines).decode("utf-8"))
+    n = _content_length(msg)
+    if n:
+        chunks, got = [], 0
+        while got < n:
+            chunk = stream.read(n - got)
+            if not chunk:
+                raise ESLParseError("EOF inside a body")
+            chunks.append(chunk)
+            got += len(chunk)
+        _attach_body(msg, b"".join(chunks))
+    return msg
+
+
+def iter_messages(data: bytes) -> Iterable[ESLMessage]:
+    """Parse a byte string holding zero or more complete messages back to back (test helper)."""
+    import io
+
+    stream = io.BytesIO(data)
+    while True:
+        msg = read_message(stream)
+        if msg is None:
+            return
+        yield msg

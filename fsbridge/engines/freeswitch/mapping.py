@@ -1,0 +1,228 @@
+"""ESL events → :class:`~fsbridge.conference.native.NativeEvent`.
+
+Input: an event parsed by :mod:`esl_parse` (``CUSTOM conference::maintenance``, ``CHANNEL_HANGUP_COMPLETE``,
+``DTMF``). Output: zero or more NativeEvents. The FreeSWITCH header names read here live only here.
+
+Behaviour from the FreeSWITCH 1.10.12 fixtures (tests/fixtures/freeswitch/README.md):
+
+* room = ``Conference-Name`` (the engine room is the ConferenceSid); times = ``Event-Date-Timestamp`` (µs,
+  finding 8); member events carry ``Member-ID``/``Unique-ID``/``Member-Type`` (finding 12).
+* Repeated headers (finding 6) — the first value is used (``Conference-Size`` of floor-change and
+  play-file-member-done; ``Hangup-Cause`` ×2 are equal).
+* ``floor-change``, ``lock``, ``unlock``, ``energy-level-member``, ``gain-level``, ``mute-detect`` and
+  ``play-file-member`` are not mapped (not in the native vocabulary).
+* Correlation: Unique-ID ↔ (room, Member-ID) is learnt from add-member and forgotten at del-member, so
+  a DTMF or CHANNEL_HANGUP_COMPLETE of a member carries its room and member id; the hangup event also
+  carries ``variable_conference_name``/``variable_conference_member_id`` (conference_lifecycle).
+* start-talking/stop-talking pass through :class:`TalkGate` (the shared
+  :class:`fsbridge.engines.standalone.talk.TalkDebouncer`) so speaker events match the standalone engine.
+  A mute resets the member's talk state without an event (finding 21: FreeSWITCH sends no stop-talking).
+"""
+from __future__ import annotations
+
+from typing import Callable, Dict, List, Optional, Tuple
+
+from fsbridge.conference import native as n
+from fsbridge.engines.freeswitch.esl_parse import ESLMessage
+
+# header names (FreeSWITCH switch_event.c / mod_conference conference_event.c)
+H_EVENT_NAME = "Event-Name"
+H_SUBCLASS = "Event-Subclass"
+H_ACTION = "Action"
+H_TIMESTAMP = "Event-Date-Timestamp"
+H_CONF_NAME = "Conference-Name"
+H_CONF_SIZE = "Conference-Size"
+H_UNIQUE_ID = "Unique-ID"
+H_MEMBER_ID = "Member-ID"
+H_MEMBER_TYPE = "Member-Type"
+H_FILE = "File"
+H_PATH = "Path"
+H_ERROR = "Error"
+H_HANGUP_CAUSE = "Hangup-Cause"
+H_TALK_MS = "talking-duration-ms"
+H_REC_MS = "Milliseconds-Elapsed"
+H_REC_SIZE = "Record-File-Size"
+H_DIGITS = "Digits"
+H_DTMF_DIGIT = "DTMF-Digit"
+H_DTMF_SOURCE = "DTMF-Source"
+H_VAR_CONF_NAME = "variable_conference_name"
+H_VAR_MEMBER_ID = "variable_conference_member_id"
+H_CALLER_NUMBER = "Caller-Caller-ID-Number"
+H_CALLER_NAME = "Caller-Caller-ID-Name"
+H_HEAR = "Hear"
+H_SPEAK = "Speak"
+H_HOLD = "Hold"
+H_TALKING = "Talking"
+H_JOB_UUID = "Job-UUID"
+
+CONFERENCE_SUBCLASS = "conference::maintenance"
+EV_CUSTOM = "CUSTOM"
+EV_HANGUP_COMPLETE = "CHANNEL_HANGUP_COMPLETE"
+EV_DTMF = "DTMF"
+EV_BACKGROUND_JOB = "BACKGROUND_JOB"
+
+# conference::maintenance Actions mapped 1:1 (their names are the native action names; native.py)
+MAPPED_ACTIONS = frozenset({
+    n.CONFERENCE_CREATE, n.CONFERENCE_DESTROY, n.ADD_MEMBER, n.DEL_MEMBER, n.MUTE_MEMBER, n.UNMUTE_MEMBER,
+    n.DEAF_MEMBER, n.UNDEAF_MEMBER, n.HOLD_MEMBER, n.UNHOLD_MEMBER, n.KICK_MEMBER, n.HUP_MEMBER,
+    n.START_TALKING, n.STOP_TALKING, n.PLAY_FILE, n.PLAY_FILE_DONE, n.PLAY_FILE_MEMBER_DONE,
+    n.START_RECORDING, n.STOP_RECORDING, n.PAUSE_RECORDING, n.RESUME_RECORDING, n.DTMF_MEMBER,
+})
+# headers copied into NativeEvent.extra when present (caller id, member flags as FreeSWITCH reports them)
+EXTRA_HEADERS = (H_CALLER_NUMBER, H_CALLER_NAME, H_HEAR, H_SPEAK, H_HOLD, H_TALKING, H_DTMF_SOURCE)
+
+
+def _int(value: Optional[str]) -> Optional[int]:
+    try:
+        return int(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+class TalkGate:
+    """Per-member talk debouncing with the shared ``TalkDebouncer`` (standalone/talk.py).
+
+    ``feed(ev)``: a raw start-talking/stop-talking NativeEvent → the debounced ones (0..2).
+    ``poll(now_us)``: stops whose hangover elapsed. ``reset(room, member)``: forget without an event.
+    ``stop_ms``: extra hangover (FreeSWITCH already waits 40 frames); 0 = stop at once.
+    """
+
+    def __init__(self, start_ms: int = 0, stop_ms: int = 300, factory: Optional[Callable] = None):
+        if factory is None:
+            from fsbridge.engines.standalone.talk import TalkDebouncer
+
+            def factory():
+                return TalkDebouncer(start_ms=start_ms, stop_ms=stop_ms)
+        self._factory = factory
+        self._d: Dict[Tuple[str, int], object] = {}
+        self._meta: Dict[Tuple[str, int], NativeEventTemplate] = {}
+
+    def feed(self, ev: n.NativeEvent) -> List[n.NativeEvent]:
+        """Debounce one raw talk event (member events only; others are returned unchanged)."""
+        if ev.member_id is None:
+            return [ev]
+        key = (ev.room, ev.member_id)
+        d = self._d.get(key)
+        if d is None:
+            d = self._d[key] = self._factory()
+        self._meta[key] = NativeEventTemplate(ev.room, ev.unique_id, ev.member_id)
+        return self._emit(key, d.observe(ev.action == n.START_TALKING, ev.timestamp_us // 1000))
+
+    def poll(self, now_us: int) -> List[n.NativeEvent]:
+        """Pending stops decided by ``now_us`` (µs, FreeSWITCH clock)."""
+        out: List[n.NativeEvent] = []
+        for key, d in list(self._d.items()):
+            out += self._emit(key, d.poll(now_us // 1000))
+        return out
+
+    def pending(self) -> bool:
+        """True while some member's stop is still undecided (the engine then keeps polling)."""
+        return any(getattr(d, "talking", False) and not getattr(d, "_raw", True) for d in self._d.values())
+
+    def reset(self, room: str, member_id: int, forget: bool = False) -> None:
+        """Drop a member's talk state without an event (mute, hold, leave)."""
+        d = self._d.get((room, member_id))
+        if d is not None:
+            d.reset()
+        if forget:
+            self._d.pop((room, member_id), None)
+            self._meta.pop((room, member_id), None)
+
+    def _emit(self, key, talk_events) -> List[n.NativeEvent]:
+        meta = self._meta[key]
+        out = []
+        for te in talk_events:
+            if te.kind == "start":
+                out.append(n.NativeEvent(n.START_TALKING, meta.room, te.t_ms * 1000, meta.unique_id, meta.member_id))
+            else:
+                out.append(n.NativeEvent(n.STOP_TALKING, meta.room, te.t_ms * 1000, meta.unique_id,
+                                         meta.member_id, duration_ms=te.duration_ms))
+        return out
+
+
+class NativeEventTemplate(Tuple[str, Optional[str], int]):
+    """(room, unique_id, member_id) of a talking member."""
+
+    def __new__(cls, room, unique_id, member_id):
+        return tuple.__new__(cls, (room, unique_id, member_id))
+
+    room = property(lambda self: self[0])
+    unique_id = property(lambda self: self[1])
+    member_id = property(lambda self: self[2])
+
+
+class EventMapper:
+    """Stateful ESL event → NativeEvent mapper (one per engine; used from the handler greenlet only).
+
+    ``talk``: a :class:`TalkGate` or None (raw talk events pass through). ``members``: Unique-ID →
+    (room, member id) of members now in rooms (read by the engine for commands and snapshots).
+    """
+
+    def __init__(self, talk: Optional[TalkGate] = None):
+        self.talk = talk
+        self.members: Dict[str, Tuple[str, int]] = {}
+
+    def map(self, ev: ESLMessage) -> List[n.NativeEvent]:
+        """Map one parsed ESL event; unknown/unmapped events → []."""
+        name = ev.get(H_EVENT_NAME)
+        if name == EV_CUSTOM and ev.get(H_SUBCLASS) == CONFERENCE_SUBCLASS:
+            return self._conference(ev)
+        if name == EV_HANGUP_COMPLETE:
+            return [self._channel(ev, n.CHANNEL_HANGUP_COMPLETE)]
+        if name == EV_DTMF:
+            return [self._channel(ev, n.DTMF)]
+        return []
+
+    def _conference(self, ev: ESLMessage) -> List[n.NativeEvent]:
+        action = ev.get(H_ACTION)
+        if action not in MAPPED_ACTIONS:
+            return []
+        member_id = _int(ev.get(H_MEMBER_ID))
+        uid = ev.get(H_UNIQUE_ID) if member_id is not None else None
+        room = ev.get(H_CONF_NAME, "")
+        duration = _int(ev.get(H_TALK_MS)) if action == n.STOP_TALKING else _int(ev.get(H_REC_MS))
+        native = n.NativeEvent(
+            action=action,
+            room=room,
+            timestamp_us=_int(ev.get(H_TIMESTAMP)) or 0,
+            unique_id=uid,
+            member_id=member_id,
+            file=ev.get(H_FILE),
+            path=ev.get(H_PATH),
+            error=ev.get(H_ERROR),
+            hangup_cause=ev.get(H_HANGUP_CAUSE),
+            duration_ms=duration,
+            file_size=_int(ev.get(H_REC_SIZE)),
+            digits=ev.get(H_DIGITS),
+            member_type=ev.get(H_MEMBER_TYPE),
+            conference_size=_int(ev.get(H_CONF_SIZE)),
+            extra=tuple((h, ev.get(h)) for h in EXTRA_HEADERS if ev.get(h) is not None and member_id is not None),
+        )
+        if action == n.ADD_MEMBER and uid and member_id is not None:
+            self.members[uid] = (room, member_id)
+        elif action == n.DEL_MEMBER and uid:
+            self.members.pop(uid, None)
+            if self.talk is not None and member_id is not None:
+                self.talk.reset(room, member_id, forget=True)
+        elif action in (n.MUTE_MEMBER, n.HOLD_MEMBER) and self.talk is not None and member_id is not None:
+            self.talk.reset(room, member_id)
+        if action in (n.START_TALKING, n.STOP_TALKING) and self.talk is not None:
+            return self.talk.feed(native)
+        return [native]
+
+    def _channel(self, ev: ESLMessage, action: str) -> n.NativeEvent:
+        uid = ev.get(H_UNIQUE_ID)
+        room, member_id = self.members.get(uid, (None, None)) if uid else (None, None)
+        room = ev.get(H_VAR_CONF_NAME) or room or ""
+        if member_id is None:
+            member_id = _int(ev.get(H_VAR_MEMBER_ID))
+        return n.NativeEvent(
+            action=action,
+            room=room,
+            timestamp_us=_int(ev.get(H_TIMESTAMP)) or 0,
+            unique_id=uid,
+            member_id=member_id,
+            hangup_cause=ev.get(H_HANGUP_CAUSE) if action == n.CHANNEL_HANGUP_COMPLETE else None,
+            digits=ev.get(H_DTMF_DIGIT) if action == n.DTMF else None,
+            extra=tuple((h, ev.get(h)) for h in (H_DTMF_SOURCE,) if ev.get(h) is not None),
+        )

@@ -1,0 +1,376 @@
+"""Outbound-socket calls: FreeSWITCH's dialplan hands a call to fsbridge with
+``socket 127.0.0.1:8084 async full``; each connection becomes a :class:`FreeSwitchCallLeg` (the
+:class:`~fsbridge.engines.base.CallLeg` the runtime drives) handed to ``on_call(leg)`` in its own greenlet.
+
+Protocol facts used (FreeSWITCH 1.10.12 fixtures, outbound/*.outbound_session and README 27–30):
+
+* ``connect`` is answered by the channel data as a URL-encoded ``command/reply`` (finding 27).
+* ``myevents`` delivers this channel's events; ``event plain CUSTOM conference::maintenance`` adds *this
+  channel's* member events (add-member, kick-member, del-member — finding 28), which is how the leg learns
+  its Member-ID.
+* ``sendmsg`` ``call-command: execute`` replies ``+OK`` at once; completion is CHANNEL_EXECUTE_COMPLETE with
+  ``Application-UUID`` = the ``Event-UUID`` we sent (finding 28). The ``conference`` app's completion is how
+  a join ends: caller hung up (CHANNEL_HANGUP first, ``Answer-State: hangup``), kicked / room ended /
+  hup (channel still answered), or refused when full — no member id at all (findings 26, 29).
+* ``linger`` keeps the socket after hangup so the final events arrive; plain ``linger`` never closes: the
+  app must send ``exit`` (finding 30) — :meth:`FreeSwitchCallLeg.close` does.
+
+greenswitch's ``OutboundSession``/``OutboundESLServer`` are subclassed: the strict parser, a blocking
+accept (no 0.1 s polling) and port 0 (greenswitch exits the process when the bound port is 0).
+"""
+from __future__ import annotations
+
+import logging
+import uuid as uuidlib
+from typing import Callable, Dict, Iterable, Optional
+
+import gevent
+import gevent.event
+import gevent.socket
+from greenswitch import esl as gesl
+
+from fsbridge.conference import native as n
+from fsbridge.conference.commands import JoinMember
+from fsbridge.engines.base import EngineError, EngineUnavailable
+from fsbridge.engines.freeswitch import render
+from fsbridge.engines.freeswitch.esl_parse import ESLMessage
+from fsbridge.engines.freeswitch.transport import StrictESLMixin
+
+log = logging.getLogger(__name__)
+
+# outbound-socket protocol words and headers
+CMD_CONNECT = "connect"
+CMD_MYEVENTS = "myevents"
+CMD_LINGER = "linger"
+CMD_EXIT = "exit"
+CMD_CONF_EVENTS = "event plain CUSTOM conference::maintenance"
+H_APP_UUID = "Application-UUID"
+H_APP_RESPONSE = "Application-Response"
+H_ANSWER_STATE = "Answer-State"
+H_EVENT_NAME = "Event-Name"
+H_SUBCLASS = "Event-Subclass"
+H_ACTION = "Action"
+H_UNIQUE_ID = "Unique-ID"
+H_MEMBER_ID = "Member-ID"
+H_CONF_NAME = "Conference-Name"
+H_DTMF_DIGIT = "DTMF-Digit"
+H_TIMESTAMP = "Event-Date-Timestamp"
+H_CALLER_NUMBER = "Caller-Caller-ID-Number"
+H_DEST_NUMBER = "Caller-Destination-Number"
+H_VAR_CALL_SID = "variable_" + render.CALL_SID_VAR
+H_DISPOSITION = "Content-Disposition"
+EV_EXECUTE_COMPLETE = "CHANNEL_EXECUTE_COMPLETE"
+EV_HANGUP = "CHANNEL_HANGUP"
+EV_HANGUP_COMPLETE = "CHANNEL_HANGUP_COMPLETE"
+EV_DTMF = "DTMF"
+FILE_PLAYED = "FILE PLAYED"
+CONFERENCE_SUBCLASS = "conference::maintenance"
+
+
+class FsOutboundSession(StrictESLMixin, gesl.OutboundSession):
+    """greenswitch ``OutboundSession`` with the strict parser and timeouts (:class:`StrictESLMixin`).
+
+    Handlers: register with ``register_handle`` ('*' = every event, 'DISCONNECT' = disconnect notices,
+    'CLOSED' = the socket ended, 'conference::maintenance' = member events).
+    """
+
+    def __init__(self, client_address, sock, timeout: float = 10.0):
+        gesl.ESLProtocol.__init__(self)
+        self._strict_init()
+        self.send_timeout = timeout
+        self.client_address = client_address
+        self.sock = sock
+        self.sock_file = sock.makefile("rb")
+        self.connected = True
+        self.session_data: Optional[ESLMessage] = None
+        self.expected_events = {}
+        self._outbound_connected = False
+
+    def connect(self):
+        """``connect`` → the channel data (an :class:`ESLMessage`; headers decoded, finding 27)."""
+        reply = self.send(CMD_CONNECT)
+        self.session_data = reply
+        self._outbound_connected = True
+        return reply
+
+
+class FreeSwitchCallLeg:
+    """One outbound-socket call as a :class:`~fsbridge.engines.base.CallLeg`.
+
+    ``unique_id`` (channel Unique-ID), ``from_`` (Caller-Caller-ID-Number), ``to``
+    (Caller-Destination-Number), ``call_sid`` (``variable_fsbridge_call_sid`` for fsbridge dial-outs, else
+    None), ``channel_data`` (every connect header), ``hung_up``, ``member_id``/``room`` while in a room.
+    ``on_event(NativeEvent)`` receives JOIN_REFUSED and ``on_join(JoinMember)`` is told before each join
+    (both set by the engine). Methods block the calling greenlet
+    only; all replies/events are read by the session's own greenlets.
+    """
+
+    def __init__(self, session: FsOutboundSession, on_event: Optional[Callable[[n.NativeEvent], None]] = None):
+        self.session = session
+        data = session.session_data or ESLMessage()
+        self.channel_data: Dict[str, str] = dict(data.headers)
+        self.unique_id: str = data.get(H_UNIQUE_ID, "")
+        self.from_: str = data.get(H_CALLER_NUMBER, "")
+        self.to: str = data.get(H_DEST_NUMBER, "")
+        self.call_sid: Optional[str] = data.get(H_VAR_CALL_SID)
+        self.hung_up = False
+        self.member_id: Optional[int] = None
+        self.room: Optional[str] = None
+        self.on_event = on_event
+        self.on_join: Optional[Callable[[JoinMember], None]] = None
+        self._joined_seen = False
+        self._waiters: Dict[str, gevent.event.AsyncResult] = {}
+        self._dtmf: Optional[Callable[[str], None]] = None
+        self._closed = False
+        session.register_handle("*", self._on_event)
+        session.register_handle(CONFERENCE_SUBCLASS, self._on_conference)
+        session.register_handle("DISCONNECT", self._on_disconnect)
+        session.register_handle("CLOSED", self._on_closed)
+
+    # -- setup / teardown -------------------------------------------------------------------------
+    def setup(self, linger: bool = True) -> None:
+        """``myevents``, ``event plain CUSTOM conference::maintenance``, ``linger`` (outbound/basic)."""
+        self.session.send(CMD_MYEVENTS)
+        self.session.send(CMD_CONF_EVENTS)
+        if linger:
+            self.session.send(CMD_LINGER)
+
+    def close(self) -> None:
+        """End the session: hang up if still up, send ``exit`` (plain linger never closes — finding 30),
+        close the socket. Idempotent; never raises."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if not self.hung_up and self.session.connected:
+                self.hangup()
+            if self.session.connected:
+                self.session.send(CMD_EXIT, timeout=2)
+        except EngineError:
+            pass
+        self.session.stop()
+        self._release_all()
+
+    # -- CallLeg ----------------------------------------------------------------------------------
+    def answer(self) -> None:
+        """``answer`` and wait for its completion. Raises :class:`EngineUnavailable` if the socket is gone."""
+        self._execute(render.APP_ANSWER, None)
+
+    def play(self, media: Iterable[str]) -> bool:
+        """``playback`` each item in turn; True when every one completed with ``FILE PLAYED``, False on
+        hangup/interruption (outbound/basic: ``Application-Response: FILE PLAYED``)."""
+        for item in media:
+            if self.hung_up:
+                return False
+            ev = self._execute(render.APP_PLAYBACK, render.media_ref([item]))
+            if ev is None or self.hung_up or ev.get(H_APP_RESPONSE) != FILE_PLAYED:
+                return False
+        return True
+
+    def join(self, command: JoinMember) -> str:
+        """Set the join's channel variables, execute ``conference`` and block until it returns.
+
+        Returns ``"hangup"`` (caller gone: CHANNEL_HANGUP first / ``Answer-State: hangup``), ``"refused"``
+        (no member id — max-members, finding 26; a JOIN_REFUSED NativeEvent is emitted) or ``"left"``.
+        """
+        plan = render.join_plan(command)
+        if self.on_join is not None:
+            self.on_join(command)
+        for app, arg in plan.variables:
+            self._execute(app, arg, wait=False)
+        self._joined_seen = False
+        self.room = command.room
+        ev = self._execute(render.APP_CONFERENCE, plan.conference_arg, lock=True, timeout=None)
+        joined = self._joined_seen
+        self.member_id = None
+        if self.hung_up or ev is None or ev.get(H_ANSWER_STATE) == "hangup":
+            return "hangup"
+        if not joined:
+            if self.on_event is not None:
+                ts = int(ev.get(H_TIMESTAMP) or 0)
+                self.on_event(n.NativeEvent(n.JOIN_REFUSED, command.room, ts, self.unique_id,
+                                            extra=(("call_sid", command.call_sid),)))
+            return "refused"
+        return "left"
+
+    def leave(self) -> None:
+        """Take the call out of its room (``conference <room> hup <id>``; the join then returns "left"
+        because ``hangup_after_conference=false``)."""
+        if self.member_id is None or self.room is None:
+            return
+        reply = self.session.send("api " + render.api("hup", room=self.room, member=self.member_id))
+        if not reply.body.startswith("+OK"):
+            raise EngineError(reply.body.strip())
+
+    def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
+        """``sendmsg call-command: hangup`` with ``hangup-cause`` (outbound/kicked)."""
+        if self.hung_up:
+            return
+        self.session.send("sendmsg\ncall-command: hangup\nhangup-cause: %s" % render._word(cause))
+
+    def on_dtmf(self, callback: Optional[Callable[[str], None]]) -> None:
+        """Call ``callback(digit)`` for each DTMF event of this channel (None = stop)."""
+        self._dtmf = callback
+
+    # -- internals --------------------------------------------------------------------------------
+    def _execute(self, app: str, arg: Optional[str], wait: bool = True, lock: bool = False,
+                 timeout: Optional[float] = 60.0) -> Optional[ESLMessage]:
+        event_uuid = str(uuidlib.uuid4())
+        lines = ["sendmsg", "call-command: execute", "execute-app-name: %s" % app]
+        if arg is not None:
+            if "\n" in arg:
+                raise EngineError("application argument contains a newline")
+            lines.append("execute-app-arg: %s" % arg)
+        if lock:
+            lines.append("event-lock: true")
+        lines.append("Event-UUID: %s" % event_uuid)
+        waiter = gevent.event.AsyncResult()
+        if wait:
+            self._waiters[event_uuid] = waiter
+        reply = self.session.send("\n".join(lines))
+        if not reply.get("Reply-Text", "").startswith("+OK"):
+            self._waiters.pop(event_uuid, None)
+            raise EngineError("%s refused: %s" % (app, reply.get("Reply-Text")))
+        if not wait:
+            return None
+        try:
+            return waiter.get(timeout=timeout)
+        except gevent.Timeout:
+            self._waiters.pop(event_uuid, None)
+            raise EngineError("%s did not complete in %ss" % (app, timeout))
+
+    def _on_event(self, ev: ESLMessage) -> None:
+        name = ev.get(H_EVENT_NAME)
+        if name == EV_EXECUTE_COMPLETE:
+            waiter = self._waiters.pop(ev.get(H_APP_UUID, ""), None)
+            if waiter is not None:
+                waiter.set(ev)
+        elif name in (EV_HANGUP, EV_HANGUP_COMPLETE):
+            self.hung_up = True
+        elif name == EV_DTMF and self._dtmf is not None:
+            try:
+                self._dtmf(ev.get(H_DTMF_DIGIT, ""))
+            except Exception:
+                log.exception("DTMF callback failed")
+
+    def _on_conference(self, ev: ESLMessage) -> None:
+        if ev.get(H_UNIQUE_ID) != self.unique_id:
+            return
+        action = ev.get(H_ACTION)
+        if action == n.ADD_MEMBER:
+            self._joined_seen = True
+            self.room = ev.get(H_CONF_NAME, self.room)
+            try:
+                self.member_id = int(ev.get(H_MEMBER_ID, ""))
+            except ValueError:
+                pass
+
+    def _on_disconnect(self, ev: ESLMessage) -> None:
+        if ev.get(H_DISPOSITION) != "linger":
+            self._release_all()
+
+    def _on_closed(self, ev) -> None:
+        self.hung_up = True
+        self._release_all()
+
+    def _release_all(self) -> None:
+        waiters, self._waiters = self._waiters, {}
+        for w in waiters.values():
+            if not w.ready():
+                w.set(None)
+
+
+class _NoApplication:
+    """Placeholder for greenswitch's required ``application`` argument (fsbridge uses ``on_call``)."""
+
+    def __init__(self, session):
+        self.session = session
+
+    def run(self):
+        """Never used."""
+
+
+class OutboundServer(gesl.OutboundESLServer):
+    """The outbound-socket server (``socket <host>:<port> async full``).
+
+    ``on_call(leg)`` runs in the session's own greenlet with a set-up :class:`FreeSwitchCallLeg`
+    (connected, ``myevents``, member events, ``linger``); when it returns the leg is closed (hangup if still
+    up, ``exit``). ``port`` 0 picks a free port (tests); :attr:`bound_port` is the real one after
+    :meth:`start`. ``on_event`` receives JOIN_REFUSED NativeEvents of legs.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 8084,
+                 on_call: Optional[Callable[[FreeSwitchCallLeg], None]] = None,
+                 on_event: Optional[Callable[[n.NativeEvent], None]] = None,
+                 max_connections: int = 500, timeout: float = 10.0):
+        super().__init__(bind_address=host, bind_port=port, application=_NoApplication,
+                         max_connections=max_connections)
+        self.on_call = on_call
+        self.on_event = on_event
+        self.timeout = timeout
+        self.legs: Dict[str, FreeSwitchCallLeg] = {}
+        self._accept_greenlet: Optional[gevent.Greenlet] = None
+        self._sessions = set()
+
+    def start(self) -> int:
+        """Bind, listen and accept in a greenlet; returns the bound port."""
+        self.server = gevent.socket.socket()
+        self.server.setsockopt(gevent.socket.SOL_SOCKET, gevent.socket.SO_REUSEADDR, 1)
+        self.server.bind((self.bind_address, self.bind_port[0]))
+        self.server.listen(128)
+        self.bound_port = self.server.getsockname()[1]
+        self._running = True
+        self._accept_greenlet = gevent.spawn(self.listen)
+        return self.bound_port
+
+    def listen(self):
+        """Accept loop (blocking accept; greenswitch's version polls every 0.1 s and cannot bind port 0)."""
+        while self._running:
+            try:
+                sock, addr = self.server.accept()
+            except OSError:
+                if not self._running:
+                    return
+                raise
+            g = gevent.spawn(self._session, sock, addr)
+            self._sessions.add(g)
+            g.link(self._sessions.discard)
+
+    def _session(self, sock, addr) -> None:
+        session = FsOutboundSession(addr, sock, timeout=self.timeout)
+        session.start_event_handlers()
+        leg = None
+        try:
+            if self.connection_count >= self.max_connections:
+                log.warning("outbound socket: %d calls, refusing another", self.connection_count)
+                return
+            session.connect()
+            leg = FreeSwitchCallLeg(session, on_event=self.on_event)
+            leg.setup()
+            self.connection_count += 1
+            self.legs[leg.unique_id] = leg
+            if self.on_call is not None:
+                self.on_call(leg)
+        except EngineUnavailable:
+            log.info("outbound socket from %s closed early", addr)
+        except Exception:
+            log.exception("outbound call handler failed")
+        finally:
+            if leg is not None:
+                self.connection_count -= 1
+                self.legs.pop(leg.unique_id, None)
+                leg.close()
+            else:
+                session.stop()
+
+    def stop(self) -> None:
+        """Stop accepting and end every session (their legs are closed)."""
+        self._running = False
+        if self.server is not None:
+            try:
+                self.server.close()
+            except OSError:
+                pass
+        if self._accept_greenlet is not None:
+            self._accept_greenlet.kill(block=True, timeout=2)
+        gevent.killall(list(self._sessions), block=True, timeout=2)
