@@ -86,6 +86,7 @@ class VirtualCallLeg:
         self._join_done: Optional[gevent.event.AsyncResult] = None
         self._dtmf_cb: Optional[Callable[[str], None]] = None
         self._source_ended = False
+        self._net_src_done = False
 
     # --- CallLeg protocol ------------------------------------------------------------------------
     def answer(self) -> None:
@@ -173,24 +174,24 @@ class VirtualCallLeg:
         return f
 
     def _read_network(self, tick: int) -> Optional[np.ndarray]:
+        """Caller audio over an emulated network: one packet per 20 ms (seq, timestamp = caller time),
+        through :class:`~.netem.NetEm`, into this call's :class:`~.jitter.JitterBuffer` (size from
+        JoinMember.jitter_buffer_ms; a new buffer on every join), one frame out per tick."""
         from .jitter import JitterBuffer
-        eng = self.engine
         now_ms = (tick - self.start_tick) * FRAME_MS
         if self.jitter is None:
             size = self.member.jitter_ms if self.member else None
-            self.jitter = JitterBuffer(size, frame_ms=FRAME_MS, frame_len=eng.frame_len)
-        # Packetise the source: one packet per 20 ms, sent at the caller's time.
-        if not getattr(self, "_src_done", False):
+            self.jitter = JitterBuffer(size, frame_ms=FRAME_MS, frame_len=self.engine.frame_len)
+        if not self._net_src_done:
             f = self.source.next_frame()
             if f is None:
-                self._src_done = True
-                self._last_seq_ms = now_ms
+                self._net_src_done = True
             else:
                 self.network.send(now_ms // FRAME_MS, now_ms, f, now_ms)
         for pkt in self.network.deliver(now_ms):
-            self.jitter.push(pkt.seq, pkt.timestamp_ms, pkt.payload, pkt.arrival_ms)
+            self.jitter.push(pkt.seq, pkt.timestamp_ms, pkt.payload, now_ms)
         out = self.jitter.pop(now_ms)
-        if getattr(self, "_src_done", False) and self.network.idle() and self.jitter.empty():
+        if self._net_src_done and self.network.idle() and self.jitter.empty():
             self._source_ended = True
         return out
 

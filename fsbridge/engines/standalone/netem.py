@@ -1,0 +1,86 @@
+"""A small network emulator (Linux ``tc netem`` in spirit) for RTP-like packets, for tests and benches.
+
+Each packet sent at ``now_ms`` arrives at ``now_ms + delay_ms + jitter`` where jitter is drawn from
+``distribution``: ``"uniform"`` in [0, jitter_ms] (so *max jitter* = jitter_ms), ``"normal"`` |N(0, σ=jitter_ms/2)|
+capped at jitter_ms, or ``"pareto"`` (heavy tail: occasional spikes, scale jitter_ms/3, shape 2.5, capped at
+10 × jitter_ms). ``loss`` drops packets (probability 0–1); ``reorder`` holds a packet back an extra
+``reorder_ms`` (probability 0–1) so later packets overtake it. Deterministic for a given ``seed``.
+"""
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+from typing import Any, List, Optional
+
+import numpy as np
+
+
+@dataclass(order=True)
+class Packet:
+    """One packet: ``seq`` (int), ``timestamp_ms`` (media time of its first sample, ms), ``payload`` (int16
+    ``(F,)`` frame), ``sent_ms`` and ``arrival_ms`` (ms on the emulator clock)."""
+
+    arrival_ms: float
+    seq: int
+    timestamp_ms: int = field(compare=False)
+    sent_ms: float = field(compare=False)
+    payload: Any = field(compare=False, default=None)
+
+
+class NetEm:
+    """Network emulator: ``send`` packets, ``deliver`` the ones that arrived by ``now_ms``.
+
+    ``delay_ms``: fixed one-way delay (ms); ``jitter_ms``: jitter scale (ms, see module doc);
+    ``distribution``: uniform | normal | pareto; ``loss``, ``reorder``: probabilities; ``reorder_ms``: extra
+    delay of a reordered packet; ``seed``: RNG seed. Counters: ``sent``, ``lost``.
+    """
+
+    def __init__(self, delay_ms: float = 30.0, jitter_ms: float = 20.0, distribution: str = "uniform",
+                 loss: float = 0.0, reorder: float = 0.0, reorder_ms: float = 40.0, seed: Optional[int] = 0):
+        if distribution not in ("uniform", "normal", "pareto"):
+            raise ValueError(f"unknown distribution {distribution!r}")
+        self.delay_ms = delay_ms
+        self.jitter_ms = jitter_ms
+        self.distribution = distribution
+        self.loss = loss
+        self.reorder = reorder
+        self.reorder_ms = reorder_ms
+        self.rng = np.random.default_rng(seed)
+        self._heap: List[Packet] = []
+        self.sent = 0
+        self.lost = 0
+
+    def sample_jitter(self) -> float:
+        """One jitter draw (ms, ≥ 0)."""
+        j = self.jitter_ms
+        if j <= 0:
+            return 0.0
+        if self.distribution == "uniform":
+            return float(self.rng.uniform(0, j))
+        if self.distribution == "normal":
+            return float(min(abs(self.rng.normal(0, j / 2)), j))
+        return float(min((self.rng.pareto(2.5)) * j / 3, 10 * j))
+
+    def send(self, seq: int, timestamp_ms: int, payload, now_ms: float) -> Optional[Packet]:
+        """Send a packet at ``now_ms``; returns it (with its arrival time) or None if lost."""
+        self.sent += 1
+        if self.loss and self.rng.random() < self.loss:
+            self.lost += 1
+            return None
+        arrival = now_ms + self.delay_ms + self.sample_jitter()
+        if self.reorder and self.rng.random() < self.reorder:
+            arrival += self.reorder_ms
+        p = Packet(arrival, seq, timestamp_ms, now_ms, payload)
+        heapq.heappush(self._heap, p)
+        return p
+
+    def deliver(self, now_ms: float) -> List[Packet]:
+        """Packets that arrived by ``now_ms``, in arrival order."""
+        out = []
+        while self._heap and self._heap[0].arrival_ms <= now_ms:
+            out.append(heapq.heappop(self._heap))
+        return out
+
+    def idle(self) -> bool:
+        """True when no packet is in flight."""
+        return not self._heap
