@@ -423,7 +423,8 @@ class ConferenceState:
             self._emit(out, conf, ev.PARTICIPANT_SPEECH_STOP, ts, m)
         reason = m.leave_reason or R.LEFT_PARTICIPANT_HUNG_UP
         kicked = m.kicked and reason != R.LEFT_PARTICIPANT_HUNG_UP
-        hung_up = hangup_cause is not None or reason == R.LEFT_PARTICIPANT_HUNG_UP
+        hung_up = hangup_cause is not None     # FreeSWITCH: del-member carries Hangup-Cause only when the
+        #                                        channel is hanging up; otherwise the call continues
         m.status = R.P_COMPLETE
         m.date_updated = ts
         self._forget_member(m)
