@@ -1,0 +1,190 @@
+"""``fsbridge serve``: one gevent process — engine (standalone by default), REST API (gevent WSGIServer),
+callback dispatcher, store — configured by a TOML file, ``FSBRIDGE_*`` variables and flags (fsbridge.config).
+
+``fsbridge serve [--config FILE] [--engine standalone|freeswitch] [--esl HOST:PORT] [--host H] [--port P]
+[--clock realtime|fast] [--database-url URL] [--log-level LEVEL]``
+
+Logs one line per call step (logger ``fsbridge.runtime.call``), per domain event (``fsbridge.events``) and per
+callback delivery (``fsbridge.callbacks``). Prints ``fsbridge serving on http://HOST:PORT`` once listening
+(port 0 → the bound port). SIGTERM/SIGINT: stop accepting requests, hang up calls, stop the engine and the
+dispatcher — undelivered callbacks stay in the outbox and are sent on the next start.
+
+:class:`BridgeServer` is the same composition for in-process use (tests, ``fsbridge demo``).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import os
+import signal
+import sys
+from typing import Optional
+
+LOG_FORMAT = "%(asctime)s %(levelname)-5s %(name)s: %(message)s"
+
+log = logging.getLogger("fsbridge.serve")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``serve`` flags (each overrides the config file and environment)."""
+    parser.add_argument("--config", help="TOML config file (default: $FSBRIDGE_CONFIG)")
+    parser.add_argument("--engine", choices=("standalone", "freeswitch"), help="conference engine")
+    parser.add_argument("--esl", metavar="HOST:PORT", help="FreeSWITCH event socket (implies --engine freeswitch)")
+    parser.add_argument("--host", help="REST API listen address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="REST API port (0 = any free port)")
+    parser.add_argument("--clock", help="standalone engine clock: realtime (default), fast, or a speed factor N")
+    parser.add_argument("--database-url", help="SQLAlchemy URL (default sqlite:///fsbridge.sqlite)")
+    parser.add_argument("--log-level", default=os.environ.get("FSBRIDGE_LOG_LEVEL", "INFO"),
+                        help="logging level (default INFO)")
+
+
+def settings_from_args(args: argparse.Namespace):
+    """Settings: file/env (fsbridge.config.load) overlaid by the flags."""
+    from fsbridge import config
+    s = config.load(getattr(args, "config", None))
+    kw = {}
+    if getattr(args, "esl", None):
+        host, _, port = args.esl.rpartition(":")
+        kw.update(esl_host=host or "127.0.0.1", esl_port=int(port), engine="freeswitch")
+    if getattr(args, "engine", None):
+        kw["engine"] = args.engine
+    for name in ("host", "port", "clock", "database_url"):
+        value = getattr(args, name, None)
+        if value is not None:
+            kw[name] = value
+    return config.validate(dataclasses.replace(s, **kw))
+
+
+def make_engine(settings):
+    """The engine the settings ask for: ``StandaloneEngine`` (clock realtime or fast) or ``FreeSwitchEngine``."""
+    if settings.engine == "freeswitch":
+        from fsbridge.engines.freeswitch import FreeSwitchEngine  # type: ignore[attr-defined]
+        return FreeSwitchEngine(host=settings.esl_host, port=settings.esl_port, password=settings.esl_password)
+    from fsbridge.engines.standalone.engine import StandaloneEngine
+    from fsbridge.runtime.timers import TimerClock
+    from fsbridge.config import clock_speed
+    clock = TimerClock(speed=clock_speed(settings.clock))
+    return StandaloneEngine(rate=settings.rate, clock=clock)
+
+
+class BridgeServer:
+    """The whole bridge in this process: store + dispatcher + engine + Bridge + REST API on a gevent WSGI
+    server. ``settings``: fsbridge.config.Settings; ``engine``: an engine to use instead of
+    :func:`make_engine`. After :meth:`start`: ``port`` (bound), ``base_url``, ``bridge``, ``store``,
+    ``dispatcher``, ``app`` (Flask)."""
+
+    def __init__(self, settings, engine=None, *, dispatcher_kw: Optional[dict] = None):
+        self.settings = settings
+        self._engine = engine
+        self.dispatcher_kw = dispatcher_kw or {}
+        self.bridge = None
+        self.store = None
+        self.dispatcher = None
+        self.app = None
+        self.http = None
+        self.outbound = None
+        self.port: Optional[int] = None
+        self.base_url: Optional[str] = None
+
+    def start(self) -> "BridgeServer":
+        """Build everything, bind the HTTP port and start serving (returns at once)."""
+        from gevent.pywsgi import WSGIServer
+
+        from fsbridge.api.app import create_app
+        from fsbridge.callbacks.dispatcher import Dispatcher
+        from fsbridge.runtime.bridge import Bridge
+        from fsbridge.runtime.calls_api import calls_blueprint
+        from fsbridge.store import Store
+        from fsbridge.store.db import make_engine as make_db
+
+        s = self.settings
+        os.makedirs(s.audio_dir, exist_ok=True)
+        os.makedirs(s.recordings_dir, exist_ok=True)
+        db = make_db(s.database_url)
+        self.store = Store(db)
+        self.store.create_all()
+        # Bind first so that port 0 is known before anything needs the public base URL.
+        self.http = WSGIServer((s.host, s.port), None, log=None)
+        self.http.init_socket()
+        self.port = self.http.socket.getsockname()[1]
+        self.base_url = s.base_url(self.port)
+        accounts = s.auth_tokens()
+        telnyx_key = next((a.telnyx_private_key for a in s.accounts.values() if a.telnyx_private_key), None)
+        jambonz = {sid: a.jambonz_secret for sid, a in s.accounts.items() if a.jambonz_secret}
+        self.dispatcher = Dispatcher(db, accounts, self.base_url, telnyx_private_key=telnyx_key,
+                                     jambonz_secret=jambonz or None, **self.dispatcher_kw)
+        engine = self._engine if self._engine is not None else make_engine(s)
+        self.bridge = Bridge(engine, s, store=self.store, dispatcher=self.dispatcher)
+        self.app = create_app(self.store, self.bridge, accounts, base_url=self.base_url)
+        from urllib.parse import urlparse
+        prefix = urlparse(self.base_url).path.rstrip("/")
+        self.app.register_blueprint(calls_blueprint(self.bridge, prefix), url_prefix=prefix or None)
+        self.http.application = self.app
+        self.bridge.start()
+        if s.engine == "freeswitch" and self._engine is None:
+            self._start_outbound(engine)
+        self.http.start()
+        log.info("fsbridge serving on %s (engine %s, database %s)", self.base_url, s.engine, s.database_url)
+        return self
+
+    def _start_outbound(self, engine) -> None:
+        """FreeSWITCH: the outbound socket server handing each new call leg to ``bridge.on_call``."""
+        try:
+            from fsbridge.engines.freeswitch import OutboundServer  # type: ignore[attr-defined]
+        except ImportError:
+            log.warning("FreeSWITCH outbound socket server not available: inbound calls are not accepted")
+            return
+        self.outbound = OutboundServer(self.settings.outbound_host, self.settings.outbound_port,
+                                       on_call=self.bridge.on_call, engine=engine)
+        self.outbound.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop accepting HTTP, hang up calls, stop engine and dispatcher (outbox persisted)."""
+        log.info("fsbridge stopping")
+        if self.http is not None:
+            self.http.stop(timeout=timeout)
+        if self.outbound is not None:
+            try:
+                self.outbound.stop()
+            except Exception:
+                log.exception("outbound server stop failed")
+        if self.bridge is not None:
+            self.bridge.stop(timeout)
+        log.info("fsbridge stopped")
+
+
+def setup_logging(level: str = "INFO") -> None:
+    """One readable line per record on stderr (format in docs/runtime.md)."""
+    logging.basicConfig(level=getattr(logging, str(level).upper(), logging.INFO), format=LOG_FORMAT,
+                        stream=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of ``fsbridge serve``; returns the exit status (0 after SIGTERM/SIGINT)."""
+    from gevent import monkey
+    monkey.patch_all()
+    import gevent
+    import gevent.event
+
+    from fsbridge.config import ConfigError
+
+    setup_logging(args.log_level)
+    try:
+        settings = settings_from_args(args)
+    except ConfigError as exc:
+        print(f"fsbridge serve: {exc}", file=sys.stderr)
+        return 2
+    server = BridgeServer(settings)
+    try:
+        server.start()
+    except Exception as exc:
+        log.exception("cannot start: %s", exc)
+        return 1
+    print(f"fsbridge serving on {server.base_url}", flush=True)
+    done = gevent.event.Event()
+    gevent.signal_handler(signal.SIGTERM, done.set)
+    gevent.signal_handler(signal.SIGINT, done.set)
+    done.wait()
+    server.stop()
+    return 0

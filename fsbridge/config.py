@@ -1,0 +1,245 @@
+"""fsbridge settings: a TOML file (``tomllib``) overlaid by ``FSBRIDGE_*`` environment variables, then by
+command-line flags (``fsbridge serve``). docs/runtime.md documents every key with an example.
+
+File layout::
+
+    [server]   host, port, public_base_url
+    [storage]  database_url, audio_dir, recordings_dir
+    [engine]   type = "standalone" | "freeswitch", rate (Hz), clock = "realtime" | "fast" | speed factor
+    [freeswitch] esl_host, esl_port, esl_password, outbound_host, outbound_port
+    [http]     fetch_timeout (s), connect_timeout (s), confirm_timeout (s)
+    [[accounts]] sid, auth_token, telnyx_private_key, jambonz_secret
+    [[numbers]]  number, account, voice_url, voice_method, dialect = "twiml" | "texml" | "jambonz"
+
+Environment: ``FSBRIDGE_CONFIG`` (file), ``FSBRIDGE_HOST``, ``FSBRIDGE_PORT``, ``FSBRIDGE_PUBLIC_URL``,
+``FSBRIDGE_DATABASE_URL``, ``FSBRIDGE_AUDIO_DIR``, ``FSBRIDGE_RECORDINGS_DIR``, ``FSBRIDGE_ENGINE``,
+``FSBRIDGE_CLOCK``, ``FSBRIDGE_ESL`` (host:port), ``FSBRIDGE_ESL_PASSWORD``, ``FSBRIDGE_ACCOUNT_SID`` +
+``FSBRIDGE_AUTH_TOKEN`` (one more account), ``FSBRIDGE_NUMBERS`` (``NUMBER=URL[;NUMBER=URL…]``, TwiML, POST,
+first account), ``FSBRIDGE_FETCH_TIMEOUT``.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, replace
+from typing import Dict, List, Mapping, Optional
+
+DIALECTS = ("twiml", "texml", "jambonz")
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used (message names the key)."""
+
+
+@dataclass(frozen=True)
+class Account:
+    """An account like a Twilio account: ``sid`` (``AC…``), ``auth_token`` (Basic auth password, Twilio request
+    signing key), optional Telnyx Ed25519 private key (PEM or base64 seed) and jambonz webhook secret."""
+
+    sid: str
+    auth_token: str
+    telnyx_private_key: Optional[str] = None
+    jambonz_secret: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Number:
+    """A phone number like a Twilio IncomingPhoneNumber: calls to ``number`` fetch ``voice_url`` with
+    ``voice_method`` in ``dialect``'s request format, as account ``account`` (AccountSid)."""
+
+    number: str
+    account: str
+    voice_url: str
+    voice_method: str = "POST"
+    dialect: str = "twiml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything ``fsbridge serve`` needs. Durations in seconds; ``port`` 0 = pick a free port."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_base_url: Optional[str] = None
+    database_url: str = "sqlite:///fsbridge.sqlite"
+    audio_dir: str = "audio"
+    recordings_dir: str = "recordings"
+    engine: str = "standalone"
+    rate: int = 16000
+    clock: str = "realtime"
+    esl_host: str = "127.0.0.1"
+    esl_port: int = 8021
+    esl_password: str = "ClueCon"
+    outbound_host: str = "127.0.0.1"
+    outbound_port: int = 8084
+    fetch_timeout: float = 15.0
+    connect_timeout: float = 5.0
+    confirm_timeout: float = 5.0
+    accounts: Dict[str, Account] = field(default_factory=dict)
+    numbers: Dict[str, Number] = field(default_factory=dict)
+
+    def base_url(self, bound_port: Optional[int] = None) -> str:
+        """The public base URL (``public_base_url`` or ``http://host:port``; ``bound_port`` for port 0)."""
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host
+        return f"http://{host}:{bound_port if bound_port is not None else self.port}"
+
+    def auth_tokens(self) -> Dict[str, str]:
+        """AccountSid → AuthToken."""
+        return {sid: a.auth_token for sid, a in self.accounts.items()}
+
+    def number(self, number: str) -> Optional[Number]:
+        """The configured number ``number`` (exact, or ignoring a leading ``+``/spaces), else None."""
+        if number in self.numbers:
+            return self.numbers[number]
+        norm = _norm_number(number)
+        for key, value in self.numbers.items():
+            if _norm_number(key) == norm:
+                return value
+        return None
+
+
+def _norm_number(number: str) -> str:
+    return "".join(ch for ch in (number or "") if ch not in " +-()").lower()
+
+
+def _parse_accounts(items) -> Dict[str, Account]:
+    out: Dict[str, Account] = {}
+    for i, item in enumerate(items or []):
+        try:
+            acc = Account(sid=str(item["sid"]), auth_token=str(item["auth_token"]),
+                          telnyx_private_key=item.get("telnyx_private_key"),
+                          jambonz_secret=item.get("jambonz_secret"))
+        except KeyError as exc:
+            raise ConfigError(f"accounts[{i}]: missing {exc.args[0]}") from None
+        out[acc.sid] = acc
+    return out
+
+
+def _parse_numbers(items, accounts: Mapping[str, Account]) -> Dict[str, Number]:
+    out: Dict[str, Number] = {}
+    default_account = next(iter(accounts), "")
+    for i, item in enumerate(items or []):
+        try:
+            num = Number(number=str(item["number"]), account=str(item.get("account") or default_account),
+                         voice_url=str(item["voice_url"]),
+                         voice_method=str(item.get("voice_method", "POST")).upper(),
+                         dialect=str(item.get("dialect", "twiml")).lower())
+        except KeyError as exc:
+            raise ConfigError(f"numbers[{i}]: missing {exc.args[0]}") from None
+        if num.dialect not in DIALECTS:
+            raise ConfigError(f"numbers[{i}].dialect must be one of {', '.join(DIALECTS)}")
+        out[num.number] = num
+    return out
+
+
+def from_mapping(data: Mapping) -> Settings:
+    """Settings from a parsed TOML document (the layout in this module's docstring)."""
+    server = data.get("server", {})
+    storage = data.get("storage", {})
+    engine = data.get("engine", {})
+    fs = data.get("freeswitch", {})
+    http = data.get("http", {})
+    accounts = _parse_accounts(data.get("accounts"))
+    numbers = _parse_numbers(data.get("numbers"), accounts)
+    s = Settings()
+    kw = dict(
+        host=server.get("host", s.host), port=int(server.get("port", s.port)),
+        public_base_url=server.get("public_base_url", s.public_base_url),
+        database_url=storage.get("database_url", s.database_url),
+        audio_dir=storage.get("audio_dir", s.audio_dir),
+        recordings_dir=storage.get("recordings_dir", s.recordings_dir),
+        engine=engine.get("type", s.engine), rate=int(engine.get("rate", s.rate)),
+        clock=str(engine.get("clock", s.clock)),
+        esl_host=fs.get("esl_host", s.esl_host), esl_port=int(fs.get("esl_port", s.esl_port)),
+        esl_password=fs.get("esl_password", s.esl_password),
+        outbound_host=fs.get("outbound_host", s.outbound_host),
+        outbound_port=int(fs.get("outbound_port", s.outbound_port)),
+        fetch_timeout=float(http.get("fetch_timeout", s.fetch_timeout)),
+        connect_timeout=float(http.get("connect_timeout", s.connect_timeout)),
+        confirm_timeout=float(http.get("confirm_timeout", s.confirm_timeout)),
+        accounts=accounts, numbers=numbers,
+    )
+    return validate(Settings(**kw))
+
+
+def validate(s: Settings) -> Settings:
+    """Check enumerations and ranges; raises :class:`ConfigError`."""
+    if s.engine not in ("standalone", "freeswitch"):
+        raise ConfigError("engine.type must be standalone or freeswitch")
+    try:
+        clock_speed(s.clock)
+    except ValueError:
+        raise ConfigError("engine.clock must be realtime, fast or a speed factor like 10") from None
+    if not 0 <= s.port <= 65535:
+        raise ConfigError("server.port must be 0..65535")
+    for num in s.numbers.values():
+        if num.account not in s.accounts:
+            raise ConfigError(f"number {num.number}: unknown account {num.account!r}")
+    return s
+
+
+def clock_speed(clock: str):
+    """``engine.clock`` → standalone Clock speed: ``realtime`` → 1.0, ``fast`` → None (as fast as possible),
+    a number N (e.g. ``"10"``) → N× real time. Raises ValueError."""
+    value = str(clock).strip().lower()
+    if value == "realtime":
+        return 1.0
+    if value == "fast":
+        return None
+    speed = float(value.rstrip("x"))
+    if speed <= 0:
+        raise ValueError(clock)
+    return speed
+
+
+def load_file(path: str) -> Settings:
+    """Settings from a TOML file (raises :class:`ConfigError` on a missing file or bad TOML)."""
+    try:
+        with open(path, "rb") as fh:
+            return from_mapping(tomllib.load(fh))
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def apply_env(s: Settings, env: Mapping[str, str]) -> Settings:
+    """Overlay ``FSBRIDGE_*`` variables (see module docstring) on ``s``."""
+    kw = {}
+    simple = {"FSBRIDGE_HOST": ("host", str), "FSBRIDGE_PORT": ("port", int),
+              "FSBRIDGE_PUBLIC_URL": ("public_base_url", str), "FSBRIDGE_DATABASE_URL": ("database_url", str),
+              "FSBRIDGE_AUDIO_DIR": ("audio_dir", str), "FSBRIDGE_RECORDINGS_DIR": ("recordings_dir", str),
+              "FSBRIDGE_ENGINE": ("engine", str), "FSBRIDGE_CLOCK": ("clock", str),
+              "FSBRIDGE_ESL_PASSWORD": ("esl_password", str), "FSBRIDGE_FETCH_TIMEOUT": ("fetch_timeout", float)}
+    for var, (key, conv) in simple.items():
+        if env.get(var):
+            try:
+                kw[key] = conv(env[var])
+            except ValueError:
+                raise ConfigError(f"{var}: bad value {env[var]!r}") from None
+    if env.get("FSBRIDGE_ESL"):
+        host, _, port = env["FSBRIDGE_ESL"].rpartition(":")
+        kw["esl_host"], kw["esl_port"] = host or "127.0.0.1", int(port)
+    accounts = dict(s.accounts)
+    if env.get("FSBRIDGE_ACCOUNT_SID") and env.get("FSBRIDGE_AUTH_TOKEN"):
+        sid = env["FSBRIDGE_ACCOUNT_SID"]
+        accounts[sid] = Account(sid=sid, auth_token=env["FSBRIDGE_AUTH_TOKEN"])
+    numbers = dict(s.numbers)
+    if env.get("FSBRIDGE_NUMBERS"):
+        default_account = next(iter(accounts), "")
+        for item in env["FSBRIDGE_NUMBERS"].split(";"):
+            if not item.strip():
+                continue
+            number, _, url = item.partition("=")
+            numbers[number.strip()] = Number(number=number.strip(), account=default_account, voice_url=url.strip())
+    return validate(replace(s, accounts=accounts, numbers=numbers, **kw))
+
+
+def load(path: Optional[str] = None, env: Optional[Mapping[str, str]] = None) -> Settings:
+    """File (``path`` or ``$FSBRIDGE_CONFIG``, optional) then environment (``env``, default ``os.environ``)."""
+    env = os.environ if env is None else env
+    path = path or env.get("FSBRIDGE_CONFIG")
+    base = load_file(path) if path else Settings()
+    return apply_env(base, env)

@@ -1,0 +1,210 @@
+"""Twilio ``Calls`` resource for virtual calls: ``/2010-04-01/Accounts/{AccountSid}/Calls.json`` (POST create,
+GET list) and ``Calls/{CallSid}.json`` (GET fetch, POST ``Status=completed`` hang up).
+
+A virtual call's "phone" is a media URL — ``file:/path/to.wav``, ``tone:440``, ``silence:`` (see
+:func:`fsbridge.runtime.bridge.source_ref`):
+
+* ``To`` = media URL (Twilio's shape: the callee is the media): the call runs ``Url`` (or inline ``Twiml``,
+  or the URL of the configured number ``From``), Direction ``outbound-api``.
+* ``To`` = a configured number and ``Media`` = media URL (fsbridge extension; what ``fsbridge call`` sends):
+  a virtual caller dials the number, which runs its configured voice URL (Direction ``inbound``) unless
+  ``Url`` is given.
+
+Twilio parameters honoured: To, From, Url, Method, Twiml, SendDigits (``w`` = 0.5 s wait), TimeLimit (s).
+fsbridge extensions: Media, Dtmf (``DIGITS@SECONDS[,DIGITS@SECONDS…]``, engine seconds after answer).
+Auth: HTTP Basic AccountSid:AuthToken, as the conference routes. Source: Twilio Call resource (2010-04-01).
+"""
+from __future__ import annotations
+
+from email.utils import format_datetime
+from datetime import datetime, timezone
+from typing import List, Optional, Tuple
+
+from flask import Blueprint, jsonify, request
+
+from fsbridge.api.auth import basic_account, require_same_account
+from fsbridge.api.errors import ApiError
+from fsbridge.runtime import params
+from fsbridge.runtime.bridge import Bridge, is_media_url
+
+TO_MISSING = 21201
+FROM_MISSING = 21213
+INVALID_URL = 21205
+INVALID_PARAMETER = 21200
+NOT_FOUND = 20404
+PREFIX = "/2010-04-01/Accounts/<AccountSid>"
+
+
+def parse_dtmf(spec: str) -> Tuple[Tuple[str, float], ...]:
+    """``"*@12.5,123@20"`` → ``(("*", 12.5), ("123", 20.0))``: digits sent at engine seconds after answer.
+    Raises ValueError."""
+    out: List[Tuple[str, float]] = []
+    for item in (spec or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        digits, sep, at = item.partition("@")
+        if not sep or not digits or any(ch not in "0123456789*#ABCDabcd" for ch in digits):
+            raise ValueError(f"bad DTMF item {item!r}: use DIGITS@SECONDS")
+        out.append((digits, float(at)))
+    return tuple(out)
+
+
+def parse_send_digits(spec: str, start_s: float = 0.0) -> Tuple[Tuple[str, float], ...]:
+    """Twilio ``SendDigits``: digits sent once answered, each ``w`` waits 0.5 s (``W`` 1 s); digits 0.1 s
+    apart. Returns ``((digit, at_seconds), …)``. Raises ValueError for other characters."""
+    t = start_s
+    out: List[Tuple[str, float]] = []
+    for ch in spec or "":
+        if ch == "w":
+            t += 0.5
+        elif ch == "W":
+            t += 1.0
+        elif ch in "0123456789*#":
+            out.append((ch, round(t, 3)))
+            t += 0.1
+        else:
+            raise ValueError(f"bad SendDigits character {ch!r}")
+    return tuple(out)
+
+
+def _date(ts: Optional[float]) -> Optional[str]:
+    return format_datetime(datetime.fromtimestamp(ts, tz=timezone.utc)) if ts else None
+
+
+def call_json(rec, prefix: str = "") -> dict:
+    """A :class:`~fsbridge.runtime.registry.CallRecord` as Twilio's Call resource JSON (snake_case, RFC 2822
+    dates, ``uri``)."""
+    uri = f"{prefix}/2010-04-01/Accounts/{rec.account_sid}/Calls/{rec.call_sid}.json"
+    duration = str(int(round(rec.ended - rec.started))) if rec.ended else None
+    return {
+        "sid": rec.call_sid,
+        "date_created": _date(rec.started),
+        "date_updated": _date(rec.ended or rec.started),
+        "parent_call_sid": None,
+        "account_sid": rec.account_sid,
+        "to": rec.to,
+        "to_formatted": rec.to,
+        "from": rec.from_,
+        "from_formatted": rec.from_,
+        "phone_number_sid": None,
+        "status": rec.status,
+        "start_time": _date(rec.started),
+        "end_time": _date(rec.ended),
+        "duration": duration,
+        "price": None,
+        "price_unit": "USD",
+        "direction": rec.direction,
+        "answered_by": None,
+        "api_version": params.API_VERSION,
+        "forwarded_from": None,
+        "group_sid": None,
+        "caller_name": rec.from_,
+        "queue_time": "0",
+        "trunk_sid": None,
+        "uri": uri,
+        "subresource_uris": {},
+    }
+
+
+def calls_blueprint(bridge: Bridge, prefix: str = "") -> Blueprint:
+    """The Calls routes bound to ``bridge`` (register with ``url_prefix=prefix`` for a base URL path)."""
+    bp = Blueprint("fsbridge_calls", __name__)
+
+    def _auth(account_sid: str) -> None:
+        account = basic_account(bridge.settings.auth_tokens())
+        require_same_account(account, account_sid)
+
+    @bp.route(f"{PREFIX}/Calls.json", methods=["POST"])
+    def create_call(AccountSid):
+        """Twilio create Call (virtual; see module docstring)."""
+        _auth(AccountSid)
+        form = request.form
+        to = (form.get("To") or "").strip()
+        from_ = (form.get("From") or "").strip()
+        if not to:
+            raise ApiError(400, TO_MISSING, "A 'To' phone number (or media URL) is required.")
+        if not from_:
+            raise ApiError(400, FROM_MISSING, "A 'From' phone number is required.")
+        url = (form.get("Url") or "").strip() or None
+        method = (form.get("Method") or "POST").upper()
+        twiml = form.get("Twiml")
+        media = (form.get("Media") or "").strip() or None
+        try:
+            dtmf = parse_dtmf(form.get("Dtmf", "")) + parse_send_digits(form.get("SendDigits", ""))
+            time_limit = float(form["TimeLimit"]) if form.get("TimeLimit") else None
+        except ValueError as exc:
+            raise ApiError(400, INVALID_PARAMETER, str(exc)) from None
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ApiError(400, INVALID_URL, f"Url is not a valid URL: {url}")
+        first = None
+        dialect = None
+        if is_media_url(to):
+            source, direction = to, params.DIRECTION_OUTBOUND_API
+            number = bridge.settings.number(from_)
+            if url is None and twiml is None:
+                if number is None:
+                    raise ApiError(400, INVALID_URL, "Url (or Twiml) is required unless From is a configured number")
+                url, method, dialect = number.voice_url, number.voice_method, number.dialect
+        else:
+            number = bridge.settings.number(to)
+            if media is None or not is_media_url(media):
+                raise ApiError(400, TO_MISSING, "To must be a media URL (file:/path, tone:HZ) or a configured "
+                                                "number with a Media URL")
+            if number is None and url is None and twiml is None:
+                raise ApiError(404, NOT_FOUND, f"{to} is not a configured number")
+            source = media
+            direction = params.DIRECTION_OUTBOUND_API if (url or twiml) else params.DIRECTION_INBOUND
+        if twiml is not None:
+            from fsbridge.markup import MarkupError, parse
+            try:
+                first = parse(twiml, "twiml")
+            except MarkupError as exc:
+                raise ApiError(400, INVALID_PARAMETER, f"Twiml: {exc.message}") from None
+        try:
+            rec = bridge.place_call(AccountSid, from_, to, source, url=url, method=method, dialect=dialect,
+                                    direction=direction, dtmf=dtmf, hangup_after_s=time_limit, first=first)
+        except ValueError as exc:
+            raise ApiError(400, INVALID_PARAMETER, str(exc)) from None
+        return jsonify(call_json(rec, prefix)), 201
+
+    @bp.route(f"{PREFIX}/Calls.json", methods=["GET"])
+    def list_calls(AccountSid):
+        """Twilio list Calls (this process's calls, newest first; Status/To/From filters)."""
+        _auth(AccountSid)
+        recs = [r for r in bridge.registry.calls() if r.account_sid == AccountSid]
+        for key, attr in (("Status", "status"), ("To", "to"), ("From", "from_")):
+            if request.args.get(key):
+                recs = [r for r in recs if getattr(r, attr) == request.args[key]]
+        recs.reverse()
+        uri = f"{prefix}/2010-04-01/Accounts/{AccountSid}/Calls.json"
+        return jsonify({"calls": [call_json(r, prefix) for r in recs], "first_page_uri": uri,
+                        "next_page_uri": None, "previous_page_uri": None, "page": 0,
+                        "page_size": len(recs), "start": 0, "end": max(0, len(recs) - 1), "uri": uri})
+
+    def _record(AccountSid, CallSid):
+        rec = bridge.registry.get(CallSid)
+        if rec is None or rec.account_sid != AccountSid:
+            raise ApiError(404, NOT_FOUND, f"The requested resource Call {CallSid} was not found")
+        return rec
+
+    @bp.route(f"{PREFIX}/Calls/<CallSid>.json", methods=["GET"])
+    def fetch_call(AccountSid, CallSid):
+        """Twilio fetch Call."""
+        _auth(AccountSid)
+        return jsonify(call_json(_record(AccountSid, CallSid), prefix))
+
+    @bp.route(f"{PREFIX}/Calls/<CallSid>.json", methods=["POST"])
+    def update_call(AccountSid, CallSid):
+        """Twilio update Call: ``Status=completed`` (or canceled) hangs the call up."""
+        _auth(AccountSid)
+        rec = _record(AccountSid, CallSid)
+        status = (request.form.get("Status") or "").lower()
+        if status and status not in ("completed", "canceled"):
+            raise ApiError(400, INVALID_PARAMETER, "Status must be completed or canceled")
+        if status and rec.leg is not None and not rec.leg.hung_up:
+            rec.leg.hangup("NORMAL_CLEARING")
+            rec.done.wait(bridge.confirm_timeout_s)
+        return jsonify(call_json(rec, prefix))
+
+    return bp

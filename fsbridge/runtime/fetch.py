@@ -1,0 +1,185 @@
+"""The one HTTP client of the call runtime: fetch an app's markup (voice URL, Dial action, Redirect, waitUrl,
+jambonz hooks) and download audio for ``<Play>``.
+
+Requests are signed as the dialect's platform signs them (Twilio ``X-Twilio-Signature`` over the exact URL +
+sorted POST parameters; Telnyx Ed25519 headers; jambonz ``Jambonz-Signature``) through
+:mod:`fsbridge.callbacks.signing`. Failures become :class:`FetchError` with Twilio's error codes
+(Twilio error dictionary): 11100 invalid URL, 11200 HTTP retrieval failure (non-2xx status, timeout, broken
+read), 11205 HTTP connection failure, 11750 response body too large (markup > 64 KB).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Mapping, Optional
+from urllib.parse import urlencode, urlsplit
+
+import requests
+
+from fsbridge.callbacks import signing
+
+log = logging.getLogger("fsbridge.runtime.fetch")
+
+INVALID_URL = 11100
+HTTP_RETRIEVAL_FAILURE = 11200
+HTTP_CONNECTION_FAILURE = 11205
+RESPONSE_TOO_LARGE = 11750
+
+MAX_MARKUP_BYTES = 64 * 1024
+MAX_MEDIA_BYTES = 50 * 1024 * 1024
+USER_AGENT = "TwilioProxy/1.1 (fsbridge)"
+
+
+class FetchError(Exception):
+    """A request to the app that gave no usable answer. ``code``: Twilio error code (int); ``message``: text;
+    ``url``: the URL requested; ``status``: the HTTP status when there was one."""
+
+    def __init__(self, code: int, message: str, url: str = "", status: Optional[int] = None):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.url = url
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One answer: the final ``url`` (after redirects), HTTP ``status``, ``content_type`` (lowercase, no
+    parameters) and the ``body`` bytes."""
+
+    url: str
+    status: int
+    content_type: str
+    body: bytes
+
+    @property
+    def is_audio(self) -> bool:
+        """True for an audio answer (``audio/*``): a waitUrl/Play URL that returned the file itself."""
+        return self.content_type.startswith("audio/")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """How to sign requests of one account: Twilio AuthToken, Telnyx Ed25519 private key (object, PEM or base64
+    seed) and jambonz webhook secret; each optional (no signature header when absent)."""
+
+    auth_token: Optional[str] = None
+    telnyx_private_key: object = None
+    jambonz_secret: Optional[str] = None
+
+
+class Fetcher:
+    """HTTP fetches with timeouts (seconds): ``timeout_s`` read timeout (Twilio waits 15 s for a voice URL),
+    ``connect_timeout_s`` connect timeout. Thread/greenlet safe (one requests.Session per call of fetch)."""
+
+    def __init__(self, *, timeout_s: float = 15.0, connect_timeout_s: float = 5.0):
+        self.timeout_s = timeout_s
+        self.connect_timeout_s = connect_timeout_s
+
+    # -- markup -------------------------------------------------------------------------------------------------
+    def fetch_markup(self, url: str, method: str = "POST", params=None, *, dialect: str = "twiml",
+                     credentials: Credentials = Credentials(), username: Optional[str] = None,
+                     password: Optional[str] = None, max_bytes: int = MAX_MARKUP_BYTES) -> Fetched:
+        """Request ``url`` with ``params`` as a voice webhook of ``dialect`` and return the answer.
+
+        ``params``: dict of form fields (twiml/texml; a query string for GET) or a JSON-ready object (jambonz:
+        POST body / GET query of its top-level keys). Raises :class:`FetchError`.
+        """
+        method = (method or "POST").upper()
+        if method not in ("GET", "POST"):
+            method = "POST"
+        parts = urlsplit(url or "")
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise FetchError(INVALID_URL, f"invalid URL {url!r}", url)
+        headers = {"User-Agent": USER_AGENT}
+        data = None
+        params = params or {}
+        if dialect == "jambonz":
+            if method == "GET":
+                url = _with_query(url, {k: _scalar(v) for k, v in params.items()})
+            else:
+                data = json.dumps(params, separators=(",", ":")).encode("utf-8")
+                headers["Content-Type"] = "application/json"
+            if credentials.jambonz_secret:
+                headers[signing.JAMBONZ_SIGNATURE_HEADER] = signing.jambonz_signature(
+                    credentials.jambonz_secret, int(time.time()), data or b"")
+        else:
+            if method == "GET":
+                url = _with_query(url, params)
+                signed_params = None
+            else:
+                data = urlencode(params).encode("utf-8")
+                headers["Content-Type"] = "application/x-www-form-urlencoded"
+                signed_params = params
+            if dialect == "texml" and credentials.telnyx_private_key is not None:
+                key = signing.load_ed25519_private_key(credentials.telnyx_private_key)
+                headers.update(signing.telnyx_headers(key, int(time.time()), data or b""))
+            elif credentials.auth_token:
+                headers[signing.TWILIO_SIGNATURE_HEADER] = signing.twilio_signature(
+                    credentials.auth_token, url, signed_params)
+        auth = (username, password or "") if username else None
+        return self._request(method, url, data, headers, auth, max_bytes)
+
+    # -- media --------------------------------------------------------------------------------------------------
+    def fetch_media(self, url: str, *, max_bytes: int = MAX_MEDIA_BYTES) -> Fetched:
+        """GET an audio file (``<Play>`` URL, waitUrl audio). Raises :class:`FetchError`."""
+        parts = urlsplit(url or "")
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise FetchError(INVALID_URL, f"invalid URL {url!r}", url)
+        return self._request("GET", url, None, {"User-Agent": USER_AGENT}, None, max_bytes)
+
+    def _request(self, method, url, data, headers, auth, max_bytes) -> Fetched:
+        try:
+            with requests.Session() as session:
+                resp = session.request(method, url, data=data, headers=headers, auth=auth, stream=True,
+                                       timeout=(self.connect_timeout_s, self.timeout_s),
+                                       allow_redirects=True)
+                try:
+                    chunks = []
+                    size = 0
+                    deadline = time.monotonic() + self.timeout_s
+                    for chunk in resp.iter_content(16384):
+                        chunks.append(chunk)
+                        size += len(chunk)
+                        if size > max_bytes:
+                            raise FetchError(RESPONSE_TOO_LARGE,
+                                             f"response body larger than {max_bytes} bytes", url, resp.status_code)
+                        if time.monotonic() > deadline:
+                            raise FetchError(HTTP_RETRIEVAL_FAILURE, "timed out reading the response", url,
+                                             resp.status_code)
+                    body = b"".join(chunks)
+                finally:
+                    resp.close()
+        except FetchError:
+            raise
+        except requests.exceptions.ConnectionError as exc:
+            if isinstance(exc, requests.exceptions.ConnectTimeout):
+                raise FetchError(HTTP_CONNECTION_FAILURE, f"connect timeout: {exc}", url) from None
+            if "Read timed out" in str(exc):
+                raise FetchError(HTTP_RETRIEVAL_FAILURE, f"timeout: {exc}", url) from None
+            raise FetchError(HTTP_CONNECTION_FAILURE, f"connection failure: {exc}", url) from None
+        except requests.exceptions.Timeout as exc:
+            raise FetchError(HTTP_RETRIEVAL_FAILURE, f"timeout after {self.timeout_s:g} s: {exc}", url) from None
+        except requests.exceptions.RequestException as exc:
+            raise FetchError(HTTP_RETRIEVAL_FAILURE, f"request failed: {exc}", url) from None
+        if not 200 <= resp.status_code < 300:
+            raise FetchError(HTTP_RETRIEVAL_FAILURE, f"HTTP {resp.status_code} from {url}", url, resp.status_code)
+        ctype = (resp.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        return Fetched(url=resp.url or url, status=resp.status_code, content_type=ctype, body=body)
+
+
+def _scalar(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
+def _with_query(url: str, params: Mapping) -> str:
+    if not params:
+        return url
+    sep = "&" if urlsplit(url).query else "?"
+    return url + sep + urlencode(params)

@@ -1,0 +1,103 @@
+"""Who is who: CallSid ↔ engine Unique-ID ↔ member id ↔ participant label ↔ conference, and each call's record.
+
+The standalone engine uses the CallSid as Unique-ID; FreeSWITCH has its own channel UUID. The bridge updates
+member/conference fields from the engine's add-member / del-member events (FreeSWITCH Member-ID, room name =
+ConferenceSid). All methods are cheap dict operations, called from greenlets of one process.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+import gevent.event
+
+
+@dataclass
+class CallRecord:
+    """One call. ``status``: Twilio CallStatus (queued → ringing → in-progress → completed | failed);
+    ``errors``: Twilio error notifications ``(code, message)`` raised while running it; ``started``/``ended``:
+    wall-clock Unix seconds; ``done``: set when the call has ended."""
+
+    call_sid: str
+    account_sid: str
+    from_: str
+    to: str
+    direction: str
+    unique_id: str
+    dialect: str = "twiml"
+    status: str = "queued"
+    conference_sid: Optional[str] = None
+    member_id: Optional[int] = None
+    label: Optional[str] = None
+    joined_us: Optional[int] = None
+    left_us: Optional[int] = None
+    errors: List[tuple] = field(default_factory=list)
+    steps: List[str] = field(default_factory=list)
+    started: float = field(default_factory=time.time)
+    ended: Optional[float] = None
+    done: gevent.event.Event = field(default_factory=gevent.event.Event, repr=False)
+    leg: object = field(default=None, repr=False)
+    session: object = field(default=None, repr=False)
+
+
+class Registry:
+    """CallRecords by CallSid, with indexes by Unique-ID and by (room, member id)."""
+
+    def __init__(self):
+        self._by_sid: Dict[str, CallRecord] = {}
+        self._by_uid: Dict[str, str] = {}
+        self._by_member: Dict[tuple, str] = {}
+
+    def add(self, record: CallRecord) -> CallRecord:
+        """Register a new call."""
+        self._by_sid[record.call_sid] = record
+        self._by_uid[record.unique_id] = record.call_sid
+        return record
+
+    def get(self, call_sid: str) -> Optional[CallRecord]:
+        """The call with this CallSid, or None."""
+        return self._by_sid.get(call_sid)
+
+    def by_unique_id(self, unique_id: Optional[str]) -> Optional[CallRecord]:
+        """The call whose engine channel id is ``unique_id``, or None."""
+        sid = self._by_uid.get(unique_id or "")
+        return self._by_sid.get(sid) if sid else None
+
+    def by_member(self, room: str, member_id: int) -> Optional[CallRecord]:
+        """The call that is member ``member_id`` of engine room ``room`` (= ConferenceSid), or None."""
+        sid = self._by_member.get((room, member_id))
+        return self._by_sid.get(sid) if sid else None
+
+    def joined(self, unique_id: str, room: str, member_id: Optional[int],
+               timestamp_us: Optional[int] = None) -> Optional[CallRecord]:
+        """Record an add-member: the call ``unique_id`` is member ``member_id`` of ``room`` since
+        ``timestamp_us`` (engine time, µs)."""
+        rec = self.by_unique_id(unique_id)
+        if rec is not None:
+            rec.conference_sid = room
+            rec.member_id = member_id
+            rec.joined_us = timestamp_us
+            rec.left_us = None
+            if member_id is not None:
+                self._by_member[(room, member_id)] = rec.call_sid
+        return rec
+
+    def left(self, unique_id: str, room: str, member_id: Optional[int],
+             timestamp_us: Optional[int] = None) -> Optional[CallRecord]:
+        """Record a del-member at ``timestamp_us`` (the ConferenceSid stays on the record for the Dial
+        action)."""
+        rec = self.by_unique_id(unique_id)
+        self._by_member.pop((room, member_id), None)
+        if rec is not None:
+            rec.member_id = None
+            rec.left_us = timestamp_us
+        return rec
+
+    def calls(self) -> List[CallRecord]:
+        """All calls, oldest first."""
+        return list(self._by_sid.values())
+
+    def active(self) -> List[CallRecord]:
+        """Calls that have not ended."""
+        return [r for r in self._by_sid.values() if not r.done.is_set()]
