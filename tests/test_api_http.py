@@ -80,14 +80,14 @@ def test_unknown_sids_and_labels_are_20404(api):
 
 
 @pytest.mark.parametrize("data,code", [
-    ({"Muted": "maybe"}, 21200),
-    ({"Hold": "1"}, 21200),
+    ({"Muted": "maybe"}, 21201),
+    ({"Hold": "1"}, 21201),
     ({"HoldUrl": "not a url"}, 21205),
     ({"AnnounceUrl": "ftp://x/y"}, 21205),
-    ({"HoldMethod": "PUT", "Hold": "true"}, 21200),
-    ({"CallSidToCoach": "CA123"}, 21200),
-    ({"Coaching": "true"}, 21200),
-    ({"BeepOnExit": "yes"}, 21200),
+    ({"HoldMethod": "PUT", "Hold": "true"}, 21201),
+    ({"CallSidToCoach": "CA123"}, 21201),
+    ({"Coaching": "true"}, 21201),
+    ({"BeepOnExit": "yes"}, 21201),
 ])
 def test_bad_participant_update_parameters(api, data, code):
     s = api.seed(recording=False)
@@ -98,13 +98,13 @@ def test_bad_participant_update_parameters(api, data, code):
 @pytest.mark.parametrize("data,code", [
     ({"From": "+1"}, 21201),
     ({"To": "+1"}, 21213),
-    ({"From": "+1", "To": "+2", "Beep": "loud"}, 21200),
-    ({"From": "+1", "To": "+2", "Timeout": "abc"}, 21200),
-    ({"From": "+1", "To": "+2", "Timeout": "1"}, 21200),
-    ({"From": "+1", "To": "+2", "StatusCallbackEvent": "initiated bogus"}, 21200),
+    ({"From": "+1", "To": "+2", "Beep": "loud"}, 21201),
+    ({"From": "+1", "To": "+2", "Timeout": "abc"}, 21201),
+    ({"From": "+1", "To": "+2", "Timeout": "1"}, 21201),
+    ({"From": "+1", "To": "+2", "StatusCallbackEvent": "initiated bogus"}, 21201),
     ({"From": "+1", "To": "+2", "ConferenceStatusCallback": "nope"}, 21205),
-    ({"From": "+1", "To": "+2", "JitterBufferSize": "huge"}, 21200),
-    ({"From": "+1", "To": "+2", "Byoc": "BYxyz"}, 21200),
+    ({"From": "+1", "To": "+2", "JitterBufferSize": "huge"}, 21201),
+    ({"From": "+1", "To": "+2", "Byoc": "BYxyz"}, 21201),
 ])
 def test_bad_create_participant_parameters(api, data, code):
     s = api.seed(recording=False)
@@ -115,20 +115,20 @@ def test_bad_create_participant_parameters(api, data, code):
 @pytest.mark.parametrize("query", ["PageSize=0", "PageSize=1001", "Page=-1", "PageSize=x", "PageToken=garbage",
                                    "Status=running", "DateCreated=yesterday", "DateUpdated<=2020-13-01"])
 def test_bad_list_parameters(api, query):
-    err(get(api, f"{ROOT_A}/Conferences.json?{query}"), 400, 21200)
+    err(get(api, f"{ROOT_A}/Conferences.json?{query}"), 400, 21201)
 
 
 def test_bad_conference_and_recording_updates(api):
     s = api.seed()
     cf, re_sid = s["cf"], s["re"]
-    err(post(api, f"{ROOT_A}/Conferences/{cf}.json", {"Status": "in-progress"}), 400, 21200)
+    err(post(api, f"{ROOT_A}/Conferences/{cf}.json", {"Status": "in-progress"}), 400, 21201)
     err(post(api, f"{ROOT_A}/Conferences/{cf}.json", {"AnnounceUrl": "x"}), 400, 21205)
     err(post(api, f"{ROOT_A}/Conferences/{cf}.json", {"AnnounceUrl": "https://e.x/a", "AnnounceMethod": "PUT"}),
-        400, 21200)
-    err(post(api, f"{ROOT_A}/Conferences/{cf}/Recordings/{re_sid}.json", {}), 400, 21200)
-    err(post(api, f"{ROOT_A}/Conferences/{cf}/Recordings/{re_sid}.json", {"Status": "completed"}), 400, 21200)
+        400, 21201)
+    err(post(api, f"{ROOT_A}/Conferences/{cf}/Recordings/{re_sid}.json", {}), 400, 21201)
+    err(post(api, f"{ROOT_A}/Conferences/{cf}/Recordings/{re_sid}.json", {"Status": "completed"}), 400, 21201)
     err(post(api, f"{ROOT_A}/Conferences/{cf}/Recordings/{re_sid}.json",
-             {"Status": "paused", "PauseBehavior": "shrug"}), 400, 21200)
+             {"Status": "paused", "PauseBehavior": "shrug"}), 400, 21201)
     err(requests.delete(api.base + f"{ROOT_A}/Conferences/{cf}/Recordings/{re_sid}.json", auth=(AC_A, TOKEN_A)),
         409, 21220)
     assert api.control.calls == []

@@ -7,10 +7,10 @@ a ``DomainError`` (duck-typed: ``.code``, ``.status``, ``.message``) keeps its c
 
 Codes used (Twilio error dictionary, https://www.twilio.com/docs/errors/<code>): 20003 Authenticate (401),
 20404 resource not found (404), 20004 method not allowed (405), 20503 service unavailable (503),
-20500 internal error (500), 21201 To missing, 21213 From missing, 21205 invalid URL, 21220 invalid call /
-resource state (sent with HTTP 409 for impossible transitions such as holding a participant who left).
-21200 ("invalid parameter value": malformed booleans, integers, enums, Sids, dates) is fsbridge's own
-catch-all in Twilio's 21xxx validation range.
+20500 internal error (500), 21213 From missing, 21205 invalid URL, 21220 invalid call / resource state
+(sent with HTTP 409 for impossible transitions such as holding a participant who left). 21201 is the
+catch-all "invalid parameter value" (malformed booleans, integers, enums, Sids, dates, a missing To) — the
+same code fsbridge.conference.errors uses, fsbridge's choice inside Twilio's 21xxx validation range.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ METHOD_NOT_ALLOWED = 20004
 NOT_FOUND = 20404
 INTERNAL = 20500
 UNAVAILABLE = 20503
-INVALID_PARAMETER = 21200
+INVALID_PARAMETER = 21201  # fsbridge.conference.errors.INVALID_PARAMETER
 TO_MISSING = 21201
 INVALID_URL = 21205
 FROM_MISSING = 21213

@@ -48,7 +48,7 @@ def encode_token(key: PageKey) -> str:
 
 
 def decode_token(token: str) -> PageKey:
-    """PageToken string → keyset position; 400 (21200) when malformed."""
+    """PageToken string → keyset position; 400 (21201) when malformed."""
     try:
         if not token.startswith("PA"):
             raise ValueError(token)
