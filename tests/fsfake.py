@@ -176,6 +176,8 @@ class FakeFreeSwitch:
         self._member_tpl = _template(self.CONF_TEMPLATE_FILE, "add-member")
         self._conf_tpl = _template(self.CONF_TEMPLATE_FILE, "conference-create")
         self.auth_count = 0
+        self.accepting = True
+        self.refused = 0
 
     # -- lifecycle
     def start(self) -> "FakeFreeSwitch":
@@ -195,6 +197,11 @@ class FakeFreeSwitch:
             c.close()
 
     def _handle(self, sock, addr):
+        if not self.accepting:
+            sock.close()
+            self.refused += 1
+            self._notify()
+            return
         conn = _Conn(self, sock)
         self.conns.append(conn)
         try:
@@ -432,8 +439,8 @@ class FakeFreeSwitch:
             return "-ERR Conference %s not found\n" % only
         return json.dumps(out, indent="\t")
 
-    def bgapi_result(self, cmd: str) -> str:
-        """BACKGROUND_JOB body for a bgapi command."""
+    def bgapi_result(self, cmd: str) -> Optional[str]:
+        """BACKGROUND_JOB body for a bgapi command (None: no BACKGROUND_JOB is sent)."""
         for prefix, body in self.bgapi_results.items():
             if cmd.startswith(prefix):
                 return body
@@ -538,6 +545,8 @@ class _Conn:
             job = dict(h.split(": ", 1) for h in headers if ": " in h).get("Job-UUID") or str(uuidlib.uuid4())
             self.send(reply("+OK Job-UUID: %s" % job, (("Job-UUID", job),)))
             body = self.fake.bgapi_result(first[6:])
+            if body is None:
+                return
             ev = plain_event([("Event-Name", "BACKGROUND_JOB"), ("Event-Date-Timestamp", _now_us()),
                               ("Job-UUID", job), ("Job-Command", first[6:].split()[0]),
                               ("Job-Command-Arg", first[6:].split(" ", 1)[-1])], body)

@@ -96,8 +96,8 @@ class OriginateJob:
 
     @property
     def done(self) -> bool:
-        """True once the BACKGROUND_JOB result arrived."""
-        return self._result.ready()
+        """True once the BACKGROUND_JOB result arrived (False while pending or after an ESL drop)."""
+        return self._result.successful()
 
 
 @dataclass
@@ -144,7 +144,7 @@ class FreeSwitchEngine:
             on_up=self._on_up, on_down=self._on_down,
             timeout=command_timeout, backoff=reconnect_backoff, max_backoff=max_backoff)
         self.outbound = OutboundServer(outbound_host, outbound_port, on_call=self._call_arrived,
-                                       on_event=self._emit_one, timeout=command_timeout)
+                                       on_event=self._emit_one, timeout=command_timeout, profile=profile)
         self.resynced = gevent.event.Event()
         self._jobs: Dict[str, OriginateJob] = {}
         self._pending_wait: Dict[str, c.JoinMember] = {}

@@ -118,6 +118,7 @@ class FreeSwitchCallLeg:
         self.room: Optional[str] = None
         self.on_event = on_event
         self.on_join: Optional[Callable[[JoinMember], None]] = None
+        self.profile = render.PROFILE
         self._joined_seen = False
         self._waiters: Dict[str, gevent.event.AsyncResult] = {}
         self._dtmf: Optional[Callable[[str], None]] = None
@@ -173,7 +174,7 @@ class FreeSwitchCallLeg:
         Returns ``"hangup"`` (caller gone: CHANNEL_HANGUP first / ``Answer-State: hangup``), ``"refused"``
         (no member id — max-members, finding 26; a JOIN_REFUSED NativeEvent is emitted) or ``"left"``.
         """
-        plan = render.join_plan(command)
+        plan = render.join_plan(command, self.profile)
         if self.on_join is not None:
             self.on_join(command)
         for app, arg in plan.variables:
@@ -296,18 +297,20 @@ class OutboundServer(gesl.OutboundESLServer):
     ``on_call(leg)`` runs in the session's own greenlet with a set-up :class:`FreeSwitchCallLeg`
     (connected, ``myevents``, member events, ``linger``); when it returns the leg is closed (hangup if still
     up, ``exit``). ``port`` 0 picks a free port (tests); :attr:`bound_port` is the real one after
-    :meth:`start`. ``on_event`` receives JOIN_REFUSED NativeEvents of legs.
+    :meth:`start`. ``on_event`` receives JOIN_REFUSED NativeEvents of legs. ``profile``: the
+    mod_conference profile joins use.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 8084,
                  on_call: Optional[Callable[[FreeSwitchCallLeg], None]] = None,
                  on_event: Optional[Callable[[n.NativeEvent], None]] = None,
-                 max_connections: int = 500, timeout: float = 10.0):
+                 max_connections: int = 500, timeout: float = 10.0, profile: str = render.PROFILE):
         super().__init__(bind_address=host, bind_port=port, application=_NoApplication,
                          max_connections=max_connections)
         self.on_call = on_call
         self.on_event = on_event
         self.timeout = timeout
+        self.profile = profile
         self.legs: Dict[str, FreeSwitchCallLeg] = {}
         self._accept_greenlet: Optional[gevent.Greenlet] = None
         self._sessions = set()
@@ -346,6 +349,7 @@ class OutboundServer(gesl.OutboundESLServer):
                 return
             session.connect()
             leg = FreeSwitchCallLeg(session, on_event=self.on_event)
+            leg.profile = self.profile
             leg.setup()
             self.connection_count += 1
             self.legs[leg.unique_id] = leg

@@ -71,12 +71,12 @@ APP_PLAYBACK = "playback"
 APP_ANSWER = "answer"
 
 
-def api(name: str, **fields) -> str:
-    """Render table entry ``name`` with ``fields``; every field value is checked by :func:`_word`."""
+def api(entry: str, **fields) -> str:
+    """Render table entry ``entry`` with ``fields``; every field value is checked by :func:`_word`."""
     try:
-        template = API[name]
+        template = API[entry]
     except KeyError:
-        raise EngineError("no FreeSWITCH rendering for %r" % name)
+        raise EngineError("no FreeSWITCH rendering for %r" % entry)
     return template.format(**{k: (v if k in _FREE_FIELDS else _word(v)) for k, v in fields.items()})
 
 

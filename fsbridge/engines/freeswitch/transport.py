@@ -255,7 +255,8 @@ class ReconnectingESL:
     greenswitch: an Event-Name or a CUSTOM subclass or ``*``). Commands while down raise
     :class:`EngineUnavailable` at once (:meth:`api`). ``on_up`` runs in the supervisor greenlet before
     events are processed further, so a resync can run there (FreeSWITCH restarts: fixtures README
-    finding 5 — every socket is closed on shutdown).
+    finding 5 — every socket is closed on shutdown). ``connected_event``/``down_event`` are set while
+    up/down; ``connections`` counts successful connects.
     """
 
     def __init__(self, host: str, port: int, password: str, handlers=(), *,
@@ -268,6 +269,8 @@ class ReconnectingESL:
         self.timeout, self.backoff, self.max_backoff = timeout, backoff, max_backoff
         self.conn: Optional[FsInboundESL] = None
         self.connected_event = gevent.event.Event()
+        self.down_event = gevent.event.Event()
+        self.down_event.set()
         self.connections = 0
         self._running = False
         self._greenlet: Optional[gevent.Greenlet] = None
@@ -316,6 +319,7 @@ class ReconnectingESL:
             delay = self.backoff
             self.conn = conn
             self.connections += 1
+            self.down_event.clear()
             self.connected_event.set()
             if self.on_up is not None:
                 try:
@@ -324,6 +328,7 @@ class ReconnectingESL:
                     log.exception("ESL on_up failed")
             conn.wait_closed()
             self.connected_event.clear()
+            self.down_event.set()
             self.conn = None
             if self.on_down is not None:
                 try:
