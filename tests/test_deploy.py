@@ -410,3 +410,55 @@ def test_conf_readme_table_names_the_files_here():
     missing = sorted(n for n in named if not (CONF / n).exists())
     assert not missing, missing
     assert {p.relative_to(CONF).as_posix() for p in XML_FILES} <= named
+
+
+def test_unit_execstart_arguments_are_accepted_by_fsbridge_serve():
+    app = pytest.importorskip("fsbridge.app")
+    import argparse
+    line = re.search(r"^ExecStart=(.*)$", (CONF / "fsbridge.service").read_text(), re.M).group(1).split()
+    assert line[:2] == ["/opt/fsbridge/bin/fsbridge", "serve"]
+    parser = argparse.ArgumentParser()
+    app.add_arguments(parser)
+    args = parser.parse_args(line[2:])
+    assert args.config == "/etc/fsbridge/fsbridge.toml" and args.engine == "freeswitch"
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_example_app_serves_the_vm_numbers_twiml(tmp_path):
+    """vagrant/example_app.py with the TOML provision.sh writes answers the voice URLs of 7200 and 7201."""
+    pytest.importorskip("fsbridge.demo.app")
+    import time
+    import urllib.parse
+    import urllib.request
+    config = tmp_path / "fsbridge.toml"
+    config.write_text(_provision_toml())
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, str(VAGRANT / "example_app.py"), "--config", str(config),
+                             "--listen", f"127.0.0.1:{port}"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        urls = {n["number"]: n["voice_url"] for n in tomllib.loads(config.read_text())["numbers"]}
+        body = urllib.parse.urlencode({"From": "1100", "To": "7200", "CallSid": "CA" + "1" * 32}).encode()
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                replies = {}
+                for number, url in urls.items():
+                    url = url.replace("127.0.0.1:8090", f"127.0.0.1:{port}")
+                    with urllib.request.urlopen(url, data=body, timeout=5) as r:
+                        replies[number] = r.read().decode()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        assert ">TeamMeeting</Conference>" in replies["7200"] and "<Dial>" in replies["7200"]
+        assert ">Customer Waiting Room</Conference>" in replies["7201"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -164,7 +164,9 @@ MSG
       "$FS_CONF/sip_profiles/internal.xml"
   fi
 
-  chown -R freeswitch:freeswitch "$FS_CONF" 2>/dev/null || true
+  # the files with passwords in them: FreeSWITCH (group freeswitch) reads them, other users do not
+  chown root:freeswitch "$ESL_CONF" "$FS_CONF"/directory/default/fsbridge-*.xml
+  chmod 0640 "$ESL_CONF" "$FS_CONF"/directory/default/fsbridge-*.xml
 
   # fs_cli reads /etc/fs_cli.conf: keep `sudo fs_cli` working with the new ESL password.
   umask 077
