@@ -37,15 +37,24 @@ class Receiver:
         self.status = status
         self.gate = None
         self._changed = gevent.event.Event()
-        self.server = WSGIServer(("127.0.0.1", port), self._app, log=None, error_log=None)
+        self.port = port
+        self.server = None
 
     def start(self):
+        """Listen now (not before: until then the port refuses connections)."""
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # accepted sockets inherit it (Linux)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(128)
+        self.server = WSGIServer(listener, self._app, log=None, error_log=None)
         self.server.start()
         self.port = self.server.server_port
         return self
 
     def stop(self):
-        self.server.stop(timeout=1)
+        if self.server is not None:
+            self.server.stop(timeout=1)
 
     def url(self, path="/cb"):
         return f"http://127.0.0.1:{self.port}{path}"

@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass
 from typing import List, Optional
 
-from sqlalchemy import Column, Float, Index, Integer, LargeBinary, String, Table, Text, select, update
+from sqlalchemy import Column, Float, Index, Integer, LargeBinary, String, Table, Text, bindparam, select, update
 from sqlalchemy.engine import Connection
 
 from fsbridge.store.db import metadata
@@ -95,15 +95,24 @@ class OutboxRow:
     state: str
 
 
+# Statements are built once and executed with parameter dicts (SQLAlchemy caches their compiled form).
+_INSERT = outbox.insert()
+_MARK = (update(outbox).where(outbox.c.id == bindparam("row_id"))
+         .values(state=bindparam("new_state"), attempts=bindparam("new_attempts"),
+                 last_error=bindparam("new_error"), next_attempt_at=bindparam("next_at"),
+                 delivered_at=bindparam("done_at")))
+
+
 def insert(conn: Connection, req: CallbackRequest, now: float, state: str = PENDING,
            last_error: Optional[str] = None) -> int:
     """Write ``req`` (queue key = its conference SID) and return the row id."""
-    result = conn.execute(outbox.insert().values(
+    result = conn.execute(_INSERT, dict(
         queue_key=req.conference_sid, dialect=req.dialect, kind=req.kind, event_name=req.event_name,
         account_sid=req.account_sid, conference_sid=req.conference_sid, sequence_number=req.sequence_number,
         method=req.method, url=req.url, params=json.dumps(req.params), body=req.body,
         content_type=req.content_type, headers=json.dumps(req.headers), username=req.username,
         password=req.password, state=state, attempts=0, last_error=last_error, created_at=now,
+        next_attempt_at=None, delivered_at=None,
     ))
     return int(result.inserted_primary_key[0])
 
@@ -111,10 +120,15 @@ def insert(conn: Connection, req: CallbackRequest, now: float, state: str = PEND
 def mark(conn: Connection, row_id: int, state: str, attempts: int, last_error: Optional[str] = None,
          next_attempt_at: Optional[float] = None, delivered_at: Optional[float] = None) -> None:
     """Record the outcome of an attempt."""
-    conn.execute(update(outbox).where(outbox.c.id == row_id).values(
-        state=state, attempts=attempts, last_error=last_error, next_attempt_at=next_attempt_at,
-        delivered_at=delivered_at,
-    ))
+    conn.execute(_MARK, dict(row_id=row_id, new_state=state, new_attempts=attempts, new_error=last_error,
+                             next_at=next_attempt_at, done_at=delivered_at))
+
+
+def mark_many(conn: Connection, marks) -> None:
+    """Record many outcomes in one statement: ``marks`` = dicts as :func:`mark` takes them
+    (row_id, new_state, new_attempts, new_error, next_at, done_at)."""
+    if marks:
+        conn.execute(_MARK, list(marks))
 
 
 def _row(r) -> OutboxRow:
