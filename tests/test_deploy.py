@@ -360,6 +360,18 @@ def test_vagrantfile_validates(tmp_path):
     assert "validated successfully" in r.stdout
 
 
+def test_vagrant_up_without_a_token_refuses_before_booting(tmp_path):
+    if not shutil.which("vagrant"):
+        pytest.skip("vagrant is not installed (.ci/setup installs Debian's vagrant package)")
+    env = {k: v for k, v in os.environ.items() if k != "SIGNALWIRE_TOKEN"}
+    env.update(VAGRANT_DOTFILE_PATH=str(tmp_path / "dot"), VAGRANT_HOME=str(tmp_path / "home"),
+               VAGRANT_CHECKPOINT_DISABLE="1")
+    r = subprocess.run(["vagrant", "up"], cwd=VAGRANT, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode != 0
+    assert "SIGNALWIRE_TOKEN is not set" in r.stderr
+    assert not (tmp_path / "dot" / "machines").exists()  # nothing was created
+
+
 def test_example_app_compiles():
     compile((VAGRANT / "example_app.py").read_text(), "example_app.py", "exec")
 
