@@ -37,23 +37,13 @@ TO = "to"
 CALL_STATUS = "call_status"
 ACCOUNT_SID = "account_sid"
 
-START_TALKING = "start-talking"
-#: statusEvents word → DomainEvent names; both spellings of the talk-stop word subscribe
-STATUS_WORDS = {
-    "start": (ev.CONFERENCE_START,),
-    "end": (ev.CONFERENCE_END,),
-    "join": (ev.PARTICIPANT_JOIN,),
-    "leave": (ev.PARTICIPANT_LEAVE,),
-    START_TALKING: (ev.PARTICIPANT_SPEECH_START,),
-    "end-talking": (ev.PARTICIPANT_SPEECH_STOP,),
-    "stop-talking": (ev.PARTICIPANT_SPEECH_STOP,),
-}
+#: DomainEvent name → the ``event`` value jambonz sends (talk stop: RenderSettings.jambonz_stop_talking)
 _EVENT_WORD = {
     ev.CONFERENCE_START: "start",
     ev.CONFERENCE_END: "end",
     ev.PARTICIPANT_JOIN: "join",
     ev.PARTICIPANT_LEAVE: "leave",
-    ev.PARTICIPANT_SPEECH_START: START_TALKING,
+    ev.PARTICIPANT_SPEECH_START: "start-talking",
 }
 #: ParticipantView.status → jambonz callStatus (jambonz uses Twilio's call status words)
 _CALL_STATUS = {"connected": "in-progress", "complete": "completed"}
@@ -105,9 +95,9 @@ def payload(event: DomainEvent, settings: RenderSettings = RenderSettings()) -> 
 def render(event: DomainEvent, settings: RenderSettings = RenderSettings()) -> Optional[CallbackRequest]:
     """Render ``event`` for a jambonz conference's statusHook; None when unsubscribed or not a jambonz event
     (jambonz reports no mute/hold/modify/announcement/recording events on the statusHook)."""
-    from .twilio import subscribed_status  # the shared subscription rule (event.subscribed + word table)
+    from .twilio import wanted  # the shared subscription rule
 
-    if event_word(event, settings) is None or not subscribed_status(event, STATUS_WORDS):
+    if event_word(event, settings) is None or not wanted(event):
         return None
     hook = event.callbacks.status_callback
     data = payload(event, settings)

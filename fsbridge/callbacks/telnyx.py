@@ -27,15 +27,9 @@ CALL_SID_LEGACY = "CallSidLegacy"
 FROM = "From"
 TO = "To"
 
-#: statusCallbackEvent word → StatusCallbackEvent values (seed: start, end, join, leave, speaker)
-STATUS_WORDS = {
-    "start": (ev.CONFERENCE_START,),
-    "end": (ev.CONFERENCE_END,),
-    "join": (ev.PARTICIPANT_JOIN,),
-    "leave": (ev.PARTICIPANT_LEAVE,),
-    "speaker": (ev.PARTICIPANT_SPEECH_START, ev.PARTICIPANT_SPEECH_STOP),
-}
-STATUS_EVENTS = frozenset(name for names in STATUS_WORDS.values() for name in names)
+#: the StatusCallbackEvent values Telnyx sends (seed: start, end, join, leave, speaker)
+STATUS_EVENTS = frozenset({ev.CONFERENCE_START, ev.CONFERENCE_END, ev.PARTICIPANT_JOIN, ev.PARTICIPANT_LEAVE,
+                           ev.PARTICIPANT_SPEECH_START, ev.PARTICIPANT_SPEECH_STOP})
 RECORDING_PATH = "/v2/texml/Accounts/{account_sid}/Conferences/{conference_sid}/Recordings/{recording_sid}"
 
 
@@ -69,15 +63,15 @@ def render(event: DomainEvent, settings: RenderSettings = RenderSettings()) -> O
     """Render ``event`` for a TeXML conference; None when nothing is to be sent (unsubscribed, or an event
     Telnyx does not report: mute, hold, modify, announcement, conference-record-end)."""
     cb = event.callbacks
+    if not tw.wanted(event):
+        return None
     if event.name in STATUS_EVENTS:
-        if not tw.subscribed_status(event, STATUS_WORDS):
-            return None
         hook = cb.status_callback
         return form_request(dialect=DIALECT, kind=KIND_STATUS, event=event, hook_url=hook.url, method=hook.method,
                             params=status_params(event), username=hook.username, password=hook.password)
     if event.name in tw.RECORDING_WORDS:
         hook = cb.recording_status_callback
-        if hook is None or event.recording is None or tw.RECORDING_WORDS[event.name] not in cb.recording_status_events:
+        if event.recording is None:
             return None
         params = tw.recording_params(event, settings.base_url)
         url = tw.recording_url(settings.base_url, event, RECORDING_PATH)

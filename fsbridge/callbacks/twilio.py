@@ -17,6 +17,7 @@ from typing import Optional
 
 from fsbridge.conference import events as ev
 from fsbridge.conference.events import DomainEvent
+from fsbridge.conference.subscriptions import is_subscribed
 
 from .request import KIND_EVENT, KIND_RECORDING, KIND_STATUS, CallbackRequest, RenderSettings, bool_str, form_request
 from .signing import TWILIO_IDEMPOTENCY_HEADER, twilio_idempotency_token
@@ -63,20 +64,13 @@ EVENT_NAME = "EventName"
 DURATION = "Duration"
 RECORDING_FILE_SIZE = "RecordingFileSize"
 
-#: statusCallbackEvent word → the StatusCallbackEvent values it subscribes to (parameter table)
-STATUS_WORDS = {
-    "start": (ev.CONFERENCE_START,),
-    "end": (ev.CONFERENCE_END,),
-    "join": (ev.PARTICIPANT_JOIN,),
-    "leave": (ev.PARTICIPANT_LEAVE,),
-    "mute": (ev.PARTICIPANT_MUTE, ev.PARTICIPANT_UNMUTE),
-    "hold": (ev.PARTICIPANT_HOLD, ev.PARTICIPANT_UNHOLD),
-    "modify": (ev.PARTICIPANT_MODIFY,),
-    "speaker": (ev.PARTICIPANT_SPEECH_START, ev.PARTICIPANT_SPEECH_STOP),
-    "announcement": (ev.ANNOUNCEMENT_END, ev.ANNOUNCEMENT_FAIL),
-}
-STATUS_EVENTS = frozenset(name for names in STATUS_WORDS.values() for name in names)
-#: DomainEvent name → recordingStatusCallbackEvent word
+#: the StatusCallbackEvent values Twilio sends to a statusCallback (parameter table)
+STATUS_EVENTS = frozenset({
+    ev.CONFERENCE_START, ev.CONFERENCE_END, ev.PARTICIPANT_JOIN, ev.PARTICIPANT_LEAVE, ev.PARTICIPANT_MUTE,
+    ev.PARTICIPANT_UNMUTE, ev.PARTICIPANT_HOLD, ev.PARTICIPANT_UNHOLD, ev.PARTICIPANT_MODIFY,
+    ev.PARTICIPANT_SPEECH_START, ev.PARTICIPANT_SPEECH_STOP, ev.ANNOUNCEMENT_END, ev.ANNOUNCEMENT_FAIL,
+})
+#: DomainEvent name → RecordingStatus value
 RECORDING_WORDS = {
     ev.RECORDING_IN_PROGRESS: "in-progress",
     ev.RECORDING_COMPLETED: "completed",
@@ -95,12 +89,11 @@ def rfc2822(when: datetime) -> str:
     return text[:5] + day.lstrip("0") + text[7:] if day.startswith("0") else text
 
 
-def subscribed_status(event: DomainEvent, words=STATUS_WORDS) -> bool:
-    """True when ``event`` is a status event the conference subscribed to: ``event.subscribed`` is not
-    False and one of ``callbacks.status_events`` covers it (``words``: the dialect's word table)."""
-    if not event.subscribed or event.callbacks.status_callback is None:
-        return False
-    return any(event.name in words.get(word, ()) for word in event.callbacks.status_events)
+def wanted(event: DomainEvent) -> bool:
+    """True when ``event`` is to be sent: the domain marked it subscribed and the conference's callback
+    config asks for it in its dialect (the domain's own rule, fsbridge.conference.subscriptions — one table
+    of statusCallbackEvent / statusEvents / recordingStatusCallbackEvent words for the whole bridge)."""
+    return event.subscribed and is_subscribed(event.name, event.callbacks)
 
 
 def recording_url(base_url: str, event: DomainEvent, path: str = RECORDING_PATH) -> str:
@@ -214,24 +207,22 @@ def render(event: DomainEvent, settings: RenderSettings = RenderSettings()) -> O
     * ``conference-record-end`` → ``eventCallbackUrl`` (always POST), only when no recordingStatusCallback.
     """
     cb = event.callbacks
+    if not wanted(event):
+        return None
     if event.name in STATUS_EVENTS:
-        if not subscribed_status(event):
-            return None
         hook = cb.status_callback
         return form_request(dialect=DIALECT, kind=KIND_STATUS, event=event, hook_url=hook.url, method=hook.method,
                             params=status_params(event), headers=idempotency_headers(event, KIND_STATUS),
                             username=hook.username, password=hook.password)
     if event.name in RECORDING_WORDS:
         hook = cb.recording_status_callback
-        if hook is None or event.recording is None or RECORDING_WORDS[event.name] not in cb.recording_status_events:
+        if event.recording is None:
             return None
         return form_request(dialect=DIALECT, kind=KIND_RECORDING, event=event, hook_url=hook.url,
                             method=hook.method, params=recording_params(event, settings.base_url),
                             headers=idempotency_headers(event, KIND_RECORDING),
                             username=hook.username, password=hook.password)
     if event.name == ev.CONFERENCE_RECORD_END:
-        if not cb.event_callback_url or cb.recording_status_callback is not None:
-            return None
         return form_request(dialect=DIALECT, kind=KIND_EVENT, event=event, hook_url=cb.event_callback_url,
                             method="POST", params=record_end_params(event, settings.base_url),
                             headers=idempotency_headers(event, KIND_EVENT))
