@@ -344,3 +344,28 @@ def test_enqueue_is_durable_before_start_and_unsubscribed_is_not_queued(engine):
     row = d.enqueue(evt("CFn", 2, "http://127.0.0.1:9/cb"))
     s = d.status(row)
     assert (s.state, s.attempts, s.sequence_number, s.event_name) == ("pending", 0, 2, "participant-join")
+
+
+def test_random_5xx_retries_never_reorder_a_conference(engine):
+    import random
+
+    rnd = random.Random(11)
+    receiver = Receiver(status=lambda n: 503 if rnd.random() < 0.3 else 200).start()
+    d = Dispatcher(engine, {AC: TOKEN}, backoff_factor=0.0005).start()
+    try:
+        for seq in range(1, 16):
+            for conf in ("CFp", "CFq", "CFr"):
+                d.enqueue(evt(conf, seq, receiver.url()))
+        assert d.wait_idle(10)
+        ok = {}
+        for i, r in enumerate(receiver.requests):
+            f = receiver.form(i)
+            ok.setdefault(f["ConferenceSid"], []).append(int(f["SequenceNumber"]))
+        # every attempt of a conference (failed or not) is in non-decreasing order, none skipped
+        for conf in ("CFp", "CFq", "CFr"):
+            assert ok[conf] == sorted(ok[conf]) and sorted(set(ok[conf])) == list(range(1, 16))
+        assert len(receiver.requests) > 45  # some 503s really happened and were retried
+        assert all(s.state == "delivered" for c in ("CFp", "CFq", "CFr") for s in d.status(conference_sid=c))
+    finally:
+        d.stop()
+        receiver.stop()
