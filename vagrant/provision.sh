@@ -173,6 +173,12 @@ MSG
   printf '[default]\nhost => 127.0.0.1\nport => 8021\npassword => %s\n' "$ESL_PASSWORD" > /etc/fs_cli.conf
   umask 022
 
+  # SIP binds to the private-network address: start FreeSWITCH only once the network is up (reboots).
+  install -d /etc/systemd/system/freeswitch.service.d
+  printf '[Unit]\nWants=network-online.target\nAfter=network-online.target\n' \
+    > /etc/systemd/system/freeswitch.service.d/fsbridge-network.conf
+  systemctl daemon-reload
+
   log "restarting FreeSWITCH (ESL address/password and RTP range need a restart)"
   systemctl enable freeswitch >/dev/null 2>&1 || true
   systemctl restart freeswitch
