@@ -7,7 +7,7 @@ from collections import defaultdict
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from fsbridge.conference import events as ev
 from fsbridge.conference import native as N
@@ -16,7 +16,7 @@ from fsbridge.conference.native import NativeEvent
 from fsbridge.conference.testing import Harness
 from fsbridge.markup.model import Conference
 
-CALLS = [f"CA{i:032x}" for i in range(8)]
+CALLS = [f"CA{i:032x}" for i in range(6)]
 ROOMS = ["alpha", "beta"]
 LABELS = [None, None, "host", "guest"]
 PARTICIPANT_EVENTS = {ev.PARTICIPANT_JOIN, ev.PARTICIPANT_LEAVE, ev.PARTICIPANT_MUTE, ev.PARTICIPANT_UNMUTE,
@@ -50,9 +50,22 @@ class ConferenceMachine(RuleBasedStateMachine):
             assert e.code in (13240, 16020, 16025, 20404, 21201, 21220) and e.status in (400, 404, 409)
             return []
 
+    def _who(self, data, room):
+        """Mostly a live participant of ``room`` (by CallSid or label), sometimes anybody."""
+        live = [p for p in self.h.state.participants(self._sid(room))]
+        choices = [p.call_sid for p in live] + [p.label for p in live if p.label] or CALLS
+        return data.draw(st.one_of(st.sampled_from(choices), st.sampled_from(CALLS + ["host", "nobody"])))
+
     def _sid(self, room):
         info = self.h.state.conference_by_name(self.h.account_sid, room)
         return info.sid if info else "CF" + "e" * 32
+
+    @initialize(n=st.integers(1, 4), start=st.booleans(), end=st.booleans(), record=st.booleans())
+    def some_callers(self, n, start, end, record):
+        """Begin with a populated room, so that most steps act on real participants."""
+        for i in range(n):
+            self.join(CALLS[i], "alpha", start or i == 1, end and i == 0, LABELS[i % len(LABELS)], False,
+                      False, record)
 
     @rule(call=st.sampled_from(CALLS), room=st.sampled_from(ROOMS), start=st.booleans(), end=st.booleans(),
           label=st.sampled_from(LABELS), muted=st.booleans(), defer=st.booleans(), record=st.booleans())
@@ -77,22 +90,23 @@ class ConferenceMachine(RuleBasedStateMachine):
         if self.deferred:
             self.h.run(self.deferred.pop(data.draw(st.integers(0, len(self.deferred) - 1))))
 
-    @rule(call=st.sampled_from(CALLS))
-    def hangup(self, call):
-        self.h.hangup(call)
+    @rule(data=st.data(), room=st.sampled_from(ROOMS))
+    def hangup(self, data, room):
+        self.h.hangup(self._who(data, room))
 
-    @rule(call=st.sampled_from(CALLS), start=st.booleans())
-    def talk(self, call, start):
+    @rule(data=st.data(), room=st.sampled_from(ROOMS), start=st.booleans())
+    def talk(self, data, room, start):
+        call = self._who(data, room)
         view = self.h.state.participant_of_call(call)
         action = N.START_TALKING if start else N.STOP_TALKING
         room = view.conference_sid if view else self._sid("alpha")
         self.h.feed([self.h.engine._ev(action, room, unique_id=self.h.uid(call),
                                        member_id=view.member_id if view else 99)])
 
-    @rule(room=st.sampled_from(ROOMS), who=st.sampled_from(CALLS + ["host", "guest"]), on=st.booleans(),
+    @rule(data=st.data(), room=st.sampled_from(ROOMS), on=st.booleans(),
           what=st.sampled_from(["mute", "hold", "kick", "modify"]))
-    def rest(self, room, who, on, what):
-        s, sid = self.h.state, self._sid(room)
+    def rest(self, data, room, on, what):
+        s, sid, who = self.h.state, self._sid(room), self._who(data, room)
         if what == "mute":
             self._try(s.set_muted, self.h.account_sid, sid, who, on)
         elif what == "hold":
@@ -102,13 +116,29 @@ class ConferenceMachine(RuleBasedStateMachine):
         else:
             self._try(s.modify, self.h.account_sid, sid, who, end_conference_on_exit=on, beep_on_exit=not on)
 
-    @rule(room=st.sampled_from(ROOMS))
-    def end(self, room):
-        self._try(self.h.state.end, self.h.account_sid, self._sid(room))
+    @rule(room=st.sampled_from(ROOMS), really=st.integers(0, 3))
+    def end(self, room, really):
+        if really == 0:                      # rarely: it ends everything
+            self._try(self.h.state.end, self.h.account_sid, self._sid(room))
 
     @rule(room=st.sampled_from(ROOMS))
     def announce(self, room):
         self._try(self.h.state.announce, self.h.account_sid, self._sid(room), "https://x/a.mp3", ("/a.wav",))
+
+    @rule(room=st.sampled_from(ROOMS), status=st.sampled_from(["paused", "in-progress", "stopped"]))
+    def recording(self, room, status):
+        info = self.h.state.conference_by_name(self.h.account_sid, room)
+        for rec_sid in info.recording_sids if info else ():
+            self._try(self.h.state.update_recording, self.h.account_sid, info.sid, rec_sid, status)
+
+    @rule(data=st.data(), room=st.sampled_from(ROOMS), on=st.booleans(), to_member=st.booleans())
+    def coach_or_announce_to(self, data, room, on, to_member):
+        s, sid = self.h.state, self._sid(room)
+        coach, who = self._who(data, room), self._who(data, room)
+        if to_member:
+            self._try(s.announce, self.h.account_sid, sid, "https://x/b.mp3", ("/b.wav",), who=who)
+        else:
+            self._try(s.modify, self.h.account_sid, sid, coach, coaching=on, call_sid_to_coach=who)
 
     @rule(data=st.data())
     def engine_repeats_an_event(self, data):
@@ -194,6 +224,6 @@ class ConferenceMachine(RuleBasedStateMachine):
             assert len(live) <= 2
 
 
-ConferenceMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None,
+ConferenceMachine.TestCase.settings = settings(max_examples=100, stateful_step_count=50, deadline=None,
                                                suppress_health_check=[HealthCheck.too_slow])
 TestConferenceInvariants = ConferenceMachine.TestCase

@@ -381,6 +381,7 @@ class ConferenceState:
         """Fix the end (reason, who) and ask the engine to remove everyone; finish if nobody is left."""
         conf.ending_reason, conf.call_sid_ending, conf.label_ending = reason, call_sid, label
         conf.reason_text = text
+        self._cancel_pending(conf)
         for m in conf.joined:
             if m.leave_reason is None:
                 m.leave_reason = others_reason
@@ -394,10 +395,7 @@ class ConferenceState:
         """Complete the conference: conference-end once; pending joins are cancelled (kicked on arrival)."""
         if conf.status == R.CONF_COMPLETED:
             return
-        for m in conf.pending:
-            m.status = R.P_FAILED
-            self._cancelled[m.unique_id] = conf.sid
-            self._forget_member(m)
+        self._cancel_pending(conf)
         conf.status = R.CONF_COMPLETED
         conf.ended_at = ts
         self._emit(out, conf, ev.CONFERENCE_END, ts, reason_conference_ended=conf.ending_reason,
@@ -408,6 +406,13 @@ class ConferenceState:
             old = self._confs.pop(self._completed.popleft(), None)
             if old is not None and self._by_name.get((old.account_sid, old.friendly_name)) == old.sid:
                 del self._by_name[(old.account_sid, old.friendly_name)]
+
+    def _cancel_pending(self, conf: ConferenceRecord) -> None:
+        """Joins still on their way when the end is decided never join: kicked if add-member comes."""
+        for m in conf.pending:
+            m.status = R.P_FAILED
+            self._cancelled[m.unique_id] = conf.sid
+            self._forget_member(m)
 
     def _forget_member(self, m: MemberRecord) -> None:
         if self._by_call.get(m.call_sid) == m.conference_sid:
@@ -428,6 +433,7 @@ class ConferenceState:
         m.status = R.P_COMPLETE
         m.date_updated = ts
         self._forget_member(m)
+        conf.announcements = [a for a in conf.announcements if a[0] is None or a[0] != m.member_id]
         for other in conf.joined:   # a coach whose coached participant left coaches nobody
             if other.coaching and other.call_sid_to_coach == m.call_sid:
                 other.coaching, other.call_sid_to_coach = False, None
