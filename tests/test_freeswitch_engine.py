@@ -106,6 +106,7 @@ def run_call(engine, fake, join_cmd_for, **call_kw):
         try:
             leg.answer()
             result.set(leg.join(join_cmd_for(leg)))
+            leg.hangup()  # the runtime hangs up when its markup ends
         except Exception as exc:  # pragma: no cover - surfaced by result.get
             result.set_exception(exc)
     engine.set_call_handler(on_call)
@@ -143,7 +144,7 @@ def test_outbound_call_join_sends_the_exact_conference_execute(engine, fake, sin
     assert result.get(timeout=5) == "left"
     sink.wait(lambda e: e.action == n.DEL_MEMBER)
     assert sink.actions("CF1").index(n.KICK_MEMBER) < sink.actions("CF1").index(n.DEL_MEMBER)
-    # the handler returned: the leg hangs up and sends exit (finding 30)
+    # the handler hung up: after CHANNEL_HANGUP_COMPLETE the leg sends exit (finding 30: plain linger)
     assert call.closed.wait(5)
     assert any("call-command: hangup" in r for r in call.received)
     assert call.received[-1] == "exit"
@@ -176,6 +177,7 @@ def test_leg_play_and_dtmf(engine, fake):
         leg.answer()
         played.set(leg.play(["/usr/share/freeswitch/sounds/a.wav", "silence_stream://500"]))
         got.wait(5)
+        leg.hangup()
     engine.set_call_handler(on_call)
     call = FakeCall(fake, "127.0.0.1", engine.outbound_port).start()
     assert played.get(timeout=5) is True
@@ -380,3 +382,53 @@ def test_originate_pending_when_esl_drops_fails(engine, fake):
     with pytest.raises(EngineUnavailable):
         job.wait(5)
     assert not job.done
+
+
+def test_handler_that_returns_at_once_keeps_the_call_until_it_ends(engine, fake, sink):
+    """The runtime's Bridge.on_call spawns the call's session and returns at once."""
+    result = gevent.event.AsyncResult()
+
+    def session(leg):
+        leg.answer()
+        result.set(leg.join(c.JoinMember("CFQ", leg.unique_id, "CAQ")))
+
+    engine.set_call_handler(lambda leg: gevent.spawn(session, leg))
+    call = FakeCall(fake, "127.0.0.1", engine.outbound_port).start()
+    add = sink.wait(lambda e: e.action == n.ADD_MEMBER and e.room == "CFQ")
+    assert not call.closed.is_set() and "exit" not in call.received
+    engine.execute(c.KickMember("CFQ", add.member_id))
+    assert result.get(timeout=5) == "left"
+    assert not any("call-command: hangup" in r for r in call.received)  # the call continues
+    call.hangup()  # the caller hangs up later
+    assert call.closed.wait(5) and call.received[-1] == "exit"
+
+
+def test_handler_that_raises_hangs_the_call_up(engine, fake):
+    def boom(leg):
+        raise RuntimeError("runtime bug")
+    engine.set_call_handler(boom)
+    call = FakeCall(fake, "127.0.0.1", engine.outbound_port).start()
+    call.wait_command("call-command: hangup")
+    assert call.closed.wait(5) and call.received[-1] == "exit"
+
+
+def test_composition_root_outbound_server_attaches_to_the_engine(fake, sink):
+    """fsbridge/app.py builds ``OutboundServer(host, port, on_call=bridge.on_call, engine=engine)``."""
+    from fsbridge.engines.freeswitch import OutboundServer
+    engine = FreeSwitchEngine("127.0.0.1", fake.port, "ClueCon", outbound_port=0, reconnect_backoff=0.01)
+    engine.set_event_sink(sink)
+    engine.start()
+    try:
+        assert engine.wait_connected(5)
+        assert not engine.outbound.running  # no call handler on the engine: nothing bound yet
+        result = gevent.event.AsyncResult()
+        server = OutboundServer("127.0.0.1", 0, on_call=lambda leg: result.set(
+            leg.join(c.JoinMember("CFF", leg.unique_id, "CAF"))), engine=engine)
+        port = server.start()
+        assert engine.outbound is server and engine.outbound_port == port
+        FakeCall(fake, "127.0.0.1", port, session="full", refuse_join=True).start()
+        assert result.get(timeout=5) == "refused"
+        sink.wait(lambda e: e.action == n.JOIN_REFUSED and e.room == "CFF")
+        server.stop()
+    finally:
+        engine.stop()

@@ -145,6 +145,8 @@ class FreeSwitchEngine:
             timeout=command_timeout, backoff=reconnect_backoff, max_backoff=max_backoff)
         self.outbound = OutboundServer(outbound_host, outbound_port, on_call=self._call_arrived,
                                        on_event=self._emit_one, timeout=command_timeout, profile=profile)
+        self.outbound.prepare_leg = self._prepare_leg
+        self._outbound_attached = False
         self.resynced = gevent.event.Event()
         self._jobs: Dict[str, OriginateJob] = {}
         self._pending_wait: Dict[str, c.JoinMember] = {}
@@ -165,16 +167,38 @@ class FreeSwitchEngine:
         self._sink = sink
 
     def set_call_handler(self, on_call: Callable[[FreeSwitchCallLeg], None]) -> None:
-        """The runtime's ``on_call(leg)`` for calls arriving on the outbound socket."""
+        """The runtime's ``on_call(leg)`` for calls arriving on the outbound socket (binds the engine's
+        own outbound server if the engine is started and no server was attached)."""
         self._on_call = on_call
+        if self._started:
+            self._ensure_outbound()
+
+    def attach_outbound(self, server: OutboundServer) -> None:
+        """Serve calls through ``server`` (built by the composition root with its own ``on_call``)
+        instead of the engine's own: its legs get the engine's join bookkeeping and JOIN_REFUSED sink.
+        Called by ``OutboundServer(..., engine=engine)``."""
+        if server is self.outbound:
+            return
+        if self.outbound.running:
+            self.outbound.stop()
+        server.prepare_leg = self._prepare_leg
+        server.on_event = self._emit_one
+        server.profile = self.profile
+        self.outbound = server
+        self._outbound_attached = True
+
+    def _ensure_outbound(self) -> None:
+        if not self.outbound.running and not self._outbound_attached:
+            self.outbound.start()
 
     def start(self) -> None:
-        """Bind the outbound socket and start the ESL supervisor (connects in the background;
-        :meth:`wait_connected` blocks until the first connection is up)."""
+        """Start the ESL supervisor (connects in the background; :meth:`wait_connected` blocks until the
+        first connection is up) and — when a call handler is set — bind the outbound socket."""
         if self._started:
             return
         self._started = True
-        self.outbound.start()
+        if self._on_call is not None:
+            self._ensure_outbound()
         self._worker = gevent.spawn(self._work_loop)
         self._poller = gevent.spawn(self._talk_poll_loop)
         self.esl.start()
@@ -199,7 +223,9 @@ class FreeSwitchEngine:
 
     @property
     def outbound_port(self) -> int:
-        """The bound outbound-socket port (after :meth:`start`)."""
+        """The bound outbound-socket port (binds the engine's own server if nothing is bound yet)."""
+        if not self.outbound.running:
+            self._ensure_outbound()
         return self.outbound.bound_port
 
     def execute(self, command: c.Command) -> None:
@@ -264,7 +290,7 @@ class FreeSwitchEngine:
                      (ORIG_CALLEE_NUMBER, to), (ORIG_CALLEE_NAME, to), (ORIG_TIMEOUT, int(timeout_s)),
                      (render.CALL_SID_VAR, call_sid), (render.HANGUP_AFTER_VAR, "false")]
         if app is None:
-            target = self.outbound_advertise or "%s:%d" % (self.outbound.bind_address, self.outbound.bound_port)
+            target = self.outbound_advertise or "%s:%d" % (self.outbound.bind_address, self.outbound_port)
             app = "&socket(%s async full)" % target
         command = render.originate(self.dial_string(to), app, variables)
         job = OriginateJob(job_uuid=str(uuidlib.uuid4()), unique_id=unique_id, call_sid=call_sid, command=command)
@@ -311,8 +337,11 @@ class FreeSwitchEngine:
         k = (key[0], key[1], action)
         self._suppress[k] = self._suppress.get(k, 0) + 1
 
+    def _prepare_leg(self, leg: FreeSwitchCallLeg) -> None:
+        leg.on_join = self._on_join
+        leg.on_event = self._emit_one
+
     def _call_arrived(self, leg: FreeSwitchCallLeg) -> None:
-        leg.on_join = self._on_join  # type: ignore[attr-defined]
         if self._on_call is None:
             log.warning("call %s arrived but no call handler is set; hanging up", leg.unique_id)
             return

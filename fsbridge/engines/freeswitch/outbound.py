@@ -101,7 +101,7 @@ class FreeSwitchCallLeg:
     (Caller-Destination-Number), ``call_sid`` (``variable_fsbridge_call_sid`` for fsbridge dial-outs, else
     None), ``channel_data`` (every connect header), ``hung_up``, ``member_id``/``room`` while in a room.
     ``on_event(NativeEvent)`` receives JOIN_REFUSED and ``on_join(JoinMember)`` is told before each join
-    (both set by the engine). Methods block the calling greenlet
+    (both set by the engine). ``ended`` is set at CHANNEL_HANGUP_COMPLETE or when the socket closed. Methods block the calling greenlet
     only; all replies/events are read by the session's own greenlets.
     """
 
@@ -123,6 +123,7 @@ class FreeSwitchCallLeg:
         self._waiters: Dict[str, gevent.event.AsyncResult] = {}
         self._dtmf: Optional[Callable[[str], None]] = None
         self._closed = False
+        self.ended = gevent.event.Event()
         session.register_handle("*", self._on_event)
         session.register_handle(CONFERENCE_SUBCLASS, self._on_conference)
         session.register_handle("DISCONNECT", self._on_disconnect)
@@ -248,6 +249,8 @@ class FreeSwitchCallLeg:
                 waiter.set(ev)
         elif name in (EV_HANGUP, EV_HANGUP_COMPLETE):
             self.hung_up = True
+            if name == EV_HANGUP_COMPLETE:
+                self.ended.set()
         elif name == EV_DTMF and self._dtmf is not None:
             try:
                 self._dtmf(ev.get(H_DTMF_DIGIT, ""))
@@ -272,7 +275,12 @@ class FreeSwitchCallLeg:
 
     def _on_closed(self, ev) -> None:
         self.hung_up = True
+        self.ended.set()
         self._release_all()
+
+    def wait_ended(self, timeout: Optional[float] = None) -> bool:
+        """Block until CHANNEL_HANGUP_COMPLETE arrived or the socket closed (True) or ``timeout`` s."""
+        return self.ended.wait(timeout)
 
     def _release_all(self) -> None:
         waiters, self._waiters = self._waiters, {}
@@ -295,8 +303,11 @@ class OutboundServer(gesl.OutboundESLServer):
     """The outbound-socket server (``socket <host>:<port> async full``).
 
     ``on_call(leg)`` runs in the session's own greenlet with a set-up :class:`FreeSwitchCallLeg`
-    (connected, ``myevents``, member events, ``linger``); when it returns the leg is closed (hangup if still
-    up, ``exit``). ``port`` 0 picks a free port (tests); :attr:`bound_port` is the real one after
+    (connected, ``myevents``, member events, ``linger``). It may block for the whole call or return at
+    once (the runtime's ``Bridge.on_call`` spawns the call's session); either way the socket is kept until
+    the call ended (CHANNEL_HANGUP_COMPLETE) and then closed with ``exit``. If ``on_call`` raises, the call
+    is hung up. ``engine``: a :class:`~.engine.FreeSwitchEngine` this server serves (it then routes
+    JOIN_REFUSED and join bookkeeping to that engine, replacing the engine's own server). ``port`` 0 picks a free port (tests); :attr:`bound_port` is the real one after
     :meth:`start`. ``on_event`` receives JOIN_REFUSED NativeEvents of legs. ``profile``: the
     mod_conference profile joins use.
     """
@@ -304,16 +315,26 @@ class OutboundServer(gesl.OutboundESLServer):
     def __init__(self, host: str = "127.0.0.1", port: int = 8084,
                  on_call: Optional[Callable[[FreeSwitchCallLeg], None]] = None,
                  on_event: Optional[Callable[[n.NativeEvent], None]] = None,
-                 max_connections: int = 500, timeout: float = 10.0, profile: str = render.PROFILE):
+                 max_connections: int = 500, timeout: float = 10.0, profile: str = render.PROFILE,
+                 engine=None):
         super().__init__(bind_address=host, bind_port=port, application=_NoApplication,
                          max_connections=max_connections)
         self.on_call = on_call
         self.on_event = on_event
+        self.prepare_leg: Optional[Callable[[FreeSwitchCallLeg], None]] = None
+        self.bound_port = None
         self.timeout = timeout
         self.profile = profile
         self.legs: Dict[str, FreeSwitchCallLeg] = {}
         self._accept_greenlet: Optional[gevent.Greenlet] = None
         self._sessions = set()
+        if engine is not None:
+            engine.attach_outbound(self)
+
+    @property
+    def running(self) -> bool:
+        """True between :meth:`start` and :meth:`stop`."""
+        return self._running
 
     def start(self) -> int:
         """Bind, listen and accept in a greenlet; returns the bound port."""
@@ -350,11 +371,18 @@ class OutboundServer(gesl.OutboundESLServer):
             session.connect()
             leg = FreeSwitchCallLeg(session, on_event=self.on_event)
             leg.profile = self.profile
+            if self.prepare_leg is not None:
+                self.prepare_leg(leg)
             leg.setup()
             self.connection_count += 1
             self.legs[leg.unique_id] = leg
-            if self.on_call is not None:
-                self.on_call(leg)
+            if self.on_call is None:
+                log.warning("call %s arrived but no call handler is set; hanging up", leg.unique_id)
+                return
+            self.on_call(leg)
+            # the handler may return at once (the runtime runs the call in its own greenlet): keep the
+            # socket until the call has ended, then close it (exit — finding 30)
+            leg.wait_ended()
         except EngineUnavailable:
             log.info("outbound socket from %s closed early", addr)
         except Exception:
