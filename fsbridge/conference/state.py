@@ -58,6 +58,7 @@ class Outcome:
     events: tuple = ()
 
     def __add__(self, other: "Outcome") -> "Outcome":
+        """Both outcomes, this one's commands/events first (for callers combining several intents)."""
         return Outcome(self.commands + other.commands, self.events + other.events)
 
 
