@@ -100,7 +100,7 @@ class ConferenceMachine(RuleBasedStateMachine):
         view = self.h.state.participant_of_call(call)
         action = N.START_TALKING if start else N.STOP_TALKING
         room = view.conference_sid if view else self._sid("alpha")
-        self.h.feed([self.h.engine._ev(action, room, unique_id=self.h.uid(call),
+        self.h.feed([self.h.engine.native(action, room, unique_id=self.h.uid(call),
                                        member_id=view.member_id if view else 99)])
 
     @rule(data=st.data(), room=st.sampled_from(ROOMS), on=st.booleans(),
@@ -151,7 +151,7 @@ class ConferenceMachine(RuleBasedStateMachine):
     def engine_spontaneous_event(self, room, call, action):
         """Events nobody asked for (moderator console, caller controls, a lost/duplicated channel)."""
         view = self.h.state.participant_of_call(call)
-        self.h.feed([self.h.engine._ev(action, view.conference_sid if view else self._sid(room),
+        self.h.feed([self.h.engine.native(action, view.conference_sid if view else self._sid(room),
                                        unique_id=self.h.uid(call), member_id=view.member_id if view else 77)])
 
     @rule(room=st.sampled_from(ROOMS), call=st.sampled_from(CALLS))

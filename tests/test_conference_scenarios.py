@@ -11,6 +11,7 @@ from fsbridge.conference import events as ev
 from fsbridge.conference import reasons as R
 from fsbridge.conference.errors import DomainError
 from fsbridge.conference.testing import Harness
+from fsbridge.markup.model import Conference
 
 TM = "Team Meeting"
 ALL = ("start", "end", "join", "leave", "mute", "hold", "modify", "speaker", "announcement")
@@ -192,8 +193,7 @@ def test_names_are_namespaced_per_account():
     h = Harness()
     h.join("CAa", "r")
     other = h.state.join(account_sid="AC" + "2" * 32, call_sid="CAx", unique_id="u-x",
-                         conference=__import__("fsbridge.markup.model", fromlist=["Conference"]).Conference(name="r"),
-                         dialect="twiml")
+                         conference=Conference(name="r"), dialect="twiml")
     assert other.commands[0].room != h.sid_of("r")
 
 

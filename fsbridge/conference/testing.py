@@ -59,7 +59,8 @@ class EchoEngine:
         """Move the engine clock on by ``seconds``."""
         self.now_us += int(seconds * 1_000_000)
 
-    def _ev(self, action: str, room: str, **kw) -> NativeEvent:
+    def native(self, action: str, room: str, **kw) -> NativeEvent:
+        """A NativeEvent ``action`` in ``room`` stamped 1 ms after the previous one (``kw``: its fields)."""
         self.now_us += 1000
         return NativeEvent(action=action, room=room, timestamp_us=self.now_us, **kw)
 
@@ -74,11 +75,11 @@ class EchoEngine:
             return []
         mid = room_members.pop(unique_id)
         self.flags.pop((room, mid), None)
-        out = [self._ev(N.DEL_MEMBER, room, unique_id=unique_id, member_id=mid, hangup_cause=hangup_cause,
+        out = [self.native(N.DEL_MEMBER, room, unique_id=unique_id, member_id=mid, hangup_cause=hangup_cause,
                         conference_size=len(room_members))]
         if not room_members:
             self.members.pop(room, None)
-            out.append(self._ev(N.CONFERENCE_DESTROY, room))
+            out.append(self.native(N.CONFERENCE_DESTROY, room))
         return out
 
     def execute(self, cmd) -> List[NativeEvent]:
@@ -91,12 +92,12 @@ class EchoEngine:
             if len(room_members) >= limit:
                 if not room_members:
                     self.members.pop(room, None)
-                return [self._ev(N.JOIN_REFUSED, room, unique_id=cmd.unique_id)]
-            out = [] if room_members else [self._ev(N.CONFERENCE_CREATE, room)]
+                return [self.native(N.JOIN_REFUSED, room, unique_id=cmd.unique_id)]
+            out = [] if room_members else [self.native(N.CONFERENCE_CREATE, room)]
             mid = next(self._ids)
             room_members[cmd.unique_id] = mid
             self.flags[(room, mid)] = {"muted"} if cmd.muted else set()
-            out.append(self._ev(N.ADD_MEMBER, room, unique_id=cmd.unique_id, member_id=mid,
+            out.append(self.native(N.ADD_MEMBER, room, unique_id=cmd.unique_id, member_id=mid,
                                 conference_size=len(room_members)))
             return out
         if isinstance(cmd, (C.MuteMember, C.UnmuteMember, C.HoldMember, C.UnholdMember)):
@@ -108,39 +109,39 @@ class EchoEngine:
             (self.flags[(room, cmd.member_id)].add if on else self.flags[(room, cmd.member_id)].discard)(flag)
             action = {C.MuteMember: N.MUTE_MEMBER, C.UnmuteMember: N.UNMUTE_MEMBER,
                       C.HoldMember: N.HOLD_MEMBER, C.UnholdMember: N.UNHOLD_MEMBER}[type(cmd)]
-            return [self._ev(action, room, unique_id=uid, member_id=cmd.member_id)]
+            return [self.native(action, room, unique_id=uid, member_id=cmd.member_id)]
         if isinstance(cmd, C.KickMember):
             uid = self._uid_of(room, cmd.member_id)
             if uid is None:
                 return []
-            return [self._ev(N.KICK_MEMBER, room, unique_id=uid, member_id=cmd.member_id)] + self.remove(room, uid)
+            return [self.native(N.KICK_MEMBER, room, unique_id=uid, member_id=cmd.member_id)] + self.remove(room, uid)
         if isinstance(cmd, C.EndConference):
             out: List[NativeEvent] = []
             for uid, mid in list(self.members.get(room, {}).items()):
-                out.append(self._ev(N.HUP_MEMBER, room, unique_id=uid, member_id=mid))
+                out.append(self.native(N.HUP_MEMBER, room, unique_id=uid, member_id=mid))
                 out.extend(self.remove(room, uid))
             return out
         if isinstance(cmd, C.PlayMedia):
             last = cmd.media[-1]
             if last in self.fail_media:
-                return [self._ev(N.PLAY_FILE, room, file=last, error="File could not be played")]
+                return [self.native(N.PLAY_FILE, room, file=last, error="File could not be played")]
             if cmd.member_id is None:
-                return [self._ev(N.PLAY_FILE_DONE, room, file=last)]
-            return [self._ev(N.PLAY_FILE_MEMBER_DONE, room, member_id=cmd.member_id,
+                return [self.native(N.PLAY_FILE_DONE, room, file=last)]
+            return [self.native(N.PLAY_FILE_MEMBER_DONE, room, member_id=cmd.member_id,
                              unique_id=self._uid_of(room, cmd.member_id), file=last)]
         if isinstance(cmd, C.StartRecording):
             self.recording_started[cmd.path] = self.now_us
-            return [self._ev(N.START_RECORDING, room, path=cmd.path)]
+            return [self.native(N.START_RECORDING, room, path=cmd.path)]
         if isinstance(cmd, C.PauseRecording):
-            return [self._ev(N.PAUSE_RECORDING, room, path=cmd.path)]
+            return [self.native(N.PAUSE_RECORDING, room, path=cmd.path)]
         if isinstance(cmd, C.ResumeRecording):
-            return [self._ev(N.RESUME_RECORDING, room, path=cmd.path)]
+            return [self.native(N.RESUME_RECORDING, room, path=cmd.path)]
         if isinstance(cmd, C.StopRecording):
             start = self.recording_started.pop(cmd.path, None)
             if start is None:
                 return []
             ms = (self.now_us - start) // 1000
-            return [self._ev(N.STOP_RECORDING, room, path=cmd.path, duration_ms=ms, file_size=16 * ms)]
+            return [self.native(N.STOP_RECORDING, room, path=cmd.path, duration_ms=ms, file_size=16 * ms)]
         return []
 
     def snapshot(self) -> List[MemberSnapshot]:
@@ -219,14 +220,14 @@ class Harness:
         view = self.state.participant_of_call(call_sid)
         uid = self.uid(call_sid)
         natives = self.engine.remove(view.conference_sid, uid, cause) if view else []
-        natives.append(self.engine._ev(N.CHANNEL_HANGUP_COMPLETE, "", unique_id=uid, hangup_cause=cause))
+        natives.append(self.engine.native(N.CHANNEL_HANGUP_COMPLETE, "", unique_id=uid, hangup_cause=cause))
         return self.feed(natives)
 
     def talk(self, call_sid: str, start: bool = True) -> List[DomainEvent]:
         """The engine reports start-talking (``start``) or stop-talking for ``call_sid``."""
         view = self.state.participant_of_call(call_sid)
         action = N.START_TALKING if start else N.STOP_TALKING
-        return self.feed([self.engine._ev(action, view.conference_sid, unique_id=self.uid(call_sid),
+        return self.feed([self.engine.native(action, view.conference_sid, unique_id=self.uid(call_sid),
                                           member_id=view.member_id)])
 
     def mute(self, name: str, who: str, muted: bool = True) -> List[DomainEvent]:
