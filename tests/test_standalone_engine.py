@@ -324,9 +324,10 @@ def test_play_media_room_and_member_and_missing_file(eng):
     assert eng.events_seen[-1].action == N.PLAY_FILE and eng.events_seen[-1].error
 
 
-def test_dtmf_schedule_and_play_outside_conference(eng):
+def test_dtmf_schedule_and_play_outside_conference(eng, tmp_path):
     got = []
-    leg = eng.create_call("CAd", "silence_stream://-1", dtmf=[("1", 0.5), ("#", 1.0)], hangup_after_s=2.0)
+    leg = eng.create_call("CAd", "silence_stream://-1", dtmf=[("1", 0.5), ("#", 1.0)], hangup_after_s=2.0,
+                          heard_path=str(tmp_path / "heard.wav"))
     leg.on_dtmf(got.append)
     leg.answer()
     g = gevent.spawn(leg.play, ["tone_stream://%(300,0,600)"])
@@ -339,6 +340,9 @@ def test_dtmf_schedule_and_play_outside_conference(eng):
     dt = [ev for ev in eng.events_seen if ev.action == N.DTMF]
     assert [ev.digits for ev in dt] == ["1", "#"] and dt[1].timestamp_us - dt[0].timestamp_us == 500_000
     assert actions(eng)[-1] == N.CHANNEL_HANGUP_COMPLETE
+    saved, sr = sf.read(str(tmp_path / "heard.wav"), dtype="int16")
+    assert sr == RATE and saved.size == 100 * F and np.array_equal(saved, leg.heard_audio())
+    assert eng.get_call("CAd") is None
 
 
 def test_real_time_clock_is_driven_by_start(eng):

@@ -167,3 +167,28 @@ def test_clock_counts_ticks_and_epoch():
     assert n == [0, 20, 40] and c.ticks == 3 and c.epoch_us() == 1000_060_000
     with pytest.raises(ValueError):
         Clock(speed=0)
+
+
+def test_real_time_clock_schedules_absolute_deadlines(monkeypatch):
+    """Late wake-ups must not accumulate: tick k starts at t0 + k*20 ms (+ at most one wake-up delay)."""
+    from fsbridge.engines.standalone import clock as clock_mod
+    now = [100.0]
+    monkeypatch.setattr(clock_mod.time, "monotonic", lambda: now[0])
+
+    def fake_sleep(d=0):
+        now[0] += d + (0.007 if d > 0 else 0)    # every timed wake-up is 7 ms late
+    monkeypatch.setattr(clock_mod.gevent, "sleep", fake_sleep)
+    c = Clock(speed=1.0)
+    starts = []
+
+    def tick():
+        starts.append(now[0] - 100.0)
+        now[0] += 0.003              # 3 ms of work per tick
+    c.run(tick, max_ticks=500)
+    lag = np.array(starts) - np.arange(500) * 0.020
+    assert lag.max() < 0.0075 and lag[-1] < 0.0075, "no drift"
+    c2 = Clock(speed=2.0)
+    starts.clear()
+    now[0] = 100.0
+    c2.run(tick, max_ticks=100)
+    assert abs(starts[-1] - 99 * 0.010) < 0.0075    # 2x real time: 10 ms per 20 ms tick

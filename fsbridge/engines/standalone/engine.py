@@ -87,6 +87,7 @@ class VirtualCallLeg:
         self._dtmf_cb: Optional[Callable[[str], None]] = None
         self._source_ended = False
         self._net_src_done = False
+        self.heard_path: Optional[str] = None
 
     # --- CallLeg protocol ------------------------------------------------------------------------
     def answer(self) -> None:
@@ -253,6 +254,8 @@ class _Room:
         self.heard = self.hears = self.talk_active = np.zeros(0, bool)
         self.coach_of = np.zeros(0, np.int64)
         self.slot_member: List[Optional[_Member]] = []
+        self.overlay_members: List[_Member] = []   # members with hold/wait music or private plays
+        self.capture_members: List[_Member] = []   # members whose call keeps what it heard
         self.beeps: List[_RoomPlay] = []
         self.announcements: Deque[_RoomPlay] = deque()
         self.recorders: Dict[str, Recorder] = {}
@@ -294,6 +297,9 @@ class _Room:
             if m.coach_of is not None and m.coach_of in self.members:
                 coach_of[s] = self.members[m.coach_of].slot
         self.heard, self.hears, self.talk_active, self.coach_of = heard, hears, talk_active, coach_of
+        ms = list(self.members.values())
+        self.overlay_members = [m for m in ms if m.hold_media is not None or m.wait_media is not None or m.plays]
+        self.capture_members = [m for m in ms if m.call.heard is not None]
         if heard.any():
             self.started = True
         self.dirty = False
@@ -390,7 +396,7 @@ class StandaloneEngine:
     def create_call(self, unique_id: str, source: Source, from_: str = "", to: str = "",
                     dtmf: Sequence[Tuple[str, float]] = (), hangup_after_s: Optional[float] = None,
                     hangup_at_end: bool = True, network=None, capture_heard: Optional[bool] = None,
-                    loop: bool = False) -> VirtualCallLeg:
+                    loop: bool = False, heard_path: Optional[str] = None) -> VirtualCallLeg:
         """A virtual caller.
 
         ``source``: a media reference string (file path, ``tone_stream://``, ``silence_stream://ms``,
@@ -399,7 +405,9 @@ class StandaloneEngine:
         seconds after answer. ``hangup_after_s``: the caller hangs up then. ``hangup_at_end``: the caller
         hangs up when its source ends (else it goes silent). ``network``: a :class:`~.netem.NetEm` — audio
         then travels as packets through it and a per-call jitter buffer (JoinMember.jitter_buffer_ms).
-        ``loop``: loop a file/tone source.
+        ``loop``: loop a file/tone source. ``heard_path``: write what the caller heard (mono WAV at the
+        conference rate) there when the call hangs up. A hung-up call is forgotten by the engine (its
+        ``unique_id`` can be reused).
         """
         if unique_id in self._calls and not self._calls[unique_id].hung_up:
             raise EngineError(f"call {unique_id} exists")
@@ -410,6 +418,7 @@ class StandaloneEngine:
                 raise EngineError(str(exc)) from exc
         leg = VirtualCallLeg(self, unique_id, source, from_, to, dtmf, hangup_after_s, hangup_at_end, network,
                              self.capture_heard if capture_heard is None else capture_heard)
+        leg.heard_path = heard_path
         self._calls[unique_id] = leg
         return leg
 
@@ -427,8 +436,15 @@ class StandaloneEngine:
             self._remove_member(call.member, "hangup", cause=cause)
         call.hung_up = True
         call.hangup_cause = cause
+        if self._calls.get(call.unique_id) is call:
+            del self._calls[call.unique_id]
         call._stop_play(False)
         call._finish_join("hangup")
+        if call.heard_path and call.heard is not None:
+            try:
+                call.heard.save(call.heard_path)
+            except Exception:
+                log.exception("cannot write %s", call.heard_path)
         self._emit(N.CHANNEL_HANGUP_COMPLETE, None, call.unique_id, hangup_cause=cause,
                    extra=(("Caller-Caller-ID-Number", call.from_), ("Caller-Destination-Number", call.to)))
         self._handoff()
@@ -586,7 +602,7 @@ class StandaloneEngine:
             rec_extra = pf.astype(np.int32) if rec_extra is None else rec_extra + pf
         out[~hears] = 0
         # per-member overlays: hold / wait music replace the room; private plays are added
-        for m in room.members.values():
+        for m in room.overlay_members:
             if m.hold and m.hold_media is not None:
                 hf = m.hold_media.next_frame()
                 if hf is not None:
@@ -603,9 +619,8 @@ class StandaloneEngine:
                 else:
                     out[m.slot] += pf
         mixed = clip16(out)
-        for m in room.members.values():
-            if m.call.heard is not None:
-                m.call.heard.add(mixed[m.slot])
+        for m in room.capture_members:
+            m.call.heard.add(mixed[m.slot])
         # recording: the room (never wait/hold music, never coaches)
         if room.recorders and anyone_hears:
             rec = total if rec_extra is None else total + rec_extra
@@ -807,6 +822,7 @@ class StandaloneEngine:
         if cmd.member_id is not None:
             m = self._member(cmd.room, cmd.member_id)
             m.plays.append(pl)
+            room.dirty = True
             return
         room.announcements.append(_RoomPlay(pl))
         if len(room.announcements) == 1:

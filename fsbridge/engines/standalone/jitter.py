@@ -28,7 +28,7 @@ class JitterBuffer:
     ``size_ms``: None/0 (off), 20, 40, 60 (any multiple of ``frame_ms`` works); ``frame_ms``: 20;
     ``frame_len``: samples per frame (320 at 16 kHz); ``max_conceal``: frames of concealment before silence.
     Stats: ``received``, ``played``, ``late``, ``duplicates``, ``concealed``, ``delays_ms`` (time each played
-    packet spent in the buffer, ms).
+    packet spent in the buffer, ms), ``last_played_ts``.
     """
 
     def __init__(self, size_ms: Optional[int], frame_ms: int = 20, frame_len: int = 320, max_conceal: int = 2,
@@ -46,6 +46,7 @@ class JitterBuffer:
         self._zero = np.zeros(frame_len, np.int16)
         self.received = self.played = self.late = self.duplicates = self.concealed = 0
         self.delays_ms: List[float] = []
+        self.last_played_ts: Optional[int] = None   # media timestamp (ms) of the last packet played
 
     def push(self, seq: int, timestamp_ms: int, payload: np.ndarray, now_ms: float) -> bool:
         """A packet seen at ``now_ms``; False if dropped (late or duplicate)."""
@@ -78,6 +79,7 @@ class JitterBuffer:
                 out = item[0]
                 self.played += 1
                 self.delays_ms.append(now_ms - item[1])
+                self.last_played_ts = ts
                 self._last = out
                 self._conceal_run = 0
             elif self._last is not None and self._conceal_run < self.max_conceal:
