@@ -318,3 +318,22 @@ def test_timestamps_are_the_engines():
     assert out[0].timestamp.timestamp() == pytest.approx(native.timestamp_us / 1e6)
     assert out[0].timestamp.tzinfo is not None
     assert out[1].started_at == out[1].timestamp
+
+
+def test_start_recording_on_demand():
+    h = Harness(recordings_dir="rec")
+    h.join("CAa", "r")
+    sid = h.sid_of("r")
+    with pytest.raises(DomainError) as err:
+        h.state.start_recording(h.account_sid, sid)          # not started: wait music is never recorded
+    assert err.value.code == 21220
+    h.join("CAb", "r")
+    out = h.run(h.state.start_recording(h.account_sid, sid, trim_silence=False))
+    [rec_sid] = h.state.conference(sid).recording_sids
+    assert names(out) == ["recording-in-progress"] and out[0].recording.sid == rec_sid
+    assert h.commands[-1] == C.StartRecording(room=sid, path=f"rec/{rec_sid}.wav", trim_silence=False)
+    with pytest.raises(DomainError):
+        h.state.start_recording(h.account_sid, sid)          # one at a time
+    h.engine.advance(2)
+    out = h.end("r")
+    assert names(out)[0] == "recording-completed" and names(out)[-1] == "conference-end"

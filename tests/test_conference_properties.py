@@ -128,6 +128,8 @@ class ConferenceMachine(RuleBasedStateMachine):
     @rule(room=st.sampled_from(ROOMS), status=st.sampled_from(["paused", "in-progress", "stopped"]))
     def recording(self, room, status):
         info = self.h.state.conference_by_name(self.h.account_sid, room)
+        if info is not None and status == "in-progress":
+            self._try(self.h.state.start_recording, self.h.account_sid, info.sid)
         for rec_sid in info.recording_sids if info else ():
             self._try(self.h.state.update_recording, self.h.account_sid, info.sid, rec_sid, status)
 

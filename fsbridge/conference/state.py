@@ -355,6 +355,28 @@ class ConferenceState:
                          R.LEFT_CONFERENCE_ENDED_VIA_API, "Conference ended via API", self._now())
         return out.outcome()
 
+    def start_recording(self, account_sid: str, conference_sid: str, *, trim_silence: Optional[bool] = None) -> Outcome:
+        """Start recording an in-progress conference now (what record-from-start does at the start) →
+        StartRecording to ``recordings_dir/<RecordingSid>.wav``; the new RecordingSid is the last of
+        ``conference(sid).recording_sids``; recording-in-progress comes with the engine's start-recording.
+        ``trim_silence``: None = the conference's ``trim``. Raises DomainError 20404; 21220 when the
+        conference is not in progress (wait music is never recorded) or a recording is already running."""
+        conf = self._get_conf(account_sid, conference_sid)
+        if conf.status != R.CONF_IN_PROGRESS or conf.ending:
+            raise DomainError(INVALID_STATE, f"Conference {conference_sid} is not in progress")
+        if self._active_recordings(conf):
+            raise DomainError(INVALID_STATE, f"Conference {conference_sid} is already being recorded")
+        out = _Out()
+        self._new_recording(out, conf, conf.trim_silence if trim_silence is None else bool(trim_silence))
+        return out.outcome()
+
+    def _new_recording(self, out: _Out, conf: ConferenceRecord, trim_silence: bool) -> None:
+        sid = self._new_sid(ids.RECORDING)
+        rec = RecordingRecord(sid=sid, path=os.path.join(self.recordings_dir, f"{sid}.wav"),
+                              trim_silence=trim_silence)
+        conf.recordings[sid] = rec
+        out.commands.append(C.StartRecording(room=conf.sid, path=rec.path, trim_silence=rec.trim_silence))
+
     def update_recording(self, account_sid: str, conference_sid: str, recording_sid: str, status: str) -> Outcome:
         """Twilio Conference Recording update ``Status`` = paused | in-progress | stopped →
         PauseRecording / ResumeRecording / StopRecording (nothing when already so). State changes on the
@@ -485,11 +507,7 @@ class ConferenceState:
         self._emit(out, conf, ev.CONFERENCE_START, ts)
         out.commands.append(C.StartConference(room=conf.sid))
         if conf.record_from_start:
-            sid = self._new_sid(ids.RECORDING)
-            rec = RecordingRecord(sid=sid, path=os.path.join(self.recordings_dir, f"{sid}.wav"),
-                                  trim_silence=conf.trim_silence)
-            conf.recordings[sid] = rec
-            out.commands.append(C.StartRecording(room=conf.sid, path=rec.path, trim_silence=rec.trim_silence))
+            self._new_recording(out, conf, conf.trim_silence)
 
     # ------------------------------------------------------------------ native events
     def apply(self, event: NativeEvent) -> Outcome:
