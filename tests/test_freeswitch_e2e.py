@@ -1,0 +1,130 @@
+"""End to end through the runtime on the FreeSWITCH engine, against the fake FreeSWITCH (real TCP):
+an outbound-socket call → voice URL → TwiML → the exact ``conference`` execute → recorded-shape
+add-member → participant-join / conference-start callbacks; REST mute → ``conference <room> mute <id>`` →
+mute-member → participant-mute; the caller hangs up → participant-leave / conference-end."""
+from __future__ import annotations
+
+import pytest
+import requests
+from flask import Flask, Response, request
+
+from fsbridge.config import Number
+from fsbridge.engines.freeswitch import FreeSwitchEngine
+from fsbridge.runtime.local import CallbackLog, HttpApp, start_bridge
+from fsfake import FakeCall, FakeFreeSwitch
+
+AC = "AC" + "8" * 32
+TOKEN = "fs-e2e-token"
+NUMBER = "7200"  # Caller-Destination-Number of the recorded outbound/basic call
+
+
+class App:
+    """The customer's app: /voice → TwiML; /cb records status callbacks."""
+
+    def __init__(self):
+        self.callbacks = CallbackLog()
+        self.voice = CallbackLog()
+        app = Flask("fs-e2e-app")
+
+        @app.route("/<path:name>", methods=["GET", "POST"])
+        def route(name):
+            form = request.form.to_dict()
+            if name == "cb":
+                self.callbacks.add(form)
+                return Response("", status=204)
+            self.voice.add(form)
+            return Response(
+                '<Response><Dial><Conference statusCallback="%s/cb" '
+                'statusCallbackEvent="start end join leave mute">Sales</Conference></Dial></Response>'
+                % self.url, mimetype="text/xml")
+
+        self.http = HttpApp(app).start()
+        self.url = self.http.url
+
+    def wait(self, event, timeout=15):
+        ok = self.callbacks.wait_for(
+            lambda items: any(i.get("StatusCallbackEvent") == event for i in items), timeout)
+        assert ok, "no %s callback; got %r" % (event, [i.get("StatusCallbackEvent") for i in self.callbacks.items])
+        return next(i for i in self.callbacks.items if i.get("StatusCallbackEvent") == event)
+
+
+@pytest.fixture
+def stack(tmp_path):
+    fake = FakeFreeSwitch().start()
+    app = App()
+    engine = FreeSwitchEngine("127.0.0.1", fake.port, "ClueCon", outbound_port=0, command_timeout=3,
+                              reconnect_backoff=0.01, talk_stop_ms=0)
+    server = start_bridge(str(tmp_path / "bridge"), accounts={AC: TOKEN},
+                          numbers=[Number(NUMBER, AC, app.url + "/voice")], engine=engine, fetch_timeout=3.0)
+    engine.set_call_handler(server.bridge.on_call)
+    assert engine.wait_connected(5)
+    yield fake, app, engine, server
+    server.stop()
+    app.http.stop()
+    fake.stop()
+
+
+def conference_arg(call):
+    conf = call.wait_command("execute-app-name: conference", timeout=15)
+    assert "event-lock: true" in conf
+    return next(line for line in conf.split("\n") if line.startswith("execute-app-arg: "))[len("execute-app-arg: "):]
+
+
+def test_outbound_calls_to_conference_callbacks_and_rest_mute(stack):
+    fake, app, engine, server = stack
+    first = FakeCall(fake, "127.0.0.1", engine.outbound_port, uid="11111111-0000-4000-8000-000000000001").start()
+    # the voice URL got the Twilio voice parameters of the FreeSWITCH call
+    assert app.voice.wait_for(lambda items: bool(items), 15)
+    voice = app.voice.items[0]
+    assert voice["To"] == NUMBER and voice["From"] == "1000"
+    sid1 = voice["CallSid"]
+    # alone in the room: it waits (Twilio starts a conference at two participants) — fsbridge's wait gate
+    arg = conference_arg(first)
+    room = arg.split("@")[0]
+    assert room.startswith("CF") and arg == room + "@fsbridge+flags{mute|deaf}"
+    assert any("execute-app-arg: hangup_after_conference=false" in r for r in first.received)
+    join1 = app.wait("participant-join")
+    assert join1["CallSid"] == sid1 and join1["ConferenceSid"] == room
+    m1 = fake.find(first.uid)
+    fake.wait_command("api conference %s play local_stream://moh %d" % (room, m1.id))  # wait music
+    second = FakeCall(fake, "127.0.0.1", engine.outbound_port, uid="11111111-0000-4000-8000-000000000002").start()
+    assert conference_arg(second).startswith(room + "@fsbridge")  # the domain starts it after its join
+    start = app.wait("conference-start")
+    assert start["ConferenceSid"] == room
+    m2 = fake.find(second.uid)
+    # the start rule: waiting members' music stops and they are mixed (quietly: no mute/deaf callbacks)
+    for cmd in ("stop all %d" % m1.id, "undeaf %d" % m1.id, "unmute %d quiet" % m1.id):
+        fake.wait_command("api conference %s %s" % (room, cmd))
+    assert fake.wait_for(lambda: m1.speak and m1.hear and m2.speak and m2.hear)
+    # REST mute → conference <room> mute <id> → mute-member → participant-mute
+    r = requests.post("%s/2010-04-01/Accounts/%s/Conferences/%s/Participants/%s.json"
+                      % (server.base_url, AC, room, sid1), data={"Muted": "true"}, auth=(AC, TOKEN), timeout=10)
+    assert r.status_code == 200, r.text
+    assert "api conference %s mute %d" % (room, m1.id) in fake.commands
+    mute = app.wait("participant-mute")
+    assert mute["CallSid"] == sid1 and mute["Muted"] == "true"
+    assert [i["StatusCallbackEvent"] for i in app.callbacks.items].count("participant-mute") == 1
+    # the callers hang up
+    first.hangup()
+    second.hangup()
+    app.wait("participant-leave")
+    app.wait("conference-end")
+    assert first.closed.wait(10) and second.closed.wait(10)
+
+
+def test_rest_write_while_esl_is_down_is_503(stack):
+    fake, app, engine, server = stack
+    call = FakeCall(fake, "127.0.0.1", engine.outbound_port).start()
+    conference_arg(call)
+    join = app.wait("participant-join")
+    fake.accepting = False
+    fake.drop()
+    assert engine.esl.down_event.wait(5)
+    r = requests.post("%s/2010-04-01/Accounts/%s/Conferences/%s/Participants/%s.json"
+                      % (server.base_url, AC, join["ConferenceSid"], join["CallSid"]), data={"Muted": "true"},
+                      auth=(AC, TOKEN), timeout=10)
+    assert r.status_code == 503
+    fake.accepting = True
+    assert engine.esl.connected_event.wait(5) and engine.resynced.wait(5)
+    call.hangup()
+    app.wait("participant-leave")
