@@ -177,7 +177,7 @@ class _Walk:
                 self.warn(f"{prop} is longer than {kind.warn_over} characters", where)
             values[target] = value
         required = REQUIRED.get(name)
-        if required and table[required][0] not in values:
+        if required and values.get(table[required][0]) in (None, "", ()):
             self.warn(f"{name} needs a valid {required!r}; skipped", path)
             return None
         return values
