@@ -144,6 +144,7 @@ class Bridge:
         if self.running:
             return self
         self.running = True
+        self._warm_up()
         self.engine.set_event_sink(self._sink)
         self._pump_greenlet = gevent.spawn(self._pump)
         self.engine.start()
@@ -151,6 +152,18 @@ class Bridge:
             self.dispatcher.start()
         log.info("bridge started (engine %s)", type(self.engine).__name__)
         return self
+
+    def _warm_up(self) -> None:
+        """Standalone engine: decode the default hold music (and import the resampler) now, in a worker
+        thread, so the first waiting caller does not stall the tick loop (and every greenlet) while it loads."""
+        rate = getattr(self.engine, "rate", None)
+        if rate is None:
+            return
+        try:
+            from fsbridge.engines.standalone.media import moh_samples
+            gevent.get_hub().threadpool.apply(moh_samples, (rate,))
+        except Exception as exc:  # pragma: no cover - the engine falls back to generated music
+            log.debug("hold music warm-up failed: %s", exc)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Hang up every call, let their last events through, stop the engine, the pump and (if managed)
@@ -296,8 +309,8 @@ class Bridge:
                 if raise_unavailable:
                     raise
                 log.error("engine unavailable: %s dropped", type(cmd).__name__)
-            except EngineError as exc:
-                log.error("engine refused %s: %s", cmd, exc)
+            except EngineError as exc:   # e.g. the engine already ended the room (FreeSWITCH endconf)
+                log.warning("engine refused %s: %s", type(cmd).__name__, exc)
 
     # ------------------------------------------------------------------ confirmations
     def _expect(self, cmd) -> Optional[gevent.event.Event]:
@@ -442,6 +455,7 @@ class Bridge:
         if account_sid not in self.settings.accounts:
             raise ValueError(f"unknown account {account_sid}")
         ref = source_ref(source)
+        self._preload(ref)
         call_sid = new_sid("CA")
         leg = self.engine.create_call(call_sid, ref, from_, to, dtmf=tuple(dtmf), hangup_after_s=hangup_after_s)
         record = CallRecord(call_sid=call_sid, account_sid=account_sid, from_=from_, to=to,
@@ -449,6 +463,18 @@ class Bridge:
                             unique_id=getattr(leg, "unique_id", call_sid), dialect=dialect or "twiml")
         return self._start_session(record, leg, url=url, method=method or "POST", dialect=dialect or "twiml",
                                    first=first)
+
+    def _preload(self, ref: str) -> None:
+        """Decode/resample a virtual call's audio file in a worker thread (standalone engine: its loader is
+        cached), so that a long file does not stall the engine's tick loop in this greenlet."""
+        rate = getattr(self.engine, "rate", None)
+        if rate is None or "://" in ref:
+            return
+        try:
+            from fsbridge.engines.standalone.sources import load_audio
+            gevent.get_hub().threadpool.apply(load_audio, (ref, rate))
+        except Exception as exc:  # unreadable: create_call reports it
+            log.debug("preload of %s failed: %s", ref, exc)
 
     def wait_call(self, call_sid: str, timeout: Optional[float] = None) -> bool:
         """Block until the call has ended (True) or ``timeout`` seconds passed (False)."""

@@ -83,3 +83,31 @@ def save_heard(server: BridgeServer, call_sid: str, path: str) -> str:
     import soundfile as sf
     sf.write(path, heard_audio(server, call_sid), server.bridge.settings.rate, subtype="PCM_16")
     return path
+
+
+class CallbackLog:
+    """What a callback receiver got, with a wait that needs no sleeps: ``add(item)`` from the receiver,
+    ``wait_for(predicate, timeout)`` from the test/demo (``predicate(items) -> bool``)."""
+
+    def __init__(self):
+        import gevent.event
+        self.items: list = []
+        self._pulse = gevent.event.Event()
+
+    def add(self, item) -> None:
+        """Record one callback (any object, e.g. ``{"url":…, "form":…, "headers":…}``) and wake waiters."""
+        import gevent.event
+        self.items.append(item)
+        pulse, self._pulse = self._pulse, gevent.event.Event()
+        pulse.set()
+
+    def wait_for(self, predicate, timeout: float = 30.0) -> bool:
+        """Block until ``predicate(items)`` is true (True) or ``timeout`` seconds passed (False)."""
+        import time
+        deadline = time.monotonic() + timeout
+        while not predicate(self.items):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self._pulse.wait(left)
+        return True
