@@ -369,3 +369,23 @@ def test_random_5xx_retries_never_reorder_a_conference(engine):
     finally:
         d.stop()
         receiver.stop()
+
+
+@pytest.mark.parametrize("core", [False, True], ids=["sqlite-fast-path", "sqlalchemy-core"])
+def test_outbox_writer_paths_agree(engine, core):
+    from fsbridge.callbacks import outbox
+    from fsbridge.callbacks.render import render
+
+    outbox.outbox.create(engine, checkfirst=True)
+    w = outbox.Writer(engine, core=core)
+    req = render(evt("CFw", 4, "http://127.0.0.1:9/cb"))
+    a = w.insert(req, 10.0)
+    b = w.insert(req, 11.0, state=outbox.FAILED, last_error="nope")
+    w.mark_many([dict(row_id=a, new_state="delivered", new_attempts=2, new_error=None, next_at=None, done_at=12.5)])
+    w.close()
+    with engine.connect() as conn:
+        sa, sb = outbox.status(conn, a), outbox.status(conn, b)
+        reloaded = outbox._row(conn.execute(outbox.outbox.select().where(outbox.outbox.c.id == a)).first())
+    assert (sa.state, sa.attempts, sa.delivered_at, sa.sequence_number) == ("delivered", 2, 12.5, 4)
+    assert (sb.state, sb.last_error, sb.created_at) == ("failed", "nope", 11.0)
+    assert reloaded.request == req

@@ -117,12 +117,10 @@ class Dispatcher:
             return None
         problem = overrides.url_problem(req.url)
         now = self.clock()
-        conn = self._conn()
-        with conn.begin():
-            if problem:
-                row_id = outbox.insert(conn, req, now, state=outbox.FAILED, last_error=problem)
-            else:
-                row_id = outbox.insert(conn, req, now)
+        if problem:
+            row_id = self._conn().insert(req, now, state=outbox.FAILED, last_error=problem)
+        else:
+            row_id = self._conn().insert(req, now)
         if problem:
             log.error("callback %s #%s for %s (%s) will never be sent: %s", req.event_name, req.sequence_number,
                       req.conference_sid, req.dialect, problem)
@@ -177,9 +175,9 @@ class Dispatcher:
             return outbox.status(conn, outbox_id)
 
     # ------------------------------------------------------------------ outbox writes
-    def _conn(self):
+    def _conn(self) -> outbox.Writer:
         if self._writer is None:
-            self._writer = self.engine.connect()
+            self._writer = outbox.Writer(self.engine)
         return self._writer
 
     def _write_mark(self, row_id: int, state: str, attempts: int, error: Optional[str] = None,
@@ -190,16 +188,12 @@ class Dispatcher:
             self._marks.append(mark)
             self._marks_ready.set()
             return
-        conn = self._conn()
-        with conn.begin():
-            outbox.mark_many(conn, [mark])
+        self._conn().mark_many([mark])
 
     def _flush_marks(self) -> None:
         marks, self._marks = self._marks, []
         if marks:
-            conn = self._conn()
-            with conn.begin():
-                outbox.mark_many(conn, marks)
+            self._conn().mark_many(marks)
 
     def _flush_loop(self) -> None:
         while True:
