@@ -192,3 +192,20 @@ def test_real_time_clock_schedules_absolute_deadlines(monkeypatch):
     now[0] = 100.0
     c2.run(tick, max_ticks=100)
     assert abs(starts[-1] - 99 * 0.010) < 0.0075    # 2x real time: 10 ms per 20 ms tick
+
+
+def test_held_simulated_clock_does_not_tick():
+    import gevent
+    c = Clock(speed=None)
+    ticks = []
+    c.hold()
+    g = gevent.spawn(c.run, lambda: ticks.append(c.ticks), None, 10)
+    for _ in range(50):    # yield to the clock greenlet many times: unheld, it would tick on each yield
+        gevent.sleep(0)
+    assert ticks == [] and not g.ready()
+    c.release()
+    g.join(timeout=5)
+    assert ticks == list(range(10))
+    with c.held():
+        assert c._holds == 1
+    assert c._holds == 0

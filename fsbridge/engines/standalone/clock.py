@@ -9,13 +9,18 @@ Engine time is always **tick-counted**: ``now_ms = ticks × frame_ms`` and
 * ``Clock(speed=None)`` — simulated as fast as possible (``gevent.sleep(0)`` between ticks so other
   greenlets — call scripts, HTTP — still run).
 
-If the loop falls more than ``max_lag_ticks`` behind (machine overloaded), real time catches up by
-skipping the wait, not by dropping ticks.
+A late loop (machine overloaded) catches up by skipping the waits, never by dropping ticks.
+
+Simulated clocks can be **held**: while ``hold()`` is in force (``with clock.held(): ...``), the loop does not
+tick (it polls every ``hold_poll_s`` of wall time) — e.g. while the runtime waits for a TwiML fetch, so a
+fast clock does not run a caller's audio out meanwhile. After a hold the schedule restarts from the current
+wall time. A real-time clock (``speed == 1.0``) ignores holds.
 """
 from __future__ import annotations
 
 import time
-from typing import Callable, Optional
+from contextlib import contextmanager
+from typing import Callable, Iterator, Optional
 
 import gevent
 
@@ -36,6 +41,25 @@ class Clock:
         self.start_epoch_us = int((time.time() if start_epoch is None else start_epoch) * 1_000_000)
         self.ticks = 0
         self._running = False
+        self._holds = 0
+        self.hold_poll_s = 0.002
+
+    def hold(self) -> None:
+        """Stop simulated time from advancing until the matching :meth:`release` (nestable)."""
+        self._holds += 1
+
+    def release(self) -> None:
+        """Undo one :meth:`hold`."""
+        self._holds = max(0, self._holds - 1)
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """``with clock.held(): ...`` — simulated time stands still inside the block."""
+        self.hold()
+        try:
+            yield
+        finally:
+            self.release()
 
     @property
     def now_ms(self) -> int:
@@ -67,6 +91,13 @@ class Clock:
         while self._running and (max_ticks is None or k < max_ticks):
             if until is not None and until():
                 break
+            if self._holds and self.speed != 1.0:
+                while self._holds and self._running:
+                    gevent.sleep(self.hold_poll_s)
+                t0, k0 = time.monotonic(), k   # restart the schedule after the hold
+                if period is not None:
+                    t0 -= k0 * period
+                continue
             tick()
             self.ticks += 1
             k += 1

@@ -528,6 +528,8 @@ class StandaloneEngine:
             self._tick_inner()
         finally:
             self._in_tick = False
+        if self._dispatcher is None:   # driven by hand (run_for/run_until): deliver after every tick
+            self.flush()
 
     def _tick_inner(self) -> None:
         tick = self.clock.ticks
@@ -856,7 +858,12 @@ class StandaloneEngine:
         self._emit(N.RESUME_RECORDING, room, path=cmd.path)
 
     def _do_StopRecording(self, cmd: C.StopRecording) -> None:
-        room, _ = self._recorder(cmd.room, cmd.path)
+        """Idempotent: a recording (or room) that already ended is not an error — the engine stops open
+        recordings itself when the room is destroyed, and the domain may ask again."""
+        room = self._rooms.get(cmd.room)
+        if room is None or cmd.path not in room.recorders:
+            log.debug("stop of recording %s in %s: already stopped", cmd.path, cmd.room)
+            return
         self._stop_recording(room, cmd.path)
 
     def _stop_recording(self, room: _Room, path: str) -> None:
