@@ -81,7 +81,7 @@ def test_outbound_calls_to_conference_callbacks_and_rest_mute(stack):
     # alone in the room: it waits (Twilio starts a conference at two participants) — fsbridge's wait gate
     arg = conference_arg(first)
     room = arg.split("@")[0]
-    assert room.startswith("CF") and arg == room + "@fsbridge+flags{mute|deaf}"
+    assert room.startswith("CF") and arg == room + "@fsbridge+flags{nomoh|mute|deaf}"
     assert any("execute-app-arg: hangup_after_conference=false" in r for r in first.received)
     join1 = app.wait("participant-join")
     assert join1["CallSid"] == sid1 and join1["ConferenceSid"] == room

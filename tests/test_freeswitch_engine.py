@@ -123,7 +123,7 @@ def test_outbound_call_join_sends_the_exact_conference_execute(engine, fake, sin
     assert leg.unique_id == call.uid and leg.from_ == "1000" and leg.to == "7200"
     head, uuid_line = conf.rsplit("\n", 1)
     assert head == ("sendmsg\ncall-command: execute\nexecute-app-name: conference\n"
-                    "execute-app-arg: CF1@fsbridge\nevent-lock: true")
+                    "execute-app-arg: CF1@fsbridge+flags{nomoh}\nevent-lock: true")
     assert uuid_line.startswith("Event-UUID: ")
     sets = [r.split("execute-app-arg: ")[1].split("\n")[0] for r in call.received
             if "execute-app-name: set" in r or "execute-app-name: unset" in r]
@@ -204,6 +204,22 @@ def test_hold_is_hold_plus_deaf_and_reports_only_hold(engine, fake, sink):
     sink.wait(lambda e: e.action == n.MUTE_MEMBER)
     assert n.DEAF_MEMBER not in sink.actions() and n.UNDEAF_MEMBER not in sink.actions()
     assert not fake.rooms["CFH"][m.id].hold and fake.rooms["CFH"][m.id].hear
+
+
+def test_hold_media_loops_while_held_and_its_end_is_not_reported(engine, fake, sink):
+    fake.auto_play_done = False
+    m, = _members(fake, "CFL", 1)
+    sink.wait(lambda e: e.action == n.ADD_MEMBER)
+    engine.execute(c.HoldMember("CFL", m.id, media=("/tmp/hold.wav",)))
+    assert "api conference CFL hold %d /tmp/hold.wav" % m.id in fake.commands
+    fake.broadcast(fake.member_event("play-file-member-done", m, (("File", "/tmp/hold.wav"),)))
+    fake.wait_command("api conference CFL play /tmp/hold.wav %d" % m.id)  # looped
+    engine.execute(c.UnholdMember("CFL", m.id))
+    fake.broadcast(fake.member_event("play-file-member-done", m, (("File", "/tmp/hold.wav"),)))  # unhold stops it
+    engine.execute(c.MuteMember("CFL", m.id))
+    sink.wait(lambda e: e.action == n.MUTE_MEMBER)
+    assert n.PLAY_FILE_MEMBER_DONE not in sink.actions()
+    assert fake.commands.count("api conference CFL play /tmp/hold.wav %d" % m.id) == 1
 
 
 def test_coach_relations_kept_right_on_add(engine, fake, sink):
@@ -291,7 +307,7 @@ def test_wait_gate_loops_wait_media_and_start_unmutes_quietly(engine, fake, sink
     call, result, _ = run_call(engine, fake, lambda leg: c.JoinMember(
         "CFW", leg.unique_id, "CAW", waiting=True, wait_media=("/tmp/wait.wav",)))
     conf = call.wait_command("execute-app-name: conference")
-    assert "execute-app-arg: CFW@fsbridge+flags{mute|deaf}" in conf
+    assert "execute-app-arg: CFW@fsbridge+flags{nomoh|mute|deaf}" in conf
     add = sink.wait(lambda e: e.action == n.ADD_MEMBER and e.room == "CFW")
     play = "api conference CFW play /tmp/wait.wav %d" % add.member_id
     fake.wait_command(play)

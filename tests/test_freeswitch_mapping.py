@@ -141,7 +141,7 @@ def test_join_plan_exact():
         ("unset", "conference_exit_sound"),
         ("set", "conference_max_members=10"),
         ("set", "fsbridge_call_sid=CA1"),
-        ("conference", "CF123@fsbridge+flags{mute|endconf}"),
+        ("conference", "CF123@fsbridge+flags{nomoh|mute|endconf}"),
     ]
 
 
@@ -149,9 +149,9 @@ def test_join_plan_waiting_and_no_jitter_buffer():
     cmd = c.JoinMember(room="CF1", unique_id="u1", call_sid="CA1", waiting=True, jitter_buffer_ms=None)
     plan = render.join_plan(cmd, profile="other")
     assert plan.variables[0] == ("unset", "jitterbuffer_msec")
-    assert plan.conference_arg == "CF1@other+flags{mute|deaf}"
+    assert plan.conference_arg == "CF1@other+flags{nomoh|mute|deaf}"
     plain = render.join_plan(c.JoinMember(room="CF1", unique_id="u", call_sid="CA"))
-    assert plain.conference_arg == "CF1@fsbridge"
+    assert plain.conference_arg == "CF1@fsbridge+flags{nomoh}"
 
 
 class View:

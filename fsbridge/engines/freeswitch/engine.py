@@ -413,8 +413,11 @@ class FreeSwitchEngine:
             if w is not None and w.ref is not None and ev.file == w.ref:
                 self._work.put(lambda k=key: self._play_wait(k))
                 return None
-            if self._hold_media.get(key) == ev.file and key not in self._held:
-                del self._hold_media[key]
+            if self._hold_media.get(key) == ev.file:
+                if key in self._held:  # the hold media ended: loop it (commands.HoldMember: "in a loop")
+                    self._work.put(lambda k=key: self._play_hold(k))
+                else:  # unhold stopped it (finding 17)
+                    del self._hold_media[key]
                 return None
         sk = (ev.room, ev.member_id, a)
         if self._suppress.get(sk):
@@ -436,6 +439,15 @@ class FreeSwitchEngine:
             self._api(render.api("play_member", room=key[0], media=w.ref, member=key[1]))
         except EngineError as exc:
             log.warning("wait media for %s: %s", key, exc)
+
+    def _play_hold(self, key: Tuple[str, int]) -> None:
+        ref = self._hold_media.get(key)
+        if ref is None or key not in self._held:
+            return
+        try:
+            self._api(render.api("play_member", room=key[0], media=ref, member=key[1]))
+        except EngineError as exc:
+            log.warning("hold media for %s: %s", key, exc)
 
     def _work_loop(self) -> None:
         while True:

@@ -132,8 +132,11 @@ class JoinPlan:
 def join_flags(cmd: c.JoinMember) -> List[str]:
     """Member flags of a join (``+flags{…}``): ``mute`` when muted or waiting, ``deaf`` when waiting
     (fsbridge's wait gate, docs/freeswitch.md), ``endconf`` for endConferenceOnExit (FreeSWITCH ≥ 1.10.10:
-    one such member leaving ends the room — DESIGN.md; fixture moderated/endconf)."""
-    flags = []
+    one such member leaving ends the room — DESIGN.md; fixture moderated/endconf), and always ``nomoh``:
+    the room's own moh-sound (played while ``count == 1``, mod_conference.c conference_thread_run) stays off
+    — wait music is fsbridge's, per waiting member, and Twilio plays nothing to a lone member of a started
+    conference."""
+    flags = ["nomoh"]
     if cmd.muted or cmd.waiting:
         flags.append("mute")
     if cmd.waiting:
