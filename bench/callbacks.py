@@ -50,7 +50,10 @@ def _receiver(port_q):
     def app(environ, start_response):
         body = environ["wsgi.input"].read()
         if environ["REQUEST_METHOD"] == "GET":
-            data = json.dumps(arrivals).encode()
+            import resource as res
+
+            ru = res.getrusage(res.RUSAGE_SELF)
+            data = json.dumps({"arrivals": arrivals, "cpu_s": ru.ru_utime + ru.ru_stime}).encode()
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
             return [data]
         now = time.monotonic()
@@ -131,7 +134,8 @@ def main(argv=None):
     ok = d.wait_idle(60)
     ru1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu_ms = (ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime) * 1e3
-    arrivals = requests.get(f"http://127.0.0.1:{port}/stats", timeout=10).json()
+    stats = requests.get(f"http://127.0.0.1:{port}/stats", timeout=10).json()
+    arrivals = stats["arrivals"]
     d.stop()
     proc.terminate()
     lat = [(t - sent[k]) * 1e3 for k, t in arrivals if k in sent]
@@ -144,6 +148,7 @@ def main(argv=None):
     print(f"enqueue() call ms: p50 {pct(cost, 50):.3f}  p99 {pct(cost, 99):.3f}")
     print(f"bridge-process CPU per event: {cpu_ms / max(1, n):.3f} ms (producer + render + outbox + HTTP client);"
           f" load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    print(f"receiver-process CPU per request: {stats['cpu_s'] * 1e3 / max(1, len(arrivals)):.3f} ms")
 
 
 if __name__ == "__main__":
