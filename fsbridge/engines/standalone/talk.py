@@ -24,6 +24,7 @@ Three interfaces over one algorithm:
       d.observe(True, t_ms)   -> [TalkEvent('start', t_ms, 0)] once 'on' held start_ms
       d.observe(False, t_ms)  -> [] (a stop is pending until stop_ms of continuous 'off')
       d.poll(t_ms)            -> [TalkEvent('stop', t, duration_ms)] when the hangover elapsed
+      d.pending               -> True while a stop is undecided (keep calling poll)
       d.reset()               -> forget state without events (mute / hold / leave)
 
   ``t_ms`` is any monotonic millisecond clock (FreeSWITCH ``Event-Date-Timestamp``/1000 works).
@@ -229,6 +230,11 @@ class TalkDebouncer:
             t = self._since + self.stop_ms
             return [TalkEvent("stop", t, t - self._start_t)]
         return []
+
+    @property
+    def pending(self) -> bool:
+        """True while a stop is undecided (talking, raw 'off' seen, hangover running): keep polling."""
+        return self.talking and not self._raw
 
     def reset(self) -> None:
         """Drop all state without an event (member muted, held or gone)."""
