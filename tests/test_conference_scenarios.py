@@ -329,3 +329,15 @@ def test_unknown_conference_or_participant_is_20404():
     assert err.value.code == 20404
     with pytest.raises(DomainError):
         h.state.set_muted("AC" + "9" * 32, h.sid_of("r"), "CAa", True)   # another account's conference
+
+
+def test_jambonz_speak_only_to_a_member_tag():
+    h = Harness()
+    h.join("CAagent", "r", dialect="jambonz", participant_label="agent")
+    h.join("CAcaller", "r", dialect="jambonz")
+    out = h.join("CAsup", "r", dialect="jambonz", speak_only_to="agent")
+    assert out[0].participant.coaching and out[0].participant.call_sid_to_coach == "CAagent"
+    assert isinstance(h.commands[-1], C.SetCoach)
+    with pytest.raises(DomainError) as err:
+        h.join("CAx", "r", dialect="jambonz", speak_only_to="nobody")
+    assert err.value.code == 13240

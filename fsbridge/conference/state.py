@@ -171,7 +171,8 @@ class ConferenceState:
         (``()`` = silence, Twilio waitUrl=""). ``timestamp_us``: call time (µs), else the clock.
 
         Raises DomainError: 16025 duplicate participantLabel in the conference; 13240 ``conference.coach``
-        is not a connected participant of it; 16020 maxParticipants reached; 21201 bad name/label/dialect;
+        (or jambonz ``speak_only_to``, a CallSid or memberTag) is not a connected participant of it;
+        16020 maxParticipants reached; 21201 bad name/label/dialect;
         21220 the call is already in a conference.
         """
         if dialect not in markup.DIALECTS:
@@ -195,10 +196,11 @@ class ConferenceState:
         if label is not None and any(m.label == label for m in live):
             raise DomainError(DUPLICATE_LABEL, f"Participant label {label!r} already exists in the conference")
         coach_member = None
-        if conference.coach is not None:
-            coach_member = conf.members.get(conference.coach) if conf else None
+        coach_target = conference.coach or conference.speak_only_to   # Twilio coach / jambonz speakOnlyTo
+        if coach_target:
+            coach_member = next((m for m in live if coach_target in (m.call_sid, m.label)), None)
             if coach_member is None or not coach_member.joined:
-                raise DomainError(BAD_COACH, f"Call {conference.coach} to coach is not in the conference")
+                raise DomainError(BAD_COACH, f"Call {coach_target} to coach is not in the conference")
         if conf is not None and len(conf.joined) + len(conf.pending) >= conf.max_participants:
             raise DomainError(CONFERENCE_FULL, f"Conference {name!r} is full ({conf.max_participants})")
         if conf is None:
@@ -218,7 +220,8 @@ class ConferenceState:
             label=label, muted=conference.muted, start_conference_on_enter=conference.start_conference_on_enter,
             end_conference_on_exit=conference.end_conference_on_exit, beep=beep_mode(conference.beep),
             date_created=ts, date_updated=ts, coaching=coach_member is not None,
-            call_sid_to_coach=conference.coach, from_=from_, to=to, wait_url=conference.wait_url)
+            call_sid_to_coach=coach_member.call_sid if coach_member else None, from_=from_, to=to,
+            wait_url=conference.wait_url)
         conf.members[call_sid] = m
         self._by_call[call_sid] = conf.sid
         self._by_uid[unique_id] = call_sid
@@ -538,14 +541,14 @@ class ConferenceState:
         m.status = R.P_CONNECTED
         m.date_updated = ts
         conf.ever_joined = True
-        self._emit(out, conf, ev.PARTICIPANT_JOIN, ts, m)
-        if m.coaching:
+        if m.coaching:   # the coached participant may have left meanwhile
             target = conf.members.get(m.call_sid_to_coach or "")
             if target is not None and target.joined:
                 out.commands.append(C.SetCoach(room=conf.sid, coach_member_id=m.member_id,
                                                coached_member_id=target.member_id))
             else:
                 m.coaching, m.call_sid_to_coach = False, None
+        self._emit(out, conf, ev.PARTICIPANT_JOIN, ts, m)
         if conf.status == R.CONF_INIT and not conf.ending and should_start(conf.joined):
             self._start(out, conf, ts)
 
