@@ -674,7 +674,9 @@ class ConferenceState:
             rec.status = R.REC_ABSENT if absent else R.REC_COMPLETED
             name = ev.RECORDING_ABSENT if absent else ev.RECORDING_COMPLETED
             self._emit(out, conf, name, ts, recording=rec.view())
-            if not absent:
+            if not absent and conf.callbacks.event_callback_url and conf.callbacks.recording_status_callback is None:
+                # the deprecated eventCallbackUrl; "Providing a recordingStatusCallback will result in no
+                # conference-record-end callbacks" (Twilio TwiML Conference)
                 self._emit(out, conf, ev.CONFERENCE_RECORD_END, ts, recording=rec.view())
 
     def _on_destroy(self, out: _Out, event: NativeEvent, ts: datetime) -> None:
