@@ -8,8 +8,6 @@ and option table.
 import json
 import re
 
-import pytest
-
 from fsbridge.markup import parse
 from fsbridge.markup.schema import snake_case
 

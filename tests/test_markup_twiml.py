@@ -94,3 +94,24 @@ def test_not_a_response_is_12100(body):
     with pytest.raises(MarkupError) as exc:
         parse(body, "twiml")
     assert exc.value.code == 12100
+
+
+def test_each_xml_attribute_name_is_spelled_in_exactly_one_module():
+    """TwiML/TeXML attribute names live in twiml.py (TeXML-only ones in texml.py), nowhere else in markup/
+    (jambonz.py spells jambonz's JSON property names, a different wire format)."""
+    from pathlib import Path
+
+    import fsbridge.markup as markup
+    from fsbridge.markup.schema import snake_case
+    from fsbridge.markup.texml import TEXML_DIALECT
+    from fsbridge.markup.twiml import TWIML
+
+    sources = {p.name: p.read_text() for p in Path(markup.__file__).parent.glob("*.py") if p.name != "jambonz.py"}
+    wires = {a.wire for d in (TWIML, TEXML_DIALECT) for attrs in d.attrs.values() for a in attrs}
+    assert len(wires) > 40
+    for wire in wires:
+        defined = [name for name, text in sources.items() if f'Attr("{wire}"' in text]
+        assert len(defined) <= 1, (wire, defined)
+        if wire != snake_case(wire):  # one-word names (beep, muted) are also model field names
+            homes = [name for name, text in sources.items() if f'"{wire}"' in text]
+            assert len(homes) == 1, (wire, homes)

@@ -40,6 +40,7 @@ class HookKind:
     _KEYS = ("url", "method", "username", "password")
 
     def json(self, v: object) -> Hook:
+        """JSON string or object → Hook; an empty URL, unknown keys or a bad method raise Invalid."""
         if isinstance(v, str):
             if not v.strip():
                 raise Invalid("empty URL")
@@ -65,6 +66,7 @@ class BeepKind:
     """jambonz ``beep`` (boolean) → the model's beep word: true → ``onEnter``, false → ``false`` (seed)."""
 
     def json(self, v: object) -> str:
+        """JSON boolean → ``"onEnter"`` / ``"false"``; raises Invalid otherwise."""
         return "onEnter" if Bool().json(v) else "false"
 
 
@@ -72,6 +74,7 @@ class LoopKind:
     """jambonz ``loop`` (number|string): a count ≥ 0, or ``"forever"`` → 0 (the model's "until interrupted")."""
 
     def json(self, v: object) -> int:
+        """JSON count 0–1000 or ``"forever"`` → int (0 = forever); raises Invalid otherwise."""
         if isinstance(v, str) and v.strip().lower() == "forever":
             return 0
         return Int(0, 1000).json(v)
@@ -84,6 +87,7 @@ class ObjectKind:
     required: Tuple[str, ...]
 
     def json(self, v: object) -> dict:
+        """JSON object with the required string properties → shallow copy; raises Invalid."""
         if not isinstance(v, dict):
             raise Invalid("not an object")
         for key in self.required:
@@ -96,6 +100,7 @@ class TextOrList:
     """jambonz ``text``/``url`` (string|array of strings) → tuple of non-empty strings."""
 
     def json(self, v: object) -> Tuple[str, ...]:
+        """JSON string or array of non-blank strings → tuple of stripped strings; raises Invalid."""
         items = v if isinstance(v, list) else [v]
         if not items or not all(isinstance(i, str) and i.strip() for i in items):
             raise Invalid("not a non-empty string or array of strings")

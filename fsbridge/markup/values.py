@@ -29,12 +29,14 @@ class Bool:
     """``true``/``false`` (TwiML writes them lowercase; any case accepted) or a JSON boolean → ``bool``."""
 
     def text(self, s: str) -> bool:
+        """XML text ``"true"``/``"false"`` (any case) → bool; anything else raises Invalid."""
         low = s.strip().lower()
         if low in ("true", "false"):
             return low == "true"
         raise Invalid(f"{_short(s)} is not one of true, false")
 
     def json(self, v: object) -> bool:
+        """JSON boolean → bool; numbers and strings raise Invalid (jambonz types are strict)."""
         if isinstance(v, bool):
             return v
         raise Invalid(f"{_short(v)} is not a boolean")
@@ -47,6 +49,7 @@ class Choice:
     values: Tuple[str, ...]
 
     def text(self, s: str) -> str:
+        """XML text → the canonical spelling of the matching value; raises Invalid otherwise."""
         low = s.strip().lower()
         for value in self.values:
             if value.lower() == low:
@@ -54,6 +57,7 @@ class Choice:
         raise Invalid(f"{_short(s)} is not one of {', '.join(self.values)}")
 
     def json(self, v: object) -> str:
+        """JSON string → as :meth:`text`; a non-string raises Invalid."""
         if isinstance(v, str):
             return self.text(v)
         raise Invalid(f"{_short(v)} is not one of {', '.join(self.values)}")
@@ -77,12 +81,14 @@ class Int:
         return n
 
     def text(self, s: str) -> int:
+        """XML text of 1–12 digits (optional ``+``) → int within bounds; raises Invalid otherwise."""
         m = _INT_RE.match(s)
         if not m:
             raise Invalid(f"{_short(s)} is not a whole number")
         return self._check(int(m.group(1)), s)
 
     def json(self, v: object) -> int:
+        """JSON integer (or integral float / digit string) → int within bounds; booleans raise Invalid."""
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             if isinstance(v, str):
                 return self.text(v)
@@ -105,12 +111,14 @@ class Number:
         return x
 
     def text(self, s: str) -> float:
+        """XML text ``12`` or ``1.5`` (no sign, no exponent) → float within bounds; raises Invalid."""
         m = _NUM_RE.match(s)
         if not m:
             raise Invalid(f"{_short(s)} is not a number")
         return self._check(float(m.group(1)), s)
 
     def json(self, v: object) -> float:
+        """JSON number (not boolean) → finite float within bounds; raises Invalid otherwise."""
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise Invalid(f"{_short(v)} is not a number")
         try:
@@ -130,6 +138,7 @@ class Text:
     pattern: Optional[str] = None
 
     def text(self, s: str) -> Optional[str]:
+        """XML text → stripped string (``empty`` when blank); a pattern mismatch raises Invalid."""
         value = s.strip()
         if not value:
             return self.empty
@@ -138,6 +147,7 @@ class Text:
         return value
 
     def json(self, v: object) -> Optional[str]:
+        """JSON string → as :meth:`text`; a non-string raises Invalid."""
         if isinstance(v, str):
             return self.text(v)
         raise Invalid(f"{_short(v)} is not a string")
@@ -183,12 +193,14 @@ class Events:
         return self._collect(v)
 
     def text(self, s: str) -> Tuple[str, ...]:
+        """XML text → known words (see class); raises Invalid when every word is unknown."""
         kept, rejected = self.text_with_rejects(s)
         if rejected and not kept:
             raise Invalid(f"none of {_short(s)} is one of {' '.join(self.allowed)}")
         return kept
 
     def json(self, v: object) -> Tuple[str, ...]:
+        """JSON array → known words (see class); raises Invalid when every word is unknown."""
         kept, rejected = self.json_with_rejects(v)
         if rejected and not kept:
             raise Invalid(f"none of {_short(v)} is one of {' '.join(self.allowed)}")
