@@ -389,3 +389,21 @@ def test_outbox_writer_paths_agree(engine, core):
     assert (sa.state, sa.attempts, sa.delivered_at, sa.sequence_number) == ("delivered", 2, 12.5, 4)
     assert (sb.state, sb.last_error, sb.created_at) == ("failed", "nope", 11.0)
     assert reloaded.request == req
+
+
+def test_signature_matches_the_url_as_sent_even_with_unencoded_characters(engine):
+    receiver = Receiver().start()
+    d = Dispatcher(engine, {AC: TOKEN}).start()
+    try:
+        d.enqueue(evt("CFu", 1, receiver.url("/cb?room=Team Meeting&who=é")))
+        d.enqueue(evt("CFu", 2, receiver.url("/cb?room=Team Meeting"), method="GET"))
+        assert d.wait_idle(5)
+        assert [r["query"] for r in receiver.requests][0] == "room=Team%20Meeting&who=%C3%A9"
+        validator = RequestValidator(TOKEN)
+        post, get = receiver.requests
+        assert validator.validate(post["url"], dict(parse_qsl(post["body"].decode())),
+                                  post["headers"]["x-twilio-signature"])
+        assert validator.validate(get["url"], {}, get["headers"]["x-twilio-signature"])
+    finally:
+        d.stop()
+        receiver.stop()

@@ -233,6 +233,10 @@ class Dispatcher:
     def _deliver(self, row: outbox.OutboxRow) -> None:
         req = row.request
         url, policy = overrides.policy_for(req.url, self.policy)
+        try:  # sign exactly what goes on the wire: urllib3 percent-encodes spaces, non-ASCII, lowercases host
+            url = urllib3.util.parse_url(url).url
+        except urllib3.exceptions.LocationParseError:
+            pass  # the attempt reports it
         deadline_at = row.created_at + policy.deadline_s
         retry = self.retry
         attempts = row.attempts
