@@ -36,6 +36,7 @@ TWILIO = {"off": "no added latency; packets with jitter <= 20 ms dropped",
 
 
 def run(size_ms, net: NetEm, n: int):
+    """Stream ``n`` packets through ``net`` into a buffer of ``size_ms``; returns (buffer, send→playout ms list)."""
     jb = JitterBuffer(size_ms, frame_len=1)
     payload = np.zeros(1, np.int16)
     e2e = []
@@ -53,6 +54,7 @@ def run(size_ms, net: NetEm, n: int):
 
 
 def main() -> None:
+    """Parse arguments, run every scenario × size, print the tables."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--delay", type=float, default=30.0, help="one-way network delay, ms")

@@ -38,6 +38,7 @@ CLIPS = ["speech-a.wav", "speech-b.wav", "speech-c.wav", "speech-espeak-16k.wav"
 
 
 def trimmed_clips(rate: int):
+    """The speech fixtures at ``rate`` Hz, each trimmed to its frames louder than −40 dBFS peak (int16)."""
     fl = rate // 50
     out = []
     for c in CLIPS:
@@ -70,6 +71,7 @@ def build_signal(rate: int, n_segments: int, seed: int):
 
 
 def add_noise(clean: np.ndarray, labels, snr_db: float, rate: int, seed: int) -> np.ndarray:
+    """``clean`` + white Gaussian noise at ``snr_db`` (speech power over labelled samples), int16."""
     fl = rate // 50
     speech = np.concatenate([clean[a * fl:b * fl] for a, b in labels])
     p_s = np.mean(speech ** 2)
@@ -120,6 +122,7 @@ def score(labels, segs, onset_collar: int = 10, offset_lo: int = -10, offset_hi:
 
 
 def main() -> None:
+    """Parse arguments, run every detector at every SNR, print the table."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rate", type=int, default=16000)
     ap.add_argument("--segments", type=int, default=40)

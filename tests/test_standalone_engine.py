@@ -354,3 +354,21 @@ def test_real_time_clock_is_driven_by_start(eng):
     eng.stop()
     assert g.value == "hangup" and eng.clock.ticks >= 15
     assert actions(eng)[-1] == N.CHANNEL_HANGUP_COMPLETE
+
+
+def test_broken_source_hangs_up_that_caller_only(eng):
+    class Broken:
+        def __init__(self):
+            self.n = 0
+
+        def next_frame(self):
+            self.n += 1
+            if self.n > 10:
+                raise OSError("device gone")
+            return np.zeros(F, np.int16)
+    bad = eng.create_call("CAbad", Broken())
+    good = eng.create_call("CAgood", "silence_stream://-1")
+    gb, gg = join(eng, bad), join(eng, good)
+    eng.run_for(1.0)
+    assert gb.value == "hangup" and bad.hangup_cause == "NORMAL_TEMPORARY_FAILURE"
+    assert not gg.ready() and good.heard_audio().size == 50 * F

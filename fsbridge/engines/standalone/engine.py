@@ -102,6 +102,10 @@ class VirtualCallLeg:
         skipped with a warning."""
         if self.hung_up:
             return False
+        if self.member is not None:
+            log.warning("call %s: play() while in conference %s ignored (use PlayMedia with member_id)",
+                        self.unique_id, self.member.room.name)
+            return False
         self.answer()
         refs = list(media)
         for r in refs:
@@ -120,6 +124,8 @@ class VirtualCallLeg:
         Returns ``"left"`` (kicked, leave(), room ended), ``"hangup"`` or ``"refused"`` (room full)."""
         if self.hung_up:
             return "hangup"
+        if command.unique_id != self.unique_id:
+            raise EngineError(f"JoinMember for {command.unique_id} given to call {self.unique_id}")
         self._join_done = gevent.event.AsyncResult()
         result = self._join_done
         self.engine.execute(command)
@@ -262,6 +268,7 @@ class _Room:
         self.started = False  # some member has been mixed
 
     def alloc_slot(self) -> int:
+        """A free member slot index (arrays grow ×2, min 4, when full)."""
         if not self.free:
             old = self.capacity
             new = max(4, old * 2)
@@ -274,6 +281,7 @@ class _Room:
         return self.free.pop()
 
     def free_slot(self, slot: int) -> None:
+        """Release ``slot``: its input frame zeroed, gain 1, talk state reset (no event)."""
         self.frames[slot] = 0
         self.gain[slot] = 1.0
         self.slot_member[slot] = None
@@ -549,7 +557,12 @@ class StandaloneEngine:
                 if call._dtmf_cb is not None:
                     cb = call._dtmf_cb
                     self._pending.append(lambda cb=cb, d=digit: cb(d))
-            f = call._read_input(tick)
+            try:
+                f = call._read_input(tick)
+            except Exception:   # a broken source must not stop the clock: that caller "hangs up"
+                log.exception("call %s: source failed", call.unique_id)
+                self._hangup_call(call, "NORMAL_TEMPORARY_FAILURE")
+                continue
             if f is None:
                 if call.hangup_at_end:
                     self._hangup_call(call, "NORMAL_CLEARING")
@@ -572,7 +585,10 @@ class StandaloneEngine:
         # 2. rooms
         for room in list(self._rooms.values()):
             if room.members:
-                self._mix_room(room, tick)
+                try:
+                    self._mix_room(room, tick)
+                except Exception:   # never let one room stop the clock for every other room
+                    log.exception("room %s: mixing failed at tick %d", room.name, tick)
         self._handoff()
 
     def _mix_room(self, room: _Room, tick: int) -> None:
