@@ -125,6 +125,6 @@ def test_rest_write_while_esl_is_down_is_503(stack):
                       auth=(AC, TOKEN), timeout=10)
     assert r.status_code == 503
     fake.accepting = True
-    assert engine.esl.connected_event.wait(5) and engine.resynced.wait(5)
+    assert engine.esl.wait_ready(2, 5)
     call.hangup()
     app.wait("participant-leave")

@@ -382,7 +382,7 @@ def test_esl_drop_mid_conference_reconnects_and_resyncs(engine, fake, sink):
     c3 = fake.add_member("CFD", "uid-new")
     assert fake.wait_for(lambda: fake.refused > 0)
     fake.accepting = True
-    assert engine.esl.connected_event.wait(5) and engine.resynced.wait(5)
+    assert engine.esl.wait_ready(2, 5)
     assert engine.esl.connections == 2
     assert sorted(engine.members("CFD")) == [a.id, c3.id]  # no phantom b, no lost c
     assert resyncs and sorted(s.member_id for s in resyncs[-1]) == [a.id, c3.id]

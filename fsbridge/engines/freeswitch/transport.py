@@ -272,6 +272,8 @@ class ReconnectingESL:
         self.down_event = gevent.event.Event()
         self.down_event.set()
         self.connections = 0
+        self.ready_count = 0
+        self._ready_pulse = gevent.event.Event()
         self._running = False
         self._greenlet: Optional[gevent.Greenlet] = None
         self._stop = gevent.event.Event()
@@ -294,6 +296,14 @@ class ReconnectingESL:
         if self._greenlet is not None:
             self._greenlet.join(timeout=5)
             self._greenlet.kill(block=False)
+
+    def wait_ready(self, count: int, timeout: Optional[float] = None) -> bool:
+        """Block until ``count`` connections have been made *and* their ``on_up`` (resync) has run
+        (True), or ``timeout`` s passed (False). ``ready_count`` is the number so far."""
+        with gevent.Timeout(timeout, False):
+            while self.ready_count < count:
+                self._ready_pulse.wait()
+        return self.ready_count >= count
 
     @property
     def is_up(self) -> bool:
@@ -326,6 +336,9 @@ class ReconnectingESL:
                     self.on_up(conn)
                 except Exception:
                     log.exception("ESL on_up failed")
+            self.ready_count += 1
+            pulse, self._ready_pulse = self._ready_pulse, gevent.event.Event()
+            pulse.set()
             conn.wait_closed()
             self.connected_event.clear()
             self.down_event.set()
