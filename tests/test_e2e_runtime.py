@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+import gevent.event
 import numpy as np
 import pytest
 import requests
@@ -245,3 +246,141 @@ def test_team_meeting_callbacks_mute_and_audio(app_server, bridge_server, tmp_pa
     reply = rest(bridge_server, f"Conferences/{conf_sid}.json", method="GET")
     assert reply.json()["status"] == "completed"
     assert reply.json()["reason_conference_ended"] == "participant-with-end-conference-on-exit-left"
+
+
+# ---------------------------------------------------------------------------------------------- broken apps
+@pytest.fixture
+def broken_bridge(tmp_path, app_server):
+    """Numbers: +1555000200x → /broken-500, /broken-slow, /broken-xml, /broken-json; +15550002000 → /good."""
+    numbers = [Number("+15550002000", AC, app_server.url + "/good"),
+               Number("+15550002001", AC, app_server.url + "/broken-500"),
+               Number("+15550002002", AC, app_server.url + "/broken-slow"),
+               Number("+15550002003", AC, app_server.url + "/broken-xml"),
+               Number("+15550002004", AC, app_server.url + "/broken-refused")]
+    srv = start_bridge(str(tmp_path / "bridge"), accounts={AC: TOKEN}, numbers=numbers, clock="fast",
+                       fetch_timeout=0.5)
+    yield srv
+    srv.stop()
+
+
+def test_broken_apps_end_cleanly_with_error_codes(app_server, broken_bridge, caplog):
+    """An app that answers 500, times out, returns malformed TwiML or refuses connections: the call ends
+    cleanly with Twilio's error code logged (11200, 11200, 12100, 11205), and the bridge keeps serving the
+    other calls (a good call placed at the same time runs its whole document)."""
+    import gevent.event
+    never = gevent.event.Event()
+    app_server.routes["/good"] = lambda form: Response(
+        "<Response><Pause length='1'/><Say>still here</Say><Hangup/></Response>", mimetype="text/xml")
+    app_server.routes["/broken-500"] = lambda form: Response("oops", status=500)
+    app_server.routes["/broken-slow"] = lambda form: (never.wait(3), Response("<Response/>", mimetype="text/xml"))[1]
+    app_server.routes["/broken-xml"] = lambda form: Response("<Response><Say>unclosed</Response>",
+                                                             mimetype="text/xml")
+    dead = HttpApp(Flask("dead")).start()     # a port that is closed once we stop it
+    dead.stop()
+    broken_bridge.settings.numbers["+15550002004"] = Number("+15550002004", AC, dead.url + "/voice")
+    caplog.set_level("INFO")
+    bridge = broken_bridge.bridge
+    silence = "silence:"
+    calls = {to: place(broken_bridge, f"caller-{to[-1]}", silence, to=to)
+             for to in ("+15550002001", "+15550002002", "+15550002003", "+15550002004", "+15550002000")}
+    for sid in calls.values():
+        assert bridge.wait_call(sid, 20)
+    codes = {to: [code for code, _ in bridge.registry.get(sid).errors] for to, sid in calls.items()}
+    assert codes == {"+15550002001": [11200], "+15550002002": [11200], "+15550002003": [12100],
+                     "+15550002004": [11205], "+15550002000": []}
+    good = bridge.registry.get(calls["+15550002000"])
+    assert "say 'still here'" in good.steps and "hangup" in good.steps
+    for to, sid in calls.items():
+        rec = bridge.registry.get(sid)
+        assert rec.status == "completed" and rec.leg.hung_up
+        reply = rest(broken_bridge, f"Calls/{sid}.json", method="GET")
+        assert reply.json()["status"] == "completed"
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    for to in ("+15550002001", "+15550002002", "+15550002003", "+15550002004"):
+        code = codes[to][0]
+        assert f"call {calls[to]} error {code}:" in logged
+    # the bridge still takes new calls afterwards
+    again = place(broken_bridge, "again", silence, to="+15550002000")
+    assert bridge.wait_call(again, 20) and bridge.registry.get(again).errors == []
+    never.set()
+
+
+# ---------------------------------------------------------------------------------------------- Dial attributes
+def test_dial_action_hangup_on_star_and_time_limit(app_server, bridge_server, tmp_path):
+    """TwiML noun: "You can set a timeLimit, after which you'll be removed from the conference. You can turn
+    on hangupOnStar, which lets you leave a conference by pressing the * key. You can specify an action, so
+    that after you leave the conference room Twilio will submit to the action and your web server can
+    respond with new TwiML and continue your call." (relative action URL, method POST)."""
+    def voice(form):
+        if form["From"] == "Star":
+            return ('<Response><Dial action="after" method="POST" hangupOnStar="true">'
+                    '<Conference beep="false">LoveTwilio</Conference></Dial></Response>')
+        return ('<Response><Dial action="/after" timeLimit="3"><Conference beep="false">LoveTwilio'
+                '</Conference></Dial><Say>never reached</Say></Response>')
+    app_server.twiml = voice
+    app_server.routes["/after"] = lambda form: Response("<Response><Say>goodbye</Say><Hangup/></Response>",
+                                                        mimetype="text/xml")
+    star = place(bridge_server, "Star", "silence:", Dtmf="*@4")
+    timed = place(bridge_server, "Timed", "silence:")
+    bridge = bridge_server.bridge
+    assert bridge.wait_call(star, 30) and bridge.wait_call(timed, 30)
+    actions = {r["form"]["From"]: r for r in app_server.requests.items if r["path"] == "/after"}
+    assert set(actions) == {"Star", "Timed"}
+    for who, sid in (("Star", star), ("Timed", timed)):
+        form = actions[who]["form"]
+        assert actions[who]["valid"]
+        assert form["CallSid"] == sid and form["DialCallStatus"] == "completed"
+        assert form["CallStatus"] == "in-progress" and form["ConferenceSid"].startswith("CF")
+        steps = bridge.registry.get(sid).steps
+        assert "say 'goodbye'" in steps and "hangup" in steps and "say 'never reached'" not in steps
+    assert any("hangupOnStar" in s for s in bridge.registry.get(star).steps)
+    assert any("timeLimit" in s for s in bridge.registry.get(timed).steps)
+    # timeLimit counts engine seconds in the conference: 3 s
+    assert actions["Timed"]["form"]["DialCallDuration"] == "3"
+    assert int(actions["Star"]["form"]["DialCallDuration"]) in (3, 4)
+
+
+def test_wait_url_document_moderated_room(app_server, bridge_server, tmp_path):
+    """The moderated conference: a caller with startConferenceOnEnter=false waits hearing the waitUrl
+    document (Say + Play of an audio URL; a <Dial> in it is skipped with warning 12200); the moderator
+    (startConferenceOnEnter, endConferenceOnExit) starts the conference and ends it on hanging up."""
+    music = tmp_path / "music.wav"
+    tone_track(music, 2, [(0, 2)], 900)
+    app_server.routes["/music.wav"] = lambda form: Response(music.read_bytes(), mimetype="audio/wav")
+    app_server.routes["/wait"] = lambda form: Response(
+        "<Response><Play>/music.wav</Play><Dial>+15551230000</Dial></Response>", mimetype="text/xml")
+
+    def voice(form):
+        if form["From"] == "Moderator":
+            return conference_twiml(form, "moderated-conference-room", startConferenceOnEnter="true",
+                                    endConferenceOnExit="true", statusCallbackEvent="start end join leave")
+        return conference_twiml(form, "moderated-conference-room", startConferenceOnEnter="false",
+                                waitUrl="/wait", waitMethod="GET", statusCallbackEvent="start end join leave")
+    app_server.twiml = voice
+    caller = place(bridge_server, "Caller", "silence:")
+    app_server.wait_event("participant-join")
+    bridge = bridge_server.bridge
+    # the caller waits: wait music plays; let 3 engine seconds pass before the moderator arrives
+    leg = bridge.registry.get(caller).leg
+    three_seconds = gevent.event.Event()
+    bridge.call_later(3.0, three_seconds.set)       # engine time
+    assert three_seconds.wait(10)
+    moderator = place(bridge_server, "Moderator", tone_track(tmp_path / "m.wav", 3, [(1, 2)], 1700))
+    assert bridge.wait_call(moderator, 30) and bridge.wait_call(caller, 30)
+    app_server.wait_event("conference-end")
+    bridge_server.dispatcher.wait_idle(10)
+    assert [(n, label) for _, n, label in app_server.events()] == [
+        ("participant-join", caller), ("participant-join", moderator), ("conference-start", ""),
+        ("participant-leave", moderator), ("participant-leave", caller), ("conference-end", "")]
+    end = app_server.callbacks.items[-1]["form"]
+    assert end["ReasonConferenceEnded"] == "participant-with-end-conference-on-exit-left"
+    # the wait document: fetched with GET (signed over the URL with its query), <Dial> → 12200
+    waits = [r for r in app_server.requests.items if r["path"] == "/wait"]
+    assert waits and all(w["valid"] for w in waits) and waits[0]["args"]["CallSid"] == caller
+    assert 12200 in [code for code, _ in bridge.registry.get(caller).errors]
+    # what the waiting caller heard before the start: the 900 Hz music, not silence
+    heard = leg.heard_audio()
+    assert tone_energy(heard, 16000, 900, 0.5, 2.5) > 2000
+    # after the start the moderator's 1700 Hz speech reached the caller
+    t_mod = bridge.registry.get(moderator).leg.start_tick * 0.02 - leg.start_tick * 0.02
+    assert tone_energy(heard, 16000, 1700, t_mod + 1.1, t_mod + 1.9) > 2000

@@ -75,6 +75,7 @@ class MediaResolver:
     def __init__(self, cache_dir: str, fetcher: Optional[Fetcher] = None, rate: int = 16000):
         self.cache_dir = Path(cache_dir)
         self.rate = rate
+        self.fetcher = fetcher or Fetcher()
         self._locks: dict = {}
 
     def _lock(self, key: str):
@@ -84,7 +85,6 @@ class MediaResolver:
         if lock is None:
             lock = self._locks[key] = gevent.lock.Semaphore()
         return lock
-        self.fetcher = fetcher or Fetcher()
 
     def _cache_file(self, key: str, ext: str) -> Path:
         self.cache_dir.mkdir(parents=True, exist_ok=True)

@@ -101,7 +101,15 @@ class CallSession:
         if fetched.is_audio:
             path = self.media.store_audio(fetched.url, fetched.body, fetched.content_type)
             return Response(verbs=(Play(url=path),), dialect=self.dialect)
+        return self._parse(fetched)
+
+    def _parse(self, fetched: Fetched, wait: bool = False) -> Response:
+        """Parse a fetched document; ``wait``: keep only what a wait/hold/announce document may run
+        (``fsbridge.markup.verbs_allowed_in_wait``). Every 12200 warning becomes a notification."""
         response = parse_markup(fetched.body, self.dialect, fetched.content_type)
+        if wait:
+            from fsbridge.markup import verbs_allowed_in_wait
+            response = verbs_allowed_in_wait(response)
         for w in response.warnings:
             self.notify(w.code, f"{w.message} ({w.path})" if w.path else w.message, end=False)
         return response
@@ -127,7 +135,11 @@ class CallSession:
                     self.notify(SCHEMA_VALIDATION_WARNING, "too many Redirects in a wait document", end=False)
                     break
                 url = self.absolute(verb.url, base)
-                out.extend(self._media_of(self.fetch_document(url, verb.method), url, depth + 1))
+                fetched = self.fetch_raw(url, verb.method)
+                if fetched.is_audio:
+                    out.append(self.media.store_audio(fetched.url, fetched.body, fetched.content_type))
+                else:
+                    out.extend(self._media_of(self._parse(fetched, wait=True), fetched.url or url, depth + 1))
                 break
         return tuple(out)
 
@@ -137,16 +149,15 @@ class CallSession:
         fetched = self.fetch_raw(url, method)
         if fetched.is_audio:
             return (self.media.store_audio(fetched.url, fetched.body, fetched.content_type),)
-        response = parse_markup(fetched.body, self.dialect, fetched.content_type)
-        return self._media_of(response, fetched.url or url)
+        return self._media_of(self._parse(fetched, wait=True), fetched.url or url)
 
     def wait_media(self, conference) -> Tuple[str, ...]:
         """What the caller hears while the conference has not started (Twilio waitUrl: None → default hold
         music, "" → silence, URL → audio or a Play/Say/Pause/Redirect document; jambonz waitHook)."""
         if conference.wait_hook is not None:
             hook = conference.wait_hook
-            response = self.fetch_document(hook.url, hook.method, hook=hook)
-            return self._media_of(response, hook.url)
+            fetched = self.fetch_raw(hook.url, hook.method, hook=hook)
+            return self._media_of(self._parse(fetched, wait=True), hook.url)
         if conference.wait_url is None:
             return (DEFAULT_HOLD_MUSIC,)
         if conference.wait_url == "":
@@ -159,8 +170,8 @@ class CallSession:
     def run_hook_media(self, hook: Hook):
         """jambonz enterHook: fetch the hook's verbs and play their Play/Say/Pause to the caller."""
         try:
-            response = self.fetch_document(hook.url, hook.method, hook=hook)
-            media = self._media_of(response, hook.url)
+            fetched = self.fetch_raw(hook.url, hook.method, hook=hook)
+            media = self._media_of(self._parse(fetched, wait=True), hook.url)
         except (FetchError, MarkupError) as exc:
             self.notify(exc.code, f"enterHook {hook.url}: {exc.message}", end=False)
             return None
