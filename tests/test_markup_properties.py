@@ -16,7 +16,7 @@ from fsbridge.markup.twiml import CONFERENCE_EVENTS, TWIML
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "markup"
 GOOD = sorted(p for p in FIXTURES.glob("*/*/*") if not p.name.endswith(".expected.json") and p.stat().st_size < 5000)
-SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 DIALECTS = st.sampled_from(["twiml", "texml", "jambonz"])
 EVENTS = {"twiml": CONFERENCE_EVENTS, "texml": TEXML_EVENTS, "jambonz": STATUS_EVENTS}
 

@@ -89,3 +89,8 @@ def test_deep_nesting_is_12100_not_recursion_error():
     with pytest.raises(MarkupError) as exc:
         parse("[" * 30000 + "]" * 30000, "jambonz")
     assert exc.value.code == 12100
+
+
+def test_utf16_document_with_comment_and_cdata_is_fine():
+    body = '<?xml version="1.0" encoding="UTF-16"?><!-- hi --><Response><Say><![CDATA[a<b]]></Say></Response>'
+    assert parse(body.encode("utf-16"), "twiml").verbs[0].text == "a<b"

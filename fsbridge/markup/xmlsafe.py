@@ -14,9 +14,18 @@ from lxml import etree
 
 from .errors import DOCUMENT_PARSE_FAILURE, MarkupError
 
-# "<!DOCTYPE" / "<!ENTITY" in any of the ASCII-compatible encodings, and in UTF-16 (either byte order).
+# "<!DOCTYPE" / "<!ENTITY" in any ASCII-compatible encoding; UTF-16/32 bodies are decoded and scanned too.
 _DECLARATION = re.compile(rb"<!\s*(?:doctype|entity)", re.IGNORECASE)
-_DECLARATION_UTF16 = re.compile(rb"<\x00!\x00|\x00<\x00!")
+_DECLARATION_TEXT = re.compile(r"<!\s*(?:doctype|entity)", re.IGNORECASE)
+_WIDE = ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
+
+
+def _declares_dtd(data: bytes) -> bool:
+    if _DECLARATION.search(data):
+        return True
+    if b"\x00" in data:
+        return any(_DECLARATION_TEXT.search(data.decode(enc, "ignore")) for enc in _WIDE)
+    return False
 
 
 def _parser(encoding: Optional[str]) -> etree.XMLParser:
@@ -45,7 +54,7 @@ def parse_xml(body: Union[bytes, str]) -> etree._Element:
         data, encoding = body.encode("utf-8", "surrogatepass"), "utf-8"
     else:
         data = body
-    if _DECLARATION.search(data) or (b"\x00" in data and _DECLARATION_UTF16.search(data)):
+    if _declares_dtd(data):
         raise MarkupError(DOCUMENT_PARSE_FAILURE, "DOCTYPE and ENTITY declarations are not allowed")
     try:
         root = etree.fromstring(data, parser=_parser(encoding))
