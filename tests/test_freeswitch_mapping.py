@@ -210,3 +210,15 @@ def test_originate_rendering():
     assert s == "originate {origination_uuid=u1,fsbridge_call_sid=CA1}user/1001 '&socket(127.0.0.1:8084 async full)'"
     with pytest.raises(EngineError):
         render.originate("user/1", "&park()", [("origination_caller_id_name", "A,B")])
+
+
+def test_resync_snapshot_merges_member_events_mapped_meanwhile():
+    mapper = EventMapper()
+    mapper.members = {"gone": ("R", 1)}
+    mapper.start_journal()
+    events = [parse_message(r).event for r in recorded_events("conference_lifecycle/events_plain.esl.txt")]
+    add_alice = next(e for e in events if e.get("Action") == "add-member")
+    mapper.map(add_alice)  # handled after FreeSWITCH produced the snapshot below
+    mapper.replace_members({"old": ("R", 2)})
+    assert mapper.members == {"old": ("R", 2), ALICE: ("life", 8)}
+    assert mapper.journal is None

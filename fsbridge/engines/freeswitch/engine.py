@@ -484,14 +484,16 @@ class FreeSwitchEngine:
         """After every (re)connect: rebuild Unique-ID ↔ member from ``conference json_list`` and hand
         the snapshot to the sink as the resync source (the runtime calls ``ConferenceState.resync``)."""
         self.resynced.clear()
+        self.mapper.start_journal()
         try:
             body = conn.api(render.api("json_list_all"), timeout=self.command_timeout)
             snap = parse_json_list(body)
         except EngineError as exc:
             log.warning("resync after ESL connect failed: %s", exc)
+            self.mapper.journal = None
             self.resynced.set()
             return
-        self.mapper.members = {s.unique_id: (s.room, s.member_id) for s in snap}
+        self.mapper.replace_members({s.unique_id: (s.room, s.member_id) for s in snap})
         present = set(self.mapper.members.values())
         for d in (self._waiting, self._hold_media):
             for k in [k for k in d if k not in present]:

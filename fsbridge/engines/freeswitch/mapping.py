@@ -161,6 +161,24 @@ class EventMapper:
     def __init__(self, talk: Optional[TalkGate] = None):
         self.talk = talk
         self.members: Dict[str, Tuple[str, int]] = {}
+        self.journal: Optional[List[Tuple[str, str, Tuple[str, int]]]] = None
+
+    def replace_members(self, members: Dict[str, Tuple[str, int]]) -> None:
+        """Adopt a resync snapshot (Unique-ID → (room, member id)), re-applying the add/del-member events
+        mapped since :meth:`start_journal` — they may postdate the snapshot (same socket, but handled in
+        another greenlet). Ends the journal."""
+        merged = dict(members)
+        for action, uid, value in self.journal or ():
+            if action == n.ADD_MEMBER:
+                merged[uid] = value
+            else:
+                merged.pop(uid, None)
+        self.journal = None
+        self.members = merged
+
+    def start_journal(self) -> None:
+        """Record add/del-member from now on (call before requesting a snapshot)."""
+        self.journal = []
 
     def map(self, ev: ESLMessage) -> List[n.NativeEvent]:
         """Map one parsed ESL event; unknown/unmapped events → []."""
@@ -200,8 +218,12 @@ class EventMapper:
         )
         if action == n.ADD_MEMBER and uid and member_id is not None:
             self.members[uid] = (room, member_id)
+            if self.journal is not None:
+                self.journal.append((action, uid, (room, member_id)))
         elif action == n.DEL_MEMBER and uid:
             self.members.pop(uid, None)
+            if self.journal is not None:
+                self.journal.append((action, uid, (room, member_id)))
             if self.talk is not None and member_id is not None:
                 self.talk.reset(room, member_id, forget=True)
         elif action in (n.MUTE_MEMBER, n.HOLD_MEMBER) and self.talk is not None and member_id is not None:
