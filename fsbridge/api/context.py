@@ -56,8 +56,8 @@ def conference_or_404(account_sid: str, conference_sid: str) -> ConferenceRow:
 
 
 def participant_or_404(account_sid: str, conference_sid: str, who: str) -> ParticipantRow:
-    """The participant (CallSid or label, including one who left) of the account's conference, or 20404."""
-    conference_or_404(account_sid, conference_sid)
+    """The participant (CallSid or label, including one who left) of the account's conference, or 20404.
+    (The store's lookup is scoped by account and conference, so no separate conference check is needed.)"""
     row = ctx().store.participant(account_sid, conference_sid, who)
     if row is None:
         raise not_found()

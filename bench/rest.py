@@ -1,0 +1,203 @@
+"""REST latency bench: Twilio ``POST …/Participants/{CallSid}.json Muted=…`` on the standalone engine.
+
+``python3 bench/rest.py [--rate 500] [--seconds 10] [--participants 10] [--control bridge|fake]``
+
+Server side (this process): the whole bridge in-process (:class:`fsbridge.app.BridgeServer`: standalone
+engine in real time, SQLite store + callback outbox in a temp dir, REST API on gevent's WSGI server at
+127.0.0.1:0). ``--participants`` virtual callees (``To=silence:``) are dialled into one conference through the
+REST API itself. ``--control fake`` serves the same API over tests/fixtures/api/fake_control.py instead (no
+engine: the store/HTTP cost alone). The API is served by :func:`fsbridge.api.serve` (TCP_NODELAY);
+``--plain-wsgi`` keeps BridgeServer's own plain pywsgi server to show what Nagle's algorithm costs.
+
+Client side (a child process, so it does not share the server's CPU): an open-loop load generator —
+request *i* is due at ``t0 + i / rate`` whatever happened before — each participant's ``Muted`` toggled in
+turn (every request is a real change the engine must confirm), over keep-alive connections. Latency is
+measured two ways: **service** (request written → response read) and **from schedule** (due time →
+response read; includes any queueing a slow server causes, i.e. no coordinated omission). The first second
+is warm-up and not counted. Prints a JSON summary (milliseconds) and a Markdown row for bench/README.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+ACCOUNT, TOKEN = "AC" + "5" * 32, "bench-token"
+
+
+def percentile(values, p):
+    """The ``p``-th percentile (0–100) of ``values`` by nearest rank; None if empty."""
+    if not values:
+        return None
+    s = sorted(values)
+    k = max(0, min(len(s) - 1, int(round(p / 100.0 * len(s) + 0.5)) - 1))
+    return s[k]
+
+
+# ---------------------------------------------------------------------------------------------- client
+def run_client(args) -> int:
+    """The load generator (child process). Prints one JSON line of results."""
+    from gevent import monkey
+    monkey.patch_all()
+    import base64
+    import http.client
+    import gevent
+    import gevent.queue
+    from urllib.parse import urlencode, urlparse
+
+    u = urlparse(args.url)
+    calls = args.calls.split(",")
+    auth = "Basic " + base64.b64encode(f"{ACCOUNT}:{TOKEN}".encode()).decode()
+    pool: gevent.queue.Queue = gevent.queue.Queue()
+    for _ in range(args.connections):
+        pool.put(http.client.HTTPConnection(u.hostname, u.port, timeout=30))
+    muted = {c: False for c in calls}
+    results = []   # (due_s, service_s, from_schedule_s, status)
+
+    def one(i, due, call_sid):
+        conn = pool.get()
+        try:
+            muted[call_sid] = not muted[call_sid]
+            body = urlencode({"Muted": "true" if muted[call_sid] else "false"})
+            path = f"{u.path.rstrip('/')}/2010-04-01/Accounts/{ACCOUNT}/Conferences/{args.conference}" \
+                   f"/Participants/{call_sid}.json"
+            sent = time.perf_counter()
+            try:
+                conn.request("POST", path, body, {"Authorization": auth,
+                                                  "Content-Type": "application/x-www-form-urlencoded"})
+                resp = conn.getresponse()
+                resp.read()
+                status = resp.status
+            except Exception:  # noqa: BLE001 - counted as an error
+                conn.close()
+                conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+                status = 0
+            done = time.perf_counter()
+            results.append((due, done - sent, done - due, status))
+        finally:
+            pool.put(conn)
+
+    n = int(args.rate * args.seconds)
+    t0 = time.perf_counter() + 0.2
+    greenlets = []
+    for i in range(n):
+        due = t0 + i / args.rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            gevent.sleep(delay)   # pacing the open-loop schedule (not synchronisation)
+        greenlets.append(gevent.spawn(one, i, due, calls[i % len(calls)]))
+    gevent.joinall(greenlets)
+    warm = t0 + 1.0
+    kept = [r for r in results if r[0] >= warm]
+    ok = [r for r in kept if r[3] == 200]
+    service = [r[1] * 1000 for r in ok]
+    sched = [r[2] * 1000 for r in ok]
+    span = (max(r[0] for r in kept) - warm) if kept else 0
+    print(json.dumps({
+        "requests": len(kept), "ok": len(ok), "errors": len(kept) - len(ok),
+        "offered_rate": args.rate, "achieved_rate": round(len(kept) / span, 1) if span else None,
+        "service_ms": {"p50": percentile(service, 50), "p90": percentile(service, 90),
+                       "p99": percentile(service, 99), "max": max(service) if service else None},
+        "from_schedule_ms": {"p50": percentile(sched, 50), "p99": percentile(sched, 99),
+                             "max": max(sched) if sched else None},
+    }))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- server
+def run_server(args) -> int:
+    """Start the bridge (or the fake-control API), dial participants, run the client, print results."""
+    from gevent import monkey
+    monkey.patch_all()
+    import logging
+    import gevent.subprocess
+    import requests
+
+    logging.basicConfig(level=logging.WARNING)
+    tmp = tempfile.mkdtemp(prefix="fsbridge-bench-rest-")
+    auth = (ACCOUNT, TOKEN)
+    if args.control == "bridge":
+        from fsbridge.api import serve
+        from fsbridge.app import BridgeServer
+        from fsbridge.config import Account, Settings
+        settings = Settings(host="127.0.0.1", port=0, database_url=f"sqlite:///{tmp}/fsbridge.sqlite",
+                            audio_dir=f"{tmp}/audio", recordings_dir=f"{tmp}/rec", clock="realtime",
+                            accounts={ACCOUNT: Account(ACCOUNT, TOKEN)})
+        server = BridgeServer(settings).start()
+        base, stop = server.base_url, server.stop
+        if not args.plain_wsgi:
+            # BridgeServer serves with a plain pywsgi.WSGIServer (Nagle on: +40 ms per keep-alive request);
+            # serve the same app with fsbridge.api.serve (TCP_NODELAY) instead, everything else unchanged.
+            server.http.stop()
+            http = serve(server.app, "127.0.0.1", 0)
+            base = f"http://127.0.0.1:{http.server_port}"
+
+            def stop(http=http, server=server):
+                http.stop()
+                server.stop()
+    else:
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+        from fixtures.api.fake_control import FakeControl
+        from fsbridge.api import create_app, serve
+        from fsbridge.store import Store
+        from fsbridge.store.db import make_engine
+        store = Store(make_engine(f"sqlite:///{tmp}/fsbridge.sqlite"))
+        store.create_all()
+        http = serve(create_app(store, FakeControl(store), {ACCOUNT: TOKEN}), "127.0.0.1", 0)
+        base, stop = f"http://127.0.0.1:{http.server_port}", http.stop
+    try:
+        root = f"{base}/2010-04-01/Accounts/{ACCOUNT}"
+        calls, conference = [], None
+        for i in range(args.participants):
+            r = requests.post(f"{root}/Conferences/bench-room/Participants.json", auth=auth,
+                              data={"From": f"+1555000{i:04d}", "To": "silence:", "Beep": "false"})
+            r.raise_for_status()
+            calls.append(r.json()["call_sid"])
+            conference = r.json()["conference_sid"] or conference
+        if args.control == "bridge":
+            bridge = server.bridge
+            joined = bridge.wait_until(lambda: all(bridge.state.participant_of_call(c) is not None
+                                                   for c in calls), timeout=10)
+            if not joined:
+                raise SystemExit("participants did not join")
+            conference = requests.get(f"{root}/Conferences.json", auth=auth).json()["conferences"][0]["sid"]
+        cmd = [sys.executable, os.path.abspath(__file__), "client", "--url", base, "--rate", str(args.rate),
+               "--seconds", str(args.seconds), "--calls", ",".join(calls), "--conference", conference,
+               "--connections", str(args.connections)]
+        out = gevent.subprocess.check_output(cmd, text=True)
+        result = json.loads(out.strip().splitlines()[-1])
+        result.update(control=args.control, participants=args.participants, cpu=os.cpu_count(),
+                      load_average=os.getloadavg()[0])
+        print(json.dumps(result, indent=2))
+        s, f = result["service_ms"], result["from_schedule_ms"]
+        label = args.control + (" (plain pywsgi)" if args.plain_wsgi else "")
+        print(f"| {label} | {args.rate} | {result['achieved_rate']} | {result['ok']}/{result['requests']} "
+              f"| {s['p50']:.2f} | {s['p99']:.2f} | {f['p99']:.2f} | {s['max']:.1f} |")
+    finally:
+        stop()
+    return 0
+
+
+def main(argv=None) -> int:
+    """CLI entry (see module docstring)."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("mode", nargs="?", default="server", choices=("server", "client"))
+    p.add_argument("--rate", type=float, default=500.0, help="offered requests per second")
+    p.add_argument("--seconds", type=float, default=10.0, help="load duration (the first second is warm-up)")
+    p.add_argument("--participants", type=int, default=10)
+    p.add_argument("--connections", type=int, default=32, help="client keep-alive connections")
+    p.add_argument("--control", choices=("bridge", "fake"), default="bridge")
+    p.add_argument("--plain-wsgi", action="store_true",
+                   help="bridge: keep BridgeServer's own pywsgi server (no TCP_NODELAY)")
+    p.add_argument("--url")
+    p.add_argument("--calls")
+    p.add_argument("--conference")
+    args = p.parse_args(argv)
+    return run_client(args) if args.mode == "client" else run_server(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
