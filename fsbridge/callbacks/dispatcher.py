@@ -12,7 +12,8 @@ undelivered row of the outbox is queued again, so events survive a restart (at-l
 Twilio idempotency token lets receivers drop a duplicate).
 
 HTTP goes through urllib3's connection pools (the engine under ``requests``) directly: the ``requests.Session``
-layer doubled the CPU cost per callback (≈0.9 vs 0.45 ms measured here) for nothing callbacks use.
+layer doubled the CPU cost per callback (≈0.9 vs 0.45 ms measured here) for nothing callbacks use; see
+:mod:`.http` (one write per request).
 "delivered" marks are committed in batches by a flusher greenlet (a crash between delivery and flush re-sends
 that callback after restart; receivers de-duplicate by idempotency token / SequenceNumber).
 Greenlets: the process is gevent monkey-patched by the entry points (and tests/conftest.py).
@@ -34,6 +35,7 @@ from urllib3.util.retry import Retry
 from fsbridge.conference.events import DomainEvent
 
 from . import outbox, overrides, signing
+from .http import pool_manager
 from .overrides import CLASS_4XX, CLASS_5XX, CLASS_CT, CLASS_FATAL, CLASS_RT, DeliveryPolicy
 from .render import render
 from .request import RenderSettings
@@ -92,7 +94,7 @@ class Dispatcher:
                                      deadline_s=deadline_s)
         self.retry = Retry(total=None, connect=None, read=None, redirect=None, status=None, other=None,
                            backoff_factor=backoff_factor, backoff_max=backoff_max_s, backoff_jitter=backoff_jitter_s)
-        self.http = http or urllib3.PoolManager(num_pools=256, maxsize=128, block=False, retries=False)
+        self.http = http or pool_manager()
         self.on_update = on_update
         self._writer = None  # one connection for all outbox writes (no pool round trip per event)
         self._queues: Dict[str, deque] = {}
