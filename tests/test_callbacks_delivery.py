@@ -407,3 +407,52 @@ def test_signature_matches_the_url_as_sent_even_with_unencoded_characters(engine
     finally:
         d.stop()
         receiver.stop()
+
+
+def test_https_receiver_one_write_tls_path(engine, tmp_path):
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from fsbridge.callbacks.http import pool_manager
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    certfile, keyfile = tmp_path / "c.pem", tmp_path / "k.pem"
+    certfile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    keyfile.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+    got = []
+    done = gevent.event.Event()
+
+    def app(environ, start_response):
+        got.append((environ["PATH_INFO"], environ["wsgi.input"].read()))
+        done.set()
+        start_response("204 No Content", [])
+        return [b""]
+
+    import ssl
+
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(str(certfile), str(keyfile))
+    server = WSGIServer(("127.0.0.1", 0), app, log=None, error_log=None, ssl_context=ctx)
+    server.start()
+    d = Dispatcher(engine, {AC: TOKEN}, http=pool_manager(ca_certs=str(certfile))).start()
+    try:
+        row = d.enqueue(evt("CFtls", 1, f"https://127.0.0.1:{server.server_port}/tls"))
+        assert d.wait_idle(5) and done.is_set()
+        assert d.status(row).state == "delivered"
+        assert got[0][0] == "/tls" and b"SequenceNumber=1" in got[0][1]
+    finally:
+        d.stop()
+        server.stop()

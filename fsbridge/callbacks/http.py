@@ -51,10 +51,10 @@ class _HTTPSPool(HTTPSConnectionPool):
     ConnectionCls = OneWriteHTTPSConnection
 
 
-def pool_manager(num_pools: int = 256, maxsize: int = 128) -> urllib3.PoolManager:
+def pool_manager(num_pools: int = 256, maxsize: int = 128, **connection_kw) -> urllib3.PoolManager:
     """A ``urllib3.PoolManager`` for callbacks: keep-alive pools (``maxsize`` connections per host, extra ones
     opened and dropped under bursts rather than blocking), no urllib3-level retries or redirects (the
-    dispatcher owns both), one write per request."""
-    pm = urllib3.PoolManager(num_pools=num_pools, maxsize=maxsize, block=False, retries=False)
+    dispatcher owns both), one write per request. ``connection_kw`` go to urllib3 (e.g. ``ca_certs=path``)."""
+    pm = urllib3.PoolManager(num_pools=num_pools, maxsize=maxsize, block=False, retries=False, **connection_kw)
     pm.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
     return pm
