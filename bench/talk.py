@@ -142,6 +142,7 @@ def main() -> None:
         dets = [
             ("FreeSWITCH energy, level 100", dict(mode="energy", energy_level=100)),
             (f"FreeSWITCH energy, level {calibrated} (2x floor)", dict(mode="energy", energy_level=calibrated)),
+            ("energy, auto level 2x floor (fsbridge)", dict(mode="energy", energy_level=100, auto_factor=2.0)),
             ("webrtcvad mode 2", dict(mode="webrtcvad", vad_mode=2)),
             ("webrtcvad mode 3", dict(mode="webrtcvad", vad_mode=3)),
             ("webrtcvad mode 3, 2 frames on", dict(mode="webrtcvad", vad_mode=3, hangunder=2)),

@@ -219,3 +219,23 @@ def test_held_simulated_clock_does_not_tick():
     with c.held():
         assert c._holds == 1
     assert c._holds == 0
+
+
+def test_auto_energy_level_follows_the_noise_floor():
+    """At 10 dB SNR FreeSWITCH's fixed level 100 never stops talking; the auto level (2x floor) does."""
+    x = load_audio(str(AUDIO / "speech-a.wav"), 16000).astype(np.float64)
+    noise = np.random.default_rng(0).normal(0, np.sqrt(np.mean(x[np.abs(x) > 300] ** 2) / 10), 16000 * 6)
+    sig = noise.copy()
+    sig[16000:16000 + x.size] += x
+    sig = np.clip(np.rint(sig), -32768, 32767).astype(np.int16)
+    frames = sig.reshape(-1, 320)
+    onset, end = 50 + np.flatnonzero(np.abs(x[: x.size // 320 * 320].reshape(-1, 320)).max(axis=1) > 300)[[0, -1]]
+
+    def events(**kw):
+        d = FsTalkDetector(**kw)
+        return [(e.kind, i) for i, f in enumerate(frames) if (e := d.update(f))]
+    fixed = events(energy_level=100)
+    assert [k for k, _ in fixed] == ["start"]            # stuck "talking" on noise
+    auto = events(energy_level=100, auto_factor=2.0)
+    assert [k for k, _ in auto][:2] == ["start", "stop"]
+    assert 0 <= auto[0][1] - onset <= 10 and end < auto[1][1] <= end + 60

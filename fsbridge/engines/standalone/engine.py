@@ -255,7 +255,7 @@ class _Room:
         self.free: List[int] = []
         self.talk = TalkDetectorBank(capacity=0, energy_level=engine.energy_level, hangunder=engine.hangunder,
                                      hangover=engine.hangover, mode=engine.talk_mode, vad_mode=engine.vad_mode,
-                                     rate=engine.rate)
+                                     rate=engine.rate, auto_factor=engine.auto_energy_factor)
         self.dirty = True
         self.heard = self.hears = self.talk_active = np.zeros(0, bool)
         self.coach_of = np.zeros(0, np.int64)
@@ -319,14 +319,17 @@ class StandaloneEngine:
     ``rate``: conference rate, Hz (8000/16000/48000; frames of 20 ms = 160/320/960 samples).
     ``clock``: a :class:`Clock` (default real time; ``Clock(speed=None)`` = simulated, as fast as possible).
     ``energy_level``/``hangunder``/``hangover``: FreeSWITCH talk detection (mean |sample| threshold, frames
-    to start, frames to stop); ``talk_mode``: ``"energy"`` or ``"webrtcvad"`` (``vad_mode`` 0–3).
+    to start, frames to stop); ``talk_mode``: ``"energy"`` or ``"webrtcvad"`` (``vad_mode`` 0–3);
+    ``auto_energy_factor``: None (FreeSWITCH) or e.g. 2.0 — threshold = max(energy_level, factor × the
+    member's noise floor), for noisy lines (see :class:`~.talk.TalkDetectorBank`).
     ``capture_heard``: keep what each call heard (VirtualCallLeg.heard). ``moh``: nothing to configure —
     ``local_stream://moh`` is resolved by :mod:`.media`.
     """
 
     def __init__(self, rate: int = 16000, clock: Optional[Clock] = None, energy_level: int = DEFAULT_ENERGY_LEVEL,
                  hangunder: int = HANGUNDER, hangover: int = HANGOVER, talk_mode: str = "energy",
-                 vad_mode: int = 2, capture_heard: bool = True, first_member_id: int = 1):
+                 vad_mode: int = 2, capture_heard: bool = True, first_member_id: int = 1,
+                 auto_energy_factor: Optional[float] = None):
         if rate not in RATES:
             raise ValueError(f"rate must be one of {RATES}")
         self.rate = rate
@@ -337,6 +340,7 @@ class StandaloneEngine:
         self.hangover = hangover
         self.talk_mode = talk_mode
         self.vad_mode = vad_mode
+        self.auto_energy_factor = auto_energy_factor
         self.capture_heard = capture_heard
         self._zero = np.zeros(self.frame_len, np.int16)
         self._zero.setflags(write=False)

@@ -70,12 +70,16 @@ class TalkDetectorBank:
     ``hangunder``/``hangover``: frames to start/stop (5/40 = 100/800 ms at 20 ms frames);
     ``diff_level``: jump that starts at once; ``mode``: ``"energy"`` (FreeSWITCH) or ``"webrtcvad"``
     (``vad_mode`` 0–3 aggressiveness; needs ``rate`` in 8000/16000/32000/48000).
+    ``auto_factor`` (energy mode, default None = off, pure FreeSWITCH): an fsbridge extension for noisy
+    lines — each slot's threshold becomes ``max(energy_level, auto_factor × noise floor)``, the floor being
+    a per-slot running minimum of the score that falls at once and rises 0.2 % a frame (≈ 10 %/s).
     """
 
     def __init__(self, capacity: int = 8, energy_level: int = DEFAULT_ENERGY_LEVEL, hangunder: int = HANGUNDER,
                  hangover: int = HANGOVER, diff_level: int = DIFF_LEVEL, mode: str = "energy",
-                 vad_mode: int = 2, rate: int = 16000):
+                 vad_mode: int = 2, rate: int = 16000, auto_factor: Optional[float] = None):
         self.energy_level = energy_level
+        self.auto_factor = auto_factor
         self.hangunder = hangunder
         self.hangover = hangover
         self.diff_level = diff_level
@@ -93,6 +97,7 @@ class TalkDetectorBank:
         self.over = np.zeros(0, np.int32)
         self.talking = np.zeros(0, bool)
         self.start_frame = np.zeros(0, np.int64)
+        self.floor = np.zeros(0, np.float64)
         self.grow(capacity)
 
     def grow(self, capacity: int) -> None:
@@ -105,6 +110,7 @@ class TalkDetectorBank:
         self.over = np.concatenate([self.over, np.zeros(extra, np.int32)])
         self.talking = np.concatenate([self.talking, np.zeros(extra, bool)])
         self.start_frame = np.concatenate([self.start_frame, np.zeros(extra, np.int64)])
+        self.floor = np.concatenate([self.floor, np.full(extra, -1.0)])
         if self.mode == "webrtcvad":
             import webrtcvad
             self._vads += [webrtcvad.Vad(self.vad_mode) for _ in range(extra)]
@@ -116,6 +122,15 @@ class TalkDetectorBank:
         self.under[slots] = 0
         self.over[slots] = 0
         self.talking[slots] = False
+        self.floor[slots] = -1.0
+
+    def thresholds(self, scores: np.ndarray) -> np.ndarray:
+        """Per-slot energy thresholds for this frame (``energy_level``, or the auto level; updates the floor)."""
+        if self.auto_factor is None:
+            return np.full(scores.shape, self.energy_level)
+        fresh = self.floor < 0
+        self.floor = np.where(fresh | (scores < self.floor), scores, self.floor * 1.002)
+        return np.maximum(self.energy_level, (self.auto_factor * self.floor).astype(np.int64))
 
     def gate(self, frames: np.ndarray, active: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         """Per-slot gate for one frame: returns ``(gated bool (n,), big_jump bool (n,))``."""
@@ -123,8 +138,9 @@ class TalkDetectorBank:
         iir = ((1.0 - SCORE_DECAY) * scores + SCORE_DECAY * self.score_iir).astype(np.int32)
         self.score_iir = np.minimum(iir, SCORE_MAX_IIR)
         if self.mode == "energy":
-            gated = scores > self.energy_level
-            big = gated & ((scores - self.energy_level) >= self.diff_level)
+            level = self.thresholds(scores)
+            gated = scores > level
+            big = gated & ((scores - level) >= self.diff_level)
             return gated & active, big & active
         gated = np.zeros(frames.shape[0], bool)
         for i in np.flatnonzero(active):
