@@ -53,10 +53,5 @@ def test_conference_itself_imports_no_io_library_nor_upper_layer():
 
 def test_importing_conference_with_the_real_markup_package():
     loaded = _loaded(MODULES)
-    assert "fsbridge.conference.state" in loaded
-    assert _bad(loaded, tuple(f for f in FORBIDDEN if f != "lxml")) == []
-    if _bad(loaded, ("lxml",)):
-        if _bad(_loaded(["fsbridge.markup"]), ("lxml",)):
-            pytest.skip("fsbridge.markup/__init__.py imports lxml eagerly, and events.py (contract) imports "
-                        "fsbridge.markup.model: make the markup package import its parsers lazily")
-        pytest.fail("fsbridge.conference imported lxml")
+    assert "fsbridge.conference.state" in loaded and "fsbridge.markup" in loaded
+    assert _bad(loaded) == [], f"fsbridge.conference imported {_bad(loaded)}"

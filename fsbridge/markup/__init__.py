@@ -7,45 +7,25 @@ Telnyx TeXML Conference, jambonz conference verb) and jambonz verb specification
 """
 from __future__ import annotations
 
-from typing import Optional, Union
-
-from . import body as _body
-from .errors import DOCUMENT_PARSE_FAILURE, MarkupError
-from .jambonz import parse_jambonz
+from .errors import MarkupError
 from .model import DIALECTS, JAMBONZ, TEXML, TWIML, Conference, Dial, MarkupWarning, Response
-from .serialize import to_json
-from .texml import TEXML_DIALECT
-from .twiml import TWIML as TWIML_DIALECT
-from .wait import verbs_allowed_in_wait
-from .xmlsafe import parse_xml
-from .xmlverbs import walk
 
 __all__ = [
     "parse", "verbs_allowed_in_wait", "to_json", "MarkupError", "MarkupWarning", "Response", "Dial",
     "Conference", "TWIML", "TEXML", "JAMBONZ", "DIALECTS",
 ]
 
+# The parsers need lxml; they load on first use so that importing the model (as the sans-IO domain does)
+# never imports lxml.
+_LAZY = {"parse": "parser", "to_json": "serialize", "verbs_allowed_in_wait": "wait"}
 
-def parse(body: Union[bytes, str], dialect: str, content_type: Optional[str] = None) -> Response:
-    """Parse one fetched document into a :class:`Response` of verbs, with 12200 warnings attached.
 
-    ``body``: the document, bytes or str (≤ 64 KB); ``dialect``: ``"twiml"``, ``"texml"`` or ``"jambonz"``
-    (TwiML and TeXML cannot be told apart from the XML: the caller knows which API the call came in on);
-    ``content_type``: the response's Content-Type header or None (its charset decodes the body).
-    Raises only :class:`MarkupError`: 11750 body over 64 KB, 12300 Content-Type not of the dialect,
-    12100 not well-formed / wrong root / DOCTYPE or ENTITY / not a JSON array / unknown dialect.
-    Source: Twilio error dictionary and TwiML; Telnyx TeXML; jambonz webhook apps (a JSON array of verbs).
-    """
-    if dialect not in DIALECTS:
-        raise MarkupError(DOCUMENT_PARSE_FAILURE, f"unknown dialect {dialect!r}; use one of {', '.join(DIALECTS)}")
-    data = _body.as_bytes(body)
-    _media, charset = _body.content_type(content_type, dialect)
-    text: Union[bytes, str] = data
-    if charset is not None or dialect == JAMBONZ:
-        try:
-            text = data.decode(charset or "utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise MarkupError(DOCUMENT_PARSE_FAILURE, f"document is not valid {charset or 'utf-8'}: {exc}") from None
-    if dialect == JAMBONZ:
-        return parse_jambonz(text)
-    return walk(parse_xml(text), TEXML_DIALECT if dialect == TEXML else TWIML_DIALECT)
+def __getattr__(name: str):
+    """Load :func:`parse`, :func:`to_json` and :func:`verbs_allowed_in_wait` on first access."""
+    if name in _LAZY:
+        from importlib import import_module
+
+        value = getattr(import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
