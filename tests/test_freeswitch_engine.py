@@ -11,7 +11,7 @@ from fsbridge.conference import native as n
 from fsbridge.engines.base import EngineError, EngineUnavailable
 from fsbridge.engines.freeswitch.engine import FreeSwitchEngine, parse_json_list
 from fsbridge.engines.freeswitch.transport import FsInboundESL, SUBSCRIPTION
-from fsfake import FakeCall, FakeFreeSwitch, fixture, plain_event
+from fsfake import FakeCall, FakeFreeSwitch, fixture
 
 SUB = "event plain CHANNEL_ANSWER CHANNEL_HANGUP_COMPLETE DTMF BACKGROUND_JOB CUSTOM conference::maintenance"
 

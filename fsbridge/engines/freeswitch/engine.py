@@ -29,21 +29,12 @@ from fsbridge.conference import commands as c
 from fsbridge.conference import native as n
 from fsbridge.conference.native import MemberSnapshot, NativeEvent
 from fsbridge.engines.base import EngineError, EngineUnavailable, EventSink
-from fsbridge.engines.freeswitch import mapping, render
+from fsbridge.engines.freeswitch import mapping, render, wire
 from fsbridge.engines.freeswitch.esl_parse import ESLMessage
 from fsbridge.engines.freeswitch.outbound import FreeSwitchCallLeg, OutboundServer
 from fsbridge.engines.freeswitch.transport import ReconnectingESL
 
 log = logging.getLogger(__name__)
-
-H_JOB_UUID = "Job-UUID"
-# originate channel variables (finding 10: set the callee id too)
-ORIG_UUID = "origination_uuid"
-ORIG_CID_NUMBER = "origination_caller_id_number"
-ORIG_CID_NAME = "origination_caller_id_name"
-ORIG_CALLEE_NUMBER = "origination_callee_id_number"
-ORIG_CALLEE_NAME = "origination_callee_id_name"
-ORIG_TIMEOUT = "originate_timeout"
 
 # originate failure causes → Twilio participant/call status (FreeSWITCH 1.10.12 inbound/session:
 # "-ERR USER_BUSY", "-ERR USER_NOT_REGISTERED", "-ERR NO_ANSWER")
@@ -62,9 +53,9 @@ def api_ok(body: str) -> bool:
     ``-USAGE`` (``recording stop`` answers "Stopped recording file …\\n+OK …", finding 15; a bare usage
     text is a failure, finding 3)."""
     lines = [ln.strip() for ln in body.splitlines()]
-    if any(ln.startswith("-ERR") or ln.startswith("-USAGE") for ln in lines):
+    if any(ln.startswith(wire.REPLY_ERR) or ln.startswith(wire.REPLY_USAGE) for ln in lines):
         return False
-    return any(ln.startswith("+OK") for ln in lines)
+    return any(ln.startswith(wire.REPLY_OK) for ln in lines)
 
 
 @dataclass
@@ -286,8 +277,8 @@ class FreeSwitchEngine:
         application (e.g. ``&park()``).
         """
         unique_id = str(uuidlib.uuid4())
-        variables = [(ORIG_UUID, unique_id), (ORIG_CID_NUMBER, from_), (ORIG_CID_NAME, from_),
-                     (ORIG_CALLEE_NUMBER, to), (ORIG_CALLEE_NAME, to), (ORIG_TIMEOUT, int(timeout_s)),
+        variables = [(render.ORIG_UUID, unique_id), (render.ORIG_CID_NUMBER, from_), (render.ORIG_CID_NAME, from_),
+                     (render.ORIG_CALLEE_NUMBER, to), (render.ORIG_CALLEE_NAME, to), (render.ORIG_TIMEOUT, int(timeout_s)),
                      (render.CALL_SID_VAR, call_sid), (render.HANGUP_AFTER_VAR, "false")]
         if app is None:
             target = self.outbound_advertise or "%s:%d" % (self.outbound.bind_address, self.outbound_port)
@@ -470,14 +461,14 @@ class FreeSwitchEngine:
                     self._emit_one(ev)
 
     def _on_job(self, ev: ESLMessage) -> None:
-        job = self._jobs.pop(ev.get(H_JOB_UUID, ""), None)
+        job = self._jobs.pop(ev.get(wire.H_JOB_UUID, ""), None)
         if job is None:
             return
         body = ev.body.strip()
-        if body.startswith("+OK"):
-            job._result.set(("answered", body[3:].strip()))
+        if body.startswith(wire.REPLY_OK):
+            job._result.set(("answered", body[len(wire.REPLY_OK):].strip()))
         else:
-            cause = body[4:].strip() if body.startswith("-ERR") else body
+            cause = body[len(wire.REPLY_ERR):].strip() if body.startswith(wire.REPLY_ERR) else body
             job._result.set((CAUSE_STATUS.get(cause, "failed"), cause))
 
     def _on_up(self, conn) -> None:
@@ -524,9 +515,9 @@ def parse_json_list(body: str) -> List[MemberSnapshot]:
     hold, talking}}]}]``). No rooms (``-ERR No active conferences.`` or empty) → []. Other ``-ERR`` →
     :class:`EngineError`."""
     text = body.strip()
-    if not text or (text.startswith("-ERR") and "not found" not in text and "No active" in text):
+    if not text or (wire.NO_CONFERENCES in text and not text.startswith("[")):
         return []
-    if text.startswith("-ERR"):
+    if text.startswith(wire.REPLY_ERR):
         raise EngineError("FreeSWITCH: %s" % text)
     try:
         rooms = json.loads(text)

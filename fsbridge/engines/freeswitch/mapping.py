@@ -1,7 +1,7 @@
 """ESL events → :class:`~fsbridge.conference.native.NativeEvent`.
 
 Input: an event parsed by :mod:`esl_parse` (``CUSTOM conference::maintenance``, ``CHANNEL_HANGUP_COMPLETE``,
-``DTMF``). Output: zero or more NativeEvents. The FreeSWITCH header names read here live only here.
+``DTMF``). Output: zero or more NativeEvents. Header names come from :mod:`wire`.
 
 Behaviour from the FreeSWITCH 1.10.12 fixtures (tests/fixtures/freeswitch/README.md):
 
@@ -23,43 +23,14 @@ from __future__ import annotations
 from typing import Callable, Dict, List, Optional, Tuple
 
 from fsbridge.conference import native as n
+from fsbridge.engines.freeswitch import wire
 from fsbridge.engines.freeswitch.esl_parse import ESLMessage
 
-# header names (FreeSWITCH switch_event.c / mod_conference conference_event.c)
-H_EVENT_NAME = "Event-Name"
-H_SUBCLASS = "Event-Subclass"
-H_ACTION = "Action"
-H_TIMESTAMP = "Event-Date-Timestamp"
-H_CONF_NAME = "Conference-Name"
-H_CONF_SIZE = "Conference-Size"
-H_UNIQUE_ID = "Unique-ID"
-H_MEMBER_ID = "Member-ID"
-H_MEMBER_TYPE = "Member-Type"
-H_FILE = "File"
-H_PATH = "Path"
-H_ERROR = "Error"
-H_HANGUP_CAUSE = "Hangup-Cause"
-H_TALK_MS = "talking-duration-ms"
-H_REC_MS = "Milliseconds-Elapsed"
-H_REC_SIZE = "Record-File-Size"
-H_DIGITS = "Digits"
-H_DTMF_DIGIT = "DTMF-Digit"
-H_DTMF_SOURCE = "DTMF-Source"
-H_VAR_CONF_NAME = "variable_conference_name"
-H_VAR_MEMBER_ID = "variable_conference_member_id"
-H_CALLER_NUMBER = "Caller-Caller-ID-Number"
-H_CALLER_NAME = "Caller-Caller-ID-Name"
-H_HEAR = "Hear"
-H_SPEAK = "Speak"
-H_HOLD = "Hold"
-H_TALKING = "Talking"
-H_JOB_UUID = "Job-UUID"
-
-CONFERENCE_SUBCLASS = "conference::maintenance"
-EV_CUSTOM = "CUSTOM"
-EV_HANGUP_COMPLETE = "CHANNEL_HANGUP_COMPLETE"
-EV_DTMF = "DTMF"
-EV_BACKGROUND_JOB = "BACKGROUND_JOB"
+# wire names (wire.py), re-exported under the names the engine uses
+CONFERENCE_SUBCLASS = wire.CONFERENCE_SUBCLASS
+EV_HANGUP_COMPLETE = wire.EV_CHANNEL_HANGUP_COMPLETE
+EV_DTMF = wire.EV_DTMF
+EV_BACKGROUND_JOB = wire.EV_BACKGROUND_JOB
 
 # conference::maintenance Actions mapped 1:1 (their names are the native action names; native.py)
 MAPPED_ACTIONS = frozenset({
@@ -69,7 +40,8 @@ MAPPED_ACTIONS = frozenset({
     n.START_RECORDING, n.STOP_RECORDING, n.PAUSE_RECORDING, n.RESUME_RECORDING, n.DTMF_MEMBER,
 })
 # headers copied into NativeEvent.extra when present (caller id, member flags as FreeSWITCH reports them)
-EXTRA_HEADERS = (H_CALLER_NUMBER, H_CALLER_NAME, H_HEAR, H_SPEAK, H_HOLD, H_TALKING, H_DTMF_SOURCE)
+EXTRA_HEADERS = (wire.H_CALLER_NUMBER, wire.H_CALLER_NAME, wire.H_HEAR, wire.H_SPEAK, wire.H_HOLD,
+                 wire.H_TALKING, wire.H_DTMF_SOURCE)
 
 
 def _int(value: Optional[str]) -> Optional[int]:
@@ -182,8 +154,8 @@ class EventMapper:
 
     def map(self, ev: ESLMessage) -> List[n.NativeEvent]:
         """Map one parsed ESL event; unknown/unmapped events → []."""
-        name = ev.get(H_EVENT_NAME)
-        if name == EV_CUSTOM and ev.get(H_SUBCLASS) == CONFERENCE_SUBCLASS:
+        name = ev.get(wire.H_EVENT_NAME)
+        if name == wire.EV_CUSTOM and ev.get(wire.H_SUBCLASS) == wire.CONFERENCE_SUBCLASS:
             return self._conference(ev)
         if name == EV_HANGUP_COMPLETE:
             return [self._channel(ev, n.CHANNEL_HANGUP_COMPLETE)]
@@ -192,28 +164,28 @@ class EventMapper:
         return []
 
     def _conference(self, ev: ESLMessage) -> List[n.NativeEvent]:
-        action = ev.get(H_ACTION)
+        action = ev.get(wire.H_ACTION)
         if action not in MAPPED_ACTIONS:
             return []
-        member_id = _int(ev.get(H_MEMBER_ID))
-        uid = ev.get(H_UNIQUE_ID) if member_id is not None else None
-        room = ev.get(H_CONF_NAME, "")
-        duration = _int(ev.get(H_TALK_MS)) if action == n.STOP_TALKING else _int(ev.get(H_REC_MS))
+        member_id = _int(ev.get(wire.H_MEMBER_ID))
+        uid = ev.get(wire.H_UNIQUE_ID) if member_id is not None else None
+        room = ev.get(wire.H_CONF_NAME, "")
+        duration = _int(ev.get(wire.H_TALK_MS)) if action == n.STOP_TALKING else _int(ev.get(wire.H_REC_MS))
         native = n.NativeEvent(
             action=action,
             room=room,
-            timestamp_us=_int(ev.get(H_TIMESTAMP)) or 0,
+            timestamp_us=_int(ev.get(wire.H_TIMESTAMP)) or 0,
             unique_id=uid,
             member_id=member_id,
-            file=ev.get(H_FILE),
-            path=ev.get(H_PATH),
-            error=ev.get(H_ERROR),
-            hangup_cause=ev.get(H_HANGUP_CAUSE),
+            file=ev.get(wire.H_FILE),
+            path=ev.get(wire.H_PATH),
+            error=ev.get(wire.H_ERROR),
+            hangup_cause=ev.get(wire.H_HANGUP_CAUSE),
             duration_ms=duration,
-            file_size=_int(ev.get(H_REC_SIZE)),
-            digits=ev.get(H_DIGITS),
-            member_type=ev.get(H_MEMBER_TYPE),
-            conference_size=_int(ev.get(H_CONF_SIZE)),
+            file_size=_int(ev.get(wire.H_REC_SIZE)),
+            digits=ev.get(wire.H_DIGITS),
+            member_type=ev.get(wire.H_MEMBER_TYPE),
+            conference_size=_int(ev.get(wire.H_CONF_SIZE)),
             extra=tuple((h, ev.get(h)) for h in EXTRA_HEADERS if ev.get(h) is not None and member_id is not None),
         )
         if action == n.ADD_MEMBER and uid and member_id is not None:
@@ -233,18 +205,18 @@ class EventMapper:
         return [native]
 
     def _channel(self, ev: ESLMessage, action: str) -> n.NativeEvent:
-        uid = ev.get(H_UNIQUE_ID)
+        uid = ev.get(wire.H_UNIQUE_ID)
         room, member_id = self.members.get(uid, (None, None)) if uid else (None, None)
-        room = ev.get(H_VAR_CONF_NAME) or room or ""
+        room = ev.get(wire.H_VAR_CONF_NAME) or room or ""
         if member_id is None:
-            member_id = _int(ev.get(H_VAR_MEMBER_ID))
+            member_id = _int(ev.get(wire.H_VAR_MEMBER_ID))
         return n.NativeEvent(
             action=action,
             room=room,
-            timestamp_us=_int(ev.get(H_TIMESTAMP)) or 0,
+            timestamp_us=_int(ev.get(wire.H_TIMESTAMP)) or 0,
             unique_id=uid,
             member_id=member_id,
-            hangup_cause=ev.get(H_HANGUP_CAUSE) if action == n.CHANNEL_HANGUP_COMPLETE else None,
-            digits=ev.get(H_DTMF_DIGIT) if action == n.DTMF else None,
-            extra=tuple((h, ev.get(h)) for h in (H_DTMF_SOURCE,) if ev.get(h) is not None),
+            hangup_cause=ev.get(wire.H_HANGUP_CAUSE) if action == n.CHANNEL_HANGUP_COMPLETE else None,
+            digits=ev.get(wire.H_DTMF_DIGIT) if action == n.DTMF else None,
+            extra=tuple((h, ev.get(h)) for h in (wire.H_DTMF_SOURCE,) if ev.get(h) is not None),
         )

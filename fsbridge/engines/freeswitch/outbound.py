@@ -32,39 +32,13 @@ from greenswitch import esl as gesl
 from fsbridge.conference import native as n
 from fsbridge.conference.commands import JoinMember
 from fsbridge.engines.base import EngineError, EngineUnavailable
-from fsbridge.engines.freeswitch import render
+from fsbridge.engines.freeswitch import render, wire
 from fsbridge.engines.freeswitch.esl_parse import ESLMessage
 from fsbridge.engines.freeswitch.transport import StrictESLMixin
 
 log = logging.getLogger(__name__)
 
-# outbound-socket protocol words and headers
-CMD_CONNECT = "connect"
-CMD_MYEVENTS = "myevents"
-CMD_LINGER = "linger"
-CMD_EXIT = "exit"
-CMD_CONF_EVENTS = "event plain CUSTOM conference::maintenance"
-H_APP_UUID = "Application-UUID"
-H_APP_RESPONSE = "Application-Response"
-H_ANSWER_STATE = "Answer-State"
-H_EVENT_NAME = "Event-Name"
-H_SUBCLASS = "Event-Subclass"
-H_ACTION = "Action"
-H_UNIQUE_ID = "Unique-ID"
-H_MEMBER_ID = "Member-ID"
-H_CONF_NAME = "Conference-Name"
-H_DTMF_DIGIT = "DTMF-Digit"
-H_TIMESTAMP = "Event-Date-Timestamp"
-H_CALLER_NUMBER = "Caller-Caller-ID-Number"
-H_DEST_NUMBER = "Caller-Destination-Number"
-H_VAR_CALL_SID = "variable_" + render.CALL_SID_VAR
-H_DISPOSITION = "Content-Disposition"
-EV_EXECUTE_COMPLETE = "CHANNEL_EXECUTE_COMPLETE"
-EV_HANGUP = "CHANNEL_HANGUP"
-EV_HANGUP_COMPLETE = "CHANNEL_HANGUP_COMPLETE"
-EV_DTMF = "DTMF"
-FILE_PLAYED = "FILE PLAYED"
-CONFERENCE_SUBCLASS = "conference::maintenance"
+H_VAR_CALL_SID = wire.VARIABLE_PREFIX + render.CALL_SID_VAR
 
 
 class FsOutboundSession(StrictESLMixin, gesl.OutboundSession):
@@ -88,7 +62,7 @@ class FsOutboundSession(StrictESLMixin, gesl.OutboundSession):
 
     def connect(self):
         """``connect`` → the channel data (an :class:`ESLMessage`; headers decoded, finding 27)."""
-        reply = self.send(CMD_CONNECT)
+        reply = self.send(wire.CMD_CONNECT)
         self.session_data = reply
         self._outbound_connected = True
         return reply
@@ -109,9 +83,9 @@ class FreeSwitchCallLeg:
         self.session = session
         data = session.session_data or ESLMessage()
         self.channel_data: Dict[str, str] = dict(data.headers)
-        self.unique_id: str = data.get(H_UNIQUE_ID, "")
-        self.from_: str = data.get(H_CALLER_NUMBER, "")
-        self.to: str = data.get(H_DEST_NUMBER, "")
+        self.unique_id: str = data.get(wire.H_UNIQUE_ID, "")
+        self.from_: str = data.get(wire.H_CALLER_NUMBER, "")
+        self.to: str = data.get(wire.H_DEST_NUMBER, "")
         self.call_sid: Optional[str] = data.get(H_VAR_CALL_SID)
         self.hung_up = False
         self.member_id: Optional[int] = None
@@ -125,17 +99,17 @@ class FreeSwitchCallLeg:
         self._closed = False
         self.ended = gevent.event.Event()
         session.register_handle("*", self._on_event)
-        session.register_handle(CONFERENCE_SUBCLASS, self._on_conference)
+        session.register_handle(wire.CONFERENCE_SUBCLASS, self._on_conference)
         session.register_handle("DISCONNECT", self._on_disconnect)
         session.register_handle("CLOSED", self._on_closed)
 
     # -- setup / teardown -------------------------------------------------------------------------
     def setup(self, linger: bool = True) -> None:
         """``myevents``, ``event plain CUSTOM conference::maintenance``, ``linger`` (outbound/basic)."""
-        self.session.send(CMD_MYEVENTS)
-        self.session.send(CMD_CONF_EVENTS)
+        self.session.send(wire.CMD_MYEVENTS)
+        self.session.send(wire.OUTBOUND_CONFERENCE_EVENTS)
         if linger:
-            self.session.send(CMD_LINGER)
+            self.session.send(wire.CMD_LINGER)
 
     def close(self) -> None:
         """End the session: hang up if still up, send ``exit`` (plain linger never closes — finding 30),
@@ -147,7 +121,7 @@ class FreeSwitchCallLeg:
             if not self.hung_up and self.session.connected:
                 self.hangup()
             if self.session.connected:
-                self.session.send(CMD_EXIT, timeout=2)
+                self.session.send(wire.CMD_EXIT, timeout=2)
         except EngineError:
             pass
         self.session.stop()
@@ -165,7 +139,7 @@ class FreeSwitchCallLeg:
             if self.hung_up:
                 return False
             ev = self._execute(render.APP_PLAYBACK, render.media_ref([item]))
-            if ev is None or self.hung_up or ev.get(H_APP_RESPONSE) != FILE_PLAYED:
+            if ev is None or self.hung_up or ev.get(wire.H_APP_RESPONSE) != wire.FILE_PLAYED:
                 return False
         return True
 
@@ -185,11 +159,11 @@ class FreeSwitchCallLeg:
         ev = self._execute(render.APP_CONFERENCE, plan.conference_arg, lock=True, timeout=None)
         joined = self._joined_seen
         self.member_id = None
-        if self.hung_up or ev is None or ev.get(H_ANSWER_STATE) == "hangup":
+        if self.hung_up or ev is None or ev.get(wire.H_ANSWER_STATE) == wire.ANSWER_STATE_HANGUP:
             return "hangup"
         if not joined:
             if self.on_event is not None:
-                ts = int(ev.get(H_TIMESTAMP) or 0)
+                ts = int(ev.get(wire.H_TIMESTAMP) or 0)
                 self.on_event(n.NativeEvent(n.JOIN_REFUSED, command.room, ts, self.unique_id,
                                             extra=(("call_sid", command.call_sid),)))
             return "refused"
@@ -200,15 +174,16 @@ class FreeSwitchCallLeg:
         because ``hangup_after_conference=false``)."""
         if self.member_id is None or self.room is None:
             return
-        reply = self.session.send("api " + render.api("hup", room=self.room, member=self.member_id))
-        if not reply.body.startswith("+OK"):
+        reply = self.session.send("%s %s" % (wire.CMD_API, render.api("hup", room=self.room, member=self.member_id)))
+        if not reply.body.startswith(wire.REPLY_OK):
             raise EngineError(reply.body.strip())
 
     def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
         """``sendmsg call-command: hangup`` with ``hangup-cause`` (outbound/kicked)."""
         if self.hung_up:
             return
-        self.session.send("sendmsg\ncall-command: hangup\nhangup-cause: %s" % render._word(cause))
+        self.session.send("%s\n%s: %s\n%s: %s" % (wire.CMD_SENDMSG, wire.SM_CALL_COMMAND, wire.SM_HANGUP,
+                                                  wire.SM_HANGUP_CAUSE, render._word(cause)))
 
     def on_dtmf(self, callback: Optional[Callable[[str], None]]) -> None:
         """Call ``callback(digit)`` for each DTMF event of this channel (None = stop)."""
@@ -218,21 +193,22 @@ class FreeSwitchCallLeg:
     def _execute(self, app: str, arg: Optional[str], wait: bool = True, lock: bool = False,
                  timeout: Optional[float] = 60.0) -> Optional[ESLMessage]:
         event_uuid = str(uuidlib.uuid4())
-        lines = ["sendmsg", "call-command: execute", "execute-app-name: %s" % app]
+        lines = [wire.CMD_SENDMSG, "%s: %s" % (wire.SM_CALL_COMMAND, wire.SM_EXECUTE),
+                 "%s: %s" % (wire.SM_APP_NAME, app)]
         if arg is not None:
             if "\n" in arg:
                 raise EngineError("application argument contains a newline")
-            lines.append("execute-app-arg: %s" % arg)
+            lines.append("%s: %s" % (wire.SM_APP_ARG, arg))
         if lock:
-            lines.append("event-lock: true")
-        lines.append("Event-UUID: %s" % event_uuid)
+            lines.append("%s: true" % wire.SM_EVENT_LOCK)
+        lines.append("%s: %s" % (wire.SM_EVENT_UUID, event_uuid))
         waiter = gevent.event.AsyncResult()
         if wait:
             self._waiters[event_uuid] = waiter
         reply = self.session.send("\n".join(lines))
-        if not reply.get("Reply-Text", "").startswith("+OK"):
+        if not reply.get(wire.H_REPLY_TEXT, "").startswith(wire.REPLY_OK):
             self._waiters.pop(event_uuid, None)
-            raise EngineError("%s refused: %s" % (app, reply.get("Reply-Text")))
+            raise EngineError("%s refused: %s" % (app, reply.get(wire.H_REPLY_TEXT)))
         if not wait:
             return None
         try:
@@ -242,35 +218,35 @@ class FreeSwitchCallLeg:
             raise EngineError("%s did not complete in %ss" % (app, timeout))
 
     def _on_event(self, ev: ESLMessage) -> None:
-        name = ev.get(H_EVENT_NAME)
-        if name == EV_EXECUTE_COMPLETE:
-            waiter = self._waiters.pop(ev.get(H_APP_UUID, ""), None)
+        name = ev.get(wire.H_EVENT_NAME)
+        if name == wire.EV_CHANNEL_EXECUTE_COMPLETE:
+            waiter = self._waiters.pop(ev.get(wire.H_APP_UUID, ""), None)
             if waiter is not None:
                 waiter.set(ev)
-        elif name in (EV_HANGUP, EV_HANGUP_COMPLETE):
+        elif name in (wire.EV_CHANNEL_HANGUP, wire.EV_CHANNEL_HANGUP_COMPLETE):
             self.hung_up = True
-            if name == EV_HANGUP_COMPLETE:
+            if name == wire.EV_CHANNEL_HANGUP_COMPLETE:
                 self.ended.set()
-        elif name == EV_DTMF and self._dtmf is not None:
+        elif name == wire.EV_DTMF and self._dtmf is not None:
             try:
-                self._dtmf(ev.get(H_DTMF_DIGIT, ""))
+                self._dtmf(ev.get(wire.H_DTMF_DIGIT, ""))
             except Exception:
                 log.exception("DTMF callback failed")
 
     def _on_conference(self, ev: ESLMessage) -> None:
-        if ev.get(H_UNIQUE_ID) != self.unique_id:
+        if ev.get(wire.H_UNIQUE_ID) != self.unique_id:
             return
-        action = ev.get(H_ACTION)
+        action = ev.get(wire.H_ACTION)
         if action == n.ADD_MEMBER:
             self._joined_seen = True
-            self.room = ev.get(H_CONF_NAME, self.room)
+            self.room = ev.get(wire.H_CONF_NAME, self.room)
             try:
-                self.member_id = int(ev.get(H_MEMBER_ID, ""))
+                self.member_id = int(ev.get(wire.H_MEMBER_ID, ""))
             except ValueError:
                 pass
 
     def _on_disconnect(self, ev: ESLMessage) -> None:
-        if ev.get(H_DISPOSITION) != "linger":
+        if ev.get(wire.H_CONTENT_DISPOSITION) != wire.DISPOSITION_LINGER:
             self._release_all()
 
     def _on_closed(self, ev) -> None:

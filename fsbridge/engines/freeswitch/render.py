@@ -62,6 +62,13 @@ EXIT_SOUND_VAR = "conference_exit_sound"
 MAX_MEMBERS_VAR = "conference_max_members"
 MOH_VAR = "conference_moh_sound"
 CALL_SID_VAR = "fsbridge_call_sid"
+# originate variables (finding 10: set the callee id too, or the member shows "Outbound Call")
+ORIG_UUID = "origination_uuid"
+ORIG_CID_NUMBER = "origination_caller_id_number"
+ORIG_CID_NAME = "origination_caller_id_name"
+ORIG_CALLEE_NUMBER = "origination_callee_id_number"
+ORIG_CALLEE_NAME = "origination_callee_id_name"
+ORIG_TIMEOUT = "originate_timeout"
 
 # dialplan applications run on the channel (outbound socket sendmsg execute)
 APP_SET = "set"

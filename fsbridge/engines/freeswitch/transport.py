@@ -12,7 +12,7 @@ serial event-processing greenlet — and three of its methods are replaced (:cla
 * ``send``: a lock around "enqueue waiter + write" so concurrent greenlets cannot interleave commands and
   replies; a timeout; :class:`~fsbridge.engines.base.EngineUnavailable` at once when not connected.
 
-The ESL command words (``auth``, ``event``, ``api``, ``bgapi``, ``exit``) live here.
+Wire names come from :mod:`wire`.
 """
 from __future__ import annotations
 
@@ -27,29 +27,18 @@ import gevent.socket
 from greenswitch import esl as gesl
 
 from fsbridge.engines.base import EngineError, EngineUnavailable
-from fsbridge.engines.freeswitch import esl_parse
+from fsbridge.engines.freeswitch import esl_parse, wire
 from fsbridge.engines.freeswitch.esl_parse import ESLMessage
 
 log = logging.getLogger(__name__)
 
-# Subscription of the inbound connection. CUSTOM <subclass> MUST come last: every word after CUSTOM is
-# read as a subclass (fixtures README finding 1, inbound/custom_first).
-EVENT_NAMES = ("CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE", "DTMF", "BACKGROUND_JOB")
-CUSTOM_SUBCLASSES = ("conference::maintenance",)
-SUBSCRIPTION = "event plain " + " ".join(EVENT_NAMES + ("CUSTOM",) + CUSTOM_SUBCLASSES)
-
-REPLY_TEXT = "Reply-Text"
-JOB_UUID = "Job-UUID"
-EVENT_NAME = "Event-Name"
-EVENT_SUBCLASS = "Event-Subclass"
-CONTENT_DISPOSITION = "Content-Disposition"
-AUTH_OK = "+OK accepted"
+SUBSCRIPTION = wire.SUBSCRIPTION  # re-exported: the inbound subscription (CUSTOM last — finding 1)
 
 
 def command_ok(text: str) -> bool:
     """True when a command/api reply text signals success (``+OK…``; FreeSWITCH 1.10.12 finding 2/3).
     Bare usage texts and ``-ERR``/``-USAGE`` forms are failures."""
-    return text.startswith("+OK")
+    return text.startswith(wire.REPLY_OK)
 
 
 class StrictESLMixin:
@@ -107,7 +96,7 @@ class StrictESLMixin:
         if ctype == esl_parse.AUTH_REQUEST:
             self._auth_request_event.set()
         elif ctype in (esl_parse.COMMAND_REPLY, esl_parse.API_RESPONSE):
-            msg.data = msg.get(REPLY_TEXT, "") if ctype == esl_parse.COMMAND_REPLY else msg.body
+            msg.data = msg.get(wire.H_REPLY_TEXT, "") if ctype == esl_parse.COMMAND_REPLY else msg.body
             if self._commands_sent:
                 waiter = self._commands_sent.pop(0)
                 if not waiter.ready():
@@ -115,7 +104,7 @@ class StrictESLMixin:
             else:
                 log.warning("ESL reply with no command waiting: %r", msg.data)
         elif ctype == esl_parse.DISCONNECT_NOTICE:
-            if msg.get(CONTENT_DISPOSITION) == "linger":
+            if msg.get(wire.H_CONTENT_DISPOSITION) == wire.DISPOSITION_LINGER:
                 self._lingering = True
             msg.data = msg.body
             self._esl_event_queue.put(msg)
@@ -139,10 +128,10 @@ class StrictESLMixin:
                 return
             if event.get(esl_parse.CONTENT_TYPE) == esl_parse.DISCONNECT_NOTICE:
                 handlers = self.event_handlers.get("DISCONNECT")
-            elif event.get(EVENT_NAME) == "CUSTOM":
-                handlers = self.event_handlers.get(event.get(EVENT_SUBCLASS))
+            elif event.get(wire.H_EVENT_NAME) == wire.EV_CUSTOM:
+                handlers = self.event_handlers.get(event.get(wire.H_SUBCLASS))
             else:
-                handlers = self.event_handlers.get(event.get(EVENT_NAME))
+                handlers = self.event_handlers.get(event.get(wire.H_EVENT_NAME))
             if not handlers and "*" in self.event_handlers:
                 handlers = self.event_handlers["*"]
             for h in list(handlers or ()):
@@ -188,7 +177,7 @@ class StrictESLMixin:
                 g.kill(block=False)
 
 
-_CLOSED = ESLMessage(header_list=(("Event-Name", "__CLOSED__"),))
+_CLOSED = ESLMessage(header_list=((wire.H_EVENT_NAME, "__CLOSED__"),))
 
 
 class FsInboundESL(StrictESLMixin, gesl.InboundESL):
@@ -217,30 +206,30 @@ class FsInboundESL(StrictESLMixin, gesl.InboundESL):
         if not self._auth_request_event.wait(timeout=self.timeout) or not self.connected:
             self.stop()
             raise EngineUnavailable("FreeSWITCH ESL sent no auth request")
-        reply = self.send("auth %s" % self.password)
-        if reply.get(REPLY_TEXT) != AUTH_OK:
+        reply = self.send("%s %s" % (wire.CMD_AUTH, self.password))
+        if reply.get(wire.H_REPLY_TEXT) != wire.AUTH_OK:
             self.stop()
-            raise EngineUnavailable("FreeSWITCH ESL authentication failed: %s" % reply.get(REPLY_TEXT))
+            raise EngineUnavailable("FreeSWITCH ESL authentication failed: %s" % reply.get(wire.H_REPLY_TEXT))
 
     def api(self, command: str, timeout: Optional[float] = None) -> str:
         """``api <command>`` → the response body (text, may lack a trailing newline — finding 2)."""
-        return self.send("api " + command, timeout=timeout).body
+        return self.send("%s %s" % (wire.CMD_API, command), timeout=timeout).body
 
     def bgapi(self, command: str, job_uuid: Optional[str] = None, timeout: Optional[float] = None) -> str:
         """``bgapi <command>`` with a client-chosen ``Job-UUID`` (honoured by FreeSWITCH, finding 4);
         returns the Job-UUID. The result comes later as a BACKGROUND_JOB event."""
         job_uuid = job_uuid or str(uuidlib.uuid4())
-        reply = self.send("bgapi %s\n%s: %s" % (command, JOB_UUID, job_uuid), timeout=timeout)
-        text = reply.get(REPLY_TEXT, "")
+        reply = self.send("%s %s\n%s: %s" % (wire.CMD_BGAPI, command, wire.H_JOB_UUID, job_uuid), timeout=timeout)
+        text = reply.get(wire.H_REPLY_TEXT, "")
         if not command_ok(text):
             raise EngineError(text)
-        return reply.get(JOB_UUID) or job_uuid
+        return reply.get(wire.H_JOB_UUID) or job_uuid
 
     def subscribe(self, subscription: str = SUBSCRIPTION) -> None:
         """Send the ``event plain …`` subscription (CUSTOM last — finding 1)."""
         reply = self.send(subscription)
-        if not command_ok(reply.get(REPLY_TEXT, "")):
-            raise EngineError("subscription refused: %s" % reply.get(REPLY_TEXT))
+        if not command_ok(reply.get(wire.H_REPLY_TEXT, "")):
+            raise EngineError("subscription refused: %s" % reply.get(wire.H_REPLY_TEXT))
 
     def wait_closed(self, timeout: Optional[float] = None) -> bool:
         """Block until the connection is gone (True) or ``timeout`` s passed (False)."""

@@ -1,0 +1,92 @@
+"""FreeSWITCH wire names used by the engine: ESL commands, event names, header names, header values.
+
+The one place these strings live (ESL framing names — ``Content-Type``/``Content-Length`` and content types —
+are in :mod:`esl_parse`; API sub-commands and channel variables in :mod:`render`; conference Action names in
+:mod:`fsbridge.conference.native`). Sources: FreeSWITCH 1.10.12 fixtures (tests/fixtures/freeswitch/README.md
+findings cited by number), switch_event.c, mod_event_socket.c, mod_conference conference_event.c.
+"""
+
+# --- ESL commands (mod_event_socket) ---------------------------------------------------------------
+CMD_AUTH = "auth"
+CMD_EVENT_PLAIN = "event plain"
+CMD_API = "api"
+CMD_BGAPI = "bgapi"
+CMD_EXIT = "exit"
+CMD_CONNECT = "connect"          # outbound socket: → channel data (finding 27)
+CMD_MYEVENTS = "myevents"
+CMD_LINGER = "linger"            # plain linger never closes: send exit (finding 30)
+CMD_SENDMSG = "sendmsg"
+
+# sendmsg headers (outbound fixtures: "call-command: execute", "execute-app-name", "event-lock", "Event-UUID")
+SM_CALL_COMMAND = "call-command"
+SM_EXECUTE = "execute"
+SM_HANGUP = "hangup"
+SM_APP_NAME = "execute-app-name"
+SM_APP_ARG = "execute-app-arg"
+SM_EVENT_LOCK = "event-lock"
+SM_EVENT_UUID = "Event-UUID"
+SM_HANGUP_CAUSE = "hangup-cause"
+
+# --- event names and the conference subclass --------------------------------------------------------
+EV_CUSTOM = "CUSTOM"
+EV_CHANNEL_ANSWER = "CHANNEL_ANSWER"
+EV_CHANNEL_HANGUP = "CHANNEL_HANGUP"
+EV_CHANNEL_HANGUP_COMPLETE = "CHANNEL_HANGUP_COMPLETE"
+EV_CHANNEL_EXECUTE_COMPLETE = "CHANNEL_EXECUTE_COMPLETE"
+EV_DTMF = "DTMF"
+EV_BACKGROUND_JOB = "BACKGROUND_JOB"
+CONFERENCE_SUBCLASS = "conference::maintenance"
+
+# The inbound subscription: CUSTOM <subclass> MUST come last — every word after CUSTOM is read as a
+# subclass (finding 1, inbound/custom_first).
+SUBSCRIBED_EVENTS = (EV_CHANNEL_ANSWER, EV_CHANNEL_HANGUP_COMPLETE, EV_DTMF, EV_BACKGROUND_JOB)
+SUBSCRIPTION = "%s %s %s %s" % (CMD_EVENT_PLAIN, " ".join(SUBSCRIBED_EVENTS), EV_CUSTOM, CONFERENCE_SUBCLASS)
+# On an outbound socket: this channel's member events only (finding 28).
+OUTBOUND_CONFERENCE_EVENTS = "%s %s %s" % (CMD_EVENT_PLAIN, EV_CUSTOM, CONFERENCE_SUBCLASS)
+
+# --- headers ------------------------------------------------------------------------------------------
+H_REPLY_TEXT = "Reply-Text"
+H_JOB_UUID = "Job-UUID"
+H_CONTENT_DISPOSITION = "Content-Disposition"
+H_EVENT_NAME = "Event-Name"
+H_SUBCLASS = "Event-Subclass"
+H_TIMESTAMP = "Event-Date-Timestamp"        # µs since the epoch (finding 8)
+H_ACTION = "Action"
+H_CONF_NAME = "Conference-Name"
+H_CONF_SIZE = "Conference-Size"
+H_UNIQUE_ID = "Unique-ID"
+H_MEMBER_ID = "Member-ID"
+H_MEMBER_TYPE = "Member-Type"
+H_FILE = "File"
+H_PATH = "Path"
+H_ERROR = "Error"
+H_HANGUP_CAUSE = "Hangup-Cause"
+H_TALK_MS = "talking-duration-ms"
+H_REC_MS = "Milliseconds-Elapsed"
+H_REC_SIZE = "Record-File-Size"
+H_DIGITS = "Digits"
+H_DTMF_DIGIT = "DTMF-Digit"
+H_DTMF_SOURCE = "DTMF-Source"
+H_CALLER_NUMBER = "Caller-Caller-ID-Number"
+H_CALLER_NAME = "Caller-Caller-ID-Name"
+H_DEST_NUMBER = "Caller-Destination-Number"
+H_HEAR = "Hear"
+H_SPEAK = "Speak"
+H_HOLD = "Hold"
+H_TALKING = "Talking"
+H_APP_UUID = "Application-UUID"
+H_APP_RESPONSE = "Application-Response"
+H_ANSWER_STATE = "Answer-State"
+VARIABLE_PREFIX = "variable_"
+H_VAR_CONF_NAME = VARIABLE_PREFIX + "conference_name"
+H_VAR_MEMBER_ID = VARIABLE_PREFIX + "conference_member_id"
+
+# --- header values --------------------------------------------------------------------------------------
+REPLY_OK = "+OK"
+REPLY_ERR = "-ERR"
+REPLY_USAGE = "-USAGE"
+NO_CONFERENCES = "No active"   # "-ERR No active conferences." / "+OK No active conferences."
+AUTH_OK = "+OK accepted"
+DISPOSITION_LINGER = "linger"
+ANSWER_STATE_HANGUP = "hangup"
+FILE_PLAYED = "FILE PLAYED"
