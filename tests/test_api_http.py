@@ -193,3 +193,26 @@ def test_paging_envelope(api):
     assert len(set(seen)) == 3
     r3 = get(api, f"{ROOT_A}/Conferences.json?PageSize=2&Page=1").json()  # offset form
     assert [c["sid"] for c in r3["conferences"]] == seen[2:]
+
+
+def test_base_url_path_prefixes_routes_and_sdk_paging_still_works(tmp_path):
+    from fsbridge.api import create_app, serve
+    from fsbridge.store import Store
+    from fsbridge.store.db import make_engine
+    from fixtures.api.fake_control import FakeControl
+    from fixtures.api.harness import Api
+    store = Store(make_engine(f"sqlite:///{tmp_path / 'p.sqlite'}"))
+    store.create_all()
+    control = FakeControl(store)
+    app = create_app(store, control, {AC_A: TOKEN_A}, base_url="https://bridge.example/fsb/")
+    server = serve(app, "127.0.0.1", 0)
+    try:
+        host = f"http://127.0.0.1:{server.server_port}"
+        api = Api(base=host + "/fsb", store=store, control=control, tmp=tmp_path)
+        sids = {api.seed(name=f"p{i}", recording=False)["cf"] for i in range(3)}
+        assert requests.get(host + f"{ROOT_A}/Conferences.json", auth=(AC_A, TOKEN_A)).status_code == 404
+        page = requests.get(host + f"/fsb{ROOT_A}/Conferences.json?PageSize=1", auth=(AC_A, TOKEN_A)).json()
+        assert page["uri"].startswith(ROOT_A) and page["conferences"][0]["uri"].startswith(ROOT_A)
+        assert {c.sid for c in api.client().conferences.list(page_size=1)} == sids
+    finally:
+        server.stop()
