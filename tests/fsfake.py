@@ -461,6 +461,7 @@ class _Conn:
         self.closed = False
 
     def send(self, raw: bytes) -> None:
+        """Write one message (ignored once closed)."""
         with self.lock:
             if self.closed:
                 return
@@ -470,6 +471,7 @@ class _Conn:
                 self.closed = True
 
     def close(self) -> None:
+        """Close the socket (both directions)."""
         if self.closed:
             return
         self.closed = True
@@ -480,6 +482,7 @@ class _Conn:
         self.sock.close()
 
     def wants(self, ev) -> bool:
+        """Whether this connection subscribed to event ``ev`` (finding 1 subclass rule applied)."""
         if not self.authed or ev is None:
             return False
         name = ev.get("Event-Name")
@@ -490,6 +493,7 @@ class _Conn:
         return name in self.events
 
     def read_command(self) -> Optional[str]:
+        """The next command (lines up to a blank line, without it) or None at EOF."""
         lines = []
         while True:
             line = self.file.readline()
@@ -502,6 +506,7 @@ class _Conn:
             lines.append(line)
 
     def run(self) -> None:
+        """Serve the connection: auth request, then commands until EOF/exit."""
         self.send(b"Content-Type: auth/request\n\n")
         while not self.closed:
             try:
@@ -516,6 +521,7 @@ class _Conn:
         self.closed = True
 
     def dispatch(self, cmd: str) -> None:
+        """Answer one command as FreeSWITCH 1.10.12 did in the fixtures (inbound/session)."""
         first, *headers = cmd.split("\n")
         if not self.authed:
             if first.startswith("auth "):
@@ -622,6 +628,7 @@ class FakeCall:
         self._changed = gevent.event.Event()
 
     def send(self, raw: bytes) -> None:
+        """Write one message to the application (errors ignored: the app may have closed)."""
         with self.lock:
             try:
                 self.sock.sendall(raw)

@@ -64,6 +64,7 @@ class TalkGate:
             from fsbridge.engines.standalone.talk import TalkDebouncer
 
             def factory():
+                """A fresh debouncer for one member."""
                 return TalkDebouncer(start_ms=start_ms, stop_ms=stop_ms)
         self._factory = factory
         self._d: Dict[Tuple[str, int], object] = {}
