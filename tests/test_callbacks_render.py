@@ -208,12 +208,12 @@ def test_telnyx_timestamp_matches_seed_form():
         "2021-04-28 22:51:29.993535Z"
 
 
-def test_telnyx_recording_url_is_under_texml():
+def test_telnyx_recording_url_is_the_wav_file():
     evt = event(ev.RECORDING_COMPLETED, dialect="texml", participant=None, recording=REC,
                 recording_status_callback=REC_HOOK)
     params = dict(render(evt, SETTINGS).params)
-    assert params["RecordingUrl"] == ("https://bridge.example.com:8443/v2/texml/Accounts/"
-                                      f"{AC}/Conferences/{CF}/Recordings/RE234")
+    assert params["RecordingUrl"] == ("https://bridge.example.com:8443/2010-04-01/Accounts/"
+                                      f"{AC}/Conferences/{CF}/Recordings/RE234.wav")
     assert params["RecordingStatus"] == "completed"
 
 

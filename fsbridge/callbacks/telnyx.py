@@ -7,7 +7,9 @@ SequenceNumber, StatusCallbackEvent, Timestamp, To — in the seed's order; fiel
 no participant on a conference-start) are sent empty so the field set never varies. ``Timestamp`` is
 ``2021-04-28 22:51:29.993535Z`` (UTC, microseconds). Events: start end join leave speaker (speaker →
 participant-speech-start / participant-speech-stop). Recording callbacks reuse Twilio's recordingStatusCallback
-fields (TeXML is TwiML-compatible there) with the recording under ``/v2/texml``. Telnyx has no eventCallbackUrl.
+fields (TeXML is TwiML-compatible there); their ``RecordingUrl`` is the audio file itself, as Telnyx's is (a media
+URL, not a REST resource): the bridge serves it at the Twilio recording path + ``.wav``. Telnyx has no
+eventCallbackUrl.
 Wire names shared with Twilio come from :mod:`fsbridge.callbacks.twilio`.
 """
 from __future__ import annotations
@@ -30,7 +32,7 @@ TO = "To"
 #: the StatusCallbackEvent values Telnyx sends (seed: start, end, join, leave, speaker)
 STATUS_EVENTS = frozenset({ev.CONFERENCE_START, ev.CONFERENCE_END, ev.PARTICIPANT_JOIN, ev.PARTICIPANT_LEAVE,
                            ev.PARTICIPANT_SPEECH_START, ev.PARTICIPANT_SPEECH_STOP})
-RECORDING_PATH = "/v2/texml/Accounts/{account_sid}/Conferences/{conference_sid}/Recordings/{recording_sid}"
+RECORDING_PATH = tw.RECORDING_PATH + ".wav"
 
 
 def telnyx_time(when: datetime) -> str:
