@@ -456,3 +456,23 @@ def test_https_receiver_one_write_tls_path(engine, tmp_path):
     finally:
         d.stop()
         server.stop()
+
+
+def test_purge_keeps_open_rows(engine):
+    clock = SimClock()
+    receiver = Receiver().start()
+    d = Dispatcher(engine, {AC: TOKEN}, clock=clock, sleep=clock.sleep).start()
+    try:
+        done = d.enqueue(evt("CFg", 1, receiver.url()))
+        gone = d.enqueue(evt("CFg", 2, "ftp://nowhere/cb"))
+        assert d.wait_idle(5)
+        d.stop()
+        still_open = d.enqueue(evt("CFg", 3, receiver.url()))  # not started: stays pending
+        clock.t += 100
+        assert d.purge(max_age_s=200) == 0
+        assert d.purge(max_age_s=50) == 2
+        assert d.status(done) is None and d.status(gone) is None
+        assert d.status(still_open).state == "pending"
+    finally:
+        d.stop()
+        receiver.stop()

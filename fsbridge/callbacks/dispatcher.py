@@ -176,6 +176,13 @@ class Dispatcher:
                 return outbox.conference_status(conn, conference_sid)
             return outbox.status(conn, outbox_id)
 
+    def purge(self, max_age_s: float = 7 * 86400.0) -> int:
+        """Delete delivered/failed outbox rows older than ``max_age_s`` seconds; return the count. Rows still
+        pending or retrying are kept whatever their age."""
+        self._flush_marks()
+        with self.engine.begin() as conn:
+            return outbox.purge(conn, self.clock() - max_age_s)
+
     # ------------------------------------------------------------------ outbox writes
     def _conn(self) -> outbox.Writer:
         if self._writer is None:

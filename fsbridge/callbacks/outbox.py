@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass
 from typing import List, Optional
 
-from sqlalchemy import Column, Float, Index, Integer, LargeBinary, String, Table, Text, bindparam, select, update
+from sqlalchemy import Column, Float, Index, Integer, LargeBinary, String, Table, Text, bindparam, delete, select, update
 from sqlalchemy.engine import Connection
 
 from fsbridge.store.db import metadata
@@ -236,6 +236,14 @@ def status(conn: Connection, row_id: int) -> Optional[DeliveryStatus]:
     """The delivery status of one row (None when unknown)."""
     r = conn.execute(select(outbox).where(outbox.c.id == row_id)).first()
     return _status(r) if r is not None else None
+
+
+def purge(conn: Connection, before: float) -> int:
+    """Delete finished rows (delivered, failed) created before ``before`` (clock seconds); return how many.
+    Open rows are never deleted."""
+    result = conn.execute(delete(outbox).where(outbox.c.state.in_((DELIVERED, FAILED)),
+                                               outbox.c.created_at < before))
+    return int(result.rowcount or 0)
 
 
 def conference_status(conn: Connection, conference_sid: str) -> List[DeliveryStatus]:
