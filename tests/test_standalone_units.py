@@ -102,8 +102,17 @@ def test_moh_never_fails(monkeypatch):
         media.moh_samples.cache_clear()
 
 
+def test_espeak_voice_mapping():
+    langs = frozenset({"en-us", "en-gb", "de", "fr-fr"})
+    assert media.espeak_voice("man", "en-US", langs) == "en-us"
+    assert media.espeak_voice("Polly.Joanna", "en-GB", langs) == "en-gb+f3"
+    assert media.espeak_voice("woman", "de-DE", langs) == "de+f3"
+    assert media.espeak_voice("alice", "xx-YY", langs) == "en-us+f3"
+    assert media.espeak_voice("en-gb", "", langs) == "en-gb"
+
+
 def test_render_say(tmp_path, monkeypatch, caplog):
-    p = media.render_say("Hello conference", "en-us", rate=16000, out_dir=str(tmp_path))
+    p = media.render_say("Hello conference", "Polly.Joanna", "en-GB", rate=16000, out_dir=str(tmp_path))
     data, sr = sf.read(p, dtype="int16")
     assert sr == 16000 and data.size > 8000 and np.abs(data.astype(int)).max() > 3000
     monkeypatch.setattr(media.shutil, "which", lambda name: None)

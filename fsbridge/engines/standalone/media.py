@@ -125,23 +125,55 @@ def check_media(ref: str) -> None:
         raise MediaError(f"File: {path} not found.")
 
 
+@functools.lru_cache(maxsize=2)
+def _espeak_languages(exe: str) -> frozenset:
+    try:
+        out = subprocess.run([exe, "--voices"], capture_output=True, text=True, timeout=10).stdout
+        return frozenset(line.split()[1].lower() for line in out.splitlines()[1:] if len(line.split()) > 1)
+    except Exception:
+        return frozenset()
+
+
+def espeak_voice(voice: str = "", language: str = "", available: Optional[frozenset] = None) -> str:
+    """Map a Twilio/Telnyx/jambonz voice + language to an espeak-ng voice name.
+
+    ``language`` (BCP-47, e.g. ``en-US``, ``de-DE``, ``fr-FR``) picks the espeak language: exact match,
+    else the primary subtag (``de``), else ``en-us``. ``voice``: Twilio ``man`` → default (male) variant;
+    ``woman``/``alice``/``Polly.*``/``Google.*``/other cloud names → the ``+f3`` female variant; a
+    plain espeak voice name (``en-gb``, ``de+m3``) is used as is when no language is given.
+    """
+    langs = available if available is not None else frozenset()
+    v = (voice or "").strip()
+    lang = (language or "").strip().lower()
+    if not lang and v and v.lower() not in ("man", "woman", "alice") and "." not in v:
+        return v                                   # already an espeak voice
+    if not lang:
+        lang = "en-us"
+    if langs and lang not in langs:
+        primary = lang.split("-")[0]
+        lang = primary if primary in langs else ("en-us" if "en-us" in langs else lang)
+    female = v.lower() in ("woman", "alice") or "." in v or v.lower().startswith(("polly", "google"))
+    return lang + ("+f3" if female else "")
+
+
 def render_say(text: str, voice: str = "en-us", language: str = "", rate: int = 16000,
                out_dir: Optional[str] = None) -> str:
     """Synthesise ``text`` with espeak-ng to a mono 16-bit WAV at ``rate`` Hz and return its path.
 
-    ``voice``: espeak-ng voice (e.g. ``en-us``, ``en-gb``, ``de``); ``language`` (e.g. ``en-GB``), when
-    given, is mapped to an espeak voice (lower-cased) and wins. Files are cached by content hash in
+    ``voice``: an espeak-ng voice (``en-us``, ``en-gb``, ``de+m3``) or a Twilio voice (``man``, ``woman``,
+    ``alice``, ``Polly.Joanna`` …); ``language`` (BCP-47, ``en-GB``, ``de-DE``) wins for the language — see
+    :func:`espeak_voice`. Files are cached by content hash in
     ``out_dir`` (default: ``$TMPDIR/fsbridge-say``). If espeak-ng is not installed or fails, logs a clear
     WARNING and returns a WAV of silence (≈ 60 ms per character, ≥ 0.5 s) so the call flow continues.
     """
     out_dir = out_dir or os.path.join(tempfile.gettempdir(), "fsbridge-say")
     os.makedirs(out_dir, exist_ok=True)
-    v = (language or voice or "en-us").lower()
-    key = hashlib.sha1(f"{v}|{rate}|{text}".encode()).hexdigest()[:16]
+    exe = shutil.which("espeak-ng") or shutil.which("espeak")
+    v = espeak_voice(voice, language, _espeak_languages(exe) if exe else frozenset())
+    key = hashlib.sha1(f"{v}|{rate}|{text}|{bool(exe)}".encode()).hexdigest()[:16]
     path = os.path.join(out_dir, f"say-{key}.wav")
     if os.path.exists(path):
         return path
-    exe = shutil.which("espeak-ng") or shutil.which("espeak")
     if exe:
         raw = path + ".raw.wav"
         try:
