@@ -59,8 +59,9 @@ def settings_from_args(args: argparse.Namespace):
 def make_engine(settings):
     """The engine the settings ask for: ``StandaloneEngine`` (clock realtime or fast) or ``FreeSwitchEngine``."""
     if settings.engine == "freeswitch":
-        from fsbridge.engines.freeswitch import FreeSwitchEngine  # type: ignore[attr-defined]
-        return FreeSwitchEngine(host=settings.esl_host, port=settings.esl_port, password=settings.esl_password)
+        from fsbridge.engines.freeswitch import FreeSwitchEngine
+        return FreeSwitchEngine(settings.esl_host, settings.esl_port, settings.esl_password,
+                                outbound_host=settings.outbound_host, outbound_port=settings.outbound_port)
     from fsbridge.engines.standalone.engine import StandaloneEngine
     from fsbridge.runtime.timers import TimerClock
     from fsbridge.config import clock_speed
@@ -83,7 +84,6 @@ class BridgeServer:
         self.dispatcher = None
         self.app = None
         self.http = None
-        self.outbound = None
         self.port: Optional[int] = None
         self.base_url: Optional[str] = None
 
@@ -121,34 +121,18 @@ class BridgeServer:
         prefix = urlparse(self.base_url).path.rstrip("/")
         self.app.register_blueprint(calls_blueprint(self.bridge, prefix), url_prefix=prefix or None)
         self.http.application = self.app
+        if hasattr(engine, "set_call_handler"):   # FreeSWITCH: calls from the outbound socket → sessions
+            engine.set_call_handler(self.bridge.on_call)
         self.bridge.start()
-        if s.engine == "freeswitch" and self._engine is None:
-            self._start_outbound(engine)
         self.http.start()
         log.info("fsbridge serving on %s (engine %s, database %s)", self.base_url, s.engine, s.database_url)
         return self
-
-    def _start_outbound(self, engine) -> None:
-        """FreeSWITCH: the outbound socket server handing each new call leg to ``bridge.on_call``."""
-        try:
-            from fsbridge.engines.freeswitch import OutboundServer  # type: ignore[attr-defined]
-        except ImportError:
-            log.warning("FreeSWITCH outbound socket server not available: inbound calls are not accepted")
-            return
-        self.outbound = OutboundServer(self.settings.outbound_host, self.settings.outbound_port,
-                                       on_call=self.bridge.on_call, engine=engine)
-        self.outbound.start()
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop accepting HTTP, hang up calls, stop engine and dispatcher (outbox persisted)."""
         log.info("fsbridge stopping")
         if self.http is not None:
             self.http.stop(timeout=timeout)
-        if self.outbound is not None:
-            try:
-                self.outbound.stop()
-            except Exception:
-                log.exception("outbound server stop failed")
         if self.bridge is not None:
             self.bridge.stop(timeout)
         log.info("fsbridge stopped")

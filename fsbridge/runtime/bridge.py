@@ -135,6 +135,7 @@ class Bridge:
         self._waiters: Dict[tuple, List[gevent.event.Event]] = {}
         self._pump_greenlet: Optional[gevent.Greenlet] = None
         self._sessions: Dict[str, gevent.Greenlet] = {}
+        self._originated: Dict[str, dict] = {}       # CallSid → what an originated call runs once answered
         self._applied = gevent.event.Event()      # pulsed after every applied engine event
         self.running = False
 
@@ -418,6 +419,13 @@ class Bridge:
     def on_call(self, leg) -> Optional[CallRecord]:
         """An inbound call leg from the engine (FreeSWITCH outbound socket): look up the dialled number
         (``leg.to``), then run its voice URL. Unknown numbers are hung up (logged)."""
+        pending = self._originated.pop(getattr(leg, "call_sid", None) or "", None)
+        if pending is not None:   # a REST-created participant dialled out by the engine, now answered
+            record = CallRecord(call_sid=leg.call_sid, account_sid=pending["account_sid"], from_=pending["from_"],
+                                to=pending["to"], direction=params.DIRECTION_OUTBOUND_API, unique_id=leg.unique_id,
+                                dialect=pending["dialect"])
+            return self._start_session(record, leg, url=None, method="POST", dialect=pending["dialect"],
+                                       first=pending["first"])
         number = self.settings.number(leg.to)
         if number is None:
             log.warning("call from %s to unknown number %s: hanging up", leg.from_, leg.to)
@@ -475,6 +483,16 @@ class Bridge:
             gevent.get_hub().threadpool.apply(load_audio, (ref, rate))
         except Exception as exc:  # unreadable: create_call reports it
             log.debug("preload of %s failed: %s", ref, exc)
+
+    def _watch_originate(self, call_sid: str, job) -> None:
+        """Log the outcome of a dial-out; forget it when it failed (no call will come back)."""
+        try:
+            status, detail = job.wait(120)
+        except Exception as exc:
+            status, detail = "failed", str(exc)
+        if status != "answered":
+            self._originated.pop(call_sid, None)
+            log.warning("call %s: dial-out %s: %s", call_sid, status, detail)
 
     def wait_call(self, call_sid: str, timeout: Optional[float] = None) -> bool:
         """Block until the call has ended (True) or ``timeout`` seconds passed (False)."""
@@ -596,12 +614,23 @@ class Bridge:
             if info is None or info.account_sid != account_sid:
                 raise not_found(f"Conference {conference_sid_or_name}")
             name, dialect = info.friendly_name, getattr(info, "dialect", "twiml")
-        if not is_media_url(to):
-            raise DomainError(INVALID_PARAMETER,
-                              f"To {to!r}: this bridge dials virtual callees only (file:/path, tone:HZ)")
         conf = conference_from_options(name, options)
         first = Response(verbs=(Dial(conference=conf, time_limit=int(options.get("time_limit") or 14400)),),
                          dialect=dialect)
+        if not is_media_url(to):
+            originate = getattr(self.engine, "originate", None)
+            if originate is None:
+                raise DomainError(INVALID_PARAMETER,
+                                  f"To {to!r}: this engine dials virtual callees only (file:/path, tone:HZ)")
+            if not self.engine_available():
+                raise EngineUnavailable("the engine is not reachable")
+            call_sid = new_sid("CA")
+            self._originated[call_sid] = dict(account_sid=account_sid, from_=from_, to=to, dialect=dialect,
+                                              first=first)
+            job = originate(to, from_, call_sid, timeout_s=int(options.get("timeout") or 30))
+            log.info("call %s %s → %s: dialling out (add participant to %r)", call_sid, from_, to, name)
+            gevent.spawn(self._watch_originate, call_sid, job)
+            return call_sid
         try:
             record = self.place_call(account_sid, from_, to, to, url=None, first=first, dialect=dialect,
                                      direction=params.DIRECTION_OUTBOUND_API)
