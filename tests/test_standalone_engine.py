@@ -57,19 +57,33 @@ def actions(e, uid=None):
     return [ev.action for ev in e.events_seen if uid is None or ev.unique_id == uid]
 
 
-def test_three_party_mix_equals_reference_n_minus_1(eng):
+@pytest.mark.parametrize("rate", [8000, 16000, 48000])
+def test_three_party_mix_equals_reference_n_minus_1(rate):
+    eng = StandaloneEngine(rate=rate, clock=Clock(speed=None))
+    fl = rate // 50
     legs = [eng.create_call(f"CA{i}", p, hangup_at_end=False) for i, p in enumerate((A, B, C))]
     for leg in legs:
         join(eng, leg)
     eng.run_for(3.5)
-    n = 175 * F
-    src = [pad(load_audio(p, RATE).astype(np.int64), n) for p in (A, B, C)]
+    n = 175 * fl
+    src = [pad(load_audio(p, rate).astype(np.int64), n) for p in (A, B, C)]
     for i, leg in enumerate(legs):
         heard = leg.heard_audio()
         assert heard.size == n
         expected = clip(sum(src[j] for j in range(3) if j != i))
         assert np.array_equal(heard, expected), f"listener {i} differs from the reference N-1 mix"
         assert np.abs(heard.astype(int)).max() > 10000    # real speech got through
+
+
+def test_per_member_gain(eng):
+    spk = eng.create_call("CAspk", A, hangup_at_end=False)
+    lis = eng.create_call("CAlis", "silence_stream://-1")
+    join(eng, spk)
+    join(eng, lis)
+    eng.set_gain("CF1", spk.member_id, 0.5)
+    eng.run_for(1.0)
+    src = load_audio(A, RATE)[: 50 * F].astype(np.float32)
+    assert np.array_equal(lis.heard_audio(), np.rint(src * np.float32(0.5)).astype(np.int16))
 
 
 def test_muted_speaker_absent_then_present_after_unmute(eng):
