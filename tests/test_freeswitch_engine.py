@@ -4,6 +4,7 @@ import time
 
 import gevent
 import gevent.event
+import gevent.socket
 import pytest
 
 from fsbridge.conference import commands as c
@@ -448,3 +449,19 @@ def test_composition_root_outbound_server_attaches_to_the_engine(fake, sink):
         server.stop()
     finally:
         engine.stop()
+
+
+def test_socket_gone_mid_join_is_a_hangup(engine, fake):
+    result = gevent.event.AsyncResult()
+    played = gevent.event.AsyncResult()
+
+    def on_call(leg):
+        leg.answer()
+        result.set(leg.join(c.JoinMember("CFG", leg.unique_id, "CAG")))
+        played.set(leg.play(["/tmp/after.wav"]))
+    engine.set_call_handler(on_call)
+    call = FakeCall(fake, "127.0.0.1", engine.outbound_port).start()
+    call.wait_command("execute-app-name: conference")
+    call.sock.shutdown(gevent.socket.SHUT_RDWR)  # FreeSWITCH went away
+    assert result.get(timeout=5) == "hangup"
+    assert played.get(timeout=5) is False

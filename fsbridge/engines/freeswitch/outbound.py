@@ -138,7 +138,11 @@ class FreeSwitchCallLeg:
         for item in media:
             if self.hung_up:
                 return False
-            ev = self._execute(render.APP_PLAYBACK, render.media_ref([item]))
+            try:
+                ev = self._execute(render.APP_PLAYBACK, render.media_ref([item]))
+            except EngineUnavailable:  # the socket is gone: FreeSWITCH hung up or went away
+                self.hung_up = True
+                return False
             if ev is None or self.hung_up or ev.get(wire.H_APP_RESPONSE) != wire.FILE_PLAYED:
                 return False
         return True
@@ -146,17 +150,22 @@ class FreeSwitchCallLeg:
     def join(self, command: JoinMember) -> str:
         """Set the join's channel variables, execute ``conference`` and block until it returns.
 
-        Returns ``"hangup"`` (caller gone: CHANNEL_HANGUP first / ``Answer-State: hangup``), ``"refused"``
+        Returns ``"hangup"`` (caller gone: CHANNEL_HANGUP first / ``Answer-State: hangup``; or the socket
+        is gone), ``"refused"``
         (no member id — max-members, finding 26; a JOIN_REFUSED NativeEvent is emitted) or ``"left"``.
         """
         plan = render.join_plan(command, self.profile)
         if self.on_join is not None:
             self.on_join(command)
-        for app, arg in plan.variables:
-            self._execute(app, arg, wait=False)
         self._joined_seen = False
         self.room = command.room
-        ev = self._execute(render.APP_CONFERENCE, plan.conference_arg, lock=True, timeout=None)
+        try:
+            for app, arg in plan.variables:
+                self._execute(app, arg, wait=False)
+            ev = self._execute(render.APP_CONFERENCE, plan.conference_arg, lock=True, timeout=None)
+        except EngineUnavailable:  # the socket is gone: FreeSWITCH hung up or went away
+            self.hung_up = True
+            ev = None
         joined = self._joined_seen
         self.member_id = None
         if self.hung_up or ev is None or ev.get(wire.H_ANSWER_STATE) == wire.ANSWER_STATE_HANGUP:
