@@ -87,8 +87,14 @@ def test_twilio_status_golden_and_official_validator(evt, body):
     assert req.method == "POST" and req.content_type == "application/x-www-form-urlencoded"
     assert req.url == "https://app.example.com:8443/cb?x=1"
     assert req.body.decode() == body
+    assert_validates(req)
+
+
+def assert_validates(req):
+    """The official twilio-python validator accepts our signature over what the receiver gets."""
     sig = twilio_signature("tok3n", req.url, req.params)
     assert RequestValidator("tok3n").validate(req.url, dict(parse_qsl(req.body.decode())), sig)
+    assert not RequestValidator("wrong").validate(req.url, dict(parse_qsl(req.body.decode())), sig)
 
 
 def test_twilio_coaching_participant_carries_call_sid_to_coach():
@@ -147,6 +153,7 @@ def test_twilio_recording_status_callback_golden(name, status, tail):
         "&RecordingSid=RE234&RecordingUrl=https%3A%2F%2Fbridge.example.com%3A8443%2F2010-04-01%2FAccounts%2F"
         "AC25e16e9a716a4a8617a7c83f58e30482%2FConferences%2FCFe08c870b500f6e44a9ad184defd1f391"
         "%2FRecordings%2FRE234" + tail)
+    assert_validates(req)
 
 
 def test_twilio_recording_events_filtered_by_recording_status_events():
@@ -163,6 +170,7 @@ def test_twilio_conference_record_end_only_without_recording_status_callback():
         HEAD + "&EventName=conference-record-end&RecordingUrl=https%3A%2F%2Fbridge.example.com%3A8443"
         "%2F2010-04-01%2FAccounts%2FAC25e16e9a716a4a8617a7c83f58e30482%2FConferences%2F"
         "CFe08c870b500f6e44a9ad184defd1f391%2FRecordings%2FRE234&Duration=6&RecordingFileSize=90786")
+    assert_validates(req)
     both = event(ev.CONFERENCE_RECORD_END, participant=None, recording=REC,
                  event_callback_url="https://app.example.com/events", recording_status_callback=REC_HOOK)
     assert render(both, SETTINGS) is None
