@@ -112,8 +112,16 @@ class BridgeServer:
         accounts = s.auth_tokens()
         telnyx_key = next((a.telnyx_private_key for a in s.accounts.values() if a.telnyx_private_key), None)
         jambonz = {sid: a.jambonz_secret for sid, a in s.accounts.items() if a.jambonz_secret}
+        kw = dict(self.dispatcher_kw)
+        user_update = kw.pop("on_update", None)
+
+        def on_update(outbox_id, state, attempts, error):
+            if self.bridge is not None:
+                self.bridge.callback_update(outbox_id, state, attempts, error)
+            if user_update is not None:
+                user_update(outbox_id, state, attempts, error)
         self.dispatcher = Dispatcher(db, accounts, self.base_url, telnyx_private_key=telnyx_key,
-                                     jambonz_secret=jambonz or None, **self.dispatcher_kw)
+                                     jambonz_secret=jambonz or None, on_update=on_update, **kw)
         engine = self._engine if self._engine is not None else make_engine(s)
         self.bridge = Bridge(engine, s, store=self.store, dispatcher=self.dispatcher)
         self.app = create_app(self.store, self.bridge, accounts, base_url=self.base_url)

@@ -384,3 +384,69 @@ def test_wait_url_document_moderated_room(app_server, bridge_server, tmp_path):
     # after the start the moderator's 1700 Hz speech reached the caller
     t_mod = bridge.registry.get(moderator).leg.start_tick * 0.02 - leg.start_tick * 0.02
     assert tone_energy(heard, 16000, 1700, t_mod + 1.1, t_mod + 1.9) > 2000
+
+
+# ---------------------------------------------------------------------------------------------- REST control
+def test_rest_control_add_hold_announce_kick_end(app_server, bridge_server, tmp_path):
+    """The Participant/Conference writes through the bridge: create a participant (a virtual callee, To =
+    tone: URL), hold with a HoldUrl document, announce to the room, kick (the call continues with its next
+    verb), end the conference (conference-ended-via-api). Each yields its callback."""
+    music = tmp_path / "music.wav"
+    tone_track(music, 1, [(0, 1)], 900)
+    app_server.routes["/music.wav"] = lambda form: Response(music.read_bytes(), mimetype="audio/wav")
+    app_server.routes["/hold"] = lambda form: Response("<Response><Play>/music.wav</Play></Response>",
+                                                       mimetype="text/xml")
+    app_server.routes["/announce"] = lambda form: Response("<Response><Say>attention please</Say></Response>",
+                                                           mimetype="text/xml")
+    app_server.twiml = lambda form: (
+        '<Response><Dial><Conference beep="false" statusCallback="/cb" statusCallbackEvent="start end join '
+        'leave mute hold announcement">Ops</Conference></Dial><Say>after kick</Say></Response>')
+    a = place(bridge_server, "A", "silence:")
+    b = place(bridge_server, "B", "silence:")
+    app_server.wait_event("conference-start")
+    conf = app_server.callbacks.items[-1]["form"]["ConferenceSid"]
+    reply = rest(bridge_server, f"Conferences/{conf}/Participants.json",
+                 {"From": "bridge", "To": "tone:440", "Label": "beeper", "Muted": "true"})
+    assert reply.status_code == 201, reply.text
+    beeper = reply.json()["call_sid"]
+    app_server.wait_event("participant-join", "beeper")
+    reply = rest(bridge_server, f"Conferences/{conf}/Participants/{b}.json",
+                 {"Hold": "true", "HoldUrl": app_server.url + "/hold", "HoldMethod": "GET"})
+    assert reply.status_code == 200 and reply.json()["hold"] is True, reply.text
+    app_server.wait_event("participant-hold")
+    one_second = gevent.event.Event()
+    bridge_server.bridge.call_later(1.0, one_second.set)      # let B be held for 1 s of engine time
+    assert one_second.wait(10)
+    assert rest(bridge_server, f"Conferences/{conf}/Participants/{b}.json", {"Hold": "false"}).status_code == 200
+    app_server.wait_event("participant-unhold")
+    reply = rest(bridge_server, f"Conferences/{conf}.json", {"AnnounceUrl": app_server.url + "/announce"})
+    assert reply.status_code == 200, reply.text
+    app_server.wait_event("announcement-end")
+    assert rest(bridge_server, f"Conferences/{conf}/Participants/{a}.json", method="DELETE").status_code == 204
+    bridge = bridge_server.bridge
+    assert bridge.wait_call(a, 20)
+    assert "say 'after kick'" in bridge.registry.get(a).steps       # the Dial completed, the call went on
+    reply = rest(bridge_server, f"Conferences/{conf}.json", {"Status": "completed"})
+    assert reply.status_code == 200 and reply.json()["status"] == "completed", reply.text
+    app_server.wait_event("conference-end")
+    assert bridge.wait_call(b, 20) and bridge.wait_call(beeper, 20)
+    bridge_server.dispatcher.wait_idle(10)
+    names = [(n, label) for _, n, label in app_server.events()]
+    assert names == [
+        ("participant-join", a), ("participant-join", b), ("conference-start", ""),
+        ("participant-join", "beeper"), ("participant-hold", b), ("participant-unhold", b),
+        ("announcement-end", ""), ("participant-leave", a),
+        ("participant-leave", b), ("participant-leave", "beeper"), ("conference-end", "")]
+    forms = [c["form"] for c in app_server.callbacks.items]
+    assert forms[-1]["ReasonConferenceEnded"] == "conference-ended-via-api"
+    assert all(c["valid"] for c in app_server.callbacks.items)
+    # B heard the hold document's 900 Hz music while held, and not after being unheld
+    leg = bridge.registry.get(b).leg
+    t0 = (bridge.engine.clock.start_epoch_us / 1e6) + leg.start_tick * 0.02
+    held = next(e for e in bridge.events if e.name == "participant-hold").timestamp.timestamp() - t0
+    unheld = next(e for e in bridge.events if e.name == "participant-unhold").timestamp.timestamp() - t0
+    heard = leg.heard_audio()
+    assert unheld - held >= 1.0
+    assert tone_energy(heard, 16000, 900, held + 0.05, unheld - 0.05) > 2000
+    assert tone_energy(heard, 16000, 900, unheld + 0.1, unheld + 0.5) < 50
+    assert bridge.registry.get(beeper).direction == "outbound-api"

@@ -74,8 +74,8 @@ class Notification:
 
 def source_ref(media_url: str) -> str:
     """Engine media reference for a virtual call's audio given as a media URL (fsbridge's stand-in for a
-    phone): ``file:/path`` / ``file:///path`` / ``/path`` → the path; ``tone:440`` → a continuous 440 Hz
-    ``tone_stream://%(1000,0,440)``; ``tone:%(on,off,hz)`` → that tone_stream; ``silence:`` → endless
+    phone): ``file:/path`` / ``file:///path`` / ``/path`` → the path; ``tone:440`` → a 440 Hz
+    ``tone_stream://%(1000,0,440)`` (looped by :meth:`Bridge.place_call`: it sounds until the call ends); ``tone:%(on,off,hz)`` → that tone_stream; ``silence:`` → endless
     silence. Engine references pass through. Raises ValueError for anything else."""
     from fsbridge.runtime.media import ENGINE_SCHEMES, local_path
     url = (media_url or "").strip()
@@ -135,7 +135,8 @@ class Bridge:
         self._waiters: Dict[tuple, List[gevent.event.Event]] = {}
         self._pump_greenlet: Optional[gevent.Greenlet] = None
         self._sessions: Dict[str, gevent.Greenlet] = {}
-        self._originated: Dict[str, dict] = {}       # CallSid → what an originated call runs once answered
+        self._originated: Dict[str, dict] = {}
+        self._outbox: Dict[int, tuple] = {}           # outbox id → (ConferenceSid, SequenceNumber, event name)       # CallSid → what an originated call runs once answered
         self._applied = gevent.event.Event()      # pulsed after every applied engine event
         self.running = False
 
@@ -290,7 +291,9 @@ class Bridge:
                     log.exception("store.record failed for %s #%d", e.conference_sid, e.sequence_number)
             if self.dispatcher is not None:
                 try:
-                    self.dispatcher.enqueue(e)
+                    row_id = self.dispatcher.enqueue(e)
+                    if row_id is not None:
+                        self._outbox[row_id] = (e.conference_sid, e.sequence_number, e.name)
                 except Exception:
                     log.exception("dispatcher.enqueue failed for %s #%d", e.conference_sid, e.sequence_number)
             for listener in list(self.listeners):
@@ -298,6 +301,14 @@ class Bridge:
                     listener(e)
                 except Exception:
                     log.exception("event listener failed")
+
+    def callback_update(self, outbox_id: int, state: str, attempts: int, error: Optional[str]) -> None:
+        """The dispatcher's ``on_update``: log one line per callback outcome (delivered / retrying / failed)."""
+        conf, seq, name = self._outbox.get(outbox_id, ("?", 0, "callback"))
+        if state != "retrying":
+            self._outbox.pop(outbox_id, None)
+        text = f"{name} #{seq} for {conf}: {state} after {attempts} attempt(s)" + (f" ({error})" if error else "")
+        (cblog.info if state == "delivered" else cblog.warning)("callback %s", text)
 
     def _execute(self, commands, raise_unavailable: bool = False) -> None:
         for cmd in commands:
@@ -465,7 +476,9 @@ class Bridge:
         ref = source_ref(source)
         self._preload(ref)
         call_sid = new_sid("CA")
-        leg = self.engine.create_call(call_sid, ref, from_, to, dtmf=tuple(dtmf), hangup_after_s=hangup_after_s)
+        kw = {"loop": True} if ref.startswith("tone_stream://") else {}   # tone:HZ sounds until hangup
+        leg = self.engine.create_call(call_sid, ref, from_, to, dtmf=tuple(dtmf), hangup_after_s=hangup_after_s,
+                                      **kw)
         record = CallRecord(call_sid=call_sid, account_sid=account_sid, from_=from_, to=to,
                             direction=direction or params.DIRECTION_OUTBOUND_API,
                             unique_id=getattr(leg, "unique_id", call_sid), dialect=dialect or "twiml")
