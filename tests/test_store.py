@@ -1,9 +1,10 @@
 """Store: DomainEvents → conference / participant / recording rows on a real SQLite file (and PostgreSQL when
-FSBRIDGE_TEST_PG=postgresql://… is set)."""
+FSBRIDGE_TEST_PG=postgresql+psycopg2://… is set)."""
 import os
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from fsbridge.conference import events as ev
 from fsbridge.store import DateRange, PageRequest, Store
@@ -24,7 +25,7 @@ def store(request, tmp_path):
     else:
         url = os.environ.get("FSBRIDGE_TEST_PG")
         if not url:
-            pytest.skip("set FSBRIDGE_TEST_PG=postgresql://… to run the store tests on PostgreSQL")
+            pytest.skip("set FSBRIDGE_TEST_PG=postgresql+psycopg2://user@host:port/db to run these on PostgreSQL")
     s = Store(make_engine(url))
     s.create_all()
     if request.param == "postgresql":
@@ -114,3 +115,36 @@ def test_paging_filters_and_keyset(store):
     assert [c.sid for c in store.list_conferences(AC, created=day2).items] == [sids[2]]
     assert store.list_conferences(AC, status="completed").items == []
     assert len(store.list_conferences(AC, friendly_name="room", status="in-progress").items) == 7
+
+
+@st.composite
+def event_histories(draw):
+    """An in-order history for one conference (join, start, participant changes, maybe the end) and a
+    delivery order of it: shuffled, with duplicates."""
+    changes = draw(st.lists(st.tuples(st.booleans(), st.booleans()), min_size=0, max_size=6))
+    history = [e(ev.PARTICIPANT_JOIN, 1, participant=p(label="a")), e(ev.CONFERENCE_START, 2, at=1)]
+    for i, (muted, hold) in enumerate(changes):
+        history.append(e(ev.PARTICIPANT_MODIFY, 3 + i, at=2 + i, participant=p(label="a", muted=muted, hold=hold)))
+    if draw(st.booleans()):
+        history.append(e(ev.CONFERENCE_END, len(history) + 1, at=50, reason_conference_ended="last-participant-left"))
+    delivery = draw(st.permutations(history))
+    dupes = draw(st.lists(st.sampled_from(history), max_size=3))
+    return history, list(delivery) + dupes
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=event_histories())
+def test_any_delivery_order_ends_in_the_in_order_state(tmp_path_factory, case):
+    history, delivery = case
+    s = Store(make_engine(f"sqlite:///{tmp_path_factory.mktemp('h') / 'h.sqlite'}"))
+    s.create_all()
+    results = [s.record(x) for x in delivery]
+    assert sum(results) == len(history)          # each event recorded once; duplicates refused
+    last_view = [x for x in history if x.participant][-1].participant
+    ended = history[-1].name == ev.CONFERENCE_END
+    row = s.participant(AC, CF, "a")
+    assert (row.muted, row.hold) == (last_view.muted, last_view.hold)
+    assert row.present is not ended
+    conf = s.conference(AC, CF)
+    assert conf.status == ("completed" if ended else "in-progress")
+    assert conf.last_sequence == len(history) and s.last_sequence(CF) == len(history)

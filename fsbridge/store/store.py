@@ -9,10 +9,11 @@ filters + paging (offset or keyset), fetch by Sid / CallSid / label, delete a re
 Event → row mapping (sources: Twilio Conference / Participant / Conference Recording resources and the
 statusCallbackEvent list in twilio-twiml-conference-noun.txt):
 
-* any event: the conference row exists (status ``init`` until ``conference-start``), ``date_updated`` = event time;
-* ``conference-start`` → status ``in-progress``; ``conference-end`` → ``completed`` with
-  reason_conference_ended / call_sid_ending_conference, and every participant still present is marked left
-  (status ``complete``);
+* any event: the conference row exists (status ``init`` until ``conference-start``), ``date_updated`` = the
+  newest event's time;
+* ``conference-start`` → status ``in-progress`` (unless already completed, whenever it arrives);
+  ``conference-end`` → ``completed`` (final) with reason_conference_ended / call_sid_ending_conference, and
+  every participant still present is marked left (status ``complete``);
 * any event carrying ``participant``: the participant row takes that full state; ``participant-leave`` sets
   ``left_at`` (status ``complete`` unless the view says ``failed``);
 * any event carrying ``recording``: the recording row takes that state (status from the view, else from the
@@ -23,7 +24,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -70,12 +71,24 @@ class Store:
         self._sel_applied = select(a.c.sequence_number).where(a.c.conference_sid == bindparam("cf"),
                                                               a.c.sequence_number == bindparam("seq"))
         self._sel_last_seq = select(func.max(a.c.sequence_number)).where(a.c.conference_sid == bindparam("cf"))
-        self._sel_conf_status = select(c.c.status).where(c.c.sid == bindparam("sid"))
+        self._upd_conf_start = update(c).where(c.c.sid == bindparam("cf"), c.c.status == "init").values(
+            status="in-progress", started_at=bindparam("at"))
+        self._upd_conf_end = update(c).where(c.c.sid == bindparam("cf")).values(
+            status="completed", ended_at=bindparam("at"), reason_conference_ended=bindparam("reason"),
+            call_sid_ending_conference=bindparam("call"),
+            participant_label_ending_conference=bindparam("label"))
         self._sel_conf = select(c).where(c.c.sid == bindparam("sid"), c.c.account_sid == bindparam("acc"))
+        # conference-end: whoever is still present has left (their last_sequence is kept, so a participant
+        # event older than the end that arrives later still lands — and is then closed by _upd_close_late)
         self._upd_leave_all = update(p).where(
-            p.c.conference_sid == bindparam("cf"), p.c.left_at.is_(None), p.c.last_sequence < bindparam("seq"),
-        ).values(left_at=bindparam("ts"), status="complete", date_updated=bindparam("ts"),
-                 last_sequence=bindparam("seq"))
+            p.c.conference_sid == bindparam("cf"), p.c.left_at.is_(None),
+        ).values(left_at=bindparam("ts"), status="complete", date_updated=bindparam("ts"))
+        ended = select(c.c.ended_at).where(c.c.sid == bindparam("cf"), c.c.status == "completed")
+        self._upd_close_late = update(p).where(
+            p.c.conference_sid == bindparam("cf"), p.c.call_sid == bindparam("call"),
+            ended.exists(),
+        ).values(left_at=func.coalesce(p.c.left_at, ended.scalar_subquery()),
+                 status=case((p.c.status.in_(LEFT_STATUSES), p.c.status), else_="complete"))
         part = select(p).where(p.c.account_sid == bindparam("acc"), p.c.conference_sid == bindparam("cf"))
         self._sel_part_call = part.where(p.c.call_sid == bindparam("who"))
         self._sel_part_label = part.where(p.c.label == bindparam("who")).order_by(
@@ -142,24 +155,23 @@ class Store:
         ts = to_naive_utc(event.timestamp) or _now()
         seq = event.sequence_number
         c = t.conferences
-        values = {"date_updated": ts, "last_sequence": seq}
+        # date_updated / last_sequence follow the newest event; the status follows its own order
+        # (init → in-progress → completed, never back), whatever order the events arrive in.
+        self._upsert(conn, c, {"sid": event.conference_sid}, {"date_updated": ts, "last_sequence": seq}, seq,
+                     dict(account_sid=event.account_sid, friendly_name=event.friendly_name, status="init",
+                          dialect=event.callbacks.dialect if event.callbacks else "twiml",
+                          date_created=to_naive_utc(event.started_at) or ts))
         if event.name == ev.CONFERENCE_START:
-            status = conn.execute(self._sel_conf_status, {"sid": event.conference_sid}).scalar()
-            if status != "completed":
-                values.update(status="in-progress", started_at=to_naive_utc(event.started_at) or ts)
+            conn.execute(self._upd_conf_start, {"cf": event.conference_sid,
+                                                "at": to_naive_utc(event.started_at) or ts})
         elif event.name == ev.CONFERENCE_END:
-            values.update(status="completed", ended_at=ts,
-                          reason_conference_ended=event.reason_conference_ended,
-                          call_sid_ending_conference=event.call_sid_ending_conference,
-                          participant_label_ending_conference=event.participant_label_ending_conference)
-        self._upsert(conn, c, {"sid": event.conference_sid}, values, seq, dict(
-            account_sid=event.account_sid, friendly_name=event.friendly_name, status="init",
-            dialect=event.callbacks.dialect if event.callbacks else "twiml",
-            date_created=to_naive_utc(event.started_at) or ts))
+            conn.execute(self._upd_conf_end, {
+                "cf": event.conference_sid, "at": ts, "reason": event.reason_conference_ended,
+                "call": event.call_sid_ending_conference, "label": event.participant_label_ending_conference})
         if event.participant is not None:
             self._apply_participant(conn, event, ts)
         if event.name == ev.CONFERENCE_END:
-            conn.execute(self._upd_leave_all, {"cf": event.conference_sid, "seq": seq, "ts": ts})
+            conn.execute(self._upd_leave_all, {"cf": event.conference_sid, "ts": ts})
         if event.recording is not None:
             self._apply_recording(conn, event, ts)
 
@@ -181,8 +193,11 @@ class Store:
             values["status"] = view.status if view.status in LEFT_STATUSES else "complete"
         elif event.name == ev.PARTICIPANT_JOIN:
             values["left_at"] = None
-        self._upsert(conn, t.participants, {"conference_sid": event.conference_sid, "call_sid": view.call_sid},
-                     values, event.sequence_number, {"date_created": ts, "from_": "", "to": ""})
+        key = {"conference_sid": event.conference_sid, "call_sid": view.call_sid}
+        if self._upsert(conn, t.participants, key, values, event.sequence_number,
+                        {"date_created": ts, "from_": "", "to": ""}) and event.name != ev.CONFERENCE_END:
+            # a participant event delivered after its conference's end: nobody is present in a completed room
+            conn.execute(self._upd_close_late, {"cf": event.conference_sid, "call": view.call_sid})
 
     def _apply_recording(self, conn: Connection, event: ev.DomainEvent, ts: datetime) -> None:
         view = event.recording
