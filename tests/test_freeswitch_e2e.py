@@ -1,7 +1,8 @@
 """End to end through the runtime on the FreeSWITCH engine, against the fake FreeSWITCH (real TCP):
 an outbound-socket call → voice URL → TwiML → the exact ``conference`` execute → recorded-shape
 add-member → participant-join / conference-start callbacks; REST mute → ``conference <room> mute <id>`` →
-mute-member → participant-mute; the caller hangs up → participant-leave / conference-end."""
+mute-member → participant-mute; the caller hangs up → participant-leave / conference-end; ESL drop →
+REST 503 → reconnect → resync reports the participant who left meanwhile."""
 from __future__ import annotations
 
 import pytest
@@ -112,7 +113,7 @@ def test_outbound_calls_to_conference_callbacks_and_rest_mute(stack):
     assert first.closed.wait(10) and second.closed.wait(10)
 
 
-def test_rest_write_while_esl_is_down_is_503(stack):
+def test_esl_drop_503_then_reconnect_and_resync(stack):
     fake, app, engine, server = stack
     call = FakeCall(fake, "127.0.0.1", engine.outbound_port).start()
     conference_arg(call)
@@ -124,7 +125,9 @@ def test_rest_write_while_esl_is_down_is_503(stack):
                       % (server.base_url, AC, join["ConferenceSid"], join["CallSid"]), data={"Muted": "true"},
                       auth=(AC, TOKEN), timeout=10)
     assert r.status_code == 503
+    call.hangup()  # the caller hangs up while fsbridge cannot hear FreeSWITCH's events
     fake.accepting = True
     assert engine.esl.wait_ready(2, 5)
-    call.hangup()
-    app.wait("participant-leave")
+    leave = app.wait("participant-leave")  # from the resync after the reconnect: no phantom participant
+    assert leave["CallSid"] == join["CallSid"]
+    app.wait("conference-end")

@@ -378,15 +378,24 @@ def test_esl_drop_mid_conference_reconnects_and_resyncs(engine, fake, sink):
         engine.originate("1001", "1000", "CA1")
     assert time.monotonic() - t0 < 0.5
     assert not engine.available
-    # meanwhile in FreeSWITCH: b left, c joined (no connection heard it)
+    # meanwhile in FreeSWITCH: b left, c joined, a was put on hold (no connection heard it)
     fake.remove_member(b, "hangup", "NORMAL_CLEARING")
     c3 = fake.add_member("CFD", "uid-new")
+    fake.rooms["CFD"][a.id].hold = True
     assert fake.wait_for(lambda: fake.refused > 0)
     fake.accepting = True
     assert engine.esl.wait_ready(2, 5)
     assert engine.esl.connections == 2
     assert sorted(engine.members("CFD")) == [a.id, c3.id]  # no phantom b, no lost c
     assert resyncs and sorted(s.member_id for s in resyncs[-1]) == [a.id, c3.id]
+    # what happened meanwhile reaches the sink as events, marked as resync
+    gone = sink.wait(lambda e: e.action == n.DEL_MEMBER and e.member_id == b.id)
+    new = sink.wait(lambda e: e.action == n.ADD_MEMBER and e.member_id == c3.id)
+    assert (gone.unique_id, new.unique_id) == (b.uid, c3.uid)
+    assert ("resync", "true") in gone.extra and ("resync", "true") in new.extra
+    assert not [e for e in sink.events if e.action == n.DEL_MEMBER and e.member_id == a.id]
+    held = sink.wait(lambda e: e.action == n.HOLD_MEMBER and e.member_id == a.id)
+    assert ("resync", "true") in held.extra
     engine.execute(c.MuteMember("CFD", c3.id))
     sink.wait(lambda e: e.action == n.MUTE_MEMBER and e.member_id == c3.id)
 

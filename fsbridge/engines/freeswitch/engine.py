@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid as uuidlib
 from dataclasses import dataclass, replace
 from typing import Callable, Dict, List, Optional, Set, Tuple
@@ -151,6 +152,7 @@ class FreeSwitchEngine:
         self._worker: Optional[gevent.Greenlet] = None
         self._poller: Optional[gevent.Greenlet] = None
         self._started = False
+        self._before_drop: Optional[Tuple[Dict[str, Tuple[str, int]], Dict[str, Tuple[bool, bool]]]] = None
 
     # ---------------------------------------------------------------- Engine protocol
     def set_event_sink(self, sink: EventSink) -> None:
@@ -455,8 +457,6 @@ class FreeSwitchEngine:
         while gate is not None:
             gevent.sleep(0.1)
             if gate.pending():
-                import time
-
                 for ev in gate.poll(int(time.time() * 1_000_000)):
                     self._emit_one(ev)
 
@@ -472,8 +472,11 @@ class FreeSwitchEngine:
             job._result.set((CAUSE_STATUS.get(cause, "failed"), cause))
 
     def _on_up(self, conn) -> None:
-        """After every (re)connect: rebuild Unique-ID ↔ member from ``conference json_list`` and hand
-        the snapshot to the sink as the resync source (the runtime calls ``ConferenceState.resync``)."""
+        """After every (re)connect: rebuild Unique-ID ↔ member from ``conference json_list``; after a
+        *re*connect also report what changed while ESL was down as NativeEvents (mapping.resync_events:
+        del-member for members gone, add-member for new ones, hold/mute changes — no phantom, no lost
+        participant, through the normal event path); then call :attr:`on_resync` with the snapshot (for
+        ``ConferenceState.resync``, which finds nothing left to change after those events)."""
         self.resynced.clear()
         self.mapper.start_journal()
         try:
@@ -484,7 +487,18 @@ class FreeSwitchEngine:
             self.mapper.journal = None
             self.resynced.set()
             return
-        self.mapper.replace_members({s.unique_id: (s.room, s.member_id) for s in snap})
+        touched = self.mapper.replace_members({s.unique_id: (s.room, s.member_id) for s in snap})
+        if self._before_drop is not None:
+            before, before_flags = self._before_drop
+            self._before_drop = None
+            for ev in mapping.resync_events(before, before_flags, snap, touched, int(time.time() * 1_000_000)):
+                ev = self._engine_side(ev)
+                if ev is not None:
+                    self._emit_one(ev)
+        for s in snap:  # adopt FreeSWITCH's flags (a held member's mute state is not listed: keep ours)
+            if s.unique_id not in touched:
+                known_muted = self.mapper.flags.get(s.unique_id, (False, False))[0]
+                self.mapper.flags[s.unique_id] = (known_muted if s.hold else s.muted, s.hold)
         present = set(self.mapper.members.values())
         for d in (self._waiting, self._hold_media):
             for k in [k for k in d if k not in present]:
@@ -504,6 +518,7 @@ class FreeSwitchEngine:
     last_snapshot: List[MemberSnapshot] = []
 
     def _on_down(self) -> None:
+        self._before_drop = (dict(self.mapper.members), dict(self.mapper.flags))
         for job in list(self._jobs.values()):
             job._result.set_exception(EngineUnavailable("ESL dropped before the originate result"))
         self._jobs.clear()

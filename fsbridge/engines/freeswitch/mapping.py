@@ -113,6 +113,46 @@ class TalkGate:
         return out
 
 
+_FLAG_CHANGES = {
+    n.ADD_MEMBER: lambda m, h, ev: (ev.get(wire.H_SPEAK) == "false", ev.get(wire.H_HOLD) == "true"),
+    n.MUTE_MEMBER: lambda m, h, ev: (True, h),
+    n.UNMUTE_MEMBER: lambda m, h, ev: (False, h),
+    n.HOLD_MEMBER: lambda m, h, ev: (m, True),
+    n.UNHOLD_MEMBER: lambda m, h, ev: (m, False),
+}
+
+
+def resync_events(before: Dict[str, Tuple[str, int]], before_flags: Dict[str, Tuple[bool, bool]],
+                  snapshot: List[n.MemberSnapshot], skip: set, now_us: int) -> List[n.NativeEvent]:
+    """What happened while the ESL connection was down, as NativeEvents (``extra`` has ``("resync",
+    "true")``): members listed before but not now → del-member; listed now but not before → add-member;
+    hold or mute changed → hold/unhold/mute/unmute-member. ``before``/``before_flags``: the mapper's view
+    at the drop; ``snapshot``: ``json_list`` after the reconnect (a held member's mute state is unknown
+    there — finding 17 — so mute is compared only for members not held on either side); ``skip``:
+    Unique-IDs whose events were already mapped after the reconnect. ``now_us``: µs timestamp to use."""
+    out: List[n.NativeEvent] = []
+    mark = (("resync", "true"),)
+    now = {s.unique_id: s for s in snapshot}
+    for uid, (room, member_id) in sorted(before.items(), key=lambda kv: kv[1]):
+        if uid in skip:
+            continue
+        if uid not in now:
+            out.append(n.NativeEvent(n.DEL_MEMBER, room, now_us, uid, member_id, extra=mark))
+            continue
+        s = now[uid]
+        muted, held = before_flags.get(uid, (False, False))
+        if s.hold != held:
+            out.append(n.NativeEvent(n.HOLD_MEMBER if s.hold else n.UNHOLD_MEMBER, s.room, now_us, uid,
+                                     s.member_id, extra=mark))
+        if not s.hold and not held and s.muted != muted:
+            out.append(n.NativeEvent(n.MUTE_MEMBER if s.muted else n.UNMUTE_MEMBER, s.room, now_us, uid,
+                                     s.member_id, extra=mark))
+    for s in snapshot:
+        if s.unique_id not in before and s.unique_id not in skip:
+            out.append(n.NativeEvent(n.ADD_MEMBER, s.room, now_us, s.unique_id, s.member_id, extra=mark))
+    return out
+
+
 class NativeEventTemplate(Tuple[str, Optional[str], int]):
     """(room, unique_id, member_id) of a talking member."""
 
@@ -134,20 +174,25 @@ class EventMapper:
     def __init__(self, talk: Optional[TalkGate] = None):
         self.talk = talk
         self.members: Dict[str, Tuple[str, int]] = {}
+        self.flags: Dict[str, Tuple[bool, bool]] = {}   # Unique-ID → (muted, held) as FreeSWITCH reported
         self.journal: Optional[List[Tuple[str, str, Tuple[str, int]]]] = None
 
-    def replace_members(self, members: Dict[str, Tuple[str, int]]) -> None:
+    def replace_members(self, members: Dict[str, Tuple[str, int]]) -> set:
         """Adopt a resync snapshot (Unique-ID → (room, member id)), re-applying the add/del-member events
         mapped since :meth:`start_journal` — they may postdate the snapshot (same socket, but handled in
-        another greenlet). Ends the journal."""
+        another greenlet). Ends the journal; returns the Unique-IDs those events touched."""
         merged = dict(members)
+        touched = set()
         for action, uid, value in self.journal or ():
+            touched.add(uid)
             if action == n.ADD_MEMBER:
                 merged[uid] = value
             else:
                 merged.pop(uid, None)
         self.journal = None
         self.members = merged
+        self.flags = {uid: f for uid, f in self.flags.items() if uid in merged}
+        return touched
 
     def start_journal(self) -> None:
         """Record add/del-member from now on (call before requesting a snapshot)."""
@@ -189,12 +234,16 @@ class EventMapper:
             conference_size=_int(ev.get(wire.H_CONF_SIZE)),
             extra=tuple((h, ev.get(h)) for h in EXTRA_HEADERS if ev.get(h) is not None and member_id is not None),
         )
+        if uid and action in _FLAG_CHANGES:
+            muted, held = self.flags.get(uid, (False, False))
+            self.flags[uid] = _FLAG_CHANGES[action](muted, held, ev)
         if action == n.ADD_MEMBER and uid and member_id is not None:
             self.members[uid] = (room, member_id)
             if self.journal is not None:
                 self.journal.append((action, uid, (room, member_id)))
         elif action == n.DEL_MEMBER and uid:
             self.members.pop(uid, None)
+            self.flags.pop(uid, None)
             if self.journal is not None:
                 self.journal.append((action, uid, (room, member_id)))
             if self.talk is not None and member_id is not None:
