@@ -126,7 +126,8 @@ def test_recordings_list_fetch_update(api):
     assert api.control.calls[-1] == ("update_recording", (AC_A, s["cf"], s["re"], "paused"),
                                      {"pause_behavior": "skip"})
     assert recs(s["re"]).update(status="in-progress").status == "in-progress"
-    assert recs(s["re"]).update(status="stopped").status == "stopped"
+    stopped = recs(s["re"]).update(status="stopped")
+    assert (stopped.status, stopped.duration) == ("completed", "3")
     with pytest.raises(TwilioRestException) as exc:
         recs(s["re"]).update(status="paused")
     assert exc.value.status == 409

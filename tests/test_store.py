@@ -90,9 +90,12 @@ def test_recordings(store):
     rec = ev.RecordingView(sid=RE, status="in-progress", path="/tmp/x.wav", start_time=T0)
     store.record(e(ev.RECORDING_IN_PROGRESS, 1, recording=rec))
     assert store.recording(AC, CF, RE).status == "in-progress"
+    assert store.set_recording_status(AC, CF, RE, "paused") and store.recording(AC, CF, RE).status == "paused"
+    assert not store.set_recording_status("AC" + "9" * 32, CF, RE, "in-progress")  # another account's
     store.record(e(ev.RECORDING_COMPLETED, 2, recording=ev.RecordingView(sid=RE, status="", duration_s=7)))
     r = store.recording(AC, CF, RE)
     assert (r.status, r.duration_s, r.path) == ("completed", 7, "/tmp/x.wav")
+    assert not store.set_recording_status(AC, CF, RE, "in-progress")  # a finished recording stays finished
     assert [x.sid for x in store.list_recordings(AC, CF).items] == [RE]
     assert store.delete_recording(AC, CF, RE).sid == RE
     assert store.recording(AC, CF, RE) is None

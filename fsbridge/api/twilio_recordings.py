@@ -5,7 +5,8 @@
 * ``POST Recordings/{Sid}.json`` — ``Status`` (required) = ``paused`` | ``in-progress`` | ``stopped``
   (the spec's enum lists the read-only statuses too; those → 400), ``PauseBehavior`` = ``skip`` |
   ``silence`` (default silence). Only a recording that is ``in-progress`` or ``paused`` can change
-  (409 / 21220 otherwise). Returns the recording re-read from the store.
+  (409 / 21220 otherwise). Returns the recording re-read from the store (a confirmed pause / resume is
+  written there by this route: the domain reports no event for it; a stop arrives as recording-completed).
 * ``DELETE Recordings/{Sid}.json`` — a finished recording (completed / stopped / absent / processing) is
   removed with its audio file; 204. Deleting a running one → 409 (stop it first).
 * ``GET Recordings/{Sid}.wav`` — the audio (audio/x-wav), Twilio's "append .wav to the uri"; 404 until the
@@ -73,6 +74,8 @@ def update_recording(AccountSid: str, ConferenceSid: str, Sid: str):
     if row.status not in RUNNING:
         raise conflict(f"Recording {Sid} is {row.status}; it can no longer be changed")
     call_control("update_recording", g.account_sid, ConferenceSid, Sid, status, behavior)
+    if status in RUNNING:  # confirmed by the engine, but no DomainEvent reports a pause / resume
+        ctx().store.set_recording_status(g.account_sid, ConferenceSid, Sid, status)
     return jsonify(render.recording(_recording_or_404(g.account_sid, ConferenceSid, Sid)))
 
 

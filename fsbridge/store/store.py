@@ -213,6 +213,20 @@ class Store:
         self._upsert(conn, t.recordings, {"sid": view.sid}, values, event.sequence_number,
                      {"date_created": ts, "path": ""})
 
+    def set_recording_status(self, account_sid: str, conference_sid: str, recording_sid: str,
+                             status: str) -> bool:
+        """Record a confirmed pause / resume (``status`` = paused | in-progress) of a running recording —
+        the one recording change no DomainEvent reports (Twilio has no paused/resumed status callback).
+        Only a recording that is in-progress or paused changes; returns True if it did."""
+        if status not in ("paused", "in-progress"):
+            raise ValueError(f"status must be paused or in-progress, not {status!r}")
+        r = t.recordings
+        with self.engine.begin() as conn:
+            return bool(conn.execute(update(r).where(
+                r.c.sid == recording_sid, r.c.account_sid == account_sid, r.c.conference_sid == conference_sid,
+                r.c.status.in_(("in-progress", "paused")),
+            ).values(status=status, date_updated=_now())).rowcount)
+
     def delete_recording(self, account_sid: str, conference_sid: str, recording_sid: str
                          ) -> Optional[RecordingRow]:
         """Remove a recording row (Twilio DELETE Recording). Returns the removed row (the caller removes
