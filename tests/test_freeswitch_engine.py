@@ -474,3 +474,30 @@ def test_socket_gone_mid_join_is_a_hangup(engine, fake):
     call.sock.shutdown(gevent.socket.SHUT_RDWR)  # FreeSWITCH went away
     assert result.get(timeout=5) == "hangup"
     assert played.get(timeout=5) is False
+
+
+def test_talk_events_are_debounced_with_a_timer(fake, sink):
+    """stop-talking is held for the shared debouncer's hangover and then emitted by the engine's timer."""
+    engine = FreeSwitchEngine("127.0.0.1", fake.port, "ClueCon", outbound_port=0, talk_stop_ms=150)
+    engine.set_event_sink(sink)
+    engine.start()
+    try:
+        assert engine.wait_connected(5)
+        m, = _members(fake, "CFT", 1)
+        m.talking = True
+        fake.broadcast(fake.member_event("start-talking", m))
+        start = sink.wait(lambda e: e.action == n.START_TALKING)
+        m.talking = False
+        fake.broadcast(fake.member_event("stop-talking", m, (("talking-duration-ms", "900"),)))
+        fake.broadcast(fake.member_event("mute-member", m))  # a later event: the stop is still pending
+        sink.wait(lambda e: e.action == n.MUTE_MEMBER)
+        assert n.STOP_TALKING not in sink.actions()
+        engine.execute(c.UnmuteMember("CFT", m.id))
+        m.talking = True
+        fake.broadcast(fake.member_event("start-talking", m))
+        fake.broadcast(fake.member_event("stop-talking", m))
+        stop = sink.wait(lambda e: e.action == n.STOP_TALKING, timeout=5)
+        assert stop.member_id == m.id and stop.unique_id == m.uid and stop.timestamp_us > start.timestamp_us
+        assert sink.actions().count(n.START_TALKING) == 2  # the mute ended the first spurt silently
+    finally:
+        engine.stop()

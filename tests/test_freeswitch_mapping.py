@@ -127,6 +127,8 @@ def test_talk_gate_holds_a_stop_for_the_hangover():
     gate.feed(n.NativeEvent(n.START_TALKING, "r", 1_003_000_000, "u", 1))
     gate.feed(n.NativeEvent(n.STOP_TALKING, "r", 1_003_500_000, "u", 1))
     assert gate.feed(n.NativeEvent(n.START_TALKING, "r", 1_003_600_000, "u", 1)) == []
+    assert gate.poll(1_004_000_000) == []  # still talking: the stop was merged away
+    gate.reset("r", 1)
     assert not gate.pending()
 
 

@@ -152,6 +152,7 @@ class FreeSwitchEngine:
         self._worker: Optional[gevent.Greenlet] = None
         self._poller: Optional[gevent.Greenlet] = None
         self._started = False
+        self._clock_offset_us = 0
         self._before_drop: Optional[Tuple[Dict[str, Tuple[str, int]], Dict[str, Tuple[bool, bool]]]] = None
 
     # ---------------------------------------------------------------- Engine protocol
@@ -368,6 +369,9 @@ class FreeSwitchEngine:
                 log.exception("event sink failed on %s", ev.action)
 
     def _on_esl_event(self, ev: ESLMessage) -> None:
+        ts = ev.get(wire.H_TIMESTAMP)
+        if ts and ts.isdigit():  # FreeSWITCH's clock may differ from ours: talk hangovers use its clock
+            self._clock_offset_us = int(ts) - int(time.time() * 1_000_000)
         for native in self.mapper.map(ev):
             native = self._engine_side(native)
             if native is not None:
@@ -457,7 +461,7 @@ class FreeSwitchEngine:
         while gate is not None:
             gevent.sleep(0.1)
             if gate.pending():
-                for ev in gate.poll(int(time.time() * 1_000_000)):
+                for ev in gate.poll(int(time.time() * 1_000_000) + self._clock_offset_us):
                     self._emit_one(ev)
 
     def _on_job(self, ev: ESLMessage) -> None:

@@ -89,8 +89,8 @@ class TalkGate:
         return out
 
     def pending(self) -> bool:
-        """True while some member's stop is still undecided (the engine then keeps polling)."""
-        return any(getattr(d, "talking", False) and not getattr(d, "_raw", True) for d in self._d.values())
+        """True while some member is talking (a stop may be pending: the engine keeps polling)."""
+        return any(getattr(d, "talking", False) for d in self._d.values())
 
     def reset(self, room: str, member_id: int, forget: bool = False) -> None:
         """Drop a member's talk state without an event (mute, hold, leave)."""
