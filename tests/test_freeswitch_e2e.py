@@ -131,3 +131,58 @@ def test_esl_drop_503_then_reconnect_and_resync(stack):
     leave = app.wait("participant-leave")  # from the resync after the reconnect: no phantom participant
     assert leave["CallSid"] == join["CallSid"]
     app.wait("conference-end")
+
+
+def test_serve_composition_builds_the_freeswitch_engine_and_outbound_server(tmp_path):
+    """``fsbridge serve --engine freeswitch`` as composed by fsbridge/app.py (make_engine from the settings,
+    ``engine.set_call_handler(bridge.on_call)``), against the fake FreeSWITCH."""
+    fake = FakeFreeSwitch().start()
+    app = App()
+    from fsbridge.app import BridgeServer
+    from fsbridge.runtime.local import local_settings
+    settings = local_settings(str(tmp_path / "serve"), accounts={AC: TOKEN},
+                              numbers=[Number(NUMBER, AC, app.url + "/voice")], engine="freeswitch",
+                              esl_host="127.0.0.1", esl_port=fake.port, esl_password="ClueCon",
+                              outbound_port=0, fetch_timeout=3.0)
+    server = BridgeServer(settings).start()
+    try:
+        engine = server.bridge.engine
+        assert isinstance(engine, FreeSwitchEngine) and engine.outbound.running
+        assert engine.wait_connected(5)
+        call = FakeCall(fake, "127.0.0.1", engine.outbound.bound_port).start()
+        assert conference_arg(call).startswith("CF")
+        app.wait("participant-join")
+        call.hangup()
+        app.wait("participant-leave")
+    finally:
+        server.stop()
+        app.http.stop()
+        fake.stop()
+
+
+def test_rest_create_participant_dials_out_and_joins(stack):
+    """Twilio create Participant → ``bgapi originate … &socket(…)`` → BACKGROUND_JOB +OK → the answered
+    call arrives on the outbound socket with its CallSid → joins the room → participant-join."""
+    import re
+    fake, app, engine, server = stack
+    first = FakeCall(fake, "127.0.0.1", engine.outbound_port).start()
+    room = conference_arg(first).split("@")[0]
+    app.wait("participant-join")
+    r = requests.post("%s/2010-04-01/Accounts/%s/Conferences/%s/Participants.json" % (server.base_url, AC, room),
+                      data={"From": "+15550001000", "To": "1001", "Label": "agent"}, auth=(AC, TOKEN), timeout=10)
+    assert r.status_code in (200, 201), r.text
+    call_sid = r.json()["call_sid"]
+    cmd = fake.wait_command("bgapi originate ")
+    assert "fsbridge_call_sid=%s" % call_sid in cmd and "}user/1001 '&socket(127.0.0.1:%d async full)'" % (
+        engine.outbound_port) in cmd
+    uid = re.search(r"origination_uuid=([0-9a-f-]+)", cmd).group(1)
+    # FreeSWITCH answered (BACKGROUND_JOB +OK <uuid>) and connects the call to the outbound socket
+    callee = FakeCall(fake, "127.0.0.1", engine.outbound_port, uid=uid,
+                      variables=(("variable_fsbridge_call_sid", call_sid),)).start()
+    assert conference_arg(callee).startswith(room + "@fsbridge")
+    assert app.callbacks.wait_for(lambda items: any(
+        i.get("StatusCallbackEvent") == "participant-join" and i.get("CallSid") == call_sid for i in items), 15)
+    app.wait("conference-start")
+    first.hangup()
+    callee.hangup()
+    app.wait("conference-end")
