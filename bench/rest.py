@@ -14,7 +14,9 @@ request *i* is due at ``t0 + i / rate`` whatever happened before — each partic
 turn (every request is a real change the engine must confirm), over keep-alive connections. Latency is
 measured two ways: **service** (request written → response read) and **from schedule** (due time →
 response read; includes any queueing a slow server causes, i.e. no coordinated omission). The first second
-is warm-up and not counted. Prints a JSON summary (milliseconds) and a Markdown row for bench/README.md.
+is warm-up and not counted. The server process's CPU time over the run gives ``server_cpu_ms_per_request``
+(everything the bridge process spends — API, domain, engine ticks, store, outbox — divided by the requests)
+and ``server_cpu_busy`` (CPU seconds per wall second; ≥ 1 means one core is saturated). Prints a JSON summary (milliseconds) and a Markdown row for bench/README.md.
 """
 from __future__ import annotations
 
@@ -167,10 +169,15 @@ def run_server(args) -> int:
         cmd = [sys.executable, os.path.abspath(__file__), "client", "--url", base, "--rate", str(args.rate),
                "--seconds", str(args.seconds), "--calls", ",".join(calls), "--conference", conference,
                "--connections", str(args.connections)]
+        cpu0 = time.process_time()
+        wall0 = time.perf_counter()
         out = gevent.subprocess.check_output(cmd, text=True)
+        server_cpu_s, wall_s = time.process_time() - cpu0, time.perf_counter() - wall0
         result = json.loads(out.strip().splitlines()[-1])
         result.update(control=args.control, participants=args.participants, cpu=os.cpu_count(),
-                      load_average=os.getloadavg()[0])
+                      load_average=os.getloadavg()[0],
+                      server_cpu_ms_per_request=round(server_cpu_s * 1000 / max(1, args.rate * args.seconds), 2),
+                      server_cpu_busy=round(server_cpu_s / wall_s, 2))
         print(json.dumps(result, indent=2))
         s, f = result["service_ms"], result["from_schedule_ms"]
         label = args.control + (" (plain pywsgi)" if args.plain_wsgi else "")

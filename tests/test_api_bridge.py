@@ -9,6 +9,7 @@ import gevent
 import gevent.event
 import numpy as np
 import pytest
+import requests
 from flask import Flask, request
 from twilio.rest import Client
 
@@ -55,11 +56,13 @@ class CustomerApp:
         self.changed = gevent.event.Event()
         app = Flask("customer")
 
+        self.record = "do-not-record"
+
         @app.post("/voice")
         def voice():
             cb = request.host_url.rstrip("/") + "/status"
-            return ('<Response><Dial><Conference beep="false" statusCallback="%s" '
-                    'statusCallbackEvent="join mute hold">team</Conference></Dial></Response>' % cb,
+            return ('<Response><Dial><Conference beep="false" record="%s" statusCallback="%s" '
+                    'statusCallbackEvent="join mute hold">team</Conference></Dial></Response>' % (self.record, cb),
                     200, {"Content-Type": "text/xml"})
 
         @app.get("/moh.wav")
@@ -145,3 +148,29 @@ def test_rest_mute_and_hold_change_the_engine_and_call_back(bridge_server):
     assert rms(heard[muted_at + 2 * FRAME:muted_at + 20 * FRAME]) < 50   # …and not once muted
     assert rms(talker_heard[max(0, hold_at - 20 * FRAME):hold_at]) < 50  # silent room before hold
     assert rms(talker_heard[hold_at + 5 * FRAME:hold_at + 40 * FRAME]) > 100  # hold music after
+
+
+def test_rest_pauses_resumes_and_stops_a_live_recording(bridge_server):
+    server, customer = bridge_server
+    customer.record = "record-from-start"
+    bridge = server.bridge
+    tone = server.settings.audio_dir + "/caller.wav"
+    with open(tone, "wb") as f:
+        f.write(wav_bytes(440, 10.0))
+    call = bridge.place_call(AC, "+15551111", NUMBER, "file:" + tone, hangup_after_s=3.0)
+    bridge.place_call(AC, "+15552222", NUMBER, "silence:", hangup_after_s=3.0)   # a conference starts with two
+    conference_sid = customer.wait_for(lambda cb: cb.get("StatusCallbackEvent") == "participant-join")["ConferenceSid"]
+    client = Client(AC, TOKEN)
+    client.api.base_url = server.base_url
+    recs = client.conferences(conference_sid).recordings
+    assert bridge.wait_until(lambda: server.store.list_recordings(AC, conference_sid).items, timeout=5)
+    (rec,) = recs.list()
+    assert (rec.status, rec.conference_sid, rec.source) == ("in-progress", conference_sid, "Conference")
+    assert recs(rec.sid).update(status="paused").status == "paused"
+    assert recs(rec.sid).fetch().status == "paused"
+    assert recs(rec.sid).update(status="in-progress").status == "in-progress"
+    stopped = recs(rec.sid).update(status="stopped")
+    assert stopped.status == "completed" and int(stopped.duration) >= 0
+    assert bridge.wait_call(call.call_sid, timeout=10)
+    wav = requests.get(server.base_url + stopped.uri.replace(".json", ".wav"), auth=(AC, TOKEN))
+    assert wav.status_code == 200 and wav.content[:4] == b"RIFF"
