@@ -514,3 +514,25 @@ def test_texml_number_parameters(app_server, tmp_path):
     cbs = [c["form"] for c in app_server.callbacks.items if c["path"] == "/cb-t"]
     assert [c["StatusCallbackEvent"] for c in cbs] == ["participant-join", "participant-leave", "conference-end"]
     assert cbs[0]["From"] == "+15557770001" and cbs[0]["To"] == tnum
+
+
+def test_calls_resource_with_the_twilio_sdk(app_server, bridge_server):
+    """The official twilio client, only its base URL changed, creates a virtual call (To = a media URL, Url
+    = the app, TimeLimit) and fetches it; a call to an unknown number is a Twilio-shaped 404."""
+    from twilio.base.exceptions import TwilioRestException
+    from twilio.rest import Client
+    client = Client(AC, TOKEN)
+    client.api.base_url = bridge_server.base_url
+    app_server.twiml = lambda form: "<Response><Say>hello from the sdk</Say></Response>"
+    call = client.calls.create(to="tone:500", from_="+15550009999", url=app_server.url + "/voice",
+                               time_limit=30)
+    assert call.sid.startswith("CA") and call.direction == "outbound-api" and call.to == "tone:500"
+    assert bridge_server.bridge.wait_call(call.sid, 20)
+    fetched = client.calls(call.sid).fetch()
+    assert fetched.status == "completed" and fetched._from == "+15550009999"
+    voice = next(r for r in app_server.requests.items if r["form"].get("CallSid") == call.sid)
+    assert voice["form"]["Direction"] == "outbound-api" and voice["valid"]
+    assert call.sid in [c.sid for c in client.calls.list()]
+    with pytest.raises(TwilioRestException) as err:
+        client.calls.create(to="+15550000000", from_="x", url=app_server.url + "/voice")
+    assert err.value.status == 400
