@@ -97,6 +97,14 @@ def test_forged_header_event_is_rejected_on_the_wire(engine, fake, sink):
     assert engine.unique_id("CF1", 7) == "real-uuid"
 
 
+def test_unreadable_event_is_dropped_and_the_connection_survives(engine, fake, sink):
+    bad = b'{"Event-Name": "CUSTOM", '
+    fake.conns[0].send(b"Content-Length: %d\nContent-Type: text/event-json\n\n" % len(bad) + bad)
+    m, = _members(fake, "CFU", 1)
+    sink.wait(lambda e: e.action == n.ADD_MEMBER and e.member_id == m.id)
+    assert engine.esl.conn.parse_errors == 1 and engine.esl.connections == 1
+
+
 def run_call(engine, fake, join_cmd_for, **call_kw):
     """Hand a FakeCall to the engine's outbound socket; the handler answers and joins. Returns
     (call, result AsyncResult, leg AsyncResult)."""

@@ -148,6 +148,16 @@ def test_malformed_messages_raise(bad):
         parse_message(bad)
 
 
+def test_odd_lines_inside_an_event_are_skipped_not_fatal():
+    inner = b"Event-Name: CUSTOM\nno colon line\nweird name: v\nUnique-ID: u1\n\n"
+    raw = b"Content-Length: %d\nContent-Type: text/event-plain\n\n" % len(inner) + inner
+    ev = parse_message(raw).event
+    assert [k for k, _ in ev.header_list] == ["Event-Name", "Unique-ID"]
+    bad_json = b'{"Event-Name": '
+    msg = parse_message(b"Content-Length: %d\nContent-Type: text/event-json\n\n" % len(bad_json) + bad_json)
+    assert msg.event is None and msg.error
+
+
 def test_eof_inside_a_body_raises():
     with pytest.raises(ESLParseError):
         read_message(io.BytesIO(b"Content-Type: api/response\nContent-Length: 10\n\nabc"))

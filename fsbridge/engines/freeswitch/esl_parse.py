@@ -34,8 +34,8 @@ DISCONNECT_NOTICE = "text/disconnect-notice"
 RUDE_REJECTION = "text/rude-rejection"
 LOG_DATA = "log/data"
 
-# A header name is an ESL token: no spaces, no colon, printable ASCII (FreeSWITCH switch_event.c names).
-_NAME_OK = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:")
+# A header name never contains whitespace or a colon (FreeSWITCH switch_event.c serialises "name: value").
+# Names are never URL-decoded, so they cannot be forged; values are decoded after the split.
 
 
 class ESLParseError(ValueError):
@@ -53,7 +53,8 @@ class ESLMessage:
     names kept. ``headers``: name → *first* value (a dict, also what greenswitch's dispatcher reads).
     ``body``: the body as text ('' when none): the api/response text, the reply of a command, the inner
     body of a BACKGROUND_JOB, a disconnect notice's text. ``data``: set by the transport for greenswitch
-    compatibility (Reply-Text or body). ``event``: for text/event-* outer messages, the parsed inner event.
+    compatibility (Reply-Text or body). ``event``: for text/event-* outer messages, the parsed inner event
+    (None with ``error`` set when the event body could not be parsed).
     """
 
     header_list: Headers = ()
@@ -61,6 +62,7 @@ class ESLMessage:
     headers: dict = field(default_factory=dict)
     data: Optional[str] = None
     event: Optional["ESLMessage"] = None
+    error: Optional[str] = None
 
     def __post_init__(self) -> None:
         if not self.headers:
@@ -88,26 +90,32 @@ def _split_line(line: str, decode: bool) -> Tuple[str, str]:
         name, value = line[:-1], ""
     else:
         raise ESLParseError("not a header line: %r" % line[:80])
-    if not name or not set(name) <= _NAME_OK:
+    if not name or ":" in name or any(ch.isspace() for ch in name):
         raise ESLParseError("bad header name: %r" % name[:80])
     if decode:
         value = unquote(value)
     return name, value
 
 
-def parse_header_block(block: str, decode: bool) -> Headers:
+def parse_header_block(block: str, decode: bool, lenient: bool = False) -> Headers:
     """Split a header block (``Name: value`` lines) into (name, value) pairs.
 
     ``decode``: URL-decode each value *after* splitting (plain event bodies; finding 7). The outer framing
     headers of a message are not URL-encoded except the outbound ``connect`` reply (finding 27), which
-    the caller decodes the same way. Empty lines are skipped. Raises :class:`ESLParseError`.
+    the caller decodes the same way. Empty lines are skipped. Raises :class:`ESLParseError` on a line that
+    is not ``Name: value``, or — with ``lenient`` — skips it (event bodies: the stream stays framed by the
+    outer Content-Length, so one odd line must not cost the connection).
     """
     out = []
     for line in block.split("\n"):
         line = line.rstrip("\r")
         if not line:
             continue
-        out.append(_split_line(line, decode))
+        try:
+            out.append(_split_line(line, decode))
+        except ESLParseError:
+            if not lenient:
+                raise
     return tuple(out)
 
 
@@ -118,7 +126,7 @@ def parse_event_plain(body: str) -> ESLMessage:
     FreeSWITCH 1.10.12 fixture conference_lifecycle/events_plain: ``Job-UUID … Content-Length: 41\\n\\n+OK <uuid>\\n``.
     """
     head, sep, rest = body.partition("\n\n")
-    headers = parse_header_block(head, decode=True)
+    headers = parse_header_block(head, decode=True, lenient=True)
     inner = ""
     lengths = [v for n, v in headers if n == CONTENT_LENGTH]
     if lengths:
@@ -197,10 +205,14 @@ def _attach_body(msg: ESLMessage, body: bytes) -> None:
     text = body.decode("utf-8", errors="replace")
     msg.body = text
     ctype = msg.content_type
-    if ctype == EVENT_PLAIN:
-        msg.event = parse_event_plain(text)
-    elif ctype == EVENT_JSON:
-        msg.event = parse_event_json(text)
+    try:
+        if ctype == EVENT_PLAIN:
+            msg.event = parse_event_plain(text)
+        elif ctype == EVENT_JSON:
+            msg.event = parse_event_json(text)
+    except ESLParseError as exc:  # a bad event body: the message stays framed, the event is dropped
+        msg.event = None
+        msg.error = str(exc)
 
 
 def read_message(stream: IO[bytes]) -> Optional[ESLMessage]:

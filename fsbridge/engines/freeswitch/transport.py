@@ -115,6 +115,9 @@ class StrictESLMixin:
             ev = msg.event
             ev.data = ev.body
             self._esl_event_queue.put(ev)
+        elif msg.error is not None:
+            self.parse_errors += 1
+            log.warning("unreadable ESL event dropped: %s", msg.error)
         # log/data and text/event-xml: ignored (never subscribed)
 
     def process_events(self):  # noqa: D401 - greenswitch API name
