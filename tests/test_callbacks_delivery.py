@@ -418,7 +418,7 @@ def test_https_receiver_one_write_tls_path(engine, tmp_path):
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
-    from fsbridge.callbacks.http import pool_manager
+    from fsbridge.callbacks.http import Transport
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
@@ -447,7 +447,7 @@ def test_https_receiver_one_write_tls_path(engine, tmp_path):
     ctx.load_cert_chain(str(certfile), str(keyfile))
     server = WSGIServer(("127.0.0.1", 0), app, log=None, error_log=None, ssl_context=ctx)
     server.start()
-    d = Dispatcher(engine, {AC: TOKEN}, http=pool_manager(ca_certs=str(certfile))).start()
+    d = Dispatcher(engine, {AC: TOKEN}, transport=Transport(ca_certs=str(certfile))).start()
     try:
         row = d.enqueue(evt("CFtls", 1, f"https://127.0.0.1:{server.server_port}/tls"))
         assert d.wait_idle(5) and done.is_set()
@@ -476,3 +476,59 @@ def test_purge_keeps_open_rows(engine):
     finally:
         d.stop()
         receiver.stop()
+
+
+def test_keepalive_connection_dropped_by_server_is_replaced_transparently(engine):
+    from gevent.server import StreamServer
+
+    accepted, bodies = [], []
+    got = gevent.event.Event()
+
+    def handle(sock, _addr):  # answers one request keep-alive style, then closes (an idle-timeout server)
+        accepted.append(sock)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += sock.recv(65536)
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = int([ln.split(b":")[1] for ln in head.split(b"\r\n") if ln.lower().startswith(b"content-length")][0])
+        while len(body) < length:
+            body += sock.recv(65536)
+        bodies.append(body)
+        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        sock.close()
+        got.set()
+
+    server = StreamServer(("127.0.0.1", 0), handle)
+    server.start()
+    d = Dispatcher(engine, {AC: TOKEN}).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/cb"
+        a = d.enqueue(evt("CFk", 1, url))
+        assert d.wait_idle(5) and got.wait(5)
+        b = d.enqueue(evt("CFk", 2, url))
+        assert d.wait_idle(5)
+        assert len(accepted) == 2 and len(bodies) == 2
+        assert [d.status(a).attempts, d.status(b).attempts] == [1, 1]
+        assert d.status(b).state == "delivered"
+    finally:
+        d.stop()
+        server.stop()
+
+
+def test_outbox_writer_checkpoints_off_the_hub(engine, tmp_path):
+    from fsbridge.callbacks import outbox
+    from fsbridge.callbacks.render import render
+
+    outbox.outbox.create(engine, checkfirst=True)
+    ran = []
+    w = outbox.Writer(engine, checkpoint_every=10, checkpoint_runner=lambda fn: ran.append(fn) or fn())
+    cur = w.raw.cursor()
+    assert cur.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0  # never inside a commit
+    cur.close()
+    req = render(evt("CFc", 1, "http://127.0.0.1:9/cb"))
+    for _ in range(25):
+        w.insert(req, 1.0)
+    assert len(ran) == 2 and not w._checkpointing
+    wal = tmp_path / "outbox.sqlite-wal"
+    assert wal.exists()
+    w.close()
