@@ -178,6 +178,7 @@ class FakeFreeSwitch:
         self.auth_count = 0
         self.accepting = True
         self.refused = 0
+        self.calls: Dict[str, "FakeCall"] = {}   # Unique-ID → outbound call (uuid_kill)
 
     # -- lifecycle
     def start(self) -> "FakeFreeSwitch":
@@ -323,6 +324,12 @@ class FakeFreeSwitch:
             return self._conference(words[1:])
         if words[:1] == ["uuid_setvar"]:
             return "+OK"
+        if words[:1] == ["uuid_kill"] and len(words) >= 2:
+            call = self.calls.get(words[1])
+            if call is None:
+                return "-ERR No such channel!\n"
+            gevent.spawn(call.hangup, words[2] if len(words) > 2 else "NORMAL_CLEARING")
+            return "+OK\n"
         if words[:1] == ["version"]:
             return fixture("lists/version.txt").read_text()
         return "-ERR %s Command not found!\n" % words[0] if words else "-ERR no reply"
@@ -607,6 +614,8 @@ class FakeCall:
 
     def start(self) -> "FakeCall":
         """Connect to the server and serve in a greenlet."""
+        if self.fake is not None:
+            self.fake.calls[self.uid] = self
         self.sock = gevent.socket.create_connection((self.host, self.port), timeout=5)
         self.sock.settimeout(None)
         self.file = self.sock.makefile("rb")
@@ -685,7 +694,11 @@ class FakeCall:
             self.lingering = True
             self.send(reply("+OK will linger"))
         elif first.startswith("api "):
-            body = self.fake.api(first[4:]) if self.fake else "+OK"
+            if first.startswith("api uuid_kill %s" % self.uid):
+                gevent.spawn(self.hangup, (first.split() + ["NORMAL_CLEARING"])[3])
+                body = "+OK\n"
+            else:
+                body = self.fake.api(first[4:]) if self.fake else "+OK"
             self.send(api_response(body))
         elif first == "exit":
             self.send(reply("+OK bye"))

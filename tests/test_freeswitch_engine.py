@@ -155,7 +155,7 @@ def test_outbound_call_join_sends_the_exact_conference_execute(engine, fake, sin
     assert sink.actions("CF1").index(n.KICK_MEMBER) < sink.actions("CF1").index(n.DEL_MEMBER)
     # the handler hung up: after CHANNEL_HANGUP_COMPLETE the leg sends exit (finding 30: plain linger)
     assert call.closed.wait(5)
-    assert any("call-command: hangup" in r for r in call.received)
+    assert "api uuid_kill %s NORMAL_CLEARING" % call.uid in call.received
     assert call.received[-1] == "exit"
 
 
@@ -432,7 +432,7 @@ def test_handler_that_returns_at_once_keeps_the_call_until_it_ends(engine, fake,
     assert not call.closed.is_set() and "exit" not in call.received
     engine.execute(c.KickMember("CFQ", add.member_id))
     assert result.get(timeout=5) == "left"
-    assert not any("call-command: hangup" in r for r in call.received)  # the call continues
+    assert not any("uuid_kill" in r for r in call.received)  # the call continues
     call.hangup()  # the caller hangs up later
     assert call.closed.wait(5) and call.received[-1] == "exit"
 
@@ -442,7 +442,7 @@ def test_handler_that_raises_hangs_the_call_up(engine, fake):
         raise RuntimeError("runtime bug")
     engine.set_call_handler(boom)
     call = FakeCall(fake, "127.0.0.1", engine.outbound_port).start()
-    call.wait_command("call-command: hangup")
+    call.wait_command("api uuid_kill %s" % call.uid)
     assert call.closed.wait(5) and call.received[-1] == "exit"
 
 
@@ -509,3 +509,22 @@ def test_talk_events_are_debounced_with_a_timer(fake, sink):
         assert sink.actions().count(n.START_TALKING) == 2  # the mute ended the first spurt silently
     finally:
         engine.stop()
+
+
+def test_hangup_while_in_the_conference_is_immediate(engine, fake, sink):
+    """The conference execute is event-locked, so hangup must not be a queued sendmsg: uuid_kill."""
+    box, result = gevent.event.AsyncResult(), gevent.event.AsyncResult()
+
+    def on_call(leg):
+        box.set(leg)
+        leg.answer()
+        result.set(leg.join(c.JoinMember("CFK", leg.unique_id, "CAK")))
+    engine.set_call_handler(on_call)
+    call = FakeCall(fake, "127.0.0.1", engine.outbound_port).start()
+    sink.wait(lambda e: e.action == n.ADD_MEMBER and e.room == "CFK")
+    box.get(timeout=5).hangup("CALL_REJECTED")
+    assert result.get(timeout=5) == "hangup"
+    assert "api uuid_kill %s CALL_REJECTED" % call.uid in call.received
+    hup = sink.wait(lambda e: e.action == n.CHANNEL_HANGUP_COMPLETE)
+    assert hup.hangup_cause == "CALL_REJECTED"
+    assert call.closed.wait(5) and call.received[-1] == "exit"

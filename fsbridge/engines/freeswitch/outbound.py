@@ -188,11 +188,14 @@ class FreeSwitchCallLeg:
             raise EngineError(reply.body.strip())
 
     def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
-        """``sendmsg call-command: hangup`` with ``hangup-cause`` (outbound/kicked)."""
+        """Hang the call up with FreeSWITCH cause ``cause``: ``api uuid_kill <uuid> <cause>`` on this
+        socket. Not ``sendmsg call-command: hangup`` (outbound/kicked): the conference execute is sent
+        with ``event-lock``, so a queued hangup message would wait until the call left the room."""
         if self.hung_up:
             return
-        self.session.send("%s\n%s: %s\n%s: %s" % (wire.CMD_SENDMSG, wire.SM_CALL_COMMAND, wire.SM_HANGUP,
-                                                  wire.SM_HANGUP_CAUSE, render._word(cause)))
+        reply = self.session.send("%s %s" % (wire.CMD_API, render.api("kill", uuid=self.unique_id, cause=cause)))
+        if not reply.body.startswith(wire.REPLY_OK) and not self.hung_up:
+            log.warning("hangup of %s: %s", self.unique_id, reply.body.strip())
 
     def on_dtmf(self, callback: Optional[Callable[[str], None]]) -> None:
         """Call ``callback(digit)`` for each DTMF event of this channel (None = stop)."""

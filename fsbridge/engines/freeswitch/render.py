@@ -48,6 +48,8 @@ API: Dict[str, str] = {
     "json_list_all": "conference json_list",
     "list_all": "conference list",
     "setvar": "uuid_setvar {uuid} {name} {value}",
+    # hang a channel up now, even inside an event-locked execute (a sendmsg hangup would wait for it)
+    "kill": "uuid_kill {uuid} {cause}",
     "unsetvar": "uuid_setvar {uuid} {name}",
     # dial-out (finding 10: set origination_callee_id_* too, or the member shows "Outbound Call")
     "originate": "originate {{{vars}}}{dial} {app}",

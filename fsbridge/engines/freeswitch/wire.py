@@ -20,12 +20,10 @@ CMD_SENDMSG = "sendmsg"
 # sendmsg headers (outbound fixtures: "call-command: execute", "execute-app-name", "event-lock", "Event-UUID")
 SM_CALL_COMMAND = "call-command"
 SM_EXECUTE = "execute"
-SM_HANGUP = "hangup"
 SM_APP_NAME = "execute-app-name"
 SM_APP_ARG = "execute-app-arg"
 SM_EVENT_LOCK = "event-lock"
 SM_EVENT_UUID = "Event-UUID"
-SM_HANGUP_CAUSE = "hangup-cause"
 
 # --- event names and the conference subclass --------------------------------------------------------
 EV_CUSTOM = "CUSTOM"
