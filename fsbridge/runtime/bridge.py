@@ -128,7 +128,7 @@ class Bridge:
                                   else confirm_timeout_s)
         self.registry = Registry()
         self.notifications: Deque[Notification] = collections.deque(maxlen=10000)
-        self.events: List[DomainEvent] = []          # every DomainEvent, in publication order
+        self.events: Deque[DomainEvent] = collections.deque(maxlen=100_000)   # recent DomainEvents, in order
         self.listeners: List[Callable[[DomainEvent], None]] = []
         self._lock = gevent.lock.RLock()
         self._inbox: gevent.queue.Queue = gevent.queue.Queue()
@@ -426,6 +426,7 @@ class Bridge:
         """A session finished (its record is complete)."""
         errors = ", ".join(str(code) for code, _ in record.errors)
         log.info("call %s ended%s", record.call_sid, f" with errors {errors}" if errors else "")
+        self.registry.prune()
 
     def on_call(self, leg) -> Optional[CallRecord]:
         """An inbound call leg from the engine (FreeSWITCH outbound socket): look up the dialled number

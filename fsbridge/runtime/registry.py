@@ -94,6 +94,14 @@ class Registry:
             rec.left_us = timestamp_us
         return rec
 
+    def prune(self, keep_completed: int = 10_000) -> None:
+        """Forget the oldest ended calls beyond ``keep_completed`` (a long-running serve stays bounded)."""
+        ended = [r for r in self._by_sid.values() if r.done.is_set()]
+        for rec in ended[:max(0, len(ended) - keep_completed)]:
+            self._by_sid.pop(rec.call_sid, None)
+            if self._by_uid.get(rec.unique_id) == rec.call_sid:
+                del self._by_uid[rec.unique_id]
+
     def calls(self) -> List[CallRecord]:
         """All calls, oldest first."""
         return list(self._by_sid.values())
