@@ -241,7 +241,7 @@ class Dispatcher:
     def _deliver(self, row: outbox.OutboxRow) -> None:
         req = row.request
         url, policy = overrides.policy_for(req.url, self.policy)
-        try:  # sign exactly what goes on the wire: urllib3 percent-encodes spaces, non-ASCII, lowercases host
+        try:  # normalise once (percent-encode spaces/non-ASCII, lowercase host): signed == sent
             url = urllib3.util.parse_url(url).url
         except urllib3.exceptions.LocationParseError:
             pass  # the attempt reports it
