@@ -26,6 +26,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import gevent  # noqa: E402
 import requests  # noqa: E402
 
+from fsbridge.callbacks import jambonz as jz  # noqa: E402
+from fsbridge.callbacks import twilio as tw  # noqa: E402
 from fsbridge.callbacks.dispatcher import Dispatcher  # noqa: E402
 from fsbridge.conference import events as ev  # noqa: E402
 from fsbridge.conference.events import CallbackConfig, DomainEvent, ParticipantView  # noqa: E402
@@ -57,12 +59,12 @@ def _receiver(port_q):
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
             return [data]
         now = time.monotonic()
-        if body[:1] == b"{":
+        if body[:1] == b"{":  # jambonz JSON: no sequence number; the bench puts it in ``members``
             f = json.loads(body)
-            key = f"{f['conference_sid']}/{f['members']}"
+            key = f"{f[jz.CONFERENCE_SID]}/{f[jz.MEMBERS]}"
         else:
             f = dict(parse_qsl(body.decode()))
-            key = f"{f['ConferenceSid']}/{f['SequenceNumber']}"
+            key = f"{f[tw.CONFERENCE_SID]}/{f[tw.SEQUENCE_NUMBER]}"
         arrivals.append((key, now))
         start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "0")])
         return [b""]
