@@ -536,3 +536,32 @@ def test_calls_resource_with_the_twilio_sdk(app_server, bridge_server):
     with pytest.raises(TwilioRestException) as err:
         client.calls.create(to="+15550000000", from_="x", url=app_server.url + "/voice")
     assert err.value.status == 400
+
+
+def test_redirect_play_pause_hangup_outside_a_conference(app_server, bridge_server, tmp_path):
+    """<Redirect> (relative URL, GET) continues with the next document; <Play> downloads the app's audio and
+    the caller hears it; <Pause> is engine seconds of silence; <Hangup> ends the call (Twilio TwiML verbs)."""
+    music = tmp_path / "music.wav"
+    tone_track(music, 1, [(0, 1)], 1200)
+    app_server.routes["/music.wav"] = lambda form: Response(music.read_bytes(), mimetype="audio/wav")
+    app_server.routes["/voice"] = lambda form: Response(
+        '<Response><Redirect method="GET">next</Redirect><Say>not reached</Say></Response>', mimetype="text/xml")
+    app_server.routes["/next"] = lambda form: Response(
+        '<Response><Play loop="2">/music.wav</Play><Pause length="2"/><Hangup/><Say>not reached</Say></Response>',
+        mimetype="text/xml")
+    sid = place(bridge_server, "Caller", "silence:")
+    bridge = bridge_server.bridge
+    assert bridge.wait_call(sid, 20)
+    rec = bridge.registry.get(sid)
+    assert rec.errors == []
+    verbs = [s for s in rec.steps if s.startswith(("redirect", "play", "pause", "hangup", "say"))]
+    assert verbs == ["redirect next", "play /music.wav", "pause 2s", "hangup"]
+    nxt = next(r for r in app_server.requests.items if r["path"] == "/next")
+    assert nxt["valid"] and nxt["args"]["CallStatus"] == "in-progress"
+    heard = rec.leg.heard_audio()
+    # 20 ms frames carrying the music: 2 × 1 s (loop="2"); then ≥ 2 s of the pause before the hang-up
+    frames = heard[: len(heard) // 320 * 320].reshape(-1, 320)
+    loud = [i for i, f in enumerate(frames) if tone_energy(f, 16000, 1200, 0, 0.02) > 2000]
+    assert len(loud) == pytest.approx(100, abs=3) and loud[-1] - loud[0] == pytest.approx(99, abs=3)
+    assert len(frames) - loud[-1] >= 100
+    assert len([r for r in app_server.requests.items if r["path"] == "/music.wav"]) == 1   # cached
