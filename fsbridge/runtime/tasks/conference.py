@@ -56,6 +56,7 @@ class ConferenceTask(Task):
         self._leaving = False
 
     def describe(self) -> str:
+        """``conference '<name>'`` for the call log."""
         return f"conference {self.conference.name!r}"
 
     # -- helpers ------------------------------------------------------------------------------------------------
@@ -92,12 +93,14 @@ class ConferenceTask(Task):
             self.session.leg.leave()
 
     def kill(self) -> None:
+        """Interrupt: take the call out of the conference (its join returns "left")."""
         super().kill()
         if not self.session.leg.hung_up:
             self._leave("interrupted")
 
     # -- the verb -----------------------------------------------------------------------------------------------
     def execute(self):
+        """Join, stay until the call leaves, then run the action (Goto), continue (None) or STOP."""
         s = self.session
         conf = self._resolved_conference()
         if conf.enter_hook is not None:

@@ -10,5 +10,6 @@ class HangupTask(Task):
     name = "hangup"
 
     def execute(self):
+        """Hang up with NORMAL_CLEARING; STOP."""
         self.session.leg.hangup("NORMAL_CLEARING")
         return STOP

@@ -12,10 +12,12 @@ class PauseTask(Task):
     name = "pause"
 
     def execute(self):
+        """``length`` seconds of silence (engine time); STOP if the caller hung up."""
         leg = self.session.leg
         if not leg.play((silence(self.verb.length),)) and leg.hung_up:
             return STOP
         return None
 
     def describe(self) -> str:
+        """``pause <n>s`` for the call log."""
         return f"pause {self.verb.length:g}s"

@@ -14,6 +14,7 @@ class PlayTask(Task):
     name = "play"
 
     def execute(self):
+        """Download (cached) and play ``loop`` times; a failed download is 11200 and skipped."""
         url = self.session.absolute(self.verb.url)
         try:
             media = self.session.media.play(url)
@@ -23,4 +24,5 @@ class PlayTask(Task):
         return play_looped(self, media, self.verb.loop)
 
     def describe(self) -> str:
+        """``play <url>`` for the call log."""
         return f"play {self.verb.url}"

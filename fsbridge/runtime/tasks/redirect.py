@@ -11,9 +11,11 @@ class RedirectTask(Task):
     name = "redirect"
 
     def execute(self):
+        """Fetch the target document; returns Goto (fetch/parse errors end the call in the session)."""
         url = self.session.absolute(self.verb.url)
         response = self.session.fetch_document(url, self.verb.method)
         return Goto(response, url)
 
     def describe(self) -> str:
+        """``redirect <url>`` for the call log."""
         return f"redirect {self.verb.url}"

@@ -11,10 +11,12 @@ class SayTask(Task):
     name = "say"
 
     def execute(self):
+        """Render (cached) and play ``loop`` times; STOP if the caller hung up."""
         media = self.session.media.say(self.verb.text, self.verb.voice, self.verb.language)
         return play_looped(self, media, self.verb.loop)
 
     def describe(self) -> str:
+        """``say '<text>'`` for the call log."""
         return f"say {self.verb.text[:40]!r}"
 
 
