@@ -348,7 +348,8 @@ def test_wait_url_document_moderated_room(app_server, bridge_server, tmp_path):
     tone_track(music, 2, [(0, 2)], 900)
     app_server.routes["/music.wav"] = lambda form: Response(music.read_bytes(), mimetype="audio/wav")
     app_server.routes["/wait"] = lambda form: Response(
-        "<Response><Play>/music.wav</Play><Dial>+15551230000</Dial></Response>", mimetype="text/xml")
+        "<Response><Play>/music.wav</Play><Dial>+15551230000</Dial><Redirect method='GET'>/wait</Redirect>"
+        "</Response>", mimetype="text/xml")
 
     def voice(form):
         if form["From"] == "Moderator":
@@ -376,7 +377,7 @@ def test_wait_url_document_moderated_room(app_server, bridge_server, tmp_path):
     assert end["ReasonConferenceEnded"] == "participant-with-end-conference-on-exit-left"
     # the wait document: fetched with GET (signed over the URL with its query), <Dial> → 12200
     waits = [r for r in app_server.requests.items if r["path"] == "/wait"]
-    assert waits and all(w["valid"] for w in waits) and waits[0]["args"]["CallSid"] == caller
+    assert len(waits) == 1 and waits[0]["valid"] and waits[0]["args"]["CallSid"] == caller   # loops, not refetched
     assert 12200 in [code for code, _ in bridge.registry.get(caller).errors]
     # what the waiting caller heard before the start: the 900 Hz music, not silence
     heard = leg.heard_audio()

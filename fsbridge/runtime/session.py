@@ -114,8 +114,12 @@ class CallSession:
             self.notify(w.code, f"{w.message} ({w.path})" if w.path else w.message, end=False)
         return response
 
-    def _media_of(self, response: Response, base: str, depth: int = 0) -> Tuple[str, ...]:
-        """Media references for a wait/hold/announce document: Play/Say/Pause/Redirect only (others: 12200)."""
+    def _media_of(self, response: Response, base: str, depth: int = 0, seen=None) -> Tuple[str, ...]:
+        """Media references for a wait/hold/announce document: Play/Say/Pause/Redirect only (others: 12200).
+        A Redirect is followed (at most :data:`MAX_WAIT_REDIRECTS`); one back to a document already read
+        ends the list, since the engine loops wait media anyway (Twilio: the waitUrl runs in a loop)."""
+        seen = set() if seen is None else seen
+        seen.add(base)
         out = []
         for verb in response.verbs:
             if not isinstance(verb, WAIT_VERBS):
@@ -135,11 +139,14 @@ class CallSession:
                     self.notify(SCHEMA_VALIDATION_WARNING, "too many Redirects in a wait document", end=False)
                     break
                 url = self.absolute(verb.url, base)
+                if url in seen:
+                    break
                 fetched = self.fetch_raw(url, verb.method)
                 if fetched.is_audio:
                     out.append(self.media.store_audio(fetched.url, fetched.body, fetched.content_type))
                 else:
-                    out.extend(self._media_of(self._parse(fetched, wait=True), fetched.url or url, depth + 1))
+                    seen.update((url, fetched.url))
+                    out.extend(self._media_of(self._parse(fetched, wait=True), fetched.url or url, depth + 1, seen))
                 break
         return tuple(out)
 
@@ -149,7 +156,7 @@ class CallSession:
         fetched = self.fetch_raw(url, method)
         if fetched.is_audio:
             return (self.media.store_audio(fetched.url, fetched.body, fetched.content_type),)
-        return self._media_of(self._parse(fetched, wait=True), fetched.url or url)
+        return self._media_of(self._parse(fetched, wait=True), fetched.url or url, seen={url, fetched.url})
 
     def wait_media(self, conference) -> Tuple[str, ...]:
         """What the caller hears while the conference has not started (Twilio waitUrl: None → default hold
