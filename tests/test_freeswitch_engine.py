@@ -528,3 +528,32 @@ def test_hangup_while_in_the_conference_is_immediate(engine, fake, sink):
     hup = sink.wait(lambda e: e.action == n.CHANNEL_HANGUP_COMPLETE)
     assert hup.hangup_cause == "CALL_REJECTED"
     assert call.closed.wait(5) and call.received[-1] == "exit"
+
+
+def test_set_exit_beep_targets_the_members_channel(engine, fake, sink):
+    m, = _members(fake, "CFB", 1)
+    sink.wait(lambda e: e.action == n.ADD_MEMBER)
+    engine.execute(c.SetExitBeep("CFB", m.id, False))
+    assert fake.commands[-1] == "api uuid_setvar %s conference_exit_sound silence_stream://1" % m.uid
+    engine.execute(c.SetExitBeep("CFB", m.id, True))
+    assert fake.commands[-1] == "api uuid_setvar %s conference_exit_sound" % m.uid
+    with pytest.raises(EngineError):
+        engine.execute(c.SetExitBeep("CFB", 999, True))
+
+
+def test_execute_join_member_runs_on_the_calls_leg(engine, fake, sink):
+    box = gevent.event.AsyncResult()
+
+    def on_call(leg):
+        leg.answer()
+        box.set(leg)
+        leg.wait_ended(10)
+    engine.set_call_handler(on_call)
+    call = FakeCall(fake, "127.0.0.1", engine.outbound_port).start()
+    leg = box.get(timeout=5)
+    engine.execute(c.JoinMember("CFJ", leg.unique_id, "CAJ", muted=True))
+    assert "execute-app-arg: CFJ@fsbridge+flags{nomoh|mute}" in call.wait_command("execute-app-name: conference")
+    sink.wait(lambda e: e.action == n.ADD_MEMBER and e.room == "CFJ")
+    with pytest.raises(EngineError):
+        engine.execute(c.JoinMember("CFJ", "no-such-channel", "CAX"))
+    call.hangup()
