@@ -157,10 +157,11 @@ class Store:
         c = t.conferences
         # date_updated / last_sequence follow the newest event; the status follows its own order
         # (init → in-progress → completed, never back), whatever order the events arrive in.
-        self._upsert(conn, c, {"sid": event.conference_sid}, {"date_updated": ts, "last_sequence": seq}, seq,
-                     dict(account_sid=event.account_sid, friendly_name=event.friendly_name, status="init",
-                          dialect=event.callbacks.dialect if event.callbacks else "twiml",
-                          date_created=to_naive_utc(event.started_at) or ts))
+        late = not self._upsert(
+            conn, c, {"sid": event.conference_sid}, {"date_updated": ts, "last_sequence": seq}, seq,
+            dict(account_sid=event.account_sid, friendly_name=event.friendly_name, status="init",
+                 dialect=event.callbacks.dialect if event.callbacks else "twiml",
+                 date_created=to_naive_utc(event.started_at) or ts))
         if event.name == ev.CONFERENCE_START:
             conn.execute(self._upd_conf_start, {"cf": event.conference_sid,
                                                 "at": to_naive_utc(event.started_at) or ts})
@@ -169,13 +170,13 @@ class Store:
                 "cf": event.conference_sid, "at": ts, "reason": event.reason_conference_ended,
                 "call": event.call_sid_ending_conference, "label": event.participant_label_ending_conference})
         if event.participant is not None:
-            self._apply_participant(conn, event, ts)
+            self._apply_participant(conn, event, ts, late)
         if event.name == ev.CONFERENCE_END:
             conn.execute(self._upd_leave_all, {"cf": event.conference_sid, "ts": ts})
         if event.recording is not None:
             self._apply_recording(conn, event, ts)
 
-    def _apply_participant(self, conn: Connection, event: ev.DomainEvent, ts: datetime) -> None:
+    def _apply_participant(self, conn: Connection, event: ev.DomainEvent, ts: datetime, late: bool) -> None:
         view = event.participant
         values = dict(
             account_sid=event.account_sid, label=view.label, muted=view.muted, hold=view.hold,
@@ -195,8 +196,9 @@ class Store:
             values["left_at"] = None
         key = {"conference_sid": event.conference_sid, "call_sid": view.call_sid}
         if self._upsert(conn, t.participants, key, values, event.sequence_number,
-                        {"date_created": ts, "from_": "", "to": ""}) and event.name != ev.CONFERENCE_END:
-            # a participant event delivered after its conference's end: nobody is present in a completed room
+                        {"date_created": ts, "from_": "", "to": ""}) and late:
+            # an event delivered after a newer one of its conference (maybe the end): nobody is present in a
+            # completed room
             conn.execute(self._upd_close_late, {"cf": event.conference_sid, "call": view.call_sid})
 
     def _apply_recording(self, conn: Connection, event: ev.DomainEvent, ts: datetime) -> None:
