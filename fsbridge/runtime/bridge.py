@@ -321,8 +321,13 @@ class Bridge:
                 if raise_unavailable:
                     raise
                 log.error("engine unavailable: %s dropped", type(cmd).__name__)
-            except EngineError as exc:   # e.g. the engine already ended the room (FreeSWITCH endconf)
-                log.warning("engine refused %s: %s", type(cmd).__name__, exc)
+            except EngineError as exc:
+                if isinstance(cmd, (C.EndConference, C.StopRecording)):
+                    # the engine ends a room by itself when an endConferenceOnExit member leaves (FreeSWITCH
+                    # endconf; the standalone engine does the same): nothing left to end
+                    log.info("engine: %s not needed (%s)", type(cmd).__name__, exc)
+                else:
+                    log.warning("engine refused %s: %s", type(cmd).__name__, exc)
 
     # ------------------------------------------------------------------ confirmations
     def _expect(self, cmd) -> Optional[gevent.event.Event]:
