@@ -44,6 +44,9 @@ class TimerClock(Clock):
         """Run ``fn()`` (in a new greenlet) once ``seconds`` of engine time have passed; returns a handle."""
         due = self.ticks + max(1, int(math.ceil(float(seconds) * 1000 / self.frame_ms)))
         handle = TimerHandle()
+        if len(self._timers) > 4096:   # drop cancelled timers (e.g. Dial timeLimit of calls that left early)
+            self._timers = [t for t in self._timers if not t[2].cancelled]
+            heapq.heapify(self._timers)
         heapq.heappush(self._timers, (due, next(self._seq), handle, fn))
         return handle
 
