@@ -32,6 +32,7 @@ def server_class():
         """WSGIServer that disables Nagle's algorithm on each client socket."""
 
         def handle(self, sock, address):
+            """Set TCP_NODELAY on the accepted socket, then serve it as pywsgi does."""
             try:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             except OSError:  # not TCP (e.g. a UNIX socket)
