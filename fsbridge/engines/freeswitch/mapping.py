@@ -68,7 +68,7 @@ class TalkGate:
                 return TalkDebouncer(start_ms=start_ms, stop_ms=stop_ms)
         self._factory = factory
         self._d: Dict[Tuple[str, int], object] = {}
-        self._meta: Dict[Tuple[str, int], NativeEventTemplate] = {}
+        self._meta: Dict[Tuple[str, int], Tuple[str, Optional[str], int]] = {}  # key → (room, uid, member)
 
     def feed(self, ev: n.NativeEvent) -> List[n.NativeEvent]:
         """Debounce one raw talk event (member events only; others are returned unchanged)."""
@@ -78,7 +78,7 @@ class TalkGate:
         d = self._d.get(key)
         if d is None:
             d = self._d[key] = self._factory()
-        self._meta[key] = NativeEventTemplate(ev.room, ev.unique_id, ev.member_id)
+        self._meta[key] = (ev.room, ev.unique_id, ev.member_id)
         return self._emit(key, d.observe(ev.action == n.START_TALKING, ev.timestamp_us // 1000))
 
     def poll(self, now_us: int) -> List[n.NativeEvent]:
@@ -102,14 +102,14 @@ class TalkGate:
             self._meta.pop((room, member_id), None)
 
     def _emit(self, key, talk_events) -> List[n.NativeEvent]:
-        meta = self._meta[key]
+        room, uid, member_id = self._meta[key]
         out = []
         for te in talk_events:
             if te.kind == "start":
-                out.append(n.NativeEvent(n.START_TALKING, meta.room, te.t_ms * 1000, meta.unique_id, meta.member_id))
+                out.append(n.NativeEvent(n.START_TALKING, room, te.t_ms * 1000, uid, member_id))
             else:
-                out.append(n.NativeEvent(n.STOP_TALKING, meta.room, te.t_ms * 1000, meta.unique_id,
-                                         meta.member_id, duration_ms=te.duration_ms))
+                out.append(n.NativeEvent(n.STOP_TALKING, room, te.t_ms * 1000, uid, member_id,
+                                         duration_ms=te.duration_ms))
         return out
 
 
@@ -151,17 +151,6 @@ def resync_events(before: Dict[str, Tuple[str, int]], before_flags: Dict[str, Tu
         if s.unique_id not in before and s.unique_id not in skip:
             out.append(n.NativeEvent(n.ADD_MEMBER, s.room, now_us, s.unique_id, s.member_id, extra=mark))
     return out
-
-
-class NativeEventTemplate(Tuple[str, Optional[str], int]):
-    """(room, unique_id, member_id) of a talking member."""
-
-    def __new__(cls, room, unique_id, member_id):
-        return tuple.__new__(cls, (room, unique_id, member_id))
-
-    room = property(lambda self: self[0])
-    unique_id = property(lambda self: self[1])
-    member_id = property(lambda self: self[2])
 
 
 class EventMapper:
