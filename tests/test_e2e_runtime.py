@@ -566,3 +566,81 @@ def test_redirect_play_pause_hangup_outside_a_conference(app_server, bridge_serv
     assert len(loud) == pytest.approx(100, abs=3) and loud[-1] - loud[0] == pytest.approx(99, abs=3)
     assert len(frames) - loud[-1] >= 100
     assert len([r for r in app_server.requests.items if r["path"] == "/music.wav"]) == 1   # cached
+
+
+# ---------------------------------------------------------------------------------------------- more seed rooms
+def _answer_s(bridge, sid):
+    """Engine epoch seconds at which the call was answered (its heard audio starts there)."""
+    return bridge.engine.clock.start_epoch_us / 1e6 + bridge.registry.get(sid).leg.start_tick * 0.02
+
+
+def _event_s(bridge, name, call_sid=None):
+    e = next(e for e in bridge.events if e.name == name and (call_sid is None or e.participant.call_sid == call_sid))
+    return e.timestamp.timestamp()
+
+
+def test_customer_waiting_room(app_server, bridge_server, tmp_path):
+    """Seed: the customer waits in "Customer Waiting Room" (beep="false") hearing music; the agent joins
+    (beep="false", endConferenceOnExit) — the music stops, no beep is heard, they talk; the agent hangs up
+    and the conference ends, the customer's Dial completes."""
+    def voice(form):
+        attrs = {"beep": "false", "statusCallbackEvent": "start end join leave"}
+        if form["From"] == "Agent":
+            attrs["endConferenceOnExit"] = "true"
+        return conference_twiml(form, "Customer Waiting Room", **attrs)
+    app_server.twiml = voice
+    customer = place(bridge_server, "Customer", "silence:")
+    app_server.wait_event("participant-join")
+    bridge = bridge_server.bridge
+    two_seconds = gevent.event.Event()
+    bridge.call_later(2.0, two_seconds.set)
+    assert two_seconds.wait(10)
+    agent = place(bridge_server, "Agent", tone_track(tmp_path / "agent.wav", 3, [(1, 2)], 1700))
+    assert bridge.wait_call(agent, 30) and bridge.wait_call(customer, 30)
+    app_server.wait_event("conference-end")
+    assert [(n, label) for _, n, label in app_server.events()] == [
+        ("participant-join", customer), ("participant-join", agent), ("conference-start", ""),
+        ("participant-leave", agent), ("participant-leave", customer), ("conference-end", "")]
+    heard = bridge.registry.get(customer).leg.heard_audio()
+    t_start = _event_s(bridge, "conference-start") - _answer_s(bridge, customer)
+    t_agent = _answer_s(bridge, agent) - _answer_s(bridge, customer)
+    music = heard[int(0.5 * 16000):int((t_start - 0.1) * 16000)].astype(np.float64)
+    assert np.sqrt(np.mean(music ** 2)) > 100                                  # hold music while waiting
+    after = heard[int((t_start + 0.05) * 16000):int((t_start + 0.6) * 16000)]
+    assert np.abs(after).max() < 50                                            # music stopped, no beep
+    assert tone_energy(heard, 16000, 1700, t_agent + 1.1, t_agent + 1.9) > 2000  # the agent is heard
+
+
+def test_no_music_no_beep_room_and_muted_joiner(app_server, bridge_server, tmp_path):
+    """Seed: "NoMusicNoBeepRoom" (beep="false", waitUrl="" → silence, endConferenceOnExit) bridges two calls;
+    a third caller joins "SimpleRoom"-style with muted="true": heard by nobody, its join says Muted=true."""
+    def voice(form):
+        if form["From"] == "Quiet":
+            return conference_twiml(form, "NoMusicNoBeepRoom", muted="true", beep="false", waitUrl="",
+                                    statusCallbackEvent="join leave end")
+        return conference_twiml(form, "NoMusicNoBeepRoom", beep="false", waitUrl="", startConferenceOnEnter="true",
+                                endConferenceOnExit="true", statusCallbackEvent="join leave end")
+    app_server.twiml = voice
+    first = place(bridge_server, "First", "silence:")
+    app_server.wait_event("participant-join")
+    bridge = bridge_server.bridge
+    one_second = gevent.event.Event()
+    bridge.call_later(1.0, one_second.set)
+    assert one_second.wait(10)
+    quiet = place(bridge_server, "Quiet", tone_track(tmp_path / "quiet.wav", 30, [(0.5, 3)], 1300))
+    app_server.wait_event("participant-join", count=2)
+    second = place(bridge_server, "Second", tone_track(tmp_path / "second.wav", 5, [(1, 2)], 1500))
+    assert all(bridge.wait_call(s, 30) for s in (first, quiet, second))
+    app_server.wait_event("conference-end")
+    joins = [c["form"] for c in app_server.callbacks.items if c["form"]["StatusCallbackEvent"] == "participant-join"]
+    assert [(j["CallSid"], j["Muted"]) for j in joins] == [(first, "false"), (quiet, "true"), (second, "false")]
+    end = app_server.callbacks.items[-1]["form"]
+    assert end["StatusCallbackEvent"] == "conference-end"
+    assert end["ReasonConferenceEnded"] == "participant-with-end-conference-on-exit-left"
+    assert end["CallSidEndingConference"] in (first, second)
+    heard = bridge.registry.get(first).leg.heard_audio()
+    t_quiet = _answer_s(bridge, quiet) - _answer_s(bridge, first)
+    t_second = _answer_s(bridge, second) - _answer_s(bridge, first)
+    assert np.abs(heard[: int((t_quiet + 0.4) * 16000)]).max() == 0            # waitUrl="": silence, no beep
+    assert tone_energy(heard, 16000, 1300, t_quiet + 0.6, t_quiet + 2.9) < 50     # the muted joiner: unheard
+    assert tone_energy(heard, 16000, 1500, t_second + 1.1, t_second + 1.9) > 2000
