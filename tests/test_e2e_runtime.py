@@ -144,10 +144,11 @@ def test_team_meeting_callbacks_mute_and_audio(app_server, bridge_server, tmp_pa
         return conference_twiml(form, **attrs)
     app_server.twiml = team
     media = {
-        "Mary": tone_track(tmp_path / "mary.wav", 40, [(36, 38)], FREQ["Mary"]),
-        "Alice": tone_track(tmp_path / "alice.wav", 90, [(2, 3.5), (20, 21.5)], FREQ["Alice"]),
-        "Bob": tone_track(tmp_path / "bob.wav", 90, [(2, 3.5), (20, 21.5)], FREQ["Bob"]),
-        "Charles": tone_track(tmp_path / "charles.wav", 90, [(2, 3.5), (20, 21.5)], FREQ["Charles"]),
+        # engine seconds after each answer; the second bursts come after the REST mutes (≈ 14 s + latencies)
+        "Mary": tone_track(tmp_path / "mary.wav", 52, [(48, 50)], FREQ["Mary"]),
+        "Alice": tone_track(tmp_path / "alice.wav", 90, [(2, 3.5), (30, 31.5)], FREQ["Alice"]),
+        "Bob": tone_track(tmp_path / "bob.wav", 90, [(2, 3.5), (30, 31.5)], FREQ["Bob"]),
+        "Charles": tone_track(tmp_path / "charles.wav", 90, [(2, 3.5), (30, 31.5)], FREQ["Charles"]),
     }
     sids = {"Mary": place(bridge_server, "Mary", media["Mary"])}
     app_server.wait_event("participant-join", "Mary")
@@ -224,11 +225,11 @@ def test_team_meeting_callbacks_mute_and_audio(app_server, bridge_server, tmp_pa
         for speaker in ("Alice", "Bob", "Charles"):
             if speaker != listener:
                 off = t0[speaker] - t0[listener]
-                after = tone_energy(heard, rate, FREQ[speaker], off + 20.2, off + 21.3)
+                after = tone_energy(heard, rate, FREQ[speaker], off + 30.2, off + 31.3)
                 assert after < 50, (listener, speaker, after)              # muted speech absent
     # Mary's own speech reached Alice (muted participants still hear)
     off = t0["Mary"] - t0["Alice"]
-    assert tone_energy(legs["Alice"].heard_audio(), rate, FREQ["Mary"], off + 36.2, off + 37.8) > 2000
+    assert tone_energy(legs["Alice"].heard_audio(), rate, FREQ["Mary"], off + 48.2, off + 49.8) > 2000
 
     # recording: from conference start to Mary's last sound (trim-silence), a completed callback with it
     rec_cb = [c["form"] for c in app_server.callbacks.items if c["path"] == "/cb-recording"]
