@@ -124,7 +124,8 @@ class BridgeServer:
                                      jambonz_secret=jambonz or None, on_update=on_update, **kw)
         engine = self._engine if self._engine is not None else make_engine(s)
         self.bridge = Bridge(engine, s, store=self.store, dispatcher=self.dispatcher)
-        self.app = create_app(self.store, self.bridge, accounts, base_url=self.base_url)
+        telnyx_keys = {a.telnyx_api_key: sid for sid, a in s.accounts.items() if a.telnyx_api_key}
+        self.app = create_app(self.store, self.bridge, accounts, base_url=self.base_url, telnyx_keys=telnyx_keys)
         from urllib.parse import urlparse
         prefix = urlparse(self.base_url).path.rstrip("/")
         self.app.register_blueprint(calls_blueprint(self.bridge, prefix), url_prefix=prefix or None)

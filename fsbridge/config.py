@@ -8,7 +8,7 @@ File layout::
     [engine]   type = "standalone" | "freeswitch", rate (Hz), clock = "realtime" | "fast" | speed factor
     [freeswitch] esl_host, esl_port, esl_password, outbound_host, outbound_port
     [http]     fetch_timeout (s), connect_timeout (s), confirm_timeout (s)
-    [[accounts]] sid, auth_token, telnyx_private_key, jambonz_secret
+    [[accounts]] sid, auth_token, telnyx_private_key, jambonz_secret, telnyx_api_key
     [[numbers]]  number, account, voice_url, voice_method, dialect = "twiml" | "texml" | "jambonz"
 
 Environment: ``FSBRIDGE_CONFIG`` (file), ``FSBRIDGE_HOST``, ``FSBRIDGE_PORT``, ``FSBRIDGE_PUBLIC_URL``,
@@ -34,12 +34,14 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class Account:
     """An account like a Twilio account: ``sid`` (``AC…``), ``auth_token`` (Basic auth password, Twilio request
-    signing key), optional Telnyx Ed25519 private key (PEM or base64 seed) and jambonz webhook secret."""
+    signing key), optional Telnyx Ed25519 private key (PEM or base64 seed), jambonz webhook secret, and
+    Telnyx API key (``Authorization: Bearer`` on the /v2/texml routes)."""
 
     sid: str
     auth_token: str
     telnyx_private_key: Optional[str] = None
     jambonz_secret: Optional[str] = None
+    telnyx_api_key: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,8 @@ def _parse_accounts(items) -> Dict[str, Account]:
         try:
             acc = Account(sid=str(item["sid"]), auth_token=str(item["auth_token"]),
                           telnyx_private_key=item.get("telnyx_private_key"),
-                          jambonz_secret=item.get("jambonz_secret"))
+                          jambonz_secret=item.get("jambonz_secret"),
+                          telnyx_api_key=item.get("telnyx_api_key"))
         except KeyError as exc:
             raise ConfigError(f"accounts[{i}]: missing {exc.args[0]}") from None
         out[acc.sid] = acc

@@ -72,6 +72,7 @@ fetch_timeout = 5
 [[accounts]]
 sid = "{AC}"
 auth_token = "{TOKEN}"
+telnyx_api_key = "KEY-serve"
 
 [[numbers]]
 number = "{NUMBER}"
@@ -107,6 +108,7 @@ def test_config_file_and_environment(tmp_path):
     assert s.port == 8123 and s.host == "127.0.0.1" and s.clock == "10"
     assert s.esl_host == "10.0.0.5" and s.esl_port == 8022
     assert s.auth_tokens() == {AC: TOKEN, "AC" + "6" * 32: "t2"}
+    assert s.accounts[AC].telnyx_api_key == "KEY-serve"
     num = s.number("+1 555 000 5000")
     assert num.voice_url == "http://127.0.0.1:9/voice" and num.account == AC and num.dialect == "twiml"
     assert config.clock_speed("fast") is None and config.clock_speed("realtime") == 1.0
@@ -140,6 +142,13 @@ def test_serve_call_cli_and_sigterm(tmp_path):
             ["participant-join", "participant-leave", "conference-end"], 30)
         assert all(c["_valid"] and c["CallSid" if "CallSid" in c else "ConferenceSid"] for c in app.callbacks.items)
         assert app.callbacks.items[0]["CallSid"] == sid
+        import requests
+        conf = app.callbacks.items[0]["ConferenceSid"]
+        twilio = requests.get(f"{serve.url}/2010-04-01/Accounts/{AC}/Conferences/{conf}.json", auth=(AC, TOKEN))
+        assert twilio.status_code == 200 and twilio.json()["status"] == "completed"
+        telnyx = requests.get(f"{serve.url}/v2/texml/Accounts/{AC}/Conferences/{conf}",
+                              headers={"Authorization": "Bearer KEY-serve"})
+        assert telnyx.status_code == 200, telnyx.text
     finally:
         code = serve.stop()
         app.http.stop()
