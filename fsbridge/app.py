@@ -135,6 +135,11 @@ class BridgeServer:
         self.bridge.start()
         self.http.start()
         log.info("fsbridge serving on %s (engine %s, database %s)", self.base_url, s.engine, s.database_url)
+        if not s.accounts:
+            log.warning("no account configured: the REST API refuses every request (see docs/runtime.md)")
+        for num in s.numbers.values():
+            log.info("number %s → %s %s (%s, account %s)", num.number, num.voice_method, num.voice_url,
+                     num.dialect, num.account)
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
