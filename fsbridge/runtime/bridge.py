@@ -191,6 +191,7 @@ class Bridge:
             self._pump_greenlet.join(timeout)
         if self.dispatcher is not None and self.manage_dispatcher:
             try:
+                self.dispatcher.wait_idle(min(timeout, 2.0))   # a short grace for the last callbacks
                 self.dispatcher.stop()
             except Exception:
                 log.exception("dispatcher stop failed")
