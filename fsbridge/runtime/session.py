@@ -81,9 +81,13 @@ class CallSession:
         log.info("call %s %s → %s: %s", self.record.call_sid, self.record.from_, self.record.to, text)
 
     def notify(self, code: int, message: str, end: bool = True) -> None:
-        """A Twilio error/warning notification for this call (logged with its code, kept on the record)."""
+        """A Twilio notification for this call, kept on the record: ``end`` = an error that ends the call (logged
+        ``call CA… error 11200: …``), else a warning (``call CA… warning 12200: …``)."""
         self.record.errors.append((code, message))
-        (log.error if end else log.warning)("call %s error %s: %s", self.record.call_sid, code, message)
+        if end:
+            log.error("call %s error %s: %s", self.record.call_sid, code, message)
+        else:
+            log.warning("call %s warning %s: %s", self.record.call_sid, code, message)
         self.bridge.notify(self.record, code, message)
 
     def fetch_raw(self, url: str, method: str = "POST", body=None, hook: Optional[Hook] = None) -> Fetched:
