@@ -256,7 +256,7 @@ def test_rtp_and_sip_ports_agree_between_vagrantfile_and_provision():
 
 
 PROFILE_SED = ("0,/<profiles>/s##<profiles>\\n    <X-PRE-PROCESS cmd=\"include\" "
-               "data=\"autoload_configs/conference_profiles/*.xml\"/>#")
+               "data=\"conference_profiles/*.xml\"/>#")
 
 STOCK_CONFERENCE = """<configuration name="conference.conf" description="Audio Conference">
   <caller-controls>
@@ -279,15 +279,17 @@ def _provision_fn(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=30)
 
 
-def _expand_includes(text: str) -> str:
-    """FreeSWITCH's preprocessor for the include lines provision.sh adds: glob relative to the conf dir."""
+def _expand_includes(text: str, cwd: Path = CONF / "autoload_configs") -> str:
+    """FreeSWITCH's preprocessor for the include lines provision.sh adds: a relative pattern is globbed in
+    ``cwd``, the directory of the *including* file (switch_xml.c preprocess_glob; conference.conf.xml is in
+    autoload_configs/), not the conf dir; no match includes nothing, silently (an assertion here)."""
     out = []
     for line in text.splitlines():
         m = re.search(r'<X-PRE-PROCESS cmd="include" data="([^"]+)"/>', line)
         if not m:
             out.append(line)
             continue
-        files = sorted(CONF.glob(m.group(1)))
+        files = sorted(cwd.glob(m.group(1)))
         assert files, m.group(1)
         for f in files:
             out += [x for x in f.read_text().splitlines()

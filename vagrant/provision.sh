@@ -31,7 +31,7 @@ log() { echo "==> $*"; }
 fs_add_profile_include() {
   local file=$1
   if ! grep -q 'conference_profiles/' "$file"; then
-    sed -i '0,/<profiles>/s##<profiles>\n    <X-PRE-PROCESS cmd="include" data="autoload_configs/conference_profiles/*.xml"/>#' "$file"
+    sed -i '0,/<profiles>/s##<profiles>\n    <X-PRE-PROCESS cmd="include" data="conference_profiles/*.xml"/>#' "$file"
   fi
   grep -q 'conference_profiles/\*\.xml' "$file"
 }
