@@ -151,3 +151,22 @@ def test_any_delivery_order_ends_in_the_in_order_state(tmp_path_factory, case):
     conf = s.conference(AC, CF)
     assert conf.status == ("completed" if ended else "in-progress")
     assert conf.last_sequence == len(history) and s.last_sequence(CF) == len(history)
+
+
+def test_sqlite_checkpoints_run_off_the_commit_path(tmp_path):
+    from sqlalchemy import text
+    ran = []
+
+    def runner(fn):
+        ran.append(fn)
+        fn()  # the real PASSIVE checkpoint, inline
+
+    s = Store(make_engine(f"sqlite:///{tmp_path / 'c.sqlite'}"), checkpoint_every=3, checkpoint_runner=runner)
+    Store(s.engine)  # a second Store on the same engine registers the hook once
+    s.create_all()
+    with s.engine.connect() as conn:
+        assert conn.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 0
+    for i in range(7):
+        s.record(e(ev.PARTICIPANT_JOIN, i + 1, participant=p("CA%032x" % i)))
+    assert len(ran) == 2 and not s._checkpointing
+    assert s.participant(AC, CF, "CA%032x" % 6) is not None
