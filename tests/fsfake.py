@@ -179,6 +179,8 @@ class FakeFreeSwitch:
         self.accepting = True
         self.refused = 0
         self.calls: Dict[str, "FakeCall"] = {}   # Unique-ID → outbound call (uuid_kill)
+        self.max_members: Dict[str, int] = {}     # room → limit (0 = none), as mod_conference keeps it
+        self.log: List[str] = []                  # what FreeSWITCH would log at ERR level
 
     # -- lifecycle
     def start(self) -> "FakeFreeSwitch":
@@ -302,6 +304,7 @@ class FakeFreeSwitch:
             m.call.conference_ended(reason, m)
         if not room and m.room in self.rooms:
             del self.rooms[m.room]
+            self.max_members.pop(m.room, None)
             self.broadcast(self.conf_event("conference-destroy", m.room))
         self._notify()
 
@@ -348,6 +351,15 @@ class FakeFreeSwitch:
             return "-ERR Conference %s not found\n" % room_name
         if sub == "json_list":
             return self.json_list(room_name)
+        if sub in ("set", "get") and rest[:1] == ["max_members"]:
+            # moderated/maxmembers: "set max_members 2" answers the previous value ("0"), "get" the value;
+            # conference_api.c accepts any value >= 0 here (1 included, unlike the channel variable)
+            prev = self.max_members.get(room_name, 0)
+            if sub == "set":
+                if len(rest) < 2 or not rest[1].isdigit():
+                    return "-ERR usage"
+                self.max_members[room_name] = int(rest[1])
+            return "%d" % prev
         if sub == "hup" and rest == ["all"]:
             for m in list(room.values()):
                 self.broadcast(self.member_event("hup-member", m))
@@ -589,6 +601,7 @@ class FakeCall:
         self.fake, self.host, self.port = fake, host, port
         self.records = read_transcript(fixture("outbound/%s.outbound_session.esl.txt" % session))
         self.refuse_join = refuse_join
+        self.variables: Dict[str, str] = {}   # channel variables the app set (set/unset executes)
         self.received: List[str] = []
         self.lingering = False
         self.hung_up = False
@@ -718,7 +731,13 @@ class FakeCall:
         app, arg, ev_uuid = h.get("execute-app-name"), h.get("execute-app-arg", ""), h.get("Event-UUID", "")
         ext = (("Application", app), ("Application-Data", arg), ("Application-UUID", ev_uuid))
         self.send(self.event("CHANNEL_EXECUTE", app, ext))
-        if app == "conference" and not self.refuse_join and self.fake is not None and not self.hung_up:
+        if app == "set" and "=" in arg:
+            name, _, value = arg.partition("=")
+            self.variables[name] = value
+        elif app == "unset":
+            self.variables.pop(arg, None)
+        if app == "conference" and not self.refuse_join and self.fake is not None and not self.hung_up \
+                and not self._room_full(arg.partition("@")[0]):
             room, _, flags = arg.partition("@")
             fl = re.search(r"\+flags\{([^}]*)\}", flags)
             done = gevent.event.AsyncResult()
@@ -736,6 +755,23 @@ class FakeCall:
             return
         resp = "FILE PLAYED" if app == "playback" else "_none_"
         self.send(self.event("CHANNEL_EXECUTE_COMPLETE", app, ext + (("Application-Response", resp),)))
+
+    def _room_full(self, room: str) -> bool:
+        """mod_conference's max-members check for a join into ``room``. A new room takes its limit from the
+        joiner's ``conference_max_members``, which must be 0 or >= 2: FreeSWITCH 1.10.12 logs
+        "conference_max_members variable 1 is invalid, not setting a limit" (mod_conference.c) and the room
+        keeps the profile's limit (the fsbridge profile: 250)."""
+        members = self.fake.rooms.get(room)
+        if not members:
+            value = self.variables.get("conference_max_members", "")
+            limit = int(value) if value.isdigit() else 250
+            if limit == 1:
+                self.fake.log.append("conference_max_members variable %s is invalid, not setting a limit" % value)
+                limit = 250
+            self.fake.max_members[room] = limit
+            return False
+        limit = self.fake.max_members.get(room, 0)
+        return bool(limit) and len(members) >= limit
 
     def conference_ended(self, reason: str, m: Member) -> None:
         """Called by the model when this call's member left (kick/hup/end/hangup)."""

@@ -167,6 +167,34 @@ def test_join_refused_when_full(engine, fake, sink):
     assert ev.room == "CF2" and ev.unique_id == call.uid and ("call_sid", "CA2") in ev.extra
 
 
+def test_max_participants_1_is_set_through_the_api_and_the_second_join_refused(engine, fake, sink):
+    """Live FreeSWITCH 1.10.12: ``set conference_max_members=1`` before the join is rejected ("[ERR]
+    mod_conference.c:2193 conference_max_members variable 1 is invalid, not setting a limit") and a second
+    caller got in. The engine unsets the variable and sends ``conference <room> set max_members 1`` (reply:
+    the previous limit) once the room exists."""
+    join = lambda leg: c.JoinMember("CFMAX", leg.unique_id, "CA" + leg.unique_id[-4:], max_members=1)  # noqa: E731
+    first, first_result, _ = run_call(engine, fake, join, uid="22222222-0000-4000-8000-00000000a001")
+    sink.wait(lambda e: e.action == n.ADD_MEMBER and e.room == "CFMAX")
+    fake.wait_command("api conference CFMAX set max_members 1")
+    assert "execute-app-arg: conference_max_members" in "".join(
+        r for r in first.received if "execute-app-name: unset" in r)
+    assert not [r for r in first.received if "conference_max_members=1" in r]
+    assert fake.log == [] and fake.max_members["CFMAX"] == 1
+    second, second_result, _ = run_call(engine, fake, join, uid="22222222-0000-4000-8000-00000000a002", session="full")
+    assert second_result.get(timeout=5) == "refused"
+    refused = sink.wait(lambda e: e.action == n.JOIN_REFUSED)
+    assert refused.room == "CFMAX" and refused.unique_id == second.uid
+    assert [e.unique_id for e in sink.events if e.action == n.ADD_MEMBER] == [first.uid]
+
+
+def test_max_participants_2_and_more_use_the_channel_variable(engine, fake, sink):
+    call, _, _ = run_call(engine, fake, lambda leg: c.JoinMember("CFMAX2", leg.unique_id, "CA9", max_members=2))
+    sink.wait(lambda e: e.action == n.ADD_MEMBER and e.room == "CFMAX2")
+    assert any("execute-app-arg: conference_max_members=2" in r for r in call.received)
+    assert fake.max_members["CFMAX2"] == 2
+    assert not [x for x in fake.commands if "set max_members" in x]
+
+
 def test_caller_hangs_up_in_the_conference(engine, fake, sink):
     call, result, _ = run_call(engine, fake, lambda leg: c.JoinMember("CF3", leg.unique_id, "CA3"))
     sink.wait(lambda e: e.action == n.ADD_MEMBER)

@@ -148,6 +148,7 @@ class FreeSwitchEngine:
         self._suppress: Dict[Tuple[str, int, str], int] = {}
         self._coach: Dict[str, Tuple[int, Optional[int]]] = {}
         self._file_strings: Dict[Tuple[str, str], str] = {}
+        self._api_max_members: Dict[str, int] = {}  # room → a limit FreeSWITCH takes only through the API
         self._work: gevent.queue.Queue = gevent.queue.Queue()
         self._worker: Optional[gevent.Greenlet] = None
         self._poller: Optional[gevent.Greenlet] = None
@@ -342,6 +343,8 @@ class FreeSwitchEngine:
         self._on_call(leg)
 
     def _on_join(self, command: c.JoinMember) -> None:
+        if int(command.max_members) < render.MIN_MAX_MEMBERS_VAR and not self.members(command.room):
+            self._api_max_members[command.room] = int(command.max_members)
         if command.waiting:
             self._pending_wait[command.unique_id] = command
         else:
@@ -388,6 +391,10 @@ class FreeSwitchEngine:
             if w.media:
                 w.ref = render.media_ref(w.media)
                 self._work.put(lambda k=key: self._play_wait(k))
+        if a == n.ADD_MEMBER and ev.room in self._api_max_members:
+            # the room now exists: set the limit its channel variable could not (render.MIN_MAX_MEMBERS_VAR)
+            line = render.api("set_max_members", room=ev.room, value=self._api_max_members.pop(ev.room))
+            self._work.put(lambda line=line: self._api(line, tolerate=True))
         if a == n.ADD_MEMBER and ev.room in self._coach:
             coach, coached = self._coach[ev.room]
             if ev.member_id not in (coach, coached):
@@ -403,6 +410,7 @@ class FreeSwitchEngine:
                 del self._coach[ev.room]
         if a == n.CONFERENCE_DESTROY:
             self._coach.pop(ev.room, None)
+            self._api_max_members.pop(ev.room, None)
             for k in [k for k in self._file_strings if k[0] == ev.room]:
                 del self._file_strings[k]
         if a == n.PLAY_FILE_MEMBER_DONE:

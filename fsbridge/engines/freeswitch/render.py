@@ -45,6 +45,8 @@ API: Dict[str, str] = {
     "recording_resume": "conference {room} recording resume {path}",
     "recording_stop": "conference {room} recording stop {path}",
     "json_list": "conference {room} json_list",
+    # moderated/maxmembers: the reply is the previous limit ("0"), not +OK; any value >= 0 is taken
+    "set_max_members": "conference {room} set max_members {value}",
     "json_list_all": "conference json_list",
     "list_all": "conference list",
     "setvar": "uuid_setvar {uuid} {name} {value}",
@@ -62,6 +64,10 @@ HANGUP_AFTER_VAR = "hangup_after_conference"
 ENTER_SOUND_VAR = "conference_enter_sound"
 EXIT_SOUND_VAR = "conference_exit_sound"
 MAX_MEMBERS_VAR = "conference_max_members"
+# mod_conference.c (1.10.12) ignores conference_max_members (and a profile's max-members) of 1, logging
+# "conference_max_members variable 1 is invalid, not setting a limit"; `conference <room> set max_members`
+# takes any value >= 0 — so a limit of 1 is set through the API once the room exists
+MIN_MAX_MEMBERS_VAR = 2
 MOH_VAR = "conference_moh_sound"
 CALL_SID_VAR = "fsbridge_call_sid"
 # originate variables (finding 10: set the callee id too, or the member shows "Outbound Call")
@@ -162,7 +168,10 @@ def join_plan(cmd: c.JoinMember, profile: str = PROFILE) -> JoinPlan:
     ``jitterbuffer_msec`` (20/40/60; ``unset`` when off), ``hangup_after_conference=false`` (finding 24: an
     endconf member leaving must not hang the others up), ``conference_enter_sound``/``conference_exit_sound``
     (``unset`` → the profile's tone; a 1 ms silence when the beep is off), ``conference_max_members``
-    (read when the room is created — finding 26), ``fsbridge_call_sid`` (correlation in events).
+    (read when the room is created — finding 26; ``unset`` for a limit below 2, which FreeSWITCH rejects:
+    "conference_max_members variable 1 is invalid, not setting a limit" — the engine then sends
+    ``conference <room> set max_members 1``, see :data:`MIN_MAX_MEMBERS_VAR`), ``fsbridge_call_sid``
+    (correlation in events).
     """
     v: List[Tuple[str, str]] = []
     if cmd.jitter_buffer_ms:
@@ -172,7 +181,10 @@ def join_plan(cmd: c.JoinMember, profile: str = PROFILE) -> JoinPlan:
     v.append((APP_SET, "%s=false" % HANGUP_AFTER_VAR))
     v.append((APP_UNSET, ENTER_SOUND_VAR) if cmd.enter_beep else (APP_SET, "%s=%s" % (ENTER_SOUND_VAR, SILENT_SOUND)))
     v.append((APP_UNSET, EXIT_SOUND_VAR) if cmd.exit_beep else (APP_SET, "%s=%s" % (EXIT_SOUND_VAR, SILENT_SOUND)))
-    v.append((APP_SET, "%s=%d" % (MAX_MEMBERS_VAR, int(cmd.max_members))))
+    if int(cmd.max_members) >= MIN_MAX_MEMBERS_VAR:
+        v.append((APP_SET, "%s=%d" % (MAX_MEMBERS_VAR, int(cmd.max_members))))
+    else:
+        v.append((APP_UNSET, MAX_MEMBERS_VAR))
     v.append((APP_SET, "%s=%s" % (CALL_SID_VAR, _word(cmd.call_sid))))
     arg = "%s@%s" % (_word(cmd.room), _word(profile))
     flags = join_flags(cmd)
