@@ -283,3 +283,18 @@ def test_jambonz_get_hook_uses_query_string():
 def test_unknown_dialect_is_an_error():
     with pytest.raises(ValueError):
         render(event(ev.PARTICIPANT_JOIN, dialect="nope"), SETTINGS)
+
+
+
+@pytest.mark.parametrize("dialect", ["twiml", "texml"])
+def test_sequence_number_is_the_status_callback_count_when_the_domain_sets_it(dialect):
+    """SequenceNumber = DomainEvent.status_sequence (the gap-free 1..N count of what the statusCallback
+    receives); the history ordinal is only the fallback for events built without one."""
+    events = ("start", "end", "join", "leave", "speaker")
+
+    def seq_of(e):
+        req = render(e, SETTINGS)
+        return dict(parse_qsl(req.body.decode() if req.body else urlsplit(req.url).query))["SequenceNumber"]
+
+    assert seq_of(event(ev.PARTICIPANT_JOIN, dialect=dialect, events=events, seq=9, status_sequence=4)) == "4"
+    assert seq_of(event(ev.PARTICIPANT_JOIN, dialect=dialect, events=events, seq=9)) == "9"

@@ -341,3 +341,26 @@ def test_jambonz_speak_only_to_a_member_tag():
     with pytest.raises(DomainError) as err:
         h.join("CAx", "r", dialect="jambonz", speak_only_to="nobody")
     assert err.value.code == 13240
+
+
+def test_status_callback_sequence_numbers_have_no_gaps():
+    """The statusCallback sees SequenceNumber 1..N: recording events (their own URL) and unsubscribed
+    events (speaker here) keep the history ordinal but take no statusCallback number."""
+    h = Harness(recordings_dir="/rec")
+    kw = dict(status_callback="/cb", status_callback_event=("start", "end", "join", "leave"),
+              record="record-from-start", recording_status_callback="/rs",
+              recording_status_callback_event=("in-progress", "completed"))
+    h.join("CAa", "seq", **kw)
+    h.join("CAb", "seq", **kw)
+    h.talk("CAa")
+    h.talk("CAa", False)
+    h.hangup("CAa")
+    h.hangup("CAb")
+    assert [e.sequence_number for e in h.events] == list(range(1, len(h.events) + 1))
+    sent = [e for e in h.events if e.status_sequence is not None]
+    assert names(sent) == ["participant-join", "participant-join", "conference-start", "participant-leave",
+                           "participant-leave", "conference-end"]
+    assert [e.status_sequence for e in sent] == list(range(1, len(sent) + 1))
+    unnumbered = {e.name for e in h.events if e.status_sequence is None}
+    assert unnumbered == {"recording-in-progress", "recording-completed", "participant-speech-start",
+                          "participant-speech-stop"}

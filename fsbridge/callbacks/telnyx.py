@@ -54,7 +54,7 @@ def status_params(event: DomainEvent):
         (tw.CONFERENCE_SID, event.conference_sid),
         (tw.FRIENDLY_NAME, event.friendly_name),
         (FROM, p.from_ if p is not None else ""),
-        (tw.SEQUENCE_NUMBER, str(event.sequence_number)),
+        (tw.SEQUENCE_NUMBER, tw.sequence_number(event)),
         (tw.STATUS_CALLBACK_EVENT, event.name),
         (tw.TIMESTAMP, telnyx_time(event.timestamp)),
         (TO, p.to if p is not None else ""),

@@ -103,6 +103,12 @@ def recording_url(base_url: str, event: DomainEvent, path: str = RECORDING_PATH)
     )
 
 
+def sequence_number(event: DomainEvent) -> str:
+    """The ``SequenceNumber`` value: the statusCallback's own 1..N count when the domain set one, else the
+    conference's event ordinal."""
+    return str(event.status_sequence if event.status_sequence is not None else event.sequence_number)
+
+
 def idempotency_headers(event: DomainEvent, kind: str):
     """The ``I-Twilio-Idempotency-Token`` header pair: one token per (conference, sequence, target)."""
     return ((TWILIO_IDEMPOTENCY_HEADER, twilio_idempotency_token(event.conference_sid, event.sequence_number,
@@ -135,7 +141,7 @@ def status_params(event: DomainEvent):
         (CONFERENCE_SID, event.conference_sid),
         (FRIENDLY_NAME, event.friendly_name),
         (ACCOUNT_SID, event.account_sid),
-        (SEQUENCE_NUMBER, str(event.sequence_number)),
+        (SEQUENCE_NUMBER, sequence_number(event)),
         (TIMESTAMP, rfc2822(event.timestamp)),
         (STATUS_CALLBACK_EVENT, event.name),
     ]
@@ -189,7 +195,7 @@ def record_end_params(event: DomainEvent, base_url: str):
         (CONFERENCE_SID, event.conference_sid),
         (FRIENDLY_NAME, event.friendly_name),
         (ACCOUNT_SID, event.account_sid),
-        (SEQUENCE_NUMBER, str(event.sequence_number)),
+        (SEQUENCE_NUMBER, sequence_number(event)),
         (TIMESTAMP, rfc2822(event.timestamp)),
         (EVENT_NAME, ev.CONFERENCE_RECORD_END),
     ]

@@ -98,7 +98,11 @@ class RecordingView:
 class DomainEvent:
     """One conference event, with everything any dialect's callback needs.
 
-    ``sequence_number``: per conference, strictly increasing from 1. ``timestamp``: the engine's event time
+    ``sequence_number``: per conference, strictly increasing from 1 over every event (the history ordinal the
+    store keys on). ``status_sequence``: the ``SequenceNumber`` a statusCallback receives — it counts only the
+    conference status events actually sent there (subscribed conference-*/participant-*/announcement-*), so
+    the app sees 1..N with no gaps; None for events not sent to the statusCallback (unsubscribed ones,
+    recording events, conference-record-end). ``timestamp``: the engine's event time
     (timezone-aware UTC). ``subscribed``: True when the conference's callback config asks for it (it is
     recorded either way). ``member_count``: members after the event. ``started_at``: when the conference
     started (jambonz ``duration``).
@@ -124,3 +128,4 @@ class DomainEvent:
     announce_url: Optional[str] = None
     reason_announcement_failed: Optional[str] = None
     recording: Optional[RecordingView] = None
+    status_sequence: Optional[int] = None

@@ -37,7 +37,7 @@ from fsbridge.conference.model import ConferenceInfo, ConferenceRecord, MemberRe
 from fsbridge.conference.native import MemberSnapshot, NativeEvent
 from fsbridge.conference.rules import (beep_flags, beep_mode, callback_config, jitter_buffer_ms,
                                        should_start)
-from fsbridge.conference.subscriptions import is_subscribed
+from fsbridge.conference.subscriptions import is_status_event, is_subscribed
 from fsbridge.markup import model as markup
 
 DEFAULT_HOLD_MUSIC = C.DEFAULT_HOLD_MUSIC
@@ -108,10 +108,15 @@ class ConferenceState:
               participant: Optional[MemberRecord] = None, **fields) -> None:
         conf.sequence += 1
         conf.date_updated = ts
+        subscribed = is_subscribed(name, conf.callbacks)
+        status_sequence = None
+        if subscribed and is_status_event(name):
+            conf.status_sequence += 1
+            status_sequence = conf.status_sequence
         out.events.append(DomainEvent(
             name=name, account_sid=conf.account_sid, conference_sid=conf.sid,
             friendly_name=conf.friendly_name, sequence_number=conf.sequence, timestamp=ts,
-            callbacks=conf.callbacks, subscribed=is_subscribed(name, conf.callbacks),
+            status_sequence=status_sequence, callbacks=conf.callbacks, subscribed=subscribed,
             member_count=len(conf.joined), started_at=conf.started_at,
             participant=participant.view() if participant is not None else None, **fields))
 

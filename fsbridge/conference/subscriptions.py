@@ -41,6 +41,12 @@ _RECORDING_WORDS = {
 }
 
 
+def is_status_event(name: str) -> bool:
+    """True for the events a statusCallback receives (conference-*, participant-*, announcement-*); False
+    for recording events and conference-record-end, which go to their own URLs (Twilio)."""
+    return name in _WORDS
+
+
 def is_subscribed(name: str, config: CallbackConfig) -> bool:
     """True when a DomainEvent called ``name`` should be sent under ``config`` (it is recorded either way).
 
