@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable, Dict, Iterable, Optional
+from typing import Callable, Dict, Iterable, Optional, Union
 from xml.sax.saxutils import escape, quoteattr
 
 import requests
@@ -41,13 +41,14 @@ def _conference_twiml(room: str, callback_url: str, **attrs: str) -> str:
     )
 
 
-def create_demo_app(*, rest_base: str, account_sid: str, auth_token: str,
+def create_demo_app(*, rest_base: Union[str, Callable[[], str]], account_sid: str, auth_token: str,
                     expected_team: Iterable[str] = ("Mary", "Alice", "Bob", "Charles"),
                     on_callback: Optional[Callable[[Dict[str, str]], None]] = None,
                     on_mute_done: Optional[Callable[[], None]] = None) -> Flask:
     """Build the demo app.
 
-    ``rest_base``: the bridge's REST root (``http://127.0.0.1:PORT``); ``account_sid``/``auth_token``: the
+    ``rest_base``: the bridge's REST root (``http://127.0.0.1:PORT``), or a callable returning it (the app may
+    start before the bridge); ``account_sid``/``auth_token``: the
     account the app uses for REST calls and to validate callback signatures. ``expected_team``: caller names
     (the ``From`` of each call) that must have joined before the app mutes all but Mary.
     ``on_callback`` receives every validated callback's form fields; ``on_mute_done`` is called once the mutes
@@ -116,7 +117,8 @@ def create_demo_app(*, rest_base: str, account_sid: str, auth_token: str,
 
     def _mute_all(conference_sid: str, targets) -> None:
         for label, call_sid in targets:
-            url = (f"{rest_base}/2010-04-01/Accounts/{account_sid}/Conferences/{conference_sid}"
+            base = rest_base() if callable(rest_base) else rest_base
+            url = (f"{base}/2010-04-01/Accounts/{account_sid}/Conferences/{conference_sid}"
                    f"/Participants/{call_sid}.json")
             reply = requests.post(url, data={"Muted": "true"}, auth=(account_sid, auth_token), timeout=10)
             log.info("REST mute %s → %s", label, reply.status_code)

@@ -19,17 +19,20 @@ MARKS = {  # event → (marker, colour, legend text)
 }
 
 
-def speech_spans(records: Iterable[Mapping]) -> Dict[str, List[Tuple[float, float]]]:
-    """Per label, the (start_s, end_s) spans between speech-start and speech-stop records."""
+def speech_spans(records: Iterable[Mapping], start: str = "participant-speech-start",
+                 stop: str = "participant-speech-stop") -> Dict[str, List[Tuple[float, float]]]:
+    """Per label, the (start_s, end_s) spans between ``start`` and ``stop`` records (default: Twilio's
+    participant-speech-start/stop; the demo also marks what each caller actually said with
+    ``source-speech-start/stop``)."""
     records = list(records)
     end = records[-1]["t"] if records else 0.0
     open_at: Dict[str, float] = {}
     spans: Dict[str, List[Tuple[float, float]]] = {}
     for rec in records:
         label = rec.get("label") or ""
-        if rec["event"] == "participant-speech-start":
+        if rec["event"] == start:
             open_at.setdefault(label, rec["t"])
-        elif rec["event"] == "participant-speech-stop" and label in open_at:
+        elif rec["event"] == stop and label in open_at:
             spans.setdefault(label, []).append((open_at.pop(label), rec["t"]))
     for label, start in open_at.items():
         spans.setdefault(label, []).append((start, end))
@@ -51,6 +54,11 @@ def draw_timeline(records: Iterable[Mapping], path: str, title: str = "Conferenc
             lanes.append(label)
     row = {label: i for i, label in enumerate(reversed(lanes))}
     fig, ax = plt.subplots(figsize=(11, 1.2 + 0.7 * max(1, len(lanes))), dpi=110)
+    said = speech_spans(records, "source-speech-start", "source-speech-stop")
+    for label, spans in said.items():
+        if label in row:
+            ax.broken_barh([(a, max(b - a, 0.05)) for a, b in spans], (row[label] - 0.38, 0.76),
+                           facecolors="none", edgecolors="tab:gray", hatch="///", linewidth=0.8)
     for label, spans in speech_spans(records).items():
         if label in row:
             ax.broken_barh([(a, max(b - a, 0.05)) for a, b in spans], (row[label] - 0.3, 0.6),
@@ -67,7 +75,10 @@ def draw_timeline(records: Iterable[Mapping], path: str, title: str = "Conferenc
             ax.axvline(rec["t"], color="tab:gray", linestyle="--", linewidth=1)
             ax.text(rec["t"], len(lanes) - 0.4, event.split("-")[1], rotation=90, fontsize=8,
                     va="top", ha="right", color="tab:gray")
-    ax.plot([], [], color="tab:blue", alpha=0.6, linewidth=8, label="speech")
+    ax.plot([], [], color="tab:blue", alpha=0.6, linewidth=8, label="speech (speaker events)")
+    if said:
+        ax.fill_between([], [], [], facecolor="none", edgecolor="tab:gray", hatch="///",
+                        label="what the caller said")
     ax.set_yticks(range(len(lanes)), list(reversed(lanes)))
     ax.set_ylim(-0.7, max(len(lanes), 1) - 0.3)
     ax.set_xlabel("seconds")

@@ -472,12 +472,13 @@ class Bridge:
         return self._start_session(record, leg, url=number.voice_url, method=number.voice_method,
                                    dialect=number.dialect)
 
-    def place_call(self, account_sid: str, from_: str, to: str, source: str, *, url: Optional[str] = None,
+    def place_call(self, account_sid: str, from_: str, to: str, source, *, url: Optional[str] = None,
                    method: str = "POST", dialect: Optional[str] = None, direction: Optional[str] = None,
                    dtmf: Tuple[Tuple[str, float], ...] = (), hangup_after_s: Optional[float] = None,
                    first: Optional[Response] = None) -> CallRecord:
         """Place a virtual call (standalone engine): a caller whose audio is ``source`` (a media URL, see
-        :func:`source_ref`) calls ``to``.
+        :func:`source_ref`, or a live frame source such as the standalone engine's ``QueueSource``) calls
+        ``to``.
 
         Without ``url``: ``to`` must be a configured number (Direction ``inbound``, its voice URL/method/
         dialect/account); with ``url``: Direction ``outbound-api`` (Twilio Calls.json ``Url``).
@@ -496,10 +497,13 @@ class Bridge:
                 raise ValueError(f"{to} belongs to another account")
         if account_sid not in self.settings.accounts:
             raise ValueError(f"unknown account {account_sid}")
-        ref = source_ref(source)
-        self._preload(ref)
+        ref = source_ref(source) if isinstance(source, str) else source
+        kw = {}
+        if isinstance(ref, str):
+            self._preload(ref)
+            if ref.startswith("tone_stream://"):
+                kw = {"loop": True}   # tone:HZ sounds until hangup
         call_sid = new_sid("CA")
-        kw = {"loop": True} if ref.startswith("tone_stream://") else {}   # tone:HZ sounds until hangup
         leg = self.engine.create_call(call_sid, ref, from_, to, dtmf=tuple(dtmf), hangup_after_s=hangup_after_s,
                                       **kw)
         record = CallRecord(call_sid=call_sid, account_sid=account_sid, from_=from_, to=to,
