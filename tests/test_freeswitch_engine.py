@@ -436,6 +436,20 @@ def test_esl_drop_mid_conference_reconnects_and_resyncs(engine, fake, sink):
     sink.wait(lambda e: e.action == n.MUTE_MEMBER and e.member_id == c3.id)
 
 
+def test_esl_loss_and_reconnect_are_logged(engine, fake, caplog):
+    """Live: FreeSWITCH restarted under a running bridge and the log said only "connect failed" — neither
+    that the connection was lost nor that it came back."""
+    caplog.set_level("INFO", logger="fsbridge.engines.freeswitch.transport")
+    fake.drop()
+    assert engine.esl.wait_ready(2, 5)
+    text = [r.getMessage() for r in caplog.records]
+    port = fake.port
+    assert "FreeSWITCH ESL 127.0.0.1:%d connection lost; reconnecting" % port in text
+    assert "FreeSWITCH ESL 127.0.0.1:%d connected and resynced (connection 2)" % port in text
+    lost = next(r for r in caplog.records if "connection lost" in r.getMessage())
+    assert lost.levelname == "WARNING"
+
+
 def test_originate_pending_when_esl_drops_fails(engine, fake):
     fake.bgapi_results["originate"] = None  # FreeSWITCH accepts the bgapi but the result never comes
     job = engine.originate("1001", "1000", "CA5")

@@ -329,9 +329,13 @@ class ReconnectingESL:
                 except Exception:
                     log.exception("ESL on_up failed")
             self.ready_count += 1
+            log.info("FreeSWITCH ESL %s:%d connected and resynced (connection %d)", self.host, self.port,
+                     self.connections)
             pulse, self._ready_pulse = self._ready_pulse, gevent.event.Event()
             pulse.set()
             conn.wait_closed()
+            if self._running:
+                log.warning("FreeSWITCH ESL %s:%d connection lost; reconnecting", self.host, self.port)
             self.connected_event.clear()
             self.down_event.set()
             self.conn = None
