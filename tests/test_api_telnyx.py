@@ -71,3 +71,14 @@ def test_telnyx_auth_and_errors(api):
     telnyx_err(requests.get(url(api, f"/{s['cf']}/Participants/nobody"), headers=H), 404, "10005")
     telnyx_err(requests.post(url(api, f"/{s['cf']}/Participants/alice"), headers=H, data={"Muted": "perhaps"}),
                400, "10015")
+
+
+def test_recordings(api):
+    s = api.seed()
+    body = requests.get(url(api, f"/{s['cf']}/Recordings.json"), headers=H).json()
+    (rec,) = body["recordings"]
+    assert (rec["sid"], rec["status"], rec["conference_sid"], rec["source"]) == (s["re"], "processing", s["cf"],
+                                                                             "Conference")
+    wav = requests.get(api.base + rec["media_url"], headers=H)
+    assert wav.status_code == 200 and wav.content == s["wav"].read_bytes()
+    telnyx_err(requests.get(api.base + rec["media_url"]), 401, "10009")

@@ -25,6 +25,8 @@ TX_CONFERENCE = TX_ROOT + "/Conferences/{conference_sid}"
 TX_PARTICIPANTS = TX_ROOT + "/Conferences/{conference_sid}/Participants"
 TX_PARTICIPANT = TX_ROOT + "/Conferences/{conference_sid}/Participants/{call_sid_or_participant_label}"
 TX_RECORDINGS = TX_ROOT + "/Conferences/{conference_sid}/Recordings"
+TX_RECORDING = TX_ROOT + "/Conferences/{conference_sid}/Recordings/{recording_sid}"
+TX_RECORDING_WAV = TX_ROOT + "/Conferences/{conference_sid}/Recordings/{recording_sid}.wav"
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 

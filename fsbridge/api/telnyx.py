@@ -5,7 +5,8 @@ Auth: ``Authorization: Bearer <API key>``; ``telnyx_keys`` maps each key to the 
 both forms). Request parameters are Twilio's (Telnyx mirrors them), parsed by the Twilio modules.
 
 Routes: list / fetch / update (Status=completed, AnnounceUrl) conferences; list / create (dial) / fetch /
-update / delete participants (CallSid or label). Resource JSON (Telnyx TeXML ConferenceResource /
+update / delete participants (CallSid or label); list a conference's recordings and fetch their audio
+(``media_url``; recording status mapped to Telnyx's processing | completed | absent). Resource JSON (Telnyx TeXML ConferenceResource /
 ParticipantResource): conference = account_sid, api_version, call_sid_ending_conference, date_created,
 date_updated, friendly_name, reason_conference_ended, region, sid, status, subresource_uris, uri;
 participant = account_sid, api_version, call_sid, call_sid_legacy, coaching, coaching_call_sid,
@@ -18,16 +19,18 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request
 
-from fsbridge.api import paths, twilio_conferences, twilio_participants
+from fsbridge.api import paths, twilio_conferences, twilio_participants, twilio_recordings
 from fsbridge.api.auth import bearer_account, require_same_account
 from fsbridge.api.context import conference_or_404, ctx, participant_or_404
 from fsbridge.api.errors import ApiError
 from fsbridge.api.render import rfc2822
-from fsbridge.store.rows import ConferenceRow, ParticipantRow
+from fsbridge.store.rows import ConferenceRow, ParticipantRow, RecordingRow
 
 API_VERSION = "v2"
 _STATUS = {"queued": "connecting", "connecting": "connecting", "ringing": "connecting",
            "connected": "connected", "complete": "completed", "failed": "completed"}
+_RECORDING_STATUS = {"in-progress": "processing", "paused": "processing", "stopped": "processing",
+                     "processing": "processing", "completed": "completed", "absent": "absent"}
 _ERROR = {400: ("10015", "Bad Request"), 401: ("10009", "Authentication failed"),
           404: ("10005", "Resource not found"), 405: ("10015", "Method not allowed"),
           409: ("90018", "Call has already ended"), 503: ("10007", "Unexpected error")}
@@ -81,6 +84,31 @@ def participant(row: ParticipantRow) -> dict:
         "uri": _json(paths.build(paths.TX_PARTICIPANT, account_sid=row.account_sid,
                                  conference_sid=row.conference_sid or "",
                                  call_sid_or_participant_label=row.call_sid)),
+    }
+
+
+def recording(row: RecordingRow) -> dict:
+    """Telnyx TeXML conference recording JSON (``media_url``: the WAV, absolute when ``base_url`` is set)."""
+    wav = paths.build(paths.TX_RECORDING_WAV, account_sid=row.account_sid, conference_sid=row.conference_sid,
+                      recording_sid=row.sid)
+    base = (ctx().base_url or "").rstrip("/")
+    return {
+        "account_sid": row.account_sid,
+        "call_sid": row.call_sid,
+        "channels": int(row.channels or 1),
+        "conference_sid": row.conference_sid,
+        "date_created": rfc2822(row.date_created),
+        "date_updated": rfc2822(row.date_updated),
+        "duration": row.duration_s,
+        "error_code": None if row.error_code is None else str(row.error_code),
+        "media_url": base + wav,
+        "sid": row.sid,
+        "source": row.source,
+        "start_time": rfc2822(row.start_time or row.date_created),
+        "status": _RECORDING_STATUS.get(row.status, row.status),
+        "subresource_uris": {},
+        "uri": _json(paths.build(paths.TX_RECORDING, account_sid=row.account_sid,
+                                 conference_sid=row.conference_sid, recording_sid=row.sid)),
     }
 
 
@@ -165,3 +193,18 @@ def delete_participant(account_sid: str, conference_sid: str, call_sid_or_partic
     """Telnyx: delete a conference participant (kick) → 204."""
     twilio_participants.kick(g.account_sid, conference_sid, call_sid_or_participant_label)
     return "", 204
+
+
+@_route(paths.TX_RECORDINGS, methods=["GET"])
+def list_recordings(account_sid: str, conference_sid: str):
+    """Telnyx: list a conference's recordings (DateCreated filters, paging)."""
+    return jsonify(twilio_recordings.list_page(
+        g.account_sid, conference_sid, request.args,
+        _json(paths.build(paths.TX_RECORDINGS, account_sid=account_sid, conference_sid=conference_sid)),
+        recording))
+
+
+@bp.get(paths.rule(paths.TX_RECORDING_WAV))
+def recording_audio(account_sid: str, conference_sid: str, recording_sid: str):
+    """Telnyx: a recording's audio (``media_url``)."""
+    return twilio_recordings.audio(g.account_sid, conference_sid, recording_sid)

@@ -42,18 +42,29 @@ def _recording_or_404(account_sid: str, conference_sid: str, sid: str) -> Record
     return row
 
 
+def list_page(account_sid: str, conference_sid: str, args, path: str, render_one) -> dict:
+    """Shared by the Twilio and Telnyx list routes: DateCreated filters + paging → page envelope."""
+    created = params.date_filter(args, DATE_CREATED)
+    page = paging.parse(args)
+    conference_or_404(account_sid, conference_sid)
+    result = ctx().store.list_recordings(account_sid, conference_sid, created=created, page=page.request)
+    kept = {k: v for k, v in args.items(multi=True) if k.startswith(DATE_CREATED)}
+    return paging.envelope(path, kept, page, result, "recordings", render_one)
+
+
+def audio(account_sid: str, conference_sid: str, sid: str):
+    """Shared by the Twilio and Telnyx audio routes: the recording's WAV file (404 until it exists)."""
+    row = _recording_or_404(account_sid, conference_sid, sid)
+    if not row.path or not os.path.isfile(row.path):
+        raise not_found()
+    return send_file(row.path, mimetype="audio/x-wav", conditional=True)
+
+
 @bp.get(paths.rule(paths.TW_RECORDINGS))
 def list_recordings(AccountSid: str, ConferenceSid: str):
     """Twilio ListConferenceRecording → ``{"recordings": [...], <paging fields>}``."""
-    args = request.args
-    created = params.date_filter(args, DATE_CREATED)
-    page = paging.parse(args)
-    conference_or_404(g.account_sid, ConferenceSid)
-    result = ctx().store.list_recordings(g.account_sid, ConferenceSid, created=created, page=page.request)
-    kept = {k: v for k, v in args.items(multi=True) if k.startswith(DATE_CREATED)}
-    return jsonify(paging.envelope(
-        paths.build(paths.TW_RECORDINGS, AccountSid=AccountSid, ConferenceSid=ConferenceSid),
-        kept, page, result, "recordings", render.recording))
+    return jsonify(list_page(g.account_sid, ConferenceSid, request.args, paths.build(
+        paths.TW_RECORDINGS, AccountSid=AccountSid, ConferenceSid=ConferenceSid), render.recording))
 
 
 @bp.get(paths.rule(paths.TW_RECORDING))
@@ -99,7 +110,4 @@ def delete_recording(AccountSid: str, ConferenceSid: str, Sid: str):
 @bp.get(paths.rule(paths.TW_RECORDING_WAV))
 def recording_audio(AccountSid: str, ConferenceSid: str, Sid: str):
     """The recording's WAV file."""
-    row = _recording_or_404(g.account_sid, ConferenceSid, Sid)
-    if not row.path or not os.path.isfile(row.path):
-        raise not_found()
-    return send_file(row.path, mimetype="audio/x-wav", conditional=True)
+    return audio(g.account_sid, ConferenceSid, Sid)
