@@ -216,3 +216,18 @@ def test_base_url_path_prefixes_routes_and_sdk_paging_still_works(tmp_path):
         assert {c.sid for c in api.client().conferences.list(page_size=1)} == sids
     finally:
         server.stop()
+
+
+def test_create_participant_unknown_conference_and_queued_placeholder(api):
+    s = api.seed(recording=False)
+    err(post(api, f"{ROOT_A}/Conferences/{'CF' + '9' * 32}/Participants.json", {"From": "+1", "To": "+2"}),
+        404, 20404)
+    # a dial-out that has not joined yet: Twilio answers 201 with a queued participant
+    api.control.add_participant = lambda *a, **k: "CA" + "7" * 32
+    r = post(api, f"{ROOT_A}/Conferences/{s['cf']}/Participants.json",
+             {"From": "+1555", "To": "+1666", "Label": "later", "Muted": "true"})
+    assert r.status_code == 201
+    body = r.json()
+    assert (body["call_sid"], body["status"], body["label"], body["muted"], body["conference_sid"]) == (
+        "CA" + "7" * 32, "queued", "later", True, s["cf"])
+    assert body["queue_time"] == "0" and body["uri"].endswith(f"/Participants/{'CA' + '7' * 32}.json")
