@@ -309,7 +309,7 @@ def test_profile_include_adds_the_fsbridge_profile_beside_the_stock_ones(tmp_pat
     assert [p.get("name") for p in root.find("profiles").findall("profile")] == ["fsbridge", "default"]
     assert [g.get("name") for g in root.find("caller-controls").findall("group")] == ["default"]
     # the documented manual step is the same edit
-    assert PROFILE_SED in (REPO / "docs" / "deploy.md").read_text()
+    assert PROFILE_SED in (REPO / "README.md").read_text()
     assert PROFILE_SED in PROVISION.read_text()
 
 
@@ -406,7 +406,7 @@ def test_systemd_unit_verifies(unit, tmp_path):
 
 # --- documentation -------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("doc", [REPO / "docs" / "deploy.md", CONF / "README.md"], ids=lambda p: p.name)
+@pytest.mark.parametrize("doc", [REPO / "README.md", CONF / "README.md"], ids=lambda p: p.name)
 def test_docs_name_only_existing_files(doc):
     text = doc.read_text()
     # (paths built in shell, like fsbridge-$user.xml, are left out by the look-ahead)
