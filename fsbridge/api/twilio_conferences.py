@@ -14,16 +14,16 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request
 
-from fsbridge.api import paging, params, paths, render
+from fsbridge.api import fields, paging, params, paths, render
 from fsbridge.api.context import call_control, conference_or_404, ctx
 from fsbridge.api.errors import conflict
 
 FRIENDLY_NAME = "FriendlyName"
-STATUS = "Status"
-DATE_CREATED = "DateCreated"
-DATE_UPDATED = "DateUpdated"
-ANNOUNCE_URL = "AnnounceUrl"
-ANNOUNCE_METHOD = "AnnounceMethod"
+STATUS = fields.STATUS
+DATE_CREATED = fields.DATE_CREATED
+DATE_UPDATED = fields.DATE_UPDATED
+ANNOUNCE_URL = fields.ANNOUNCE_URL
+ANNOUNCE_METHOD = fields.ANNOUNCE_METHOD
 
 CONFERENCE_STATUSES = ("init", "in-progress", "completed")
 UPDATE_STATUSES = ("completed",)

@@ -24,7 +24,7 @@ from typing import Callable, Dict, Tuple
 from flask import Blueprint, g, jsonify, request
 from werkzeug.datastructures import MultiDict
 
-from fsbridge.api import paging, params, paths, render
+from fsbridge.api import fields, paging, params, paths, render
 from fsbridge.api.context import call_control, conference_or_404, ctx, participant_or_404
 from fsbridge.api.errors import FROM_MISSING, TO_MISSING, conflict, invalid, not_found
 from fsbridge.store.rows import ParticipantRow
@@ -35,8 +35,8 @@ COACHING = "Coaching"
 CALL_SID_TO_COACH = "CallSidToCoach"
 HOLD_URL = "HoldUrl"
 HOLD_METHOD = "HoldMethod"
-ANNOUNCE_URL = "AnnounceUrl"
-ANNOUNCE_METHOD = "AnnounceMethod"
+ANNOUNCE_URL = fields.ANNOUNCE_URL
+ANNOUNCE_METHOD = fields.ANNOUNCE_METHOD
 WAIT_URL = "WaitUrl"
 WAIT_METHOD = "WaitMethod"
 BEEP_ON_EXIT = "BeepOnExit"

@@ -18,14 +18,14 @@ import os
 
 from flask import Blueprint, g, jsonify, request, send_file
 
-from fsbridge.api import paging, params, paths, render
+from fsbridge.api import fields, paging, params, paths, render
 from fsbridge.api.context import call_control, conference_or_404, ctx
 from fsbridge.api.errors import conflict, invalid, not_found
 from fsbridge.store.rows import RecordingRow
 
-STATUS = "Status"
+STATUS = fields.STATUS
 PAUSE_BEHAVIOR = "PauseBehavior"
-DATE_CREATED = "DateCreated"
+DATE_CREATED = fields.DATE_CREATED
 
 SETTABLE_STATUSES = ("paused", "in-progress", "stopped")
 PAUSE_BEHAVIORS = ("skip", "silence")
