@@ -12,6 +12,8 @@ Environment:
                                          listen there (stop ``fsbridge serve`` first).
   FSBRIDGE_TEST_NUMBER=ext               an extension that dialplan hands to that socket (default 7200)
   FSBRIDGE_TEST_CONTEXT=name             the dialplan context of that extension (default ``default``)
+  FSBRIDGE_TEST_DIAL=dialstring          an answering far end for REST dial-outs (default
+                                         loopback/9664/default: the stock dialplan's music-on-hold extension)
 
 The callers are ``loopback/<ext>/<context>`` legs (``bgapi originate … &park()``): the b-leg runs the
 dialplan like a phone's call; hanging the parked a-leg up is the caller hanging up. The recording file is
@@ -19,13 +21,16 @@ checked only when FreeSWITCH runs on this machine (ESL host 127.0.0.1/localhost)
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import uuid
 
 import gevent
+import numpy as np
 import pytest
 import requests
+import soundfile as sf
 from flask import Flask, Response, request
 from twilio.request_validator import RequestValidator
 
@@ -40,6 +45,14 @@ TOKEN = "live-e2e-token"
 EVENTS = "start end join leave mute hold"
 
 
+def _tone_wav() -> bytes:
+    """0.5 s of 700 Hz at 16 kHz (the announcement the app serves)."""
+    t = np.arange(8000) / 16000
+    buf = io.BytesIO()
+    sf.write(buf, (8000 * np.sin(2 * np.pi * 700 * t)).astype(np.int16), 16000, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
 def _env():
     host, port, password = os.environ["FSBRIDGE_TEST_ESL"].rsplit(":", 2)
     sock_host, sock_port = os.environ.get("FSBRIDGE_TEST_SOCKET", "127.0.0.1:8084").rsplit(":", 1)
@@ -51,11 +64,15 @@ class App:
     """The customer's TwiML app: every caller joins ``room`` labelled by its From; Mary ends the conference
     on exit. Status and recording callbacks are recorded with their signature check."""
 
-    def __init__(self, room: str):
+    def __init__(self, room: str, events: str = EVENTS):
         self.callbacks = CallbackLog()
         self.voice = CallbackLog()
         validator = RequestValidator(TOKEN)
         app = Flask("live-e2e-app")
+
+        @app.route("/tone.wav", methods=["GET"])
+        def tone():
+            return Response(_tone_wav(), mimetype="audio/wav")
 
         @app.route("/<path:name>", methods=["POST"])
         def route(name):
@@ -70,7 +87,7 @@ class App:
             return Response(
                 '<Response><Dial><Conference statusCallback="/cb" statusCallbackEvent="%s" '
                 'participantLabel="%s" record="record-from-start" recordingStatusCallback="/rcb"%s>%s'
-                '</Conference></Dial></Response>' % (EVENTS, who, end, room), mimetype="text/xml")
+                '</Conference></Dial></Response>' % (events, who, end, room), mimetype="text/xml")
 
         self.http = HttpApp(app).start()
         self.url = self.http.url
@@ -92,10 +109,16 @@ class App:
 
 
 @pytest.fixture
-def live(tmp_path):
+def events():
+    """The statusCallbackEvent words of the app's conferences (a test may override this fixture)."""
+    return EVENTS
+
+
+@pytest.fixture
+def live(tmp_path, events):
     host, port, password, sock_host, sock_port, number, context = _env()
     room = "live-" + uuid.uuid4().hex[:12]
-    app = App(room)
+    app = App(room, events)
     engine = FreeSwitchEngine(host, port, password, outbound_host=sock_host, outbound_port=sock_port,
                               command_timeout=5, reconnect_backoff=0.1, max_backoff=1)
     server = start_bridge(str(tmp_path / "bridge"), accounts={AC: TOKEN},
@@ -209,3 +232,45 @@ def test_live_dialplan_calls_callbacks_rest_mute_hold_kick_endconf_recording(liv
     if _env()[0] in ("127.0.0.1", "localhost"):
         path = os.path.join(server.bridge.settings.recordings_dir, rec["RecordingSid"] + ".wav")
         assert os.path.getsize(path) > 1000
+
+
+@pytest.mark.parametrize("events", ["start end join leave announcement"])
+def test_live_rest_dial_out_coach_announce_recording_pause_and_end(live):
+    """REST dial-out (Participants.json, coaching), AnnounceUrl, recording pause/resume and
+    Status=completed through the bridge, on FreeSWITCH."""
+    engine, server, app, room, call = live
+    call("Alice")
+    alice = app.wait("participant-join", "Alice")
+    cf = alice["ConferenceSid"]
+    call("Bob")
+    app.wait("participant-join", "Bob")
+    app.wait("conference-start")
+    # add a participant by dialling out: a coach heard only by Alice
+    r = rest(server, "Conferences/%s/Participants.json" % cf, From="7000",
+             To=os.environ.get("FSBRIDGE_TEST_DIAL", "loopback/9664/default"), Label="Coach", Coaching="true",
+             CallSidToCoach=alice["CallSid"])
+    assert r.status_code == 201, r.text
+    coach = app.wait("participant-join", "Coach")
+    assert coach["Coaching"] == "true" and coach["CallSidToCoach"] == alice["CallSid"]
+    assert wait_fs(engine, cf, lambda m: len(m) == 3)
+    # an announcement to the room: FreeSWITCH plays it, its end is reported
+    r = rest(server, "Conferences/%s.json" % cf, AnnounceUrl=app.url + "/tone.wav", AnnounceMethod="GET")
+    assert r.status_code == 200, r.text
+    assert app.wait("announcement-end")["ConferenceSid"] == cf
+    # the recording (record-from-start): pause and resume over REST
+    recs = rest(server, "Conferences/%s/Recordings.json" % cf, method="GET").json()["recordings"]
+    assert len(recs) == 1 and recs[0]["status"] == "in-progress"
+    sid = recs[0]["sid"]
+    for status in ("paused", "in-progress"):
+        r = rest(server, "Conferences/%s/Recordings/%s.json" % (cf, sid), Status=status)
+        assert r.status_code == 200 and r.json()["status"] == status, r.text
+    # the app ends the conference: everybody leaves, FreeSWITCH's room is gone
+    r = rest(server, "Conferences/%s.json" % cf, Status="completed")
+    assert r.status_code == 200, r.text
+    end = app.wait("conference-end")
+    assert end["ReasonConferenceEnded"] == "conference-ended-via-api"
+    leaves = [f for f in app.forms() if f["StatusCallbackEvent"] == "participant-leave"]
+    assert sorted(f["ParticipantLabel"] for f in leaves) == ["Alice", "Bob", "Coach"]
+    assert {f["ReasonParticipantLeft"] for f in leaves} == {"conference_ended_via_api"}
+    assert engine.esl.api("conference %s list" % cf).startswith("-ERR")
+    assert app.wait("completed", path="rcb")["RecordingSid"] == sid
