@@ -170,6 +170,14 @@ def rest(server, path, method="POST", **data):
                             data=data or None, auth=(AC, TOKEN), timeout=10)
 
 
+def test_live_fsbridge_profile_is_loaded(live):
+    """freeswitch-conf/'s conference profile is in FreeSWITCH's configuration: a wrong include path in
+    conference.conf.xml includes nothing, silently, and rooms then run on built-in defaults (8 kHz)."""
+    engine = live[0]
+    conf = engine.esl.api("xml_locate configuration configuration name conference.conf")
+    assert '<profile name="fsbridge">' in conf, "the fsbridge conference profile is not loaded"
+
+
 def test_live_dialplan_calls_callbacks_rest_mute_hold_kick_endconf_recording(live):
     engine, server, app, room, call = live
     call("Alice")
