@@ -159,6 +159,26 @@ def test_outbound_call_join_sends_the_exact_conference_execute(engine, fake, sin
     assert call.received[-1] == "exit"
 
 
+def test_join_applies_the_jitter_buffer_to_an_answered_call(engine, fake, sink):
+    """Live FreeSWITCH 1.10.12, a SIP desk phone through freeswitch-conf's dialplan (answer, then socket):
+    `set jitterbuffer_msec=20` arrived after the answer and FreeSWITCH never logged "Setting Jitterbuffer"
+    (switch_core_media.c reads the variable only when RTP starts); `uuid_jitterbuffer <uuid> 60` on the same
+    call did ("Setting Jitterbuffer to 60ms (3 frames)"). So the join also runs the jitterbuffer
+    application, after the variable and before the conference."""
+    call, _, _ = run_call(engine, fake, lambda leg: c.JoinMember("CFJB", leg.unique_id, "CAJB",
+                                                                jitter_buffer_ms=20))
+    call.wait_command("execute-app-name: conference")
+    apps = [(r.split("execute-app-name: ")[1].split("\n")[0], r.split("execute-app-arg: ")[1].split("\n")[0])
+            for r in call.received if "execute-app-name: " in r and "execute-app-arg: " in r]
+    jb = apps.index(("jitterbuffer", "20"))
+    assert apps.index(("set", "jitterbuffer_msec=20")) < jb < apps.index(("conference", "CFJB@fsbridge+flags{nomoh}"))
+    off, _, _ = run_call(engine, fake, lambda leg: c.JoinMember("CFJB2", leg.unique_id, "CAJB2",
+                                                               jitter_buffer_ms=None),
+                         uid="33333333-0000-4000-8000-000000000001")
+    off.wait_command("execute-app-name: conference")
+    assert any("execute-app-name: jitterbuffer\nexecute-app-arg: stop" in r for r in off.received)
+
+
 def test_join_refused_when_full(engine, fake, sink):
     call, result, _ = run_call(engine, fake, lambda leg: c.JoinMember("CF2", leg.unique_id, "CA2"),
                                session="full", refuse_join=True)

@@ -138,6 +138,7 @@ def test_join_plan_exact():
                        enter_beep=False, exit_beep=True, max_members=10, end_conference=True)
     assert render.join_plan(cmd).executes() == [
         ("set", "jitterbuffer_msec=40"),
+        ("jitterbuffer", "40"),
         ("set", "hangup_after_conference=false"),
         ("set", "conference_enter_sound=silence_stream://1"),
         ("unset", "conference_exit_sound"),
@@ -150,7 +151,7 @@ def test_join_plan_exact():
 def test_join_plan_waiting_and_no_jitter_buffer():
     cmd = c.JoinMember(room="CF1", unique_id="u1", call_sid="CA1", waiting=True, jitter_buffer_ms=None)
     plan = render.join_plan(cmd, profile="other")
-    assert plan.variables[0] == ("unset", "jitterbuffer_msec")
+    assert plan.variables[:2] == (("unset", "jitterbuffer_msec"), ("jitterbuffer", "stop"))
     assert plan.conference_arg == "CF1@other+flags{nomoh|mute|deaf}"
     plain = render.join_plan(c.JoinMember(room="CF1", unique_id="u", call_sid="CA"))
     assert plain.conference_arg == "CF1@fsbridge+flags{nomoh}"

@@ -84,6 +84,11 @@ APP_UNSET = "unset"
 APP_CONFERENCE = "conference"
 APP_PLAYBACK = "playback"
 APP_ANSWER = "answer"
+# mod_dptools "jitterbuffer <ms>|stop": switch_core_media.c reads jitterbuffer_msec only when RTP starts
+# (answer); on a call already answered (freeswitch-conf's dialplan answers before `socket`) only this
+# application's SWITCH_MESSAGE_INDICATE_JITTER_BUFFER starts ("Setting Jitterbuffer to 60ms") or stops it
+APP_JITTERBUFFER = "jitterbuffer"
+JITTER_STOP = "stop"
 
 
 def api(entry: str, **fields) -> str:
@@ -134,7 +139,8 @@ class RoomView(Protocol):
 @dataclass(frozen=True)
 class JoinPlan:
     """The executes for a :class:`~fsbridge.conference.commands.JoinMember`: ``variables`` as ordered
-    (app, arg) ``set``/``unset`` executes, then the ``conference`` execute with ``conference_arg``."""
+    (app, arg) ``set``/``unset``/``jitterbuffer`` executes, then the ``conference`` execute with
+    ``conference_arg``."""
 
     variables: Tuple[Tuple[str, str], ...]
     conference_arg: str
@@ -165,7 +171,8 @@ def join_plan(cmd: c.JoinMember, profile: str = PROFILE) -> JoinPlan:
     """Render a join: channel variables first, then ``conference <room>@<profile>[+flags{a|b}]``.
 
     Variables (outbound fixture ``basic``: ``set jitterbuffer_msec=60`` before the conference execute):
-    ``jitterbuffer_msec`` (20/40/60; ``unset`` when off), ``hangup_after_conference=false`` (finding 24: an
+    ``jitterbuffer_msec`` (20/40/60; ``unset`` when off) followed by the ``jitterbuffer <ms>`` (``stop``)
+    application, which applies it to a call whose RTP is already up (:data:`APP_JITTERBUFFER`), ``hangup_after_conference=false`` (finding 24: an
     endconf member leaving must not hang the others up), ``conference_enter_sound``/``conference_exit_sound``
     (``unset`` → the profile's tone; a 1 ms silence when the beep is off), ``conference_max_members``
     (read when the room is created — finding 26; ``unset`` for a limit below 2, which FreeSWITCH rejects:
@@ -176,8 +183,10 @@ def join_plan(cmd: c.JoinMember, profile: str = PROFILE) -> JoinPlan:
     v: List[Tuple[str, str]] = []
     if cmd.jitter_buffer_ms:
         v.append((APP_SET, "%s=%d" % (JITTER_VAR, int(cmd.jitter_buffer_ms))))
+        v.append((APP_JITTERBUFFER, "%d" % int(cmd.jitter_buffer_ms)))
     else:
         v.append((APP_UNSET, JITTER_VAR))
+        v.append((APP_JITTERBUFFER, JITTER_STOP))
     v.append((APP_SET, "%s=false" % HANGUP_AFTER_VAR))
     v.append((APP_UNSET, ENTER_SOUND_VAR) if cmd.enter_beep else (APP_SET, "%s=%s" % (ENTER_SOUND_VAR, SILENT_SOUND)))
     v.append((APP_UNSET, EXIT_SOUND_VAR) if cmd.exit_beep else (APP_SET, "%s=%s" % (EXIT_SOUND_VAR, SILENT_SOUND)))
