@@ -204,9 +204,17 @@ def run_server(args) -> int:
             if not joined:
                 raise SystemExit("participants did not join")
             conference = requests.get(f"{root}/Conferences.json", auth=auth).json()["conferences"][0]["sid"]
+        if args.pin and hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) >= 2:
+            os.sched_setaffinity(0, {0})   # the bridge on CPU 0, the client on CPU 1
+        if args.gc_freeze:
+            import gc
+            gc.collect()
+            gc.freeze()   # startup objects out of the collector's way (see bench/README.md "REST")
         cmd = [sys.executable, os.path.abspath(__file__), "client", "--url", base, "--rate", str(args.rate),
                "--seconds", str(args.seconds), "--calls", ",".join(calls), "--conference", conference,
                "--connections", str(args.connections)]
+        if args.pin and hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) >= 2:
+            cmd = ["taskset", "-c", "1"] + cmd
         cpu0 = time.process_time()
         wall0 = time.perf_counter()
         out = gevent.subprocess.check_output(cmd, text=True)
@@ -218,7 +226,7 @@ def run_server(args) -> int:
                       server_cpu_busy=round(server_cpu_s / wall_s, 2))
         print(json.dumps(result, indent=2))
         s, f = result["service_ms"], result["from_schedule_ms"]
-        label = args.control + (" (plain pywsgi)" if args.plain_wsgi else "")
+        label = args.control + (" (plain pywsgi)" if args.plain_wsgi else "") + (" pinned" if args.pin else "") + (" gc.freeze" if args.gc_freeze else "")
         print(f"| {label} | {args.rate} | {result['achieved_rate']} | {result['ok']}/{result['requests']} "
               f"| {s['p50']:.2f} | {s['p99']:.2f} | {f['p99']:.2f} | {s['max']:.1f} |")
     finally:
@@ -237,6 +245,9 @@ def main(argv=None) -> int:
     p.add_argument("--control", choices=("bridge", "fake"), default="bridge")
     p.add_argument("--plain-wsgi", action="store_true",
                    help="bridge: keep BridgeServer's own pywsgi server (no TCP_NODELAY)")
+    p.add_argument("--gc-freeze", action="store_true",
+                   help="gc.freeze() once the bridge is up (a full collection otherwise stalls the hub ~100 ms)")
+    p.add_argument("--pin", action="store_true", help="pin the bridge to CPU 0 and the client to CPU 1")
     p.add_argument("--url")
     p.add_argument("--calls")
     p.add_argument("--conference")
