@@ -116,6 +116,8 @@ def events():
 
 @pytest.fixture
 def live(tmp_path, events):
+    """An in-process bridge on the live FreeSWITCH (its outbound socket on FSBRIDGE_TEST_SOCKET), a TwiML app
+    for FSBRIDGE_TEST_NUMBER, and ``call(name)`` placing a caller; yields (engine, server, app, room, call)."""
     host, port, password, sock_host, sock_port, number, context = _env()
     room = "live-" + uuid.uuid4().hex[:12]
     app = App(room, events)
@@ -179,6 +181,8 @@ def test_live_fsbridge_profile_is_loaded(live):
 
 
 def test_live_dialplan_calls_callbacks_rest_mute_hold_kick_endconf_recording(live):
+    """Alice waits alone, Bob starts the conference, REST mute/hold/unhold, Mary (endConferenceOnExit) joins,
+    Bob is kicked, Mary hangs up → conference-end; the recording; callbacks numbered, ordered, signed."""
     engine, server, app, room, call = live
     call("Alice")
     alice = app.wait("participant-join", "Alice")
