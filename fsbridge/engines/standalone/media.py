@@ -70,8 +70,7 @@ def moh_samples(rate: int, max_seconds: float = 120.0) -> np.ndarray:
     path = moh_path()
     if path:
         try:
-            data = load_audio(path, rate)
-            return np.asarray(data[: int(max_seconds * rate)])
+            return load_audio(path, rate, max_seconds)
         except Exception as exc:  # pragma: no cover - depends on the host
             log.warning("hold music %s unreadable (%s): using generated music", path, exc)
     return generated_moh(rate)

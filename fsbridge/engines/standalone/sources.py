@@ -53,20 +53,22 @@ def to_int16(x: np.ndarray) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=64)
-def _load_cached(path: str, rate: int, mtime: float) -> np.ndarray:
-    data, file_rate = sf.read(path, dtype="float32", always_2d=True)
+def _load_cached(path: str, rate: int, mtime: float, max_seconds: Optional[float] = None) -> np.ndarray:
+    frames = -1 if max_seconds is None else int(max_seconds * sf.info(path).samplerate)
+    data, file_rate = sf.read(path, frames=frames, dtype="float32", always_2d=True)
     mono = data.mean(axis=1)
     out = to_int16(resample(mono, file_rate, rate))
     out.setflags(write=False)
     return out
 
 
-def load_audio(path: str, rate: int) -> np.ndarray:
+def load_audio(path: str, rate: int, max_seconds: Optional[float] = None) -> np.ndarray:
     """Read an audio file (any libsndfile format: WAV/FLAC/OGG/MP3), down-mix to mono, resample to
-    ``rate`` Hz. Returns a read-only int16 array ``(n_samples,)``. Cached per (path, rate, mtime).
+    ``rate`` Hz; only its first ``max_seconds`` (s) when given. Returns a read-only int16 array
+    ``(n_samples,)``. Cached per (path, rate, mtime, max_seconds).
     Raises ``FileNotFoundError`` / ``RuntimeError`` (soundfile) when unreadable."""
     import os
-    return _load_cached(str(path), int(rate), os.path.getmtime(path))
+    return _load_cached(str(path), int(rate), os.path.getmtime(path), max_seconds)
 
 
 # ---------------------------------------------------------------------------------------------- tones
