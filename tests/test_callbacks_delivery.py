@@ -529,7 +529,7 @@ def test_outbox_writer_checkpoints_off_the_hub(engine, tmp_path):
     req = render(evt("CFc", 1, "http://127.0.0.1:9/cb"))
     for _ in range(25):
         w.insert(req, 1.0)
-    assert len(ran) == 2 and not w._checkpointing
+    assert len(ran) == 2 and not w._checkpoints._running
     wal = tmp_path / "outbox.sqlite-wal"
     assert wal.exists()
     w.close()

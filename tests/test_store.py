@@ -168,5 +168,5 @@ def test_sqlite_checkpoints_run_off_the_commit_path(tmp_path):
         assert conn.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 0
     for i in range(7):
         s.record(e(ev.PARTICIPANT_JOIN, i + 1, participant=p("CA%032x" % i)))
-    assert len(ran) == 2 and not s._checkpointing
+    assert len(ran) == 2 and not s._checkpoints._running
     assert s.participant(AC, CF, "CA%032x" % 6) is not None

@@ -21,7 +21,7 @@ from typing import List, Optional
 from sqlalchemy import Column, Float, Index, Integer, LargeBinary, String, Table, Text, bindparam, delete, select, update
 from sqlalchemy.engine import Connection
 
-from fsbridge.store.db import metadata
+from fsbridge.store.db import WalCheckpointer, metadata, sqlite_file
 
 from .request import CallbackRequest
 
@@ -154,13 +154,8 @@ class Writer:
         self.fast = engine.dialect.name == "sqlite" and not core
         self.conn = None
         self.raw = None
-        self._commits = 0
-        self._checkpoint_every = checkpoint_every
-        self._checkpointing = False
-        self._runner = checkpoint_runner
-        self._db_file = engine.url.database if self.fast else None
-        if self._db_file in (None, "", ":memory:") or (self._db_file or "").startswith("file:"):
-            self._db_file = None
+        self._db_file = sqlite_file(engine) if self.fast else None
+        self._checkpoints = WalCheckpointer(self._db_file, checkpoint_every, checkpoint_runner)
         if self.fast:
             self.raw = engine.raw_connection()
             if self._db_file:
@@ -215,33 +210,7 @@ class Writer:
         self._committed()
 
     def _committed(self) -> None:
-        self._commits += 1
-        if self._db_file and not self._checkpointing and self._commits >= self._checkpoint_every:
-            self._commits = 0
-            self._checkpointing = True
-            runner = self._runner
-            if runner is None:
-                import gevent
-
-                runner = gevent.get_hub().threadpool.spawn
-            runner(self._checkpoint)
-
-    def _checkpoint(self) -> None:
-        """PASSIVE WAL checkpoint on a private connection (runs in an OS thread)."""
-        import sqlite3
-
-        try:
-            conn = sqlite3.connect(self._db_file, timeout=30, check_same_thread=False)
-            try:
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            finally:
-                conn.close()
-        except Exception:  # a missed checkpoint only lets the WAL grow until the next one
-            import logging
-
-            logging.getLogger("fsbridge.callbacks").warning("outbox WAL checkpoint failed", exc_info=True)
-        finally:
-            self._checkpointing = False
+        self._checkpoints.committed()
 
     def close(self) -> None:
         """Give the connection back to the pool."""

@@ -33,7 +33,7 @@ from sqlalchemy.exc import IntegrityError
 
 from fsbridge.conference import events as ev
 from fsbridge.store import tables as t
-from fsbridge.store.db import metadata
+from fsbridge.store.db import WalCheckpointer, metadata, sqlite_file
 from fsbridge.store.sqlexec import RawSQLite, SAExec
 from fsbridge.store.rows import (
     ConferenceRow,
@@ -81,17 +81,10 @@ class Store:
         formats, ≈ 4× less CPU; lists and other databases go through SQLAlchemy Core.
         """
         self.engine = db_engine
-        self._commits = 0
-        self._checkpoint_every = checkpoint_every
-        self._checkpointing = False
-        self._runner = checkpoint_runner
-        self._db_file = None
-        if db_engine.dialect.name == "sqlite":
-            database = db_engine.url.database
-            if database and database != ":memory:" and not database.startswith("file:"):
-                self._db_file = database
-                if not sa_event.contains(db_engine, "connect", _no_autocheckpoint):
-                    sa_event.listen(db_engine, "connect", _no_autocheckpoint)
+        self._db_file = sqlite_file(db_engine)
+        self._checkpoints = WalCheckpointer(self._db_file, checkpoint_every, checkpoint_runner)
+        if self._db_file and not sa_event.contains(db_engine, "connect", _no_autocheckpoint):
+            sa_event.listen(db_engine, "connect", _no_autocheckpoint)
         self._raw: Optional[RawSQLite] = None
         if fast is None:
             fast = self._db_file is not None
@@ -162,33 +155,8 @@ class Store:
         return True
 
     def _committed(self) -> None:
-        """Count a commit; every ``checkpoint_every`` start a PASSIVE WAL checkpoint off the hub."""
-        if self._db_file is None:
-            return
-        self._commits += 1
-        if self._checkpointing or self._commits < self._checkpoint_every:
-            return
-        self._commits = 0
-        self._checkpointing = True
-        runner = self._runner
-        if runner is None:
-            import gevent
-            runner = gevent.get_hub().threadpool.spawn
-        runner(self._checkpoint)
-
-    def _checkpoint(self) -> None:
-        """PASSIVE WAL checkpoint on a private sqlite3 connection (runs in an OS thread)."""
-        import sqlite3
-        try:
-            conn = sqlite3.connect(self._db_file, timeout=30, check_same_thread=False)
-            try:
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            finally:
-                conn.close()
-        except Exception:  # noqa: BLE001 - a missed checkpoint only lets the WAL grow until the next
-            pass
-        finally:
-            self._checkpointing = False
+        """Count a commit (a PASSIVE WAL checkpoint off the hub every ``checkpoint_every``)."""
+        self._checkpoints.committed()
 
     def _read(self, fn):
         """Run ``fn(executor)`` for a read: on the fast connection if any, else a pooled connection."""
