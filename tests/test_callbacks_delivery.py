@@ -372,13 +372,12 @@ def test_random_5xx_retries_never_reorder_a_conference(engine):
         receiver.stop()
 
 
-@pytest.mark.parametrize("core", [False, True], ids=["sqlite-fast-path", "sqlalchemy-core"])
-def test_outbox_writer_paths_agree(engine, core):
+def test_outbox_writer_round_trip(engine):
     from fsbridge.callbacks import outbox
     from fsbridge.callbacks.render import render
 
     outbox.outbox.create(engine, checkfirst=True)
-    w = outbox.Writer(engine, core=core)
+    w = outbox.Writer(engine)
     req = render(evt("CFw", 4, "http://127.0.0.1:9/cb"))
     a = w.insert(req, 10.0)
     b = w.insert(req, 11.0, state=outbox.FAILED, last_error="nope")
@@ -523,9 +522,8 @@ def test_outbox_writer_checkpoints_off_the_hub(engine, tmp_path):
     outbox.outbox.create(engine, checkfirst=True)
     ran = []
     w = outbox.Writer(engine, checkpoint_every=10, checkpoint_runner=lambda fn: ran.append(fn) or fn())
-    cur = w.raw.cursor()
-    assert cur.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0  # never inside a commit
-    cur.close()
+    assert w.conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0  # never inside a commit
+    w.conn.commit()
     req = render(evt("CFc", 1, "http://127.0.0.1:9/cb"))
     for _ in range(25):
         w.insert(req, 1.0)

@@ -136,87 +136,41 @@ def mark_many(conn: Connection, marks) -> None:
 
 
 class Writer:
-    """All outbox writes of one dispatcher, through one connection.
+    """All outbox writes of one dispatcher, through one SQLAlchemy connection (SQLite or PostgreSQL).
+    Not for concurrent use from OS threads; under gevent each call runs to completion without yielding.
 
-    On SQLite the statements are compiled once and run on the DBAPI connection directly (≈40 µs per
-    insert+commit instead of ≈300 µs through SQLAlchemy's execution layer — measured on this project's
-    machine); other databases (or ``core=True``) go through SQLAlchemy Core. Not for concurrent use from OS
-    threads; under gevent each call runs to completion without yielding.
-
-    SQLite WAL checkpoints (copying the log back into the database file, with an fsync) took up to ≈ 20 ms
-    when SQLite ran them inside a commit (every 1000 pages) — a stall of the whole gevent hub. This
-    connection turns automatic checkpoints off and runs a PASSIVE checkpoint every ``checkpoint_every``
-    commits in an OS thread (``checkpoint_runner``, default gevent's threadpool), which does not block writers.
+    On a SQLite file, SQLite would run WAL checkpoints inside a commit (copying the log back with an fsync,
+    up to ≈ 20 ms — a stall of the whole gevent hub): this connection turns them off and a PASSIVE checkpoint
+    runs every ``checkpoint_every`` commits in an OS thread (:class:`fsbridge.store.db.WalCheckpointer`,
+    ``checkpoint_runner``), which does not block writers.
     """
 
-    def __init__(self, engine, core: bool = False, checkpoint_every: int = 200, checkpoint_runner=None):
+    def __init__(self, engine, checkpoint_every: int = 200, checkpoint_runner=None):
         self.engine = engine
-        self.fast = engine.dialect.name == "sqlite" and not core
-        self.conn = None
-        self.raw = None
-        self._db_file = sqlite_file(engine) if self.fast else None
-        self._checkpoints = WalCheckpointer(self._db_file, checkpoint_every, checkpoint_runner)
-        if self.fast:
-            self.raw = engine.raw_connection()
-            if self._db_file:
-                cur = self.raw.cursor()
-                cur.execute("PRAGMA wal_autocheckpoint=0")
-                cur.close()
-            cols = [c.name for c in outbox.columns if c.name != "id"]
-            ins = outbox.insert().values({c: bindparam(c) for c in cols}).compile(dialect=engine.dialect)
-            self._insert_sql, self._insert_keys = str(ins), list(ins.positiontup)
-            upd = _MARK.compile(dialect=engine.dialect)
-            self._mark_sql, self._mark_keys = str(upd), list(upd.positiontup)
-        else:
-            self.conn = engine.connect()
+        self.conn = engine.connect()
+        self._checkpoints = WalCheckpointer(sqlite_file(engine), checkpoint_every, checkpoint_runner)
+        if self._checkpoints.db_file:
+            self.conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
+            self.conn.commit()
 
     def insert(self, req: CallbackRequest, now: float, state: str = PENDING,
                last_error: Optional[str] = None) -> int:
         """Commit ``req`` as a new row; return its id."""
-        if not self.fast:
-            with self.conn.begin():
-                return insert(self.conn, req, now, state, last_error)
-        values = _insert_values(req, now, state, last_error)
-        cur = self.raw.cursor()
-        try:
-            cur.execute(self._insert_sql, [values[k] for k in self._insert_keys])
-            row_id = cur.lastrowid
-            self.raw.commit()
-        except BaseException:
-            self.raw.rollback()
-            raise
-        finally:
-            cur.close()
-        self._committed()
-        return int(row_id)
+        with self.conn.begin():
+            row_id = insert(self.conn, req, now, state, last_error)
+        self._checkpoints.committed()
+        return row_id
 
     def mark_many(self, marks) -> None:
         """Commit many outcomes (dicts as :func:`mark_many` takes them) in one transaction."""
         if not marks:
             return
-        if not self.fast:
-            with self.conn.begin():
-                mark_many(self.conn, marks)
-            return
-        cur = self.raw.cursor()
-        try:
-            cur.executemany(self._mark_sql, [[m[k] for k in self._mark_keys] for m in marks])
-            self.raw.commit()
-        except BaseException:
-            self.raw.rollback()
-            raise
-        finally:
-            cur.close()
-        self._committed()
-
-    def _committed(self) -> None:
+        with self.conn.begin():
+            mark_many(self.conn, marks)
         self._checkpoints.committed()
 
     def close(self) -> None:
         """Give the connection back to the pool."""
-        if self.raw is not None:
-            self.raw.close()
-            self.raw = None
         if self.conn is not None:
             self.conn.close()
             self.conn = None

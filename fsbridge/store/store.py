@@ -26,7 +26,6 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from sqlalchemy import event as sa_event
 from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, update
-import sqlite3
 
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
@@ -34,7 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from fsbridge.conference import events as ev
 from fsbridge.store import tables as t
 from fsbridge.store.db import WalCheckpointer, metadata, sqlite_file
-from fsbridge.store.sqlexec import RawSQLite, SAExec
+from fsbridge.store.sqlexec import SAExec
 from fsbridge.store.rows import (
     ConferenceRow,
     DateRange,
@@ -66,30 +65,19 @@ class Store:
     """
 
     def __init__(self, db_engine: Engine, checkpoint_every: int = 200,
-                 checkpoint_runner: Optional[Callable[[Callable[[], None]], object]] = None,
-                 fast: Optional[bool] = None) -> None:
-        """``db_engine``: from :func:`fsbridge.store.db.make_engine`.
+                 checkpoint_runner: Optional[Callable[[Callable[[], None]], object]] = None) -> None:
+        """``db_engine``: from :func:`fsbridge.store.db.make_engine`. Every statement goes through
+        SQLAlchemy Core (prebuilt once here), on SQLite and PostgreSQL alike.
 
-        SQLite file: SQLite would run WAL checkpoints inside a commit (copying the log back with an fsync,
-        up to ≈ 20 ms — a stall of the whole gevent hub, seen as REST p99 spikes). The store's connections
-        turn automatic checkpoints off and a PASSIVE checkpoint runs every ``checkpoint_every`` of its commits
-        in an OS thread (``checkpoint_runner(fn)``, default gevent's threadpool ``spawn``) — the approach of
-        fsbridge.callbacks.outbox.
-
-        ``fast`` (default: on for a SQLite file): the hot statements (record, fetch by Sid / CallSid / label)
-        run on one DBAPI connection (:class:`fsbridge.store.sqlexec.RawSQLite`), same SQL, same storage
-        formats, ≈ 4× less CPU; lists and other databases go through SQLAlchemy Core.
+        SQLite file: automatic WAL checkpoints (run by SQLite inside a commit, up to ≈ 20 ms — a stall of the
+        whole gevent hub) are turned off on the store's connections; a PASSIVE checkpoint runs every
+        ``checkpoint_every`` commits in an OS thread (:class:`fsbridge.store.db.WalCheckpointer`).
         """
         self.engine = db_engine
         self._db_file = sqlite_file(db_engine)
         self._checkpoints = WalCheckpointer(self._db_file, checkpoint_every, checkpoint_runner)
         if self._db_file and not sa_event.contains(db_engine, "connect", _no_autocheckpoint):
             sa_event.listen(db_engine, "connect", _no_autocheckpoint)
-        self._raw: Optional[RawSQLite] = None
-        if fast is None:
-            fast = self._db_file is not None
-        if fast and db_engine.dialect.name == "sqlite":
-            self._raw = RawSQLite(db_engine)
         self._stmts: Dict[tuple, object] = {}
         c, p, r, a = t.conferences, t.participants, t.recordings, t.applied_events
         self._ins_applied = insert(a).values(conference_sid=bindparam("cf"), sequence_number=bindparam("seq"),
@@ -132,22 +120,12 @@ class Store:
         """Apply one DomainEvent. Returns False (and changes nothing) if this (conference_sid,
         sequence_number) was already recorded, True otherwise. One transaction per event."""
         params = {"cf": event.conference_sid, "seq": event.sequence_number, "name": event.name, "at": _now()}
-        raw = self._raw
         try:
-            if raw is not None:
-                try:
-                    raw.execute(self._ins_applied, params)
-                    self._apply(raw, event)
-                    raw.commit()
-                except BaseException:
-                    raw.rollback()
-                    raise
-            else:
-                with self.engine.begin() as conn:
-                    x = SAExec(conn)
-                    x.execute(self._ins_applied, params)
-                    self._apply(x, event)
-        except (IntegrityError, sqlite3.IntegrityError):
+            with self.engine.begin() as conn:
+                x = SAExec(conn)
+                x.execute(self._ins_applied, params)
+                self._apply(x, event)
+        except IntegrityError:
             if self._already_applied(event.conference_sid, event.sequence_number):
                 return False
             raise
@@ -159,9 +137,7 @@ class Store:
         self._checkpoints.committed()
 
     def _read(self, fn):
-        """Run ``fn(executor)`` for a read: on the fast connection if any, else a pooled connection."""
-        if self._raw is not None:
-            return fn(self._raw)
+        """Run ``fn(executor)`` for a read on a pooled connection."""
         with self.engine.connect() as conn:
             return fn(SAExec(conn))
 
