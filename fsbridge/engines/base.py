@@ -29,15 +29,20 @@ class Engine(Protocol):
     ``snapshot`` lists the members the engine has now (for ``ConferenceState.resync``).
     """
 
-    def set_event_sink(self, sink: EventSink) -> None: ...
+    def set_event_sink(self, sink: EventSink) -> None:
+        """Send every NativeEvent to ``sink`` (called in engine order, never concurrently)."""
 
-    def execute(self, command: Command) -> None: ...
+    def execute(self, command: Command) -> None:
+        """Carry out one command; raises EngineError (refused) or EngineUnavailable (unreachable)."""
 
-    def snapshot(self) -> List[MemberSnapshot]: ...
+    def snapshot(self) -> List[MemberSnapshot]:
+        """The members the engine has now, every room (FreeSWITCH ``json_list``)."""
 
-    def start(self) -> None: ...
+    def start(self) -> None:
+        """Connect / start ticking; returns at once."""
 
-    def stop(self) -> None: ...
+    def stop(self) -> None:
+        """Disconnect / stop ticking."""
 
 
 class CallLeg(Protocol):
@@ -55,14 +60,20 @@ class CallLeg(Protocol):
     to: str
     hung_up: bool
 
-    def answer(self) -> None: ...
+    def answer(self) -> None:
+        """Answer the call (idempotent)."""
 
-    def play(self, media: Iterable[str]) -> bool: ...
+    def play(self, media: Iterable[str]) -> bool:
+        """Play media references in order; True when finished, False when hung up / interrupted."""
 
-    def join(self, command: JoinMember) -> str: ...
+    def join(self, command: JoinMember) -> str:
+        """Join the room and block until leaving: "left", "hangup" or "refused"."""
 
-    def leave(self) -> None: ...
+    def leave(self) -> None:
+        """Take the call out of its conference (its ``join`` returns "left")."""
 
-    def hangup(self, cause: str = "NORMAL_CLEARING") -> None: ...
+    def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
+        """Hang the call up with a FreeSWITCH hangup cause name."""
 
-    def on_dtmf(self, callback: Optional[Callable[[str], None]]) -> None: ...
+    def on_dtmf(self, callback: Optional[Callable[[str], None]]) -> None:
+        """Call ``callback(digit)`` for each DTMF digit received (None = stop)."""
