@@ -47,7 +47,8 @@ class ConferenceInfo:
 
 @dataclass
 class MemberRecord:
-    """One participant (mutable, owned by ConferenceState). ``member_id`` is None until add-member."""
+    """One participant (mutable, owned by ConferenceState). ``member_id`` is None until add-member;
+    ``unique_id`` is "" while a REST dial-out is queued (no engine channel known yet)."""
 
     call_sid: str
     unique_id: str
@@ -71,6 +72,7 @@ class MemberRecord:
     speaking: bool = False
     leave_reason: Optional[str] = None   # ReasonParticipantLeft decided by an intent (kick, end)
     kicked: bool = False                 # removed by kick/hup rather than by its own hangup
+    dialed: bool = False                 # created by a REST dial-out (Twilio create Participant)
 
     @property
     def joined(self) -> bool:
@@ -136,6 +138,7 @@ class ConferenceRecord:
     recordings: Dict[str, RecordingRecord] = field(default_factory=dict)
     announcements: List[Tuple[Optional[int], str, str]] = field(default_factory=list)  # (member_id, file, url)
     ever_joined: bool = False
+    dialed_out: bool = False   # a REST dial-out (queued participant) was ever added: the instance is public
     last_left: Optional[Tuple[str, Optional[str], bool]] = None  # (call_sid, label, kicked) of the last leave
 
     @property
@@ -147,6 +150,11 @@ class ConferenceRecord:
     def pending(self) -> List[MemberRecord]:
         """Participants asked to join whose add-member has not arrived."""
         return [m for m in self.members.values() if m.member_id is None and m.status == R.P_CONNECTING]
+
+    @property
+    def queued(self) -> List[MemberRecord]:
+        """REST dial-outs (Twilio create Participant) not answered yet (status queued)."""
+        return [m for m in self.members.values() if m.status == R.P_QUEUED]
 
     @property
     def ending(self) -> bool:

@@ -37,6 +37,8 @@ CALL_IN_PROGRESS = "in-progress"
 CALL_FAILED = "failed"
 CALL_CANCELED = "canceled"
 CALL_COMPLETED = "completed"
+#: the ParticipantCallStatus values of a dial-out that never joined (participant_add_failed)
+DIAL_OUT_FAILED_STATUSES = (CALL_BUSY, CALL_NO_ANSWER, CALL_FAILED, CALL_CANCELED)
 
 # Participant status (Twilio Participant resource).
 P_QUEUED = "queued"

@@ -44,6 +44,8 @@ DEFAULT_HOLD_MUSIC = C.DEFAULT_HOLD_MUSIC
 MAX_LABEL = 128          # Twilio participantLabel: max 128 characters
 MAX_NAME = 128           # Twilio Conference friendly_name: max 128 characters
 KEEP_COMPLETED = 10000   # completed instances kept for queries (the store keeps them for ever)
+#: participant statuses of someone present or on the way (queued dial-out, connecting, connected)
+LIVE = (R.P_QUEUED, R.P_CONNECTING, R.P_CONNECTED)
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,7 @@ class ConferenceState:
         self._by_call: Dict[str, str] = {}                   # CallSid → conference sid (not left)
         self._by_uid: Dict[str, str] = {}                    # unique_id → CallSid (not left)
         self._cancelled: Dict[str, str] = {}                 # unique_id → room: join outlived its conference
+        self._cancelled_calls: Dict[str, str] = {}           # CallSid → room: dial-out outlived its conference
         self._completed: collections.deque = collections.deque()
 
     # ------------------------------------------------------------------ helpers
@@ -127,8 +130,8 @@ class ConferenceState:
         return conf
 
     def _find(self, conf: ConferenceRecord, who: str) -> MemberRecord:
-        """The live (connecting/connected) participant whose CallSid or label is ``who``; else 20404."""
-        live = [m for m in conf.members.values() if m.status in (R.P_CONNECTING, R.P_CONNECTED)]
+        """The live (queued/connecting/connected) participant whose CallSid or label is ``who``; else 20404."""
+        live = [m for m in conf.members.values() if m.status in LIVE]
         m = next((x for x in live if x.call_sid == who), None) or next(
             (x for x in live if x.label is not None and x.label == who), None)
         if m is None:
@@ -175,11 +178,123 @@ class ConferenceState:
         participant joins on the engine's add-member. ``wait_media``: the resolved waitUrl media
         (``()`` = silence, Twilio waitUrl=""). ``timestamp_us``: call time (µs), else the clock.
 
+        A call that is a queued dial-out (:meth:`dial_out`, answered now) adopts its queued participant:
+        same conference instance, same CallSid, status queued → connecting (its label stays reserved).
+
         Raises DomainError: 16025 duplicate participantLabel in the conference; 13240 ``conference.coach``
         (or jambonz ``speak_only_to``, a CallSid or memberTag) is not a connected participant of it;
         16020 maxParticipants reached; 21201 bad name/label/dialect;
-        21220 the call is already in a conference.
+        21220 the call is already in a conference, or it is a dial-out whose conference ended meanwhile.
         """
+        if not unique_id:
+            raise DomainError(INVALID_PARAMETER, "account_sid, call_sid and unique_id are required")
+        queued = self._queued_member(call_sid)
+        if queued is not None and queued.account_sid != account_sid:
+            raise DomainError(INVALID_STATE, f"Call {call_sid} is already in a conference")
+        if call_sid in self._cancelled_calls:
+            room = self._cancelled_calls.pop(call_sid)
+            raise DomainError(INVALID_STATE, f"Conference {room} of dial-out {call_sid} has ended")
+        if unique_id in self._by_uid:
+            raise DomainError(INVALID_STATE, f"Call {call_sid} is already in a conference")
+        conf, coach_member, ts = self._admit(account_sid, call_sid, conference, dialect, timestamp_us,
+                                             queued=queued)
+        if queued is not None:
+            m = queued
+            m.unique_id, m.status, m.date_updated = unique_id, R.P_CONNECTING, ts
+            m.label, m.muted = conference.participant_label, conference.muted
+            m.start_conference_on_enter = conference.start_conference_on_enter
+            m.end_conference_on_exit = conference.end_conference_on_exit
+            m.beep, m.wait_url = beep_mode(conference.beep), conference.wait_url
+            m.coaching = coach_member is not None
+            m.call_sid_to_coach = coach_member.call_sid if coach_member else None
+            m.from_, m.to = from_ or m.from_, to or m.to
+        else:
+            m = self._new_member(conf, call_sid, unique_id, account_sid, conference, coach_member, from_, to, ts)
+        self._by_uid[unique_id] = call_sid
+        enter, exit_ = beep_flags(m.beep)
+        return Outcome(commands=(C.JoinMember(
+            room=conf.sid, unique_id=unique_id, call_sid=call_sid, muted=m.muted,
+            waiting=conf.status == R.CONF_INIT, wait_media=tuple(wait_media),
+            jitter_buffer_ms=jitter_buffer_ms(conference.jitter_buffer_size), enter_beep=enter,
+            exit_beep=exit_, max_members=conf.max_participants, end_conference=m.end_conference_on_exit),))
+
+    def dial_out(self, *, account_sid: str, call_sid: str, conference: markup.Conference, dialect: str,
+                 from_: str = "", to: str = "", timestamp_us: Optional[int] = None) -> Outcome:
+        """Twilio create Participant (REST dial-out): the participant exists at once with status ``queued``.
+
+        Same checks and conference choice as :meth:`join` (the instance named ``conference.name`` that is
+        not completed nor ending, else a new one): the queued participant reserves its label (16025 for a
+        duplicate) and a seat (16020). It is not a member: it starts nothing and does not count in
+        member_count. When the dialled call answers, its :meth:`join` (same ``call_sid``) adopts it; when
+        the dial-out fails, :meth:`dial_out_failed` reports it. No command (the runtime dials) and no event
+        (Twilio sends no statusCallback for a queued participant) — the result is always empty; the
+        participant is visible through :meth:`participant` / :meth:`participant_of_call`.
+        Source: Twilio Participants resource (create → status queued), TwiML Conference statusCallback table.
+
+        Raises DomainError: 16025, 13240, 16020, 21201 as :meth:`join`; 21220 the call is already in a
+        conference.
+        """
+        if call_sid in self._cancelled_calls or self._queued_member(call_sid) is not None:
+            raise DomainError(INVALID_STATE, f"Call {call_sid} is already in a conference")
+        conf, coach_member, ts = self._admit(account_sid, call_sid, conference, dialect, timestamp_us)
+        m = self._new_member(conf, call_sid, "", account_sid, conference, coach_member, from_, to, ts)
+        m.status, m.dialed = R.P_QUEUED, True
+        conf.dialed_out = True
+        return EMPTY
+
+    def dial_out_failed(self, call_sid: str, call_status: str, cause: Optional[str] = None,
+                        timestamp_us: Optional[int] = None) -> Outcome:
+        """The dial-out of a queued participant failed (busy, not answered, unreachable, cancelled).
+
+        ``call_status``: the Twilio ParticipantCallStatus — ``busy`` | ``no-answer`` | ``failed`` |
+        ``canceled`` (the engine maps its own causes; FreeSWITCH: engines/freeswitch/engine.py
+        ``originate_status``). ``cause``: the engine's detail (e.g. ``USER_BUSY``), informational.
+        Emits ``participant-leave`` with ReasonParticipantLeft ``participant_add_failed`` and that
+        ParticipantCallStatus (participant status ``failed``); the participant was never a member, so
+        member_count is unchanged and no start rule runs. If that leaves a conference with nobody connected
+        and nobody on the way, the end rules run (docs/domain.md: a conference only dial-outs were ever
+        added to ends with conference-end, reason last-participant-left). A call that is not a queued
+        participant (unknown, already answered and joining, already failed): empty Outcome.
+        Raises DomainError 21201 for another ``call_status``. Source: twilio-twiml-conference-noun.txt
+        statusCallback table (ParticipantCallStatus, ReasonParticipantLeft rows).
+        """
+        if call_status not in R.DIAL_OUT_FAILED_STATUSES:
+            raise DomainError(INVALID_PARAMETER, f"ParticipantCallStatus {call_status!r} is not a failed dial-out")
+        m = self._queued_member(call_sid)
+        if m is None:
+            return EMPTY
+        conf = self._confs[m.conference_sid]
+        ts = _dt(timestamp_us) if timestamp_us is not None else self._now()
+        out = _Out()
+        self._fail_queued(out, conf, m, call_status, ts)
+        if conf.last_left is None:   # nobody joined yet: the failed dial-out is who "left" last
+            conf.last_left = (m.call_sid, m.label, False)
+        self._maybe_last_left(out, conf, ts)
+        return out.outcome()
+
+    def _queued_member(self, call_sid: str) -> Optional[MemberRecord]:
+        """The queued dial-out participant ``call_sid`` (not answered yet), or None."""
+        conf = self._confs.get(self._by_call.get(call_sid or "", ""))
+        m = conf.members.get(call_sid) if conf is not None else None
+        return m if m is not None and m.status == R.P_QUEUED else None
+
+    def _fail_queued(self, out: _Out, conf: ConferenceRecord, m: MemberRecord, call_status: str,
+                     ts: datetime) -> None:
+        """A queued participant will never join: participant-leave (participant_add_failed), forgotten."""
+        m.status = R.P_FAILED
+        m.date_updated = ts
+        self._forget_member(m)
+        del conf.members[m.call_sid]
+        self._emit(out, conf, ev.PARTICIPANT_LEAVE, ts, m, reason_participant_left=R.LEFT_PARTICIPANT_ADD_FAILED,
+                   participant_call_status=call_status)
+
+    def _admit(self, account_sid: str, call_sid: str, conference: markup.Conference, dialect: str,
+               timestamp_us: Optional[int], queued: Optional[MemberRecord] = None
+               ) -> Tuple[ConferenceRecord, Optional[MemberRecord], datetime]:
+        """Checks shared by :meth:`join` and :meth:`dial_out`; finds or creates the instance.
+
+        ``queued``: the call's own queued participant (a join adopting it): its conference is used and it
+        does not collide with itself. Returns (conference, coached member or None, timestamp)."""
         if dialect not in markup.DIALECTS:
             raise DomainError(INVALID_PARAMETER, f"Unknown dialect {dialect!r}")
         name = conference.name
@@ -188,16 +303,19 @@ class ConferenceState:
         label = conference.participant_label
         if label is not None and (label == "" or len(label) > MAX_LABEL):
             raise DomainError(INVALID_PARAMETER, "participantLabel must be 1 to 128 characters")
-        if not call_sid or not unique_id or not account_sid:
+        if not call_sid or not account_sid:
             raise DomainError(INVALID_PARAMETER, "account_sid, call_sid and unique_id are required")
-        if call_sid in self._by_call or unique_id in self._by_uid:
+        if call_sid in self._by_call and queued is None:
             raise DomainError(INVALID_STATE, f"Call {call_sid} is already in a conference")
         ts = _dt(timestamp_us) if timestamp_us is not None else self._now()
 
-        conf = self._confs.get(self._by_name.get((account_sid, name), ""))
-        if conf is not None and (conf.status == R.CONF_COMPLETED or conf.ending):
-            conf = None
-        live = [m for m in conf.members.values() if m.status in (R.P_CONNECTING, R.P_CONNECTED)] if conf else []
+        if queued is not None:
+            conf = self._confs[queued.conference_sid]
+        else:
+            conf = self._confs.get(self._by_name.get((account_sid, name), ""))
+            if conf is not None and (conf.status == R.CONF_COMPLETED or conf.ending):
+                conf = None
+        live = [m for m in conf.members.values() if m.status in LIVE and m is not queued] if conf else []
         if label is not None and any(m.label == label for m in live):
             raise DomainError(DUPLICATE_LABEL, f"Participant label {label!r} already exists in the conference")
         coach_member = None
@@ -206,7 +324,7 @@ class ConferenceState:
             coach_member = next((m for m in live if coach_target in (m.call_sid, m.label)), None)
             if coach_member is None or not coach_member.joined:
                 raise DomainError(BAD_COACH, f"Call {coach_target} to coach is not in the conference")
-        if conf is not None and len(conf.joined) + len(conf.pending) >= conf.max_participants:
+        if conf is not None and len(live) >= conf.max_participants:
             raise DomainError(CONFERENCE_FULL, f"Conference {name!r} is full ({conf.max_participants})")
         if conf is None:
             conf = ConferenceRecord(
@@ -219,23 +337,23 @@ class ConferenceState:
             self._by_name[(account_sid, name)] = conf.sid
         elif conf.region is None and conference.region:
             conf.region = conference.region
+        return conf, coach_member, ts
 
+    def _new_member(self, conf: ConferenceRecord, call_sid: str, unique_id: str, account_sid: str,
+                    conference: markup.Conference, coach_member: Optional[MemberRecord], from_: str, to: str,
+                    ts: datetime) -> MemberRecord:
+        """A new participant record (status connecting) registered in ``conf`` and by CallSid."""
         m = MemberRecord(
             call_sid=call_sid, unique_id=unique_id, conference_sid=conf.sid, account_sid=account_sid,
-            label=label, muted=conference.muted, start_conference_on_enter=conference.start_conference_on_enter,
+            label=conference.participant_label, muted=conference.muted,
+            start_conference_on_enter=conference.start_conference_on_enter,
             end_conference_on_exit=conference.end_conference_on_exit, beep=beep_mode(conference.beep),
             date_created=ts, date_updated=ts, coaching=coach_member is not None,
             call_sid_to_coach=coach_member.call_sid if coach_member else None, from_=from_, to=to,
             wait_url=conference.wait_url)
         conf.members[call_sid] = m
         self._by_call[call_sid] = conf.sid
-        self._by_uid[unique_id] = call_sid
-        enter, exit_ = beep_flags(m.beep)
-        return Outcome(commands=(C.JoinMember(
-            room=conf.sid, unique_id=unique_id, call_sid=call_sid, muted=m.muted,
-            waiting=conf.status == R.CONF_INIT, wait_media=tuple(wait_media),
-            jitter_buffer_ms=jitter_buffer_ms(conference.jitter_buffer_size), enter_beep=enter,
-            exit_beep=exit_, max_members=conf.max_participants, end_conference=m.end_conference_on_exit),))
+        return m
 
     def set_muted(self, account_sid: str, conference_sid: str, who: str, muted: bool) -> Outcome:
         """Twilio Participant ``Muted``: → MuteMember/UnmuteMember (nothing when already so).
@@ -412,7 +530,10 @@ class ConferenceState:
         """Fix the end (reason, who) and ask the engine to remove everyone; finish if nobody is left."""
         conf.ending_reason, conf.call_sid_ending, conf.label_ending = reason, call_sid, label
         conf.reason_text = text
-        self._cancel_pending(conf)
+        self._cancel_pending(out, conf, ts)
+        for m in conf.queued:   # dial-outs not answered yet will never join: reported before conference-end
+            self._cancelled_calls[m.call_sid] = conf.sid
+            self._fail_queued(out, conf, m, R.CALL_CANCELED, ts)
         for m in conf.joined:
             if m.leave_reason is None:
                 m.leave_reason = others_reason
@@ -426,7 +547,7 @@ class ConferenceState:
         """Complete the conference: conference-end once; pending joins are cancelled (kicked on arrival)."""
         if conf.status == R.CONF_COMPLETED:
             return
-        self._cancel_pending(conf)
+        self._cancel_pending(out, conf, ts)
         conf.status = R.CONF_COMPLETED
         conf.ended_at = ts
         self._emit(out, conf, ev.CONFERENCE_END, ts, reason_conference_ended=conf.ending_reason,
@@ -438,12 +559,18 @@ class ConferenceState:
             if old is not None and self._by_name.get((old.account_sid, old.friendly_name)) == old.sid:
                 del self._by_name[(old.account_sid, old.friendly_name)]
 
-    def _cancel_pending(self, conf: ConferenceRecord) -> None:
-        """Joins still on their way when the end is decided never join: kicked if add-member comes."""
+    def _cancel_pending(self, out: _Out, conf: ConferenceRecord, ts: datetime) -> None:
+        """Joins still on their way when the end is decided never join: kicked if add-member comes. An
+        answered REST dial-out among them was visible (queued) to the API: its participant-leave
+        (participant_add_failed, canceled) is reported."""
         for m in conf.pending:
             m.status = R.P_FAILED
             self._cancelled[m.unique_id] = conf.sid
             self._forget_member(m)
+            if m.dialed:
+                self._emit(out, conf, ev.PARTICIPANT_LEAVE, ts, m,
+                           reason_participant_left=R.LEFT_PARTICIPANT_ADD_FAILED,
+                           participant_call_status=R.CALL_CANCELED)
 
     def _forget_member(self, m: MemberRecord) -> None:
         if self._by_call.get(m.call_sid) == m.conference_sid:
@@ -489,13 +616,16 @@ class ConferenceState:
         self._maybe_last_left(out, conf, ts)
 
     def _maybe_last_left(self, out: _Out, conf: ConferenceRecord, ts: datetime) -> None:
-        """Nobody connected and nobody on the way: the conference ends (last-participant-left/-kicked)."""
-        if conf.status == R.CONF_COMPLETED or conf.ending or conf.joined or conf.pending:
+        """Nobody connected and nobody on the way (connecting or queued dial-out): the conference ends
+        (last-participant-left/-kicked). A conference nobody ever joined is dropped without an event —
+        unless a REST dial-out was queued in it (its ConferenceSid was answered to the API and its failure
+        reported): then it ends with conference-end like any other (docs/domain.md)."""
+        if conf.status == R.CONF_COMPLETED or conf.ending or conf.joined or conf.pending or conf.queued:
             return
-        if not conf.ever_joined:   # nobody ever joined (refused/failed joins): the instance never existed
+        if not conf.ever_joined and not conf.dialed_out:   # refused joins only: the instance never existed
             self._drop(conf)
             return
-        call_sid, label, kicked = conf.last_left
+        call_sid, label, kicked = conf.last_left or (None, None, False)
         conf.ending_reason = R.LAST_PARTICIPANT_KICKED if kicked else R.LAST_PARTICIPANT_LEFT
         conf.call_sid_ending, conf.label_ending = call_sid, label
         conf.reason_text = f"Last participant {'was kicked' if kicked else 'left'}"
@@ -583,8 +713,8 @@ class ConferenceState:
         m = conf.members[call_sid]
         if m.joined:
             self._leave(out, conf, m, ts, event.hangup_cause or "NORMAL_CLEARING")
-        else:
-            self._fail_pending(out, conf, m, ts)
+        elif m.status == R.P_CONNECTING:   # answered, hung up before the room took it
+            self._fail_pending(out, conf, m, ts, R.CALL_COMPLETED)
 
     def _on_join_refused(self, out: _Out, event: NativeEvent, ts: datetime) -> None:
         if event.unique_id is None:
@@ -595,10 +725,20 @@ class ConferenceState:
             return
         self._fail_pending(out, conf, m, ts)
 
-    def _fail_pending(self, out: _Out, conf: ConferenceRecord, m: MemberRecord, ts: datetime) -> None:
+    def _fail_pending(self, out: _Out, conf: ConferenceRecord, m: MemberRecord, ts: datetime,
+                      call_status: str = R.CALL_FAILED) -> None:
+        """A join that never reached the room (refused, or the channel ended first) is dropped. A REST
+        dial-out was visible to the API since it was queued, so it gets participant-leave
+        (participant_add_failed, ``call_status``); other joins leave no trace."""
         m.status = R.P_FAILED
+        m.date_updated = ts
         self._forget_member(m)
         del conf.members[m.call_sid]
+        if m.dialed:
+            self._emit(out, conf, ev.PARTICIPANT_LEAVE, ts, m, reason_participant_left=R.LEFT_PARTICIPANT_ADD_FAILED,
+                       participant_call_status=call_status)
+            if conf.last_left is None:
+                conf.last_left = (m.call_sid, m.label, False)
         self._maybe_last_left(out, conf, ts)
 
     def _on_flag(self, out: _Out, event: NativeEvent, ts: datetime) -> None:
@@ -779,7 +919,7 @@ class ConferenceState:
         return tuple(c.info() for c in self._confs.values() if account_sid in (None, c.account_sid))
 
     def participant(self, conference_sid: str, who: str) -> Optional[ParticipantView]:
-        """A participant (by CallSid or label) that is connecting or connected, or None."""
+        """A participant (by CallSid or label) that is queued, connecting or connected, or None."""
         conf = self._confs.get(conference_sid)
         if conf is None:
             return None
@@ -789,14 +929,15 @@ class ConferenceState:
             return None
 
     def participants(self, conference_sid: str) -> Tuple[ParticipantView, ...]:
-        """Participants connecting or connected (Twilio Participants list), in join-request order."""
+        """Participants queued (dial-out not answered yet), connecting or connected (Twilio Participants
+        list), in creation order."""
         conf = self._confs.get(conference_sid)
         if conf is None:
             return ()
-        return tuple(m.view() for m in conf.members.values() if m.status in (R.P_CONNECTING, R.P_CONNECTED))
+        return tuple(m.view() for m in conf.members.values() if m.status in LIVE)
 
     def participant_of_call(self, call_sid: str) -> Optional[ParticipantView]:
-        """The participant this call is (connecting or connected) in any conference, or None."""
+        """The participant this call is (queued, connecting or connected) in any conference, or None."""
         conf = self._confs.get(self._by_call.get(call_sid, ""))
         m = conf.members.get(call_sid) if conf else None
         return m.view() if m is not None else None
