@@ -1,7 +1,10 @@
 """Property-based test: random intents and engine events (repeats, losses, reconnects) never break the
 conference invariants of issue #3: ≤ 1 start and ≤ 1 end per instance, end after start when there was a
 start, SequenceNumbers 1, 2, 3 … per instance, no event for an unknown participant, member count =
-joins − leaves, labels unique among the participants of an instance.
+joins − leaves, labels unique among the participants of an instance. REST dial-outs (queued participants,
+answered → adopted by their join, or failed → participant-leave ``participant_add_failed``) are among the
+steps: a failed dial-out's leave is for a participant that was queued and never joined, and does not
+count as a leave.
 """
 from collections import defaultdict
 
@@ -41,6 +44,7 @@ class ConferenceMachine(RuleBasedStateMachine):
         self.joins = defaultdict(int)
         self.leaves = defaultdict(int)
         self.speaking = set()                # (conference, CallSid) between speech-start and speech-stop
+        self.dialed = set()                  # CallSids ever given to dial_out
 
     # ------------------------------------------------------------------ steps
     def _try(self, fn, *a, **kw):
@@ -84,6 +88,33 @@ class ConferenceMachine(RuleBasedStateMachine):
             self.deferred.append(out)
         else:
             self.h.run(out)
+
+    @rule(call=st.sampled_from(CALLS), room=st.sampled_from(ROOMS), start=st.booleans(),
+          label=st.sampled_from(LABELS))
+    def dial_out(self, call, room, start, label):
+        """REST create Participant: a queued participant."""
+        conf = Conference(name=room, start_conference_on_enter=start, participant_label=label, max_participants=4,
+                          status_callback="/cb", status_callback_event=("start", "end", "join", "leave"))
+        try:
+            out = self.h.state.dial_out(account_sid=self.h.account_sid, call_sid=call, conference=conf,
+                                        dialect="twiml", timestamp_us=self.h.engine.now_us)
+        except DomainError as e:
+            assert e.code in (16020, 16025, 21220)
+            return
+        assert out.commands == () and out.events == ()
+        view = self.h.state.participant_of_call(call)
+        assert view.status == "queued" and view.member_id is None
+        self.dialed.add(call)
+
+    @rule(call=st.sampled_from(CALLS), status=st.sampled_from(["busy", "no-answer", "failed", "canceled"]))
+    def dial_out_fails(self, call, status):
+        view = self.h.state.participant_of_call(call)
+        events = self.h.run(self.h.state.dial_out_failed(call, status, "CAUSE", timestamp_us=self.h.engine.now_us))
+        if view is None or view.status != "queued":
+            assert events == [], "only a queued participant can fail to be added"
+        else:
+            assert events and events[0].name == ev.PARTICIPANT_LEAVE and events[0].participant_call_status == status
+            assert self.h.state.participant_of_call(call) is None
 
     @rule(data=st.data())
     def deliver_deferred(self, data):
@@ -184,7 +215,10 @@ class ConferenceMachine(RuleBasedStateMachine):
             elif e.name in PARTICIPANT_EVENTS:
                 assert self.ended[c] == 0, "no participant event after conference-end"
                 cs = e.participant.call_sid
-                if e.name == ev.PARTICIPANT_JOIN:
+                if e.name == ev.PARTICIPANT_LEAVE and e.reason_participant_left == "participant_add_failed":
+                    assert cs in self.dialed and cs not in self.present[c], "add failed: queued, never joined"
+                    assert e.participant.status == "failed"
+                elif e.name == ev.PARTICIPANT_JOIN:
                     assert cs not in self.present[c]
                     self.present[c].add(cs)
                     self.joins[c] += 1

@@ -214,6 +214,17 @@ class Harness:
                                         dialect=dialect, from_=from_, to=to, wait_media=wait_media,
                                         timestamp_us=self.engine.now_us))
 
+    def dial_out(self, call_sid: str, name: str, dialect: str = "twiml", from_: str = "", to: str = "",
+                 **conf_kw) -> List[DomainEvent]:
+        """REST create Participant: ``call_sid`` is dialled into ``name`` (queued). Raises DomainError."""
+        return self.run(self.state.dial_out(account_sid=self.account_sid, call_sid=call_sid,
+                                            conference=Conference(name=name, **conf_kw), dialect=dialect,
+                                            from_=from_, to=to, timestamp_us=self.engine.now_us))
+
+    def dial_out_failed(self, call_sid: str, call_status: str, cause: Optional[str] = None) -> List[DomainEvent]:
+        """The engine reports the dial-out of ``call_sid`` failed (Twilio ``call_status``)."""
+        return self.run(self.state.dial_out_failed(call_sid, call_status, cause, timestamp_us=self.engine.now_us))
+
     def hangup(self, call_sid: str, cause: str = "NORMAL_CLEARING") -> List[DomainEvent]:
         """The caller hangs up: del-member with ``cause`` (+ conference-destroy if last), then
         CHANNEL_HANGUP_COMPLETE."""
