@@ -18,6 +18,10 @@ statusCallbackEvent list in twilio-twiml-conference-noun.txt):
   ``left_at`` (status ``complete`` unless the view says ``failed``);
 * any event carrying ``recording``: the recording row takes that state (status from the view, else from the
   event name ``recording-<status>``).
+
+One row no DomainEvent creates: a REST dial-out's ``queued`` participant (Twilio sends no callback for it)
+— :meth:`Store.record_queued` writes it (and its conference row) with ``last_sequence`` 0, so every event
+of that participant (join, or participant-leave ``participant_add_failed`` → status ``failed``) overrides it.
 """
 from __future__ import annotations
 
@@ -184,6 +188,19 @@ class Store:
         x.execute(ins, {"i_" + c: v for c, v in row.items()})
         return True
 
+    def _insert_missing(self, x, table, key: dict, values: dict) -> bool:
+        """Insert the row ``key`` + ``values`` unless a row with ``key`` exists; True if inserted."""
+        exists_key = ("exists", table.name, tuple(key))
+        exists = self._stmts.get(exists_key)
+        if exists is None:
+            exists = select(func.count()).select_from(table).where(
+                *[table.c[k] == bindparam("w_" + k) for k in key])
+            self._stmts[exists_key] = exists
+        if x.scalar(exists, {"w_" + k: v for k, v in key.items()}):
+            return False
+        x.execute(insert(table).values({**key, **values}), {})
+        return True
+
     def _apply(self, x, event: ev.DomainEvent) -> None:
         ts = to_naive_utc(event.timestamp) or _now()
         seq = event.sequence_number
@@ -247,6 +264,34 @@ class Store:
             values["path"] = view.path
         self._upsert(x, t.recordings, {"sid": view.sid}, values, event.sequence_number,
                      {"date_created": ts, "path": ""})
+
+    def record_queued(self, conference, participant) -> bool:
+        """Record a queued REST dial-out (Twilio create Participant answers it with status ``queued``).
+
+        ``conference``: the domain's :class:`~fsbridge.conference.model.ConferenceInfo` (its row is created,
+        status ``init``, if no event created it yet); ``participant``: its
+        :class:`~fsbridge.conference.events.ParticipantView` (status ``queued``). Both rows get
+        ``last_sequence`` 0: any later event wins, and a row an event already wrote is left alone.
+        Returns True if the participant row was written."""
+        ts = to_naive_utc(participant.date_created) or _now()
+        with self.engine.begin() as conn:
+            x = SAExec(conn)
+            self._insert_missing(x, t.conferences, {"sid": conference.sid}, dict(
+                account_sid=conference.account_sid, friendly_name=conference.friendly_name, status="init",
+                dialect=conference.dialect, region=conference.region,
+                date_created=to_naive_utc(conference.date_created) or ts,
+                date_updated=to_naive_utc(conference.date_updated) or ts, last_sequence=0))
+            written = self._insert_missing(x, t.participants, {"conference_sid": conference.sid,
+                                                               "call_sid": participant.call_sid}, dict(
+                account_sid=participant.account_sid or conference.account_sid, label=participant.label,
+                muted=participant.muted, hold=participant.hold, coaching=participant.coaching,
+                call_sid_to_coach=participant.call_sid_to_coach,
+                end_conference_on_exit=participant.end_conference_on_exit,
+                start_conference_on_enter=participant.start_conference_on_enter, beep=participant.beep,
+                status=participant.status, from_=participant.from_, to=participant.to, date_created=ts,
+                date_updated=ts, left_at=None, last_sequence=0))
+        self._committed()
+        return written
 
     def set_recording_status(self, account_sid: str, conference_sid: str, recording_sid: str,
                              status: str) -> bool:
