@@ -30,6 +30,7 @@ from fsbridge.conference import commands as C
 from fsbridge.conference import native as N
 from fsbridge.conference.events import DomainEvent
 from fsbridge.conference.ids import is_sid, new_sid
+from fsbridge.conference.reasons import CALL_FAILED, DIAL_OUT_FAILED_STATUSES, P_QUEUED
 from fsbridge.conference.state import ConferenceState, Outcome
 from fsbridge.config import Settings
 from fsbridge.engines.base import EngineError, EngineUnavailable
@@ -445,9 +446,14 @@ class Bridge:
         return record
 
     def call_ended(self, record: CallRecord) -> None:
-        """A session finished (its record is complete)."""
+        """A session finished (its record is complete). A dial-out whose participant is still queued (the
+        call ended before its join reached the conference, or the join was refused: 16020, 13240 …) is
+        reported as a failed dial-out."""
         errors = ", ".join(str(code) for code, _ in record.errors)
         log.info("call %s ended%s", record.call_sid, f" with errors {errors}" if errors else "")
+        view = self.state.participant_of_call(record.call_sid)
+        if view is not None and view.status == P_QUEUED:
+            self._dial_out_failed(record.call_sid, CALL_FAILED, "the call ended before joining the conference")
         self.registry.prune()
 
     def on_call(self, leg) -> Optional[CallRecord]:
@@ -475,7 +481,7 @@ class Bridge:
     def place_call(self, account_sid: str, from_: str, to: str, source, *, url: Optional[str] = None,
                    method: str = "POST", dialect: Optional[str] = None, direction: Optional[str] = None,
                    dtmf: Tuple[Tuple[str, float], ...] = (), hangup_after_s: Optional[float] = None,
-                   first: Optional[Response] = None) -> CallRecord:
+                   first: Optional[Response] = None, call_sid: Optional[str] = None) -> CallRecord:
         """Place a virtual call (standalone engine): a caller whose audio is ``source`` (a media URL, see
         :func:`source_ref`, or a live frame source such as the standalone engine's ``QueueSource``) calls
         ``to``.
@@ -483,7 +489,8 @@ class Bridge:
         Without ``url``: ``to`` must be a configured number (Direction ``inbound``, its voice URL/method/
         dialect/account); with ``url``: Direction ``outbound-api`` (Twilio Calls.json ``Url``).
         ``dtmf``: ``((digits, at_seconds), …)`` engine time after answer; ``hangup_after_s``: the caller
-        hangs up after that many seconds. Raises ValueError (bad source / unknown number / account).
+        hangs up after that many seconds. ``call_sid``: the CallSid to use (a queued dial-out's), else a
+        new one. Raises ValueError (bad source / unknown number / account), EngineError (unreadable audio).
         """
         if not hasattr(self.engine, "create_call"):
             raise ValueError("this engine cannot place virtual calls (use the standalone engine)")
@@ -503,7 +510,7 @@ class Bridge:
             self._preload(ref)
             if ref.startswith("tone_stream://"):
                 kw = {"loop": True}   # tone:HZ sounds until hangup
-        call_sid = new_sid("CA")
+        call_sid = call_sid or new_sid("CA")
         leg = self.engine.create_call(call_sid, ref, from_, to, dtmf=tuple(dtmf), hangup_after_s=hangup_after_s,
                                       **kw)
         record = CallRecord(call_sid=call_sid, account_sid=account_sid, from_=from_, to=to,
@@ -524,15 +531,19 @@ class Bridge:
         except Exception as exc:  # unreadable: create_call reports it
             log.debug("preload of %s failed: %s", ref, exc)
 
-    def _watch_originate(self, call_sid: str, job) -> None:
-        """Log the outcome of a dial-out; forget it when it failed (no call will come back)."""
+    def _watch_originate(self, call_sid: str, job, timeout_s: float = 120) -> None:
+        """Wait (up to ``timeout_s``) for a dial-out's BACKGROUND_JOB outcome. Answered: the call comes back
+        on the outbound socket (:meth:`on_call`). Otherwise (busy, no-answer, failed — FreeSWITCH causes
+        mapped by ``originate_status`` —, no result in time, or ESL lost: failed) it is forgotten and
+        reported by :meth:`_dial_out_failed` (participant-leave, participant_add_failed)."""
         try:
-            status, detail = job.wait(120)
+            status, detail = job.wait(timeout_s)
         except Exception as exc:
-            status, detail = "failed", str(exc)
+            status, detail = CALL_FAILED, str(exc)
         if status != "answered":
             self._originated.pop(call_sid, None)
             log.warning("call %s: dial-out %s: %s", call_sid, status, detail)
+            self._dial_out_failed(call_sid, status, detail)
 
     def wait_call(self, call_sid: str, timeout: Optional[float] = None) -> bool:
         """Block until the call has ended (True) or ``timeout`` seconds passed (False)."""
@@ -644,8 +655,19 @@ class Bridge:
 
     def add_participant(self, account_sid: str, conference_sid_or_name: str, from_: str, to: str,
                         options: dict) -> str:
-        """Dial out and join (Twilio create Participant). On the standalone engine ``to`` is a media URL
-        (``file:``/``tone:``) — the virtual callee's audio. Returns the new CallSid."""
+        """Dial out and join (Twilio create Participant). Returns the new CallSid.
+
+        The participant exists at once with status ``queued`` (``ConferenceState.dial_out``; recorded in the
+        store, so GET Participants/{CallSid}.json finds it), then the call is placed: on FreeSWITCH
+        ``bgapi originate`` (``to`` a number, ``sip:`` URI or dial string; ``options["timeout"]`` ring
+        seconds), on the standalone engine a virtual callee whose audio is ``to`` (a media URL: ``file:``/
+        ``tone:``/``silence:``). When it answers, its ``<Dial><Conference>`` join adopts the queued
+        participant; when it cannot be placed or is not answered, :meth:`_dial_out_failed` reports
+        participant-leave (participant_add_failed, ParticipantCallStatus busy|no-answer|failed) through the
+        normal publish path (store + callbacks). Raises DomainError (16025 duplicate Label, 16020 full,
+        13240, 21201 bad parameters / an engine that cannot dial ``to``), EngineUnavailable (503).
+        Source: Twilio Participants resource (create), TwiML Conference statusCallback table.
+        """
         from fsbridge.conference.errors import INVALID_PARAMETER, DomainError, not_found
         name = conference_sid_or_name
         dialect = "twiml"
@@ -657,26 +679,73 @@ class Bridge:
         conf = conference_from_options(name, options)
         first = Response(verbs=(Dial(conference=conf, time_limit=int(options.get("time_limit") or 14400)),),
                          dialect=dialect)
-        if not is_media_url(to):
-            originate = getattr(self.engine, "originate", None)
-            if originate is None:
-                raise DomainError(INVALID_PARAMETER,
-                                  f"To {to!r}: this engine dials virtual callees only (file:/path, tone:HZ)")
-            if not self.engine_available():
-                raise EngineUnavailable("the engine is not reachable")
-            call_sid = new_sid("CA")
-            self._originated[call_sid] = dict(account_sid=account_sid, from_=from_, to=to, dialect=dialect,
-                                              first=first)
-            job = originate(to, from_, call_sid, timeout_s=int(options.get("timeout") or 30))
-            log.info("call %s %s → %s: dialling out (add participant to %r)", call_sid, from_, to, name)
-            gevent.spawn(self._watch_originate, call_sid, job)
+        virtual = is_media_url(to)
+        originate = None if virtual else getattr(self.engine, "originate", None)
+        if not virtual and originate is None:
+            raise DomainError(INVALID_PARAMETER,
+                              f"To {to!r}: this engine dials virtual callees only (file:/path, tone:HZ)")
+        if virtual and not hasattr(self.engine, "create_call"):
+            raise DomainError(INVALID_PARAMETER, f"To {to!r}: this engine cannot place virtual calls")
+        if not self.engine_available():
+            raise EngineUnavailable("the engine is not reachable")
+        call_sid = new_sid("CA")
+        with self._lock:
+            outcome = self.state.dial_out(account_sid=account_sid, call_sid=call_sid, conference=conf,
+                                          dialect=dialect, from_=from_, to=to, timestamp_us=self.now_us())
+            self._publish(outcome.events)
+            self._execute(outcome.commands)
+            self._record_queued(call_sid)
+        log.info("call %s %s → %s: dialling out (add participant to %r), queued", call_sid, from_, to, name)
+        if virtual:
+            gevent.spawn(self._virtual_dial_out, call_sid, account_sid, from_, to, first, dialect)
             return call_sid
+        self._originated[call_sid] = dict(account_sid=account_sid, from_=from_, to=to, dialect=dialect,
+                                          first=first)
+        timeout_s = int(options.get("timeout") or 30)
         try:
-            record = self.place_call(account_sid, from_, to, to, url=None, first=first, dialect=dialect,
-                                     direction=params.DIRECTION_OUTBOUND_API)
-        except ValueError as exc:
-            raise DomainError(INVALID_PARAMETER, str(exc)) from None
-        return record.call_sid
+            job = originate(to, from_, call_sid, timeout_s=timeout_s)
+        except EngineError as exc:   # accepted (queued) already: the failure is reported as Twilio does
+            self._originated.pop(call_sid, None)
+            log.warning("call %s: dial-out failed: %s", call_sid, exc)
+            self._dial_out_failed(call_sid, CALL_FAILED, str(exc))
+            return call_sid
+        gevent.spawn(self._watch_originate, call_sid, job, timeout_s + 60)
+        return call_sid
+
+    def _record_queued(self, call_sid: str) -> None:
+        """Store the queued participant ``call_sid`` (no DomainEvent reports it). Under the bridge lock."""
+        record_queued = getattr(self.store, "record_queued", None)
+        view = self.state.participant_of_call(call_sid)
+        info = self.state.conference(view.conference_sid) if view is not None else None
+        if record_queued is None or info is None:
+            return
+        try:
+            record_queued(info, view)
+        except Exception:
+            log.exception("store.record_queued failed for %s", call_sid)
+
+    def _virtual_dial_out(self, call_sid: str, account_sid: str, from_: str, to: str, first: Response,
+                          dialect: str) -> None:
+        """Standalone engine: place the virtual callee of a queued dial-out (its own greenlet, as a real
+        dial-out is asynchronous); a callee that cannot be placed (unreadable file, bad media URL) is a
+        failed dial-out (ParticipantCallStatus ``failed``)."""
+        try:
+            self.place_call(account_sid, from_, to, to, url=None, first=first, dialect=dialect,
+                            direction=params.DIRECTION_OUTBOUND_API, call_sid=call_sid)
+        except (ValueError, EngineError) as exc:
+            log.warning("call %s: dial-out failed: %s", call_sid, exc)
+            self._dial_out_failed(call_sid, CALL_FAILED, str(exc))
+
+    def _dial_out_failed(self, call_sid: str, call_status: str, detail: Optional[str]) -> None:
+        """Report a dial-out that will never join (``ConferenceState.dial_out_failed``) through the normal
+        publish path. ``call_status`` outside busy|no-answer|failed|canceled becomes failed. Nothing happens
+        for a call that is no longer a queued participant."""
+        if call_status not in DIAL_OUT_FAILED_STATUSES:
+            call_status = CALL_FAILED
+        with self._lock:
+            outcome = self.state.dial_out_failed(call_sid, call_status, detail, timestamp_us=self.now_us())
+            self._publish(outcome.events)
+            self._execute(outcome.commands)
 
 
 def _bool(value, default: bool) -> bool:

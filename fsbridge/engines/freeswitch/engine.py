@@ -37,16 +37,38 @@ from fsbridge.engines.freeswitch.transport import ReconnectingESL
 
 log = logging.getLogger(__name__)
 
-# originate failure causes → Twilio participant/call status (FreeSWITCH 1.10.12 inbound/session:
-# "-ERR USER_BUSY", "-ERR USER_NOT_REGISTERED", "-ERR NO_ANSWER")
+# originate failure causes → Twilio ParticipantCallStatus (FreeSWITCH 1.10.12 inbound/session:
+# "-ERR USER_BUSY", "-ERR USER_NOT_REGISTERED", "-ERR NO_ANSWER"); see originate_status
 CAUSE_STATUS = {
     "USER_BUSY": "busy",
     "CALL_REJECTED": "busy",
     "NO_ANSWER": "no-answer",
     "NO_USER_RESPONSE": "no-answer",
     "ALLOTTED_TIMEOUT": "no-answer",
-    "ORIGINATOR_CANCEL": "canceled",
+    "ORIGINATOR_CANCEL": "no-answer",
 }
+
+
+def originate_status(cause: str) -> str:
+    """A failed ``bgapi originate``'s hangup cause (the BACKGROUND_JOB ``-ERR <CAUSE>`` word) → the Twilio
+    ParticipantCallStatus of the dial-out: ``busy`` | ``no-answer`` | ``failed``.
+
+    * ``USER_BUSY`` (SIP 486/600) → busy: Twilio's "busy: the caller received a busy signal".
+    * ``CALL_REJECTED`` (SIP 603 Decline: the callee pressed reject) → busy: to the caller a declined call
+      is indistinguishable from a busy one (both end at the callee's choice; 486/600/603 are the "busy"
+      family of SIP answers), while Twilio's failed means the call could not be placed at all.
+    * ``NO_ANSWER`` / ``NO_USER_RESPONSE`` (SIP 480/408) / ``ALLOTTED_TIMEOUT`` → no-answer: it rang out.
+    * ``ORIGINATOR_CANCEL`` → no-answer: fsbridge never cancels an originate itself, so the originating
+      side cancelling means ``originate_timeout`` (Twilio ``Timeout``) expired while it rang — Twilio's
+      no-answer, not ``canceled`` (which Twilio reserves for a call the API cancelled while queued/ringing;
+      fsbridge reports that when a conference ends with the dial-out still queued).
+    * anything else (``USER_NOT_REGISTERED``, ``UNALLOCATED_NUMBER``, ``NORMAL_TEMPORARY_FAILURE``, a
+      gateway down, an unparsable reply) → failed: the call could not be placed.
+
+    Source: twilio-twiml-conference-noun.txt (ParticipantCallStatus ``no-answer busy in-progress failed
+    canceled completed``); FreeSWITCH hangup causes (switch_types.h / Hangup Cause Code Table).
+    """
+    return CAUSE_STATUS.get((cause or "").strip().split()[0] if (cause or "").strip() else "", "failed")
 
 
 def api_ok(body: str) -> bool:
@@ -66,7 +88,8 @@ class OriginateJob:
 
     :meth:`wait` blocks for the BACKGROUND_JOB result → ``(status, detail)`` where status is
     ``"answered"`` (the call is up and will arrive on the outbound socket with ``fsbridge_call_sid``) or a
-    Twilio status ``busy``/``no-answer``/``canceled``/``failed`` with the FreeSWITCH cause as detail.
+    Twilio status ``busy``/``no-answer``/``failed`` (:func:`originate_status`) with the FreeSWITCH cause as
+    detail.
     """
 
     job_uuid: str
@@ -481,7 +504,7 @@ class FreeSwitchEngine:
             job._result.set(("answered", body[len(wire.REPLY_OK):].strip()))
         else:
             cause = body[len(wire.REPLY_ERR):].strip() if body.startswith(wire.REPLY_ERR) else body
-            job._result.set((CAUSE_STATUS.get(cause, "failed"), cause))
+            job._result.set((originate_status(cause), cause))
 
     def _on_up(self, conn) -> None:
         """After every (re)connect: rebuild Unique-ID ↔ member from ``conference json_list``; after a
