@@ -186,3 +186,52 @@ def test_rest_create_participant_dials_out_and_joins(stack):
     first.hangup()
     callee.hangup()
     app.wait("conference-end")
+
+
+def test_rest_dial_out_busy_is_reported_as_participant_add_failed(stack):
+    """FreeSWITCH answers the ``bgapi originate`` with BACKGROUND_JOB ``-ERR USER_BUSY``: the participant
+    created queued (201, GET finds it) gets participant-leave with ReasonParticipantLeft
+    participant_add_failed and ParticipantCallStatus busy; it never counted as a member."""
+    fake, app, engine, server = stack
+    fake.bgapi_results["originate "] = "-ERR USER_BUSY\n"
+    first = FakeCall(fake, "127.0.0.1", engine.outbound_port).start()
+    room = conference_arg(first).split("@")[0]
+    app.wait("participant-join")
+    base = "%s/2010-04-01/Accounts/%s/Conferences/%s/Participants" % (server.base_url, AC, room)
+    r = requests.post(base + ".json", data={"From": "+15550001000", "To": "1001", "Label": "agent"},
+                      auth=(AC, TOKEN), timeout=10)
+    assert r.status_code == 201 and r.json()["status"] == "queued", r.text
+    call_sid = r.json()["call_sid"]
+    assert "fsbridge_call_sid=%s" % call_sid in fake.wait_command("bgapi originate ")
+    leave = app.wait("participant-leave")
+    assert leave["CallSid"] == call_sid and leave["ParticipantLabel"] == "agent"
+    assert leave["ReasonParticipantLeft"] == "participant_add_failed"
+    assert leave["ParticipantCallStatus"] == "busy"
+    part = requests.get(base + "/%s.json" % call_sid, auth=(AC, TOKEN), timeout=10)
+    assert part.status_code == 200 and part.json()["status"] == "failed", part.text
+    info = server.bridge.state.conference(room)
+    assert info.status == "init" and info.member_count == 1          # the caller alone, still waiting
+    assert [e["StatusCallbackEvent"] for e in app.callbacks.items] == ["participant-join", "participant-leave"]
+    first.hangup()
+    end = app.wait("conference-end")
+    assert end["CallSidEndingConference"] != call_sid
+
+
+def test_rest_dial_out_label_is_reserved_while_queued(stack):
+    """No BACKGROUND_JOB yet (FreeSWITCH still dialling): the participant is queued, GET by its label finds
+    it, and another create with the same Label is refused with 16025."""
+    fake, app, engine, server = stack
+    fake.bgapi_results["originate "] = None      # the originate result never comes during the test
+    first = FakeCall(fake, "127.0.0.1", engine.outbound_port).start()
+    room = conference_arg(first).split("@")[0]
+    app.wait("participant-join")
+    base = "%s/2010-04-01/Accounts/%s/Conferences/%s/Participants" % (server.base_url, AC, room)
+    data = {"From": "+15550001000", "To": "1001", "Label": "agent"}
+    r = requests.post(base + ".json", data=data, auth=(AC, TOKEN), timeout=10)
+    assert r.status_code == 201, r.text
+    fetched = requests.get(base + "/agent.json", auth=(AC, TOKEN), timeout=10)
+    assert fetched.status_code == 200 and fetched.json()["status"] == "queued"
+    assert fetched.json()["call_sid"] == r.json()["call_sid"]
+    again = requests.post(base + ".json", data=dict(data, To="1002"), auth=(AC, TOKEN), timeout=10)
+    assert again.status_code == 409 and again.json()["code"] == 16025, again.text
+    first.hangup()
