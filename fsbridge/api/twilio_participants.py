@@ -177,8 +177,9 @@ def kick(account_sid: str, conference_sid: str, who: str) -> None:
 
 
 def create(account_sid: str, conference_sid_or_name: str, form: MultiDict) -> ParticipantRow:
-    """Shared create: validate, dial out through ``add_participant``, return the participant row (a
-    ``queued`` placeholder if the call has not joined yet)."""
+    """Shared create: validate, dial out through ``add_participant``, return the participant row (the
+    bridge records it ``queued`` at once; a placeholder built from the request for a control that does
+    not)."""
     store = ctx().store
     from_, to, options = parse_create(form)
     if params.is_sid(conference_sid_or_name, "CF"):

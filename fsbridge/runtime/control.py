@@ -40,7 +40,8 @@ class ConferenceControl(Protocol):
         (label, muted, beep, start_conference_on_enter, end_conference_on_exit, coaching,
         call_sid_to_coach, wait_url, wait_method, status_callback, status_callback_event (list),
         conference_status_callback, conference_status_callback_event, conference_record,
-        jitter_buffer_size, timeout, …). Returns the new CallSid."""
+        jitter_buffer_size, timeout, …). Returns the new CallSid; the participant is ``queued`` until the call
+        joins, and a failed dial-out is reported as participant-leave (participant_add_failed)."""
 
     def update_recording(self, account_sid: str, conference_sid: str, recording_sid: str, status: str,
                          pause_behavior: str = "silence") -> None:
