@@ -139,6 +139,10 @@ def test_ending_the_conference_cancels_queued_dial_outs_and_refuses_their_late_j
         h.join("CAd", "room", **CB)
     assert e.value.code == 21220
     assert h.state.conference_by_name(h.account_sid, "room") is None and h.state.conference(sid).status == "completed"
+    h.dial_out("CAe", "room", **CB)                # a new instance; its dial-out cancelled by the end …
+    h.end("room")
+    assert h.dial_out_failed("CAe", R.CALL_NO_ANSWER) == []   # … then not answered: nothing more to say
+    assert names(h.join("CAe", "room", **CB)) == ["participant-join"]   # the CallSid is free again
 
 
 def test_answered_dial_out_hanging_up_before_the_room_took_it():

@@ -262,6 +262,7 @@ class ConferenceState:
             raise DomainError(INVALID_PARAMETER, f"ParticipantCallStatus {call_status!r} is not a failed dial-out")
         m = self._queued_member(call_sid)
         if m is None:
+            self._cancelled_calls.pop(call_sid, None)   # cancelled by its conference's end: it never comes
             return EMPTY
         conf = self._confs[m.conference_sid]
         ts = _dt(timestamp_us) if timestamp_us is not None else self._now()
