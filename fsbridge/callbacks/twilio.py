@@ -135,16 +135,21 @@ def _optional(pairs):
     return [(k, str(v)) for k, v in pairs if v is not None]
 
 
-def status_params(event: DomainEvent):
-    """The ordered (name, value) pairs of a statusCallback request for ``event`` (parameter table order)."""
-    params = [
+def _common_params(event: DomainEvent):
+    """The fields every statusCallback (and the deprecated eventCallbackUrl) request starts with, in the
+    parameter table's order: ConferenceSid, FriendlyName, AccountSid, SequenceNumber, Timestamp."""
+    return [
         (CONFERENCE_SID, event.conference_sid),
         (FRIENDLY_NAME, event.friendly_name),
         (ACCOUNT_SID, event.account_sid),
         (SEQUENCE_NUMBER, sequence_number(event)),
         (TIMESTAMP, rfc2822(event.timestamp)),
-        (STATUS_CALLBACK_EVENT, event.name),
     ]
+
+
+def status_params(event: DomainEvent):
+    """The ordered (name, value) pairs of a statusCallback request for ``event`` (parameter table order)."""
+    params = _common_params(event) + [(STATUS_CALLBACK_EVENT, event.name)]
     if event.participant is not None and event.name not in (ev.CONFERENCE_START, ev.CONFERENCE_END):
         params += _participant_params(event.participant)
     if event.name == ev.CONFERENCE_END:
@@ -191,14 +196,7 @@ def record_end_params(event: DomainEvent, base_url: str):
     """Deprecated eventCallbackUrl pairs: the statusCallback common fields, then EventName,
     RecordingUrl, Duration (s), RecordingFileSize (bytes)."""
     rec = event.recording
-    params = [
-        (CONFERENCE_SID, event.conference_sid),
-        (FRIENDLY_NAME, event.friendly_name),
-        (ACCOUNT_SID, event.account_sid),
-        (SEQUENCE_NUMBER, sequence_number(event)),
-        (TIMESTAMP, rfc2822(event.timestamp)),
-        (EVENT_NAME, ev.CONFERENCE_RECORD_END),
-    ]
+    params = _common_params(event) + [(EVENT_NAME, ev.CONFERENCE_RECORD_END)]
     if rec is not None:
         params.append((RECORDING_URL, recording_url(base_url, event)))
         params += _optional([(DURATION, rec.duration_s), (RECORDING_FILE_SIZE, rec.file_size)])

@@ -171,13 +171,7 @@ class Store:
         params.update({"w_" + k: v for k, v in key.items()}, w_seq=seq)
         if x.execute(stmt, params):
             return True
-        exists_key = ("exists", table.name, tuple(key))
-        exists = self._stmts.get(exists_key)
-        if exists is None:
-            exists = select(func.count()).select_from(table).where(
-                *[table.c[k] == bindparam("w_" + k) for k in key])
-            self._stmts[exists_key] = exists
-        if x.scalar(exists, {"w_" + k: v for k, v in key.items()}):
+        if self._exists(x, table, key):
             return False  # the row already reflects a newer event
         row = {**key, **insert_defaults, **values}
         insert_key = ("insert", table.name, tuple(row))
@@ -190,16 +184,20 @@ class Store:
 
     def _insert_missing(self, x, table, key: dict, values: dict) -> bool:
         """Insert the row ``key`` + ``values`` unless a row with ``key`` exists; True if inserted."""
+        if self._exists(x, table, key):
+            return False
+        x.execute(insert(table).values({**key, **values}), {})
+        return True
+
+    def _exists(self, x, table, key: dict) -> bool:
+        """True when ``table`` has a row matching every ``key`` column (statement built once per shape)."""
         exists_key = ("exists", table.name, tuple(key))
         exists = self._stmts.get(exists_key)
         if exists is None:
             exists = select(func.count()).select_from(table).where(
                 *[table.c[k] == bindparam("w_" + k) for k in key])
             self._stmts[exists_key] = exists
-        if x.scalar(exists, {"w_" + k: v for k, v in key.items()}):
-            return False
-        x.execute(insert(table).values({**key, **values}), {})
-        return True
+        return bool(x.scalar(exists, {"w_" + k: v for k, v in key.items()}))
 
     def _apply(self, x, event: ev.DomainEvent) -> None:
         ts = to_naive_utc(event.timestamp) or _now()
