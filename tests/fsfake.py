@@ -882,3 +882,32 @@ class TranscriptReplayer:
         """Stop listening."""
         if self.server is not None:
             self.server.stop(timeout=1)
+
+
+class Sink:
+    """Collects NativeEvents from an engine's event sink; ``wait(pred)`` blocks on a gevent Event (no sleeps)
+    until an event matching ``pred`` arrived, else AssertionError after ``timeout`` seconds."""
+
+    def __init__(self, timeout: float = 5.0):
+        self.events = []
+        self.timeout = timeout
+        self._changed = gevent.event.Event()
+
+    def __call__(self, ev):
+        self.events.append(ev)
+        self._changed.set()
+        self._changed = gevent.event.Event()
+
+    def wait(self, pred, timeout: Optional[float] = None):
+        """The first event so far or to come for which ``pred(event)`` is true."""
+        with gevent.Timeout(self.timeout if timeout is None else timeout, False):
+            while True:
+                hits = [e for e in self.events if pred(e)]
+                if hits:
+                    return hits[0]
+                self._changed.wait()
+        raise AssertionError("no such event; got %r" % [(e.action, e.room, e.member_id) for e in self.events])
+
+    def actions(self, room=None):
+        """The actions received so far (of one room when ``room`` is given)."""
+        return [e.action for e in self.events if room is None or e.room == room]

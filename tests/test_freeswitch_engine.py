@@ -12,34 +12,9 @@ from fsbridge.conference import native as n
 from fsbridge.engines.base import EngineError, EngineUnavailable
 from fsbridge.engines.freeswitch.engine import FreeSwitchEngine, parse_json_list
 from fsbridge.engines.freeswitch.transport import FsInboundESL, SUBSCRIPTION
-from fsfake import FakeCall, FakeFreeSwitch, fixture
+from fsfake import FakeCall, FakeFreeSwitch, Sink, fixture
 
 SUB = "event plain CHANNEL_ANSWER CHANNEL_HANGUP_COMPLETE DTMF BACKGROUND_JOB CUSTOM conference::maintenance"
-
-
-class Sink:
-    """Collects NativeEvents; waits on a gevent Event (no sleeps)."""
-
-    def __init__(self):
-        self.events = []
-        self._changed = gevent.event.Event()
-
-    def __call__(self, ev):
-        self.events.append(ev)
-        self._changed.set()
-        self._changed = gevent.event.Event()
-
-    def wait(self, pred, timeout=5.0):
-        with gevent.Timeout(timeout, False):
-            while True:
-                hits = [e for e in self.events if pred(e)]
-                if hits:
-                    return hits[0]
-                self._changed.wait()
-        raise AssertionError("no such event; got %r" % [(e.action, e.member_id) for e in self.events])
-
-    def actions(self, room=None):
-        return [e.action for e in self.events if room is None or e.room == room]
 
 
 @pytest.fixture

@@ -21,28 +21,9 @@ import pytest
 from fsbridge.conference import commands as c
 from fsbridge.conference import native as n
 from fsbridge.engines.freeswitch import FreeSwitchEngine
+from fsfake import Sink
 
 pytestmark = pytest.mark.freeswitch
-
-
-class Sink:
-    def __init__(self):
-        self.events = []
-        self._changed = gevent.event.Event()
-
-    def __call__(self, ev):
-        self.events.append(ev)
-        self._changed.set()
-        self._changed = gevent.event.Event()
-
-    def wait(self, pred, timeout=15.0):
-        with gevent.Timeout(timeout, False):
-            while True:
-                hits = [e for e in self.events if pred(e)]
-                if hits:
-                    return hits[0]
-                self._changed.wait()
-        raise AssertionError("no such event; got %r" % [(e.action, e.room, e.member_id) for e in self.events])
 
 
 @pytest.fixture
@@ -52,7 +33,7 @@ def live():
     engine = FreeSwitchEngine(host, int(port), password, outbound_host=out_host, outbound_port=0,
                               profile=os.environ.get("FSBRIDGE_TEST_PROFILE", "fsbridge"),
                               command_timeout=5, reconnect_backoff=0.1, max_backoff=1, talk_stop_ms=0)
-    sink = Sink()
+    sink = Sink(timeout=15.0)
     engine.set_event_sink(sink)
     calls = {}
 
