@@ -8,13 +8,10 @@ derives its table from :data:`TWIML` by model field.
 """
 from __future__ import annotations
 
-from lxml import etree
-
 from .model import TWIML as _TWIML
-from .model import Conference, Dial, Pause, Play, Redirect, Response, Say
+from .model import Conference, Dial, Pause, Play, Redirect, Say
 from .schema import IGNORED, Attr, XmlDialect
 from .values import METHOD, Bool, Choice, Events, Int, Number, Text
-from .xmlverbs import walk
 
 #: Twilio: statusCallbackEvent values.
 CONFERENCE_EVENTS = ("start", "end", "join", "leave", "mute", "hold", "modify", "speaker", "announcement")
@@ -97,10 +94,3 @@ TWIML = XmlDialect(
     },
 )
 
-
-def parse_twiml(root: etree._Element) -> Response:
-    """A parsed TwiML root element → :class:`Response` (dialect ``twiml``), warnings 12200 attached.
-
-    Raises MarkupError(12100) when the root is not ``<Response>``. Source: Twilio TwiML (seed).
-    """
-    return walk(root, TWIML)
