@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Dict, List, Optional, Tuple
 
 from fsbridge.conference import reasons as R
-from fsbridge.conference.commands import DEFAULT_HOLD_MUSIC
 from fsbridge.conference.events import CallbackConfig, ParticipantView, RecordingView
 
 
@@ -175,4 +174,4 @@ class ConferenceRecord:
             max_participants=self.max_participants)
 
 
-__all__ = ["ConferenceInfo", "MemberRecord", "RecordingRecord", "ConferenceRecord", "DEFAULT_HOLD_MUSIC"]
+__all__ = ["ConferenceInfo", "MemberRecord", "RecordingRecord", "ConferenceRecord"]
