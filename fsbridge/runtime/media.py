@@ -3,8 +3,7 @@
 * ``<Play>`` URLs: ``http(s)://`` audio is downloaded once into the cache directory and played as a local file
   (Twilio caches GET media the same way); ``file:`` URLs and absolute paths are local files; engine references
   (``tone_stream://``, ``silence_stream://``, ``local_stream://``) pass through.
-* ``<Say>``: rendered to a WAV with espeak-ng (the standalone engine's ``render_say`` helper when it has one,
-  otherwise :func:`render_say_espeak`); cached by (text, voice, language).
+* ``<Say>``: rendered to a WAV with espeak-ng by the standalone engine's ``render_say`` (cached).
 * ``<Pause length=s>``: ``silence_stream://<ms>``.
 """
 from __future__ import annotations
@@ -12,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Optional
 from urllib.parse import unquote, urlsplit
@@ -40,32 +37,6 @@ def local_path(url: str) -> Optional[str]:
     if url.startswith("/"):
         return url
     return None
-
-
-def _espeak_voice(voice: str, language: str) -> str:
-    lang = (language or "en-US").lower()
-    if lang in ("en-us", "en"):
-        lang = "en-us"
-    elif lang == "en-gb":
-        lang = "en-gb"
-    female = (voice or "").lower() in ("woman", "alice") or (voice or "").lower().startswith("polly.joanna")
-    return lang + ("+f3" if female else "")
-
-
-def render_say_espeak(text: str, path: str, voice: str = "man", language: str = "en-US") -> bool:
-    """Render ``text`` to the WAV file ``path`` with espeak-ng (voice ``man``/``woman``/``alice`` → espeak voice
-    ``<lang>`` / ``<lang>+f3``). Returns False (and logs a warning) when espeak-ng is missing or fails."""
-    exe = shutil.which("espeak-ng") or shutil.which("espeak")
-    if not exe:
-        log.warning("espeak-ng is not installed: <Say> plays silence")
-        return False
-    try:
-        subprocess.run([exe, "-w", path, "-v", _espeak_voice(voice, language), text], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=30)
-        return True
-    except (OSError, subprocess.SubprocessError) as exc:
-        log.warning("espeak-ng failed for %r: %s", text[:40], exc)
-        return False
 
 
 class MediaResolver:
@@ -122,31 +93,18 @@ class MediaResolver:
         return str(target)
 
     def say(self, text: str, voice: str = "man", language: str = "en-US") -> str:
-        """Engine reference for ``<Say>``: a cached espeak-ng WAV (the standalone engine's ``render_say``, at
-        ``rate`` Hz, when importable; else :func:`render_say_espeak`), or 1 s of silence if it cannot render."""
+        """Engine reference for ``<Say>`` (Twilio TwiML ``<Say voice language>``): a WAV at ``rate`` Hz
+        rendered by the standalone engine's :func:`~fsbridge.engines.standalone.media.render_say` (espeak-ng;
+        voice/language mapping, cache by content hash in ``cache_dir``, silence when espeak-ng is missing),
+        or 1 s of silence if even that fails."""
+        from fsbridge.engines.standalone.media import render_say
         with self._lock(f"say|{voice}|{language}|{text}"):
-            return self._say(text, voice, language)
-
-    def _say(self, text: str, voice: str, language: str) -> str:
-        espeak_voice = _espeak_voice(voice, language)
-        try:
-            from fsbridge.engines.standalone.media import render_say
-        except ImportError:
-            render_say = None
-        if render_say is not None:
             try:
-                return render_say(text, voice=espeak_voice, language="", rate=self.rate,
+                return render_say(text, voice=voice, language=language, rate=self.rate,
                                   out_dir=str(self.cache_dir))
-            except Exception as exc:  # the helper's own failure: fall back to espeak-ng directly
-                log.warning("render_say failed: %s", exc)
-        target = self._cache_file(f"say|{voice}|{language}|{text}", ".wav")
-        if target.exists():
-            return str(target)
-        tmp = str(target) + ".part.wav"
-        if not render_say_espeak(text, tmp, voice, language):
-            return silence(1)
-        os.replace(tmp, target)
-        return str(target)
+            except Exception as exc:
+                log.warning("<Say> %r could not be rendered: %s", text[:40], exc)
+                return silence(1)
 
     @staticmethod
     def pause(seconds: float) -> str:
