@@ -264,13 +264,9 @@ class ConferenceState:
         if m is None:
             self._cancelled_calls.pop(call_sid, None)   # cancelled by its conference's end: it never comes
             return EMPTY
-        conf = self._confs[m.conference_sid]
         ts = _dt(timestamp_us) if timestamp_us is not None else self._now()
         out = _Out()
-        self._fail_queued(out, conf, m, call_status, ts)
-        if conf.last_left is None:   # nobody joined yet: the failed dial-out is who "left" last
-            conf.last_left = (m.call_sid, m.label, False)
-        self._maybe_last_left(out, conf, ts)
+        self._fail_pending(out, self._confs[m.conference_sid], m, ts, call_status)
         return out.outcome()
 
     def _queued_member(self, call_sid: str) -> Optional[MemberRecord]:
@@ -278,16 +274,6 @@ class ConferenceState:
         conf = self._confs.get(self._by_call.get(call_sid or "", ""))
         m = conf.members.get(call_sid) if conf is not None else None
         return m if m is not None and m.status == R.P_QUEUED else None
-
-    def _fail_queued(self, out: _Out, conf: ConferenceRecord, m: MemberRecord, call_status: str,
-                     ts: datetime) -> None:
-        """A queued participant will never join: participant-leave (participant_add_failed), forgotten."""
-        m.status = R.P_FAILED
-        m.date_updated = ts
-        self._forget_member(m)
-        del conf.members[m.call_sid]
-        self._emit(out, conf, ev.PARTICIPANT_LEAVE, ts, m, reason_participant_left=R.LEFT_PARTICIPANT_ADD_FAILED,
-                   participant_call_status=call_status)
 
     def _admit(self, account_sid: str, call_sid: str, conference: markup.Conference, dialect: str,
                timestamp_us: Optional[int], queued: Optional[MemberRecord] = None
@@ -534,7 +520,7 @@ class ConferenceState:
         self._cancel_pending(out, conf, ts)
         for m in conf.queued:   # dial-outs not answered yet will never join: reported before conference-end
             self._cancelled_calls[m.call_sid] = conf.sid
-            self._fail_queued(out, conf, m, R.CALL_CANCELED, ts)
+            self._fail_pending(out, conf, m, ts, R.CALL_CANCELED)
         for m in conf.joined:
             if m.leave_reason is None:
                 m.leave_reason = others_reason
@@ -728,9 +714,11 @@ class ConferenceState:
 
     def _fail_pending(self, out: _Out, conf: ConferenceRecord, m: MemberRecord, ts: datetime,
                       call_status: str = R.CALL_FAILED) -> None:
-        """A join that never reached the room (refused, or the channel ended first) is dropped. A REST
-        dial-out was visible to the API since it was queued, so it gets participant-leave
-        (participant_add_failed, ``call_status``); other joins leave no trace."""
+        """A join that never reached the room (refused, the channel ended first, or a queued dial-out
+        that failed or was cancelled) is dropped. A REST dial-out was visible to the API since it was
+        queued, so it gets participant-leave (participant_add_failed, ``call_status``) and, when nobody
+        left before it, counts as who left last; other joins leave no trace. Then the end rules run
+        (nothing while the end is already decided)."""
         m.status = R.P_FAILED
         m.date_updated = ts
         self._forget_member(m)
