@@ -35,6 +35,7 @@ from fsbridge.conference.native import MemberSnapshot, NativeEvent
 from fsbridge.engines.base import EngineError, EventSink
 
 from .clock import Clock
+from .jitter import JitterBuffer
 from .media import ENTER_TONE, EXIT_TONE, MediaError, check_media, open_media
 from .mixer import clip16, mix_n_minus_1
 from .recorder import HeardCapture, Recorder
@@ -184,7 +185,6 @@ class VirtualCallLeg:
         """Caller audio over an emulated network: one packet per 20 ms (seq, timestamp = caller time),
         through :class:`~.netem.NetEm`, into this call's :class:`~.jitter.JitterBuffer` (size from
         JoinMember.jitter_buffer_ms; a new buffer on every join), one frame out per tick."""
-        from .jitter import JitterBuffer
         now_ms = (tick - self.start_tick) * FRAME_MS
         if self.jitter is None:
             size = self.member.jitter_ms if self.member else None
