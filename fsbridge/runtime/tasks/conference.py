@@ -14,6 +14,7 @@ import logging
 from dataclasses import replace
 from typing import Optional
 
+from fsbridge.conference.errors import CONFERENCE_FULL, DUPLICATE_LABEL, DomainError
 from fsbridge.markup.model import Conference, Dial, Hook
 from fsbridge.runtime import params
 from fsbridge.runtime.fetch import FetchError
@@ -21,19 +22,9 @@ from fsbridge.runtime.tasks.base import STOP, Goto, Task
 
 log = logging.getLogger("fsbridge.runtime.call")
 
-DUPLICATE_LABEL = 16025   # fsbridge.conference.errors: Twilio codes the runtime turns into warnings
-CONFERENCE_FULL = 16020
 LEFT = "left"
 HANGUP = "hangup"
 REFUSED = "refused"
-
-
-def _domain_error_type():
-    try:
-        from fsbridge.conference.errors import DomainError
-        return DomainError
-    except ImportError:  # pragma: no cover - before the domain package lands
-        return ()
 
 
 class ConferenceTask(Task):
@@ -113,11 +104,10 @@ class ConferenceTask(Task):
         except FetchError as exc:
             s.notify(exc.code, f"waitUrl {conf.wait_url or ''}: {exc.message}")
             return self._after(params.DIAL_FAILED, None, hung_up=False)
-        domain_error = _domain_error_type()
         try:
             join = s.bridge.join_call(s.record, conf, s.dialect, wait_media)
-        except domain_error as exc:
-            code = getattr(exc, "code", 0)
+        except DomainError as exc:
+            code = exc.code
             if code in (DUPLICATE_LABEL, CONFERENCE_FULL):
                 # Twilio: the call is not added and continues with its next verb.
                 s.notify(code, exc.message, end=False)
