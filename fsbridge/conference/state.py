@@ -71,6 +71,18 @@ def _dt(timestamp_us: int) -> datetime:
     return datetime.fromtimestamp(timestamp_us / 1e6, tz=timezone.utc)
 
 
+def _member_settings(conference: markup.Conference, coach_member: Optional[MemberRecord]) -> dict:
+    """The MemberRecord fields a participant takes from its ``conference`` noun (a new join, or a queued
+    dial-out adopted by its answered call): participantLabel, muted, start/endConferenceOnEnter/Exit, beep,
+    waitUrl, and coaching ``coach_member`` (Twilio TwiML Conference / jambonz conference verb)."""
+    return dict(
+        label=conference.participant_label, muted=conference.muted,
+        start_conference_on_enter=conference.start_conference_on_enter,
+        end_conference_on_exit=conference.end_conference_on_exit, beep=beep_mode(conference.beep),
+        wait_url=conference.wait_url, coaching=coach_member is not None,
+        call_sid_to_coach=coach_member.call_sid if coach_member else None)
+
+
 class _Out:
     """Collects commands and events while one input is processed."""
 
@@ -201,12 +213,8 @@ class ConferenceState:
         if queued is not None:
             m = queued
             m.unique_id, m.status, m.date_updated = unique_id, R.P_CONNECTING, ts
-            m.label, m.muted = conference.participant_label, conference.muted
-            m.start_conference_on_enter = conference.start_conference_on_enter
-            m.end_conference_on_exit = conference.end_conference_on_exit
-            m.beep, m.wait_url = beep_mode(conference.beep), conference.wait_url
-            m.coaching = coach_member is not None
-            m.call_sid_to_coach = coach_member.call_sid if coach_member else None
+            for name, value in _member_settings(conference, coach_member).items():
+                setattr(m, name, value)
             m.from_, m.to = from_ or m.from_, to or m.to
         else:
             m = self._new_member(conf, call_sid, unique_id, account_sid, conference, coach_member, from_, to, ts)
@@ -332,12 +340,8 @@ class ConferenceState:
         """A new participant record (status connecting) registered in ``conf`` and by CallSid."""
         m = MemberRecord(
             call_sid=call_sid, unique_id=unique_id, conference_sid=conf.sid, account_sid=account_sid,
-            label=conference.participant_label, muted=conference.muted,
-            start_conference_on_enter=conference.start_conference_on_enter,
-            end_conference_on_exit=conference.end_conference_on_exit, beep=beep_mode(conference.beep),
-            date_created=ts, date_updated=ts, coaching=coach_member is not None,
-            call_sid_to_coach=coach_member.call_sid if coach_member else None, from_=from_, to=to,
-            wait_url=conference.wait_url)
+            date_created=ts, date_updated=ts, from_=from_, to=to,
+            **_member_settings(conference, coach_member))
         conf.members[call_sid] = m
         self._by_call[call_sid] = conf.sid
         return m
