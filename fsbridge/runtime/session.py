@@ -19,6 +19,7 @@ from typing import Optional, Tuple
 from urllib.parse import urljoin
 
 from fsbridge.conference.commands import DEFAULT_HOLD_MUSIC
+from fsbridge.markup import parse, verbs_allowed_in_wait
 from fsbridge.markup.errors import MarkupError
 from fsbridge.markup.model import Hook, Pause, Play, Redirect, Response, Say
 from fsbridge.runtime import params
@@ -33,12 +34,6 @@ SCHEMA_VALIDATION_WARNING = 12200
 MAX_DOCUMENTS = 100          # Redirect/action chain bound per call
 MAX_WAIT_REDIRECTS = 5       # Redirects followed inside one waitUrl document
 APPLICATION_ERROR_TEXT = "We are sorry, an application error has occurred. Goodbye."
-
-
-def parse_markup(body: bytes, dialect: str, content_type: Optional[str] = None) -> Response:
-    """``fsbridge.markup.parse`` (imported late so the runtime loads before the parser is installed)."""
-    from fsbridge.markup import parse
-    return parse(body, dialect, content_type)
 
 
 class CallSession:
@@ -110,9 +105,8 @@ class CallSession:
     def _parse(self, fetched: Fetched, wait: bool = False) -> Response:
         """Parse a fetched document; ``wait``: keep only what a wait/hold/announce document may run
         (``fsbridge.markup.verbs_allowed_in_wait``). Every 12200 warning becomes a notification."""
-        response = parse_markup(fetched.body, self.dialect, fetched.content_type)
+        response = parse(fetched.body, self.dialect, fetched.content_type)
         if wait:
-            from fsbridge.markup import verbs_allowed_in_wait
             response = verbs_allowed_in_wait(response)
         for w in response.warnings:
             self.notify(w.code, f"{w.message} ({w.path})" if w.path else w.message, end=False)
