@@ -37,7 +37,6 @@ from sqlalchemy.exc import IntegrityError
 from fsbridge.conference import events as ev
 from fsbridge.store import tables as t
 from fsbridge.store.db import WalCheckpointer, metadata, sqlite_file
-from fsbridge.store.sqlexec import SAExec
 from fsbridge.store.rows import (
     ConferenceRow,
     DateRange,
@@ -126,9 +125,8 @@ class Store:
         params = {"cf": event.conference_sid, "seq": event.sequence_number, "name": event.name, "at": _now()}
         try:
             with self.engine.begin() as conn:
-                x = SAExec(conn)
-                x.execute(self._ins_applied, params)
-                self._apply(x, event)
+                conn.execute(self._ins_applied, params)
+                self._apply(conn, event)
         except IntegrityError:
             if self._already_applied(event.conference_sid, event.sequence_number):
                 return False
@@ -140,13 +138,14 @@ class Store:
         """Count a commit (a PASSIVE WAL checkpoint off the hub every ``checkpoint_every``)."""
         self._checkpoints.committed()
 
-    def _read(self, fn):
-        """Run ``fn(executor)`` for a read on a pooled connection."""
+    def _first(self, stmt, params: dict):
+        """First row of a prebuilt read statement as a column mapping (None if no row), on a pooled
+        connection."""
         with self.engine.connect() as conn:
-            return fn(SAExec(conn))
+            return conn.execute(stmt, params).mappings().first()
 
     def _already_applied(self, conference_sid: str, seq: int) -> bool:
-        return self._read(lambda x: x.first(self._sel_applied, {"cf": conference_sid, "seq": seq})) is not None
+        return self._first(self._sel_applied, {"cf": conference_sid, "seq": seq}) is not None
 
     # Statements are built once (bound parameters, memoized cache keys): an ad-hoc SQLAlchemy statement
     # costs ~4× more CPU than executing a prebuilt one, and the REST write path runs several per request.
@@ -163,15 +162,15 @@ class Store:
             self._stmts[cache_key] = stmt
         return stmt
 
-    def _upsert(self, x, table, key: dict, values: dict, seq: int, insert_defaults: dict) -> bool:
+    def _upsert(self, conn: Connection, table, key: dict, values: dict, seq: int, insert_defaults: dict) -> bool:
         """Update the row ``key`` with ``values`` if its last_sequence < ``seq``; insert it (``key`` +
         ``insert_defaults`` + ``values``) if it does not exist. Returns True if a row was written."""
         stmt = self._update_stmt(table, tuple(key), tuple(values))
         params = {"v_" + k: v for k, v in values.items()}
         params.update({"w_" + k: v for k, v in key.items()}, w_seq=seq)
-        if x.execute(stmt, params):
+        if conn.execute(stmt, params).rowcount:
             return True
-        if self._exists(x, table, key):
+        if self._exists(conn, table, key):
             return False  # the row already reflects a newer event
         row = {**key, **insert_defaults, **values}
         insert_key = ("insert", table.name, tuple(row))
@@ -179,17 +178,17 @@ class Store:
         if ins is None:
             ins = insert(table).values({c: bindparam("i_" + c) for c in row})
             self._stmts[insert_key] = ins
-        x.execute(ins, {"i_" + c: v for c, v in row.items()})
+        conn.execute(ins, {"i_" + c: v for c, v in row.items()})
         return True
 
-    def _insert_missing(self, x, table, key: dict, values: dict) -> bool:
+    def _insert_missing(self, conn: Connection, table, key: dict, values: dict) -> bool:
         """Insert the row ``key`` + ``values`` unless a row with ``key`` exists; True if inserted."""
-        if self._exists(x, table, key):
+        if self._exists(conn, table, key):
             return False
-        x.execute(insert(table).values({**key, **values}), {})
+        conn.execute(insert(table).values({**key, **values}))
         return True
 
-    def _exists(self, x, table, key: dict) -> bool:
+    def _exists(self, conn: Connection, table, key: dict) -> bool:
         """True when ``table`` has a row matching every ``key`` column (statement built once per shape)."""
         exists_key = ("exists", table.name, tuple(key))
         exists = self._stmts.get(exists_key)
@@ -197,34 +196,34 @@ class Store:
             exists = select(func.count()).select_from(table).where(
                 *[table.c[k] == bindparam("w_" + k) for k in key])
             self._stmts[exists_key] = exists
-        return bool(x.scalar(exists, {"w_" + k: v for k, v in key.items()}))
+        return bool(conn.execute(exists, {"w_" + k: v for k, v in key.items()}).scalar())
 
-    def _apply(self, x, event: ev.DomainEvent) -> None:
+    def _apply(self, conn: Connection, event: ev.DomainEvent) -> None:
         ts = to_naive_utc(event.timestamp) or _now()
         seq = event.sequence_number
         c = t.conferences
         # date_updated / last_sequence follow the newest event; the status follows its own order
         # (init → in-progress → completed, never back), whatever order the events arrive in.
         late = not self._upsert(
-            x, c, {"sid": event.conference_sid}, {"date_updated": ts, "last_sequence": seq}, seq,
+            conn, c, {"sid": event.conference_sid}, {"date_updated": ts, "last_sequence": seq}, seq,
             dict(account_sid=event.account_sid, friendly_name=event.friendly_name, status="init",
                  dialect=event.callbacks.dialect if event.callbacks else "twiml",
                  date_created=to_naive_utc(event.started_at) or ts))
         if event.name == ev.CONFERENCE_START:
-            x.execute(self._upd_conf_start, {"cf": event.conference_sid,
-                                                "at": to_naive_utc(event.started_at) or ts})
+            conn.execute(self._upd_conf_start, {"cf": event.conference_sid,
+                                                 "at": to_naive_utc(event.started_at) or ts})
         elif event.name == ev.CONFERENCE_END:
-            x.execute(self._upd_conf_end, {
+            conn.execute(self._upd_conf_end, {
                 "cf": event.conference_sid, "at": ts, "reason": event.reason_conference_ended,
                 "call": event.call_sid_ending_conference, "label": event.participant_label_ending_conference})
         if event.participant is not None:
-            self._apply_participant(x, event, ts, late)
+            self._apply_participant(conn, event, ts, late)
         if event.name == ev.CONFERENCE_END:
-            x.execute(self._upd_leave_all, {"cf": event.conference_sid, "ts": ts})
+            conn.execute(self._upd_leave_all, {"cf": event.conference_sid, "ts": ts})
         if event.recording is not None:
-            self._apply_recording(x, event, ts)
+            self._apply_recording(conn, event, ts)
 
-    def _apply_participant(self, x, event: ev.DomainEvent, ts: datetime, late: bool) -> None:
+    def _apply_participant(self, conn: Connection, event: ev.DomainEvent, ts: datetime, late: bool) -> None:
         view = event.participant
         values = dict(
             account_sid=event.account_sid, label=view.label, muted=view.muted, hold=view.hold,
@@ -243,13 +242,13 @@ class Store:
         elif event.name == ev.PARTICIPANT_JOIN:
             values["left_at"] = None
         key = {"conference_sid": event.conference_sid, "call_sid": view.call_sid}
-        if self._upsert(x, t.participants, key, values, event.sequence_number,
+        if self._upsert(conn, t.participants, key, values, event.sequence_number,
                         {"date_created": ts, "from_": "", "to": ""}) and late:
             # an event delivered after a newer one of its conference (maybe the end): nobody is present in a
             # completed room
-            x.execute(self._upd_close_late, {"cf": event.conference_sid, "call": view.call_sid})
+            conn.execute(self._upd_close_late, {"cf": event.conference_sid, "call": view.call_sid})
 
-    def _apply_recording(self, x, event: ev.DomainEvent, ts: datetime) -> None:
+    def _apply_recording(self, conn: Connection, event: ev.DomainEvent, ts: datetime) -> None:
         view = event.recording
         status = view.status or _RECORDING_EVENT_STATUS.get(event.name, "in-progress")
         values = dict(
@@ -260,7 +259,7 @@ class Store:
         )
         if view.path:
             values["path"] = view.path
-        self._upsert(x, t.recordings, {"sid": view.sid}, values, event.sequence_number,
+        self._upsert(conn, t.recordings, {"sid": view.sid}, values, event.sequence_number,
                      {"date_created": ts, "path": ""})
 
     def record_queued(self, conference, participant) -> bool:
@@ -273,13 +272,12 @@ class Store:
         Returns True if the participant row was written."""
         ts = to_naive_utc(participant.date_created) or _now()
         with self.engine.begin() as conn:
-            x = SAExec(conn)
-            self._insert_missing(x, t.conferences, {"sid": conference.sid}, dict(
+            self._insert_missing(conn, t.conferences, {"sid": conference.sid}, dict(
                 account_sid=conference.account_sid, friendly_name=conference.friendly_name, status="init",
                 dialect=conference.dialect, region=conference.region,
                 date_created=to_naive_utc(conference.date_created) or ts,
                 date_updated=to_naive_utc(conference.date_updated) or ts, last_sequence=0))
-            written = self._insert_missing(x, t.participants, {"conference_sid": conference.sid,
+            written = self._insert_missing(conn, t.participants, {"conference_sid": conference.sid,
                                                                "call_sid": participant.call_sid}, dict(
                 account_sid=participant.account_sid or conference.account_sid, label=participant.label,
                 muted=participant.muted, hold=participant.hold, coaching=participant.coaching,
@@ -310,7 +308,7 @@ class Store:
         """Remove a recording row (Twilio DELETE Recording). Returns the removed row (the caller removes
         its audio file), or None if there is no such recording for this account and conference."""
         with self.engine.begin() as conn:
-            row = self._recording(SAExec(conn), account_sid, conference_sid, recording_sid)
+            row = self._recording(conn, account_sid, conference_sid, recording_sid)
             if row is None:
                 return None
             conn.execute(delete(t.recordings).where(t.recordings.c.sid == recording_sid))
@@ -319,11 +317,12 @@ class Store:
     # ------------------------------------------------------------------ fetches
     def last_sequence(self, conference_sid: str) -> int:
         """Highest DomainEvent sequence_number recorded for the conference (0 if none)."""
-        return int(self._read(lambda x: x.scalar(self._sel_last_seq, {"cf": conference_sid})) or 0)
+        with self.engine.connect() as conn:
+            return int(conn.execute(self._sel_last_seq, {"cf": conference_sid}).scalar() or 0)
 
     def conference(self, account_sid: str, conference_sid: str) -> Optional[ConferenceRow]:
         """The conference with this Sid, if it belongs to ``account_sid``."""
-        row = self._read(lambda x: x.first(self._sel_conf, {"sid": conference_sid, "acc": account_sid}))
+        row = self._first(self._sel_conf, {"sid": conference_sid, "acc": account_sid})
         return ConferenceRow.from_mapping(row) if row else None
 
     def live_conference_by_name(self, account_sid: str, friendly_name: str) -> Optional[ConferenceRow]:
@@ -341,19 +340,20 @@ class Store:
         most recent). Includes participants who left."""
         params = {"acc": account_sid, "cf": conference_sid, "who": call_sid_or_label}
 
-        def lookup(x):
-            return x.first(self._sel_part_call, params) or x.first(self._sel_part_label, params)
-
-        row = self._read(lookup)
+        with self.engine.connect() as conn:
+            row = (conn.execute(self._sel_part_call, params).mappings().first()
+                   or conn.execute(self._sel_part_label, params).mappings().first())
         return ParticipantRow.from_mapping(row) if row else None
 
     def recording(self, account_sid: str, conference_sid: str, recording_sid: str) -> Optional[RecordingRow]:
         """A recording of this account's conference by RecordingSid."""
-        return self._read(lambda x: self._recording(x, account_sid, conference_sid, recording_sid))
+        with self.engine.connect() as conn:
+            return self._recording(conn, account_sid, conference_sid, recording_sid)
 
-    def _recording(self, x, account_sid: str, conference_sid: str, recording_sid: str
+    def _recording(self, conn: Connection, account_sid: str, conference_sid: str, recording_sid: str
                    ) -> Optional[RecordingRow]:
-        row = x.first(self._sel_rec, {"sid": recording_sid, "acc": account_sid, "cf": conference_sid})
+        row = conn.execute(self._sel_rec, {"sid": recording_sid, "acc": account_sid,
+                                           "cf": conference_sid}).mappings().first()
         return RecordingRow.from_mapping(row) if row else None
 
     # ------------------------------------------------------------------ lists
