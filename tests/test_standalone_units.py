@@ -92,6 +92,24 @@ def test_playlist_reports_last_and_skips_missing():
     assert len(frames) == 3 and pl.last == "tone_stream://%(20,0,400)" and pl.errors[0][0] == "/nope.wav"
 
 
+def test_playlist_opens_items_when_built_and_loops_by_rewinding():
+    """Media is opened (decoded, resampled) when the playlist is built, never while the tick plays it."""
+    opened = []
+
+    def opener(ref):
+        opened.append(ref)
+        return media.open_media(ref, 8000)
+    refs = ["silence_stream://40", "tone_stream://%(20,0,400)"]
+    pl = Playlist(refs, opener, loop=True)
+    assert opened == refs
+    frames = [pl.next_frame() for _ in range(7)]
+    assert opened == refs
+    assert [bool(f.any()) for f in frames] == [False, False, True, False, False, True, False]
+    assert pl.current == refs[0] and not pl.finished
+    empty = Playlist(["silence_stream://0"], opener, loop=True)
+    assert empty.next_frame() is None and empty.finished      # a loop of nothing ends
+
+
 def test_moh_never_fails(monkeypatch):
     monkeypatch.setattr(media, "moh_path", lambda: None)
     media.moh_samples.cache_clear()

@@ -165,14 +165,23 @@ class ArraySource:
         self.position = n  # a looping source restarts at the next frame
         return out
 
+    def rewind(self) -> None:
+        """Start again from the first sample (a looping :class:`Playlist` replays its items)."""
+        self.position = 0
+
 
 class SilenceSource:
     """``ms`` milliseconds of digital silence (zeros) in frames of ``frame_len``; ``ms=None`` = endless."""
 
     def __init__(self, ms: Optional[int], frame_len: int, frame_ms: int = FRAME_MS, name: str = ""):
-        self.remaining = None if ms is None else max(0, -(-int(ms) // frame_ms))
+        self.frames = None if ms is None else max(0, -(-int(ms) // frame_ms))
+        self.remaining = self.frames
         self.frame = np.zeros(frame_len, dtype=np.int16)
         self.name = name
+
+    def rewind(self) -> None:
+        """Start again: ``ms`` of silence to come (a looping :class:`Playlist` replays its items)."""
+        self.remaining = self.frames
 
     def next_frame(self) -> Optional[np.ndarray]:
         """A zero frame, or None after ``ms`` (rounded up to whole frames)."""
@@ -224,45 +233,48 @@ class QueueSource:
 class Playlist:
     """Plays frame sources made from media references one after another (``loop=True``: forever).
 
-    ``opener(ref) -> frame source`` builds each item (see :func:`fsbridge.engines.standalone.media.open_media`).
-    ``current`` is the reference playing now; ``last`` the last item of the list (what play-file-done
-    reports, per the PlayMedia contract). An item that cannot be opened is skipped (``errors`` lists it).
+    ``opener(ref) -> frame source`` builds each item (see :func:`fsbridge.engines.standalone.media.open_media`);
+    every item is opened here, when the playlist is built (the command that asks for it), so file decoding
+    and resampling never happen inside the engine's 20 ms tick; a looping playlist ``rewind()``s its
+    sources. ``current`` is the reference playing now; ``last`` the last item of the list (what
+    play-file-done reports, per the PlayMedia contract). An item that cannot be opened is skipped
+    (``errors`` lists it as ``(ref, message)``).
     """
 
     def __init__(self, refs: Sequence[str], opener, loop: bool = False):
         self.refs = list(refs)
-        self.opener = opener
         self.loop = loop
-        self.index = 0
         self.current: Optional[str] = None
         self.last = self.refs[-1] if self.refs else ""
         self.errors: List[Tuple[str, str]] = []
-        self._src = None
-        self.finished = not self.refs
+        self._items: List[Tuple[str, object]] = []
+        for ref in self.refs:
+            try:
+                self._items.append((ref, opener(ref)))
+            except Exception as exc:  # unreadable media: skip it, like a failed FreeSWITCH playback
+                self.errors.append((ref, str(exc)))
+        self.index = 0
+        self.finished = not self._items
 
     def next_frame(self) -> Optional[np.ndarray]:
-        """The next frame of the playlist, or None when all items played (never for ``loop``)."""
-        guard = 0
+        """The next frame of the playlist, or None when all items played (never for ``loop``, unless
+        every item is empty)."""
+        restarted = False
         while not self.finished:
-            if self._src is None:
-                if self.index >= len(self.refs):
-                    if not self.loop or guard > len(self.refs):
-                        self.finished = True
-                        break
-                    self.index = 0
-                ref = self.refs[self.index]
-                self.index += 1
-                guard += 1
-                try:
-                    self._src = self.opener(ref)
-                    self.current = ref
-                except Exception as exc:  # unreadable media: skip it, like a failed FreeSWITCH playback
-                    self.errors.append((ref, str(exc)))
-                    continue
-            frame = self._src.next_frame()
+            if self.index >= len(self._items):
+                if not self.loop or restarted:
+                    self.finished = True
+                    break
+                for _, src in self._items:
+                    src.rewind()
+                self.index = 0
+                restarted = True
+            ref, src = self._items[self.index]
+            self.current = ref
+            frame = src.next_frame()
             if frame is not None:
                 return frame
-            self._src = None
+            self.index += 1
         return None
 
 
