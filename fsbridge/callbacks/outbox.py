@@ -103,34 +103,24 @@ _MARK = (update(outbox).where(outbox.c.id == bindparam("row_id"))
                  delivered_at=bindparam("done_at")))
 
 
-def _insert_values(req: CallbackRequest, now: float, state: str, last_error: Optional[str]) -> dict:
-    return dict(
+def insert(conn: Connection, req: CallbackRequest, now: float, state: str = PENDING,
+           last_error: Optional[str] = None) -> int:
+    """Write ``req`` (queue key = its conference SID) and return the row id."""
+    result = conn.execute(_INSERT, dict(
         queue_key=req.conference_sid, dialect=req.dialect, kind=req.kind, event_name=req.event_name,
         account_sid=req.account_sid, conference_sid=req.conference_sid, sequence_number=req.sequence_number,
         method=req.method, url=req.url, params=json.dumps(req.params), body=req.body,
         content_type=req.content_type, headers=json.dumps(req.headers), username=req.username,
         password=req.password, state=state, attempts=0, last_error=last_error, created_at=now,
         next_attempt_at=None, delivered_at=None,
-    )
-
-
-def insert(conn: Connection, req: CallbackRequest, now: float, state: str = PENDING,
-           last_error: Optional[str] = None) -> int:
-    """Write ``req`` (queue key = its conference SID) and return the row id."""
-    result = conn.execute(_INSERT, _insert_values(req, now, state, last_error))
+    ))
     return int(result.inserted_primary_key[0])
 
 
-def mark(conn: Connection, row_id: int, state: str, attempts: int, last_error: Optional[str] = None,
-         next_attempt_at: Optional[float] = None, delivered_at: Optional[float] = None) -> None:
-    """Record the outcome of an attempt."""
-    conn.execute(_MARK, dict(row_id=row_id, new_state=state, new_attempts=attempts, new_error=last_error,
-                             next_at=next_attempt_at, done_at=delivered_at))
-
-
 def mark_many(conn: Connection, marks) -> None:
-    """Record many outcomes in one statement: ``marks`` = dicts as :func:`mark` takes them
-    (row_id, new_state, new_attempts, new_error, next_at, done_at)."""
+    """Record the outcomes of attempts in one statement: ``marks`` = dicts with ``row_id``, ``new_state``
+    (pending|retrying|delivered|failed), ``new_attempts``, ``new_error`` (text or None), ``next_at`` and
+    ``done_at`` (clock seconds or None)."""
     if marks:
         conn.execute(_MARK, list(marks))
 
@@ -146,7 +136,6 @@ class Writer:
     """
 
     def __init__(self, engine, checkpoint_every: int = 200, checkpoint_runner=None):
-        self.engine = engine
         self.conn = engine.connect()
         self._checkpoints = WalCheckpointer(sqlite_file(engine), checkpoint_every, checkpoint_runner)
         if self._checkpoints.db_file:
