@@ -79,14 +79,17 @@ def level_dbfs(audio, rate: int, span: Tuple[float, float], answered_at_s: float
 
 
 def _wait_engine_time(clock, t_s: float, timeout_s: float = 60.0) -> None:
-    """Block the calling greenlet until the engine clock reads ``t_s`` seconds (polling every 2 ms)."""
-    import gevent
+    """Block the calling greenlet until the engine clock (a :class:`~fsbridge.runtime.timers.TimerClock`)
+    reads ``t_s`` seconds: an engine-time timer wakes it. Raises TimeoutError after ``timeout_s`` wall
+    seconds."""
+    import gevent.event
 
-    deadline = time.monotonic() + timeout_s
-    while clock.now_s < t_s:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"engine clock stuck before {t_s:.1f} s")
-        gevent.sleep(0.002)
+    if clock.now_s >= t_s:
+        return
+    reached = gevent.event.Event()
+    clock.call_later(t_s - clock.now_s, reached.set)
+    if not reached.wait(timeout_s):
+        raise TimeoutError(f"engine clock stuck before {t_s:.1f} s")
 
 
 def run(args: argparse.Namespace) -> int:
