@@ -42,6 +42,19 @@ def test_status_events_alias_and_dedup():
     assert conf.status_callback_event == ("join", "end-talking", "start")
 
 
+def test_status_events_all_unknown_keep_the_default_like_twiml():
+    """docs/markup.md: unknown words are dropped (warned); if none is known the default is used — in every
+    dialect (the jambonz walker and the XML walker read values through the same values.convert)."""
+    conf, warnings = one("conference", name="r", statusEvents=["explode", 3])
+    assert conf.status_callback_event == ()
+    assert [w.message.split(":")[0] for w in warnings] == ["statusEvents", "invalid statusEvents"]
+    assert {w.path for w in warnings} == {"[0]/conference@statusEvents"}
+    xml = parse('<Response><Dial><Conference statusCallbackEvent="explode">r</Conference></Dial></Response>',
+                "twiml")
+    assert xml.verbs[0].conference.status_callback_event == ()
+    assert [w.message.split(":")[0] for w in xml.warnings] == ["statusCallbackEvent", "invalid statusCallbackEvent"]
+
+
 def test_member_tag_join_muted_and_record():
     conf, warnings = one("conference", name="r", memberTag="t" * 129, joinMuted=True, record={"path": "/r.wav"},
                          endConferenceDuration=2.5)

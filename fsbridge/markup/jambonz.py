@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from .errors import DOCUMENT_PARSE_FAILURE, SCHEMA_VALIDATION_WARNING, MarkupError
 from .model import JAMBONZ, Conference, Hangup, Hook, MarkupWarning, Pause, Play, Redirect, Response, Say, Verb
-from .values import METHOD, Bool, Events, Int, Invalid, Number, Text
+from .values import METHOD, Bool, Events, Int, Invalid, Number, Text, convert
 
 #: jambonz conference statusEvents (seed) and the alias its code emits.
 STATUS_EVENTS = ("start", "end", "join", "leave", "start-talking", "end-talking")
@@ -169,18 +169,9 @@ class _Walk:
             if target is None:
                 continue
             try:
-                if isinstance(kind, Events):
-                    value, rejected = kind.json_with_rejects(raw)
-                    if rejected:
-                        self.warn(f"{prop}: unknown value(s) {' '.join(map(str, rejected))!r} ignored", where)
-                else:
-                    value = kind.json(raw)
+                values[target] = convert(kind, raw, prop, True, lambda m: self.warn(m, where))
             except Invalid as exc:
                 self.warn(f"invalid {prop}: {exc}; default used", where)
-                continue
-            if isinstance(kind, Text) and kind.too_long(value):
-                self.warn(f"{prop} is longer than {kind.warn_over} characters", where)
-            values[target] = value
         required = REQUIRED.get(name)
         if required and values.get(table[required][0]) in (None, "", ()):
             self.warn(f"{name} needs a valid {required!r}; skipped", path)

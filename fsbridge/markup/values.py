@@ -3,13 +3,15 @@
 Each kind has ``text(s: str)`` (an XML attribute) and ``json(v: object)`` (a jambonz property) returning the
 canonical value, or raising :class:`Invalid` (never anything else), which the parsers turn into a 12200
 warning with the default kept — Twilio's "Schema validation warning" behaviour. Kinds hold no wire names.
+:class:`Events` instead reports the words it drops; both parsers read every value through :func:`convert`,
+which also turns those drops (and an over-long :class:`Text`) into warnings.
 """
 from __future__ import annotations
 
 import math
 import re
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Any, Callable, Optional, Tuple
 
 _INT_RE = re.compile(r"^\s*\+?(\d{1,12})\s*$")
 _NUM_RE = re.compile(r"^\s*\+?(\d{1,12}(?:\.\d{1,12})?)\s*$")
@@ -162,9 +164,9 @@ class Events:
     """A set of event words: TwiML/TeXML a space-separated attribute, jambonz an array of strings.
 
     ``allowed``: canonical words; ``aliases``: other spellings → canonical (jambonz ``stop-talking`` →
-    ``end-talking``). Returns a tuple in document order without duplicates. Unknown words are dropped and
-    reported through ``text_with_rejects`` / ``json_with_rejects``; ``text``/``json`` raise :class:`Invalid`
-    when *every* word is unknown.
+    ``end-talking``). ``text_with_rejects`` / ``json_with_rejects`` return the known words as a tuple in
+    document order without duplicates, and the unknown ones dropped; :func:`convert` warns about those and
+    raises :class:`Invalid` when *every* word is unknown (Twilio: the default is used).
     """
 
     allowed: Tuple[str, ...]
@@ -192,16 +194,23 @@ class Events:
             raise Invalid(f"{_short(v)} is not an array")
         return self._collect(v)
 
-    def text(self, s: str) -> Tuple[str, ...]:
-        """XML text → known words (see class); raises Invalid when every word is unknown."""
-        kept, rejected = self.text_with_rejects(s)
-        if rejected and not kept:
-            raise Invalid(f"none of {_short(s)} is one of {' '.join(self.allowed)}")
-        return kept
 
-    def json(self, v: object) -> Tuple[str, ...]:
-        """JSON array → known words (see class); raises Invalid when every word is unknown."""
-        kept, rejected = self.json_with_rejects(v)
-        if rejected and not kept:
-            raise Invalid(f"none of {_short(v)} is one of {' '.join(self.allowed)}")
+def convert(kind: Any, raw: object, name: str, from_json: bool, warn: Callable[[str], None]) -> Any:
+    """``raw`` (an XML attribute's text, or a JSON value when ``from_json``) through ``kind`` → model value.
+
+    ``name``: the attribute/property as written, for messages. What is kept despite a problem is reported
+    through ``warn(message)`` (Twilio 12200 "Schema validation warning"): :class:`Events` words dropped as
+    unknown, a :class:`Text` longer than its ``warn_over``. Raises :class:`Invalid` (the caller warns and
+    keeps the default) as the kind does, and for Events when no word is known.
+    """
+    if isinstance(kind, Events):
+        kept, rejected = kind.json_with_rejects(raw) if from_json else kind.text_with_rejects(raw)
+        if rejected:
+            warn(f"{name}: unknown value(s) {' '.join(map(str, rejected))!r} ignored")
+            if not kept:
+                raise Invalid(f"none of {_short(raw)} is one of {' '.join(kind.allowed)}")
         return kept
+    value = kind.json(raw) if from_json else kind.text(raw)
+    if isinstance(kind, Text) and kind.too_long(value):
+        warn(f"{name} is longer than {kind.warn_over} characters")
+    return value

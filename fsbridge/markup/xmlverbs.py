@@ -15,7 +15,7 @@ from lxml import etree
 from .errors import DOCUMENT_PARSE_FAILURE, SCHEMA_VALIDATION_WARNING, MarkupError
 from .model import Conference, Dial, Hangup, MarkupWarning, Pause, Play, Redirect, Response, Say, Verb
 from .schema import XmlDialect
-from .values import Events, Invalid, Text
+from .values import Invalid, convert
 
 ROOT = "Response"
 #: Verbs fsbridge runs, by element name.
@@ -59,24 +59,10 @@ class _Walk:
             if attr.target is None:
                 continue
             try:
-                value = self.convert(attr.kind, raw, name, where)
+                values[attr.target] = convert(attr.kind, raw, name, False, lambda m: self.warn(m, where))
             except Invalid as exc:
                 self.warn(f"invalid {name}: {exc}; default used", where)
-                continue
-            if isinstance(attr.kind, Text) and attr.kind.too_long(value):
-                self.warn(f"{name} is longer than {attr.kind.warn_over} characters", where)
-            values[attr.target] = value
         return values
-
-    def convert(self, kind: Any, raw: str, name: str, where: str) -> Any:
-        if isinstance(kind, Events):
-            kept, rejected = kind.text_with_rejects(raw)
-            if rejected:
-                self.warn(f"{name}: unknown value(s) {' '.join(rejected)!r} ignored", where)
-                if not kept:
-                    raise Invalid(f"no known value in {raw!r}")
-            return kept
-        return kind.text(raw)
 
     # -- structure --------------------------------------------------------------------------------
     def text_only(self, el: etree._Element, path: str) -> str:
