@@ -21,7 +21,8 @@ from typing import Optional
 import numpy as np
 import soundfile as sf
 
-from .sources import ArraySource, SilenceSource, frame_len, load_audio, render_tone
+from .sources import (ArraySource, SilenceSource, frame_len, load_audio, parse_tone_stream, render_tone, resample,
+                      to_int16)
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,6 @@ def check_media(ref: str) -> None:
     if ref.startswith(("local_stream://", "silence_stream://")):
         return
     if ref.startswith("tone_stream://"):
-        from .sources import parse_tone_stream
         try:
             parse_tone_stream(ref)
         except ValueError as exc:
@@ -178,7 +178,6 @@ def render_say(text: str, voice: str = "en-us", language: str = "", rate: int = 
         try:
             subprocess.run([exe, "-v", v, "-w", raw, text], check=True, capture_output=True, timeout=60)
             data, r = sf.read(raw, dtype="float32", always_2d=True)
-            from .sources import resample, to_int16
             sf.write(path, to_int16(resample(data.mean(axis=1), r, rate)), rate, subtype="PCM_16")
             os.unlink(raw)
             return path

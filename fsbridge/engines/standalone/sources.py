@@ -5,18 +5,20 @@ Everything here produces **20 ms frames of mono int16 PCM** at the conference ra
 ``next_frame() -> Optional[np.ndarray]`` (int16, shape ``(frame_len,)``; ``None`` = the source ended).
 
 File I/O is libsndfile via ``soundfile`` (WAV, FLAC, OGG and — libsndfile ≥ 1.1 — MP3); resampling is
-``scipy.signal.resample_poly`` when scipy is importable, otherwise linear interpolation (numpy).
+``scipy.signal.resample_poly`` (scipy is a declared dependency, setup.cfg).
 """
 from __future__ import annotations
 
 import collections
 import functools
 import math
+import os
 import re
 from typing import Deque, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import soundfile as sf
+from scipy.signal import resample_poly
 
 FRAME_MS = 20
 RATES = (8000, 16000, 48000)
@@ -28,23 +30,15 @@ def frame_len(rate: int, frame_ms: int = FRAME_MS) -> int:
 
 
 def resample(x: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
-    """Resample a 1-D float signal from ``src_rate`` to ``dst_rate`` (Hz).
-
-    Polyphase FIR (``scipy.signal.resample_poly``) when scipy is installed, else ``np.interp``.
-    Returns float32 of length ``round(len(x) * dst_rate / src_rate)``.
+    """Resample a 1-D float signal from ``src_rate`` to ``dst_rate`` (Hz) with a polyphase FIR
+    (``scipy.signal.resample_poly``, up/down = the reduced rate ratio).
+    Returns float32 of length ``ceil(len(x) * dst_rate / src_rate)``.
     """
     x = np.asarray(x, dtype=np.float32)
     if src_rate == dst_rate or x.size == 0:
         return x
     g = math.gcd(src_rate, dst_rate)
-    up, down = dst_rate // g, src_rate // g
-    try:
-        from scipy.signal import resample_poly
-        return resample_poly(x, up, down).astype(np.float32)
-    except ImportError:  # pragma: no cover - scipy is optional
-        n = int(round(x.size * dst_rate / src_rate))
-        t = np.arange(n, dtype=np.float64) * (src_rate / dst_rate)
-        return np.interp(t, np.arange(x.size), x).astype(np.float32)
+    return resample_poly(x, dst_rate // g, src_rate // g).astype(np.float32)
 
 
 def to_int16(x: np.ndarray) -> np.ndarray:
@@ -67,7 +61,6 @@ def load_audio(path: str, rate: int, max_seconds: Optional[float] = None) -> np.
     ``rate`` Hz; only its first ``max_seconds`` (s) when given. Returns a read-only int16 array
     ``(n_samples,)``. Cached per (path, rate, mtime, max_seconds).
     Raises ``FileNotFoundError`` / ``RuntimeError`` (soundfile) when unreadable."""
-    import os
     return _load_cached(str(path), int(rate), os.path.getmtime(path), max_seconds)
 
 
