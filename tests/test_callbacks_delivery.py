@@ -531,3 +531,16 @@ def test_outbox_writer_checkpoints_off_the_hub(engine, tmp_path):
     wal = tmp_path / "outbox.sqlite-wal"
     assert wal.exists()
     w.close()
+
+
+def test_transport_classifies_bad_urls_fatal_and_refused_connect_ct():
+    from fsbridge.callbacks.http import Transport, TransportError
+
+    t = Transport()
+    for url, failure, words in [("ftp://h/cb", "fatal", "scheme"), ("http://h:notaport/cb", "fatal", "malformed"),
+                                ("http:///cb", "fatal", "no host"),
+                                ("http://127.0.0.1:9/cb", "ct", "Connection refused")]:
+        with pytest.raises(TransportError) as info:
+            t.request("POST", url, b"", {}, 1.0, 1.0)
+        assert info.value.failure == failure and words in str(info.value), (url, str(info.value))
+    t.close()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ssl
 from typing import Mapping, Optional
-from urllib.parse import urlsplit
 
 import urllib3
 from urllib3.exceptions import HTTPError, ReadTimeoutError
@@ -19,6 +18,7 @@ from urllib3.exceptions import HTTPError, ReadTimeoutError
 from .overrides import CLASS_CT as CT
 from .overrides import CLASS_FATAL as FATAL
 from .overrides import CLASS_RT as RT
+from .overrides import url_problem
 
 
 class TransportError(Exception):
@@ -46,24 +46,19 @@ class Transport:
                 connect_timeout: float, read_timeout: float) -> int:
         """Send one request to the absolute, already percent-encoded ``url``; return the HTTP status.
 
-        The response body is read and discarded. Timeouts in seconds. Raises :class:`TransportError`.
+        The response body is read and discarded. Timeouts in seconds. Raises :class:`TransportError`
+        (``fatal`` for a URL :func:`.overrides.url_problem` rejects, without a request).
         """
-        parts = urlsplit(url)
-        try:
-            parts.port
-        except ValueError as exc:
-            raise TransportError(FATAL, f"invalid URL: {exc}") from None
-        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-            raise TransportError(FATAL, f"invalid URL: {url!r}")
+        problem = url_problem(url)
+        if problem:
+            raise TransportError(FATAL, problem)
         try:
             resp = self._pool.request(method, url, body=body, headers=dict(headers), redirect=False,
                                       retries=False, preload_content=True,
                                       timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout))
         except ReadTimeoutError:
             raise TransportError(RT, f"read timeout ({read_timeout:g}s)") from None
-        except HTTPError as exc:
-            raise TransportError(CT, f"connection failed: {_why(exc)}") from None
-        except OSError as exc:
+        except (HTTPError, OSError) as exc:
             raise TransportError(CT, f"connection failed: {_why(exc)}") from None
         return resp.status
 
@@ -78,6 +73,6 @@ def _why(exc: BaseException) -> str:
     while seen is not None:
         if isinstance(seen, OSError) and seen.strerror:
             return seen.strerror
-        seen = seen.__cause__ or seen.__context__ if seen.__cause__ or seen.__context__ else None
+        seen = seen.__cause__ or seen.__context__
     text = str(exc)
     return text.split(": ", 1)[-1] if text else type(exc).__name__
