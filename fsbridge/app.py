@@ -46,8 +46,8 @@ def settings_from_args(args: argparse.Namespace):
     s = config.load(getattr(args, "config", None))
     kw = {}
     if getattr(args, "esl", None):
-        host, _, port = args.esl.rpartition(":")
-        kw.update(esl_host=host or "127.0.0.1", esl_port=int(port), engine="freeswitch")
+        host, port = config.esl_address(args.esl, "--esl")
+        kw.update(esl_host=host, esl_port=port, engine="freeswitch")
     if getattr(args, "engine", None):
         kw["engine"] = args.engine
     for name in ("host", "port", "clock", "database_url"):

@@ -197,6 +197,16 @@ def clock_speed(clock: str):
     return speed
 
 
+def esl_address(value: str, source: str = "FSBRIDGE_ESL") -> tuple:
+    """``"HOST:PORT"`` (or ``":PORT"``, host 127.0.0.1) → ``(host, port)``, the FreeSWITCH event socket of
+    ``FSBRIDGE_ESL`` / ``fsbridge serve --esl``. Raises :class:`ConfigError` naming ``source``."""
+    host, _, port = str(value).rpartition(":")
+    try:
+        return host or "127.0.0.1", int(port)
+    except ValueError:
+        raise ConfigError(f"{source}: bad HOST:PORT {value!r}") from None
+
+
 def load_file(path: str) -> Settings:
     """Settings from a TOML file (raises :class:`ConfigError` on a missing file or bad TOML)."""
     try:
@@ -223,8 +233,7 @@ def apply_env(s: Settings, env: Mapping[str, str]) -> Settings:
             except ValueError:
                 raise ConfigError(f"{var}: bad value {env[var]!r}") from None
     if env.get("FSBRIDGE_ESL"):
-        host, _, port = env["FSBRIDGE_ESL"].rpartition(":")
-        kw["esl_host"], kw["esl_port"] = host or "127.0.0.1", int(port)
+        kw["esl_host"], kw["esl_port"] = esl_address(env["FSBRIDGE_ESL"])
     accounts = dict(s.accounts)
     if env.get("FSBRIDGE_ACCOUNT_SID") and env.get("FSBRIDGE_AUTH_TOKEN"):
         sid = env["FSBRIDGE_ACCOUNT_SID"]

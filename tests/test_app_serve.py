@@ -114,6 +114,9 @@ def test_config_file_and_environment(tmp_path):
     assert config.clock_speed("fast") is None and config.clock_speed("realtime") == 1.0
     with pytest.raises(config.ConfigError):
         config.load(cfg, env={"FSBRIDGE_ENGINE": "asterisk"})
+    with pytest.raises(config.ConfigError, match="FSBRIDGE_ESL"):
+        config.load(cfg, env={"FSBRIDGE_ESL": "10.0.0.5:esl"})
+    assert config.esl_address(":8022") == ("127.0.0.1", 8022)
     bad = tmp_path / "bad.toml"
     bad.write_text('[[numbers]]\nnumber = "1"\nvoice_url = "http://x"\naccount = "ACnope"\n')
     with pytest.raises(config.ConfigError, match="unknown account"):
