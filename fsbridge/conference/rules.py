@@ -21,12 +21,11 @@ def beep_flags(beep: str) -> Tuple[bool, bool]:
 
 
 def beep_mode(value) -> str:
-    """Normalise a beep value to Twilio's four strings. ``value``: a mode string, a bool, or an
-    ``(enter, exit)`` pair (used when BeepOnExit is changed via the API)."""
+    """Normalise a beep value to Twilio's four strings. ``value``: a mode string (the Conference noun's
+    ``beep``; unknown → Twilio's default ``true``) or an ``(enter, exit)`` pair of bools (the inverse of
+    :func:`beep_flags`, used when BeepOnExit is changed via the API)."""
     if isinstance(value, tuple):
         return next(k for k, v in _BEEP.items() if v == (bool(value[0]), bool(value[1])))
-    if isinstance(value, bool):
-        return "true" if value else "false"
     return value if value in _BEEP else "true"
 
 
