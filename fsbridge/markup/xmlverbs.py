@@ -72,9 +72,8 @@ class _Walk:
         return (el.text or "").strip()
 
     def no_content(self, el: etree._Element, path: str) -> None:
-        for child in el:
-            self.warn(f"unexpected <{child.tag}> inside <{el.tag}> ignored", f"{path}/{child.tag}")
-        if (el.text or "").strip():
+        """Child elements and text reported (Hangup and Pause are empty elements)."""
+        if self.text_only(el, path):
             self.warn(f"text inside <{el.tag}> ignored", path)
 
     def verb(self, el: etree._Element, path: str) -> Optional[Verb]:
