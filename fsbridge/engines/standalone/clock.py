@@ -75,11 +75,6 @@ class Clock:
         """Engine time as µs since the Unix epoch (FreeSWITCH ``Event-Date-Timestamp``)."""
         return self.start_epoch_us + self.ticks * self.frame_ms * 1000
 
-    @property
-    def realtime(self) -> bool:
-        """True when the clock paces ticks against the wall clock (speed not None)."""
-        return self.speed is not None
-
     def run(self, tick: Callable[[], None], until: Optional[Callable[[], bool]] = None,
             max_ticks: Optional[int] = None) -> None:
         """Call ``tick()`` once per frame until :meth:`stop`, ``until()`` is true or ``max_ticks`` ran.

@@ -29,7 +29,6 @@ class Recorder:
         self.flush_frames = flush_frames
         self.paused = False
         self.samples_written = 0
-        self.frames_seen = 0
         self._started_audio = not trim_silence
         self._pending: List[np.ndarray] = []   # trailing silence held back
         self._batch: List[np.ndarray] = []
@@ -41,7 +40,6 @@ class Recorder:
         """Append one int16 frame ``(F,)`` (ignored while paused)."""
         if self.paused or self._file is None:
             return
-        self.frames_seen += 1
         if not self.trim_silence:
             self._batch.append(frame.copy())
         else:
@@ -86,11 +84,6 @@ class Recorder:
         return {"samples": self.samples_written,
                 "duration_ms": self.samples_written * 1000 // self.rate,
                 "file_size": os.path.getsize(self.path) if os.path.exists(self.path) else 0}
-
-    @property
-    def closed(self) -> bool:
-        """True after :meth:`close`."""
-        return self._file is None
 
 
 class HeardCapture:

@@ -14,7 +14,7 @@ import functools
 import math
 import os
 import re
-from typing import Deque, Iterable, List, Optional, Sequence, Tuple
+from typing import Deque, List, Optional, Sequence, Tuple
 
 import numpy as np
 import soundfile as sf
@@ -270,13 +270,3 @@ class Playlist:
             self.index += 1
         return None
 
-
-def iter_frames(source, limit: Optional[int] = None) -> Iterable[np.ndarray]:
-    """Yield frames of a frame source until it ends (or ``limit`` frames)."""
-    n = 0
-    while limit is None or n < limit:
-        f = source.next_frame()
-        if f is None:
-            return
-        yield f
-        n += 1
