@@ -108,9 +108,10 @@ class Dispatcher:
     def enqueue(self, event: DomainEvent) -> Optional[int]:
         """Render ``event`` and commit it to the outbox; return the outbox id (None: nothing to send).
 
-        Fast and non-blocking (one local DB insert + commit, ≈0.2 ms on SQLite; no HTTP). A URL that can never
-        work is logged as an error and recorded ``failed`` at once (it does not hold up the conference's queue).
-        Events enqueued before :meth:`start` wait in the outbox.
+        Fast and non-blocking (one local DB insert + commit through SQLAlchemy Core, ≈0.3 ms on SQLite; no
+        HTTP). A URL that can never work (:func:`.overrides.url_problem`) is logged as an error and recorded
+        ``failed`` at once (it does not hold up the conference's queue). Events enqueued before :meth:`start`
+        wait in the outbox. Raises ValueError for an unknown dialect (:func:`.render.render`).
         """
         req = render(event, self.settings)
         if req is None:
@@ -119,13 +120,11 @@ class Dispatcher:
         now = self.clock()
         if problem:
             row_id = self._conn().insert(req, now, state=outbox.FAILED, last_error=problem)
-        else:
-            row_id = self._conn().insert(req, now)
-        if problem:
             log.error("callback %s #%s for %s (%s) will never be sent: %s", req.event_name, req.sequence_number,
                       req.conference_sid, req.dialect, problem)
             self._notify(row_id, outbox.FAILED, 0, problem)
             return row_id
+        row_id = self._conn().insert(req, now)
         if self._running:
             self._push(outbox.OutboxRow(id=row_id, queue_key=req.conference_sid, request=req, attempts=0,
                                         created_at=now, state=outbox.PENDING))
@@ -337,11 +336,4 @@ def _split_userinfo(url: str):
     return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment)), unquote(userinfo)
 
 
-def open_callbacks(engine_url: str, **kwargs) -> Dispatcher:
-    """Convenience: a started :class:`Dispatcher` on ``make_engine(engine_url)`` (kwargs as the constructor)."""
-    from fsbridge.store.db import make_engine
-
-    return Dispatcher(make_engine(engine_url), **kwargs).start()
-
-
-__all__ = ["Dispatcher", "open_callbacks", "USER_AGENT"]
+__all__ = ["Dispatcher", "USER_AGENT"]
