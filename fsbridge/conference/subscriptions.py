@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from fsbridge.conference import events as ev
 from fsbridge.conference.events import CallbackConfig
+from fsbridge.markup import jambonz, texml, twiml
+from fsbridge.markup.model import JAMBONZ, TEXML, TWIML
 
 _WORDS = {
     ev.CONFERENCE_START: ("start",),
@@ -28,10 +30,11 @@ _WORDS = {
     ev.ANNOUNCEMENT_FAIL: ("announcement",),
 }
 
+#: the words each dialect's parser accepts (markup is their one spelling); jambonz also its alias stop-talking
 _DIALECT_WORDS = {
-    "twiml": frozenset({"start", "end", "join", "leave", "mute", "hold", "modify", "speaker", "announcement"}),
-    "texml": frozenset({"start", "end", "join", "leave", "speaker"}),
-    "jambonz": frozenset({"start", "end", "join", "leave", "start-talking", "end-talking", "stop-talking"}),
+    TWIML: frozenset(twiml.CONFERENCE_EVENTS),
+    TEXML: frozenset(texml.CONFERENCE_EVENTS),
+    JAMBONZ: frozenset(jambonz.STATUS_EVENTS) | {alias for alias, _ in jambonz.STATUS_EVENT_ALIASES},
 }
 
 _RECORDING_WORDS = {
@@ -62,5 +65,5 @@ def is_subscribed(name: str, config: CallbackConfig) -> bool:
         return bool(config.event_callback_url) and config.recording_status_callback is None
     if config.status_callback is None:
         return False
-    known = _DIALECT_WORDS.get(config.dialect, _DIALECT_WORDS["twiml"])
+    known = _DIALECT_WORDS.get(config.dialect, _DIALECT_WORDS[TWIML])
     return any(w in config.status_events and w in known for w in _WORDS.get(name, ()))
