@@ -61,6 +61,7 @@ def test_accounts_cannot_see_each_other(api):
 def test_unknown_sids_and_labels_are_20404(api):
     s = api.seed()
     cf = s["cf"]
+    other_cf = api.seed(name="other", recording=False)["cf"]
     missing_cf = "CF" + "9" * 32
     for path in (f"{ROOT_A}/Conferences/{missing_cf}.json",
                  f"{ROOT_A}/Conferences/{missing_cf}/Participants.json",
@@ -69,6 +70,9 @@ def test_unknown_sids_and_labels_are_20404(api):
                  f"{ROOT_A}/Conferences/{cf}/Participants/{'CA' + '9' * 32}.json",
                  f"{ROOT_A}/Conferences/{cf}/Recordings/{'RE' + '9' * 32}.json",
                  f"{ROOT_A}/Conferences/{cf}/Recordings/{'RE' + '9' * 32}.wav",
+                 f"{ROOT_A}/Conferences/{other_cf}/Recordings/{s['re']}.json",  # another conference's
+                 f"{ROOT_A}/Conferences/{other_cf}/Recordings/{s['re']}.wav",
+                 f"{ROOT_A}/Conferences/{missing_cf}/Recordings/{s['re']}.json",
                  f"{ROOT_A}/NoSuchThing.json"):
         body = err(get(api, path), 404, 20404)
         assert path.split("?")[0] in body["message"]

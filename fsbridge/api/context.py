@@ -9,7 +9,7 @@ from flask import current_app
 
 from fsbridge.api.errors import ApiError, UNAVAILABLE, from_control, is_control_error, not_found
 from fsbridge.store import Store
-from fsbridge.store.rows import ConferenceRow, ParticipantRow
+from fsbridge.store.rows import ConferenceRow, ParticipantRow, RecordingRow
 
 
 @dataclass
@@ -59,6 +59,15 @@ def participant_or_404(account_sid: str, conference_sid: str, who: str) -> Parti
     """The participant (CallSid or label, including one who left) of the account's conference, or 20404.
     (The store's lookup is scoped by account and conference, so no separate conference check is needed.)"""
     row = ctx().store.participant(account_sid, conference_sid, who)
+    if row is None:
+        raise not_found()
+    return row
+
+
+def recording_or_404(account_sid: str, conference_sid: str, recording_sid: str) -> RecordingRow:
+    """The recording of the account's conference, or 20404 (the store's lookup is scoped by account and
+    conference, as :func:`participant_or_404`'s)."""
+    row = ctx().store.recording(account_sid, conference_sid, recording_sid)
     if row is None:
         raise not_found()
     return row

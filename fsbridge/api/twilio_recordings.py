@@ -19,9 +19,8 @@ import os
 from flask import Blueprint, g, jsonify, request, send_file
 
 from fsbridge.api import fields, paging, params, paths, render
-from fsbridge.api.context import call_control, conference_or_404, ctx
+from fsbridge.api.context import call_control, conference_or_404, ctx, recording_or_404
 from fsbridge.api.errors import conflict, invalid, not_found
-from fsbridge.store.rows import RecordingRow
 
 STATUS = fields.STATUS
 PAUSE_BEHAVIOR = "PauseBehavior"
@@ -32,14 +31,6 @@ PAUSE_BEHAVIORS = ("skip", "silence")
 RUNNING = ("in-progress", "paused")
 
 bp = Blueprint("twilio_recordings", __name__)
-
-
-def _recording_or_404(account_sid: str, conference_sid: str, sid: str) -> RecordingRow:
-    conference_or_404(account_sid, conference_sid)
-    row = ctx().store.recording(account_sid, conference_sid, sid)
-    if row is None:
-        raise not_found()
-    return row
 
 
 def list_page(account_sid: str, conference_sid: str, args, path: str, render_one) -> dict:
@@ -54,7 +45,7 @@ def list_page(account_sid: str, conference_sid: str, args, path: str, render_one
 
 def audio(account_sid: str, conference_sid: str, sid: str):
     """Shared by the Twilio and Telnyx audio routes: the recording's WAV file (404 until it exists)."""
-    row = _recording_or_404(account_sid, conference_sid, sid)
+    row = recording_or_404(account_sid, conference_sid, sid)
     if not row.path or not os.path.isfile(row.path):
         raise not_found()
     return send_file(row.path, mimetype="audio/x-wav", conditional=True)
@@ -70,14 +61,14 @@ def list_recordings(AccountSid: str, ConferenceSid: str):
 @bp.get(paths.rule(paths.TW_RECORDING))
 def fetch_recording(AccountSid: str, ConferenceSid: str, Sid: str):
     """Twilio FetchConferenceRecording."""
-    return jsonify(render.recording(_recording_or_404(g.account_sid, ConferenceSid, Sid)))
+    return jsonify(render.recording(recording_or_404(g.account_sid, ConferenceSid, Sid)))
 
 
 @bp.post(paths.rule(paths.TW_RECORDING))
 def update_recording(AccountSid: str, ConferenceSid: str, Sid: str):
     """Twilio UpdateConferenceRecording: Status=paused|in-progress|stopped, PauseBehavior."""
     form = request.form
-    row = _recording_or_404(g.account_sid, ConferenceSid, Sid)
+    row = recording_or_404(g.account_sid, ConferenceSid, Sid)
     status = params.choice(form, STATUS, SETTABLE_STATUSES)
     if status is None:
         raise invalid(f"Required parameter {STATUS} is missing")
@@ -87,13 +78,13 @@ def update_recording(AccountSid: str, ConferenceSid: str, Sid: str):
     call_control("update_recording", g.account_sid, ConferenceSid, Sid, status, behavior)
     if status in RUNNING:  # confirmed by the engine, but no DomainEvent reports a pause / resume
         ctx().store.set_recording_status(g.account_sid, ConferenceSid, Sid, status)
-    return jsonify(render.recording(_recording_or_404(g.account_sid, ConferenceSid, Sid)))
+    return jsonify(render.recording(recording_or_404(g.account_sid, ConferenceSid, Sid)))
 
 
 @bp.delete(paths.rule(paths.TW_RECORDING))
 def delete_recording(AccountSid: str, ConferenceSid: str, Sid: str):
     """Twilio DeleteConferenceRecording → 204; the audio file goes too."""
-    row = _recording_or_404(g.account_sid, ConferenceSid, Sid)
+    row = recording_or_404(g.account_sid, ConferenceSid, Sid)
     if row.status in RUNNING:
         raise conflict(f"Recording {Sid} is {row.status}; stop it before deleting it")
     removed = ctx().store.delete_recording(g.account_sid, ConferenceSid, Sid)
