@@ -39,9 +39,9 @@ from fsbridge.conference.rules import (beep_flags, beep_mode, callback_config, j
                                        should_start)
 from fsbridge.conference.subscriptions import is_status_event, is_subscribed
 from fsbridge.markup import model as markup
+from fsbridge.markup.twiml import PARTICIPANT_LABEL_MAX as MAX_LABEL   # Twilio participantLabel ≤ 128
 
 DEFAULT_HOLD_MUSIC = C.DEFAULT_HOLD_MUSIC
-MAX_LABEL = 128          # Twilio participantLabel: max 128 characters
 MAX_NAME = 128           # Twilio Conference friendly_name: max 128 characters
 KEEP_COMPLETED = 10000   # completed instances kept for queries (the store keeps them for ever)
 #: participant statuses of someone present or on the way (queued dial-out, connecting, connected)

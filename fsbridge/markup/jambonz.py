@@ -21,6 +21,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from .errors import DOCUMENT_PARSE_FAILURE, SCHEMA_VALIDATION_WARNING, MarkupError
 from .model import JAMBONZ, Conference, Hangup, Hook, MarkupWarning, Pause, Play, Redirect, Response, Say, Verb
+from .twiml import PARTICIPANT_LABEL_MAX
 from .values import METHOD, Bool, Events, Int, Invalid, Number, Text, convert
 
 #: jambonz conference statusEvents (seed) and the alias its code emits.
@@ -113,7 +114,7 @@ PROPERTIES: Mapping[str, Mapping[str, Tuple[Optional[str], Any]]] = {
         "id": ("id", Text()),
         "name": ("name", Text()),
         "beep": ("beep", BeepKind()),
-        "memberTag": ("participant_label", Text(warn_over=128)),
+        "memberTag": ("participant_label", Text(warn_over=PARTICIPANT_LABEL_MAX)),
         "speakOnlyTo": ("speak_only_to", Text()),
         "startConferenceOnEnter": ("start_conference_on_enter", Bool()),
         "endConferenceOnExit": ("end_conference_on_exit", Bool()),
