@@ -142,6 +142,9 @@ def test_greenswitch_glues_the_background_job_body_onto_content_length():
     b"Content-Type: api/response\nContent-Length: x\n\n",             # bad length
     b"no colon here\n\n",                                              # not a header
     b"Content-Type: command/reply\nReply-Text: +OK\n\nstray",          # body without length
+    b"Content-Type: api/response\nContent-Length: 2\n\nabc",          # body longer than its length
+    b"Content-Type: api/response\nContent-Length: 3",                  # no end of header block
+    b"",                                                               # no message at all
 ])
 def test_malformed_messages_raise(bad):
     with pytest.raises(ESLParseError):

@@ -16,6 +16,7 @@ This module holds the ESL framing header names (``Content-Type``, ``Content-Leng
 """
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass, field
 from typing import IO, Iterable, List, Optional, Tuple
@@ -140,15 +141,11 @@ def parse_event_plain(body: str) -> ESLMessage:
     return ESLMessage(header_list=headers, body=inner)
 
 
-def _json_pairs(pairs):
-    return pairs
-
-
 def parse_event_json(body: str) -> ESLMessage:
     """Parse a ``text/event-json`` body (values are not URL-encoded); duplicate keys are kept in order
     (finding 6); ``_body`` becomes :attr:`ESLMessage.body`. Non-string values are str()-ed."""
     try:
-        pairs = json.loads(body, object_pairs_hook=_json_pairs)
+        pairs = json.loads(body, object_pairs_hook=list)
     except ValueError as exc:
         raise ESLParseError("bad JSON event: %s" % exc)
     if not isinstance(pairs, list):
@@ -164,23 +161,21 @@ def parse_event_json(body: str) -> ESLMessage:
 
 
 def parse_message(raw: bytes) -> ESLMessage:
-    """Parse one complete ESL message (header block, blank line, ``Content-Length`` body).
+    """Parse one complete ESL message (header block, blank line, ``Content-Length`` body) held in
+    ``raw`` — the same framing code as the live reader (:func:`read_message`), which must consume
+    ``raw`` exactly.
 
     Outer headers are decoded per value too (harmless for framing headers; needed for the outbound
     ``connect`` reply, finding 27). Text/event-plain and -json bodies are parsed into ``.event``.
-    Raises :class:`ESLParseError` on a malformed message or a length mismatch.
+    Raises :class:`ESLParseError` on a malformed message, a truncated body, or bytes left over (a body
+    longer than ``Content-Length`` or without one).
     """
-    head, sep, rest = raw.partition(b"\n\n")
-    if not sep:
-        raise ESLParseError("no end of header block")
-    msg = _build(head.decode("utf-8"))
-    n = _content_length(msg)
-    if n is not None:
-        if len(rest) != n:
-            raise ESLParseError("Content-Length %d but %d body bytes" % (n, len(rest)))
-        _attach_body(msg, rest)
-    elif rest:
-        raise ESLParseError("body without Content-Length")
+    stream = io.BytesIO(raw)
+    msg = read_message(stream)
+    if msg is None:
+        raise ESLParseError("no ESL message")
+    if stream.read():
+        raise ESLParseError("bytes after the message (body longer than Content-Length, or without one)")
     return msg
 
 
@@ -247,8 +242,6 @@ def read_message(stream: IO[bytes]) -> Optional[ESLMessage]:
 
 def iter_messages(data: bytes) -> Iterable[ESLMessage]:
     """Parse a byte string holding zero or more complete messages back to back (test helper)."""
-    import io
-
     stream = io.BytesIO(data)
     while True:
         msg = read_message(stream)
