@@ -18,7 +18,6 @@ from __future__ import annotations
 import collections
 import logging
 import time
-from dataclasses import dataclass
 from typing import Callable, Deque, Dict, List, Optional, Tuple
 
 import gevent
@@ -60,17 +59,6 @@ _CONFIRMS = {
 }
 
 MEDIA_SCHEMES = ("file:", "tone:", "silence:")
-
-
-@dataclass(frozen=True)
-class Notification:
-    """A Twilio-style error/warning notification: ``code`` (Twilio error code, 0 = fsbridge-internal),
-    ``message``, the ``call_sid`` it concerns and the wall-clock ``time`` (Unix s)."""
-
-    call_sid: str
-    code: int
-    message: str
-    time: float
 
 
 def source_ref(media_url: str) -> str:
@@ -128,7 +116,6 @@ class Bridge:
         self.confirm_timeout_s = (self.settings.confirm_timeout if confirm_timeout_s is None
                                   else confirm_timeout_s)
         self.registry = Registry()
-        self.notifications: Deque[Notification] = collections.deque(maxlen=10000)
         self.events: Deque[DomainEvent] = collections.deque(maxlen=100_000)   # recent DomainEvents, in order
         self.listeners: List[Callable[[DomainEvent], None]] = []
         self._lock = gevent.lock.RLock()
@@ -254,7 +241,7 @@ class Bridge:
                 if rec is not None:
                     rec.status = params.STATUS_IN_PROGRESS
             elif event.action == N.DEL_MEMBER and event.unique_id:
-                self.registry.left(event.unique_id, event.room, event.member_id, event.timestamp_us)
+                self.registry.left(event.unique_id, event.timestamp_us)
             outcome = self.state.apply(event)
             self._publish(outcome.events)
             self._execute(outcome.commands + self._late_start(event, outcome))
@@ -401,10 +388,6 @@ class Bridge:
             return Credentials()
         return Credentials(auth_token=acc.auth_token, telnyx_private_key=acc.telnyx_private_key,
                            jambonz_secret=acc.jambonz_secret)
-
-    def notify(self, record: CallRecord, code: int, message: str) -> None:
-        """Keep a Twilio-style notification (the session already logged it)."""
-        self.notifications.append(Notification(record.call_sid, code, message, time.time()))
 
     def join_call(self, record: CallRecord, conference: Conference, dialect: str,
                   wait_media: Tuple[str, ...]) -> Optional[C.JoinMember]:

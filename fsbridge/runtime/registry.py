@@ -43,12 +43,11 @@ class CallRecord:
 
 
 class Registry:
-    """CallRecords by CallSid, with indexes by Unique-ID and by (room, member id)."""
+    """CallRecords by CallSid, with an index by Unique-ID (the engine's events name the channel)."""
 
     def __init__(self):
         self._by_sid: Dict[str, CallRecord] = {}
         self._by_uid: Dict[str, str] = {}
-        self._by_member: Dict[tuple, str] = {}
 
     def add(self, record: CallRecord) -> CallRecord:
         """Register a new call."""
@@ -65,11 +64,6 @@ class Registry:
         sid = self._by_uid.get(unique_id or "")
         return self._by_sid.get(sid) if sid else None
 
-    def by_member(self, room: str, member_id: int) -> Optional[CallRecord]:
-        """The call that is member ``member_id`` of engine room ``room`` (= ConferenceSid), or None."""
-        sid = self._by_member.get((room, member_id))
-        return self._by_sid.get(sid) if sid else None
-
     def joined(self, unique_id: str, room: str, member_id: Optional[int],
                timestamp_us: Optional[int] = None) -> Optional[CallRecord]:
         """Record an add-member: the call ``unique_id`` is member ``member_id`` of ``room`` since
@@ -80,16 +74,12 @@ class Registry:
             rec.member_id = member_id
             rec.joined_us = timestamp_us
             rec.left_us = None
-            if member_id is not None:
-                self._by_member[(room, member_id)] = rec.call_sid
         return rec
 
-    def left(self, unique_id: str, room: str, member_id: Optional[int],
-             timestamp_us: Optional[int] = None) -> Optional[CallRecord]:
-        """Record a del-member at ``timestamp_us`` (the ConferenceSid stays on the record for the Dial
-        action)."""
+    def left(self, unique_id: str, timestamp_us: Optional[int] = None) -> Optional[CallRecord]:
+        """Record a del-member of the call ``unique_id`` at ``timestamp_us`` (engine time, µs; the
+        ConferenceSid stays on the record for the Dial action)."""
         rec = self.by_unique_id(unique_id)
-        self._by_member.pop((room, member_id), None)
         if rec is not None:
             rec.member_id = None
             rec.left_us = timestamp_us

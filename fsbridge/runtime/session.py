@@ -83,7 +83,6 @@ class CallSession:
             log.error("call %s error %s: %s", self.record.call_sid, code, message)
         else:
             log.warning("call %s warning %s: %s", self.record.call_sid, code, message)
-        self.bridge.notify(self.record, code, message)
 
     def fetch_raw(self, url: str, method: str = "POST", body=None, hook: Optional[Hook] = None) -> Fetched:
         """Request ``url`` as a voice webhook of this call (``body`` default: the dialect's voice params)."""
