@@ -6,8 +6,9 @@ Server side (this process): the whole bridge in-process (:class:`fsbridge.app.Br
 engine in real time, SQLite store + callback outbox in a temp dir, REST API on gevent's WSGI server at
 127.0.0.1:0). ``--participants`` virtual callees (``To=silence:``) are dialled into one conference through the
 REST API itself. ``--control fake`` serves the same API over tests/fixtures/api/fake_control.py instead (no
-engine: the store/HTTP cost alone). The API is served by :func:`fsbridge.api.serve` (TCP_NODELAY);
-``--plain-wsgi`` keeps BridgeServer's own plain pywsgi server to show what Nagle's algorithm costs.
+engine: the store/HTTP cost alone). The API is served with TCP_NODELAY (:func:`fsbridge.api.server_class`,
+BridgeServer's own server); ``--plain-wsgi`` (bridge) serves it on a plain ``gevent.pywsgi.WSGIServer``
+instead, to show what Nagle's algorithm costs.
 
 Client side (a child process, so it does not share the server's CPU): an open-loop load generator —
 request *i* is due at ``t0 + i / rate`` whatever happened before — each participant's ``Muted`` toggled in
@@ -160,7 +161,6 @@ def run_server(args) -> int:
     tmp = tempfile.mkdtemp(prefix="fsbridge-bench-rest-")
     auth = (ACCOUNT, TOKEN)
     if args.control == "bridge":
-        from fsbridge.api import serve
         from fsbridge.app import BridgeServer
         from fsbridge.config import Account, Settings
         settings = Settings(host="127.0.0.1", port=0, database_url=f"sqlite:///{tmp}/fsbridge.sqlite",
@@ -168,11 +168,13 @@ def run_server(args) -> int:
                             accounts={ACCOUNT: Account(ACCOUNT, TOKEN)})
         server = BridgeServer(settings).start()
         base, stop = server.base_url, server.stop
-        if not args.plain_wsgi:
-            # BridgeServer serves with a plain pywsgi.WSGIServer (Nagle on: +40 ms per keep-alive request);
-            # serve the same app with fsbridge.api.serve (TCP_NODELAY) instead, everything else unchanged.
+        if args.plain_wsgi:
+            # BridgeServer serves with TCP_NODELAY; serve the same app on a plain pywsgi.WSGIServer instead
+            # (Nagle on: +40 ms per keep-alive request), everything else unchanged.
+            from gevent.pywsgi import WSGIServer
             server.http.stop()
-            http = serve(server.app, "127.0.0.1", 0)
+            http = WSGIServer(("127.0.0.1", 0), server.app, log=None)
+            http.start()
             base = f"http://127.0.0.1:{http.server_port}"
 
             def stop(http=http, server=server):
@@ -244,7 +246,7 @@ def main(argv=None) -> int:
     p.add_argument("--connections", type=int, default=32, help="client keep-alive connections")
     p.add_argument("--control", choices=("bridge", "fake"), default="bridge")
     p.add_argument("--plain-wsgi", action="store_true",
-                   help="bridge: keep BridgeServer's own pywsgi server (no TCP_NODELAY)")
+                   help="bridge: serve on a plain pywsgi server (no TCP_NODELAY) instead of BridgeServer's own")
     p.add_argument("--gc-freeze", action="store_true",
                    help="gc.freeze() once the bridge is up (a full collection otherwise stalls the hub ~100 ms)")
     p.add_argument("--pin", action="store_true", help="pin the bridge to CPU 0 and the client to CPU 1")
