@@ -136,7 +136,6 @@ class ConferenceRecord:
     members: Dict[str, MemberRecord] = field(default_factory=dict)   # by CallSid, pending + joined
     recordings: Dict[str, RecordingRecord] = field(default_factory=dict)
     announcements: List[Tuple[Optional[int], str, str]] = field(default_factory=list)  # (member_id, file, url)
-    ever_joined: bool = False
     dialed_out: bool = False   # a REST dial-out (queued participant) was ever added: the instance is public
     last_left: Optional[Tuple[str, Optional[str], bool]] = None  # (call_sid, label, kicked) of the last leave
 
@@ -144,6 +143,11 @@ class ConferenceRecord:
     def joined(self) -> List[MemberRecord]:
         """Participants the engine confirmed and that have not left, in join order."""
         return [m for m in self.members.values() if m.joined]
+
+    @property
+    def ever_joined(self) -> bool:
+        """Someone's add-member arrived once (members who joined stay in ``members`` after they leave)."""
+        return any(m.member_id is not None for m in self.members.values())
 
     @property
     def pending(self) -> List[MemberRecord]:

@@ -666,7 +666,6 @@ class ConferenceState:
         m.member_id = event.member_id
         m.status = R.P_CONNECTED
         m.date_updated = ts
-        conf.ever_joined = True
         if m.coaching:   # the coached participant may have left meanwhile
             target = conf.members.get(m.call_sid_to_coach or "")
             if target is not None and target.joined:
