@@ -14,10 +14,8 @@ from flask import Flask, request
 from twilio.rest import Client
 
 from fsbridge.api import serve
-
-pytest.importorskip("fsbridge.app")
-from fsbridge.app import BridgeServer  # noqa: E402
-from fsbridge.config import Account, Number, Settings  # noqa: E402
+from fsbridge.app import BridgeServer
+from fsbridge.config import Account, Number, Settings
 
 AC, TOKEN = "AC" + "e" * 32, "e2e-token"
 NUMBER = "+15550100"
