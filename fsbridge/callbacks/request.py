@@ -81,23 +81,20 @@ def form_request(
 ) -> CallbackRequest:
     """Build a form-encoded POST, or a GET with ``params`` appended to the URL's query string.
 
-    ``params``: ordered (name, value) pairs of str. The fragment of ``hook_url`` is preserved at the end.
+    ``params``: ordered (name, value) pairs of str. ``method``: GET, else POST (None → POST). The fragment of
+    ``hook_url`` is preserved at the end.
     """
-    method = (method or "POST").upper()
+    method = "GET" if (method or "POST").upper() == "GET" else "POST"
     pairs = tuple((k, v) for k, v in params)
+    url, body, content_type = hook_url, urlencode(pairs).encode("ascii"), FORM
     if method == "GET":
         parts = urlsplit(hook_url)
-        query = parts.query + ("&" if parts.query else "") + urlencode(pairs) if pairs else parts.query
+        query = "&".join(q for q in (parts.query, urlencode(pairs)) if q)
         url = urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
-        return CallbackRequest(
-            dialect=dialect, kind=kind, event_name=event.name, account_sid=event.account_sid,
-            conference_sid=event.conference_sid, sequence_number=event.sequence_number, method="GET",
-            url=url, params=(), body=b"", content_type=None, headers=tuple(headers),
-            username=username, password=password,
-        )
+        pairs, body, content_type = (), b"", None
     return CallbackRequest(
         dialect=dialect, kind=kind, event_name=event.name, account_sid=event.account_sid,
-        conference_sid=event.conference_sid, sequence_number=event.sequence_number, method="POST",
-        url=hook_url, params=pairs, body=urlencode(pairs).encode("ascii"), content_type=FORM,
-        headers=tuple(headers), username=username, password=password,
+        conference_sid=event.conference_sid, sequence_number=event.sequence_number, method=method,
+        url=url, params=pairs, body=body, content_type=content_type, headers=tuple(headers),
+        username=username, password=password,
     )
