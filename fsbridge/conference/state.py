@@ -555,13 +555,8 @@ class ConferenceState:
         answered REST dial-out among them was visible (queued) to the API: its participant-leave
         (participant_add_failed, canceled) is reported."""
         for m in conf.pending:
-            m.status = R.P_FAILED
             self._cancelled[m.unique_id] = conf.sid
-            self._forget_member(m)
-            if m.dialed:
-                self._emit(out, conf, ev.PARTICIPANT_LEAVE, ts, m,
-                           reason_participant_left=R.LEFT_PARTICIPANT_ADD_FAILED,
-                           participant_call_status=R.CALL_CANCELED)
+            self._fail_pending(out, conf, m, ts, R.CALL_CANCELED)
 
     def _forget_member(self, m: MemberRecord) -> None:
         if self._by_call.get(m.call_sid) == m.conference_sid:
