@@ -409,7 +409,7 @@ def test_signature_matches_the_url_as_sent_even_with_unencoded_characters(engine
         receiver.stop()
 
 
-def test_https_receiver_one_write_tls_path(engine, tmp_path):
+def test_https_receiver_verified_against_a_private_ca(engine, tmp_path):
     import datetime as dt
     import ipaddress
 
