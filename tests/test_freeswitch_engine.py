@@ -4,6 +4,7 @@ import time
 
 import gevent
 import gevent.event
+import gevent.queue
 import gevent.socket
 import pytest
 
@@ -217,6 +218,28 @@ def test_leg_play_and_dtmf(engine, fake):
     assert len(plays) == 2 and "execute-app-arg: silence_stream://500" in plays[1]
     call.dtmf("*")
     assert got.wait(5) and digits == ["*"]
+
+
+def test_a_blocking_dtmf_callback_does_not_hold_up_the_calls_events(engine, fake):
+    """DTMF callbacks run outside the session's serial handler greenlet (DESIGN.md "Known traps"): a
+    callback still blocked when the caller hangs up must not delay CHANNEL_HANGUP_COMPLETE."""
+    legs, pressed = gevent.queue.Queue(), gevent.event.Event()
+    release = gevent.event.Event()
+
+    def on_call(leg):
+        leg.on_dtmf(lambda d: (pressed.set(), release.wait(10)))
+        legs.put(leg)
+        leg.wait_ended(10)
+    engine.set_call_handler(on_call)
+    call = FakeCall(fake, "127.0.0.1", engine.outbound_port).start()
+    leg = legs.get(timeout=5)
+    call.dtmf("1")
+    assert pressed.wait(5)
+    call.hangup()
+    try:
+        assert leg.wait_ended(3)
+    finally:
+        release.set()
 
 
 def _members(fake, room, count):

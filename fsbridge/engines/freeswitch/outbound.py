@@ -198,7 +198,8 @@ class FreeSwitchCallLeg:
             log.warning("hangup of %s: %s", self.unique_id, reply.body.strip())
 
     def on_dtmf(self, callback: Optional[Callable[[str], None]]) -> None:
-        """Call ``callback(digit)`` for each DTMF event of this channel (None = stop)."""
+        """Call ``callback(digit)`` for each DTMF event of this channel (None = stop), each in a greenlet
+        of its own, so the callback may block (send ESL commands) without holding up this call's events."""
         self._dtmf = callback
 
     # -- internals --------------------------------------------------------------------------------
@@ -240,10 +241,16 @@ class FreeSwitchCallLeg:
             if name == wire.EV_CHANNEL_HANGUP_COMPLETE:
                 self.ended.set()
         elif name == wire.EV_DTMF and self._dtmf is not None:
-            try:
-                self._dtmf(ev.get(wire.H_DTMF_DIGIT, ""))
-            except Exception:
-                log.exception("DTMF callback failed")
+            # not in this handler greenlet (greenswitch runs handlers serially — DESIGN.md "Known traps"):
+            # the runtime's callback blocks on ESL (hangupOnStar → leave → api hup) or worse
+            gevent.spawn(self._run_dtmf, self._dtmf, ev.get(wire.H_DTMF_DIGIT, ""))
+
+    @staticmethod
+    def _run_dtmf(callback: Callable[[str], None], digit: str) -> None:
+        try:
+            callback(digit)
+        except Exception:
+            log.exception("DTMF callback failed")
 
     def _on_conference(self, ev: ESLMessage) -> None:
         if ev.get(wire.H_UNIQUE_ID) != self.unique_id:
