@@ -194,12 +194,12 @@ class Bridge:
         return int(time.time() * 1_000_000)
 
     def call_later(self, seconds: float, fn: Callable[[], None]):
-        """Run ``fn`` after ``seconds`` of engine time (the engine's or its clock's ``call_later`` — see
-        :class:`fsbridge.runtime.timers.TimerClock` — else a gevent timer). Returns an object with ``cancel()``."""
-        engine_timer = (getattr(self.engine, "call_later", None)
-                        or getattr(getattr(self.engine, "clock", None), "call_later", None))
-        if engine_timer is not None:
-            return engine_timer(seconds, fn)
+        """Run ``fn`` after ``seconds`` of engine time (the engine clock's ``call_later`` — see
+        :class:`fsbridge.runtime.timers.TimerClock` — else a gevent timer in wall time: FreeSWITCH). Returns an
+        object with ``cancel()``."""
+        clock_timer = getattr(getattr(self.engine, "clock", None), "call_later", None)
+        if clock_timer is not None:
+            return clock_timer(seconds, fn)
         g = gevent.spawn_later(seconds, fn)
 
         class _Timer:

@@ -50,8 +50,9 @@ class TimerClock(Clock):
         heapq.heappush(self._timers, (due, next(self._seq), handle, fn))
         return handle
 
-    def _fire_due(self) -> None:
-        while self._timers and self._timers[0][0] <= self.ticks:
+    def _fire_due(self, now_ticks: int) -> None:
+        """Spawn every timer due at or before tick ``now_ticks``."""
+        while self._timers and self._timers[0][0] <= now_ticks:
             _, _, handle, fn = heapq.heappop(self._timers)
             if not handle.cancelled:
                 gevent.spawn(fn)
@@ -62,11 +63,7 @@ class TimerClock(Clock):
 
         def tick_and_fire():
             tick()
-            # Clock.run increments ``ticks`` after tick() returns: timers due at ticks+1 fire now.
-            self.ticks += 1
-            try:
-                self._fire_due()
-            finally:
-                self.ticks -= 1
+            # Clock.run counts this tick after tick() returns: timers due at ticks + 1 fire now.
+            self._fire_due(self.ticks + 1)
 
         super().run(tick_and_fire, until, max_ticks)
