@@ -576,12 +576,16 @@ class Bridge:
         return getattr(info, "dialect", "twiml") if info is not None else "twiml"
 
     def end_conference(self, account_sid: str, conference_sid: str) -> None:
-        """Twilio ``Status=completed``: reason conference-ended-via-api."""
+        """Twilio Conference update ``Status=completed``: end the room (ReasonConferenceEnded
+        conference-ended-via-api); returns once the engine's conference-destroy was applied or
+        ``confirm_timeout_s`` passed. Raises DomainError 20404, EngineUnavailable."""
         self._intent(self.state.end, account_sid, conference_sid)
 
     def announce(self, account_sid: str, conference_sid: str, url: str, method: str = "POST",
                  call_sid: Optional[str] = None) -> None:
-        """Play AnnounceUrl (audio or a Play/Say/Pause document) to the room or one participant."""
+        """Twilio Conference/Participant ``AnnounceUrl`` (+ ``AnnounceMethod``): fetch ``url`` (audio, or a
+        Play/Say/Pause/Redirect document) before taking the lock, then play it to the room or to ``call_sid``
+        (CallSid or label). Raises DomainError 21201 (unusable URL), 20404, 21220, EngineUnavailable."""
         who = None
         if call_sid:
             view = self.state.participant(conference_sid, call_sid)
@@ -597,7 +601,12 @@ class Bridge:
                            beep_on_exit: Optional[bool] = None,
                            end_conference_on_exit: Optional[bool] = None,
                            coaching: Optional[bool] = None, call_sid_to_coach: Optional[str] = None) -> str:
-        """Apply the given changes (Twilio Participant update); returns the participant's CallSid."""
+        """Twilio Participant update: apply each given change (None = unchanged) — Muted, Hold (+ HoldUrl
+        audio/document fetched before the lock), BeepOnExit, EndConferenceOnExit, Coaching/CallSidToCoach,
+        WaitUrl, AnnounceUrl — each waiting (bounded) for its engine confirmation. ``wait_method`` is accepted
+        for the contract and unused. Returns the participant's CallSid. Raises DomainError 20404 (unknown
+        conference/participant or another account's), 21220 (not connected), 21201 (unusable URL),
+        EngineUnavailable."""
         from fsbridge.conference.errors import not_found
         view = self.state.participant(conference_sid, call_sid_or_label)
         info = self.state.conference(conference_sid)
@@ -628,12 +637,17 @@ class Bridge:
         return who
 
     def kick(self, account_sid: str, conference_sid: str, call_sid_or_label: str) -> None:
-        """DELETE participant: the call leaves the conference (its Dial completes, the call continues)."""
+        """Twilio DELETE Participant: the call leaves the conference (ReasonParticipantLeft
+        participant_updated_via_api; its Dial completes and the call continues with its next verb).
+        ``call_sid_or_label``: CallSid or participant label. Raises DomainError 20404, 21220,
+        EngineUnavailable."""
         self._intent(self.state.kick, account_sid, conference_sid, call_sid_or_label)
 
     def update_recording(self, account_sid: str, conference_sid: str, recording_sid: str, status: str,
                          pause_behavior: str = "silence") -> None:
-        """Recording ``Status`` = paused | in-progress | stopped."""
+        """Twilio Conference Recording update ``Status`` = paused | in-progress | stopped. ``pause_behavior``
+        is accepted for the contract and ignored: both engines leave paused audio out of the file (Twilio
+        ``PauseBehavior=skip``; FreeSWITCH ``recording pause``). Raises DomainError 20404, 21201 (bad status), EngineUnavailable."""
         self._intent(self.state.update_recording, account_sid, conference_sid, recording_sid, status)
 
     def add_participant(self, account_sid: str, conference_sid_or_name: str, from_: str, to: str,
