@@ -167,6 +167,24 @@ def test_engine_unavailable_is_503(api):
     assert get(api, f"{ROOT_A}/Conferences/{s['cf']}.json").json()["status"] == "in-progress"
 
 
+def test_errors_the_control_raises_while_running(api):
+    """An engine lost mid-call → 503, an engine failure → 500 / 20500, a bug → a plain 500 (not mapped)."""
+    from fsbridge.engines.base import EngineError, EngineUnavailable
+    s = api.seed(recording=False)
+    path = f"{ROOT_A}/Conferences/{s['cf']}/Participants/alice.json"
+    for raised, status, code in ((EngineUnavailable("ESL lost"), 503, 20503), (EngineError("-ERR"), 500, 20500)):
+        def fail(*_a, exc=raised, **_k):
+            raise exc
+        api.control.update_participant = fail
+        assert str(raised) in err(post(api, path, {"Muted": "true"}), status, code)["message"]
+
+    def bug(*_a, **_k):
+        raise KeyError("oops")
+    api.control.update_participant = bug
+    r = post(api, path, {"Muted": "true"})
+    assert r.status_code == 500 and "more_info" not in r.text
+
+
 def test_method_not_allowed(api):
     r = requests.put(api.base + f"{ROOT_A}/Conferences.json", auth=(AC_A, TOKEN_A))
     err(r, 405, 20004)

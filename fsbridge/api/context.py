@@ -7,7 +7,7 @@ from typing import Any, Callable, Mapping, Optional
 
 from flask import current_app
 
-from fsbridge.api.errors import ApiError, UNAVAILABLE, from_control, is_control_error, not_found
+from fsbridge.api.errors import ApiError, UNAVAILABLE, from_control, not_found
 from fsbridge.store import Store
 from fsbridge.store.rows import ConferenceRow, ParticipantRow, RecordingRow
 
@@ -41,10 +41,11 @@ def call_control(method: str, *args, **kwargs) -> Any:
         raise ApiError(503, UNAVAILABLE, "Conference engine unavailable")
     try:
         return getattr(control, method)(*args, **kwargs)
-    except Exception as exc:  # noqa: BLE001 - mapped or re-raised by from_control
-        if is_control_error(exc):
-            raise from_control(exc) from exc
-        raise
+    except Exception as exc:  # noqa: BLE001 - what from_control does not map is re-raised
+        mapped = from_control(exc)
+        if mapped is None:
+            raise
+        raise mapped from exc
 
 
 def conference_or_404(account_sid: str, conference_sid: str) -> ConferenceRow:

@@ -71,8 +71,10 @@ def unauthenticated() -> ApiError:
     return ApiError(401, AUTHENTICATE, "Authenticate", {"WWW-Authenticate": 'Basic realm="Twilio API"'})
 
 
-def from_control(exc: Exception) -> ApiError:
-    """Map a ConferenceControl exception to an ApiError (DomainError keeps code/status; engine down → 503)."""
+def from_control(exc: Exception) -> Optional[ApiError]:
+    """Map a ConferenceControl exception to an ApiError: a DomainError (``.code``/``.status`` ints) keeps its
+    code and status; EngineUnavailable → 503 / 20503; any other EngineError → 500 / 20500. None for anything
+    else (a bug: the caller re-raises it)."""
     if isinstance(exc, EngineUnavailable):
         return ApiError(503, UNAVAILABLE, f"Conference engine unavailable: {exc}")
     code, status, message = (getattr(exc, "code", None), getattr(exc, "status", None),
@@ -81,13 +83,7 @@ def from_control(exc: Exception) -> ApiError:
         return ApiError(status, code, message or str(exc))
     if isinstance(exc, EngineError):
         return ApiError(500, INTERNAL, f"Conference engine error: {exc}")
-    raise exc
-
-
-def is_control_error(exc: Exception) -> bool:
-    """True for what :func:`from_control` maps (EngineError or a DomainError-shaped exception)."""
-    return isinstance(exc, EngineError) or (
-        isinstance(getattr(exc, "code", None), int) and isinstance(getattr(exc, "status", None), int))
+    return None
 
 
 def render(err: ApiError):
