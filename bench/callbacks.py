@@ -103,9 +103,8 @@ def main(argv=None):
 
     db = args.db or os.path.join(tempfile.mkdtemp(prefix="fsbridge-bench-"), "outbox.sqlite")
     engine = make_engine(f"sqlite:///{db}")
-    d = Dispatcher(engine, {AC: "bench-token"}, telnyx_private_key=None, jambonz_secret="bench-secret").start()
-    words = {"twiml": ("join",), "texml": ("join",), "jambonz": ("join",)}[args.dialect]
-    configs = [CallbackConfig(dialect=args.dialect, status_callback=Hook(url), status_events=words)]
+    d = Dispatcher(engine, {AC: "bench-token"}, jambonz_secret="bench-secret").start()
+    config = CallbackConfig(dialect=args.dialect, status_callback=Hook(url), status_events=("join",))
     confs = [f"CF{i:032d}" for i in range(args.conferences)]
     seq = {c: 0 for c in confs}
     sent = {}
@@ -122,7 +121,7 @@ def main(argv=None):
             c = confs[n % len(confs)]
             seq[c] += 1
             e = DomainEvent(name=ev.PARTICIPANT_JOIN, account_sid=AC, conference_sid=c, friendly_name="bench",
-                            sequence_number=seq[c], timestamp=now_dt, callbacks=configs[0],
+                            sequence_number=seq[c], timestamp=now_dt, callbacks=config,
                             member_count=seq[c], started_at=now_dt,
                             participant=ParticipantView(call_sid=f"CA{n:032d}", from_="+1555", to="+1666"))
             t0 = time.monotonic()
