@@ -59,10 +59,6 @@ class Outcome:
     commands: tuple = ()
     events: tuple = ()
 
-    def __add__(self, other: "Outcome") -> "Outcome":
-        """Both outcomes, this one's commands/events first (for callers combining several intents)."""
-        return Outcome(self.commands + other.commands, self.events + other.events)
-
 
 EMPTY = Outcome()
 
