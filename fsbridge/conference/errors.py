@@ -28,17 +28,17 @@ class DomainError(Exception):
     """An intent the domain refuses.
 
     ``code``: Twilio error code (int, constants above). ``status``: HTTP status the REST API should answer
-    (400, 404 or 409; derived from the code unless given). ``message``: human-readable text.
+    (400, 404 or 409, derived from the code; 400 for a code not listed). ``message``: human-readable text.
     For a join, the runtime treats 16025 and 16020 as warnings (the call continues with its next verb)
     and 13240 as a failure to the Dial action URL (Twilio TwiML Conference: participantLabel, coach,
     maxParticipants).
     """
 
-    def __init__(self, code: int, message: str, status: int | None = None):
+    def __init__(self, code: int, message: str):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
-        self.status = status if status is not None else _STATUS.get(code, 400)
+        self.status = _STATUS.get(code, 400)
 
 
 def not_found(what: str) -> DomainError:
