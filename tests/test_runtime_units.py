@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import gevent
 import gevent.event
 import pytest
 from twilio.request_validator import RequestValidator
@@ -103,6 +104,12 @@ def test_play_downloads_once_into_the_cache(httpserver, tmp_path):
     assert len(httpserver.log) == 1
     assert media.play("file:///x/y.wav") == "/x/y.wav" and media.play("silence_stream://500") == "silence_stream://500"
     assert silence(1.5) == "silence_stream://1500" and local_path("http://x/y") is None
+    # two calls asking for the same new URL at once: one download; no per-URL lock is kept afterwards
+    httpserver.expect_request("/b.wav").respond_with_data(b"RIFFb", content_type="audio/wav")
+    both = [gevent.spawn(media.play, httpserver.url_for("/b.wav")) for _ in range(2)]
+    gevent.joinall(both, raise_error=True)
+    assert both[0].value == both[1].value and len(httpserver.log) == 2
+    assert media._locks == {}
 
 
 def test_say_renders_a_wav(tmp_path):

@@ -11,9 +11,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 from urllib.parse import unquote, urlsplit
+
+import gevent.lock
 
 from fsbridge.runtime.fetch import Fetcher
 
@@ -47,15 +50,23 @@ class MediaResolver:
         self.cache_dir = Path(cache_dir)
         self.rate = rate
         self.fetcher = fetcher or Fetcher()
-        self._locks: dict = {}
+        self._locks: dict = {}   # cache key → [Semaphore, holders + waiters]
 
-    def _lock(self, key: str):
-        """One lock per cache key: concurrent calls render/download the same media once."""
-        import gevent.lock
-        lock = self._locks.get(key)
-        if lock is None:
-            lock = self._locks[key] = gevent.lock.Semaphore()
-        return lock
+    @contextmanager
+    def _lock(self, key: str) -> Iterator[None]:
+        """One lock per cache key, held while someone renders/downloads that media: concurrent calls do it
+        once. The entry is dropped when its last holder/waiter leaves (a long-running serve stays bounded)."""
+        entry = self._locks.get(key)
+        if entry is None:
+            entry = self._locks[key] = [gevent.lock.Semaphore(), 0]
+        entry[1] += 1
+        try:
+            with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._locks[key]
 
     def _cache_file(self, key: str, ext: str) -> Path:
         self.cache_dir.mkdir(parents=True, exist_ok=True)
