@@ -34,6 +34,21 @@ REC = re.compile(rb"(<<< freeswitch|>>> client) t=\+(\d+\.\d{3})s len=(\d+)\n")
 CLOSE = re.compile(rb"=== close (freeswitch|client) t=\+(\d+\.\d{3})s\n")
 
 
+def read_command(file) -> Optional[str]:
+    """The next client command from a binary file-like: its lines up to a blank line (without it), or
+    None at EOF. Leading blank lines are skipped (ESL commands end with an empty line)."""
+    lines = []
+    while True:
+        line = file.readline()
+        if not line:
+            return None
+        if line in (b"\n", b"\r\n"):
+            if lines:
+                return b"".join(lines).decode().rstrip("\n")
+            continue
+        lines.append(line)
+
+
 def read_transcript(path) -> List[Tuple[str, float, bytes]]:
     """Records of a ``*.esl.txt`` file: ``("fs"|"client"|"close-freeswitch"|"close-client", t, bytes)``.
     Strict: asserts the framing of the fixture README ("Strict reader")."""
@@ -511,25 +526,12 @@ class _Conn:
             return ev.get("Event-Subclass") in self.subclasses
         return name in self.events
 
-    def read_command(self) -> Optional[str]:
-        """The next command (lines up to a blank line, without it) or None at EOF."""
-        lines = []
-        while True:
-            line = self.file.readline()
-            if not line:
-                return None
-            if line in (b"\n", b"\r\n"):
-                if lines:
-                    return b"".join(lines).decode().rstrip("\n")
-                continue
-            lines.append(line)
-
     def run(self) -> None:
         """Serve the connection: auth request, then commands until EOF/exit."""
         self.send(b"Content-Type: auth/request\n\n")
         while not self.closed:
             try:
-                cmd = self.read_command()
+                cmd = read_command(self.file)
             except OSError:
                 cmd = None
             if cmd is None:
@@ -671,17 +673,9 @@ class FakeCall:
     def _run(self):
         try:
             while True:
-                lines = []
-                while True:
-                    line = self.file.readline()
-                    if not line:
-                        return
-                    if line == b"\n":
-                        if lines:
-                            break
-                        continue
-                    lines.append(line)
-                cmd = b"".join(lines).decode().rstrip("\n")
+                cmd = read_command(self.file)
+                if cmd is None:
+                    return
                 self.received.append(cmd)
                 self._notify()
                 if self._dispatch(cmd):
