@@ -22,6 +22,7 @@ from fsbridge.conference import events as ev
 from fsbridge.conference.events import DomainEvent
 
 from .request import JSON, KIND_STATUS, CallbackRequest, RenderSettings, form_request
+from .twilio import wanted  # the shared subscription rule
 
 DIALECT = "jambonz"
 
@@ -95,8 +96,6 @@ def payload(event: DomainEvent, settings: RenderSettings = RenderSettings()) -> 
 def render(event: DomainEvent, settings: RenderSettings = RenderSettings()) -> Optional[CallbackRequest]:
     """Render ``event`` for a jambonz conference's statusHook; None when unsubscribed or not a jambonz event
     (jambonz reports no mute/hold/modify/announcement/recording events on the statusHook)."""
-    from .twilio import wanted  # the shared subscription rule
-
     if event_word(event, settings) is None or not wanted(event):
         return None
     hook = event.callbacks.status_callback

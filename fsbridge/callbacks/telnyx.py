@@ -75,9 +75,7 @@ def render(event: DomainEvent, settings: RenderSettings = RenderSettings()) -> O
         hook = cb.recording_status_callback
         if event.recording is None:
             return None
-        params = tw.recording_params(event, settings.base_url)
-        url = tw.recording_url(settings.base_url, event, RECORDING_PATH)
-        params = [(k, url if k == tw.RECORDING_URL else v) for k, v in params]
         return form_request(dialect=DIALECT, kind=KIND_RECORDING, event=event, hook_url=hook.url,
-                            method=hook.method, params=params, username=hook.username, password=hook.password)
+                            method=hook.method, params=tw.recording_params(event, settings.base_url, RECORDING_PATH),
+                            username=hook.username, password=hook.password)
     return None

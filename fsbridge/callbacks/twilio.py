@@ -172,15 +172,16 @@ def status_params(event: DomainEvent):
     return params
 
 
-def recording_params(event: DomainEvent, base_url: str):
+def recording_params(event: DomainEvent, base_url: str, path: str = RECORDING_PATH):
     """recordingStatusCallback pairs (recordingStatusCallback table). RecordingDuration and
-    RecordingStartTime are left out while unknown (e.g. in-progress)."""
+    RecordingStartTime are left out while unknown (e.g. in-progress). ``RecordingUrl`` = ``base_url`` +
+    ``path`` (default the Twilio REST path of the recording; Telnyx passes its audio path)."""
     rec = event.recording
     params = [
         (ACCOUNT_SID, event.account_sid),
         (CONFERENCE_SID, event.conference_sid),
         (RECORDING_SID, rec.sid),
-        (RECORDING_URL, recording_url(base_url, event)),
+        (RECORDING_URL, recording_url(base_url, event, path)),
         (RECORDING_STATUS, RECORDING_WORDS.get(event.name, rec.status)),
     ]
     params += _optional([
