@@ -23,7 +23,7 @@ import os
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from fsbridge.conference import commands as C
 from fsbridge.conference import events as ev
@@ -32,7 +32,7 @@ from fsbridge.conference import native as N
 from fsbridge.conference import reasons as R
 from fsbridge.conference.errors import (BAD_COACH, CONFERENCE_FULL, DUPLICATE_LABEL, INVALID_PARAMETER,
                                         INVALID_STATE, DomainError, not_found)
-from fsbridge.conference.events import CallbackConfig, DomainEvent, ParticipantView, RecordingView
+from fsbridge.conference.events import DomainEvent, ParticipantView, RecordingView
 from fsbridge.conference.model import ConferenceInfo, ConferenceRecord, MemberRecord, RecordingRecord
 from fsbridge.conference.native import MemberSnapshot, NativeEvent
 from fsbridge.conference.rules import (beep_flags, beep_mode, callback_config, jitter_buffer_ms,
@@ -851,15 +851,15 @@ class ConferenceState:
         (no CallSid is known for them, so no participant can be made up).
         """
         out = _Out()
-        listed: Dict[Tuple[str, str], MemberSnapshot] = {(s.room, s.unique_id): s for s in members}
+        ts = _dt(timestamp_us)
+        listed = {(s.room, s.unique_id) for s in members}
         for conf in list(self._confs.values()):
             if conf.status == R.CONF_COMPLETED:
                 continue
             for m in list(conf.joined):
                 if (conf.sid, m.unique_id) not in listed and m.joined:
                     self._on_del_member(out, NativeEvent(N.DEL_MEMBER, conf.sid, timestamp_us,
-                                                         unique_id=m.unique_id, member_id=m.member_id), _dt(timestamp_us))
-        ts = _dt(timestamp_us)
+                                                         unique_id=m.unique_id, member_id=m.member_id), ts)
         for snap in members:
             if snap.unique_id in self._cancelled:     # a join that outlived its conference: remove it
                 out.commands.append(C.KickMember(room=self._cancelled.pop(snap.unique_id), member_id=snap.member_id))
