@@ -93,28 +93,23 @@ class Bridge:
     ``engine``: an :class:`~fsbridge.engines.base.Engine` (standalone or FreeSWITCH). ``settings``: a
     :class:`~fsbridge.config.Settings` (accounts, numbers, dirs, timeouts). ``store``: an object with
     ``record(DomainEvent)`` (fsbridge.store.Store) or None. ``dispatcher``: an object with
-    ``enqueue(DomainEvent)`` (fsbridge.callbacks.Dispatcher) or None. ``state``: a ConferenceState (default: a
-    new one writing recordings to ``settings.recordings_dir`` and timed by the engine clock). ``fetcher`` /
-    ``media``: the runtime's HTTP client / media resolver. ``confirm_timeout_s``: how long a REST write waits
-    for the engine's confirming event. ``manage_dispatcher``: start/stop the dispatcher with the bridge.
+    ``enqueue(DomainEvent)`` (fsbridge.callbacks.Dispatcher) or None; the bridge starts and stops it.
+    Built from the settings: ``state`` (a ConferenceState writing recordings to ``settings.recordings_dir``,
+    timed by the engine clock), ``fetcher`` / ``media`` (the runtime's HTTP client / media resolver) and
+    ``confirm_timeout_s`` (s a REST write waits for the engine's confirming event).
     """
 
-    def __init__(self, engine, settings: Optional[Settings] = None, *, store=None, dispatcher=None,
-                 state: Optional[ConferenceState] = None, fetcher: Optional[Fetcher] = None,
-                 media: Optional[MediaResolver] = None, confirm_timeout_s: Optional[float] = None,
-                 manage_dispatcher: bool = True):
+    def __init__(self, engine, settings: Optional[Settings] = None, *, store=None, dispatcher=None):
         self.engine = engine
         self.settings = settings or Settings()
         self.store = store
         self.dispatcher = dispatcher
-        self.manage_dispatcher = manage_dispatcher
-        self.state = state or ConferenceState(recordings_dir=self.settings.recordings_dir,
-                                              clock=lambda: self.now_us() / 1e6)
-        self.fetcher = fetcher or Fetcher(timeout_s=self.settings.fetch_timeout,
-                                          connect_timeout_s=self.settings.connect_timeout)
-        self.media = media or MediaResolver(self.settings.audio_dir, self.fetcher, rate=self.settings.rate)
-        self.confirm_timeout_s = (self.settings.confirm_timeout if confirm_timeout_s is None
-                                  else confirm_timeout_s)
+        self.state = ConferenceState(recordings_dir=self.settings.recordings_dir,
+                                     clock=lambda: self.now_us() / 1e6)
+        self.fetcher = Fetcher(timeout_s=self.settings.fetch_timeout,
+                               connect_timeout_s=self.settings.connect_timeout)
+        self.media = MediaResolver(self.settings.audio_dir, self.fetcher, rate=self.settings.rate)
+        self.confirm_timeout_s = self.settings.confirm_timeout
         self.registry = Registry()
         self.events: Deque[DomainEvent] = collections.deque(maxlen=100_000)   # recent DomainEvents, in order
         self.listeners: List[Callable[[DomainEvent], None]] = []
@@ -130,7 +125,7 @@ class Bridge:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> "Bridge":
-        """Subscribe to the engine, start the pump, the engine and (if managed) the dispatcher."""
+        """Subscribe to the engine, start the pump, the engine and the dispatcher (if any)."""
         if self.running:
             return self
         self.running = True
@@ -138,7 +133,7 @@ class Bridge:
         self.engine.set_event_sink(self._sink)
         self._pump_greenlet = gevent.spawn(self._pump)
         self.engine.start()
-        if self.dispatcher is not None and self.manage_dispatcher:
+        if self.dispatcher is not None:
             self.dispatcher.start()
         log.info("bridge started (engine %s)", type(self.engine).__name__)
         return self
@@ -156,7 +151,7 @@ class Bridge:
             log.debug("hold music warm-up failed: %s", exc)
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Hang up every call, let their last events through, stop the engine, the pump and (if managed)
+        """Hang up every call, let their last events through, stop the engine, the pump and (if any)
         the dispatcher (the outbox keeps what was not delivered). Bounded by ``timeout`` seconds per phase."""
         if not self.running:
             return
@@ -177,7 +172,7 @@ class Bridge:
         self._inbox.put(_STOP)
         if self._pump_greenlet is not None:
             self._pump_greenlet.join(timeout)
-        if self.dispatcher is not None and self.manage_dispatcher:
+        if self.dispatcher is not None:
             try:
                 self.dispatcher.wait_idle(min(timeout, 2.0))   # a short grace for the last callbacks
                 self.dispatcher.stop()
