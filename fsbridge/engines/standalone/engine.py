@@ -81,7 +81,6 @@ class VirtualCallLeg:
         self.start_tick: Optional[int] = None
         self.member: Optional["_Member"] = None
         self.heard = HeardCapture(engine.rate) if capture_heard else None
-        self.frame = engine._zero
         self._play: Optional[Playlist] = None
         self._play_done: Optional[gevent.event.AsyncResult] = None
         self._join_done: Optional[gevent.event.AsyncResult] = None
@@ -233,12 +232,11 @@ class _Member:
 class _RoomPlay:
     """A playback to the whole room; ``exclude`` = member ids that must not hear it (own beep)."""
 
-    __slots__ = ("playlist", "exclude", "kind")
+    __slots__ = ("playlist", "exclude")
 
-    def __init__(self, playlist: Playlist, exclude=(), kind: str = "announce"):
+    def __init__(self, playlist: Playlist, exclude=()):
         self.playlist = playlist
         self.exclude = set(exclude)
-        self.kind = kind
 
 
 class _Room:
@@ -265,7 +263,6 @@ class _Room:
         self.beeps: List[_RoomPlay] = []
         self.announcements: Deque[_RoomPlay] = deque()
         self.recorders: Dict[str, Recorder] = {}
-        self.started = False  # some member has been mixed
 
     def alloc_slot(self) -> int:
         """A free member slot index (arrays grow ×2, min 4, when full)."""
@@ -308,8 +305,6 @@ class _Room:
         ms = list(self.members.values())
         self.overlay_members = [m for m in ms if m.hold_media is not None or m.wait_media is not None or m.plays]
         self.capture_members = [m for m in ms if m.call.heard is not None]
-        if heard.any():
-            self.started = True
         self.dirty = False
 
 
@@ -572,7 +567,6 @@ class StandaloneEngine:
                     self._hangup_call(call, "NORMAL_CLEARING")
                     continue
                 f = zero
-            call.frame = f
             m = call.member
             if m is not None:
                 m.room.frames[m.slot] = f
@@ -715,7 +709,7 @@ class StandaloneEngine:
         room.dirty = True
         self._emit(N.ADD_MEMBER, room, member=m)
         if cmd.enter_beep and not cmd.waiting and self._others_hearing(room, m):
-            room.beeps.append(_RoomPlay(Playlist([ENTER_TONE], self._opener), exclude={m.id}, kind="beep"))
+            room.beeps.append(_RoomPlay(Playlist([ENTER_TONE], self._opener), exclude={m.id}))
 
     def _others_hearing(self, room: _Room, me: Optional[_Member]) -> bool:
         return any(o is not me and not (o.hold or o.waiting) for o in room.members.values())
@@ -746,7 +740,7 @@ class StandaloneEngine:
             self._end_room(room)
             return
         if m.exit_beep and not m.waiting and not m.hold and self._others_hearing(room, None):
-            room.beeps.append(_RoomPlay(Playlist([EXIT_TONE], self._opener), kind="beep"))
+            room.beeps.append(_RoomPlay(Playlist([EXIT_TONE], self._opener)))
         if not room.members:
             self._destroy_room(room)
 
@@ -783,7 +777,7 @@ class StandaloneEngine:
         for ref in done_refs:
             self._emit(N.PLAY_FILE_DONE, room, file=ref)
         if beep and len(room.members) > 1:
-            room.beeps.append(_RoomPlay(Playlist([ENTER_TONE], self._opener), kind="beep"))
+            room.beeps.append(_RoomPlay(Playlist([ENTER_TONE], self._opener)))
 
     def _do_MuteMember(self, cmd: C.MuteMember) -> None:
         m = self._member(cmd.room, cmd.member_id)
