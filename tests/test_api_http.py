@@ -88,6 +88,7 @@ def test_unknown_sids_and_labels_are_20404(api):
     ({"Hold": "1"}, 21201),
     ({"HoldUrl": "not a url"}, 21205),
     ({"AnnounceUrl": "ftp://x/y"}, 21205),
+    ({"HoldUrl": "http:///hold.xml"}, 21205),  # no host
     ({"HoldMethod": "PUT", "Hold": "true"}, 21201),
     ({"CallSidToCoach": "CA123"}, 21201),
     ({"Coaching": "true"}, 21201),
@@ -107,6 +108,7 @@ def test_bad_participant_update_parameters(api, data, code):
     ({"From": "+1", "To": "+2", "Timeout": "1"}, 21201),
     ({"From": "+1", "To": "+2", "StatusCallbackEvent": "initiated bogus"}, 21201),
     ({"From": "+1", "To": "+2", "ConferenceStatusCallback": "nope"}, 21205),
+    ({"From": "+1", "To": "+2", "ConferenceStatusCallback": "https://h.example:notaport/cb"}, 21205),
     ({"From": "+1", "To": "+2", "JitterBufferSize": "huge"}, 21201),
     ({"From": "+1", "To": "+2", "Byoc": "BYxyz"}, 21201),
 ])
