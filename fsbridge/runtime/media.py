@@ -116,8 +116,3 @@ class MediaResolver:
             except Exception as exc:
                 log.warning("<Say> %r could not be rendered: %s", text[:40], exc)
                 return silence(1)
-
-    @staticmethod
-    def pause(seconds: float) -> str:
-        """Engine reference for ``<Pause length=seconds>``."""
-        return silence(seconds)

@@ -24,6 +24,7 @@ from fsbridge.markup.errors import MarkupError
 from fsbridge.markup.model import Hook, Pause, Play, Redirect, Response, Say
 from fsbridge.runtime import params
 from fsbridge.runtime.fetch import FetchError, Fetched
+from fsbridge.runtime.media import silence
 from fsbridge.runtime.registry import CallRecord
 from fsbridge.runtime.tasks.base import STOP, Goto
 from fsbridge.runtime.tasks.registry import WAIT_VERBS, make_task
@@ -130,7 +131,7 @@ class CallSession:
                 ref = self.media.say(verb.text, verb.voice, verb.language)
                 out.extend([ref] * max(1, verb.loop))
             elif isinstance(verb, Pause):
-                out.append(self.media.pause(verb.length))
+                out.append(silence(verb.length))
             elif isinstance(verb, Redirect):
                 if depth >= MAX_WAIT_REDIRECTS:
                     self.notify(SCHEMA_VALIDATION_WARNING, "too many Redirects in a wait document", end=False)
