@@ -568,7 +568,7 @@ class Bridge:
 
     def _conference_dialect(self, conference_sid: str) -> str:
         info = self.state.conference(conference_sid)
-        return getattr(info, "dialect", "twiml") if info is not None else "twiml"
+        return info.dialect if info is not None else "twiml"
 
     def end_conference(self, account_sid: str, conference_sid: str) -> None:
         """Twilio Conference update ``Status=completed``: end the room (ReasonConferenceEnded
@@ -667,7 +667,7 @@ class Bridge:
             info = self.state.conference(conference_sid_or_name)
             if info is None or info.account_sid != account_sid:
                 raise not_found(f"Conference {conference_sid_or_name}")
-            name, dialect = info.friendly_name, getattr(info, "dialect", "twiml")
+            name, dialect = info.friendly_name, info.dialect
         conf = conference_from_options(name, options)
         first = Response(verbs=(Dial(conference=conf, time_limit=int(options.get("time_limit") or 14400)),),
                          dialect=dialect)
