@@ -21,9 +21,9 @@ from fsbridge.engines.base import EngineError
 # --- the table (conference_api.c conference_api_sub_commands[] shapes; FreeSWITCH 1.10.12 fixtures) ---
 API: Dict[str, str] = {
     # conference_lifecycle/control: "+OK mute 8", "+OK unmute 8"; "mute 9 quiet" plays no muted-sound
+    # (finding 18) — the wait gate ends with the quiet unmute
     "mute": "conference {room} mute {member}",
     "unmute": "conference {room} unmute {member}",
-    "mute_quiet": "conference {room} mute {member} quiet",
     "unmute_quiet": "conference {room} unmute {member} quiet",
     "deaf": "conference {room} deaf {member}",
     "undeaf": "conference {room} undeaf {member}",
@@ -44,11 +44,9 @@ API: Dict[str, str] = {
     "recording_pause": "conference {room} recording pause {path}",
     "recording_resume": "conference {room} recording resume {path}",
     "recording_stop": "conference {room} recording stop {path}",
-    "json_list": "conference {room} json_list",
     # moderated/maxmembers: the reply is the previous limit ("0"), not +OK; any value >= 0 is taken
     "set_max_members": "conference {room} set max_members {value}",
     "json_list_all": "conference json_list",
-    "list_all": "conference list",
     "setvar": "uuid_setvar {uuid} {name} {value}",
     # hang a channel up now, even inside an event-locked execute (a sendmsg hangup would wait for it)
     "kill": "uuid_kill {uuid} {cause}",
