@@ -16,6 +16,7 @@ Source: ../shared/seeds/twilio-conference-events-announcement.txt, twilio-twiml-
 """
 from __future__ import annotations
 
+import hmac
 import logging
 import threading
 from typing import Callable, Dict, Iterable, Optional, Union
@@ -98,7 +99,8 @@ def create_demo_app(*, rest_base: Union[str, Callable[[], str]], account_sid: st
     def callback() -> Response:
         params = request.form.to_dict()
         expected_sig = twilio_signature(auth_token, request.url, params)
-        if request.headers.get("X-Twilio-Signature") != expected_sig:
+        given = request.headers.get("X-Twilio-Signature", "").encode("utf-8")
+        if not hmac.compare_digest(given, expected_sig.encode("utf-8")):   # constant time
             abort(403)
         if on_callback:
             on_callback(params)
