@@ -183,9 +183,9 @@ class FreeSwitchCallLeg:
         because ``hangup_after_conference=false``)."""
         if self.member_id is None or self.room is None:
             return
-        reply = self.session.send("%s %s" % (wire.CMD_API, render.api("hup", room=self.room, member=self.member_id)))
-        if not reply.body.startswith(wire.REPLY_OK):
-            raise EngineError(reply.body.strip())
+        body = self.session.api(render.api("hup", room=self.room, member=self.member_id))
+        if not body.startswith(wire.REPLY_OK):
+            raise EngineError(body.strip())
 
     def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
         """Hang the call up with FreeSWITCH cause ``cause``: ``api uuid_kill <uuid> <cause>`` on this
@@ -193,9 +193,9 @@ class FreeSwitchCallLeg:
         with ``event-lock``, so a queued hangup message would wait until the call left the room."""
         if self.hung_up:
             return
-        reply = self.session.send("%s %s" % (wire.CMD_API, render.api("kill", uuid=self.unique_id, cause=cause)))
-        if not reply.body.startswith(wire.REPLY_OK) and not self.hung_up:
-            log.warning("hangup of %s: %s", self.unique_id, reply.body.strip())
+        body = self.session.api(render.api("kill", uuid=self.unique_id, cause=cause))
+        if not body.startswith(wire.REPLY_OK) and not self.hung_up:
+            log.warning("hangup of %s: %s", self.unique_id, body.strip())
 
     def on_dtmf(self, callback: Optional[Callable[[str], None]]) -> None:
         """Call ``callback(digit)`` for each DTMF event of this channel (None = stop), each in a greenlet

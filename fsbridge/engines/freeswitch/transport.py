@@ -163,6 +163,10 @@ class StrictESLMixin:
         except gevent.Timeout:
             raise EngineError("FreeSWITCH did not answer %r in time" % data.split("\n", 1)[0])
 
+    def api(self, command: str, timeout: Optional[float] = None) -> str:
+        """``api <command>`` → the response body (text, may lack a trailing newline — finding 2)."""
+        return self.send("%s %s" % (wire.CMD_API, command), timeout=timeout).body
+
     def stop(self):
         """Close the socket and end both greenlets without waiting for FreeSWITCH."""
         self._run = False
@@ -213,10 +217,6 @@ class FsInboundESL(StrictESLMixin, gesl.InboundESL):
         if reply.get(wire.H_REPLY_TEXT) != wire.AUTH_OK:
             self.stop()
             raise EngineUnavailable("FreeSWITCH ESL authentication failed: %s" % reply.get(wire.H_REPLY_TEXT))
-
-    def api(self, command: str, timeout: Optional[float] = None) -> str:
-        """``api <command>`` → the response body (text, may lack a trailing newline — finding 2)."""
-        return self.send("%s %s" % (wire.CMD_API, command), timeout=timeout).body
 
     def bgapi(self, command: str, job_uuid: Optional[str] = None, timeout: Optional[float] = None) -> str:
         """``bgapi <command>`` with a client-chosen ``Job-UUID`` (honoured by FreeSWITCH, finding 4);
