@@ -88,6 +88,25 @@ def test_timeout_is_11200_connection_refused_11205_bad_url_11100(httpserver):
     assert err.value.code == 11100
 
 
+def test_body_that_stalls_is_11200(httpserver):
+    """Headers arrive, then the body stops: the read timeout while streaming it is 11200, not 11205."""
+    release = gevent.event.Event()
+
+    def stalled(_request):
+        def body():
+            yield b"<Response>"
+            release.wait(5)
+            yield b"</Response>"
+        return WzResponse(body(), content_type="text/xml")
+    httpserver.expect_request("/stall").respond_with_handler(stalled)
+    try:
+        with pytest.raises(FetchError) as err:
+            Fetcher(timeout_s=0.3).fetch_markup(httpserver.url_for("/stall"))
+        assert err.value.code == 11200, err.value.message
+    finally:
+        release.set()
+
+
 def test_body_over_64kb_is_11750(httpserver):
     httpserver.expect_request("/big").respond_with_data("x" * (64 * 1024 + 1), content_type="text/xml")
     with pytest.raises(FetchError) as err:

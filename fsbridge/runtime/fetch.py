@@ -17,6 +17,7 @@ from typing import Mapping, Optional
 from urllib.parse import urlencode, urlsplit
 
 import requests
+import urllib3
 
 from fsbridge.callbacks import signing
 
@@ -157,7 +158,8 @@ class Fetcher:
         except requests.exceptions.ConnectionError as exc:
             if isinstance(exc, requests.exceptions.ConnectTimeout):
                 raise FetchError(HTTP_CONNECTION_FAILURE, f"connect timeout: {exc}", url) from None
-            if "Read timed out" in str(exc):
+            if exc.args and isinstance(exc.args[0], urllib3.exceptions.ReadTimeoutError):
+                # requests re-raises a read timeout while streaming the body as ConnectionError
                 raise FetchError(HTTP_RETRIEVAL_FAILURE, f"timeout: {exc}", url) from None
             raise FetchError(HTTP_CONNECTION_FAILURE, f"connection failure: {exc}", url) from None
         except requests.exceptions.Timeout as exc:
