@@ -84,9 +84,23 @@ def test_rest_write_waits_for_the_engine_and_reports_domain_errors(bridge):
 
 
 def test_sink_never_blocks(bridge):
-    """The engine's sink only queues: even with the bridge lock held elsewhere it returns at once."""
+    """The engine's sink only queues: while another greenlet holds the bridge lock it still returns at once
+    (the lock is re-entrant, so it must be held elsewhere for a sink that took it to block)."""
+    import gevent.event
     from fsbridge.conference.native import NativeEvent
-    with bridge._lock:
-        for i in range(1000):
-            bridge._sink(NativeEvent("start-talking", "CFnone", i))
+    held, release = gevent.event.Event(), gevent.event.Event()
+
+    def hold():
+        with bridge._lock:
+            held.set()
+            release.wait(5)
+    holder = gevent.spawn(hold)
+    assert held.wait(5)
+    try:
+        with gevent.Timeout(1, AssertionError("the sink blocked on the bridge lock")):
+            for i in range(1000):
+                bridge._sink(NativeEvent("start-talking", "CFnone", i))
+    finally:
+        release.set()
+    holder.join(5)
     assert bridge.barrier(5)
