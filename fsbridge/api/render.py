@@ -9,12 +9,12 @@ still running is ``"-1"`` as Twilio shows it; ``queue_time`` is only set on the 
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from email.utils import format_datetime
 from typing import Optional
 
 from fsbridge.api import paths
-from fsbridge.store.rows import ConferenceRow, ParticipantRow, RecordingRow
+from fsbridge.store.rows import ConferenceRow, ParticipantRow, RecordingRow, to_utc
 
 API_VERSION = "2010-04-01"
 DEFAULT_REGION = "us1"
@@ -22,11 +22,7 @@ DEFAULT_REGION = "us1"
 
 def rfc2822(value: Optional[datetime]) -> Optional[str]:
     """``datetime`` → ``"Fri, 18 Feb 2011 19:26:50 +0000"`` (RFC 2822, UTC, as Twilio writes); None stays None."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return format_datetime(value.astimezone(timezone.utc))
+    return None if value is None else format_datetime(to_utc(value))
 
 
 def conference(row: ConferenceRow, region: str = DEFAULT_REGION) -> dict:
