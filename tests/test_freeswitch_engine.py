@@ -220,6 +220,14 @@ def test_leg_play_and_dtmf(engine, fake):
     assert got.wait(5) and digits == ["*"]
 
 
+def test_a_call_arriving_without_a_call_handler_is_hung_up(engine, fake):
+    """A dial-out answered while no call handler is set (the socket is bound by ``outbound_port``) must
+    not sit in the outbound socket until the far end gives up: the engine hangs it up."""
+    call = FakeCall(fake, "127.0.0.1", engine.outbound_port).start()
+    assert call.wait_command("api uuid_kill %s" % call.uid)
+    assert call.closed.wait(5) and call.received[-1] == "exit"
+
+
 def test_a_blocking_dtmf_callback_does_not_hold_up_the_calls_events(engine, fake):
     """DTMF callbacks run outside the session's serial handler greenlet (DESIGN.md "Known traps"): a
     callback still blocked when the caller hangs up must not delay CHANNEL_HANGUP_COMPLETE."""

@@ -362,6 +362,7 @@ class FreeSwitchEngine:
     def _call_arrived(self, leg: FreeSwitchCallLeg) -> None:
         if self._on_call is None:
             log.warning("call %s arrived but no call handler is set; hanging up", leg.unique_id)
+            leg.hangup()  # the outbound server keeps the socket until the call ended
             return
         self._on_call(leg)
 
