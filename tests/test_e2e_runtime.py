@@ -537,6 +537,10 @@ def test_calls_resource_with_the_twilio_sdk(app_server, bridge_server):
     with pytest.raises(TwilioRestException) as err:
         client.calls.create(to="+15550000000", from_="x", url=app_server.url + "/voice")
     assert err.value.status == 400
+    # a bad parameter is Twilio's 21201, as on every other route
+    bad = rest(bridge_server, "Calls.json", {"To": "tone:500", "From": "x", "Url": app_server.url + "/voice",
+                                             "Dtmf": "12"})
+    assert bad.status_code == 400 and bad.json()["code"] == 21201, bad.text
 
 
 def test_redirect_play_pause_hangup_outside_a_conference(app_server, bridge_server, tmp_path):

@@ -23,15 +23,10 @@ from typing import List, Optional, Tuple
 from flask import Blueprint, jsonify, request
 
 from fsbridge.api.auth import basic_account, require_same_account
-from fsbridge.api.errors import ApiError
+from fsbridge.api.errors import FROM_MISSING, INVALID_PARAMETER, INVALID_URL, NOT_FOUND, TO_MISSING, ApiError
 from fsbridge.runtime import params
 from fsbridge.runtime.bridge import Bridge, is_media_url
 
-TO_MISSING = 21201
-FROM_MISSING = 21213
-INVALID_URL = 21205
-INVALID_PARAMETER = 21200
-NOT_FOUND = 20404
 PREFIX = "/2010-04-01/Accounts/<AccountSid>"
 
 
