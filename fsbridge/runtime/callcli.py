@@ -62,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
     monkey.patch_all()
     import requests
 
+    from fsbridge.runtime import params
+
     url, account, token = _defaults(args)
     if not account or not token:
         print("fsbridge call: no account (use --account/--token or FSBRIDGE_ACCOUNT_SID/FSBRIDGE_AUTH_TOKEN)",
@@ -92,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     deadline = time.monotonic() + args.timeout
     status = call["status"]
-    while status not in ("completed", "failed", "busy", "no-answer", "canceled"):
+    while status not in params.FINAL_STATUSES:
         if time.monotonic() > deadline:
             print(f"fsbridge call: {call['sid']} still {status} after {args.timeout:g} s", file=sys.stderr)
             return 1

@@ -28,6 +28,8 @@ STATUS_FAILED = "failed"
 STATUS_BUSY = "busy"
 STATUS_NO_ANSWER = "no-answer"
 STATUS_CANCELED = "canceled"
+#: CallStatus values after which a call never changes again
+FINAL_STATUSES = (STATUS_COMPLETED, STATUS_FAILED, STATUS_BUSY, STATUS_NO_ANSWER, STATUS_CANCELED)
 DIRECTION_INBOUND = "inbound"
 DIRECTION_OUTBOUND_API = "outbound-api"
 

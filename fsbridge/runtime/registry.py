@@ -12,6 +12,8 @@ from typing import Dict, List, Optional
 
 import gevent.event
 
+from fsbridge.runtime import params
+
 
 @dataclass
 class CallRecord:
@@ -26,7 +28,7 @@ class CallRecord:
     direction: str
     unique_id: str
     dialect: str = "twiml"
-    status: str = "queued"
+    status: str = params.STATUS_QUEUED
     conference_sid: Optional[str] = None
     member_id: Optional[int] = None
     label: Optional[str] = None
