@@ -77,6 +77,15 @@ def moh_samples(rate: int, max_seconds: float = 120.0) -> np.ndarray:
     return generated_moh(rate)
 
 
+@functools.lru_cache(maxsize=64)
+def _tone_samples(spec: str, rate: int) -> np.ndarray:
+    """:func:`render_tone`, cached and read-only: the enter/exit beeps are built again for every join and
+    leave, and a leave can happen inside the engine's tick (a caller hanging up)."""
+    out = render_tone(spec, rate)
+    out.setflags(write=False)
+    return out
+
+
 def open_media(ref: str, rate: int, loop: bool = False):
     """Build a frame source (``next_frame() -> int16 (frame_len,) | None``) for a media reference.
 
@@ -93,7 +102,7 @@ def open_media(ref: str, rate: int, loop: bool = False):
         return SilenceSource(None if ms < 0 else ms, fl, name=ref)
     if ref.startswith("tone_stream://"):
         try:
-            return ArraySource(render_tone(ref, rate), fl, loop=loop, name=ref)
+            return ArraySource(_tone_samples(ref, rate), fl, loop=loop, name=ref)
         except ValueError as exc:
             raise MediaError(str(exc)) from exc
     if ref.startswith("local_stream://"):
