@@ -1,6 +1,7 @@
 """Byte-exact replay of the recorded transcripts through fsbridge's greenswitch-based sessions: the
-commands we send are byte-identical to the recorded client's, and every recorded event arrives, in
-order, through greenswitch's handler dispatch with the strict parser."""
+recorded client commands, sent through ``send``, reach the wire byte-identical (framing only — which
+commands the engine chooses is tested in test_freeswitch_engine.py), and every recorded event arrives,
+in order, through greenswitch's handler dispatch with the strict parser."""
 import gevent
 import gevent.event
 import gevent.socket
