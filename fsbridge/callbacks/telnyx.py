@@ -71,7 +71,7 @@ def render(event: DomainEvent, settings: RenderSettings = RenderSettings()) -> O
         hook = cb.status_callback
         return form_request(dialect=DIALECT, kind=KIND_STATUS, event=event, hook_url=hook.url, method=hook.method,
                             params=status_params(event), username=hook.username, password=hook.password)
-    if event.name in tw.RECORDING_WORDS:
+    if event.name in ev.RECORDING_STATUS_WORDS:
         hook = cb.recording_status_callback
         if event.recording is None:
             return None

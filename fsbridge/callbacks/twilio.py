@@ -70,12 +70,6 @@ STATUS_EVENTS = frozenset({
     ev.PARTICIPANT_UNMUTE, ev.PARTICIPANT_HOLD, ev.PARTICIPANT_UNHOLD, ev.PARTICIPANT_MODIFY,
     ev.PARTICIPANT_SPEECH_START, ev.PARTICIPANT_SPEECH_STOP, ev.ANNOUNCEMENT_END, ev.ANNOUNCEMENT_FAIL,
 })
-#: DomainEvent name → RecordingStatus value
-RECORDING_WORDS = {
-    ev.RECORDING_IN_PROGRESS: "in-progress",
-    ev.RECORDING_COMPLETED: "completed",
-    ev.RECORDING_ABSENT: "absent",
-}
 #: the Twilio REST path of a conference recording (served by the bridge's API under ``base_url``)
 RECORDING_PATH = "/2010-04-01/Accounts/{account_sid}/Conferences/{conference_sid}/Recordings/{recording_sid}"
 
@@ -182,7 +176,7 @@ def recording_params(event: DomainEvent, base_url: str, path: str = RECORDING_PA
         (CONFERENCE_SID, event.conference_sid),
         (RECORDING_SID, rec.sid),
         (RECORDING_URL, recording_url(base_url, event, path)),
-        (RECORDING_STATUS, RECORDING_WORDS.get(event.name, rec.status)),
+        (RECORDING_STATUS, ev.RECORDING_STATUS_WORDS.get(event.name, rec.status)),
     ]
     params += _optional([
         (RECORDING_DURATION, rec.duration_s),
@@ -219,7 +213,7 @@ def render(event: DomainEvent, settings: RenderSettings = RenderSettings()) -> O
         return form_request(dialect=DIALECT, kind=KIND_STATUS, event=event, hook_url=hook.url, method=hook.method,
                             params=status_params(event), headers=idempotency_headers(event, KIND_STATUS),
                             username=hook.username, password=hook.password)
-    if event.name in RECORDING_WORDS:
+    if event.name in ev.RECORDING_STATUS_WORDS:
         hook = cb.recording_status_callback
         if event.recording is None:
             return None

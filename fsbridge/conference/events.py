@@ -33,6 +33,13 @@ RECORDING_COMPLETED = "recording-completed"
 RECORDING_ABSENT = "recording-absent"
 CONFERENCE_RECORD_END = "conference-record-end"
 
+#: recording DomainEvent name → Twilio RecordingStatus / recordingStatusCallbackEvent word
+RECORDING_STATUS_WORDS = {
+    RECORDING_IN_PROGRESS: "in-progress",
+    RECORDING_COMPLETED: "completed",
+    RECORDING_ABSENT: "absent",
+}
+
 
 @dataclass(frozen=True)
 class ParticipantView:

@@ -37,12 +37,6 @@ _DIALECT_WORDS = {
     JAMBONZ: frozenset(jambonz.STATUS_EVENTS) | {alias for alias, _ in jambonz.STATUS_EVENT_ALIASES},
 }
 
-_RECORDING_WORDS = {
-    ev.RECORDING_IN_PROGRESS: "in-progress",
-    ev.RECORDING_COMPLETED: "completed",
-    ev.RECORDING_ABSENT: "absent",
-}
-
 
 def is_status_event(name: str) -> bool:
     """True for the events a statusCallback receives (conference-*, participant-*, announcement-*); False
@@ -58,9 +52,9 @@ def is_subscribed(name: str, config: CallbackConfig) -> bool:
     ``recording_status_events``; conference-record-end needs ``event_callback_url`` and no
     recordingStatusCallback (Twilio: eventCallbackUrl is deprecated).
     """
-    if name in _RECORDING_WORDS:
+    if name in ev.RECORDING_STATUS_WORDS:
         return (config.recording_status_callback is not None
-                and _RECORDING_WORDS[name] in config.recording_status_events)
+                and ev.RECORDING_STATUS_WORDS[name] in config.recording_status_events)
     if name == ev.CONFERENCE_RECORD_END:
         return bool(config.event_callback_url) and config.recording_status_callback is None
     if config.status_callback is None:

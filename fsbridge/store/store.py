@@ -50,11 +50,6 @@ from fsbridge.store.rows import (
 
 # Participant statuses that mean "no longer in the conference" (Twilio participant_enum_status).
 LEFT_STATUSES = ("complete", "failed")
-_RECORDING_EVENT_STATUS = {
-    ev.RECORDING_IN_PROGRESS: "in-progress",
-    ev.RECORDING_COMPLETED: "completed",
-    ev.RECORDING_ABSENT: "absent",
-}
 
 
 def _now() -> datetime:
@@ -250,7 +245,7 @@ class Store:
 
     def _apply_recording(self, conn: Connection, event: ev.DomainEvent, ts: datetime) -> None:
         view = event.recording
-        status = view.status or _RECORDING_EVENT_STATUS.get(event.name, "in-progress")
+        status = view.status or ev.RECORDING_STATUS_WORDS.get(event.name, "in-progress")
         values = dict(
             account_sid=event.account_sid, conference_sid=event.conference_sid, status=status,
             start_time=to_naive_utc(view.start_time), duration_s=view.duration_s,
