@@ -508,8 +508,7 @@ class StandaloneEngine:
     def _emit(self, action: str, room: Optional["_Room"], unique_id: Optional[str] = None,
               member: Optional[_Member] = None, **fields) -> NativeEvent:
         if member is not None:
-            r = member.room
-            talking = bool(r.talk.talking[member.slot]) if member.slot < r.talk.capacity else False
+            talking = bool(member.room.talk.talking[member.slot])   # alloc_slot grew the bank to the slot
             flags = (("Hear", _flag(not member.hold)), ("Speak", _flag(not member.muted)),
                      ("Talking", _flag(talking)), ("Hold", _flag(member.hold)),
                      ("Caller-Caller-ID-Number", member.call.from_),
