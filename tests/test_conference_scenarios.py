@@ -364,3 +364,27 @@ def test_status_callback_sequence_numbers_have_no_gaps():
     unnumbered = {e.name for e in h.events if e.status_sequence is None}
     assert unnumbered == {"recording-in-progress", "recording-completed", "participant-speech-start",
                           "participant-speech-stop"}
+
+
+def test_join_computed_before_the_start_is_started_when_it_lands_after_it():
+    """Two joins in flight: C's JoinMember says ``waiting`` (computed while the room had not started) but
+    reaches the engine after the start. Its add-member must re-issue StartConference, else C would hear
+    the wait music for ever."""
+    h = Harness()
+    h.join("CAa", "race")
+    c_join = h.state.join(account_sid=h.account_sid, call_sid="CAc", unique_id=h.uid("CAc"),
+                          conference=Conference(name="race"), dialect="twiml",
+                          timestamp_us=h.engine.now_us)         # computed now, executed later
+    [cmd] = c_join.commands
+    assert isinstance(cmd, C.JoinMember) and cmd.waiting
+    assert names(h.join("CAb", "race")) == ["participant-join", "conference-start"]
+    starts = sum(isinstance(c, C.StartConference) for c in h.commands)
+    late = h.run(c_join)                                        # C's add-member arrives after the start
+    assert names(late) == ["participant-join"]                  # no second conference-start
+    assert sum(isinstance(c, C.StartConference) for c in h.commands) == starts + 1
+    # a join computed after the start is not waiting and needs nothing more
+    d_join = h.state.join(account_sid=h.account_sid, call_sid="CAd", unique_id=h.uid("CAd"),
+                          conference=Conference(name="race"), dialect="twiml", timestamp_us=h.engine.now_us)
+    assert not d_join.commands[0].waiting
+    h.run(d_join)
+    assert sum(isinstance(c, C.StartConference) for c in h.commands) == starts + 1

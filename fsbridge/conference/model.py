@@ -72,6 +72,7 @@ class MemberRecord:
     leave_reason: Optional[str] = None   # ReasonParticipantLeft decided by an intent (kick, end)
     kicked: bool = False                 # removed by kick/hup rather than by its own hangup
     dialed: bool = False                 # created by a REST dial-out (Twilio create Participant)
+    join_waiting: bool = False           # its JoinMember said ``waiting`` (the room had not started)
 
     @property
     def joined(self) -> bool:

@@ -216,9 +216,10 @@ class ConferenceState:
             m = self._new_member(conf, call_sid, unique_id, account_sid, conference, coach_member, from_, to, ts)
         self._by_uid[unique_id] = call_sid
         enter, exit_ = beep_flags(m.beep)
+        m.join_waiting = conf.status == R.CONF_INIT
         return Outcome(commands=(C.JoinMember(
             room=conf.sid, unique_id=unique_id, call_sid=call_sid, muted=m.muted,
-            waiting=conf.status == R.CONF_INIT, wait_media=tuple(wait_media),
+            waiting=m.join_waiting, wait_media=tuple(wait_media),
             jitter_buffer_ms=jitter_buffer_ms(conference.jitter_buffer_size), enter_beep=enter,
             exit_beep=exit_, max_members=conf.max_participants, end_conference=m.end_conference_on_exit),))
 
@@ -667,6 +668,11 @@ class ConferenceState:
         self._emit(out, conf, ev.PARTICIPANT_JOIN, ts, m)
         if conf.status == R.CONF_INIT and not conf.ending and should_start(conf.joined):
             self._start(out, conf, ts)
+        elif conf.status == R.CONF_IN_PROGRESS and m.join_waiting:
+            # Its JoinMember was computed before the start (two joins in flight at once) and reached the
+            # engine after it: without this the member would wait for ever. StartConference only touches
+            # waiting members, in both engines.
+            out.commands.append(C.StartConference(room=conf.sid))
 
     def _on_del_member(self, out: _Out, event: NativeEvent, ts: datetime) -> None:
         conf, m = self._member_of_event(event)

@@ -239,25 +239,10 @@ class Bridge:
                 self.registry.left(event.unique_id, event.timestamp_us)
             outcome = self.state.apply(event)
             self._publish(outcome.events)
-            self._execute(outcome.commands + self._late_start(event, outcome))
+            self._execute(outcome.commands)
             self._resolve(event)
         pulse, self._applied = self._applied, gevent.event.Event()
         pulse.set()
-
-    def _late_start(self, event, outcome) -> tuple:
-        """A JoinMember computed as ``waiting`` (conference not started) that reached the engine after the
-        conference started (two joins in flight at once) would leave that member waiting for ever: start the
-        room again (StartConference only touches waiting members, in both engines)."""
-        if event.action != N.ADD_MEMBER or any(isinstance(c, C.StartConference) for c in outcome.commands):
-            return ()
-        rec = self.registry.by_unique_id(event.unique_id)
-        if rec is None or not rec.join_waiting:
-            return ()
-        info = self.state.conference(event.room)
-        if info is None or info.status != "in-progress":
-            return ()
-        log.info("call %s joined %s waiting after its start: starting it again", rec.call_sid, event.room)
-        return (C.StartConference(room=event.room),)
 
     def wait_until(self, predicate: Callable[[], bool], timeout: Optional[float] = None) -> bool:
         """Block until ``predicate()`` (checked after every applied engine event) is true, or ``timeout``
@@ -406,7 +391,6 @@ class Bridge:
             record.label = conference.participant_label
             if join is not None:
                 record.conference_sid = join.room
-                record.join_waiting = join.waiting
         return join
 
     def _start_session(self, record: CallRecord, leg, *, url: Optional[str], method: str, dialect: str,

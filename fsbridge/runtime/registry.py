@@ -32,7 +32,6 @@ class CallRecord:
     conference_sid: Optional[str] = None
     member_id: Optional[int] = None
     label: Optional[str] = None
-    join_waiting: bool = False
     joined_us: Optional[int] = None
     left_us: Optional[int] = None
     errors: List[tuple] = field(default_factory=list)
