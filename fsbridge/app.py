@@ -110,7 +110,7 @@ class BridgeServer:
         self.port = self.http.socket.getsockname()[1]
         self.base_url = s.base_url(self.port)
         accounts = s.auth_tokens()
-        telnyx_key = next((a.telnyx_private_key for a in s.accounts.values() if a.telnyx_private_key), None)
+        telnyx_keys = {sid: a.telnyx_private_key for sid, a in s.accounts.items() if a.telnyx_private_key}
         jambonz = {sid: a.jambonz_secret for sid, a in s.accounts.items() if a.jambonz_secret}
         kw = dict(self.dispatcher_kw)
         user_update = kw.pop("on_update", None)
@@ -120,7 +120,7 @@ class BridgeServer:
                 self.bridge.callback_update(outbox_id, state, attempts, error)
             if user_update is not None:
                 user_update(outbox_id, state, attempts, error)
-        self.dispatcher = Dispatcher(db, accounts, self.base_url, telnyx_private_key=telnyx_key,
+        self.dispatcher = Dispatcher(db, accounts, self.base_url, telnyx_private_key=telnyx_keys or None,
                                      jambonz_secret=jambonz or None, on_update=on_update, **kw)
         engine = self._engine if self._engine is not None else make_engine(s)
         self.bridge = Bridge(engine, s, store=self.store, dispatcher=self.dispatcher)

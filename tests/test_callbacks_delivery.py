@@ -339,6 +339,35 @@ def test_telnyx_and_jambonz_signatures_and_basic_auth(engine):
         receiver.stop()
 
 
+def test_telnyx_keys_per_account(engine):
+    """Each account's Telnyx callbacks are signed with that account's own key; an account without one is
+    sent unsigned (no Twilio signature either: Telnyx receivers do not check one)."""
+    import dataclasses
+
+    receiver = Receiver().start()
+    other = "AC" + "b" * 32
+    key_a, key_b = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    d = Dispatcher(engine, {AC: TOKEN, other: "tok-b"}, telnyx_private_key={AC: key_a, other: key_b}).start()
+    try:
+        d.enqueue(evt("CFa", 1, receiver.url("/a"), dialect="texml", events=("join",)))
+        d.enqueue(dataclasses.replace(evt("CFb", 1, receiver.url("/b"), dialect="texml", events=("join",)),
+                                      account_sid=other))
+        d.enqueue(dataclasses.replace(evt("CFc", 1, receiver.url("/c"), dialect="texml", events=("join",)),
+                                      account_sid="AC" + "c" * 32))
+        assert d.wait_idle(5)
+        by_path = {r["path"]: r for r in receiver.requests}
+        for path, key, wrong in (("/a", key_a, key_b), ("/b", key_b, key_a)):
+            h, body = by_path[path]["headers"], by_path[path]["body"]
+            assert signing.telnyx_verify(key.public_key(), h["telnyx-timestamp"], body, h["telnyx-signature-ed25519"])
+            assert not signing.telnyx_verify(wrong.public_key(), h["telnyx-timestamp"], body,
+                                             h["telnyx-signature-ed25519"])
+        unsigned = by_path["/c"]["headers"]
+        assert "telnyx-signature-ed25519" not in unsigned and "x-twilio-signature" not in unsigned
+    finally:
+        d.stop()
+        receiver.stop()
+
+
 def test_enqueue_is_durable_before_start_and_unsubscribed_is_not_queued(engine):
     d = Dispatcher(engine, {AC: TOKEN})
     assert d.enqueue(evt("CFn", 1, "http://127.0.0.1:9/cb", name=ev.PARTICIPANT_HOLD)) is None

@@ -49,7 +49,8 @@ class Dispatcher:
     ``db_engine``: a SQLAlchemy engine (``fsbridge.store.db.make_engine("sqlite:///…")``); the outbox table is
     created if missing. ``accounts``: ``{AccountSid: AuthToken}`` for Twilio signatures (unknown account →
     sent unsigned, with a warning). ``base_url``: the bridge's public base URL (recording URLs in callbacks).
-    ``telnyx_private_key``: Ed25519 key (object, PEM, or base64 raw seed) for Telnyx signatures.
+    ``telnyx_private_key``: Ed25519 key (object, PEM, or base64 raw seed) for Telnyx signatures, or
+    ``{AccountSid: key}``.
     ``jambonz_secret``: webhook secret (str) or ``{AccountSid: secret}``.
     ``clock()`` → seconds (float) and ``sleep(seconds)``: injectable for simulated time.
     ``deadline_s``: how long after enqueue a callback is retried (seconds). ``connect_timeout_s`` /
@@ -84,7 +85,9 @@ class Dispatcher:
         outbox.outbox.create(db_engine, checkfirst=True)
         self.accounts = dict(accounts or {})
         self.settings = RenderSettings(base_url=base_url.rstrip("/"), jambonz_stop_talking=jambonz_stop_talking)
-        self.telnyx_key = signing.load_ed25519_private_key(telnyx_private_key)
+        self.telnyx_key = ({sid: signing.load_ed25519_private_key(k) for sid, k in telnyx_private_key.items()}
+                           if isinstance(telnyx_private_key, Mapping)
+                           else signing.load_ed25519_private_key(telnyx_private_key))
         self.jambonz_secret = jambonz_secret
         self.clock = clock
         self.sleep = sleep
@@ -285,22 +288,13 @@ class Dispatcher:
         headers.update(req.headers)
         if req.content_type:
             headers["Content-Type"] = req.content_type
-        if req.dialect == "twiml":
-            token = self.accounts.get(req.account_sid)
-            if token:
-                params = req.params if req.method == "POST" else None
-                headers[signing.TWILIO_SIGNATURE_HEADER] = signing.twilio_signature(token, url, params)
-            else:
-                log.warning("callbacks: no AuthToken for account %s; sending unsigned", req.account_sid)
-        elif req.dialect == "texml" and self.telnyx_key is not None:
-            headers.update(signing.telnyx_headers(self.telnyx_key, int(self.clock()), req.body))
-        elif req.dialect == "jambonz":
-            secret = self.jambonz_secret
-            if isinstance(secret, Mapping):
-                secret = secret.get(req.account_sid)
-            if secret:
-                headers[signing.JAMBONZ_SIGNATURE_HEADER] = signing.jambonz_signature(
-                    secret, int(self.clock()), req.body)
+        token = self.accounts.get(req.account_sid)
+        if req.dialect == "twiml" and not token:
+            log.warning("callbacks: no AuthToken for account %s; sending unsigned", req.account_sid)
+        headers.update(signing.webhook_headers(
+            req.dialect, url=url, body=req.body, params=req.params if req.method == "POST" else None,
+            timestamp=int(self.clock()), auth_token=token, telnyx_key=_for_account(self.telnyx_key, req.account_sid),
+            jambonz_secret=_for_account(self.jambonz_secret, req.account_sid)))
         return headers
 
     def _attempt(self, req, url: str, policy: DeliveryPolicy):
@@ -324,6 +318,11 @@ class Dispatcher:
         if 400 <= status < 500:
             return CLASS_4XX, f"HTTP {status}"
         return CLASS_FATAL, f"HTTP {status} (redirects are not followed)"
+
+
+def _for_account(secret, account_sid: str):
+    """``secret`` itself, or its entry for ``account_sid`` when it is a per-account mapping (None if absent)."""
+    return secret.get(account_sid) if isinstance(secret, Mapping) else secret
 
 
 def _split_userinfo(url: str):

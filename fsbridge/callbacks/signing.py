@@ -120,3 +120,22 @@ def jambonz_verify(secret: str, header: str, body: bytes) -> bool:
     except (ValueError, KeyError):
         return False
     return hmac.compare_digest(expected, header)
+
+
+def webhook_headers(dialect: str, *, url: str, body: bytes, params: Params, timestamp: int,
+                    auth_token: Optional[str] = None, telnyx_key=None,
+                    jambonz_secret: Optional[str] = None) -> dict:
+    """The signature header(s) a webhook request of ``dialect`` carries — callbacks and voice-URL fetches alike.
+
+    ``twiml``: X-Twilio-Signature over ``url`` + sorted POST ``params`` (None for GET), keyed by the AuthToken;
+    ``texml``: telnyx-signature-ed25519 + telnyx-timestamp over ``timestamp|body`` (``telnyx_key``: an Ed25519
+    key, PEM or base64 seed); ``jambonz``: Jambonz-Signature ``t=…,v1=…`` (HMAC-SHA256 of the body).
+    ``timestamp``: Unix seconds. {} when the account has no secret for the dialect (sent unsigned).
+    Sources: Twilio request validation; Telnyx webhook signing; jambonz webhook security.
+    """
+    if dialect == "jambonz":
+        return {JAMBONZ_SIGNATURE_HEADER: jambonz_signature(jambonz_secret, timestamp, body)} if jambonz_secret else {}
+    if dialect == "texml":
+        key = load_ed25519_private_key(telnyx_key)
+        return telnyx_headers(key, timestamp, body) if key is not None else {}
+    return {TWILIO_SIGNATURE_HEADER: twilio_signature(auth_token, url, params)} if auth_token else {}

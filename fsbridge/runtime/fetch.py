@@ -97,29 +97,23 @@ class Fetcher:
         headers = {"User-Agent": USER_AGENT}
         data = None
         params = params or {}
+        signed_params = None
         if dialect == "jambonz":
             if method == "GET":
                 url = _with_query(url, {k: _scalar(v) for k, v in params.items()})
             else:
                 data = json.dumps(params, separators=(",", ":")).encode("utf-8")
                 headers["Content-Type"] = "application/json"
-            if credentials.jambonz_secret:
-                headers[signing.JAMBONZ_SIGNATURE_HEADER] = signing.jambonz_signature(
-                    credentials.jambonz_secret, int(time.time()), data or b"")
+        elif method == "GET":
+            url = _with_query(url, params)
         else:
-            if method == "GET":
-                url = _with_query(url, params)
-                signed_params = None
-            else:
-                data = urlencode(params).encode("utf-8")
-                headers["Content-Type"] = "application/x-www-form-urlencoded"
-                signed_params = params
-            if dialect == "texml" and credentials.telnyx_private_key is not None:
-                key = signing.load_ed25519_private_key(credentials.telnyx_private_key)
-                headers.update(signing.telnyx_headers(key, int(time.time()), data or b""))
-            elif credentials.auth_token:
-                headers[signing.TWILIO_SIGNATURE_HEADER] = signing.twilio_signature(
-                    credentials.auth_token, url, signed_params)
+            data = urlencode(params).encode("utf-8")
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            signed_params = params
+        headers.update(signing.webhook_headers(
+            dialect, url=url, body=data or b"", params=signed_params, timestamp=int(time.time()),
+            auth_token=credentials.auth_token, telnyx_key=credentials.telnyx_private_key,
+            jambonz_secret=credentials.jambonz_secret))
         auth = (username, password or "") if username else None
         return self._request(method, url, data, headers, auth, max_bytes)
 
