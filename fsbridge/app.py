@@ -67,7 +67,7 @@ def make_engine(settings):
     from fsbridge.runtime.timers import TimerClock
     from fsbridge.config import clock_speed
     clock = TimerClock(speed=clock_speed(settings.clock))
-    return StandaloneEngine(rate=settings.rate, clock=clock)
+    return StandaloneEngine(rate=settings.rate, clock=clock, capture_heard=settings.capture_heard)
 
 
 class BridgeServer:

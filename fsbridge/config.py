@@ -69,6 +69,7 @@ class Settings:
     engine: str = "standalone"
     rate: int = 16000
     clock: str = "realtime"
+    capture_heard: bool = False   # standalone: keep what each call heard (in-process demo/tests read it)
     esl_host: str = "127.0.0.1"
     esl_port: int = 8021
     esl_password: str = "ClueCon"

@@ -94,7 +94,7 @@ def bridge_server(tmp_path):
     customer = CustomerApp()
     settings = Settings(host="127.0.0.1", port=0, database_url=f"sqlite:///{tmp_path / 'fsb.sqlite'}",
                         audio_dir=str(tmp_path / "audio"), recordings_dir=str(tmp_path / "rec"),
-                        rate=RATE, clock="realtime", accounts={AC: Account(AC, TOKEN)},
+                        rate=RATE, clock="realtime", capture_heard=True, accounts={AC: Account(AC, TOKEN)},
                         numbers={NUMBER: Number(NUMBER, AC, customer.base + "/voice")})
     server = BridgeServer(settings).start()
     try:

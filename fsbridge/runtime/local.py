@@ -53,7 +53,8 @@ def local_settings(workdir: str, *, accounts: Mapping[str, str], numbers: Iterab
     os.makedirs(workdir, exist_ok=True)
     base = dict(host="127.0.0.1", port=0, database_url=f"sqlite:///{os.path.join(workdir, 'fsbridge.sqlite')}",
                 audio_dir=os.path.join(workdir, "audio"), recordings_dir=os.path.join(workdir, "recordings"),
-                clock=clock, accounts={sid: Account(sid, token) for sid, token in accounts.items()},
+                clock=clock, capture_heard=True,   # heard_audio() below reads it
+                accounts={sid: Account(sid, token) for sid, token in accounts.items()},
                 numbers={n.number: n for n in numbers})
     base.update(kw)
     return validate(Settings(**base))
