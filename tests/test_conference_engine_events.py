@@ -4,6 +4,8 @@ Sources: ../shared/fixtures/freeswitch/README.md (max-members refusal without an
 del-member with Hangup-Cause, play-file errors, recording events), twilio-twiml-conference-noun.txt
 (recordingStatusCallbackEvent, eventCallbackUrl), telnyx-texml-conference.txt, jambonz-conference-verb.txt.
 """
+from dataclasses import replace
+
 import pytest
 
 from fsbridge.conference import commands as C
@@ -12,7 +14,7 @@ from fsbridge.conference import native as N
 from fsbridge.conference import reasons as R
 from fsbridge.conference.errors import DomainError
 from fsbridge.conference.events import CallbackConfig
-from fsbridge.conference.native import MemberSnapshot, NativeEvent
+from fsbridge.conference.native import EngineSnapshot, MemberSnapshot, NativeEvent
 from fsbridge.conference.state import ConferenceState
 from fsbridge.conference.subscriptions import is_subscribed
 from fsbridge.conference.testing import Harness
@@ -141,11 +143,11 @@ def test_resync_after_reconnect():
     # while disconnected: CAa vanished, CAb got muted by a caller control, CAc stopped talking
     h.engine.members[sid].pop(h.uid("CAa"))
     h.engine.flags[(sid, h.state.participant_of_call("CAb").member_id)].add("muted")
-    out = h.run(h.state.resync(h.engine.snapshot(), h.engine.now_us))
+    out = h.run(h.state.resync(h.engine.snapshot()))
     assert names(out) == ["participant-leave", "participant-mute", "participant-speech-stop"]
-    assert h.state.resync(h.engine.snapshot(), h.engine.now_us).events == ()   # idempotent
+    assert h.state.resync(h.engine.snapshot()).events == ()   # idempotent
     h.engine.members.pop(sid)
-    out = h.run(h.state.resync([], h.engine.now_us))
+    out = h.run(h.state.resync(EngineSnapshot(h.engine.now_us)))
     assert names(out) == ["participant-leave", "participant-leave", "conference-end"]
 
 
@@ -155,8 +157,9 @@ def test_resync_adopts_a_pending_join_whose_add_member_was_lost():
     sid = h.sid_of("r")
     h.state.join(account_sid=h.account_sid, call_sid="CAb", unique_id="u-b", conference=Conference(name="r"),
                  dialect="twiml")
-    snap = h.engine.snapshot() + [MemberSnapshot(room=sid, member_id=50, unique_id="u-b")]
-    out = h.state.resync(snap, h.engine.now_us)
+    snap = h.engine.snapshot()
+    snap = replace(snap, members=snap.members + (MemberSnapshot(room=sid, member_id=50, unique_id="u-b"),))
+    out = h.state.resync(snap)
     assert names(out.events) == ["participant-join", "conference-start"]
     assert h.state.participant_of_call("CAb").member_id == 50
 

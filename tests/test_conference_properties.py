@@ -196,7 +196,7 @@ class ConferenceMachine(RuleBasedStateMachine):
 
     @rule()
     def resync(self):
-        self.h.run(self.h.state.resync(self.h.engine.snapshot(), self.h.engine.now_us))
+        self.h.run(self.h.state.resync(self.h.engine.snapshot()))
 
     # ------------------------------------------------------------------ invariants
     @invariant()

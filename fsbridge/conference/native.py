@@ -91,3 +91,15 @@ class MemberSnapshot:
     deaf: bool = False
     hold: bool = False
     talking: bool = False
+
+
+@dataclass(frozen=True)
+class EngineSnapshot:
+    """Everything an engine has now, for the domain's one resync path (``ConferenceState.resync``): taken
+    after an ESL (re)connect, or at start-up. ``timestamp_us``: when it was taken (µs since the epoch).
+    ``members``: every member of every room (FreeSWITCH ``conference json_list``). ``rooms``: the rooms
+    (ConferenceSids) the engine has, with or without members."""
+
+    timestamp_us: int
+    members: Tuple[MemberSnapshot, ...] = ()
+    rooms: Tuple[str, ...] = ()

@@ -34,7 +34,7 @@ from fsbridge.conference.errors import (BAD_COACH, CONFERENCE_FULL, DUPLICATE_LA
                                         INVALID_STATE, DomainError, not_found)
 from fsbridge.conference.events import DomainEvent, ParticipantView, RecordingView
 from fsbridge.conference.model import ConferenceInfo, ConferenceRecord, MemberRecord, RecordingRecord
-from fsbridge.conference.native import MemberSnapshot, NativeEvent
+from fsbridge.conference.native import EngineSnapshot, NativeEvent
 from fsbridge.conference.rules import (beep_flags, beep_mode, callback_config, jitter_buffer_ms,
                                        should_start)
 from fsbridge.conference.subscriptions import is_status_event, is_subscribed
@@ -846,8 +846,9 @@ class ConferenceState:
     }
 
     # ------------------------------------------------------------------ resync
-    def resync(self, members: List[MemberSnapshot], timestamp_us: int) -> Outcome:
-        """Reconcile with the engine's member list after a reconnect (FreeSWITCH ``json_list``).
+    def resync(self, snapshot: EngineSnapshot) -> Outcome:
+        """Reconcile with what the engine has now (:class:`EngineSnapshot`: after a reconnect, FreeSWITCH
+        ``json_list``; at start-up).
 
         For every conference not completed: connected participants the engine no longer lists leave
         (participant-leave, then the end rules); pending joins the engine lists join (participant-join,
@@ -857,6 +858,7 @@ class ConferenceState:
         (no CallSid is known for them, so no participant can be made up).
         """
         out = _Out()
+        members, timestamp_us = snapshot.members, snapshot.timestamp_us
         ts = _dt(timestamp_us)
         listed = {(s.room, s.unique_id) for s in members}
         for conf in list(self._confs.values()):

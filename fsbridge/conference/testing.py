@@ -29,7 +29,7 @@ from typing import Dict, List, Optional, Tuple
 from fsbridge.conference import commands as C
 from fsbridge.conference import native as N
 from fsbridge.conference.events import DomainEvent
-from fsbridge.conference.native import MemberSnapshot, NativeEvent
+from fsbridge.conference.native import EngineSnapshot, MemberSnapshot, NativeEvent
 from fsbridge.conference.state import ConferenceState, Outcome
 from fsbridge.markup.model import Conference
 
@@ -144,12 +144,14 @@ class EchoEngine:
             return [self.native(N.STOP_RECORDING, room, path=cmd.path, duration_ms=ms, file_size=16 * ms)]
         return []
 
-    def snapshot(self) -> List[MemberSnapshot]:
-        """The members as the engine lists them now (for ``ConferenceState.resync``)."""
-        return [MemberSnapshot(room=room, member_id=mid, unique_id=uid,
-                               muted="muted" in self.flags.get((room, mid), ()),
-                               hold="hold" in self.flags.get((room, mid), ()))
-                for room, ms in self.members.items() for uid, mid in ms.items()]
+    def snapshot(self) -> EngineSnapshot:
+        """What the engine has now (for ``ConferenceState.resync``): its rooms and their members."""
+        return EngineSnapshot(
+            timestamp_us=self.now_us, rooms=tuple(self.members),
+            members=tuple(MemberSnapshot(room=room, member_id=mid, unique_id=uid,
+                                         muted="muted" in self.flags.get((room, mid), ()),
+                                         hold="hold" in self.flags.get((room, mid), ()))
+                          for room, ms in self.members.items() for uid, mid in ms.items()))
 
 
 class Harness:
