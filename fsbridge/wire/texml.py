@@ -1,8 +1,7 @@
 """Telnyx TeXML's wire vocabulary where it differs from Twilio's (the rest is :mod:`fsbridge.wire.twilio`).
 
-Sources: ../shared/seeds/telnyx-texml-conference.txt (Conference attributes recordBeep / recordingTimeout,
-statusCallbackEvent words start end join leave speaker, the ten "Expected callbacks" fields) and Telnyx's
-TeXML REST reference (``/v2/texml``; Conference status words, participant status words).
+Sources: ../shared/seeds/telnyx-texml-conference.txt (recordingTimeout bound, statusCallbackEvent words
+start end join leave speaker, the ten "Expected callbacks" fields) and Telnyx's TeXML REST reference (``/v2/texml``; Conference status words, participant status words).
 TeXML callbacks carry Twilio's field names (AccountSid, CallSid, …) plus :data:`CALL_SID_LEGACY`.
 """
 from __future__ import annotations
@@ -13,9 +12,6 @@ API_VERSION = "v2"
 
 #: Telnyx statusCallbackEvent words (a subset of Twilio's)
 CONFERENCE_EVENTS = (_tw.EV_START, _tw.EV_END, _tw.EV_JOIN, _tw.EV_LEAVE, _tw.EV_SPEAKER)
-#: TeXML-only Conference attributes
-RECORD_BEEP = "recordBeep"
-RECORDING_TIMEOUT = "recordingTimeout"
 #: Telnyx: recordingTimeout upper bound, seconds
 RECORDING_TIMEOUT_MAX = 14400
 
