@@ -25,7 +25,7 @@ from fsbridge.api import params
 from fsbridge.api.errors import FROM_MISSING, TO_MISSING, invalid
 from fsbridge.markup.model import Conference, Dial
 from fsbridge.wire import twilio as tw
-from fsbridge.wire.serialize import snake_case
+from fsbridge.wire.serialize import TRUE, snake_case
 
 Parser = Callable[[MultiDict, str], Any]
 
@@ -51,7 +51,7 @@ def _sid(prefix) -> Parser:
 
 
 def _record_mode(value: str) -> str:
-    return tw.RECORD_FROM_START if value in ("true", tw.RECORD_FROM_START) else tw.DO_NOT_RECORD
+    return tw.RECORD_FROM_START if value in (TRUE, tw.RECORD_FROM_START) else tw.DO_NOT_RECORD
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ C, D = "conference.", "dial."
 PARAMS: Tuple[Param, ...] = (
     Param("StatusCallback", params.url),
     Param("StatusCallbackMethod", params.method),
-    Param("StatusCallbackEvent", _words(tw.CALL_EVENTS)),
+    Param(tw.STATUS_CALLBACK_EVENT, _words(tw.CALL_EVENTS)),
     Param("Label", _text(128), C + "participant_label"),
     Param("Timeout", _int(5, 600)),
     Param("Record", params.boolean),

@@ -67,12 +67,12 @@ def create_demo_app(*, rest_base: Union[str, Callable[[], str]], account_sid: st
 
     @app.post("/voice/team")
     def team() -> Response:
-        caller = request.form.get("From", "")
+        caller = request.form.get(tw.FROM, "")
         attrs = {
             "statusCallbackEvent": "start end join leave mute speaker",
             "participantLabel": caller,
-            "record": "record-from-start",
-            "beep": "onEnter",
+            "record": tw.RECORD_FROM_START,
+            "beep": tw.BEEP_ON_ENTER,
         }
         if caller == PRESENTER:
             attrs["endConferenceOnExit"] = "true"
@@ -80,7 +80,7 @@ def create_demo_app(*, rest_base: Union[str, Callable[[], str]], account_sid: st
 
     @app.post("/voice/moderated")
     def moderated() -> Response:
-        moderator = request.form.get("From", "") == PRESENTER
+        moderator = request.form.get(tw.FROM, "") == PRESENTER
         attrs = {"startConferenceOnEnter": "true" if moderator else "false",
                  "endConferenceOnExit": "true" if moderator else "false",
                  "statusCallbackEvent": "start end join leave"}
@@ -89,7 +89,7 @@ def create_demo_app(*, rest_base: Union[str, Callable[[], str]], account_sid: st
 
     @app.post("/voice/waiting")
     def waiting() -> Response:
-        agent = request.form.get("From", "") == PRESENTER
+        agent = request.form.get(tw.FROM, "") == PRESENTER
         attrs = {"beep": "false", "statusCallbackEvent": "start end join leave"}
         if agent:
             attrs["endConferenceOnExit"] = "true"

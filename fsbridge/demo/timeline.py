@@ -73,7 +73,7 @@ def draw_timeline(records: Iterable[Mapping], path: str, title: str = "Conferenc
             ax.plot(rec["t"], row[label], marker=marker, color=colour, markersize=9, linestyle="none",
                     label=text if text not in seen else "_nolegend_")
             seen.add(text)
-        elif event in ("conference-start", "conference-end"):
+        elif event in (tw.CONFERENCE_START, tw.CONFERENCE_END):
             ax.axvline(rec["t"], color="tab:gray", linestyle="--", linewidth=1)
             ax.text(rec["t"], len(lanes) - 0.4, event.split("-")[1], rotation=90, fontsize=8,
                     va="top", ha="right", color="tab:gray")

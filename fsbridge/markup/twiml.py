@@ -55,8 +55,7 @@ DIAL_ATTRS = (
     Attr("timeLimit", Int(1, TIME_LIMIT_MAX)),
     Attr("callerId", Text()),
     Attr("timeout", Int(0, 600)),
-    Attr("record", Choice(("do-not-record", "record-from-answer", "record-from-ringing",
-                           "record-from-answer-dual", "record-from-ringing-dual", "true", "false"))),
+    Attr("record", Choice(tw.DIAL_RECORD)),
     # Valid <Dial> attributes that do nothing for a Conference (twilio-python VoiceResponse.dial keywords).
     *(Attr(name, Text(), IGNORED) for name in (
         "trim", "recordingStatusCallback", "recordingStatusCallbackMethod", "recordingStatusCallbackEvent",

@@ -12,13 +12,13 @@
   ``RecordingStartTime``: day not padded, as the TwiML Conference parameter table shows);
   :func:`telnyx_time` ``2021-04-28 22:51:29.993535Z`` (Telnyx TeXML callbacks, the seed's form);
   :func:`iso_ms` ``2020-04-27T13:44:17.336Z`` (jambonz: JavaScript ``Date.toISOString()``).
-Naive datetimes are taken as UTC everywhere.
+Naive datetimes are taken as UTC everywhere. RFC 2822 is written here rather than with ``email.utils``
+(same output, English names whatever the locale), which would pull ``socket`` into the sans-IO domain.
 """
 from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from email.utils import format_datetime
 from typing import Optional
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
@@ -68,19 +68,28 @@ def _utc(when: datetime) -> datetime:
     return when.astimezone(timezone.utc)
 
 
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _rfc2822(when: datetime, day: str) -> str:
+    t = _utc(when)
+    return (f"{_DAYS[t.weekday()]}, {day.format(t.day)} {_MONTHS[t.month - 1]} {t.year:04d} "
+            f"{t.hour:02d}:{t.minute:02d}:{t.second:02d} +0000")
+
+
 def rfc2822_rest(when: Optional[datetime]) -> Optional[str]:
     """REST resource dates: ``Fri, 08 Feb 2021 20:58:45 +0000`` (RFC 2822, UTC, whole seconds, day padded as
     the Twilio API specification's examples); None stays None."""
     if when is None:
         return None
-    return format_datetime(_utc(when).replace(microsecond=0))
+    return _rfc2822(when, "{:02d}")
 
 
 def rfc2822_callback(when: datetime) -> str:
     """Callback dates (``Timestamp``, ``RecordingStartTime``): ``Thu, 1 Jun 2017 20:48:32 +0000`` — RFC 2822 in
     UTC with the day *not* zero-padded, exactly as Twilio's statusCallback parameter table shows it."""
-    text = format_datetime(_utc(when).replace(microsecond=0))
-    return text[:5] + text[6:] if text[5] == "0" else text
+    return _rfc2822(when, "{:d}")
 
 
 def telnyx_time(when: datetime) -> str:

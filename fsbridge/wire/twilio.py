@@ -89,9 +89,9 @@ PARTICIPANT_SPEECH_STOP = "participant-speech-stop"
 ANNOUNCEMENT_END = "announcement-end"
 ANNOUNCEMENT_FAIL = "announcement-fail"
 #: recording events as the domain names them (RecordingStatus words prefixed)
-RECORDING_IN_PROGRESS = "recording-" + REC_IN_PROGRESS
-RECORDING_COMPLETED = "recording-" + REC_COMPLETED
-RECORDING_ABSENT = "recording-" + REC_ABSENT
+RECORDING_IN_PROGRESS = "recording-in-progress"
+RECORDING_COMPLETED = "recording-completed"
+RECORDING_ABSENT = "recording-absent"
 #: the deprecated eventCallbackUrl's EventName
 CONFERENCE_RECORD_END = "conference-record-end"
 #: recording event → RecordingStatus / recordingStatusCallbackEvent word
@@ -142,6 +142,9 @@ BEEP = (BEEP_TRUE, BEEP_FALSE, BEEP_ON_ENTER, BEEP_ON_EXIT)
 RECORD_FROM_START = "record-from-start"
 DO_NOT_RECORD = "do-not-record"
 CONFERENCE_RECORD_MODES = (DO_NOT_RECORD, RECORD_FROM_START)
+#: <Dial record> values
+DIAL_RECORD = (DO_NOT_RECORD, "record-from-answer", "record-from-ringing", "record-from-answer-dual",
+               "record-from-ringing-dual", "true", "false")
 #: CreateParticipant ConferenceRecord also takes true|false
 CONFERENCE_RECORD = ("true", "false", RECORD_FROM_START, DO_NOT_RECORD)
 TRIM_SILENCE = "trim-silence"
