@@ -30,13 +30,14 @@ import gevent.event
 import urllib3
 from urllib3.util.retry import Retry
 
-from fsbridge.conference.events import DomainEvent
+from fsbridge.conference.events import CONFERENCE_END, DomainEvent
 
 from . import outbox, overrides, signing
 from .http import Transport, TransportError
 from .overrides import CLASS_4XX, CLASS_5XX, CLASS_FATAL, DeliveryPolicy
 from .render import render
 from .request import RenderSettings
+from .subscriptions import StatusSequence
 
 log = logging.getLogger("fsbridge.callbacks")
 
@@ -97,6 +98,8 @@ class Dispatcher:
                            backoff_factor=backoff_factor, backoff_max=backoff_max_s, backoff_jitter=backoff_jitter_s)
         self.transport = transport or Transport()
         self.on_update = on_update
+        #: statusCallback SequenceNumbers per conference (counted here, once, for what is actually sent)
+        self.sequence = StatusSequence()
         self._writer = None  # one connection for all outbox writes (no pool round trip per event)
         self._queues: Dict[str, deque] = {}
         self._workers: Dict[str, gevent.Greenlet] = {}
@@ -116,7 +119,9 @@ class Dispatcher:
         ``failed`` at once (it does not hold up the conference's queue). Events enqueued before :meth:`start`
         wait in the outbox. Raises ValueError for an unknown dialect (:func:`.render.render`).
         """
-        req = render(event, self.settings)
+        req = render(event, self.settings, self.sequence)
+        if event.name == CONFERENCE_END:   # the last status event of the instance
+            self.sequence.forget(event.conference_sid)
         if req is None:
             return None
         problem = overrides.url_problem(req.url)

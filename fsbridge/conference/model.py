@@ -126,7 +126,6 @@ class ConferenceRecord:
     region: Optional[str] = None
     status: str = R.CONF_INIT
     sequence: int = 0
-    status_sequence: int = 0
     started_at: Optional[datetime] = None
     ended_at: Optional[datetime] = None
     # Set when the end has been decided but members are still being removed by the engine.

@@ -1,4 +1,5 @@
-"""Which statusCallbackEvent / statusEvents word subscribes to which domain event.
+"""Delivery bookkeeping, decided once for every domain event: is it sent (which statusCallbackEvent /
+statusEvents word subscribes to it), and which statusCallback ``SequenceNumber`` it gets.
 
 Twilio statusCallbackEvent words: start end join leave mute hold modify speaker announcement
 (twilio-twiml-conference-noun.txt); TeXML: start end join leave speaker (telnyx-texml-conference.txt);
@@ -9,8 +10,10 @@ recordingStatusCallback is set.
 """
 from __future__ import annotations
 
+from typing import Dict, Optional, Union
+
 from fsbridge.conference import events as ev
-from fsbridge.conference.events import CallbackConfig
+from fsbridge.conference.events import CallbackConfig, DomainEvent
 from fsbridge.markup import jambonz, texml, twiml
 from fsbridge.markup.model import JAMBONZ, TEXML, TWIML
 
@@ -38,20 +41,24 @@ _DIALECT_WORDS = {
 }
 
 
-def is_status_event(name: str) -> bool:
-    """True for the events a statusCallback receives (conference-*, participant-*, announcement-*); False
+def is_status_event(name: Union[str, DomainEvent]) -> bool:
+    """``name``: an event word or a DomainEvent. True for the events a statusCallback receives (conference-*, participant-*, announcement-*); False
     for recording events and conference-record-end, which go to their own URLs (Twilio)."""
-    return name in _WORDS
+    return (name if isinstance(name, str) else name.name) in _WORDS
 
 
-def is_subscribed(name: str, config: CallbackConfig) -> bool:
-    """True when a DomainEvent called ``name`` should be sent under ``config`` (it is recorded either way).
+def is_subscribed(name: Union[str, DomainEvent], config: Optional[CallbackConfig] = None) -> bool:
+    """True when the DomainEvent ``name`` (an event, or an event word with its ``config``) should be sent
+    (it is recorded either way). ``config`` defaults to the event's own ``callbacks``.
 
     Status events need a ``status_callback`` and one of the event's words in ``status_events`` that the
     dialect knows; recording events need ``recording_status_callback`` and the status word in
     ``recording_status_events``; conference-record-end needs ``event_callback_url`` and no
     recordingStatusCallback (Twilio: eventCallbackUrl is deprecated).
     """
+    if not isinstance(name, str):
+        config = config if config is not None else name.callbacks
+        name = name.name
     if name in ev.RECORDING_STATUS_WORDS:
         return (config.recording_status_callback is not None
                 and ev.RECORDING_STATUS_WORDS[name] in config.recording_status_events)
@@ -61,3 +68,29 @@ def is_subscribed(name: str, config: CallbackConfig) -> bool:
         return False
     known = _DIALECT_WORDS.get(config.dialect, _DIALECT_WORDS[TWIML])
     return any(w in config.status_events and w in known for w in _WORDS.get(name, ()))
+
+
+class StatusSequence:
+    """The statusCallback ``SequenceNumber`` count per conference: :meth:`take` gives 1, 2, … for the
+    status events actually sent. ``start``: ``{conference_sid: last number already sent}`` (for a restart;
+    empty = every conference starts at 1). Not thread-safe: used under the caller's lock/greenlet order."""
+
+    def __init__(self, start: Optional[Dict[str, int]] = None):
+        self._last: Dict[str, int] = dict(start or {})
+
+    def take(self, event: DomainEvent) -> Optional[int]:
+        """The SequenceNumber for ``event`` if it is a subscribed status event (counted), else None (not
+        counted: unsubscribed, or a recording / conference-record-end event)."""
+        if not (is_status_event(event) and is_subscribed(event)):
+            return None
+        n = self._last.get(event.conference_sid, 0) + 1
+        self._last[event.conference_sid] = n
+        return n
+
+    def seed(self, conference_sid: str, last: int) -> None:
+        """Continue ``conference_sid``'s count after ``last`` (what was already sent)."""
+        self._last[conference_sid] = max(self._last.get(conference_sid, 0), last)
+
+    def forget(self, conference_sid: str) -> None:
+        """Drop a conference's count (it completed and its last callback was queued)."""
+        self._last.pop(conference_sid, None)
