@@ -60,6 +60,8 @@ class Dispatcher:
     ``transport``: the :class:`~fsbridge.callbacks.http.Transport` to use (e.g. one trusting a private CA). ``jambonz_stop_talking``: event name sent to jambonz apps on
     talk-stop (see :mod:`.jambonz`). ``on_update(outbox_id, state, attempts, last_error)``: called after every
     state change (logs, metrics, tests); runs in the worker greenlet and must not block.
+    ``sequence``: the statusCallback SequenceNumber counter (:class:`.subscriptions.StatusSequence`; default a
+    fresh one — every conference counts from 1; pass one with a ``lookup`` to continue after a restart).
     """
 
     def __init__(
@@ -81,6 +83,7 @@ class Dispatcher:
         transport: Optional[Transport] = None,
         jambonz_stop_talking: str = "stop-talking",
         on_update: Optional[Callable[[int, str, int, Optional[str]], None]] = None,
+        sequence: Optional[StatusSequence] = None,
     ):
         self.engine = db_engine
         outbox.outbox.create(db_engine, checkfirst=True)
@@ -99,7 +102,7 @@ class Dispatcher:
         self.transport = transport or Transport()
         self.on_update = on_update
         #: statusCallback SequenceNumbers per conference (counted here, once, for what is actually sent)
-        self.sequence = StatusSequence()
+        self.sequence = sequence if sequence is not None else StatusSequence()
         self._writer = None  # one connection for all outbox writes (no pool round trip per event)
         self._queues: Dict[str, deque] = {}
         self._workers: Dict[str, gevent.Greenlet] = {}

@@ -10,7 +10,7 @@ recordingStatusCallback is set.
 """
 from __future__ import annotations
 
-from typing import Dict, Optional, Union
+from typing import Callable, Dict, Optional, Union
 
 from fsbridge.conference import events as ev
 from fsbridge.conference.events import CallbackConfig, DomainEvent
@@ -72,18 +72,25 @@ def is_subscribed(name: Union[str, DomainEvent], config: Optional[CallbackConfig
 
 class StatusSequence:
     """The statusCallback ``SequenceNumber`` count per conference: :meth:`take` gives 1, 2, … for the
-    status events actually sent. ``start``: ``{conference_sid: last number already sent}`` (for a restart;
-    empty = every conference starts at 1). Not thread-safe: used under the caller's lock/greenlet order."""
+    status events actually sent. ``start``: ``{conference_sid: last number already sent}``; ``lookup``:
+    ``conference_sid → last number already sent``, asked once when a conference is first seen (e.g.
+    :func:`fsbridge.callbacks.outbox.last_status_sequence` after a restart). Neither given: every conference
+    starts at 1. Not thread-safe: used under the caller's lock/greenlet order."""
 
-    def __init__(self, start: Optional[Dict[str, int]] = None):
+    def __init__(self, start: Optional[Dict[str, int]] = None,
+                 lookup: Optional[Callable[[str], int]] = None):
         self._last: Dict[str, int] = dict(start or {})
+        self._lookup = lookup
 
     def take(self, event: DomainEvent) -> Optional[int]:
         """The SequenceNumber for ``event`` if it is a subscribed status event (counted), else None (not
         counted: unsubscribed, or a recording / conference-record-end event)."""
         if not (is_status_event(event) and is_subscribed(event)):
             return None
-        n = self._last.get(event.conference_sid, 0) + 1
+        cf = event.conference_sid
+        if cf not in self._last and self._lookup is not None:
+            self._last[cf] = int(self._lookup(cf) or 0)
+        n = self._last.get(cf, 0) + 1
         self._last[event.conference_sid] = n
         return n
 
