@@ -99,3 +99,19 @@ def test_a_join_that_outlived_its_conference_is_kicked_and_an_empty_snapshot_end
     out = h.run(h.state.resync(EngineSnapshot(h.engine.now_us + 1)))
     assert names(out) == ["participant-leave", "participant-leave", "conference-end"]
     assert out[-1].reason_conference_ended == R.LAST_PARTICIPANT_LEFT
+
+
+def test_channels_whose_live_events_postdate_the_snapshot_are_left_alone():
+    h = Harness()
+    for c in ("CAa", "CAb", "CAc"):
+        h.join(c, "r")
+    sid = h.sid_of("r")
+    # json_list ran before CAc's add-member was mapped (CAc missing) and CAb was muted after it (not muted)
+    h.run(h.state.set_muted(h.account_sid, sid, "CAb", True))
+    snap = h.engine.snapshot()
+    snap = replace(snap, members=tuple(replace(m, muted=False) for m in snap.members if m.unique_id != h.uid("CAc")),
+                   skip=(h.uid("CAb"), h.uid("CAc")))
+    assert h.state.resync(snap).events == ()
+    assert h.state.participant_of_call("CAb").muted and h.state.participant_of_call("CAc").member_id is not None
+    out = h.run(h.state.resync(replace(snap, skip=())))
+    assert names(out) == ["participant-leave", "participant-unmute"]

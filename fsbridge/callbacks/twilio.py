@@ -1,4 +1,4 @@
-"""Twilio conference callbacks: DomainEvent → form-encoded POST (or GET query string).
+"""Twilio conference callbacks: a typed domain event → form-encoded POST (or GET query string).
 
 Sources: ../shared/seeds/twilio-twiml-conference-noun.txt — the statusCallback parameter table ("Sent on"
 column), the recordingStatusCallback table, the deprecated eventCallbackUrl (``conference-record-end``, sent
@@ -136,21 +136,21 @@ def _common_params(event: DomainEvent, status_sequence: Optional[int] = None):
 def status_params(event: DomainEvent, status_sequence: Optional[int] = None):
     """The ordered (name, value) pairs of a statusCallback request for ``event`` (parameter table order)."""
     params = _common_params(event, status_sequence) + [(STATUS_CALLBACK_EVENT, event.name)]
-    if event.participant is not None and event.name not in (ev.CONFERENCE_START, ev.CONFERENCE_END):
+    if event.participant is not None and not isinstance(event, (ev.ConferenceStarted, ev.ConferenceEnded)):
         params += _participant_params(event.participant)
-    if event.name == ev.CONFERENCE_END:
+    if isinstance(event, ev.ConferenceEnded):
         params += _optional([
             (CALL_SID_ENDING_CONFERENCE, event.call_sid_ending_conference),
             (PARTICIPANT_LABEL_ENDING_CONFERENCE, event.participant_label_ending_conference),
             (REASON_CONFERENCE_ENDED, event.reason_conference_ended),
             (REASON, event.reason),
         ])
-    elif event.name == ev.PARTICIPANT_LEAVE:
+    elif isinstance(event, ev.ParticipantLeft):
         params += _optional([
             (PARTICIPANT_CALL_STATUS, event.participant_call_status),
             (REASON_PARTICIPANT_LEFT, event.reason_participant_left),
         ])
-    elif event.name in (ev.ANNOUNCEMENT_END, ev.ANNOUNCEMENT_FAIL):
+    elif isinstance(event, (ev.AnnouncementEnded, ev.AnnouncementFailed)):
         params += _optional([
             (ANNOUNCE_URL, event.announce_url),
             (REASON_ANNOUNCEMENT_FAILED, event.reason_announcement_failed),
@@ -214,7 +214,7 @@ def render(event: DomainEvent, settings: RenderSettings = RenderSettings(),
                             method=hook.method, params=recording_params(event, settings.base_url),
                             headers=idempotency_headers(event, KIND_RECORDING),
                             username=hook.username, password=hook.password)
-    if event.name == ev.CONFERENCE_RECORD_END:
+    if isinstance(event, ev.ConferenceRecordEnded):
         return form_request(dialect=DIALECT, kind=KIND_EVENT, event=event, hook_url=cb.event_callback_url,
                             method="POST", params=record_end_params(event, settings.base_url),
                             headers=idempotency_headers(event, KIND_EVENT))

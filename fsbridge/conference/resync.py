@@ -15,7 +15,8 @@ event was applied. Order (FreeSWITCH after an ESL reconnect, fixtures README):
    member whose join outlived its conference is kicked (a command, no event).
 
 Members of unknown rooms or with unknown channel ids are ignored (no CallSid is known for them, so no
-participant can be made up).
+participant can be made up), and so are the channels in ``snapshot.skip`` (their live events may postdate
+the snapshot).
 """
 from __future__ import annotations
 
@@ -46,10 +47,11 @@ def reconcile(state, snapshot: EngineSnapshot, out: Out) -> Iterator[NativeEvent
     """Yield the native events that bring ``state`` (a ConferenceState) to ``snapshot``; kicks of joins
     that outlived their conference go straight to ``out.commands``."""
     now_us = snapshot.timestamp_us
-    listed = {(s.room, s.unique_id): s for s in snapshot.members}
+    skip = set(snapshot.skip)
+    listed = {(s.room, s.unique_id): s for s in snapshot.members if s.unique_id not in skip}
     live = [c for c in state._confs.values() if c.status != R.CONF_COMPLETED]
     gone = sorted(((c.sid, m.member_id, m.unique_id) for c in live for m in c.joined
-                   if (c.sid, m.unique_id) not in listed), key=lambda t: (t[0], t[1]))
+                   if (c.sid, m.unique_id) not in listed and m.unique_id not in skip), key=lambda t: (t[0], t[1]))
     for room, member_id, uid in gone:
         yield NativeEvent(N.DEL_MEMBER, room, now_us, uid, member_id, extra=MARK)
     staying = sorted(((c.sid, m.member_id, m.unique_id) for c in live for m in c.joined
@@ -60,6 +62,8 @@ def reconcile(state, snapshot: EngineSnapshot, out: Out) -> Iterator[NativeEvent
         if m is not None and m.joined:
             yield from _flag_events(m, listed[(room, uid)], now_us)
     for snap in snapshot.members:
+        if snap.unique_id in skip:
+            continue
         if snap.unique_id in state._cancelled:     # a join that outlived its conference: remove it
             out.commands.append(C.KickMember(room=state._cancelled.pop(snap.unique_id), member_id=snap.member_id))
             continue
