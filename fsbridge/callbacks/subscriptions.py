@@ -42,8 +42,9 @@ _DIALECT_WORDS = {
 
 
 def is_status_event(name: Union[str, DomainEvent]) -> bool:
-    """``name``: an event word or a DomainEvent. True for the events a statusCallback receives (conference-*, participant-*, announcement-*); False
-    for recording events and conference-record-end, which go to their own URLs (Twilio)."""
+    """``name``: an event word or a DomainEvent. True for the events a statusCallback receives
+    (conference-*, participant-*, announcement-*); False for recording events and conference-record-end,
+    which go to their own URLs (Twilio)."""
     return (name if isinstance(name, str) else name.name) in _WORDS
 
 

@@ -38,7 +38,6 @@ class Admission:
         m = conf.members.get(call_sid) if conf is not None else None
         return m if m is not None and m.status == R.P_QUEUED else None
 
-
     def join(self, *, account_sid: str, call_sid: str, unique_id: str, conference: markup.Conference,
              dialect: str, from_: str = "", to: str = "", wait_media: tuple = (DEFAULT_HOLD_MUSIC,),
              timestamp_us: Optional[int] = None) -> Outcome:
@@ -198,7 +197,6 @@ class Admission:
         conf.members[call_sid] = m
         self._by_call[call_sid] = conf.sid
         return m
-
 
 
 __all__ = ["Admission", "DEFAULT_HOLD_MUSIC", "MAX_NAME", "MAX_LABEL"]

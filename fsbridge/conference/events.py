@@ -7,8 +7,8 @@ Twilio's ``StatusCallbackEvent`` value (``conference-start``,
 (Twilio RecordingStatus), or ``conference-record-end`` (the deprecated eventCallbackUrl event).
 The callbacks layer decides whether an event is sent (subscriptions) and which statusCallback
 SequenceNumber it gets, then renders it in the conference's dialect; the store records every event.
-Delivery bookkeeping is not part of an event. Sources: twilio-twiml-conference-noun.txt parameter table, twilio-conference-events-
-announcement.txt, telnyx-texml-conference.txt, jambonz-conference-verb.txt.
+Delivery bookkeeping is not part of an event. Sources: twilio-twiml-conference-noun.txt parameter table,
+twilio-conference-events-announcement.txt, telnyx-texml-conference.txt, jambonz-conference-verb.txt.
 """
 from __future__ import annotations
 

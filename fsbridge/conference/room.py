@@ -18,7 +18,8 @@ from fsbridge.conference import events as E
 from fsbridge.conference import native as N
 from fsbridge.conference import reasons as R
 from fsbridge.conference import tables as T
-from fsbridge.conference.errors import BAD_COACH, CONFERENCE_FULL, DUPLICATE_LABEL, INVALID_STATE, DomainError, not_found
+from fsbridge.conference.errors import (BAD_COACH, CONFERENCE_FULL, DUPLICATE_LABEL, INVALID_STATE, DomainError,
+                                        not_found)
 from fsbridge.conference.media import MediaRules
 from fsbridge.conference.model import ConferenceRecord, MemberRecord
 from fsbridge.conference.outcome import EMPTY, Out, Outcome

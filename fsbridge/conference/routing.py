@@ -38,7 +38,6 @@ class NativeRouting:
             m = None
         return conf, m
 
-
     def apply(self, event: NativeEvent) -> Outcome:
         """Consume one engine event (FreeSWITCH mod_conference ``Action`` semantics, see native.py).
 

@@ -129,8 +129,9 @@ class ConferenceState(Admission, NativeRouting):
         Raises DomainError 20404, 21220 as :meth:`set_muted`; 13240 when coaching targets a call that is
         not a connected participant of this conference (or the participant itself).
         """
-        return self._get_conf(account_sid, conference_sid).modify(who, self._now(), beep_on_exit=beep_on_exit, end_conference_on_exit=end_conference_on_exit,
-                           coaching=coaching, call_sid_to_coach=call_sid_to_coach, wait_url=wait_url)
+        return self._get_conf(account_sid, conference_sid).modify(
+            who, self._now(), beep_on_exit=beep_on_exit, end_conference_on_exit=end_conference_on_exit,
+            coaching=coaching, call_sid_to_coach=call_sid_to_coach, wait_url=wait_url)
 
     def kick(self, account_sid: str, conference_sid: str, who: str, *,
              reason: str = R.LEFT_PARTICIPANT_UPDATED_VIA_API) -> Outcome:

@@ -301,6 +301,7 @@ class Store(Queries):
             conn.execute(delete(t.recordings).where(t.recordings.c.sid == recording_sid))
             return row
 
+
 def _no_autocheckpoint(dbapi_conn, _record) -> None:
     """SQLite connect hook: no automatic WAL checkpoints on this connection (the Store runs them)."""
     cur = dbapi_conn.cursor()
