@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 from fsbridge.store.db import WalCheckpointer, metadata, sqlite_file
 
 from .request import KIND_STATUS, CallbackRequest
+from .twilio import SEQUENCE_NUMBER
 
 PENDING = "pending"
 RETRYING = "retrying"
@@ -212,7 +213,7 @@ def conference_status(conn: Connection, conference_sid: str) -> List[DeliverySta
     return [_status(r) for r in rows]
 
 
-def last_status_sequence(conn: Connection, conference_sid: str, field: str = "SequenceNumber") -> int:
+def last_status_sequence(conn: Connection, conference_sid: str, field: str = SEQUENCE_NUMBER) -> int:
     """The highest statusCallback ``SequenceNumber`` already written for a conference (0 if none): read from
     its status rows' form parameters (POST) or URL query (GET); jambonz rows carry none. For
     :class:`~fsbridge.callbacks.subscriptions.StatusSequence` ``lookup`` after a restart (recovery), so a

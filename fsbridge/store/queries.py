@@ -10,6 +10,7 @@ from typing import Callable, List, Optional, Sequence
 from sqlalchemy import and_, or_, select
 from sqlalchemy.engine import Connection
 
+from fsbridge.conference.reasons import CONF_COMPLETED
 from fsbridge.store import tables as t
 from fsbridge.store.rows import (ConferenceRow, DateRange, PageRequest, PageResult, ParticipantRow, RecordingRow,
                                  to_naive_utc)
@@ -33,7 +34,7 @@ class Queries:
         c = t.conferences
         with self.engine.connect() as conn:
             row = conn.execute(select(c).where(
-                c.c.account_sid == account_sid, c.c.friendly_name == friendly_name, c.c.status != "completed",
+                c.c.account_sid == account_sid, c.c.friendly_name == friendly_name, c.c.status != CONF_COMPLETED,
             ).order_by(c.c.date_created.desc()).limit(1)).mappings().first()
         return ConferenceRow.from_mapping(row) if row else None
 
