@@ -49,28 +49,28 @@ def reconcile(state, snapshot: EngineSnapshot, out: Out) -> Iterator[NativeEvent
     now_us = snapshot.timestamp_us
     skip = set(snapshot.skip)
     listed = {(s.room, s.unique_id): s for s in snapshot.members if s.unique_id not in skip}
-    live = [c for c in state._confs.values() if c.status != R.CONF_COMPLETED]
-    gone = sorted(((c.sid, m.member_id, m.unique_id) for c in live for m in c.joined
+    live = {c.sid: c for c in state.live_conferences()}
+    gone = sorted(((c.sid, m.member_id, m.unique_id) for c in live.values() for m in c.joined
                    if (c.sid, m.unique_id) not in listed and m.unique_id not in skip), key=lambda t: (t[0], t[1]))
     for room, member_id, uid in gone:
         yield NativeEvent(N.DEL_MEMBER, room, now_us, uid, member_id, extra=MARK)
-    staying = sorted(((c.sid, m.member_id, m.unique_id) for c in live for m in c.joined
+    staying = sorted(((c.sid, m.member_id, m.unique_id) for c in live.values() for m in c.joined
                       if (c.sid, m.unique_id) in listed), key=lambda t: (t[0], t[1]))
     for room, _, uid in staying:
-        conf = state._confs[room]
-        m = conf.members.get(state._by_uid.get(uid, ""))
+        m = state.member_of_channel(live[room], uid)
         if m is not None and m.joined:
             yield from _flag_events(m, listed[(room, uid)], now_us)
     for snap in snapshot.members:
         if snap.unique_id in skip:
             continue
-        if snap.unique_id in state._cancelled:     # a join that outlived its conference: remove it
-            out.commands.append(C.KickMember(room=state._cancelled.pop(snap.unique_id), member_id=snap.member_id))
+        cancelled_room = state.take_cancelled_join(snap.unique_id)
+        if cancelled_room is not None:     # a join that outlived its conference: remove it
+            out.commands.append(C.KickMember(room=cancelled_room, member_id=snap.member_id))
             continue
-        conf = state._confs.get(snap.room)
-        if conf is None or conf.status == R.CONF_COMPLETED:
+        conf = live.get(snap.room)
+        if conf is None or conf.status == R.CONF_COMPLETED:   # unknown, or completed by a leave above
             continue
-        m = conf.members.get(state._by_uid.get(snap.unique_id, ""))
+        m = state.member_of_channel(conf, snap.unique_id)
         if m is None or m.member_id is not None:
             continue
         yield NativeEvent(N.ADD_MEMBER, snap.room, now_us, snap.unique_id, snap.member_id, extra=MARK)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import collections
 import time
 from datetime import datetime, timezone
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from fsbridge.conference import ids
 from fsbridge.conference import reasons as R
@@ -82,6 +82,19 @@ class ConferenceState(Admission, NativeRouting):
             old = self._confs.pop(self._completed.popleft(), None)
             if old is not None and self._by_name.get((old.account_sid, old.friendly_name)) == old.sid:
                 del self._by_name[(old.account_sid, old.friendly_name)]
+
+    # ------------------------------------------------------------------ read by resync
+    def live_conferences(self) -> List[Conference]:
+        """The conferences not completed, oldest first."""
+        return [c for c in self._confs.values() if c.status != R.CONF_COMPLETED]
+
+    def member_of_channel(self, conf: Conference, unique_id: str) -> Optional[MemberRecord]:
+        """``conf``'s participant on engine channel ``unique_id`` (not left), or None."""
+        return conf.members.get(self._by_uid.get(unique_id, ""))
+
+    def take_cancelled_join(self, unique_id: str) -> Optional[str]:
+        """The room of a join on channel ``unique_id`` that outlived its conference (forgotten now), or None."""
+        return self._cancelled.pop(unique_id, None)
 
     def drop(self, conf: Conference) -> None:
         """``conf`` never existed for anyone (only refused joins): forget it without an event."""
