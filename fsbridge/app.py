@@ -64,7 +64,7 @@ def make_engine(settings):
         return FreeSwitchEngine(settings.esl_host, settings.esl_port, settings.esl_password,
                                 outbound_host=settings.outbound_host, outbound_port=settings.outbound_port)
     from fsbridge.engines.standalone.engine import StandaloneEngine
-    from fsbridge.runtime.timers import TimerClock
+    from fsbridge.engines.standalone.timers import TimerClock
     from fsbridge.config import clock_speed
     clock = TimerClock(speed=clock_speed(settings.clock))
     return StandaloneEngine(rate=settings.rate, clock=clock, capture_heard=settings.capture_heard)

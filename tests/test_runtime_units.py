@@ -183,7 +183,7 @@ def test_one_task_per_verb():
 
 
 def test_timer_clock_fires_in_engine_time():
-    from fsbridge.runtime.timers import TimerClock
+    from fsbridge.engines.standalone.timers import TimerClock
     clock = TimerClock(speed=None)
     fired = []
     clock.call_later(0.1, lambda: fired.append(clock.ticks))

@@ -79,7 +79,7 @@ def level_dbfs(audio, rate: int, span: Tuple[float, float], answered_at_s: float
 
 
 def _wait_engine_time(clock, t_s: float, timeout_s: float = 60.0) -> None:
-    """Block the calling greenlet until the engine clock (a :class:`~fsbridge.runtime.timers.TimerClock`)
+    """Block the calling greenlet until the engine clock (a :class:`~fsbridge.engines.standalone.timers.TimerClock`)
     reads ``t_s`` seconds: an engine-time timer wakes it. Raises TimeoutError after ``timeout_s`` wall
     seconds."""
     import gevent.event
