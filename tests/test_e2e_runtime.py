@@ -18,7 +18,7 @@ from flask import Flask, Response, request
 from twilio.request_validator import RequestValidator
 
 from fsbridge.config import Number
-from fsbridge.runtime.local import CallbackLog, HttpApp, start_bridge
+from fsbridge.local import CallbackLog, HttpApp, start_bridge
 
 AC = "AC" + "7" * 32
 TOKEN = "e2e-auth-token"

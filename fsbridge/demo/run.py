@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     from fsbridge.demo.app import create_demo_app
     from fsbridge.demo.timeline import draw_timeline
     from fsbridge.engines.standalone.sources import QueueSource, frame_len
-    from fsbridge.runtime.local import HttpApp, heard_audio, start_bridge
+    from fsbridge.local import HttpApp, heard_audio, start_bridge
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     out = os.path.abspath(args.out)
