@@ -26,6 +26,7 @@ import gevent.lock
 import gevent.server
 import gevent.socket
 
+from fsbridge.conference.native import EngineSnapshot
 from fsbridge.engines.freeswitch import esl_parse
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "freeswitch"
@@ -879,16 +880,17 @@ class TranscriptReplayer:
 
 
 class Sink:
-    """Collects NativeEvents from an engine's event sink; ``wait(pred)`` blocks on a gevent Event (no sleeps)
+    """Collects NativeEvents (``events``) and EngineSnapshots (``snapshots``) from an engine's event sink; ``wait(pred)`` blocks on a gevent Event (no sleeps)
     until an event matching ``pred`` arrived, else AssertionError after ``timeout`` seconds."""
 
     def __init__(self, timeout: float = 5.0):
         self.events = []
+        self.snapshots = []     # EngineSnapshots (sent after each ESL (re)connect)
         self.timeout = timeout
         self._changed = gevent.event.Event()
 
     def __call__(self, ev):
-        self.events.append(ev)
+        (self.snapshots if isinstance(ev, EngineSnapshot) else self.events).append(ev)
         self._changed.set()
         self._changed = gevent.event.Event()
 

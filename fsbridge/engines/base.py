@@ -7,12 +7,13 @@ engine; the runtime knows this module only (tests/test_layers.py).
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable, List, Optional, Protocol, Sequence, Tuple
+from typing import Callable, Iterable, List, Optional, Protocol, Sequence, Tuple, Union
 
 from fsbridge.conference.commands import Command
-from fsbridge.conference.native import MemberSnapshot, NativeEvent
+from fsbridge.conference.native import EngineSnapshot, MemberSnapshot, NativeEvent
 
-EventSink = Callable[[NativeEvent], None]
+#: receives NativeEvents and, after an engine (re)connected, one EngineSnapshot (the domain's resync path)
+EventSink = Callable[[Union[NativeEvent, EngineSnapshot]], None]
 
 
 class EngineError(Exception):
@@ -67,7 +68,8 @@ class Engine(Protocol):
         """False while the engine is unreachable (REST writes answer 503)."""
 
     def set_event_sink(self, sink: EventSink) -> None:
-        """Send every NativeEvent to ``sink`` (called in engine order, never concurrently)."""
+        """Send every NativeEvent to ``sink`` (called in engine order, never concurrently); an engine that
+        can lose sight of its rooms (FreeSWITCH: ESL reconnect) sends one EngineSnapshot after regaining it."""
 
     def set_call_handler(self, on_call: Callable[["CallLeg"], None]) -> None:
         """The runtime's ``on_call(leg)`` for each call the engine receives (FreeSWITCH outbound socket;

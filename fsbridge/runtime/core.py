@@ -192,6 +192,14 @@ class BridgeCore:
         """An engine's snapshot after a (re)connect: the domain's one resync path
         (``ConferenceState.resync``), published and executed like any applied event."""
         with self._lock:
+            listed = {m.unique_id: m for m in snapshot.members}
+            for rec in self.registry.active():
+                if rec.member_id is not None and rec.unique_id not in listed:
+                    self.registry.left(rec.unique_id, snapshot.timestamp_us)
+                elif rec.member_id is None and rec.unique_id in listed:
+                    m = listed[rec.unique_id]
+                    self.registry.joined(rec.unique_id, m.room, m.member_id, snapshot.timestamp_us)
+                    rec.status = params.STATUS_IN_PROGRESS
             outcome = self.state.resync(snapshot)
             self._publish(outcome.events)
             self._execute(outcome.commands)

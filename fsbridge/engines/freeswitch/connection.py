@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable, List, Optional
+from typing import List
 
 import gevent
 
-from fsbridge.conference.native import MemberSnapshot
+from fsbridge.conference.native import EngineSnapshot, MemberSnapshot
 from fsbridge.engines.base import EngineError, EngineUnavailable
-from fsbridge.engines.freeswitch import mapping, render, wire
+from fsbridge.engines.freeswitch import render, wire
 from fsbridge.engines.freeswitch.esl_parse import ESLMessage
 from fsbridge.engines.freeswitch.mapping import parse_json_list
 from fsbridge.engines.freeswitch.originate import originate_status
@@ -52,11 +52,12 @@ class ConnectionMixin:
             job._result.set((originate_status(cause), cause))
 
     def _on_up(self, conn) -> None:
-        """After every (re)connect: rebuild Unique-ID ↔ member from ``conference json_list``; after a
-        *re*connect also report what changed while ESL was down as NativeEvents (mapping.resync_events:
-        del-member for members gone, add-member for new ones, hold/mute changes — no phantom, no lost
-        participant, through the normal event path); then call :attr:`on_resync` with the snapshot (for
-        ``ConferenceState.resync``, which finds nothing left to change after those events)."""
+        """After every (re)connect: rebuild Unique-ID ↔ member from ``conference json_list`` (the engine's own
+        bookkeeping), then send one :class:`~fsbridge.conference.native.EngineSnapshot` through the event
+        sink — the domain's one resync path (``ConferenceState.resync`` in the runtime's pump) turns what
+        changed while ESL was down into the same events a live stream gives: no phantom, no lost participant.
+        Members whose add/del-member was mapped after the reconnect (the journal) are listed as the mapper
+        has them, so the snapshot is never older than events already sent."""
         self.resynced.clear()
         self.mapper.start_journal()
         try:
@@ -68,13 +69,6 @@ class ConnectionMixin:
             self.resynced.set()
             return
         touched = self.mapper.replace_members({s.unique_id: (s.room, s.member_id) for s in snap})
-        if self._before_drop is not None:
-            before, before_flags = self._before_drop
-            self._before_drop = None
-            for ev in mapping.resync_events(before, before_flags, snap, touched, int(time.time() * 1_000_000)):
-                ev = self._engine_side(ev)
-                if ev is not None:
-                    self._emit_one(ev)
         for s in snap:  # adopt FreeSWITCH's flags (a held member's mute state is not listed: keep ours)
             if s.unique_id not in touched:
                 known_muted = self.mapper.flags.get(s.unique_id, (False, False))[0]
@@ -84,21 +78,28 @@ class ConnectionMixin:
             for k in [k for k in d if k not in present]:
                 del d[k]
         self._held = {k for k in self._held if k in present}
+        for k in [k for k in self._suppress if k[:2] not in present]:
+            del self._suppress[k]
+        for room in [r for r, (coach, _) in self._coach.items() if (r, coach) not in present]:
+            del self._coach[room]
+        listed = {s.unique_id: s for s in snap}
+        members = []
+        for uid, (room, member_id) in self.mapper.members.items():
+            s = listed.get(uid)
+            if s is None or uid in touched or (s.room, s.member_id) != (room, member_id):
+                muted, hold = self.mapper.flags.get(uid, (False, False))
+                s = MemberSnapshot(room=room, member_id=member_id, unique_id=uid, muted=muted, deaf=hold,
+                                   hold=hold, talking=bool(s is not None and s.talking))
+            members.append(s)
         self.last_snapshot = snap
         self.resynced.set()
-        if self.on_resync is not None:
-            try:
-                self.on_resync(snap)
-            except Exception:
-                log.exception("on_resync failed")
+        self._emit_one(EngineSnapshot(timestamp_us=int(time.time() * 1_000_000), members=tuple(members),
+                                      rooms=tuple(sorted({s.room for s in snap}))))
 
-    on_resync: Optional[Callable[[List[MemberSnapshot]], None]] = None
-    """Called (ESL handler side) with the snapshot after every (re)connect; the runtime points it at
-    ``ConferenceState.resync``. Also available afterwards as :attr:`last_snapshot`."""
     last_snapshot: List[MemberSnapshot] = []
+    """``json_list`` as read after the last (re)connect."""
 
     def _on_down(self) -> None:
-        self._before_drop = (dict(self.mapper.members), dict(self.mapper.flags))
         for job in list(self._jobs.values()):
             job._result.set_exception(EngineUnavailable("ESL dropped before the originate result"))
         self._jobs.clear()

@@ -98,7 +98,6 @@ class FreeSwitchEngine(GateMixin, ConnectionMixin):
         self._poller: Optional[gevent.Greenlet] = None
         self._started = False
         self._clock_offset_us = 0
-        self._before_drop: Optional[Tuple[Dict[str, Tuple[str, int]], Dict[str, Tuple[bool, bool]]]] = None
 
     # ---------------------------------------------------------------- Engine protocol
     def set_event_sink(self, sink: EventSink) -> None:

@@ -126,37 +126,6 @@ _FLAG_CHANGES = {
 }
 
 
-def resync_events(before: Dict[str, Tuple[str, int]], before_flags: Dict[str, Tuple[bool, bool]],
-                  snapshot: List[n.MemberSnapshot], skip: set, now_us: int) -> List[n.NativeEvent]:
-    """What happened while the ESL connection was down, as NativeEvents (``extra`` has ``("resync",
-    "true")``): members listed before but not now → del-member; listed now but not before → add-member;
-    hold or mute changed → hold/unhold/mute/unmute-member. ``before``/``before_flags``: the mapper's view
-    at the drop; ``snapshot``: ``json_list`` after the reconnect (a held member's mute state is unknown
-    there — finding 17 — so mute is compared only for members not held on either side); ``skip``:
-    Unique-IDs whose events were already mapped after the reconnect. ``now_us``: µs timestamp to use."""
-    out: List[n.NativeEvent] = []
-    mark = (("resync", "true"),)
-    now = {s.unique_id: s for s in snapshot}
-    for uid, (room, member_id) in sorted(before.items(), key=lambda kv: kv[1]):
-        if uid in skip:
-            continue
-        if uid not in now:
-            out.append(n.NativeEvent(n.DEL_MEMBER, room, now_us, uid, member_id, extra=mark))
-            continue
-        s = now[uid]
-        muted, held = before_flags.get(uid, (False, False))
-        if s.hold != held:
-            out.append(n.NativeEvent(n.HOLD_MEMBER if s.hold else n.UNHOLD_MEMBER, s.room, now_us, uid,
-                                     s.member_id, extra=mark))
-        if not s.hold and not held and s.muted != muted:
-            out.append(n.NativeEvent(n.MUTE_MEMBER if s.muted else n.UNMUTE_MEMBER, s.room, now_us, uid,
-                                     s.member_id, extra=mark))
-    for s in snapshot:
-        if s.unique_id not in before and s.unique_id not in skip:
-            out.append(n.NativeEvent(n.ADD_MEMBER, s.room, now_us, s.unique_id, s.member_id, extra=mark))
-    return out
-
-
 class EventMapper:
     """Stateful ESL event → NativeEvent mapper (one per engine; used from the handler greenlet only).
 
