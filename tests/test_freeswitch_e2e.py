@@ -12,7 +12,7 @@ from flask import Flask, Response, request
 from fsbridge.config import Number
 from fsbridge.engines.freeswitch import FreeSwitchEngine
 from fsbridge.local import CallbackLog, HttpApp, start_bridge
-from fsfake import FakeCall, FakeFreeSwitch
+from fakes import FakeCall, FakeFreeSwitch
 
 AC = "AC" + "8" * 32
 TOKEN = "fs-e2e-token"

@@ -13,7 +13,7 @@ from fsbridge.conference import native as n
 from fsbridge.engines.base import EngineError, EngineUnavailable
 from fsbridge.engines.freeswitch.engine import FreeSwitchEngine, parse_json_list
 from fsbridge.engines.freeswitch.transport import FsInboundESL, SUBSCRIPTION
-from fsfake import FakeCall, FakeFreeSwitch, Sink, fixture
+from fakes import FakeCall, FakeFreeSwitch, Sink, fixture
 
 SUB = "event plain CHANNEL_ANSWER CHANNEL_HANGUP_COMPLETE DTMF BACKGROUND_JOB CUSTOM conference::maintenance"
 

@@ -7,7 +7,7 @@ from fsbridge.engines.base import EngineError
 from fsbridge.engines.freeswitch import render
 from fsbridge.engines.freeswitch.esl_parse import parse_message
 from fsbridge.engines.freeswitch.mapping import EventMapper, TalkGate
-from fsfake import recorded_events
+from fakes import recorded_events
 
 
 def mapped(rel, mapper=None):

@@ -28,8 +28,8 @@ class FreeSwitchCallLeg:
     (Caller-Destination-Number), ``call_sid`` (``variable_fsbridge_call_sid`` for fsbridge dial-outs, else
     None), ``channel_data`` (every connect header), ``hung_up``, ``member_id``/``room`` while in a room.
     ``on_event(NativeEvent)`` receives JOIN_REFUSED and ``on_join(JoinMember)`` is told before each join
-    (both set by the engine). ``ended`` is set at CHANNEL_HANGUP_COMPLETE or when the socket closed. Methods block the calling greenlet
-    only; all replies/events are read by the session's own greenlets.
+    (both set by the engine). ``ended`` is set at CHANNEL_HANGUP_COMPLETE or when the socket closed.
+    Methods block the calling greenlet only; all replies/events are read by the session's own greenlets.
     """
 
     def __init__(self, session, on_event: Optional[Callable[[n.NativeEvent], None]] = None):
