@@ -97,11 +97,12 @@ class Engine(Protocol):
         """Run ``fn()`` (own greenlet) after ``seconds`` of engine time; returns a :class:`Timer`."""
 
     # ---- calls
-    def create_call(self, call_sid: str, source, from_: str, to: str, *,
+    def create_call(self, unique_id: str, source, from_: str = "", to: str = "",
                     dtmf: Sequence[Tuple[str, float]] = (), hangup_after_s: Optional[float] = None,
-                    loop: bool = False) -> "CallLeg":
-        """A virtual caller whose audio is ``source`` (media reference or frame source), ``unique_id`` =
-        ``call_sid``; raises EngineError (unreadable audio) or :class:`NotSupported`."""
+                    *, loop: bool = False) -> "CallLeg":
+        """A virtual caller whose audio is ``source`` (media reference or frame source); the runtime passes
+        the CallSid as ``unique_id``. ``dtmf``: ``((digits, at_s), …)`` after answer; ``hangup_after_s``;
+        ``loop`` the source. Raises EngineError (unreadable audio) or :class:`NotSupported`."""
 
     def originate(self, to: str, from_: str, call_sid: str, timeout_s: int = 30) -> DialJob:
         """Dial ``to`` (number, ``sip:`` URI, dial string); the answered call comes back through the call

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid as uuidlib
-from typing import Callable, Dict, List, Optional, Set, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 import gevent
 import gevent.event
@@ -165,7 +165,9 @@ class FreeSwitchEngine(GateMixin, ConnectionMixin):
         """Run ``fn`` after ``seconds`` (a gevent timer, wall time); returns an object with ``cancel()``."""
         return _Timer(gevent.spawn_later(seconds, fn))
 
-    def create_call(self, call_sid: str, source, from_: str = "", to: str = "", **kw) -> FreeSwitchCallLeg:
+    def create_call(self, unique_id: str, source, from_: str = "", to: str = "",
+                    dtmf: Sequence[Tuple[str, float]] = (), hangup_after_s: Optional[float] = None,
+                    *, loop: bool = False) -> FreeSwitchCallLeg:
         """Not here: calls come from FreeSWITCH (the outbound socket) or :meth:`originate`."""
         raise NotSupported("this engine cannot place virtual calls (use the standalone engine)")
 
