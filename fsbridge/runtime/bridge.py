@@ -18,11 +18,6 @@ __all__ = ["Bridge", "MEDIA_SCHEMES", "source_ref", "is_media_url", "conference_
 class Bridge(CallsMixin, ControlMixin, DialOutMixin, BridgeCore):
     """ConferenceState (+ one lock) ⇄ engine, store, dispatcher; implements ConferenceControl.
 
-    ``engine``: an :class:`~fsbridge.engines.base.Engine` (standalone or FreeSWITCH). ``settings``: a
-    :class:`~fsbridge.config.Settings` (accounts, numbers, dirs, timeouts). ``store``: an object with
-    ``record(DomainEvent)`` (fsbridge.store.Store) or None. ``dispatcher``: an object with
-    ``enqueue(DomainEvent)`` (fsbridge.callbacks.Dispatcher) or None; the bridge starts and stops it.
-    Built from the settings: ``state`` (a ConferenceState writing recordings to ``settings.recordings_dir``,
-    timed by the engine clock), ``fetcher`` / ``media`` (the runtime's HTTP client / media resolver) and
-    ``confirm_timeout_s`` (s a REST write waits for the engine's confirming event).
+    ``Bridge(engine, settings=None, *, store=None, dispatcher=None)``: the arguments and what is built from
+    them are described on :class:`~fsbridge.runtime.core.BridgeCore`; the methods come from the mixins.
     """
