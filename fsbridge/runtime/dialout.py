@@ -81,13 +81,12 @@ class DialOutMixin:
 
     def _record_queued(self, call_sid: str) -> None:
         """Store the queued participant ``call_sid`` (no DomainEvent reports it). Under the bridge lock."""
-        record_queued = getattr(self.store, "record_queued", None)
         view = self.state.participant_of_call(call_sid)
         info = self.state.conference(view.conference_sid) if view is not None else None
-        if record_queued is None or info is None:
+        if self.store is None or info is None:
             return
         try:
-            record_queued(info, view)
+            self.store.record_queued(info, view)
         except Exception:
             log.exception("store.record_queued failed for %s", call_sid)
 
