@@ -122,6 +122,7 @@ class BridgeServer:
                 self.bridge.callback_update(outbox_id, state, attempts, error)
             if user_update is not None:
                 user_update(outbox_id, state, attempts, error)
+        kw.setdefault("sequence", restart_sequence(db))   # statusCallback SequenceNumbers continue (issue 15)
         self.dispatcher = Dispatcher(db, accounts, self.base_url, telnyx_private_key=telnyx_keys or None,
                                      jambonz_secret=jambonz or None, on_update=on_update, **kw)
         engine = self._engine if self._engine is not None else make_engine(s)
@@ -151,6 +152,19 @@ class BridgeServer:
         if self.bridge is not None:
             self.bridge.stop(timeout)
         log.info("fsbridge stopped")
+
+
+def restart_sequence(db):
+    """A statusCallback SequenceNumber counter that continues each conference after what its outbox rows
+    already carry (:func:`fsbridge.callbacks.outbox.last_status_sequence`): a conference recovered after a
+    restart numbers its leave/end callbacks after the last one sent."""
+    from fsbridge.callbacks import outbox
+    from fsbridge.callbacks.subscriptions import StatusSequence
+
+    def lookup(conference_sid: str) -> int:
+        with db.connect() as conn:
+            return outbox.last_status_sequence(conn, conference_sid)
+    return StatusSequence(lookup=lookup)
 
 
 def setup_logging(level: str = "INFO") -> None:

@@ -30,6 +30,7 @@ from fsbridge.engines.base import Engine, EngineError, EngineUnavailable, Timer
 from fsbridge.runtime import params
 from fsbridge.runtime.fetch import Fetcher
 from fsbridge.runtime.media import MediaResolver
+from fsbridge.runtime.recovery import with_recording_files
 from fsbridge.runtime.registry import Registry
 
 log = logging.getLogger("fsbridge.runtime.bridge")
@@ -96,6 +97,7 @@ class BridgeCore:
             return self
         self.running = True
         self.engine.warm_up()
+        self._restore()
         self.engine.set_event_sink(self._sink)
         self._pump_greenlet = gevent.spawn(self._pump)
         self.engine.start()
@@ -103,6 +105,24 @@ class BridgeCore:
             self.dispatcher.start()
         log.info("bridge started (engine %s)", type(self.engine).__name__)
         return self
+
+    def _restore(self) -> None:
+        """Start-up reconciliation, step 1 (issue 15): conferences the store has as not completed (left by a
+        crash) become live domain conferences again; the engine's first EngineSnapshot then adopts or ends
+        them through the one resync path (:meth:`_apply_snapshot`)."""
+        loader = getattr(self.store, "live_conferences", None)
+        if loader is None:
+            return
+        try:
+            stored = loader()
+        except Exception:
+            log.exception("loading the stored live conferences failed")
+            return
+        with self._lock:
+            added = self.state.restore(stored)
+        if added:
+            log.warning("recovery: %d conference(s) left open by the previous run: %s", len(added),
+                        ", ".join(added))
 
     def stop(self, timeout: float = 5.0) -> None:
         """Hang up every call, let their last events through, stop the engine, the pump and (if any)
@@ -193,6 +213,7 @@ class BridgeCore:
         """An engine's snapshot after a (re)connect: the domain's one resync path
         (``ConferenceState.resync``), published and executed like any applied event."""
         with self._lock:
+            snapshot = with_recording_files(self.state, snapshot)
             listed = {m.unique_id: m for m in snapshot.members}
             for rec in self.registry.active():
                 if rec.member_id is not None and rec.unique_id not in listed:
