@@ -126,15 +126,38 @@ class BridgeCore:
 
     def stop(self, timeout: float = 5.0) -> None:
         """Hang up every call, let their last events through, stop the engine, the pump and (if any)
-        the dispatcher (the outbox keeps what was not delivered). Bounded by ``timeout`` seconds per phase."""
+        the dispatcher (the outbox keeps what was not delivered). Bounded by ``timeout`` seconds per phase.
+
+        An engine whose calls outlive the bridge (``calls_outlive_bridge``: FreeSWITCH) is drained instead
+        (issue 15): new calls are refused first (``refuse_calls``), calls in a conference are detached
+        (left in their rooms, adopted by the next bridge's start-up resync), the others hung up."""
         if not self.running:
             return
+        keep = bool(getattr(self.engine, "calls_outlive_bridge", False))
+        if keep:   # drain (issue 15): refuse new calls first, leave calls in rooms for the next bridge
+            try:
+                self.engine.refuse_calls()
+            except Exception:
+                log.exception("engine refuse_calls failed")
+        detached = []
         for rec in self.registry.active():
-            if rec.session is not None:
-                try:
+            if rec.session is None:
+                continue
+            try:
+                if keep and rec.member_id is not None and hasattr(rec.session.leg, "detach"):
+                    rec.session.detach()
+                    detached.append(rec.call_sid)
+                    g = self._sessions.get(rec.call_sid)
+                    if g is not None:    # stop its verbs first (no action URL), then let go of the socket
+                        g.kill(block=True, timeout=timeout)
+                    rec.session.leg.detach()
+                else:
                     rec.session.kill()
-                except Exception:
-                    log.exception("call %s: kill failed", rec.call_sid)
+            except Exception:
+                log.exception("call %s: kill failed", rec.call_sid)
+        if detached:
+            log.warning("shutdown: %d call(s) left in their conferences for the next bridge: %s", len(detached),
+                        ", ".join(detached))
         gevent.joinall(list(self._sessions.values()), timeout=timeout)
         self.barrier(timeout)
         try:

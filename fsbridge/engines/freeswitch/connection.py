@@ -3,12 +3,14 @@ snapshot, the resync), when ESL drops (pending dial-outs fail), BACKGROUND_JOB r
 two background greenlets (queued API commands, talk-stop polling)."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from typing import List
 
 import gevent
 
+from fsbridge.conference import ids
 from fsbridge.conference.native import EngineSnapshot, MemberSnapshot
 from fsbridge.engines.base import EngineError, EngineUnavailable
 from fsbridge.engines.freeswitch import render, wire
@@ -68,6 +70,8 @@ class ConnectionMixin:
             self.mapper.journal = None
             self.resynced.set()
             return
+        known = set(self.mapper.members)
+        snap = [self._with_call_sid(conn, s) if s.unique_id not in known else s for s in snap]
         touched = self.mapper.replace_members({s.unique_id: (s.room, s.member_id) for s in snap})
         for s in snap:  # adopt FreeSWITCH's flags (a held member's mute state is not listed: keep ours)
             if s.unique_id not in touched:
@@ -89,12 +93,26 @@ class ConnectionMixin:
             if s is None or uid in touched or (s.room, s.member_id) != (room, member_id):
                 muted, hold = self.mapper.flags.get(uid, (False, False))
                 s = MemberSnapshot(room=room, member_id=member_id, unique_id=uid, muted=muted, deaf=hold,
-                                   hold=hold, talking=bool(s is not None and s.talking))
+                                   hold=hold, talking=bool(s is not None and s.talking),
+                                   call_sid=s.call_sid if s is not None else None)
             members.append(s)
         self.last_snapshot = snap
         self.resynced.set()
         self._emit_one(EngineSnapshot(timestamp_us=int(time.time() * 1_000_000), members=tuple(members),
                                       rooms=tuple(sorted({s.room for s in snap}))))
+
+    def _with_call_sid(self, conn, s: MemberSnapshot) -> MemberSnapshot:
+        """``s`` with the CallSid its channel carries (``uuid_getvar <uuid> fsbridge_call_sid``, set at every
+        join): how members of rooms that outlived a bridge restart are re-attached to their participants
+        (recovery-findings §1d: json_list has no channel variables). Members without one keep None."""
+        try:
+            body = conn.api(render.api("getvar", uuid=s.unique_id, name=render.CALL_SID_VAR),
+                            timeout=self.command_timeout).strip()
+        except EngineError:
+            return s
+        if not body.startswith(ids.CALL) or any(ch.isspace() for ch in body):
+            return s
+        return dataclasses.replace(s, call_sid=body)
 
     last_snapshot: List[MemberSnapshot] = []
     """``json_list`` as read after the last (re)connect."""

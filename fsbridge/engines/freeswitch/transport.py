@@ -254,7 +254,7 @@ class ReconnectingESL:
     def __init__(self, host: str, port: int, password: str, handlers=(), *,
                  on_up: Optional[Callable[["FsInboundESL"], None]] = None,
                  on_down: Optional[Callable[[], None]] = None,
-                 timeout: float = 5.0, backoff: float = 0.5, max_backoff: float = 30.0):
+                 timeout: float = 5.0, backoff: float = 0.25, max_backoff: float = 1.0):
         self.host, self.port, self.password = host, port, password
         self.handlers = list(handlers)
         self.on_up, self.on_down = on_up, on_down

@@ -128,6 +128,12 @@ class StandaloneEngine(EventQueueMixin, TickMixin, RoomsMixin, CommandsMixin):
             self._dispatcher = None
         self.flush()
 
+    calls_outlive_bridge = False
+    """Virtual calls live in this process: a bridge shutdown hangs them up."""
+
+    def refuse_calls(self) -> None:
+        """Nothing to refuse: the standalone engine receives no calls from outside (contract no-op)."""
+
     def snapshot(self) -> List[MemberSnapshot]:
         """Every member now, as FreeSWITCH ``json_list`` would list them."""
         out = []

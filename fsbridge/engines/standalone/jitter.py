@@ -15,7 +15,8 @@ will be completely dropped, but Twilio will add no extra latency").
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+import collections
+from typing import Deque, Dict, Optional
 
 import numpy as np
 
@@ -27,12 +28,14 @@ class JitterBuffer:
 
     ``size_ms``: None/0 (off), 20, 40, 60 (any multiple of ``frame_ms`` works); ``frame_ms``: 20;
     ``frame_len``: samples per frame (320 at 16 kHz); ``max_conceal``: frames of concealment before silence.
-    Stats: ``received``, ``played``, ``late``, ``duplicates``, ``concealed``, ``delays_ms`` (time each played
-    packet spent in the buffer, ms), ``last_played_ts``.
+    Stats: ``received``, ``played``, ``late``, ``duplicates``, ``concealed``, ``delays_ms`` (time each of the
+    last ``history`` played packets spent in the buffer, ms — bounded: 500 = 10 s of 20 ms frames, so a call's
+    memory does not grow with its length, issue 15), ``delay_max_ms`` / ``delay_total_ms`` over every played
+    packet (mean = ``delay_total_ms / played``), ``last_played_ts``.
     """
 
     def __init__(self, size_ms: Optional[int], frame_ms: int = 20, frame_len: int = 320, max_conceal: int = 2,
-                 max_packets: int = 200):
+                 max_packets: int = 200, history: int = 500):
         self.size_ms = int(size_ms or 0)
         self.frame_ms = frame_ms
         self.frame_len = frame_len
@@ -45,7 +48,9 @@ class JitterBuffer:
         self._conceal_run = 0
         self._zero = np.zeros(frame_len, np.int16)
         self.received = self.played = self.late = self.duplicates = self.concealed = 0
-        self.delays_ms: List[float] = []
+        self.delays_ms: Deque[float] = collections.deque(maxlen=history)
+        self.delay_max_ms = 0.0
+        self.delay_total_ms = 0.0
         self.last_played_ts: Optional[int] = None   # media timestamp (ms) of the last packet played
 
     def push(self, seq: int, timestamp_ms: int, payload: np.ndarray, now_ms: float) -> bool:
@@ -78,7 +83,10 @@ class JitterBuffer:
             if item is not None:
                 out = item[0]
                 self.played += 1
-                self.delays_ms.append(now_ms - item[1])
+                delay = now_ms - item[1]
+                self.delays_ms.append(delay)
+                self.delay_total_ms += delay
+                self.delay_max_ms = max(self.delay_max_ms, delay)
                 self.last_played_ts = ts
                 self._last = out
                 self._conceal_run = 0
