@@ -71,6 +71,7 @@ def main() -> int:
     ap.add_argument("--arrival", type=float, default=4.0, help="engine seconds between call arrivals")
     ap.add_argument("--every", type=float, default=300.0, help="engine seconds between samples")
     ap.add_argument("--seed", type=int, default=15)
+    ap.add_argument("--trace", action="store_true", help="tracemalloc: print the top growth sites after warm-up")
     a = ap.parse_args()
     rnd = random.Random(a.seed)
     work = tempfile.mkdtemp(prefix="fsbridge-soak-")
@@ -131,6 +132,10 @@ def main() -> int:
     print("# sim_min active calls rss_MiB  fds greenl db+wal_MiB  confs  parts  outbox mem_cf mem_ca  cbacks mutes")
     t0 = sim_now()
     next_sample = t0
+    warm = None
+    if a.trace:
+        import tracemalloc
+        tracemalloc.start(8)
     g = gevent.spawn(muter)
     wall0 = time.monotonic()
     try:
@@ -138,12 +143,19 @@ def main() -> int:
             if sim_now() >= next_sample:
                 sample(t0)
                 next_sample += a.every
+                if a.trace and warm is None and sim_now() - t0 >= 2 * a.every:
+                    warm = tracemalloc.take_snapshot()
             if len(bridge.registry.active()) < a.max_calls:
                 bridge.place_call(AC, f"Caller{total['calls']}", "soak", source, first=rnd.choice(docs),
                                   hangup_after_s=rnd.uniform(30, 300))
                 total["calls"] += 1
             gevent.sleep(a.arrival / a.speed)
         sample(t0)
+        if warm is not None:
+            for stat in tracemalloc.take_snapshot().compare_to(warm, "traceback")[:8]:
+                print("# +%.1f KiB %d blocks" % (stat.size_diff / 1024, stat.count_diff))
+                for line in stat.traceback.format()[-6:]:
+                    print("#    " + line)
     finally:
         g.kill()
         server.stop()

@@ -122,6 +122,9 @@ class CallsMixin:
         view = self.state.participant_of_call(record.call_sid)
         if view is not None and view.status == P_QUEUED:
             self._dial_out_failed(record.call_sid, CALL_FAILED, "the call ended before joining the conference")
+        if not self.settings.capture_heard:   # an ended call keeps its record, not its media (issue 15 soak)
+            record.session = None
+            record.leg = None
         self.registry.prune()
 
     def on_call(self, leg) -> Optional[CallRecord]:
