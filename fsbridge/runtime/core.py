@@ -78,7 +78,9 @@ class BridgeCore:
                                    say=engine.render_say)
         self.confirm_timeout_s = self.settings.confirm_timeout
         self.registry = Registry()
-        self.events: Deque[DomainEvent] = collections.deque(maxlen=100_000)   # recent DomainEvents, in order
+        # recent DomainEvents, in order (debugging, tests; the store has the history): 2000 at most —
+        # 100 000 held ~60 MB of views in a long run (bench/soak.py, issue 15)
+        self.events: Deque[DomainEvent] = collections.deque(maxlen=2_000)
         self.listeners: List[Callable[[DomainEvent], None]] = []
         self._lock = gevent.lock.RLock()
         self._inbox: gevent.queue.Queue = gevent.queue.Queue()
