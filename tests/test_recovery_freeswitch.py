@@ -145,3 +145,29 @@ def test_bridge_restart_leaves_calls_in_the_room_and_the_next_bridge_adopts_them
         server2.stop()
         app.http.stop()
         fake.stop()
+
+
+def test_a_changed_core_uuid_marks_the_snapshot_lost_cause():
+    """FreeSWITCH restarted (its ``${core_uuid}`` changed between connections): the snapshot says the calls
+    of vanished rooms ended with it (hangup cause CRASH); same core (an ESL drop only) or no answer: unknown."""
+    from fsbridge.conference import native as n
+    from fakes import Sink
+    fake, sink = FakeFreeSwitch().start(), Sink()
+    core = {"uuid": "core-1"}
+    fake.api_replies["eval ${core_uuid}"] = lambda cmd: core["uuid"] + "\n"
+    engine = FreeSwitchEngine("127.0.0.1", fake.port, "ClueCon", outbound_port=0, command_timeout=2,
+                              reconnect_backoff=0.01, max_backoff=0.05, talk_stop_ms=0)
+    engine.set_event_sink(sink)
+    engine.start()
+    try:
+        assert engine.wait_connected(5)
+        fake.drop()
+        assert engine.esl.wait_ready(2, 5)
+        core["uuid"] = "core-2"
+        fake.drop()
+        assert engine.esl.wait_ready(3, 5)
+        assert fake.wait_for(lambda: len(sink.snapshots) >= 3)
+        assert [s.lost_cause for s in sink.snapshots[:3]] == [None, None, n.CAUSE_CRASH]
+    finally:
+        engine.stop()
+        fake.stop()

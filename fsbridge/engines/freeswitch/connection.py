@@ -6,12 +6,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from typing import List
+from typing import List, Optional
 
 import gevent
 
 from fsbridge.conference import ids
-from fsbridge.conference.native import EngineSnapshot, MemberSnapshot
+from fsbridge.conference.native import CAUSE_CRASH, EngineSnapshot, MemberSnapshot
 from fsbridge.engines.base import EngineError, EngineUnavailable
 from fsbridge.engines.freeswitch import render, wire
 from fsbridge.engines.freeswitch.esl_parse import ESLMessage
@@ -61,6 +61,7 @@ class ConnectionMixin:
         Members whose add/del-member was mapped after the reconnect (the journal) are listed as the mapper
         has them, so the snapshot is never older than events already sent."""
         self.resynced.clear()
+        lost_cause = self._restarted(conn)
         self.mapper.start_journal()
         try:
             body = conn.api(render.api("json_list_all"), timeout=self.command_timeout)
@@ -99,7 +100,21 @@ class ConnectionMixin:
         self.last_snapshot = snap
         self.resynced.set()
         self._emit_one(EngineSnapshot(timestamp_us=int(time.time() * 1_000_000), members=tuple(members),
-                                      rooms=tuple(sorted({s.room for s in snap}))))
+                                      rooms=tuple(sorted({s.room for s in snap})), lost_cause=lost_cause))
+
+    def _restarted(self, conn) -> Optional[str]:
+        """``CRASH`` when FreeSWITCH restarted since the previous connection (its ``${core_uuid}``, the
+        ``Core-UUID`` of every event, changed — recovery-findings §2): the calls of rooms it no longer has
+        ended with it. None when unknown (first connection, or ``eval`` not answered): a vanished room's
+        calls may go on."""
+        try:
+            core = conn.api(render.api("core_uuid"), timeout=self.command_timeout).strip()
+        except EngineError:
+            return None
+        if not core or core.startswith(wire.REPLY_ERR) or any(ch.isspace() for ch in core):
+            return None
+        previous, self._core_uuid = getattr(self, "_core_uuid", None), core
+        return CAUSE_CRASH if previous is not None and previous != core else None
 
     def _with_call_sid(self, conn, s: MemberSnapshot) -> MemberSnapshot:
         """``s`` with the CallSid its channel carries (``uuid_getvar <uuid> fsbridge_call_sid``, set at every

@@ -49,6 +49,7 @@ API: Dict[str, str] = {
     "json_list_all": "conference json_list",
     "setvar": "uuid_setvar {uuid} {name} {value}",
     "getvar": "uuid_getvar {uuid} {name}",
+    "core_uuid": "eval ${{core_uuid}}",
     # hang a channel up now, even inside an event-locked execute (a sendmsg hangup would wait for it)
     "kill": "uuid_kill {uuid} {cause}",
     "unsetvar": "uuid_setvar {uuid} {name}",
