@@ -207,6 +207,8 @@ def test_live_freeswitch_killed_and_restarted_rooms_end_and_new_calls_are_served
         app.wait(lambda n: ("conference-end", None) in n, timeout=60)
         tail = [e for e, _ in app.names()[3:]]
         assert tail == ["participant-leave", "participant-leave", "conference-end"], app.names()
+        leaves = [c for c in app.callbacks.items if c["StatusCallbackEvent"] == "participant-leave"]
+        assert {c["ParticipantCallStatus"] for c in leaves} == {"completed"}   # core_uuid changed: calls ended
         assert app.recordings.wait_for(lambda items: [r["RecordingStatus"] for r in items][-1:] in (
             ["completed"], ["absent"]), 30)
         assert rest(server.base_url, "Conferences/%s.json" % cf).json()["status"] == "completed"
