@@ -37,6 +37,7 @@ from .commands import COMMANDS, CommandsMixin
 from .events import EventQueueMixin
 from .tick import TickMixin
 from .leg import VirtualCallLeg
+from .pool import MemberPool
 from .media import MediaError, moh_samples, open_media, render_say
 from .rooms import RoomsMixin, _Member, _Room
 from .sources import RATES, frame_len, load_audio
@@ -83,6 +84,8 @@ class StandaloneEngine(EventQueueMixin, TickMixin, RoomsMixin, CommandsMixin):
         self._zero.setflags(write=False)
         self._ids = itertools.count(first_member_id)
         self._rooms: Dict[str, _Room] = {}
+        self._pool = MemberPool(self.frame_len, energy_level=energy_level, hangunder=hangunder, hangover=hangover,
+                                mode=talk_mode, vad_mode=vad_mode, rate=rate, auto_factor=auto_energy_factor)
         self._calls: Dict[str, VirtualCallLeg] = {}
         self._members: Dict[int, _Member] = {}
         self._sink: Optional[EventSink] = None
