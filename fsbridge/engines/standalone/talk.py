@@ -50,9 +50,18 @@ DIFF_LEVEL = 400           # score - energy_level that starts talking at once
 
 
 
-def frame_scores(frames: np.ndarray) -> np.ndarray:
-    """FreeSWITCH score per frame: mean |sample| (integer division), int32 ``(n,)`` for int16 ``(n, F)``."""
-    return (np.abs(frames.astype(np.int32)).sum(axis=1) // frames.shape[1]).astype(np.int32)
+def frame_scores(frames: np.ndarray, scratch: Optional[np.ndarray] = None) -> np.ndarray:
+    """FreeSWITCH score per frame: mean |sample| (integer division), int32 ``(n,)`` for int16 ``(n, F)``.
+
+    Stays in 16 bits: ``|x|`` of int16 wraps only for −32768, which read as uint16 is 32768 again, so the
+    sum over the uint16 view is exact. ``scratch``: an int16 array of ``frames``' shape to reuse (no
+    temporary per call), or None."""
+    if frames.dtype != np.int16:
+        return (np.abs(frames.astype(np.int32)).sum(axis=1) // frames.shape[1]).astype(np.int32)
+    if scratch is None or scratch.shape != frames.shape:
+        scratch = np.empty(frames.shape, np.int16)
+    np.abs(frames, out=scratch)
+    return (np.einsum("ij->i", scratch.view(np.uint16), dtype=np.int64) // frames.shape[1]).astype(np.int32)
 
 
 class TalkDetectorBank:
@@ -90,6 +99,7 @@ class TalkDetectorBank:
         self.talking = np.zeros(0, bool)
         self.start_frame = np.zeros(0, np.int64)
         self.floor = np.zeros(0, np.float64)
+        self._scratch = np.zeros((0, 0), np.int16)
         self.grow(capacity)
 
     def grow(self, capacity: int) -> None:
@@ -126,7 +136,9 @@ class TalkDetectorBank:
 
     def gate(self, frames: np.ndarray, active: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         """Per-slot gate for one frame: returns ``(gated bool (n,), big_jump bool (n,))``."""
-        scores = frame_scores(frames)
+        if self._scratch.shape != frames.shape:
+            self._scratch = np.empty(frames.shape, np.int16)
+        scores = frame_scores(frames, self._scratch)
         iir = ((1.0 - SCORE_DECAY) * scores + SCORE_DECAY * self.score_iir).astype(np.int32)
         self.score_iir = np.minimum(iir, SCORE_MAX_IIR)
         if self.mode == "energy":
