@@ -15,7 +15,8 @@ will be completely dropped, but Twilio will add no extra latency").
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+from collections import deque
+from typing import Deque, Dict, Optional
 
 import numpy as np
 
@@ -28,11 +29,12 @@ class JitterBuffer:
     ``size_ms``: None/0 (off), 20, 40, 60 (any multiple of ``frame_ms`` works); ``frame_ms``: 20;
     ``frame_len``: samples per frame (320 at 16 kHz); ``max_conceal``: frames of concealment before silence.
     Stats: ``received``, ``played``, ``late``, ``duplicates``, ``concealed``, ``delays_ms`` (time each played
-    packet spent in the buffer, ms), ``last_played_ts``.
+    packet spent in the buffer, ms: the last ``delay_history`` of them, all when None — a long call's
+    history would otherwise grow without bound), ``last_played_ts``.
     """
 
     def __init__(self, size_ms: Optional[int], frame_ms: int = 20, frame_len: int = 320, max_conceal: int = 2,
-                 max_packets: int = 200):
+                 max_packets: int = 200, delay_history: Optional[int] = 64):
         self.size_ms = int(size_ms or 0)
         self.frame_ms = frame_ms
         self.frame_len = frame_len
@@ -45,7 +47,7 @@ class JitterBuffer:
         self._conceal_run = 0
         self._zero = np.zeros(frame_len, np.int16)
         self.received = self.played = self.late = self.duplicates = self.concealed = 0
-        self.delays_ms: List[float] = []
+        self.delays_ms: Deque[float] = deque(maxlen=delay_history)
         self.last_played_ts: Optional[int] = None   # media timestamp (ms) of the last packet played
 
     def push(self, seq: int, timestamp_ms: int, payload: np.ndarray, now_ms: float) -> bool:

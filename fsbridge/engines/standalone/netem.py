@@ -9,22 +9,23 @@ capped at jitter_ms, or ``"pareto"`` (heavy tail: occasional spikes, scale jitte
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass, field
-from typing import Any, List, Optional
+from typing import Any, List, NamedTuple, Optional
 
 import numpy as np
 
+_BATCH = 128   # uniform draws made at once (one numpy call per 256, not one per packet)
 
-@dataclass(order=True)
-class Packet:
+
+class Packet(NamedTuple):
     """One packet: ``seq`` (int), ``timestamp_ms`` (media time of its first sample, ms), ``payload`` (int16
-    ``(F,)`` frame), ``sent_ms`` and ``arrival_ms`` (ms on the emulator clock)."""
+    ``(F,)`` frame), ``sent_ms`` and ``arrival_ms`` (ms on the emulator clock). A tuple ordered by
+    (arrival, seq) — ``seq`` is unique per emulator, so payloads are never compared."""
 
     arrival_ms: float
     seq: int
-    timestamp_ms: int = field(compare=False)
-    sent_ms: float = field(compare=False)
-    payload: Any = field(compare=False, default=None)
+    timestamp_ms: int
+    sent_ms: float
+    payload: Any = None
 
 
 class NetEm:
@@ -47,6 +48,8 @@ class NetEm:
         self.reorder_ms = reorder_ms
         self.rng = np.random.default_rng(seed)
         self._heap: List[Packet] = []
+        self._u = np.zeros(0)    # a batch of rng.random() doubles (float64, 1 KiB)
+        self._ui = _BATCH
         self.sent = 0
         self.lost = 0
 
@@ -56,19 +59,28 @@ class NetEm:
         if j <= 0:
             return 0.0
         if self.distribution == "uniform":
-            return float(self.rng.uniform(0, j))
+            return j * self._random()      # = rng.uniform(0, j): the same double, drawn in batches
         if self.distribution == "normal":
             return float(min(abs(self.rng.normal(0, j / 2)), j))
         return float(min((self.rng.pareto(2.5)) * j / 3, 10 * j))
 
+    def _random(self) -> float:
+        """``rng.random()``, drawn :data:`_BATCH` at a time (the same sequence of doubles)."""
+        i = self._ui
+        if i >= _BATCH:
+            self._u = self.rng.random(_BATCH)
+            i = 0
+        self._ui = i + 1
+        return self._u.item(i)
+
     def send(self, seq: int, timestamp_ms: int, payload, now_ms: float) -> Optional[Packet]:
         """Send a packet at ``now_ms``; returns it (with its arrival time) or None if lost."""
         self.sent += 1
-        if self.loss and self.rng.random() < self.loss:
+        if self.loss and self._random() < self.loss:
             self.lost += 1
             return None
         arrival = now_ms + self.delay_ms + self.sample_jitter()
-        if self.reorder and self.rng.random() < self.reorder:
+        if self.reorder and self._random() < self.reorder:
             arrival += self.reorder_ms
         p = Packet(arrival, seq, timestamp_ms, now_ms, payload)
         heapq.heappush(self._heap, p)
