@@ -58,8 +58,8 @@ class StandaloneEngine(EventQueueMixin, TickMixin, RoomsMixin, CommandsMixin):
     ``clock``: a :class:`Clock` (default real time; ``Clock(speed=None)`` = simulated, as fast as possible).
     ``energy_level``/``hangunder``/``hangover``: FreeSWITCH talk detection (mean |sample| threshold, frames
     to start, frames to stop); ``talk_mode``: ``"energy"`` or ``"webrtcvad"`` (``vad_mode`` 0–3);
-    ``auto_energy_factor``: None (FreeSWITCH) or e.g. 2.0 — threshold = max(energy_level, factor × the
-    member's noise floor), for noisy lines (see :class:`~.talk.TalkDetectorBank`).
+    ``auto_energy_factor``: None (FreeSWITCH) or e.g. 2.0 — the fsbridge auto level for noisy lines: each
+    member's telephone-band level against its own tracked noise level (see :class:`~.talk.AutoLevel`).
     ``capture_heard``: keep what each call heard (VirtualCallLeg.heard). ``moh``: nothing to configure —
     ``local_stream://moh`` is resolved by :mod:`.media`.
     """

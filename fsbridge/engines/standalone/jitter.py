@@ -21,6 +21,16 @@ from typing import Deque, Dict, Optional
 import numpy as np
 
 SIZES = {"off": None, "small": 20, "medium": 40, "large": 60}
+_ZEROS: Dict[int, np.ndarray] = {}
+
+
+def _zero_frame(frame_len: int) -> np.ndarray:
+    """A read-only int16 frame of silence, shared by every buffer of that frame length."""
+    z = _ZEROS.get(frame_len)
+    if z is None:
+        z = _ZEROS[frame_len] = np.zeros(frame_len, np.int16)
+        z.setflags(write=False)
+    return z
 
 
 class JitterBuffer:
@@ -45,7 +55,7 @@ class JitterBuffer:
         self._next_ts: Optional[int] = None
         self._last: Optional[np.ndarray] = None
         self._conceal_run = 0
-        self._zero = np.zeros(frame_len, np.int16)
+        self._zero = _zero_frame(frame_len)
         self.received = self.played = self.late = self.duplicates = self.concealed = 0
         self.delays_ms: Deque[float] = deque(maxlen=delay_history)
         self.last_played_ts: Optional[int] = None   # media timestamp (ms) of the last packet played
@@ -71,8 +81,19 @@ class JitterBuffer:
         """The int16 frame ``(frame_len,)`` due at ``now_ms`` (payload, concealment or silence)."""
         if self._offset is None or self._next_ts + self._offset > now_ms:
             return self._zero
+        ts = self._next_ts
+        if ts + self.frame_ms + self._offset > now_ms:   # the usual case: exactly one slot due
+            item = self._packets.pop(ts, None)
+            if item is not None:
+                self._next_ts = ts + self.frame_ms
+                self.played += 1
+                self.delays_ms.append(now_ms - item[1])
+                self.last_played_ts = ts
+                self._last = out = item[0]
+                self._conceal_run = 0
+                return out
         out = self._zero
-        # Normally exactly one slot is due per tick; catch up if ticks were skipped.
+        # Otherwise: a lost slot, or ticks were skipped (catch up).
         while self._next_ts + self._offset <= now_ms:
             ts = self._next_ts
             self._next_ts += self.frame_ms

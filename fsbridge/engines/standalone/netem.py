@@ -28,6 +28,9 @@ class Packet(NamedTuple):
     payload: Any = None
 
 
+_new_packet = tuple.__new__
+
+
 class NetEm:
     """Network emulator: ``send`` packets, ``deliver`` the ones that arrived by ``now_ms``.
 
@@ -82,7 +85,7 @@ class NetEm:
         arrival = now_ms + self.delay_ms + self.sample_jitter()
         if self.reorder and self._random() < self.reorder:
             arrival += self.reorder_ms
-        p = Packet(arrival, seq, timestamp_ms, now_ms, payload)
+        p = _new_packet(Packet, (arrival, seq, timestamp_ms, now_ms, payload))   # no Python-level __new__
         heapq.heappush(self._heap, p)
         return p
 
