@@ -199,13 +199,13 @@ class AutoLevel:
       is (so a noise that rises during talk is learnt, slowly, and talk always ends); a fresh slot starts
       from its first frame with ``dev`` 6 dB;
     * **gate**: not talking — ``score ≥ mu + max(2 dB, factor·dev)`` (before the update), and such a frame
-      starts talking at once (returned as a "big jump"); talking — ``score ≥ mu + max(1.5 dB, 0.5·dev)``
+      starts talking at once (returned as a "big jump"); talking — ``score ≥ mu + max(1.5 dB, 1.0·dev)``
       keeps it (a closed frame counts towards the hangover).
 
     Tuned on seeds 1–5 of ``bench/talk.py`` (white, pink, babble, hold music at 10 dB SNR), checked on 6–10.
     """
 
-    START_DB, KEEP_DB, KEEP_DEV = 2.0, 1.5, 0.5
+    START_DB, KEEP_DB, KEEP_DEV = 2.0, 1.5, 1.0
     RATE_IDLE, RATE_TALK, DEV0 = 0.03, 0.002, 6.0
 
     def __init__(self, factor: float, rate: int):
