@@ -13,7 +13,7 @@ from typing import Any, List, NamedTuple, Optional
 
 import numpy as np
 
-_BATCH = 128   # uniform draws made at once (one numpy call per 256, not one per packet)
+_BATCH = 64   # uniform draws made at once (one numpy call per 64, not one per packet)
 
 
 class Packet(NamedTuple):
@@ -51,7 +51,7 @@ class NetEm:
         self.reorder_ms = reorder_ms
         self.rng = np.random.default_rng(seed)
         self._heap: List[Packet] = []
-        self._u = np.zeros(0)    # a batch of rng.random() doubles (float64, 1 KiB)
+        self._u = np.zeros(0)    # a batch of rng.random() doubles (float64, 512 B)
         self._ui = _BATCH
         self.sent = 0
         self.lost = 0
@@ -82,7 +82,11 @@ class NetEm:
         if self.loss and self._random() < self.loss:
             self.lost += 1
             return None
-        arrival = now_ms + self.delay_ms + self.sample_jitter()
+        j = self.jitter_ms
+        if self.distribution == "uniform" and j > 0:   # sample_jitter(), inlined for the engine's per-call path
+            arrival = now_ms + self.delay_ms + j * self._random()
+        else:
+            arrival = now_ms + self.delay_ms + self.sample_jitter()
         if self.reorder and self._random() < self.reorder:
             arrival += self.reorder_ms
         p = _new_packet(Packet, (arrival, seq, timestamp_ms, now_ms, payload))   # no Python-level __new__
@@ -95,6 +99,14 @@ class NetEm:
         while self._heap and self._heap[0].arrival_ms <= now_ms:
             out.append(heapq.heappop(self._heap))
         return out
+
+    def deliver_into(self, push, now_ms: float) -> None:
+        """``push(seq, timestamp_ms, payload, now_ms)`` for each packet arrived by ``now_ms``, in arrival order
+        (:meth:`deliver` without the list: the engine's per-call path)."""
+        heap = self._heap
+        while heap and heap[0][0] <= now_ms:
+            p = heapq.heappop(heap)
+            push(p[1], p[2], p[4], now_ms)
 
     def idle(self) -> bool:
         """True when no packet is in flight."""

@@ -36,10 +36,11 @@ class TickMixin:
         for call in list(self._calls.values()):
             if call.hung_up or call.start_tick is None:
                 continue
-            t_ms = (tick - call.start_tick) * FRAME_MS
-            if call.hangup_after_ms is not None and t_ms >= call.hangup_after_ms:
-                self._hangup_call(call, "NORMAL_CLEARING")
-                continue
+            if call.hangup_after_ms is not None or call.dtmf_schedule:
+                t_ms = (tick - call.start_tick) * FRAME_MS
+                if call.hangup_after_ms is not None and t_ms >= call.hangup_after_ms:
+                    self._hangup_call(call, "NORMAL_CLEARING")
+                    continue
             while call.dtmf_schedule and call.dtmf_schedule[0][0] <= t_ms:
                 _, digit = call.dtmf_schedule.popleft()
                 self._emit(N.DTMF, None, call.unique_id, digits=digit,
