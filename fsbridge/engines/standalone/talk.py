@@ -75,7 +75,8 @@ class TalkDetectorBank:
     lines (see :class:`AutoLevel`): the gate is the frame's telephone-band level against the slot's own
     tracked noise level, ``auto_factor`` noise deviations above it; talking starts on the first such
     frame (the noise estimate already rejects its peaks) and stops after ``hangover`` frames, as in
-    FreeSWITCH. Measured in ``bench/talk.py`` (bench/README.md).
+    FreeSWITCH; a frame whose FreeSWITCH score is not above ``energy_level`` never counts as speech (the
+    auto level only raises the threshold). Measured in ``bench/talk.py`` (bench/README.md).
     """
 
     def __init__(self, capacity: int = 8, energy_level: int = DEFAULT_ENERGY_LEVEL, hangunder: int = HANGUNDER,
@@ -137,9 +138,10 @@ class TalkDetectorBank:
         scores = frame_scores(frames, self._scratch)
         iir = ((1.0 - SCORE_DECAY) * scores + SCORE_DECAY * self.score_iir).astype(np.int32)
         self.score_iir = np.minimum(iir, SCORE_MAX_IIR)
-        if self._auto is not None:
+        if self._auto is not None:   # the auto level, never below FreeSWITCH's level
             gated, big = self._auto.gate(frames, self.talking)
-            return gated & active, big & active
+            loud = scores > self.energy_level
+            return gated & loud & active, big & loud & active
         if self.mode == "energy":
             level = self.energy_level
             gated = scores > level
