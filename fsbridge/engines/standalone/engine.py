@@ -12,8 +12,8 @@ and join-refused (FreeSWITCH emits nothing when max-members is reached; the cont
 
 Timing: everything happens on 20 ms ticks of a :class:`~fsbridge.engines.standalone.clock.Clock` (real time or
 simulated). Per tick: calls' hangup/DTMF schedules, every call's input frame (file → jitter buffer when a
-network is emulated), per room one vectorised N−1 mix + talk detection (:mod:`.mixer`, :mod:`.talk`), media
-overlays (hold/wait music, announcements, beeps), recording, then events are queued. Events reach the sink
+network is emulated), one vectorised N−1 mix + talk detection of every room at once (:mod:`.pool`,
+:mod:`.talk`), then, room by room where needed (:mod:`.mixer`), media overlays (hold/wait music, announcements, beeps), recording, then events are queued. Events reach the sink
 from one dispatcher greenlet (``start()``), or from :meth:`StandaloneEngine.flush` / :meth:`run_for` when
 the engine is driven by hand (tests) — never from inside the mixing code.
 """

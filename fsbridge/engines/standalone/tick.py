@@ -1,5 +1,6 @@
-"""The standalone engine's 20 ms tick: callers' schedules and input audio, then per room one vectorised
-N−1 mix with talk detection, overlays (hold/wait music, announcements, beeps) and recording."""
+"""The standalone engine's 20 ms tick: callers' schedules and input audio, then talk detection and the N−1
+mix of every room in one vectorised pass (:mod:`.pool`), then, only for the rooms that need it, a room-by-room
+mix with coaches, gains, overlays (hold/wait music, announcements, beeps) and recording."""
 from __future__ import annotations
 
 import logging
