@@ -155,9 +155,8 @@ NOT_YET_SWITCHED: Dict[str, Tuple[str, ...]] = {
                     "api/twilio_recordings.py", "callbacks/jambonz.py", "conference/events.py",
                     "conference/reasons.py", "runtime/params.py", "store/store.py"),
     # --- jambonz statusEvents words
-    "start-talking": ("callbacks/jambonz.py", "conference/subscriptions.py"),
-    "stop-talking": ("callbacks/dispatcher.py", "callbacks/request.py", "conference/subscriptions.py"),
-    "end-talking": ("conference/subscriptions.py",),
+    "start-talking": ("callbacks/jambonz.py",),
+    "stop-talking": ("callbacks/dispatcher.py", "callbacks/request.py"),
     # --- dialect ids
     "twiml": ("callbacks/dispatcher.py", "callbacks/twilio.py", "conference/events.py", "conference/model.py",
               "conference/testing.py", "runtime/bridge.py", "runtime/calls_api.py", "runtime/fetch.py",
