@@ -171,3 +171,24 @@ def test_a_changed_core_uuid_marks_the_snapshot_lost_cause():
     finally:
         engine.stop()
         fake.stop()
+
+
+def test_a_refused_call_gets_connect_then_exit_never_a_bare_close():
+    """Over max_connections the outbound server answers ``connect`` then ``exit`` (FreeSWITCH then runs the
+    dialplan's next action); closing the socket before ``connect`` would leave the call stuck in ``socket``
+    for ever (recovery-findings §4)."""
+    fake = FakeFreeSwitch().start()
+    engine = FreeSwitchEngine("127.0.0.1", fake.port, "ClueCon", outbound_port=0, command_timeout=2,
+                              reconnect_backoff=0.01, talk_stop_ms=0)
+    engine.set_call_handler(lambda leg: None)
+    engine.start()
+    try:
+        assert engine.wait_connected(5)
+        engine.outbound.max_connections = 0
+        call = FakeCall(fake, "127.0.0.1", engine.outbound_port).start()
+        assert call.closed.wait(5)
+        assert [r.split("\n")[0] for r in call.received] == ["connect", "exit"]
+        assert not call.hung_up
+    finally:
+        engine.stop()
+        fake.stop()
