@@ -224,3 +224,49 @@ def test_live_freeswitch_killed_and_restarted_rooms_end_and_new_calls_are_served
                 pass
         server.stop()
         app.http.stop()
+
+
+def test_live_call_stuck_in_socket_is_served_by_the_next_bridge(tmp_path):
+    """A bridge that listened but never accepted (hung, or killed with calls in its accept backlog) leaves
+    the call in FreeSWITCH's ``socket`` application; the next bridge re-runs its dialplan at start
+    (``uuid_transfer``) and serves it."""
+    import socket
+    host, port, password, sock_host, sock_port, number, _ = _env()
+    room = "live-rec-" + uuid.uuid4().hex[:10]
+    app = App(room)
+    conn = esl()
+    dead = socket.socket()
+    dead.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    dead.bind((sock_host, sock_port))
+    dead.listen(8)                            # never accepts
+    leg = caller(conn, "Dora")
+    server = None
+    try:
+        def stuck():
+            body = conn.api("show channels as json")
+            rows = (json.loads(body).get("rows") or []) if body.strip().startswith("{") else []
+            return any(r.get("application") == "socket" for r in rows)
+        with gevent.Timeout(10, AssertionError("the call never reached the socket application")):
+            while not stuck():
+                gevent.sleep(0.1)
+        dead.close()
+        gevent.sleep(2.5)   # not a sync point: the rescue only takes calls older than rescue.MIN_AGE_S (2 s)
+        assert stuck(), "the call left the socket application by itself"
+        engine = FreeSwitchEngine(host, port, password, outbound_host=sock_host, outbound_port=sock_port,
+                                  command_timeout=5)
+        server = start_bridge(str(tmp_path / "bridge"), accounts={AC: TOKEN},
+                              numbers=[Number(number, AC, app.http.url + "/voice")], engine=engine,
+                              fetch_timeout=5.0)
+        engine.set_call_handler(server.bridge.on_call)
+        assert engine.wait_connected(10)
+        app.wait(lambda n: ("participant-join", "Dora") in n)
+    finally:
+        try:
+            conn.api("uuid_kill %s" % leg)
+        except Exception:
+            pass
+        dead.close()
+        if server is not None:
+            server.stop()
+        conn.stop()
+        app.http.stop()

@@ -192,3 +192,36 @@ def test_a_refused_call_gets_connect_then_exit_never_a_bare_close():
     finally:
         engine.stop()
         fake.stop()
+
+
+def test_calls_stuck_in_socket_are_handed_back_to_the_dialplan_at_start():
+    """At the first ESL connection: channels in ``socket`` toward our listener that no bridge took (older than
+    2 s, not ours) get ``uuid_transfer <uuid> <dest> XML <context>``; fresh or foreign ones are left alone."""
+    import json
+    import time
+    from fsbridge.engines.freeswitch.rescue import stuck_calls
+    now = time.time()
+
+    def row(uuid, data, age, app="socket"):
+        return {"uuid": uuid, "application": app, "application_data": data, "dest": "7200",
+                "context": "default", "created_epoch": str(int(now - age))}
+    fake = FakeFreeSwitch().start()
+    engine = FreeSwitchEngine("127.0.0.1", fake.port, "ClueCon", outbound_port=0, command_timeout=2,
+                              reconnect_backoff=0.01, talk_stop_ms=0)
+    engine.set_call_handler(lambda leg: None)
+    engine.outbound.start()
+    ours = "127.0.0.1:%d async full" % engine.outbound_port
+    body = json.dumps({"row_count": 4, "rows": [row("u-stuck", ours, 30), row("u-fresh", ours, 0),
+                                                 row("u-other", "10.0.0.9:8084 async full", 30),
+                                                 row("u-conf", "x@fsbridge", 30, app="conference")]})
+    assert [u for u, _, _ in stuck_calls(body, ours.split()[0], (), now)] == ["u-stuck"]
+    assert stuck_calls("-ERR nope", ours.split()[0], (), now) == []
+    fake.api_replies["show channels as json"] = body
+    engine.start()
+    try:
+        assert engine.wait_connected(5)
+        assert fake.wait_command("api uuid_transfer u-stuck 7200 XML default")
+        assert not any("u-fresh" in c or "u-other" in c for c in fake.commands if "uuid_transfer" in c)
+    finally:
+        engine.stop()
+        fake.stop()

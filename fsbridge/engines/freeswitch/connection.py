@@ -101,6 +101,9 @@ class ConnectionMixin:
         self.resynced.set()
         self._emit_one(EngineSnapshot(timestamp_us=int(time.time() * 1_000_000), members=tuple(members),
                                       rooms=tuple(sorted({s.room for s in snap})), lost_cause=lost_cause))
+        if self.esl.connections == 1 and self.outbound.running:   # after start: calls a dead bridge left
+            from fsbridge.engines.freeswitch.rescue import rescue_stuck_calls
+            self._work.put(lambda: rescue_stuck_calls(self))
 
     def _restarted(self, conn) -> Optional[str]:
         """``CRASH`` when FreeSWITCH restarted since the previous connection (its ``${core_uuid}``, the

@@ -50,6 +50,8 @@ API: Dict[str, str] = {
     "setvar": "uuid_setvar {uuid} {name} {value}",
     "getvar": "uuid_getvar {uuid} {name}",
     "core_uuid": "eval ${{core_uuid}}",
+    "channels_json": "show channels as json",
+    "transfer": "uuid_transfer {uuid} {dest} XML {context}",
     # hang a channel up now, even inside an event-locked execute (a sendmsg hangup would wait for it)
     "kill": "uuid_kill {uuid} {cause}",
     "unsetvar": "uuid_setvar {uuid} {name}",
