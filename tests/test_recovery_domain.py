@@ -70,3 +70,20 @@ def test_a_room_the_engine_still_has_is_adopted_and_controllable():
                                    hangup_cause="NORMAL_CLEARING"))
     assert [type(e).__name__ for e in later.events] == ["ParticipantLeft"]
     assert st.conference("CF1").status == "in-progress"
+
+
+def test_who_is_talking_now_is_rebuilt_after_a_gap():
+    """Talk events lost while the engine was out of sight: the snapshot's ``talking`` flag starts a speaker
+    (unmuted, not held) and stops one who no longer talks."""
+    st = ConferenceState()
+    st.restore([stored()])
+    talking = N.EngineSnapshot(timestamp_us=1_800_000_000_000_000, rooms=("CF1",), members=(
+        N.MemberSnapshot(room="CF1", member_id=4, unique_id="uuid-a", call_sid="CAa", talking=True),
+        N.MemberSnapshot(room="CF1", member_id=5, unique_id="uuid-b", call_sid="CAb", muted=True, talking=True)))
+    out = st.resync(talking)
+    assert [(type(e).__name__, e.participant.call_sid) for e in out.events] == [
+        ("SpeechStarted", "CAa"), ("ParticipantMuted", "CAb")]      # by member id; a muted talker does not count
+    quiet = N.EngineSnapshot(timestamp_us=1_800_000_001_000_000, rooms=("CF1",), members=(
+        N.MemberSnapshot(room="CF1", member_id=4, unique_id="uuid-a"),
+        N.MemberSnapshot(room="CF1", member_id=5, unique_id="uuid-b", muted=True)))
+    assert [type(e).__name__ for e in st.resync(quiet).events] == ["SpeechStopped"]

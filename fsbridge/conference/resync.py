@@ -10,7 +10,8 @@ event was applied. Order (FreeSWITCH after an ESL reconnect, fixtures README):
    by (room, member id);
 2. listed participants whose flags differ → hold/unhold-member, then mute/unmute-member — mute only when
    held on neither side (a held member's mute state is unknown in FreeSWITCH ``json_list``, finding 17) —
-   and stop-talking for a speaker the engine no longer reports talking, by (room, member id);
+   and stop-talking for a speaker the engine no longer reports talking (start-talking for one it reports
+   talking now, unmuted and not held), by (room, member id);
 3. listed members of a pending join → add-member (then their flags as in 2), in snapshot order; a listed
    member whose join outlived its conference is kicked (a command, no event).
 
@@ -41,6 +42,8 @@ def _flag_events(m, snap: MemberSnapshot, now_us: int) -> Iterator[NativeEvent]:
         yield native(N.MUTE_MEMBER if snap.muted else N.UNMUTE_MEMBER)
     if m.speaking and not snap.talking:
         yield native(N.STOP_TALKING)
+    elif not m.speaking and snap.talking and not snap.muted and not snap.hold:
+        yield native(N.START_TALKING)   # talking now: its start was lost while the engine was out of sight
 
 
 def reconcile(state, snapshot: EngineSnapshot, out: Out) -> Iterator[NativeEvent]:
