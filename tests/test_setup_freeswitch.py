@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 @pytest.fixture
 def tree(tmp_path):
     """A stand-in /etc/freeswitch plus empty /etc/fsbridge, systemd and fs_cli.conf locations."""
-    conf = write_vanilla(tmp_path / "etc" / "freeswitch")
+    write_vanilla(tmp_path / "etc" / "freeswitch")
     (tmp_path / "systemd").mkdir()
     return tmp_path
 
@@ -203,3 +203,13 @@ def test_refuses_esl_params_sharing_a_line(tree):
     esl.write_text(esl.read_text().replace('<param name="listen-ip" value="::"/>\n    <param name="listen-port"',
                                            '<param name="listen-ip" value="::"/><param name="listen-port"'))
     assert "holds more than" in refused(tree)
+
+
+def test_missing_event_socket_conf_gets_freeswitch_confs_with_the_password(tree):
+    (tree / "etc/freeswitch/autoload_configs/event_socket.conf.xml").unlink()
+    assert setup(tree, env={"FSBRIDGE_ESL_PASSWORD": "p" * 40})[0] == 0
+    written = (tree / "etc/freeswitch/autoload_configs/event_socket.conf.xml").read_text()
+    template = (REPO / "freeswitch-conf/autoload_configs/event_socket.conf.xml").read_text()
+    assert written == template.replace("CHANGE_ME_ESL_PASSWORD", "p" * 40)
+    assert setup(tree, "--uninstall")[0] == 0       # there was none before: uninstall removes it
+    assert not (tree / "etc/freeswitch/autoload_configs/event_socket.conf.xml").exists()
