@@ -8,11 +8,14 @@ result, so a test sees what FreeSWITCH would load.
 """
 from __future__ import annotations
 
+import argparse
+import io
 from pathlib import Path
 from typing import Dict
 
 from lxml import etree
 
+from fsbridge.ops import setup_freeswitch
 from fsbridge.ops.fsconf import expand_includes, parser
 
 FILES: Dict[str, str] = {
@@ -161,3 +164,17 @@ def snapshot(root: Path) -> Dict[str, tuple]:
     """{relative path: (bytes, mode)} of every file under ``root`` (a tree to compare before/after)."""
     return {p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mode & 0o7777)
             for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def setup(tree: Path, *extra: str, env=None):
+    """``fsbridge setup freeswitch`` (parser + run, in process) on a test tree: ``tree/etc/freeswitch`` (the
+    conf dir), ``tree/etc/fsbridge``, ``tree/systemd``, ``tree/etc/fs_cli.conf``; ``env`` the environment
+    (default empty). Returns (exit status, output)."""
+    parser = argparse.ArgumentParser()
+    setup_freeswitch.add_arguments(parser)
+    args = parser.parse_args(["freeswitch", "--fs-conf", str(tree / "etc" / "freeswitch"), "--etc",
+                              str(tree / "etc" / "fsbridge"), "--systemd-dir", str(tree / "systemd"),
+                              "--fs-cli-conf", str(tree / "etc" / "fs_cli.conf"), *extra])
+    out = io.StringIO()
+    status = setup_freeswitch.run(args, out=out, env=env or {})
+    return status, out.getvalue()

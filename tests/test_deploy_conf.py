@@ -7,10 +7,11 @@ import shutil
 import subprocess
 import sys
 import tomllib
+
 import pytest
 from lxml import etree
 
-from tests.deploy_common import (CONF, DIALPLAN, ESL_CONF, PROFILE, REPO, SAMPLE_TOML, UNITS, XML_FILES, _defaults,
+from deploy_common import (CONF, DIALPLAN, ESL_CONF, PROFILE, REPO, SAMPLE_TOML, UNITS, XML_FILES, _defaults,
                                  _params, _parse, _parser, _provision_toml, _standalone_energy_level)
 
 # --- freeswitch-conf/ XML ------------------------------------------------------------------------------------------

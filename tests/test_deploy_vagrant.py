@@ -8,13 +8,14 @@ import shutil
 import subprocess
 import sys
 import tomllib
+
 import pytest
 from lxml import etree
 
 from fsbridge.ops import fsconf
-from tests.deploy_common import (PROVISION, REPO, SAMPLE_TOML, UNITS, VAGRANT, XML_FILES, _defaults, _params, _parser,
+from deploy_common import (PROVISION, REPO, SAMPLE_TOML, UNITS, VAGRANT, XML_FILES, _defaults, _params, _parser,
                                  _provision_toml)
-from tests.fs_standin import FILES, write_vanilla
+from fs_standin import FILES, write_vanilla
 
 def test_provisioned_toml_parses():
     data = tomllib.loads(_provision_toml())

@@ -15,9 +15,8 @@ import pytest
 from lxml import etree
 
 from fsbridge.ops import doctor
-from tests.fs_standin import load_config, write_vanilla
-from tests.fsfake import FakeFreeSwitch
-from tests.test_setup_freeswitch import setup
+from fs_standin import load_config, setup, write_vanilla
+from fsfake import FakeFreeSwitch
 
 PASSWORD = "f" * 48
 TOKEN = "t" * 32

@@ -3,8 +3,6 @@ the result is what FreeSWITCH would load, a second run and --dry-run change noth
 --uninstall restores the tree exactly."""
 from __future__ import annotations
 
-import argparse
-import io
 import os
 import stat
 import tomllib
@@ -14,7 +12,7 @@ import pytest
 
 from fsbridge import config as fsconfig
 from fsbridge.ops import setup_freeswitch
-from tests.fs_standin import load_config, snapshot, write_vanilla
+from fs_standin import load_config, setup, snapshot, write_vanilla
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -25,18 +23,6 @@ def tree(tmp_path):
     write_vanilla(tmp_path / "etc" / "freeswitch")
     (tmp_path / "systemd").mkdir()
     return tmp_path
-
-
-def setup(tree: Path, *extra: str, env=None):
-    """Run the subcommand's parser + run on ``tree``; (exit status, output)."""
-    parser = argparse.ArgumentParser()
-    setup_freeswitch.add_arguments(parser)
-    args = parser.parse_args(["freeswitch", "--fs-conf", str(tree / "etc" / "freeswitch"), "--etc",
-                              str(tree / "etc" / "fsbridge"), "--systemd-dir", str(tree / "systemd"),
-                              "--fs-cli-conf", str(tree / "etc" / "fs_cli.conf"), *extra])
-    out = io.StringIO()
-    status = setup_freeswitch.run(args, out=out, env=env or {})
-    return status, out.getvalue()
 
 
 def everything(tree: Path) -> dict:

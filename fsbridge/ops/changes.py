@@ -91,7 +91,13 @@ class Plan:
         return out
 
     def check_writable(self) -> None:
-        """Raise :class:`Refusal` if a pending change's file or directory cannot be written."""
+        """Raise :class:`Refusal` if the backup's directory or a pending change's file or directory cannot
+        be written."""
+        if self.backup and not Path(self.backup[1]).exists():
+            parent = Path(self.backup[1]).parent
+            if not os.access(parent, os.W_OK):
+                raise Refusal(f"{parent} is not writable (for the backup {self.backup[1]}; run as root, e.g. "
+                              "with sudo); nothing was changed")
         for c in self.pending():
             target = c.path if c.path.exists() else _existing_parent(c.path)
             if not os.access(target, os.W_OK):
