@@ -39,6 +39,7 @@ def test_install_gives_a_configuration_freeswitch_loads(tree):
     assert profiles == ["fsbridge", "default", "wideband"]   # added beside the stock ones, first <profiles> only
     esl = {p.get("name"): p.get("value") for p in confs["event_socket.conf"].iter("param")}
     assert esl["listen-ip"] == "127.0.0.1" and esl["apply-inbound-acl"] == "loopback.auto"
+    assert esl["stop-on-bind-error"] == "true"
     assert esl["nat-map"] == "false"                           # the operator's other params are kept
     password = esl["password"]
     assert password not in ("ClueCon", "CHANGE_ME_ESL_PASSWORD") and len(password) == 48

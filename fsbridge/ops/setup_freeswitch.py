@@ -28,7 +28,8 @@ from fsbridge.ops import fsconf
 from fsbridge.ops.changes import Change, Plan, Refusal, unified
 
 REPO_CONF = Path(__file__).resolve().parent.parent.parent / "freeswitch-conf"
-ESL_PARAMS = {"listen-ip": "127.0.0.1", "listen-port": "8021", "apply-inbound-acl": "loopback.auto"}
+ESL_PARAMS = {"listen-ip": "127.0.0.1", "listen-port": "8021", "apply-inbound-acl": "loopback.auto",
+              "stop-on-bind-error": "true"}
 SAMPLE_SID = "AC00000000000000000000000000000000"
 SAMPLE_TOKEN = "change-me-to-a-long-random-token"
 FS_GROUP = "freeswitch"
