@@ -196,7 +196,10 @@ def test_bad_markup(world):
 
 def test_loopback_advertised_address_and_no_sip_profile(world):
     world["fake"].api_replies["sofia status profile internal"] = SOFIA.replace("203.0.113.7", "127.0.0.1")
-    assert set(failed(world["config"])) == {"advertised address"}
+    assert set(failed(world["config"])) == {"advertised address"}     # SIP on 192.168.56.10, RTP on loopback
+    world["fake"].api_replies["sofia status profile internal"] = SOFIA.replace("203.0.113.7", "127.0.0.1") \
+        .replace("192.168.56.10", "127.0.0.1")
+    assert run_doctor(world["config"])[0] == 0                          # a loopback-only lab is consistent
     world["fake"].api_replies["sofia status profile internal"] = "Invalid Profile!\n"
     assert "not running" in failed(world["config"])["advertised address"]["evidence"]
 

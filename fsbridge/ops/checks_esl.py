@@ -153,7 +153,8 @@ def check_dialplan(ctx) -> None:
 
 def check_rtp(ctx) -> None:
     """switch.conf's rtp-start-port/rtp-end-port (stock 16384–32768 when unset) form a usable range, and the
-    internal SIP profile advertises an RTP address phones can reach (Ext-RTP-IP, not loopback)."""
+    internal SIP profile advertises an RTP address phones can reach (Ext-RTP-IP: not loopback while SIP
+    listens on another address)."""
     params = _params(_find(_locate(ctx, "configuration configuration name switch.conf"), "settings"))
     start, end = int(params.get("rtp-start-port") or 16384), int(params.get("rtp-end-port") or 32768)
     ok = 1024 <= start < end <= 65535 and end - start >= 2
@@ -165,13 +166,25 @@ def check_rtp(ctx) -> None:
                 "fs_cli -x 'sofia status'; check sip_profiles/internal.xml and FreeSWITCH's log")
         return
     ext = status.get("Ext-RTP-IP", "")
-    try:
-        addr = ipaddress.ip_address(ext)
-        ok = not addr.is_loopback and not addr.is_unspecified
-    except ValueError:
-        ok = False
+    ok = _reachable(ext, status.get("SIP-IP", ""))
     ctx.add("advertised address", ok, f"{SIP_PROFILE}: RTP-IP {status.get('RTP-IP', '?')}, Ext-RTP-IP {ext or '?'}",
             "set ext-rtp-ip/ext-sip-ip of the SIP profile to an address phones reach (README Troubleshooting, NAT)")
+
+
+def _reachable(ext: str, sip_ip: str) -> bool:
+    """An advertised RTP address is sensible when it is an address, not 0.0.0.0/::, and not loopback unless
+    SIP itself is loopback-only (a lab where the phones run on the FreeSWITCH host)."""
+    try:
+        addr = ipaddress.ip_address(ext)
+    except ValueError:
+        return False
+    if addr.is_unspecified:
+        return False
+    try:
+        sip_loopback = ipaddress.ip_address(sip_ip).is_loopback
+    except ValueError:
+        sip_loopback = False
+    return not addr.is_loopback or sip_loopback
 
 
 def sip_status(body: str) -> Dict[str, str]:
