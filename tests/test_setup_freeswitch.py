@@ -114,9 +114,11 @@ def test_uninstall_restores_the_tree_exactly(tree):
     conf = tree / "etc" / "freeswitch"
     before = snapshot(conf)
     assert setup(tree)[0] == 0
+    password = (tree / "etc/fsbridge/fsbridge.env").read_text().split("=", 1)[1].strip()
     status, out = setup(tree, "--uninstall")
     assert status == 0, out
     assert snapshot(conf) == before
+    assert password not in out                                          # the restore's diff is hidden too
     assert not (tree / "etc/fsbridge").exists() and not (tree / "etc/fs_cli.conf").exists()
     assert not (tree / "systemd/fsbridge.service").exists()
     assert "backup" in out and (tree / "etc/freeswitch.before-fsbridge").is_dir()

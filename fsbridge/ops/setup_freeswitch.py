@@ -191,7 +191,7 @@ def plan_uninstall(p: Paths) -> Plan:
     esl = p.conf / fsconf.EVENT_SOCKET_CONF
     old = p.backup / fsconf.EVENT_SOCKET_CONF
     if old.exists():
-        plan.add(Change(esl, old.read_bytes(), old.stat().st_mode & 0o7777, note=f"from {p.backup}"))
+        plan.add(Change(esl, old.read_bytes(), old.stat().st_mode & 0o7777, secret=True, note=f"from {p.backup}"))
     elif p.backup.is_dir():
         plan.add(Change(esl, None, note="there was none before setup"))
     else:
@@ -216,7 +216,7 @@ def plan_uninstall(p: Paths) -> Plan:
     env = p.etc / "fsbridge.env"
     if env.exists():
         rest = _env_file(env, "x").decode().splitlines()[:-1]
-        plan.add(Change(env, None) if not rest else Change(env, ("\n".join(rest) + "\n").encode(), 0o600))
+        plan.add(Change(env, None) if not rest else Change(env, ("\n".join(rest) + "\n").encode(), 0o600, secret=True))
     toml = p.etc / "fsbridge.toml"
     if toml.exists():
         sample = re.escape(p.src("fsbridge.toml.example").decode())
