@@ -202,3 +202,20 @@ def test_missing_event_socket_conf_gets_freeswitch_confs_with_the_password(tree)
     assert written == template.replace("CHANGE_ME_ESL_PASSWORD", "p" * 40)
     assert setup(tree, "--uninstall")[0] == 0       # there was none before: uninstall removes it
     assert not (tree / "etc/freeswitch/autoload_configs/event_socket.conf.xml").exists()
+
+
+def test_an_older_fsbridge_file_is_updated_with_its_diff(tree):
+    """A file with fsbridge's header comment (an earlier version, or the manual steps) is ours to update;
+    a user file keeps its password."""
+    assert setup(tree, env={"FSBRIDGE_SIP_PASSWORD_1100": "keepme"})[0] == 0
+    dialplan = tree / "etc/freeswitch/dialplan/default/fsbridge.xml"
+    current = dialplan.read_text()
+    dialplan.write_text(current.replace('data="127.0.0.1:8084 async full"', 'data="127.0.0.1:8999 async full"'))
+    user = tree / "etc/freeswitch/directory/default/fsbridge-1100.xml"
+    user.write_text(user.read_text().replace("Desk phone 1100", "Old name"))
+    status, out = setup(tree)
+    assert status == 0, out
+    assert "-      <action application=\"socket\" data=\"127.0.0.1:8999 async full\"/>" in out
+    assert dialplan.read_text() == current
+    assert 'value="keepme"' in user.read_text() and "Desk phone 1100" in user.read_text()
+

@@ -105,12 +105,23 @@ def _user_password(existing: Optional[bytes]) -> Optional[str]:
     return m.group(1).decode() if m else None
 
 
+#: freeswitch-conf's XML files open with a comment whose first line starts "fsbridge: " — how setup knows a
+#: file it finds is one it (or an earlier fsbridge version, or the manual steps) installed.
+OURS = re.compile(rb"\A(?:<\?xml[^>]*\?>\s*)?<!--\s*fsbridge: ")
+
+
+def is_ours(data: Optional[bytes]) -> bool:
+    """Whether a file's bytes are one of fsbridge's XML files (its header comment)."""
+    return bool(data) and bool(OURS.match(data))
+
+
 def _owned(change: Change, expected: bytes, what: str) -> None:
-    """Refuse when ``change.path`` exists with other contents than ``expected`` (not ours to overwrite)."""
+    """Refuse when ``change.path`` exists with other contents than ``expected`` and is not one of fsbridge's
+    files (an older version of ours is updated, with its diff printed)."""
     now = change.current()
-    if now is not None and now != expected:
+    if now is not None and now != expected and not is_ours(now):
         diff = "\n".join("    " + line.rstrip("\n") for line in unified(now, expected, str(change.path)))
-        raise Refusal(f"conflict: {change.path} exists and differs from {what}:\n{diff}\n"
+        raise Refusal(f"conflict: {change.path} exists, is not fsbridge's, and differs from {what}:\n{diff}\n"
                       "move it away (or merge it by hand) and run again; nothing was changed")
 
 
@@ -207,7 +218,7 @@ def plan_uninstall(p: Paths) -> Plan:
         ours[f] = user_xml(template, user, _user_password(f.read_bytes()) or "")
     for path, expected in ours.items():
         if path.exists():
-            _owned(Change(path, None), expected, "what setup wrote")
+            _owned(Change(path, None), expected, "what setup writes")
             plan.add(Change(path, None))
     if p.fs_cli.exists():
         if not re.fullmatch(rb"\[default\]\nhost => 127\.0\.0\.1\nport => 8021\npassword => \S+\n", p.fs_cli.read_bytes()):
