@@ -134,6 +134,13 @@ def test_esl_unreachable(world):
     assert set(bad) == {"ESL reachable"}
 
 
+def test_esl_connection_closed_before_auth(world):
+    """What an ACL rejection looks like from the client: the connection ends without an auth request."""
+    world["fake"].accepting = False
+    bad = failed(world["config"])
+    assert set(bad) == {"ESL reachable"} and "did not ask for auth" in bad["ESL reachable"]["evidence"]
+
+
 def test_module_missing(world):
     world["fake"].api_replies["module_exists mod_conference"] = "false"
     assert set(failed(world["config"])) == {"mod_conference"}
