@@ -211,6 +211,16 @@ def test_loopback_advertised_address_and_no_sip_profile(world):
     assert "not running" in failed(world["config"])["advertised address"]["evidence"]
 
 
+def test_unreadable_env_file_is_reported(world, monkeypatch):
+    (world["config"].parent / "fsbridge.env").write_text(f"FSBRIDGE_ESL_PASSWORD={PASSWORD}\n")
+
+    def denied(path):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(doctor, "read_env_file", denied)
+    bad = failed(world["config"])
+    assert set(bad) == {"env file"} and "Permission denied" in bad["env file"]["evidence"]
+
+
 def test_bad_config_stops_early(world):
     world["config"].write_text("[engine\n")
     status, checks, _ = run_doctor(world["config"])

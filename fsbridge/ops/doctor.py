@@ -81,18 +81,20 @@ def read_env_file(path: Path) -> Dict[str, str]:
 
 
 def resolve(args: argparse.Namespace, env: Dict[str, str]) -> Context:
-    """The config path and environment doctor uses (the env file's values under the process's own)."""
+    """The config path and environment doctor uses (the env file's values under the process's own); an env
+    file that exists but cannot be read is reported as a failed check (its password would be missing)."""
     config = args.config or env.get("FSBRIDGE_CONFIG")
     if not config and Path("/etc/fsbridge/fsbridge.toml").exists():
         config = "/etc/fsbridge/fsbridge.toml"
     env_file = Path(args.env_file) if args.env_file else (Path(config).with_name("fsbridge.env") if config else None)
-    merged = dict(env)
+    ctx = Context(config=config, env=dict(env), timeout=args.timeout)
     if env_file is not None and env_file.is_file():
         try:
-            merged = {**read_env_file(env_file), **env}
-        except OSError:
-            pass
-    return Context(config=config, env=merged, timeout=args.timeout)
+            ctx.env = {**read_env_file(env_file), **env}
+        except OSError as exc:
+            ctx.add("env file", False, f"cannot read {env_file}: {exc.strerror or exc}",
+                    "run fsbridge doctor with sudo (the file is mode 0600), or pass --env-file")
+    return ctx
 
 
 def run_checks(ctx: Context) -> List[Check]:
