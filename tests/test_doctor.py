@@ -16,7 +16,7 @@ from lxml import etree
 
 from fsbridge.ops import doctor
 from fs_standin import load_config, setup, write_vanilla
-from fsfake import FakeFreeSwitch
+from fakes import FakeFreeSwitch
 
 PASSWORD = "f" * 48
 TOKEN = "t" * 32

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 from typing import Optional
 
+from fsbridge.callbacks import signing
 from fsbridge.markup import parse
 from fsbridge.markup.errors import MarkupError
 from fsbridge.runtime.fetch import Credentials, Fetcher, FetchError
 from fsbridge.runtime.params import CallInfo, voice_params
+from fsbridge.wire import JAMBONZ, TEXML, TWIML
 
 PROBE_CALL_SID = "CA" + "0" * 32
-SIGNATURE = {"twiml": ("auth_token", "X-Twilio-Signature"), "texml": ("telnyx_private_key", "telnyx-signature-ed25519"),
-             "jambonz": ("jambonz_secret", "Jambonz-Signature")}
+#: dialect → (the account's key that signs its requests, the header the signature travels in)
+SIGNATURE = {TWIML: ("auth_token", signing.TWILIO_SIGNATURE_HEADER),
+             TEXML: ("telnyx_private_key", signing.TELNYX_SIGNATURE_HEADER),
+             JAMBONZ: ("jambonz_secret", signing.JAMBONZ_SIGNATURE_HEADER)}
 
 
 def egress_refusal(url: str) -> Optional[str]:
@@ -60,7 +64,7 @@ def check_voice_url(ctx, fetcher: Fetcher, number) -> None:
     creds = Credentials(auth_token=getattr(account, "auth_token", None),
                         telnyx_private_key=getattr(account, "telnyx_private_key", None),
                         jambonz_secret=getattr(account, "jambonz_secret", None))
-    key, header = SIGNATURE.get(number.dialect, SIGNATURE["twiml"])
+    key, header = SIGNATURE.get(number.dialect, SIGNATURE[TWIML])
     signed = bool(getattr(account, key, None))
     params = voice_params(number.dialect, CallInfo(PROBE_CALL_SID, number.account, "doctor", number.number))
     where = f"{number.voice_method} {number.voice_url}"

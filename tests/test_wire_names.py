@@ -1,0 +1,229 @@
+"""Each wire name is spelled as a string literal in exactly one module of fsbridge/: its fsbridge.wire module.
+
+Issue #13 "Done when": ``grep`` finds each wire name (``start-talking``, ``stop-talking``, ``Hold``, ``Coaching``,
+``Muted``, ``twiml``, ``completed``, ``in-progress`` …) as a string literal in exactly one module. The names
+checked: every string constant of fsbridge.wire, fsbridge.wire.twilio/texml/jambonz that is distinctive enough
+to grep for (hyphenated words, snake_case reasons, CamelCase field names, the dialect ids, the issue's list and
+:data:`EXTRA`). A literal is an ``ast.Constant`` string that is not a docstring; f-string pieces count.
+
+Modules not switched over yet are listed in :data:`NOT_YET_SWITCHED` (the arch-domain / arch-engines refactors
+own them; the lead empties this list after they land: /work/notes/wire-switchover.md says, per file:line, which
+constant replaces each literal). :data:`HOMONYMS` are the same string in another vocabulary (a FreeSWITCH
+header or event Action, a TwiML verb name): permanent, each with its reason. A listed module that no longer
+spells the word fails the test too, so the lists only ever shrink.
+"""
+from __future__ import annotations
+
+import ast
+import importlib
+import re
+from collections import defaultdict
+from pathlib import Path
+from typing import Dict, List, Set, Tuple
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "fsbridge"
+WIRE_MODULES = ("fsbridge.wire", "fsbridge.wire.twilio", "fsbridge.wire.texml", "fsbridge.wire.jambonz")
+#: the issue's list (must all be checked)
+ISSUE_NAMES = ("start-talking", "stop-talking", "Hold", "Coaching", "Muted", "twiml", "texml", "jambonz",
+               "completed", "in-progress")
+#: one-word wire names checked besides the pattern ones (Twilio field/parameter names, the conference status
+#: ``init``, Telnyx's API version)
+EXTRA = ("Timestamp", "Reason", "Duration", "Direction", "Caller", "Called", "Page", "Status", "From", "To",
+         "init", "v2")
+_DISTINCT = (re.compile(r"[a-z0-9]+(-[a-z0-9]+)+"), re.compile(r"[a-z]+(_[a-z]+){2,}"),
+             re.compile(r"[A-Z][a-z]+([A-Z][a-z]+)+"))
+
+
+def wire_constants() -> Dict[str, str]:
+    """{checked literal: ``module.CONSTANT`` that spells it} over the wire modules (first definition wins)."""
+    out: Dict[str, str] = {}
+    for name in WIRE_MODULES:
+        module = importlib.import_module(name)
+        for key, value in vars(module).items():
+            if key.isupper() and not key.startswith("_") and isinstance(value, str):
+                if value in ISSUE_NAMES or value in EXTRA or any(p.fullmatch(value) for p in _DISTINCT):
+                    out.setdefault(value, f"{name}.{key}")
+    return out
+
+
+def _docstrings(tree: ast.AST) -> Set[int]:
+    ids = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                ids.add(id(first.value))
+    return ids
+
+
+def literal_sites(words) -> Dict[str, Dict[str, List[int]]]:
+    """{word: {module path relative to fsbridge/: [line, ...]}} for every string literal equal to a word."""
+    words = set(words)
+    sites: Dict[str, Dict[str, List[int]]] = defaultdict(lambda: defaultdict(list))
+    for path in sorted(PACKAGE.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docs = _docstrings(tree)
+        rel = path.relative_to(PACKAGE).as_posix()
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in words
+                    and id(node) not in docs):
+                sites[node.value][rel].append(node.lineno)
+    return sites
+
+
+# Same string, another vocabulary — permanent (never switched to fsbridge.wire).
+HOMONYMS: Dict[str, Dict[str, str]] = {
+    "Hold": {
+        "engines/freeswitch/wire.py": "FreeSWITCH member header Hold (H_HOLD)",
+        "engines/standalone/events.py": "the FreeSWITCH member header the standalone engine emits",
+        "markup/xmlverbs.py": "the TwiML <Hold> verb name (unsupported verbs list)",
+    },
+    "start-talking": {"conference/native.py": "FreeSWITCH conference::maintenance Action start-talking"},
+    "stop-talking": {"conference/native.py": "FreeSWITCH conference::maintenance Action stop-talking"},
+    "no-answer": {"engines/freeswitch/originate.py": "FreeSWITCH hangup cause → Twilio CallStatus table (engines "
+                                                  "own it; switch to wire.twilio.CALL_NO_ANSWER when convenient)"},
+}
+
+# Not switched over yet: owned by the arch-domain (conference/, callbacks/, store/) and arch-engines (runtime/,
+# engines/, api/) refactors running in parallel. The lead empties this after they land (see the note).
+_DOMAIN_EVENTS = ("conference/events.py",)
+_REASONS = ("conference/reasons.py",)
+NOT_YET_SWITCHED: Dict[str, Tuple[str, ...]] = {
+    '2010-04-01': ('api/render.py', 'runtime/params.py'),
+    'AccountSid': ('api/app.py', 'callbacks/twilio.py', 'runtime/params.py'),
+    'AnnounceMethod': ('api/fields.py',),
+    'AnnounceUrl': ('api/fields.py', 'callbacks/twilio.py'),
+    'ApiVersion': ('runtime/params.py',),
+    'BeepOnExit': ('api/twilio_participants.py',),
+    'CallSid': ('callbacks/twilio.py', 'runtime/params.py'),
+    'CallSidEndingConference': ('callbacks/twilio.py',),
+    'CallSidLegacy': ('callbacks/telnyx.py', 'runtime/params.py'),
+    'CallSidToCoach': ('api/twilio_participants.py', 'callbacks/twilio.py'),
+    'CallStatus': ('runtime/params.py',),
+    'Called': ('runtime/params.py',),
+    'Caller': ('runtime/params.py',),
+    'Coaching': ('api/twilio_participants.py', 'callbacks/twilio.py'),
+    'ConferenceSid': ('callbacks/twilio.py', 'runtime/params.py'),
+    'DateCreated': ('api/fields.py',),
+    'DateUpdated': ('api/fields.py',),
+    'DialBridged': ('runtime/params.py',),
+    'DialCallDuration': ('runtime/params.py',),
+    'DialCallStatus': ('runtime/params.py',),
+    'Direction': ('runtime/params.py',),
+    'Duration': ('callbacks/twilio.py',),
+    'EndConferenceOnExit': ('api/twilio_participants.py', 'callbacks/twilio.py'),
+    'EventName': ('callbacks/twilio.py',),
+    'FriendlyName': ('api/twilio_conferences.py', 'callbacks/twilio.py'),
+    'From': ('api/calls.py', 'api/twilio_participants.py', 'callbacks/telnyx.py', 'runtime/callcli.py', 'runtime/params.py'),
+    'Hold': ('api/twilio_participants.py', 'callbacks/twilio.py'),
+    'HoldMethod': ('api/twilio_participants.py',),
+    'HoldUrl': ('api/twilio_participants.py',),
+    'Muted': ('api/twilio_participants.py', 'callbacks/twilio.py'),
+    'Page': ('api/paging.py',),
+    'PageSize': ('api/paging.py',),
+    'PageToken': ('api/paging.py',),
+    'ParticipantCallStatus': ('callbacks/twilio.py',),
+    'ParticipantLabel': ('callbacks/twilio.py',),
+    'ParticipantLabelEndingConference': ('callbacks/twilio.py',),
+    'PauseBehavior': ('api/twilio_recordings.py',),
+    'Reason': ('callbacks/twilio.py',),
+    'ReasonAnnouncementFailed': ('callbacks/twilio.py',),
+    'ReasonConferenceEnded': ('callbacks/twilio.py',),
+    'ReasonParticipantLeft': ('callbacks/twilio.py',),
+    'RecordingChannels': ('api/twilio_participants.py', 'callbacks/twilio.py'),
+    'RecordingDuration': ('callbacks/twilio.py',),
+    'RecordingFileSize': ('callbacks/twilio.py',),
+    'RecordingSid': ('callbacks/twilio.py',),
+    'RecordingSource': ('callbacks/twilio.py',),
+    'RecordingStartTime': ('callbacks/twilio.py',),
+    'RecordingStatus': ('callbacks/twilio.py',),
+    'RecordingUrl': ('callbacks/twilio.py',),
+    'SequenceNumber': ('callbacks/twilio.py',),
+    'StartConferenceOnEnter': ('api/twilio_participants.py', 'callbacks/twilio.py'),
+    'Status': ('api/calls.py', 'api/fields.py'),
+    'StatusCallbackEvent': ('api/twilio_participants.py', 'callbacks/twilio.py'),
+    'Timestamp': ('callbacks/twilio.py',),
+    'To': ('api/calls.py', 'api/twilio_participants.py', 'callbacks/telnyx.py', 'runtime/callcli.py', 'runtime/params.py'),
+    'WaitMethod': ('api/twilio_participants.py',),
+    'WaitUrl': ('api/twilio_participants.py',),
+    'announcement-end': ('conference/events.py',),
+    'announcement-fail': ('conference/events.py',),
+    'completed': ('api/calls.py', 'api/telnyx.py', 'api/twilio_conferences.py', 'api/twilio_participants.py', 'callbacks/jambonz.py', 'conference/events.py', 'conference/reasons.py', 'runtime/dialout.py', 'runtime/params.py', 'store/store.py'),
+    'conference-end': ('conference/events.py',),
+    'conference-ended-via-api': ('conference/reasons.py',),
+    'conference-record-end': ('conference/events.py',),
+    'conference-start': ('conference/events.py',),
+    'conference_ended_via_api': ('conference/reasons.py',),
+    'do-not-record': ('api/twilio_participants.py', 'runtime/dialout.py'),
+    'do-not-trim': ('api/twilio_participants.py',),
+    'end-talking': ('conference/subscriptions.py',),
+    'in-progress': ('api/render.py', 'api/telnyx.py', 'api/twilio_conferences.py', 'api/twilio_participants.py', 'api/twilio_recordings.py', 'callbacks/jambonz.py', 'conference/events.py', 'conference/reasons.py', 'runtime/params.py', 'store/store.py'),
+    'init': ('api/twilio_conferences.py', 'conference/reasons.py', 'store/store.py'),
+    'jambonz': ('callbacks/jambonz.py', 'callbacks/signing.py', 'runtime/fetch.py', 'runtime/params.py'),
+    'last-participant-kicked': ('conference/reasons.py',),
+    'last-participant-left': ('conference/reasons.py',),
+    'moderator_ended_conference': ('conference/reasons.py',),
+    'no-answer': ('conference/reasons.py', 'runtime/params.py'),
+    'outbound-api': ('runtime/params.py',),
+    'participant-hold': ('conference/events.py',),
+    'participant-join': ('conference/events.py',),
+    'participant-leave': ('conference/events.py',),
+    'participant-modify': ('conference/events.py',),
+    'participant-mute': ('conference/events.py',),
+    'participant-speech-start': ('conference/events.py',),
+    'participant-speech-stop': ('conference/events.py',),
+    'participant-unhold': ('conference/events.py',),
+    'participant-unmute': ('conference/events.py',),
+    'participant-with-end-conference-on-exit-kicked': ('conference/reasons.py',),
+    'participant-with-end-conference-on-exit-left': ('conference/reasons.py',),
+    'participant_add_failed': ('conference/reasons.py',),
+    'participant_hung_up': ('conference/reasons.py',),
+    'participant_updated_via_api': ('conference/reasons.py',),
+    'record-from-start': ('api/twilio_participants.py', 'conference/reasons.py', 'runtime/dialout.py'),
+    'recording-absent': ('conference/events.py',),
+    'recording-completed': ('conference/events.py',),
+    'recording-in-progress': ('conference/events.py',),
+    'start-talking': ('callbacks/jambonz.py', 'conference/subscriptions.py'),
+    'stop-talking': ('callbacks/dispatcher.py', 'callbacks/request.py', 'conference/subscriptions.py'),
+    'texml': ('callbacks/signing.py', 'callbacks/telnyx.py', 'runtime/params.py'),
+    'trim-silence': ('api/twilio_participants.py', 'conference/reasons.py', 'runtime/dialout.py'),
+    'twiml': ('api/calls.py', 'callbacks/dispatcher.py', 'callbacks/twilio.py', 'conference/events.py', 'conference/model.py', 'conference/testing.py', 'runtime/calls.py', 'runtime/controller.py', 'runtime/dialout.py', 'runtime/fetch.py', 'runtime/registry.py', 'runtime/session.py', 'store/store.py', 'store/tables.py'),
+    'v2': ('api/telnyx.py',),
+}
+
+WIRE = wire_constants()
+SITES = literal_sites(WIRE)
+
+
+def home_of(constant: str) -> str:
+    """``fsbridge.wire.twilio.MUTED`` → ``wire/twilio.py`` (``fsbridge.wire.TWIML`` → ``wire/__init__.py``)."""
+    module = constant.rsplit(".", 1)[0]
+    rel = module.replace("fsbridge.", "", 1).replace(".", "/")
+    return rel + "/__init__.py" if rel == "wire" else rel + ".py"
+
+
+def test_the_issue_names_and_extras_are_all_checked():
+    assert set(ISSUE_NAMES) | set(EXTRA) <= set(WIRE)
+    assert len(WIRE) > 90
+
+
+@pytest.mark.parametrize("word", sorted(WIRE))
+def test_each_wire_name_is_spelled_in_exactly_one_module(word):
+    home = home_of(WIRE[word])
+    found = set(SITES[word])
+    assert found & {home} == {home}, f"{word!r} is not spelled in its home {home}"
+    wire_elsewhere = sorted(m for m in found if m.startswith("wire/") and m != home)
+    assert not wire_elsewhere, f"{word!r} spelled in {wire_elsewhere} as well as {home}: import it"
+    allowed = set(NOT_YET_SWITCHED.get(word, ())) | set(HOMONYMS.get(word, {}))
+    stray = sorted(found - {home} - allowed)
+    assert not stray, f"{word!r} spelled in {stray}: use {WIRE[word]}"
+    stale = sorted(allowed - found)
+    assert not stale, f"{word!r} no longer spelled in {stale}: remove them from the allow-list"
+
+
+def test_allow_lists_name_only_checked_words():
+    assert set(NOT_YET_SWITCHED) <= set(WIRE)
+    assert set(HOMONYMS) <= set(WIRE)
+    assert not any(m.startswith("wire/") for mods in NOT_YET_SWITCHED.values() for m in mods)
