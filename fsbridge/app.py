@@ -87,6 +87,7 @@ class BridgeServer:
         self.http = None
         self.port: Optional[int] = None
         self.base_url: Optional[str] = None
+        self.observability = None   # metrics + console (fsbridge.observability), set by start()
 
     def start(self) -> "BridgeServer":
         """Build everything, bind the HTTP port and start serving (returns at once)."""
@@ -132,6 +133,8 @@ class BridgeServer:
         self.http.application = self.app
         if hasattr(engine, "set_call_handler"):   # FreeSWITCH: calls from the outbound socket → sessions
             engine.set_call_handler(self.bridge.on_call)
+        from fsbridge.observability import attach
+        self.observability = attach(self)   # /metrics, /healthz, /readyz, /console
         self.bridge.start()
         self.http.start()
         log.info("fsbridge serving on %s (engine %s, database %s)", self.base_url, s.engine, s.database_url)
@@ -145,6 +148,8 @@ class BridgeServer:
     def stop(self, timeout: float = 5.0) -> None:
         """Stop accepting HTTP, hang up calls, stop engine and dispatcher (outbox persisted)."""
         log.info("fsbridge stopping")
+        if self.observability is not None:
+            self.observability.close()   # end the console's event streams so the HTTP stop is not held
         if self.http is not None:
             self.http.stop(timeout=timeout)
         if self.bridge is not None:

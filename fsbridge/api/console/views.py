@@ -1,0 +1,247 @@
+"""The operators' console: server-rendered pages under ``/console`` (Flask blueprint + Jinja templates + one
+small script, no build step).
+
+Every page is scoped to the account authenticated by HTTP Basic (the REST API's credentials and check,
+:func:`fsbridge.api.auth.basic_account`): no credentials → 401 with ``WWW-Authenticate`` (the browser
+prompts); a conference of another account → 404, exactly as the REST API answers. Reads go through the same
+store queries as the REST API (``Store.list_conferences`` / ``list_participants`` / ``list_recordings``);
+actions through the same :func:`fsbridge.api.context.call_control` → ``ConferenceControl`` path as the REST
+writes, so an app receives the same callbacks. Actions are POSTs that must carry the header
+``X-FSBridge-Console: 1`` (set by the page's script): a cross-site form cannot set it, so a browser's cached
+Basic credentials cannot be abused by another site (CSRF) — a POST without it is refused 403.
+
+Routes (relative to ``/console``): ``/`` live + finished conferences; ``/conferences/<CF>`` one conference
+(participants with a talking indicator, badges, buttons; timeline; status-callback log; recordings);
+``/conferences/<CF>/participants`` the participants table body (HTML fragment the script re-reads);
+``/conferences/<CF>/timeline.json``; ``/conferences/<CF>/events`` the SSE stream; POST
+``/conferences/<CF>/participants/<who>/<mute|unmute|hold|unhold|kick>``, ``/conferences/<CF>/<end|announce>``
+(announce: form field ``url``), ``/conferences/<CF>/recordings/<RE>/<pause|resume|stop>``.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, List, Optional
+
+from flask import Blueprint, Response, current_app, g, jsonify, render_template, request, stream_with_context
+
+from fsbridge.api.auth import basic_account
+from fsbridge.api.context import call_control, conference_or_404, ctx
+from fsbridge.api.errors import ApiError
+from fsbridge.store.rows import PageRequest
+
+CSRF_HEADER = "X-FSBridge-Console"
+KEEPALIVE_S = 15.0
+
+bp = Blueprint("console", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/static", url_prefix="/console")
+
+
+class ConsoleContext:
+    """What the console needs besides the REST context: the live hub (talking, timelines, SSE), the
+    dispatcher (status-callback log) and the metrics (response codes), any of them None."""
+
+    def __init__(self, hub: Any, dispatcher: Any = None, metrics: Any = None) -> None:
+        self.hub = hub
+        self.dispatcher = dispatcher
+        self.metrics = metrics
+
+
+def cctx() -> ConsoleContext:
+    """The current app's ConsoleContext (``app.extensions["fsbridge_console"]``)."""
+    return current_app.extensions["fsbridge_console"]
+
+
+@bp.before_request
+def _authenticate() -> None:
+    if request.endpoint == "console.static":
+        return
+    g.account_sid = basic_account(ctx().accounts)
+    if request.method == "POST" and request.headers.get(CSRF_HEADER) != "1":
+        raise ApiError(403, 20403, "Console actions need the console's own requests")
+
+
+@bp.errorhandler(ApiError)
+def _error(exc: ApiError):
+    if request.accept_mimetypes.best == "application/json" or request.method == "POST":
+        resp = jsonify(exc.body())
+    else:
+        resp = Response(render_template("console/error.html", error=exc), mimetype="text/html")
+    resp.status_code = exc.status
+    for k, v in exc.headers.items():
+        resp.headers[k] = v
+    return resp
+
+
+# ---------------------------------------------------------------------------------------------- pages
+@bp.get("/")
+def index():
+    """Live conferences (init + in-progress) and the 50 most recent finished ones."""
+    store = ctx().store
+    account = g.account_sid
+    live = [c for status in ("in-progress", "init")
+            for c in store.list_conferences(account, status=status, page=PageRequest(limit=200)).items]
+    finished = store.list_conferences(account, status="completed", page=PageRequest(limit=50)).items
+    return render_template("console/index.html", account=account, live=live, finished=finished)
+
+
+@bp.get("/conferences/<sid>")
+def conference(sid: str):
+    """One conference: participants (live), timeline, status-callback log, recordings."""
+    account = g.account_sid
+    conf = conference_or_404(account, sid)
+    store = ctx().store
+    recordings = store.list_recordings(account, sid, page=PageRequest(limit=100)).items
+    return render_template("console/conference.html", account=account, conf=conf,
+                           participants=_participants(account, sid), recordings=recordings,
+                           callbacks=_callback_log(sid), timeline=_timeline(account, sid),
+                           can_start_recording=_can("start_recording"),
+                           rest_prefix=_rest_prefix(account, sid))
+
+
+@bp.get("/conferences/<sid>/participants")
+def participants_fragment(sid: str):
+    """The participants table body (the page's script swaps it in after a change)."""
+    account = g.account_sid
+    conf = conference_or_404(account, sid)
+    return render_template("console/participants.html", conf=conf, participants=_participants(account, sid))
+
+
+@bp.get("/conferences/<sid>/timeline.json")
+def timeline_json(sid: str):
+    """The conference's timeline: ``{"start", "end", "participants": [...], "events": [...]}``."""
+    account = g.account_sid
+    conference_or_404(account, sid)
+    return jsonify(_timeline(account, sid))
+
+
+@bp.get("/conferences/<sid>/events")
+def events(sid: str):
+    """Server-sent events of this conference (``data:`` = one timeline entry as JSON); first a ``talking``
+    snapshot; a comment every 15 s keeps proxies from closing the stream."""
+    account = g.account_sid
+    conference_or_404(account, sid)
+    hub = cctx().hub
+    sub = hub.subscribe(account, sid)
+    snapshot = {"event": "snapshot", "talking": sorted(hub.talking(sid))}
+
+    def stream():
+        try:
+            yield "retry: 1000\n\n"
+            yield f"data: {json.dumps(snapshot)}\n\n"
+            while True:
+                try:
+                    msg = sub.get(KEEPALIVE_S)
+                except StopIteration:
+                    return
+                yield ": keep-alive\n\n" if msg is None else f"data: {json.dumps(msg)}\n\n"
+        finally:
+            hub.unsubscribe(sub)
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return Response(stream_with_context(stream()), mimetype="text/event-stream", headers=headers)
+
+
+# ---------------------------------------------------------------------------------------------- actions
+PARTICIPANT_ACTIONS = {
+    "mute": ("update_participant", {"muted": True}),
+    "unmute": ("update_participant", {"muted": False}),
+    "hold": ("update_participant", {"hold": True}),
+    "unhold": ("update_participant", {"hold": False}),
+    "kick": ("kick", {}),
+}
+RECORDING_ACTIONS = {"pause": "paused", "resume": "in-progress", "stop": "stopped"}
+
+
+@bp.post("/conferences/<sid>/participants/<who>/<action>")
+def participant_action(sid: str, who: str, action: str):
+    """Mute / unmute / hold / unhold / kick one participant through ConferenceControl (as the REST API)."""
+    if action not in PARTICIPANT_ACTIONS:
+        raise ApiError(404, 20404, f"No console action {action!r}")
+    account = g.account_sid
+    conference_or_404(account, sid)
+    method, kw = PARTICIPANT_ACTIONS[action]
+    call_control(method, account, sid, who, **kw)
+    return jsonify({"ok": True, "action": action})
+
+
+@bp.post("/conferences/<sid>/<action>")
+def conference_action(sid: str, action: str):
+    """``end`` (reason conference-ended-via-api), ``announce`` (form field ``url``: audio or a document),
+    ``record`` (start a recording, when the control supports it)."""
+    account = g.account_sid
+    conference_or_404(account, sid)
+    if action == "end":
+        call_control("end_conference", account, sid)
+    elif action == "announce":
+        from fsbridge.api.params import url as url_param   # the REST API's URL validation
+        url = url_param(request.form, "url")
+        if not url:
+            raise ApiError(400, 21205, "An announcement needs an http(s) URL")
+        call_control("announce", account, sid, url, "POST")
+    elif action == "record" and _can("start_recording"):
+        call_control("start_recording", account, sid)
+    else:
+        raise ApiError(404, 20404, f"No console action {action!r}")
+    return jsonify({"ok": True, "action": action})
+
+
+@bp.post("/conferences/<sid>/recordings/<rec>/<action>")
+def recording_action(sid: str, rec: str, action: str):
+    """Pause / resume / stop a recording (the REST API's Recording Status update)."""
+    if action not in RECORDING_ACTIONS:
+        raise ApiError(404, 20404, f"No console action {action!r}")
+    account = g.account_sid
+    conference_or_404(account, sid)
+    call_control("update_recording", account, sid, rec, RECORDING_ACTIONS[action])
+    return jsonify({"ok": True, "action": action})
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def _can(method: str) -> bool:
+    return callable(getattr(ctx().control, method, None))
+
+
+def _rest_prefix(account: str, sid: str) -> str:
+    from urllib.parse import urlparse
+    base = ctx().base_url
+    prefix = urlparse(base).path.rstrip("/") if base else ""
+    return f"{prefix}/2010-04-01/Accounts/{account}/Conferences/{sid}"
+
+
+def _participants(account: str, sid: str) -> List[dict]:
+    """Present participants with ``talking`` (from the live hub) for the table."""
+    talking = cctx().hub.talking(sid)
+    rows = ctx().store.list_participants(account, sid, page=PageRequest(limit=1000)).items
+    return [{"row": p, "talking": p.call_sid in talking} for p in rows]
+
+
+def _callback_log(sid: str) -> List[dict]:
+    """Every status callback of the conference with state, attempts, last response code and error."""
+    disp = cctx().dispatcher
+    if disp is None:
+        return []
+    metrics = cctx().metrics
+    out = []
+    for st in disp.status(conference_sid=sid):
+        code = metrics.response_code(st.id) if metrics is not None else None
+        if code is None and st.last_error and st.last_error.startswith("HTTP "):
+            code = st.last_error.split()[1]
+        out.append({"status": st, "code": code})
+    return out
+
+
+def _timeline(account: str, sid: str) -> Dict[str, Any]:
+    """Participants (join/leave from the store) and the events kept by the live hub, times in epoch s."""
+    store = ctx().store
+    conf = store.conference(account, sid)
+    parts = store.list_participants(account, sid, include_left=True, page=PageRequest(limit=1000)).items
+    events = [e.as_json() for e in cctx().hub.timeline(sid)]
+    start = _ts(conf.started_at or conf.date_created) if conf else None
+    end = _ts(conf.ended_at) if conf and conf.ended_at else None
+    return {"start": start, "end": end, "events": events,
+            "participants": [{"call_sid": p.call_sid, "label": p.label, "from": p.from_,
+                              "joined": _ts(p.date_created), "left": _ts(p.left_at), "status": p.status}
+                             for p in parts]}
+
+
+def _ts(value: Optional[Any]) -> Optional[float]:
+    return value.timestamp() if value is not None else None

@@ -1,0 +1,87 @@
+"""Shared by the console / metrics tests: an in-process bridge (port 0, standalone engine) with a real app
+server (TwiML + status-callback receiver) and callers whose audio talks in bursts, so the talk detector
+starts and stops while a test watches."""
+from __future__ import annotations
+
+import numpy as np
+import requests
+import soundfile as sf
+from flask import Flask, Response, request
+
+from fsbridge.config import Number
+from fsbridge.runtime.local import CallbackLog, HttpApp, start_bridge
+
+AC = "AC" + "c" * 32
+TOKEN = "console-token"
+OTHER = "AC" + "d" * 32
+OTHER_TOKEN = "other-token"
+NUMBER = "+15550002000"
+RATE = 16000
+ROOM = "OpsRoom"
+
+
+def burst_track(path, total_s, on_s, off_s, hz, rate=RATE):
+    """``file:`` media of ``total_s`` seconds: a ``hz`` tone (amplitude 8000) ``on_s`` s, silence ``off_s`` s,
+    repeated — the talk detector starts and stops every cycle."""
+    t = np.arange(int(total_s * rate)) / rate
+    gate = (t % (on_s + off_s)) < on_s
+    x = np.where(gate, 8000 * np.sin(2 * np.pi * hz * t), 0.0)
+    sf.write(str(path), x.astype(np.int16), rate, subtype="PCM_16")
+    return "file:" + str(path)
+
+
+class App:
+    """The customer's app: ``/voice`` puts every caller into ``ROOM`` (label = From, all status events to
+    ``/cb``); ``/cb`` records callbacks in ``self.callbacks``."""
+
+    def __init__(self):
+        self.callbacks = CallbackLog()
+        app = Flask("console-app")
+
+        @app.post("/voice")
+        def voice():
+            who = request.form.get("From", "")
+            return Response(
+                '<Response><Dial><Conference statusCallback="/cb" participantLabel="%s" '
+                'statusCallbackEvent="start end join leave mute hold speaker" '
+                'endConferenceOnExit="false">%s</Conference></Dial></Response>' % (who, ROOM),
+                mimetype="text/xml")
+
+        @app.post("/cb")
+        def cb():
+            self.callbacks.add(request.form.to_dict())
+            return Response("", status=204)
+        self.http = HttpApp(app).start()
+        self.url = self.http.url
+
+    def wait_event(self, name, label=None, timeout=20):
+        """Wait for a ``StatusCallbackEvent`` ``name`` (for ``label``); returns True when it came."""
+        return self.callbacks.wait_for(lambda items: any(
+            c.get("StatusCallbackEvent") == name and (label is None or c.get("ParticipantLabel") == label)
+            for c in items), timeout)
+
+
+def start(tmp_path, app, clock="1"):
+    """A started bridge (two accounts) whose number runs ``app``."""
+    return start_bridge(str(tmp_path / "bridge"), accounts={AC: TOKEN, OTHER: OTHER_TOKEN},
+                        numbers=[Number(NUMBER, AC, app.url + "/voice")], clock=clock, rate=RATE,
+                        fetch_timeout=5.0)
+
+
+def conference_sid(server, timeout=20):
+    """The ConferenceSid of ``ROOM`` once it is in progress."""
+    found = {}
+
+    def ready():
+        for info in server.bridge.state.conferences(AC):
+            if info.friendly_name == ROOM and info.status == "in-progress":
+                found["sid"] = info.sid
+                return True
+        return False
+    assert server.bridge.wait_until(ready, timeout), "the conference did not start"
+    return found["sid"]
+
+
+def get(server, path, auth=(AC, TOKEN), **kw):
+    """GET ``base_url + path`` with ``auth`` (None: no credentials)."""
+    return requests.get(server.base_url + path, auth=auth, timeout=10, **kw)

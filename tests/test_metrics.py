@@ -1,0 +1,106 @@
+"""/metrics, /healthz, /readyz of an in-process bridge: counters move with a real conference (scraped and
+parsed with prometheus_client's own text parser); probes need no credentials and name no account."""
+from __future__ import annotations
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from console_rig import AC, App, NUMBER, burst_track, conference_sid, get, start
+
+
+def scrape(server):
+    """{(sample name, frozenset(labels.items())): value} of one /metrics scrape (no credentials)."""
+    reply = get(server, "/metrics", auth=None)
+    assert reply.status_code == 200
+    assert reply.headers["Content-Type"].startswith("text/plain")
+    out = {}
+    for family in text_string_to_metric_families(reply.text):
+        for s in family.samples:
+            out[(s.name, frozenset(s.labels.items()))] = s.value
+    return out
+
+
+def value(samples, name, **labels):
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def total(samples, name):
+    return sum(v for (n, _), v in samples.items() if n == name)
+
+
+@pytest.fixture
+def app():
+    a = App()
+    yield a
+    a.http.stop()
+
+
+@pytest.fixture
+def server(tmp_path, app):
+    srv = start(tmp_path, app, clock="fast")
+    yield srv
+    srv.stop()
+
+
+def test_counters_move_with_a_conference(server, app, tmp_path):
+    before = scrape(server)
+    assert value(before, "fsbridge_conferences_active") == 0
+    assert value(before, "fsbridge_events_total", event="participant-join") == 0
+    bridge = server.bridge
+    media = burst_track(tmp_path / "a.wav", 3.0, 0.8, 0.7, 700)
+    a = bridge.place_call(AC, "Ann", NUMBER, media)
+    b = bridge.place_call(AC, "Ben", NUMBER, burst_track(tmp_path / "b.wav", 4.0, 0.5, 1.0, 900))
+    sid = conference_sid(server)
+    during = scrape(server)
+    assert value(during, "fsbridge_conferences_active") == 1
+    assert value(during, "fsbridge_participants_active") >= 1
+    assert value(during, "fsbridge_engine_available") == 1
+    assert bridge.wait_call(a.call_sid, 30) and bridge.wait_call(b.call_sid, 30)
+    assert bridge.wait_until(lambda: bridge.state.conference(sid).status == "completed", 10)
+    assert server.dispatcher.wait_idle(10)
+    after = scrape(server)
+    assert value(after, "fsbridge_events_total", event="participant-join") == 2
+    assert value(after, "fsbridge_events_total", event="conference-end") == 1
+    assert value(after, "fsbridge_events_total", event="participant-speech-start") >= 2
+    assert value(after, "fsbridge_conferences_active") == 0
+    assert value(after, "fsbridge_participants_active") == 0
+    delivered = value(after, "fsbridge_callbacks_total", outcome="delivered")
+    assert delivered == len(app.callbacks.items) > 0
+    assert value(after, "fsbridge_callback_responses_total", code="204") == delivered
+    assert value(after, "fsbridge_callback_delivery_seconds_count") == delivered
+    assert value(after, "fsbridge_callback_outbox_depth") == 0
+    assert value(after, "fsbridge_engine_tick_seconds_count") > 100     # 50 ticks per engine second
+    assert value(after, "fsbridge_http_request_seconds_count", route="/metrics", method="GET", status="200") >= 2
+    assert total(after, "fsbridge_http_request_seconds_count") > total(before, "fsbridge_http_request_seconds_count")
+    assert AC not in get(server, "/metrics", auth=None).text
+
+
+def test_failed_callbacks_and_rest_routes_are_counted(tmp_path, app):
+    server = start(tmp_path, app, clock="fast")
+    try:
+        assert get(server, f"/2010-04-01/Accounts/{AC}/Conferences.json").status_code == 200
+        assert get(server, f"/2010-04-01/Accounts/{AC}/Conferences.json", auth=None).status_code == 401
+        s = scrape(server)
+        route = "/2010-04-01/Accounts/<AccountSid>/Conferences.json"
+        assert value(s, "fsbridge_http_request_seconds_count", route=route, method="GET", status="200") == 1
+        assert value(s, "fsbridge_http_request_seconds_count", route=route, method="GET", status="401") == 1
+        assert get(server, "/nowhere").status_code == 404
+        assert value(scrape(server), "fsbridge_http_request_seconds_count", route="<unmatched>", method="GET",
+                     status="404") == 1
+    finally:
+        server.stop()
+
+
+def test_health_and_readiness(server):
+    h = get(server, "/healthz", auth=None)
+    assert h.status_code == 200 and h.text == "ok\n"
+    r = get(server, "/readyz", auth=None)
+    assert r.status_code == 200
+    assert r.json() == {"status": "ready", "checks": {"database": "ok", "engine": "ok"}}
+    server.bridge.engine_available = lambda: False      # engine unreachable (as FreeSWITCH with ESL down)
+    r = get(server, "/readyz", auth=None)
+    assert r.status_code == 503 and r.json()["checks"] == {"database": "ok", "engine": "unavailable"}
+    server.store.engine.dispose()
+    server.store.engine.pool.connect = None               # the database cannot be reached any more
+    r = get(server, "/readyz", auth=None)
+    assert r.status_code == 503 and r.json()["checks"]["database"] == "unavailable"
