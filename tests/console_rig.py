@@ -85,3 +85,11 @@ def conference_sid(server, timeout=20):
 def get(server, path, auth=(AC, TOKEN), **kw):
     """GET ``base_url + path`` with ``auth`` (None: no credentials)."""
     return requests.get(server.base_url + path, auth=auth, timeout=10, **kw)
+
+
+def meeting(server, tmp_path, total_s=60.0, on_s=1.0, off_s=1.0):
+    """Ann (talking in bursts for ``total_s`` s) and Ben (silent until hung up) join ``ROOM`` (Twilio starts
+    a conference with its second participant). Returns (Ann's record, Ben's record, ConferenceSid)."""
+    ann = server.bridge.place_call(AC, "Ann", NUMBER, burst_track(tmp_path / "ann.wav", total_s, on_s, off_s, 700))
+    ben = server.bridge.place_call(AC, "Ben", NUMBER, "silence:")
+    return ann, ben, conference_sid(server)

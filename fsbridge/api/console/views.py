@@ -24,9 +24,11 @@ from typing import Any, Dict, List, Optional
 
 from flask import Blueprint, Response, current_app, g, jsonify, render_template, request, stream_with_context
 
+from werkzeug.datastructures import MultiDict
+
 from fsbridge.api.auth import basic_account
-from fsbridge.api.context import call_control, conference_or_404, ctx
-from fsbridge.api.errors import ApiError
+from fsbridge.api.context import call_control, conference_or_404, ctx, recording_or_404
+from fsbridge.api.errors import ApiError, conflict
 from fsbridge.store.rows import PageRequest
 
 CSRF_HEADER = "X-FSBridge-Console"
@@ -141,43 +143,47 @@ def events(sid: str):
 
 
 # ---------------------------------------------------------------------------------------------- actions
+# The REST handlers' own functions (validation, 409 for a participant who left, the ConferenceControl call):
+# a console click is exactly the REST request it names.
 PARTICIPANT_ACTIONS = {
-    "mute": ("update_participant", {"muted": True}),
-    "unmute": ("update_participant", {"muted": False}),
-    "hold": ("update_participant", {"hold": True}),
-    "unhold": ("update_participant", {"hold": False}),
-    "kick": ("kick", {}),
+    "mute": {"Muted": "true"}, "unmute": {"Muted": "false"},
+    "hold": {"Hold": "true"}, "unhold": {"Hold": "false"},
+    "kick": None,
 }
 RECORDING_ACTIONS = {"pause": "paused", "resume": "in-progress", "stop": "stopped"}
 
 
 @bp.post("/conferences/<sid>/participants/<who>/<action>")
 def participant_action(sid: str, who: str, action: str):
-    """Mute / unmute / hold / unhold / kick one participant through ConferenceControl (as the REST API)."""
+    """Mute / unmute / hold / unhold (Participant update) or kick (Participant DELETE)."""
+    from fsbridge.api import twilio_participants
     if action not in PARTICIPANT_ACTIONS:
         raise ApiError(404, 20404, f"No console action {action!r}")
     account = g.account_sid
     conference_or_404(account, sid)
-    method, kw = PARTICIPANT_ACTIONS[action]
-    call_control(method, account, sid, who, **kw)
+    form = PARTICIPANT_ACTIONS[action]
+    if form is None:
+        twilio_participants.kick(account, sid, who)
+    else:
+        twilio_participants.update(account, sid, who, MultiDict(form))
     return jsonify({"ok": True, "action": action})
 
 
 @bp.post("/conferences/<sid>/<action>")
 def conference_action(sid: str, action: str):
-    """``end`` (reason conference-ended-via-api), ``announce`` (form field ``url``: audio or a document),
-    ``record`` (start a recording, when the control supports it)."""
+    """``end`` (Conference update Status=completed), ``announce`` (AnnounceUrl = form field ``url``),
+    ``record`` (start a recording, when the control offers ``start_recording``)."""
+    from fsbridge.api import twilio_conferences
     account = g.account_sid
-    conference_or_404(account, sid)
+    conf = conference_or_404(account, sid)
     if action == "end":
-        call_control("end_conference", account, sid)
+        twilio_conferences.update(account, sid, MultiDict({"Status": "completed"}))
     elif action == "announce":
-        from fsbridge.api.params import url as url_param   # the REST API's URL validation
-        url = url_param(request.form, "url")
+        url = (request.form.get("url") or "").strip()
         if not url:
             raise ApiError(400, 21205, "An announcement needs an http(s) URL")
-        call_control("announce", account, sid, url, "POST")
-    elif action == "record" and _can("start_recording"):
+        twilio_conferences.update(account, sid, MultiDict({"AnnounceUrl": url}))
+    elif action == "record" and _can("start_recording") and conf.status != "completed":
         call_control("start_recording", account, sid)
     else:
         raise ApiError(404, 20404, f"No console action {action!r}")
@@ -186,11 +192,13 @@ def conference_action(sid: str, action: str):
 
 @bp.post("/conferences/<sid>/recordings/<rec>/<action>")
 def recording_action(sid: str, rec: str, action: str):
-    """Pause / resume / stop a recording (the REST API's Recording Status update)."""
+    """Pause / resume / stop a recording (Recording update Status)."""
     if action not in RECORDING_ACTIONS:
         raise ApiError(404, 20404, f"No console action {action!r}")
     account = g.account_sid
-    conference_or_404(account, sid)
+    row = recording_or_404(account, sid, rec)
+    if row.status not in ("in-progress", "paused"):
+        raise conflict(f"Recording {rec} is {row.status}; it can no longer be changed")
     call_control("update_recording", account, sid, rec, RECORDING_ACTIONS[action])
     return jsonify({"ok": True, "action": action})
 

@@ -1,0 +1,96 @@
+"""The console over plain HTTP (requests): Basic auth like the REST API (none → 401 with a browser prompt,
+another account's conference → 404), pages read through the store, actions through ConferenceControl (the
+app gets the same participant-mute callback), CSRF header required, the SSE stream, finished conference."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+
+from console_rig import AC, App, OTHER, OTHER_TOKEN, TOKEN, get, meeting, start
+
+
+@pytest.fixture
+def app():
+    a = App()
+    yield a
+    a.http.stop()
+
+
+@pytest.fixture
+def server(tmp_path, app):
+    srv = start(tmp_path, app, clock="10")
+    yield srv
+    srv.stop()
+
+
+def post(server, path, auth=(AC, TOKEN), header=True, **kw):
+    headers = {"X-FSBridge-Console": "1"} if header else {}
+    return requests.post(server.base_url + path, auth=auth, headers=headers, timeout=10, **kw)
+
+
+def test_console_needs_credentials_and_scopes_to_the_account(server, app, tmp_path):
+    none = get(server, "/console/", auth=None)
+    assert none.status_code == 401 and none.headers["WWW-Authenticate"].startswith("Basic ")
+    assert get(server, "/console/", auth=(AC, "wrong")).status_code == 401
+    assert get(server, "/console/static/console.js", auth=None).status_code == 200   # no secrets in it
+    rec, _, sid = meeting(server, tmp_path)
+    page = get(server, "/console/")
+    assert page.status_code == 200 and sid in page.text and "OpsRoom" in page.text
+    other = get(server, "/console/", auth=(OTHER, OTHER_TOKEN))
+    assert other.status_code == 200 and sid not in other.text and "OpsRoom" not in other.text
+    for path in (f"/console/conferences/{sid}", f"/console/conferences/{sid}/participants",
+                 f"/console/conferences/{sid}/timeline.json", f"/console/conferences/{sid}/events"):
+        assert get(server, path, auth=(OTHER, OTHER_TOKEN)).status_code == 404, path
+        assert get(server, path, auth=None).status_code == 401, path
+    r = post(server, f"/console/conferences/{sid}/participants/{rec.call_sid}/mute", auth=(OTHER, OTHER_TOKEN))
+    assert r.status_code == 404
+    assert server.bridge.state.participant(sid, rec.call_sid).muted is False
+    assert get(server, "/console/conferences/CF" + "0" * 32).status_code == 404
+
+
+def test_actions_go_through_conference_control(server, app, tmp_path):
+    rec, _, sid = meeting(server, tmp_path)
+    base = f"/console/conferences/{sid}/participants/{rec.call_sid}"
+    assert post(server, base + "/mute", header=False).status_code == 403       # a cross-site form cannot
+    assert server.bridge.state.participant(sid, rec.call_sid).muted is False
+    r = post(server, base + "/mute")
+    assert r.status_code == 200, r.text
+    assert app.wait_event("participant-mute", "Ann")
+    table = get(server, f"/console/conferences/{sid}/participants").text
+    assert 'class="badge muted"' in table and 'data-action="unmute"' in table
+    assert post(server, base + "/hold").status_code == 200
+    assert app.wait_event("participant-hold", "Ann")
+    assert post(server, base + "/dance").status_code == 404
+    bad = post(server, f"/console/conferences/{sid}/announce", data={"url": "file:/etc/passwd"})
+    assert bad.status_code == 400 and bad.json()["code"] == 21205
+    assert post(server, f"/console/conferences/{sid}/end").status_code == 200
+    assert app.wait_event("conference-end")
+    assert post(server, base + "/unmute").status_code == 409   # the REST API's answer for a participant gone
+
+
+def test_event_stream_and_finished_conference(server, app, tmp_path):
+    rec, ben, sid = meeting(server, tmp_path, total_s=60, on_s=1.0, off_s=1.0)
+    seen = []
+    with requests.get(f"{server.base_url}/console/conferences/{sid}/events", auth=(AC, TOKEN), stream=True,
+                      timeout=10) as stream:
+        assert stream.headers["Content-Type"].startswith("text/event-stream")
+        for line in stream.iter_lines(decode_unicode=True):
+            if line.startswith("data: "):
+                seen.append(json.loads(line[6:])["event"])
+            if "participant-speech-start" in seen and seen[-1] == "participant-speech-stop":
+                break
+    assert seen[0] == "snapshot" and "participant-speech-start" in seen
+    server.bridge.end_conference(AC, sid)
+    assert app.wait_event("conference-end")
+    server.dispatcher.wait_idle(10)
+    index = get(server, "/console/").text
+    assert "Finished conferences" in index and sid in index.split("Finished conferences")[1]
+    page = get(server, f"/console/conferences/{sid}")
+    assert page.status_code == 200
+    assert "participant-join" in page.text and "204" in page.text and "delivered" in page.text
+    tl = get(server, f"/console/conferences/{sid}/timeline.json").json()
+    assert sorted(p["label"] for p in tl["participants"]) == ["Ann", "Ben"] and tl["end"] is not None
+    names = [e["event"] for e in tl["events"]]
+    assert names[0] == "participant-join" and "participant-speech-start" in names and names[-1] == "conference-end"
