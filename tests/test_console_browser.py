@@ -28,7 +28,7 @@ def browser():
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1200,1000", "--disable-extensions", "--no-first-run"):
+                "--window-size=1200,1300", "--disable-extensions", "--no-first-run"):
         opts.add_argument(arg)
     driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
     driver.set_page_load_timeout(WAIT_S)
@@ -82,6 +82,7 @@ def test_console_live_conference_mute(browser, server, app, tmp_path):
     assert app.wait_event("participant-mute", "Ann", timeout=WAIT_S)
     assert server.bridge.state.participant(sid, ann.call_sid).muted is True
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#timeline rect.mute"))   # drawn in the page
+    wait.until(lambda d: "participant-mute" in d.find_element(By.ID, "callbacks-wrap").text)  # log, live
     marks = browser.find_elements(By.CSS_SELECTOR, "#timeline circle.mark")
     assert marks
     marks[0].click()

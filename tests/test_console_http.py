@@ -41,6 +41,7 @@ def test_console_needs_credentials_and_scopes_to_the_account(server, app, tmp_pa
     other = get(server, "/console/", auth=(OTHER, OTHER_TOKEN))
     assert other.status_code == 200 and sid not in other.text and "OpsRoom" not in other.text
     for path in (f"/console/conferences/{sid}", f"/console/conferences/{sid}/participants",
+                 f"/console/conferences/{sid}/callbacks",
                  f"/console/conferences/{sid}/timeline.json", f"/console/conferences/{sid}/events"):
         assert get(server, path, auth=(OTHER, OTHER_TOKEN)).status_code == 404, path
         assert get(server, path, auth=None).status_code == 401, path
@@ -60,6 +61,8 @@ def test_actions_go_through_conference_control(server, app, tmp_path):
     assert app.wait_event("participant-mute", "Ann")
     table = get(server, f"/console/conferences/{sid}/participants").text
     assert 'class="badge muted"' in table and 'data-action="unmute"' in table
+    log = get(server, f"/console/conferences/{sid}/callbacks").text
+    assert "participant-mute" in log and "204" in log
     assert post(server, base + "/hold").status_code == 200
     assert app.wait_event("participant-hold", "Ann")
     assert post(server, base + "/dance").status_code == 404

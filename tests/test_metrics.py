@@ -104,3 +104,40 @@ def test_health_and_readiness(server):
     server.store.engine.pool.connect = None               # the database cannot be reached any more
     r = get(server, "/readyz", auth=None)
     assert r.status_code == 503 and r.json()["checks"]["database"] == "unavailable"
+
+
+def test_grafana_dashboard_uses_only_exposed_metrics(tmp_path):
+    """Every ``fsbridge_*`` series the dashboard in docs/ queries is one /metrics exposes (FreeSWITCH
+    gauges included: an engine object with an ESL connection)."""
+    import json
+    import pathlib
+    import re
+    from types import SimpleNamespace
+
+    from flask import Flask
+
+    from fsbridge.callbacks import outbox
+    from fsbridge.metrics import Metrics
+    from fsbridge.store.db import make_engine
+    db = make_engine(f"sqlite:///{tmp_path / 'o.sqlite'}")
+    outbox.outbox.create(db)
+    m = Metrics()
+    engine = SimpleNamespace(esl=SimpleNamespace(is_up=True, connections=3), _tick=lambda: None)
+    conf = SimpleNamespace(status="in-progress", member_count=2)
+    bridge = SimpleNamespace(state=SimpleNamespace(conferences=lambda: [conf]), engine_available=lambda: True)
+    m.watch(bridge=bridge, dispatcher=SimpleNamespace(engine=db), engine=engine)
+    m.time_ticks(engine)
+    engine._tick()
+    m.on_event(SimpleNamespace(name="participant-join"))
+    m.callback_update(1, "retrying", 1, "HTTP 503")
+    m.callback_update(1, "delivered", 2, None)
+    m.wrap_transport(SimpleNamespace(request=lambda *a: 200)).request("POST", "http://x/")
+    app = Flask("t")
+    app.add_url_rule("/r", "r", lambda: "ok")
+    m.instrument_flask(app)
+    app.test_client().get("/r")
+    exposed = {s.name for fam in text_string_to_metric_families(m.exposition().decode()) for s in fam.samples}
+    assert {"fsbridge_esl_connected", "fsbridge_esl_reconnects"} <= exposed
+    dashboard = pathlib.Path(__file__).resolve().parent.parent / "docs" / "grafana-fsbridge.json"
+    used = set(re.findall(r"fsbridge_[a-z_]+", json.dumps(json.loads(dashboard.read_text())["panels"])))
+    assert used and used <= exposed, used - exposed

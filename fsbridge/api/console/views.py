@@ -13,7 +13,7 @@ Basic credentials cannot be abused by another site (CSRF) — a POST without it 
 Routes (relative to ``/console``): ``/`` live + finished conferences; ``/conferences/<CF>`` one conference
 (participants with a talking indicator, badges, buttons; timeline; status-callback log; recordings);
 ``/conferences/<CF>/participants`` the participants table body (HTML fragment the script re-reads);
-``/conferences/<CF>/timeline.json``; ``/conferences/<CF>/events`` the SSE stream; POST
+``/conferences/<CF>/callbacks`` the status-callback log (fragment); ``/conferences/<CF>/timeline.json``; ``/conferences/<CF>/events`` the SSE stream; POST
 ``/conferences/<CF>/participants/<who>/<mute|unmute|hold|unhold|kick>``, ``/conferences/<CF>/<end|announce>``
 (announce: form field ``url``), ``/conferences/<CF>/recordings/<RE>/<pause|resume|stop>``.
 """
@@ -106,6 +106,13 @@ def participants_fragment(sid: str):
     account = g.account_sid
     conf = conference_or_404(account, sid)
     return render_template("console/participants.html", conf=conf, participants=_participants(account, sid))
+
+
+@bp.get("/conferences/<sid>/callbacks")
+def callbacks_fragment(sid: str):
+    """The status-callback log (HTML fragment the script re-reads after events)."""
+    conference_or_404(g.account_sid, sid)
+    return render_template("console/callbacks.html", callbacks=_callback_log(sid))
 
 
 @bp.get("/conferences/<sid>/timeline.json")

@@ -49,6 +49,16 @@
       });
   }
 
+  var cbTimer = null;
+  function refreshCallbacks() {   // at most every 500 ms: deliveries follow events by a few ms
+    if (cbTimer) { return; }
+    cbTimer = setTimeout(function () {
+      cbTimer = null;
+      fetch(url(base + "/callbacks"), {credentials: "same-origin"}).then(function (r) { return r.text(); })
+        .then(function (html) { document.getElementById("callbacks-wrap").innerHTML = html; });
+    }, 500);
+  }
+
   document.addEventListener("click", function (ev) {
     var btn = ev.target.closest("button[data-action]");
     if (!btn || btn.closest("form")) { return; }
@@ -160,6 +170,7 @@
       talking = {}; e.talking.forEach(function (c) { talking[c] = true; }); applyTalking(); return;
     }
     data.events.push(e);
+    refreshCallbacks();
     if (e.event === "participant-speech-start") { talking[e.call_sid] = true; applyTalking(); }
     else if (e.event === "participant-speech-stop") { delete talking[e.call_sid]; applyTalking(); }
     else if (e.event === "conference-end") { source.close(); location.reload(); return; }
