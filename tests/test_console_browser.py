@@ -59,10 +59,11 @@ def test_console_live_conference_mute(browser, server, app, tmp_path):
     from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import WebDriverWait
 
-    ann, ben, sid = meeting(server, tmp_path, total_s=60, on_s=1.0, off_s=1.6)
     wait = WebDriverWait(browser, WAIT_S)
     browser.get(server.base_url + "/console/")
-    wait.until(EC.element_to_be_clickable((By.LINK_TEXT, "OpsRoom"))).click()
+    assert "No conference is running" in browser.find_element(By.TAG_NAME, "body").text
+    ann, ben, sid = meeting(server, tmp_path, total_s=60, on_s=1.0, off_s=1.6)
+    wait.until(EC.element_to_be_clickable((By.LINK_TEXT, "OpsRoom"))).click()   # the list reloaded itself
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#conference[data-sid='%s']" % sid)))
     row = f"#participants tr[data-call='{ann.call_sid}']"
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#participants tr.participant")) == 2)

@@ -34,6 +34,7 @@ def test_console_needs_credentials_and_scopes_to_the_account(server, app, tmp_pa
     none = get(server, "/console/", auth=None)
     assert none.status_code == 401 and none.headers["WWW-Authenticate"].startswith("Basic ")
     assert get(server, "/console/", auth=(AC, "wrong")).status_code == 401
+    assert get(server, "/console/events", auth=None).status_code == 401
     assert get(server, "/console/static/console.js", auth=None).status_code == 200   # no secrets in it
     rec, _, sid = meeting(server, tmp_path)
     page = get(server, "/console/")

@@ -13,7 +13,7 @@ Basic credentials cannot be abused by another site (CSRF) — a POST without it 
 Routes (relative to ``/console``): ``/`` live + finished conferences; ``/conferences/<CF>`` one conference
 (participants with a talking indicator, badges, buttons; timeline; status-callback log; recordings);
 ``/conferences/<CF>/participants`` the participants table body (HTML fragment the script re-reads);
-``/conferences/<CF>/callbacks`` the status-callback log (fragment); ``/conferences/<CF>/timeline.json``; ``/conferences/<CF>/events`` the SSE stream; POST
+``/conferences/<CF>/callbacks`` the status-callback log (fragment); ``/conferences/<CF>/timeline.json``; ``/conferences/<CF>/events`` the SSE stream (``/events``: all the account's conferences); POST
 ``/conferences/<CF>/participants/<who>/<mute|unmute|hold|unhold|kick>``, ``/conferences/<CF>/<end|announce>``
 (announce: form field ``url``), ``/conferences/<CF>/recordings/<RE>/<pause|resume|stop>``.
 """
@@ -123,15 +123,24 @@ def timeline_json(sid: str):
     return jsonify(_timeline(account, sid))
 
 
+@bp.get("/events")
+def account_events():
+    """Server-sent events of every conference of the account (the index page reloads on starts and ends)."""
+    return _event_stream(g.account_sid, None)
+
+
 @bp.get("/conferences/<sid>/events")
 def events(sid: str):
     """Server-sent events of this conference (``data:`` = one timeline entry as JSON); first a ``talking``
     snapshot; a comment every 15 s keeps proxies from closing the stream."""
-    account = g.account_sid
-    conference_or_404(account, sid)
+    conference_or_404(g.account_sid, sid)
+    return _event_stream(g.account_sid, sid)
+
+
+def _event_stream(account: str, sid: Optional[str]) -> Response:
     hub = cctx().hub
     sub = hub.subscribe(account, sid)
-    snapshot = {"event": "snapshot", "talking": sorted(hub.talking(sid))}
+    snapshot = {"event": "snapshot", "talking": sorted(hub.talking(sid)) if sid else []}
 
     def stream():
         try:

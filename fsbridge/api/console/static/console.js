@@ -22,7 +22,19 @@
       });
   }
 
-  if (!page) { return; }
+  if (!page) {
+    // the conference list: reload when a conference appears, starts or ends (at most once a second)
+    if (document.getElementById("index-page") && window.EventSource) {
+      var all = new EventSource(url(location.pathname.replace(/\/$/, "") + "/events")), pending = null;
+      all.onmessage = function (m) {
+        var e = JSON.parse(m.data);
+        if (/^(conference-(start|end)|participant-join)$/.test(e.event) && !pending) {
+          pending = setTimeout(function () { all.close(); location.reload(); }, 1000);
+        }
+      };
+    }
+    return;
+  }
   var base = page.dataset.base;
   var talking = {};
 
