@@ -4,6 +4,7 @@ starts and stops while a test watches."""
 from __future__ import annotations
 
 import numpy as np
+from prometheus_client.parser import text_string_to_metric_families
 import requests
 import soundfile as sf
 from flask import Flask, Response, request
@@ -32,10 +33,12 @@ def burst_track(path, total_s, on_s, off_s, hz, rate=RATE):
 
 class App:
     """The customer's app: ``/voice`` puts every caller into ``ROOM`` (label = From, all status events to
-    ``/cb``); ``/cb`` records callbacks in ``self.callbacks``."""
+    ``/cb``); ``/cb`` records callbacks in ``self.callbacks`` — after answering the statuses queued in
+    ``self.fail[event]`` (e.g. ``[503]``: one failed attempt first)."""
 
     def __init__(self):
         self.callbacks = CallbackLog()
+        self.fail = {}   # StatusCallbackEvent → HTTP statuses to answer first (then 204)
         app = Flask("console-app")
 
         @app.post("/voice")
@@ -49,7 +52,11 @@ class App:
 
         @app.post("/cb")
         def cb():
-            self.callbacks.add(request.form.to_dict())
+            form = request.form.to_dict()
+            answers = self.fail.get(form.get("StatusCallbackEvent"))
+            if answers:
+                return Response("no", status=answers.pop(0))
+            self.callbacks.add(form)
             return Response("", status=204)
         self.http = HttpApp(app).start()
         self.url = self.http.url
@@ -93,3 +100,19 @@ def meeting(server, tmp_path, total_s=60.0, on_s=1.0, off_s=1.0):
     ann = server.bridge.place_call(AC, "Ann", NUMBER, burst_track(tmp_path / "ann.wav", total_s, on_s, off_s, 700))
     ben = server.bridge.place_call(AC, "Ben", NUMBER, "silence:")
     return ann, ben, conference_sid(server)
+
+
+def scrape(server):
+    """{(sample name, frozenset(labels.items())): value} of one /metrics scrape (no credentials)."""
+    reply = get(server, "/metrics", auth=None)
+    assert reply.status_code == 200
+    assert reply.headers["Content-Type"].startswith("text/plain")
+    out = {}
+    for family in text_string_to_metric_families(reply.text):
+        for s in family.samples:
+            out[(s.name, frozenset(s.labels.items()))] = s.value
+    return out
+
+
+def value(samples, name, **labels):
+    return samples.get((name, frozenset(labels.items())), 0.0)

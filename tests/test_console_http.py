@@ -4,11 +4,12 @@ app gets the same participant-mute callback), CSRF header required, the SSE stre
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import requests
 
-from console_rig import AC, App, OTHER, OTHER_TOKEN, TOKEN, get, meeting, start
+from console_rig import AC, App, OTHER, OTHER_TOKEN, TOKEN, get, meeting, scrape, start, value
 
 
 @pytest.fixture
@@ -53,6 +54,7 @@ def test_console_needs_credentials_and_scopes_to_the_account(server, app, tmp_pa
 
 
 def test_actions_go_through_conference_control(server, app, tmp_path):
+    app.fail = {"participant-mute": [503], "participant-hold": [404]}
     rec, _, sid = meeting(server, tmp_path)
     base = f"/console/conferences/{sid}/participants/{rec.call_sid}"
     assert post(server, base + "/mute", header=False).status_code == 403       # a cross-site form cannot
@@ -62,10 +64,19 @@ def test_actions_go_through_conference_control(server, app, tmp_path):
     assert app.wait_event("participant-mute", "Ann")
     table = get(server, f"/console/conferences/{sid}/participants").text
     assert 'class="badge muted"' in table and 'data-action="unmute"' in table
-    log = get(server, f"/console/conferences/{sid}/callbacks").text
-    assert "participant-mute" in log and "204" in log
     assert post(server, base + "/hold").status_code == 200
-    assert app.wait_event("participant-hold", "Ann")
+    assert server.dispatcher.wait_idle(10)
+    log = get(server, f"/console/conferences/{sid}/callbacks").text
+    rows = {m[1]: m for m in re.findall(r'<tr class="cb-(\w+)"><td>\d+</td><td>([\w-]+)</td>\s*<td class="url">'
+                                        r'[^<]*</td><td>.*?</td>\s*<td>(\d+)</td><td>(\d*)</td>'
+                                        r'<td class="error">([^<]*)</td>', log)}
+    assert rows["participant-mute"] == ("delivered", "participant-mute", "2", "204", "")   # 503, then 204
+    assert rows["participant-hold"] == ("failed", "participant-hold", "1", "404", "HTTP 404")   # not retried
+    m = scrape(server)
+    assert value(m, "fsbridge_callbacks_total", outcome="failed") == 1
+    assert value(m, "fsbridge_callback_retries_total") == 1
+    assert value(m, "fsbridge_callback_responses_total", code="503") == 1
+    assert value(m, "fsbridge_callback_responses_total", code="404") == 1
     assert post(server, base + "/dance").status_code == 404
     bad = post(server, f"/console/conferences/{sid}/announce", data={"url": "file:/etc/passwd"})
     assert bad.status_code == 400 and bad.json()["code"] == 21205

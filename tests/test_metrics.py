@@ -5,23 +5,7 @@ from __future__ import annotations
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from console_rig import AC, App, NUMBER, burst_track, conference_sid, get, start
-
-
-def scrape(server):
-    """{(sample name, frozenset(labels.items())): value} of one /metrics scrape (no credentials)."""
-    reply = get(server, "/metrics", auth=None)
-    assert reply.status_code == 200
-    assert reply.headers["Content-Type"].startswith("text/plain")
-    out = {}
-    for family in text_string_to_metric_families(reply.text):
-        for s in family.samples:
-            out[(s.name, frozenset(s.labels.items()))] = s.value
-    return out
-
-
-def value(samples, name, **labels):
-    return samples.get((name, frozenset(labels.items())), 0.0)
+from console_rig import AC, App, get, meeting, scrape, start, value
 
 
 def total(samples, name):
@@ -37,7 +21,7 @@ def app():
 
 @pytest.fixture
 def server(tmp_path, app):
-    srv = start(tmp_path, app, clock="fast")
+    srv = start(tmp_path, app, clock="10")
     yield srv
     srv.stop()
 
@@ -47,16 +31,15 @@ def test_counters_move_with_a_conference(server, app, tmp_path):
     assert value(before, "fsbridge_conferences_active") == 0
     assert value(before, "fsbridge_events_total", event="participant-join") == 0
     bridge = server.bridge
-    media = burst_track(tmp_path / "a.wav", 3.0, 0.8, 0.7, 700)
-    a = bridge.place_call(AC, "Ann", NUMBER, media)
-    b = bridge.place_call(AC, "Ben", NUMBER, burst_track(tmp_path / "b.wav", 4.0, 0.5, 1.0, 900))
-    sid = conference_sid(server)
+    ann, ben, sid = meeting(server, tmp_path, total_s=60, on_s=1.0, off_s=1.0)
+    assert bridge.wait_until(lambda: sum(e.name == "participant-speech-start" for e in bridge.events) >= 2, 20)
     during = scrape(server)
     assert value(during, "fsbridge_conferences_active") == 1
-    assert value(during, "fsbridge_participants_active") >= 1
+    assert value(during, "fsbridge_participants_active") == 2
     assert value(during, "fsbridge_engine_available") == 1
-    assert bridge.wait_call(a.call_sid, 30) and bridge.wait_call(b.call_sid, 30)
-    assert bridge.wait_until(lambda: bridge.state.conference(sid).status == "completed", 10)
+    assert value(during, "fsbridge_events_total", event="participant-speech-start") >= 2
+    bridge.end_conference(AC, sid)
+    assert bridge.wait_call(ann.call_sid, 30) and bridge.wait_call(ben.call_sid, 30)
     assert server.dispatcher.wait_idle(10)
     after = scrape(server)
     assert value(after, "fsbridge_events_total", event="participant-join") == 2
@@ -75,7 +58,7 @@ def test_counters_move_with_a_conference(server, app, tmp_path):
     assert AC not in get(server, "/metrics", auth=None).text
 
 
-def test_failed_callbacks_and_rest_routes_are_counted(tmp_path, app):
+def test_rest_latency_by_route_and_status(tmp_path, app):
     server = start(tmp_path, app, clock="fast")
     try:
         assert get(server, f"/2010-04-01/Accounts/{AC}/Conferences.json").status_code == 200
