@@ -130,11 +130,11 @@ class BridgeServer:
         from urllib.parse import urlparse
         prefix = urlparse(self.base_url).path.rstrip("/")
         self.app.register_blueprint(calls_blueprint(self.bridge, prefix), url_prefix=prefix or None)
+        from fsbridge.observability import attach
+        self.observability = attach(self)   # /metrics, /healthz, /readyz, /console (before the bridge starts)
         self.http.application = self.app
         if hasattr(engine, "set_call_handler"):   # FreeSWITCH: calls from the outbound socket → sessions
             engine.set_call_handler(self.bridge.on_call)
-        from fsbridge.observability import attach
-        self.observability = attach(self)   # /metrics, /healthz, /readyz, /console
         self.bridge.start()
         self.http.start()
         log.info("fsbridge serving on %s (engine %s, database %s)", self.base_url, s.engine, s.database_url)
