@@ -39,6 +39,7 @@ class App:
     def __init__(self):
         self.callbacks = CallbackLog()
         self.fail = {}   # StatusCallbackEvent → HTTP statuses to answer first (then 204)
+        self.record = False   # True: record="record-from-start"
         app = Flask("console-app")
 
         @app.post("/voice")
@@ -47,7 +48,8 @@ class App:
             return Response(
                 '<Response><Dial><Conference statusCallback="/cb" participantLabel="%s" '
                 'statusCallbackEvent="start end join leave mute hold speaker" '
-                'endConferenceOnExit="false">%s</Conference></Dial></Response>' % (who, ROOM),
+                'endConferenceOnExit="false"%s>%s</Conference></Dial></Response>'
+                % (who, ' record="record-from-start"' if self.record else "", ROOM),
                 mimetype="text/xml")
 
         @app.post("/cb")

@@ -26,9 +26,10 @@ def server(tmp_path, app):
     srv.stop()
 
 
-def post(server, path, auth=(AC, TOKEN), header=True, **kw):
-    headers = {"X-FSBridge-Console": "1"} if header else {}
-    return requests.post(server.base_url + path, auth=auth, headers=headers, timeout=10, **kw)
+def post(server, path, auth=(AC, TOKEN), header=True, headers=None, **kw):
+    """A console action as the page's script sends it (``header``: with X-FSBridge-Console)."""
+    sent = dict(headers or {}, **({"X-FSBridge-Console": "1"} if header else {}))
+    return requests.post(server.base_url + path, auth=auth, headers=sent, timeout=10, **kw)
 
 
 def test_console_needs_credentials_and_scopes_to_the_account(server, app, tmp_path):
@@ -109,3 +110,44 @@ def test_event_stream_and_finished_conference(server, app, tmp_path):
     assert sorted(p["label"] for p in tl["participants"]) == ["Ann", "Ben"] and tl["end"] is not None
     names = [e["event"] for e in tl["events"]]
     assert names[0] == "participant-join" and "participant-speech-start" in names and names[-1] == "conference-end"
+
+
+def test_cross_site_browser_writes_are_refused_everywhere(server, app, tmp_path):
+    """A form another site makes a logged-in browser submit (Origin / Sec-Fetch-Site say so) is refused —
+    on the REST API as on the console; API clients (no such headers) and the console itself are not."""
+    rec, _, sid = meeting(server, tmp_path)
+    rest = f"{server.base_url}/2010-04-01/Accounts/{AC}/Conferences/{sid}/Participants/{rec.call_sid}.json"
+    console = f"/console/conferences/{sid}/participants/{rec.call_sid}/mute"
+    for headers in ({"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"}, {"Origin": "null"}):
+        r = requests.post(rest, data={"Muted": "true"}, auth=(AC, TOKEN), headers=headers, timeout=10)
+        assert r.status_code == 403 and r.json()["code"] == 20403, headers
+        assert post(server, console, headers=headers).status_code == 403
+    assert server.bridge.state.participant(sid, rec.call_sid).muted is False
+    host = server.base_url.split("//", 1)[1]
+    same = {"Origin": server.base_url, "Sec-Fetch-Site": "same-origin", "Host": host}
+    assert post(server, console, headers=same).status_code == 200
+    r = requests.post(rest, data={"Muted": "false"}, auth=(AC, TOKEN), timeout=10)     # an SDK / curl
+    assert r.status_code == 200 and r.json()["muted"] is False
+
+
+def test_recording_pause_resume_stop_and_player(server, app, tmp_path):
+    app.record = True
+    _, _, sid = meeting(server, tmp_path)
+    store = server.store
+    assert server.bridge.wait_until(lambda: store.list_recordings(AC, sid).items, 10)
+    rec = store.list_recordings(AC, sid).items[0].sid
+    page = get(server, f"/console/conferences/{sid}").text
+    assert f'data-rec="{rec}" data-action="pause"' in page
+    path = f"/console/conferences/{sid}/recordings/{rec}"
+    assert post(server, path, data={"Status": "paused"}).json()["status"] == "paused"
+    assert f'data-rec="{rec}" data-action="resume"' in get(server, f"/console/conferences/{sid}").text
+    assert post(server, path, data={"Status": "bogus"}).status_code == 400     # the REST validation
+    assert post(server, path, data={"Status": "in-progress"}).json()["status"] == "in-progress"
+    assert post(server, path, data={"Status": "stopped"}).status_code == 200
+    assert server.bridge.wait_until(lambda: store.recording(AC, sid, rec).status == "completed", 10)
+    page = get(server, f"/console/conferences/{sid}").text
+    src = re.search(r'<audio controls preload="none" src="([^"]+)"', page).group(1)
+    audio = get(server, src)
+    assert audio.status_code == 200 and audio.content[:4] == b"RIFF"
+    assert post(server, path, data={"Status": "paused"}).status_code == 409    # finished: as the REST API
+    assert get(server, src, auth=(OTHER, OTHER_TOKEN)).status_code == 404

@@ -7,14 +7,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from fsbridge.api.console import guard
 from fsbridge.api.console.live import LiveHub
 from fsbridge.api.console.views import ConsoleContext, bp
 
 
 def register(app: Any, hub: LiveHub, dispatcher: Any = None, metrics: Any = None, prefix: str = "") -> None:
     """Mount the console blueprint at ``prefix + "/console"``. ``hub``: the :class:`LiveHub` fed by the
-    bridge's listeners; ``dispatcher``: for the status-callback log; ``metrics``: response codes."""
+    bridge's listeners; ``dispatcher``: for the status-callback log; ``metrics``: response codes. Also
+    installs :mod:`fsbridge.api.console.guard` (cross-site writes refused) on the whole app."""
     app.extensions["fsbridge_console"] = ConsoleContext(hub, dispatcher, metrics)
+    guard.install(app)   # a logged-in browser must not be usable by other sites (REST writes included)
     app.register_blueprint(bp, url_prefix=(prefix.rstrip("/") + "/console"))
 
 

@@ -5,17 +5,18 @@ Every page is scoped to the account authenticated by HTTP Basic (the REST API's 
 :func:`fsbridge.api.auth.basic_account`): no credentials → 401 with ``WWW-Authenticate`` (the browser
 prompts); a conference of another account → 404, exactly as the REST API answers. Reads go through the same
 store queries as the REST API (``Store.list_conferences`` / ``list_participants`` / ``list_recordings``);
-actions through the same :func:`fsbridge.api.context.call_control` → ``ConferenceControl`` path as the REST
-writes, so an app receives the same callbacks. Actions are POSTs that must carry the header
+actions through the REST handlers' own functions (validation, 409s, then ``ConferenceControl``), so an app
+receives the same callbacks. Actions are POSTs that must carry the header
 ``X-FSBridge-Console: 1`` (set by the page's script): a cross-site form cannot set it, so a browser's cached
 Basic credentials cannot be abused by another site (CSRF) — a POST without it is refused 403.
 
 Routes (relative to ``/console``): ``/`` live + finished conferences; ``/conferences/<CF>`` one conference
 (participants with a talking indicator, badges, buttons; timeline; status-callback log; recordings);
 ``/conferences/<CF>/participants`` the participants table body (HTML fragment the script re-reads);
-``/conferences/<CF>/callbacks`` the status-callback log (fragment); ``/conferences/<CF>/timeline.json``; ``/conferences/<CF>/events`` the SSE stream (``/events``: all the account's conferences); POST
+``/conferences/<CF>/callbacks`` the status-callback log (fragment); ``/conferences/<CF>/timeline.json``;
+``/conferences/<CF>/events`` the SSE stream (``/events``: all the account's conferences); POST
 ``/conferences/<CF>/participants/<who>/<mute|unmute|hold|unhold|kick>``, ``/conferences/<CF>/<end|announce>``
-(announce: form field ``url``), ``/conferences/<CF>/recordings/<RE>/<pause|resume|stop>``.
+(announce: form field ``url``), ``/conferences/<CF>/recordings/<RE>`` (form field ``Status``).
 """
 from __future__ import annotations
 
@@ -27,8 +28,8 @@ from flask import Blueprint, Response, current_app, g, jsonify, render_template,
 from werkzeug.datastructures import MultiDict
 
 from fsbridge.api.auth import basic_account
-from fsbridge.api.context import call_control, conference_or_404, ctx, recording_or_404
-from fsbridge.api.errors import ApiError, conflict
+from fsbridge.api.context import conference_or_404, ctx
+from fsbridge.api.errors import ApiError
 from fsbridge.store.rows import PageRequest
 
 CSRF_HEADER = "X-FSBridge-Console"
@@ -96,7 +97,6 @@ def conference(sid: str):
     return render_template("console/conference.html", account=account, conf=conf,
                            participants=_participants(account, sid), recordings=recordings,
                            callbacks=_callback_log(sid), timeline=_timeline(account, sid),
-                           can_start_recording=_can("start_recording"),
                            rest_prefix=_rest_prefix(account, sid))
 
 
@@ -166,7 +166,6 @@ PARTICIPANT_ACTIONS = {
     "hold": {"Hold": "true"}, "unhold": {"Hold": "false"},
     "kick": None,
 }
-RECORDING_ACTIONS = {"pause": "paused", "resume": "in-progress", "stop": "stopped"}
 
 
 @bp.post("/conferences/<sid>/participants/<who>/<action>")
@@ -187,11 +186,10 @@ def participant_action(sid: str, who: str, action: str):
 
 @bp.post("/conferences/<sid>/<action>")
 def conference_action(sid: str, action: str):
-    """``end`` (Conference update Status=completed), ``announce`` (AnnounceUrl = form field ``url``),
-    ``record`` (start a recording, when the control offers ``start_recording``)."""
+    """``end`` (Conference update Status=completed), ``announce`` (AnnounceUrl = form field ``url``)."""
     from fsbridge.api import twilio_conferences
     account = g.account_sid
-    conf = conference_or_404(account, sid)
+    conference_or_404(account, sid)
     if action == "end":
         twilio_conferences.update(account, sid, MultiDict({"Status": "completed"}))
     elif action == "announce":
@@ -199,31 +197,20 @@ def conference_action(sid: str, action: str):
         if not url:
             raise ApiError(400, 21205, "An announcement needs an http(s) URL")
         twilio_conferences.update(account, sid, MultiDict({"AnnounceUrl": url}))
-    elif action == "record" and _can("start_recording") and conf.status != "completed":
-        call_control("start_recording", account, sid)
     else:
         raise ApiError(404, 20404, f"No console action {action!r}")
     return jsonify({"ok": True, "action": action})
 
 
-@bp.post("/conferences/<sid>/recordings/<rec>/<action>")
-def recording_action(sid: str, rec: str, action: str):
-    """Pause / resume / stop a recording (Recording update Status)."""
-    if action not in RECORDING_ACTIONS:
-        raise ApiError(404, 20404, f"No console action {action!r}")
-    account = g.account_sid
-    row = recording_or_404(account, sid, rec)
-    if row.status not in ("in-progress", "paused"):
-        raise conflict(f"Recording {rec} is {row.status}; it can no longer be changed")
-    call_control("update_recording", account, sid, rec, RECORDING_ACTIONS[action])
-    return jsonify({"ok": True, "action": action})
+@bp.post("/conferences/<sid>/recordings/<rec>")
+def recording_action(sid: str, rec: str):
+    """Recording update (form field ``Status`` = paused | in-progress | stopped): the REST handler itself."""
+    from fsbridge.api import twilio_recordings
+    conference_or_404(g.account_sid, sid)
+    return twilio_recordings.update_recording(AccountSid=g.account_sid, ConferenceSid=sid, Sid=rec)
 
 
 # ---------------------------------------------------------------------------------------------- helpers
-def _can(method: str) -> bool:
-    return callable(getattr(ctx().control, method, None))
-
-
 def _rest_prefix(account: str, sid: str) -> str:
     from urllib.parse import urlparse
     base = ctx().base_url

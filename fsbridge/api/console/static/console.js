@@ -75,14 +75,17 @@
     var btn = ev.target.closest("button[data-action]");
     if (!btn || btn.closest("form")) { return; }
     if (btn.dataset.confirm && !window.confirm(btn.dataset.confirm)) { return; }
-    var a = btn.dataset.action, path;
+    var a = btn.dataset.action, path, form = new FormData();
     if (btn.dataset.who) { path = base + "/participants/" + encodeURIComponent(btn.dataset.who) + "/" + a; }
-    else if (btn.dataset.rec) { path = base + "/recordings/" + encodeURIComponent(btn.dataset.rec) + "/" + a; }
+    else if (btn.dataset.rec) {          // the REST Recording update: Status=paused|in-progress|stopped
+      path = base + "/recordings/" + encodeURIComponent(btn.dataset.rec);
+      form.append("Status", {pause: "paused", resume: "in-progress", stop: "stopped"}[a]);
+    }
     else { path = base + "/" + a; }
     btn.disabled = true;
-    post(path).then(function () {
+    post(path, form).then(function () {
       say(a + ": done");
-      if (btn.dataset.rec || a === "end" || a === "record") { location.reload(); } else { refreshTable(); }
+      if (btn.dataset.rec || a === "end") { location.reload(); } else { refreshTable(); }
     }).catch(function (e) { say(a + ": " + e.message, true); btn.disabled = false; });
   });
 
