@@ -129,9 +129,9 @@ class BridgeServer:
         self.app = create_app(self.store, self.bridge, accounts, base_url=self.base_url, telnyx_keys=telnyx_keys)
         from urllib.parse import urlparse
         prefix = urlparse(self.base_url).path.rstrip("/")
-        self.app.register_blueprint(calls_blueprint(self.bridge, prefix), url_prefix=prefix or None)
         from fsbridge.observability import attach
         self.observability = attach(self)   # /metrics, /healthz, /readyz, /console (before the bridge starts)
+        self.app.register_blueprint(calls_blueprint(self.bridge, prefix), url_prefix=prefix or None)
         self.http.application = self.app
         if hasattr(engine, "set_call_handler"):   # FreeSWITCH: calls from the outbound socket → sessions
             engine.set_call_handler(self.bridge.on_call)
