@@ -106,6 +106,7 @@ def test_event_stream_and_finished_conference(server, app, tmp_path):
     page = get(server, f"/console/conferences/{sid}")
     assert page.status_code == 200
     assert "participant-join" in page.text and "204" in page.text and "delivered" in page.text
+    assert page.text.count('class="participant"') == 2 and "Unmute" not in page.text   # history, no buttons
     tl = get(server, f"/console/conferences/{sid}/timeline.json").json()
     assert sorted(p["label"] for p in tl["participants"]) == ["Ann", "Ben"] and tl["end"] is not None
     names = [e["event"] for e in tl["events"]]

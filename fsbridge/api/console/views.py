@@ -95,7 +95,8 @@ def conference(sid: str):
     store = ctx().store
     recordings = store.list_recordings(account, sid, page=PageRequest(limit=100)).items
     return render_template("console/conference.html", account=account, conf=conf,
-                           participants=_participants(account, sid), recordings=recordings,
+                           participants=_participants(account, sid, conf.status == "completed"),
+                           recordings=recordings,
                            callbacks=_callback_log(sid), timeline=_timeline(account, sid),
                            rest_prefix=_rest_prefix(account, sid))
 
@@ -105,7 +106,8 @@ def participants_fragment(sid: str):
     """The participants table body (the page's script swaps it in after a change)."""
     account = g.account_sid
     conf = conference_or_404(account, sid)
-    return render_template("console/participants.html", conf=conf, participants=_participants(account, sid))
+    return render_template("console/participants.html", conf=conf,
+                           participants=_participants(account, sid, conf.status == "completed"))
 
 
 @bp.get("/conferences/<sid>/callbacks")
@@ -218,10 +220,11 @@ def _rest_prefix(account: str, sid: str) -> str:
     return f"{prefix}/2010-04-01/Accounts/{account}/Conferences/{sid}"
 
 
-def _participants(account: str, sid: str) -> List[dict]:
-    """Present participants with ``talking`` (from the live hub) for the table."""
+def _participants(account: str, sid: str, finished: bool = False) -> List[dict]:
+    """Participants for the table with ``talking`` (from the live hub): those present, or everyone who took
+    part once the conference is ``finished``."""
     talking = cctx().hub.talking(sid)
-    rows = ctx().store.list_participants(account, sid, page=PageRequest(limit=1000)).items
+    rows = ctx().store.list_participants(account, sid, include_left=finished, page=PageRequest(limit=1000)).items
     return [{"row": p, "talking": p.call_sid in talking} for p in rows]
 
 
