@@ -43,16 +43,18 @@ class App:
         self.callbacks = CallbackLog()
         self.fail = {}   # StatusCallbackEvent → HTTP statuses to answer first (then 204)
         self.record = False   # True: record="record-from-start"
+        self.labels = True    # participantLabel = From (False: FreeSWITCH fake calls all come from 1000)
         app = Flask("console-app")
 
         @app.post("/voice")
         def voice():
             who = request.form.get("From", "")
             return Response(
-                '<Response><Dial><Conference statusCallback="/cb" participantLabel="%s" '
+                '<Response><Dial><Conference statusCallback="/cb"%s '
                 'statusCallbackEvent="start end join leave mute hold speaker" '
                 'endConferenceOnExit="false"%s>%s</Conference></Dial></Response>'
-                % (who, ' record="record-from-start"' if self.record else "", ROOM),
+                % (' participantLabel="%s"' % who if self.labels else "",
+                   ' record="record-from-start"' if self.record else "", ROOM),
                 mimetype="text/xml")
 
         @app.post("/cb")
