@@ -52,6 +52,6 @@ def attach(server: Any, base_url: Optional[str] = None) -> Observability:
     metrics.time_ticks(bridge.engine)
     metrics.watch(bridge=bridge, dispatcher=dispatcher, engine=bridge.engine)
     prefix = urlparse(base_url or server.base_url or "").path.rstrip("/")
-    ops.register(server.app, metrics, prefix)
     console.register(server.app, hub, dispatcher=dispatcher, metrics=metrics, prefix=prefix)
+    ops.register(server.app, metrics, prefix)   # last: its timer runs first, so refusals are timed too
     return Observability(metrics, hub)

@@ -130,9 +130,11 @@
     var people = data.participants || [], events = data.events || [];
     var t0 = data.start, t1 = data.end;
     people.forEach(function (p) { if (p.joined && (t0 === null || p.joined < t0)) { t0 = p.joined; } });
-    events.forEach(function (e) { if (t0 === null || e.t < t0) { t0 = e.t; } if (t1 !== null && e.t > t1) { t1 = e.t; } });
+    var last = null;
+    events.forEach(function (e) { if (t0 === null || e.t < t0) { t0 = e.t; } if (last === null || e.t > last) { last = e.t; } });
     if (t0 === null) { el("text", {x: 10, y: 20, "class": "empty"}, svg).textContent = "No events yet."; return; }
-    if (t1 === null) { t1 = Math.max(now, t0 + 1); }
+    // live: up to now (engine time may run ahead of the wall clock on a fast simulated clock)
+    if (t1 === null) { t1 = Math.max(now, last || t0, t0 + 1); } else if (last !== null && last > t1) { t1 = last; }
     var W = Math.max(svg.clientWidth || 800, 400), left = 150, right = 20, row = 28, top = 24;
     var H = top + Math.max(people.length, 1) * row + 10;
     svg.setAttribute("viewBox", "0 0 " + W + " " + H); svg.setAttribute("height", H);
