@@ -28,6 +28,8 @@ import gevent
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
+from fsbridge.wire import twilio as tw
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 # Latency buckets in seconds: REST writes wait for the engine (≤ confirm_timeout), callbacks for the app.
@@ -200,7 +202,7 @@ class _LiveCollector:
         """Yield the current gauges; a source that cannot be read is skipped."""
         state = getattr(self.bridge, "state", None)
         if state is not None and hasattr(state, "conferences"):
-            confs = [c for c in state.conferences() if c.status != "completed"]
+            confs = [c for c in state.conferences() if c.status != tw.CONF_COMPLETED]
             members = sum(int(getattr(c, "member_count", 0) or 0) for c in confs)
             yield _gauge("fsbridge_conferences_active", "Conferences in the domain now", len(confs))
             yield _gauge("fsbridge_participants_active", "Participants in live conferences now", members)

@@ -16,13 +16,10 @@ from typing import Any, Deque, Dict, List, Optional, Set
 
 import gevent.queue
 
-#: events that change what the participants table shows (the page re-reads it on these)
-TABLE_EVENTS = frozenset({
-    "participant-join", "participant-leave", "participant-mute", "participant-unmute", "participant-hold",
-    "participant-unhold", "participant-modify", "conference-start", "conference-end", "recording-in-progress",
-    "recording-completed", "recording-absent"})
-SPEECH_START = "participant-speech-start"
-SPEECH_STOP = "participant-speech-stop"
+from fsbridge.wire import twilio as tw
+
+SPEECH_START = tw.PARTICIPANT_SPEECH_START
+SPEECH_STOP = tw.PARTICIPANT_SPEECH_STOP
 _CLOSED = object()
 
 
@@ -100,9 +97,9 @@ class LiveHub:
             talking = self._talking.setdefault(conf, set())
             if name == SPEECH_START and call_sid:
                 talking.add(call_sid)
-            elif name in (SPEECH_STOP, "participant-leave") and call_sid:
+            elif name in (SPEECH_STOP, tw.PARTICIPANT_LEAVE) and call_sid:
                 talking.discard(call_sid)
-            elif name == "conference-end":
+            elif name == tw.CONFERENCE_END:
                 talking.clear()
             subs = list(self._subs)
         message = dict(entry.as_json(), conference_sid=conf)

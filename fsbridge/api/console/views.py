@@ -31,6 +31,7 @@ from fsbridge.api.auth import basic_account
 from fsbridge.api.context import conference_or_404, ctx
 from fsbridge.api.errors import ApiError
 from fsbridge.store.rows import PageRequest
+from fsbridge.wire import twilio as tw
 
 CSRF_HEADER = "X-FSBridge-Console"
 KEEPALIVE_S = 15.0
@@ -81,9 +82,9 @@ def index():
     """Live conferences (init + in-progress) and the 50 most recent finished ones."""
     store = ctx().store
     account = g.account_sid
-    live = [c for status in ("in-progress", "init")
+    live = [c for status in (tw.CONF_IN_PROGRESS, tw.CONF_INIT)
             for c in store.list_conferences(account, status=status, page=PageRequest(limit=200)).items]
-    finished = store.list_conferences(account, status="completed", page=PageRequest(limit=50)).items
+    finished = store.list_conferences(account, status=tw.CONF_COMPLETED, page=PageRequest(limit=50)).items
     return render_template("console/index.html", account=account, live=live, finished=finished)
 
 
@@ -95,7 +96,7 @@ def conference(sid: str):
     store = ctx().store
     recordings = store.list_recordings(account, sid, page=PageRequest(limit=100)).items
     return render_template("console/conference.html", account=account, conf=conf,
-                           participants=_participants(account, sid, conf.status == "completed"),
+                           participants=_participants(account, sid, conf.status == tw.CONF_COMPLETED),
                            recordings=recordings,
                            callbacks=_callback_log(sid), timeline=_timeline(account, sid),
                            rest_prefix=_rest_prefix(account, sid))
@@ -107,7 +108,7 @@ def participants_fragment(sid: str):
     account = g.account_sid
     conf = conference_or_404(account, sid)
     return render_template("console/participants.html", conf=conf,
-                           participants=_participants(account, sid, conf.status == "completed"))
+                           participants=_participants(account, sid, conf.status == tw.CONF_COMPLETED))
 
 
 @bp.get("/conferences/<sid>/callbacks")
@@ -164,8 +165,8 @@ def _event_stream(account: str, sid: Optional[str]) -> Response:
 # The REST handlers' own functions (validation, 409 for a participant who left, the ConferenceControl call):
 # a console click is exactly the REST request it names.
 PARTICIPANT_ACTIONS = {
-    "mute": {"Muted": "true"}, "unmute": {"Muted": "false"},
-    "hold": {"Hold": "true"}, "unhold": {"Hold": "false"},
+    "mute": {tw.MUTED: "true"}, "unmute": {tw.MUTED: "false"},
+    "hold": {tw.HOLD: "true"}, "unhold": {tw.HOLD: "false"},
     "kick": None,
 }
 
@@ -193,12 +194,12 @@ def conference_action(sid: str, action: str):
     account = g.account_sid
     conference_or_404(account, sid)
     if action == "end":
-        twilio_conferences.update(account, sid, MultiDict({"Status": "completed"}))
+        twilio_conferences.update(account, sid, MultiDict({tw.STATUS: tw.CONF_COMPLETED}))
     elif action == "announce":
         url = (request.form.get("url") or "").strip()
         if not url:
             raise ApiError(400, 21205, "An announcement needs an http(s) URL")
-        twilio_conferences.update(account, sid, MultiDict({"AnnounceUrl": url}))
+        twilio_conferences.update(account, sid, MultiDict({tw.ANNOUNCE_URL: url}))
     else:
         raise ApiError(404, 20404, f"No console action {action!r}")
     return jsonify({"ok": True, "action": action})
