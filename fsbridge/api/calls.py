@@ -25,7 +25,8 @@ from flask import Blueprint, jsonify, request
 from fsbridge.api.auth import basic_account, require_same_account
 from fsbridge.api.errors import FROM_MISSING, INVALID_PARAMETER, INVALID_URL, NOT_FOUND, TO_MISSING, ApiError
 from fsbridge.runtime import params
-from fsbridge.runtime.bridge import Bridge, is_media_url
+from fsbridge.runtime.bridge import Bridge
+from fsbridge.runtime.calls import is_media_url
 
 PREFIX = "/2010-04-01/Accounts/<AccountSid>"
 
