@@ -10,10 +10,7 @@ import soundfile as sf
 from flask import Flask, Response, request
 
 from fsbridge.config import Number
-try:   # the in-process helpers move above the composition root (fsbridge/local.py) with the runtime split
-    from fsbridge.local import CallbackLog, HttpApp, start_bridge
-except ImportError:
-    from fsbridge.runtime.local import CallbackLog, HttpApp, start_bridge
+from fsbridge.local import CallbackLog, HttpApp, start_bridge
 
 AC = "AC" + "c" * 32
 TOKEN = "console-token"

@@ -11,17 +11,10 @@ import requests
 
 from fsbridge.config import Number
 from fsbridge.engines.freeswitch import FreeSwitchEngine
+from fsbridge.local import start_bridge
 
 from console_rig import AC, TOKEN, App, get, scrape, value
-
-try:   # the fakes move to tests/fakes/ with the engine split
-    from fakes import FakeCall, FakeFreeSwitch
-except ImportError:
-    from fsfake import FakeCall, FakeFreeSwitch
-try:
-    from fsbridge.local import start_bridge
-except ImportError:
-    from fsbridge.runtime.local import start_bridge
+from fakes import FakeCall, FakeFreeSwitch
 
 NUMBER = "7200"  # Caller-Destination-Number of the recorded outbound call
 
