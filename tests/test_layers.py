@@ -16,8 +16,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "fsbridge"
 RANK = {
     "__main__": 10, "cli": 10, "demo": 10, "ops": 10,
     "local": 9,
-    "app": 8,
-    "api": 7,
+    "app": 8, "observability": 8,
+    "api": 7, "metrics": 7,
     "runtime": 6,
     "callbacks": 5,
     "store": 4, "engines.base": 4, "engines.talk": 4, "engines.standalone": 4, "engines.freeswitch": 4,
