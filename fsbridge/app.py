@@ -129,7 +129,8 @@ class BridgeServer:
         engine = self._engine if self._engine is not None else make_engine(s)
         self.bridge = Bridge(engine, s, store=self.store, dispatcher=self.dispatcher)
         telnyx_keys = {a.telnyx_api_key: sid for sid, a in s.accounts.items() if a.telnyx_api_key}
-        self.app = create_app(self.store, self.bridge, accounts, base_url=self.base_url, telnyx_keys=telnyx_keys)
+        self.app = create_app(self.store, self.bridge, accounts, base_url=self.base_url, telnyx_keys=telnyx_keys,
+                              api_keys=s.api_keys())
         from urllib.parse import urlparse
         prefix = urlparse(self.base_url).path.rstrip("/")
         from fsbridge.observability import attach

@@ -108,7 +108,7 @@ def calls_blueprint(bridge: Bridge, prefix: str = "") -> Blueprint:
     bp = Blueprint("fsbridge_calls", __name__)
 
     def _auth(account_sid: str) -> None:
-        account = basic_account(bridge.settings.auth_tokens())
+        account = basic_account(bridge.settings.auth_tokens(), bridge.settings.api_keys())
         require_same_account(account, account_sid)
 
     @bp.route(f"{PREFIX}/Calls.json", methods=["POST"])

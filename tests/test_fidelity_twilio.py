@@ -1,0 +1,88 @@
+"""Twilio app fidelity (issue 17): API keys (item 8) and recordings as Twilio serves them (item 11), through
+``fsbridge serve`` in this process (standalone engine, port 0) driven by the official ``twilio`` SDK.
+
+Sources: Twilio API keys (``Client(api_key_sid, api_key_secret, account_sid)``: Basic ``SK…:secret``,
+requests still signed with the account's AuthToken); Twilio Recording resource (2010-04-01).
+"""
+from __future__ import annotations
+
+import pytest
+from twilio.base.exceptions import TwilioRestException
+from twilio.rest import Client
+
+from e2e_support import AC, NUMBER, TOKEN, conference_twiml
+from fsbridge.app import BridgeServer
+from fsbridge.config import ConfigError, load_file
+
+KEY, SECRET = "SK" + "5" * 32, "api-key-secret"
+
+
+def _toml(tmp_path, app_url, keys=f'[{{sid = "{KEY}", secret = "{SECRET}"}}]'):
+    work = tmp_path / "bridge"
+    work.mkdir(exist_ok=True)
+    path = tmp_path / "fsbridge.toml"
+    path.write_text(f"""
+[server]
+host = "127.0.0.1"
+port = 0
+[storage]
+database_url = "sqlite:///{work}/fsbridge.sqlite"
+audio_dir = "{work}/audio"
+recordings_dir = "{work}/recordings"
+[engine]
+clock = "10"
+[http]
+fetch_timeout = 2.0
+[[accounts]]
+sid = "{AC}"
+auth_token = "{TOKEN}"
+api_keys = {keys}
+[[numbers]]
+number = "{NUMBER}"
+voice_url = "{app_url}/voice"
+""")
+    return str(path)
+
+
+@pytest.fixture
+def keyed_bridge(tmp_path, app_server):
+    """The bridge served from a TOML file whose account has one API key."""
+    srv = BridgeServer(load_file(_toml(tmp_path, app_server.url))).start()
+    yield srv
+    srv.stop()
+
+
+def _client(srv, username, password, account_sid=None):
+    client = Client(username, password, account_sid)
+    client.api.base_url = srv.base_url
+    return client
+
+
+def test_api_key_client_drives_the_account_and_callbacks_stay_signed_with_the_auth_token(keyed_bridge, app_server):
+    app_server.twiml = lambda form: conference_twiml(form, "Keyed", statusCallbackEvent="start end join")
+    client = _client(keyed_bridge, KEY, SECRET, AC)
+    sid = client.api.v2010.accounts(AC).calls.create(to="silence:", from_=NUMBER, url=app_server.url + "/voice")
+    assert sid.account_sid == AC
+    client.api.v2010.accounts(AC).calls.create(to="tone:440", from_=NUMBER, url=app_server.url + "/voice")
+    app_server.wait_event("conference-start")
+    (conf,) = client.conferences.list(status="in-progress")
+    assert conf.friendly_name == "Keyed" and conf.account_sid == AC
+    assert len(client.conferences(conf.sid).participants.list()) == 2
+    client.conferences(conf.sid).update(status="completed")
+    app_server.wait_event("conference-end")
+    assert all(c["valid"] for c in app_server.callbacks.items)   # signed with the AuthToken
+    # the account's own AuthToken still works; a wrong secret, or a key used for another account, does not
+    assert [c.sid for c in _client(keyed_bridge, AC, TOKEN).conferences.list()] == [conf.sid]
+    with pytest.raises(TwilioRestException) as exc:
+        _client(keyed_bridge, KEY, "wrong", AC).conferences(conf.sid).fetch()
+    assert (exc.value.status, exc.value.code) == (401, 20003)
+    with pytest.raises(TwilioRestException) as exc:
+        _client(keyed_bridge, KEY, SECRET, "AC" + "9" * 32).conferences(conf.sid).fetch()
+    assert exc.value.status == 404
+
+
+def test_api_keys_must_be_well_formed(tmp_path):
+    with pytest.raises(ConfigError, match=r"accounts\[0\]\.api_keys\[0\]"):
+        load_file(_toml(tmp_path, "http://127.0.0.1:9", keys='[{sid = "AC1", secret = "x"}]'))
+    with pytest.raises(ConfigError, match=r"api_keys\[0\]"):
+        load_file(_toml(tmp_path, "http://127.0.0.1:9", keys=f'[{{sid = "{KEY}"}}]'))
