@@ -86,3 +86,54 @@ def test_api_keys_must_be_well_formed(tmp_path):
         load_file(_toml(tmp_path, "http://127.0.0.1:9", keys='[{sid = "AC1", secret = "x"}]'))
     with pytest.raises(ConfigError, match=r"api_keys\[0\]"):
         load_file(_toml(tmp_path, "http://127.0.0.1:9", keys=f'[{{sid = "{KEY}"}}]'))
+
+
+def test_recording_url_as_sent_serves_audio_and_the_account_lists_recordings(keyed_bridge, app_server):
+    import io
+    import json
+    from pathlib import Path
+
+    import requests
+    import soundfile as sf
+    app_server.twiml = lambda form: conference_twiml(form, "Taped", statusCallbackEvent="start end",
+                                                     record="record-from-start",
+                                                     recordingStatusCallback="/cb-recording")
+    client = _client(keyed_bridge, KEY, SECRET, AC)
+    for media in ("tone:440", "silence:"):
+        client.api.v2010.accounts(AC).calls.create(to=media, from_=NUMBER, url=app_server.url + "/voice")
+    app_server.wait_event("conference-start")
+    (conf,) = client.conferences.list(status="in-progress")
+    client.conferences(conf.sid).update(status="completed")
+    assert app_server.callbacks.wait_for(lambda items: any(
+        c["path"] == "/cb-recording" and c["form"].get("RecordingStatus") == "completed" for c in items), 30)
+    done = next(c["form"] for c in app_server.callbacks.items
+                if c["path"] == "/cb-recording" and c["form"]["RecordingStatus"] == "completed")
+    url = done["RecordingUrl"]
+    bare = requests.get(url, auth=(AC, TOKEN), timeout=10)          # the URL exactly as sent
+    assert bare.status_code == 200 and bare.headers["Content-Type"].startswith("audio/")
+    audio, rate = sf.read(io.BytesIO(bare.content), dtype="int16")
+    assert rate == 16000 and len(audio) > 0
+    assert requests.get(url + ".wav", auth=(AC, TOKEN), timeout=10).content == bare.content
+    mp3 = requests.get(url + ".mp3", auth=(KEY, SECRET), timeout=10)
+    assert mp3.status_code == 200 and mp3.headers["Content-Type"] == "audio/mpeg"
+    decoded, mp3_rate = sf.read(io.BytesIO(mp3.content), dtype="int16")
+    assert mp3_rate == rate and abs(len(decoded) - len(audio)) < rate // 10
+    assert requests.get(url, timeout=10).status_code == 401
+    # account level: list and fetch (SDK), the audio at the account path too
+    (rec,) = client.recordings.list()
+    assert (rec.sid, rec.conference_sid, rec.status, rec.source) == (done["RecordingSid"], conf.sid,
+                                                                     "completed", "Conference")
+    fetched = client.recordings(rec.sid).fetch()
+    assert fetched.uri == f"/2010-04-01/Accounts/{AC}/Recordings/{rec.sid}.json" and int(fetched.duration) >= 0
+    root = f"{keyed_bridge.base_url}/2010-04-01/Accounts/{AC}/Recordings/{rec.sid}"
+    assert requests.get(root, auth=(AC, TOKEN), timeout=10).content == bare.content
+    assert requests.get(root + ".mp3", auth=(AC, TOKEN), timeout=10).headers["Content-Type"] == "audio/mpeg"
+    body = requests.get(root + ".json", auth=(AC, TOKEN), timeout=10).json()
+    spec = Path(__file__).resolve().parents[2] / "shared" / "specs" / "twilio_api_v2010_conferences.json"
+    if spec.is_file():   # the account Recording has every field of the conference recording, plus its own
+        schema = json.loads(spec.read_text())["components"]["schemas"]
+        assert set(schema["api.v2010.account.conference.conference_recording"]["properties"]) <= set(body)
+    assert {"subresource_uris", "media_url"} <= set(body)
+    assert requests.get(root.replace(rec.sid, "RE" + "0" * 32) + ".json", auth=(AC, TOKEN),
+                        timeout=10).status_code == 404
+    assert client.recordings.list(date_created_before=__import__("datetime").date(2000, 1, 1)) == []

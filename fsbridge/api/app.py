@@ -19,12 +19,14 @@ from urllib.parse import urlparse
 
 from flask import Flask, g, request
 
-from fsbridge.api import errors, telnyx, twilio_conferences, twilio_participants, twilio_recordings
+from fsbridge.api import (errors, telnyx, twilio_account_recordings, twilio_conferences, twilio_participants,
+                          twilio_recordings)
 from fsbridge.api.auth import basic_account, require_same_account
 from fsbridge.api.context import ApiContext
 from fsbridge.store import Store
 
-TWILIO_BLUEPRINTS = (twilio_conferences.bp, twilio_participants.bp, twilio_recordings.bp)
+TWILIO_BLUEPRINTS = (twilio_conferences.bp, twilio_participants.bp, twilio_recordings.bp,
+                     twilio_account_recordings.bp)
 
 
 def _twilio_auth() -> None:
