@@ -175,7 +175,7 @@ class Conference(MediaRules, ConferenceRecord):
         for kind in kinds:
             self.emit(out, kind, ts, m)
         if self.status == R.CONF_INIT and not self.ending and should_start(self.joined):
-            self._start(out, ts)
+            self._start(out, ts, m)
         elif self.status == R.CONF_IN_PROGRESS and m.join_waiting:
             # Its JoinMember was computed before the start (two joins in flight at once) and reached the
             # engine after it: without this the member would wait for ever. StartConference only touches
@@ -257,12 +257,13 @@ class Conference(MediaRules, ConferenceRecord):
             self.fail_pending(out, m, ts, R.CALL_FAILED)
 
     # ------------------------------------------------------------------ lifecycle
-    def _start(self, out: Out, ts: datetime) -> None:
-        """conference-start, StartConference, and record-from-start's StartRecording."""
+    def _start(self, out: Out, ts: datetime, starter: MemberRecord) -> None:
+        """conference-start (``call``: ``starter``, whose join started it), StartConference, and
+        record-from-start's StartRecording."""
         self.status, kinds = T.step(T.CONFERENCE, self.status, T.START)
         self.started_at = ts
         for kind in kinds:
-            self.emit(out, kind, ts)
+            self.emit(out, kind, ts, call=starter.view())
         out.commands.append(C.StartConference(room=self.sid))
         if self.record_from_start:
             self.new_recording(out, self.trim_silence)
@@ -301,8 +302,10 @@ class Conference(MediaRules, ConferenceRecord):
         self._cancel_pending(out, ts)
         self.status = found[0]
         self.ended_at = ts
+        who = self.members.get(self.call_sid_ending or (self.last_left or ("",))[0] or "")
         for kind in found[1]:
-            self.emit(out, kind, ts, reason_conference_ended=self.ending_reason,
+            self.emit(out, kind, ts, call=who.view() if who is not None else None,
+                      reason_conference_ended=self.ending_reason,
                       call_sid_ending_conference=self.call_sid_ending,
                       participant_label_ending_conference=self.label_ending, reason=self.reason_text)
         self.index.completed(self)
