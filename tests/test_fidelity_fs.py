@@ -1,0 +1,77 @@
+"""Issue 17 items against the fake FreeSWITCH (real TCP, the FreeSWITCH engine through the runtime): a TeXML
+number's conference-start/end carry the participant's call (item 7); the official twilio SDK with an API key
+drives the account (item 8)."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from flask import Flask, Response, request
+from twilio.rest import Client
+
+from fsbridge.config import Account, Number
+from fsbridge.engines.freeswitch import FreeSwitchEngine
+from fsbridge.app import BridgeServer
+from fsbridge.local import CallbackLog, HttpApp, local_settings
+from fakes import FakeCall, FakeFreeSwitch
+
+AC = "AC" + "6" * 32
+TOKEN = "fs-fidelity-token"
+KEY, SECRET = "SK" + "6" * 32, "fs-key-secret"
+NUMBER = "7200"  # Caller-Destination-Number of the recorded outbound/basic call
+
+
+@pytest.fixture
+def stack(tmp_path):
+    fake = FakeFreeSwitch().start()
+    callbacks = CallbackLog()
+    app = Flask("fs-fidelity-app")
+
+    @app.route("/<path:name>", methods=["GET", "POST"])
+    def route(name):
+        if name == "cb":
+            callbacks.add(request.form.to_dict())
+            return Response("", status=204)
+        return Response('<Response><Dial><Conference statusCallback="/cb" statusCallbackEvent="start end join '
+                        'leave mute">Sales</Conference></Dial></Response>', mimetype="text/xml")
+    http = HttpApp(app).start()
+    engine = FreeSwitchEngine("127.0.0.1", fake.port, "ClueCon", outbound_port=0, command_timeout=3,
+                              reconnect_backoff=0.01, talk_stop_ms=0)
+    settings = local_settings(str(tmp_path / "bridge"), accounts={AC: TOKEN}, fetch_timeout=3.0,
+                              numbers=[Number(NUMBER, AC, http.url + "/voice", dialect="texml")])
+    settings = replace(settings, accounts={AC: Account(AC, TOKEN, api_keys={KEY: SECRET})})
+    server = BridgeServer(settings, engine=engine).start()
+    engine.set_call_handler(server.bridge.on_call)
+    assert engine.wait_connected(5)
+    yield fake, callbacks, engine, server
+    server.stop()
+    http.stop()
+    fake.stop()
+
+
+def _wait(callbacks, event, count=1):
+    assert callbacks.wait_for(lambda items: sum(i.get("StatusCallbackEvent") == event for i in items) >= count, 15)
+    return [i for i in callbacks.items if i.get("StatusCallbackEvent") == event]
+
+
+def test_texml_start_end_carry_the_call_and_an_api_key_drives_the_account(stack):
+    fake, callbacks, engine, server = stack
+    first = FakeCall(fake, "127.0.0.1", engine.outbound_port, uid="11111111-0000-4000-8000-000000000011").start()
+    (join1,) = _wait(callbacks, "participant-join")
+    second = FakeCall(fake, "127.0.0.1", engine.outbound_port, uid="11111111-0000-4000-8000-000000000012").start()
+    join2 = _wait(callbacks, "participant-join", 2)[1]
+    (start,) = _wait(callbacks, "conference-start")
+    assert (start["CallSid"], start["CallSidLegacy"], start["From"], start["To"]) == (
+        join2["CallSid"], join2["CallSid"], join2["From"], NUMBER)
+    client = Client(KEY, SECRET, AC)
+    client.api.base_url = server.base_url
+    room = start["ConferenceSid"]
+    assert client.conferences(room).participants(join1["CallSid"]).update(muted=True).muted is True
+    assert f"api conference {room} mute {fake.find(first.uid).id}" in fake.commands
+    second.hangup()
+    _wait(callbacks, "participant-leave")
+    first.hangup()
+    (end,) = _wait(callbacks, "conference-end")
+    assert (end["CallSid"], end["CallSidLegacy"], end["From"], end["To"]) == (
+        join1["CallSid"], join1["CallSid"], join1["From"], NUMBER)
+    assert first.closed.wait(10) and second.closed.wait(10)
