@@ -1,6 +1,7 @@
 """Issue 17 items against the fake FreeSWITCH (real TCP, the FreeSWITCH engine through the runtime): a TeXML
 number's conference-start/end carry the participant's call (item 7); the official twilio SDK with an API key
-drives the account (item 8)."""
+drives the account (item 8); a waiting member talking through the start is reported after conference-start
+(item 1)."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -33,7 +34,7 @@ def stack(tmp_path):
             callbacks.add(request.form.to_dict())
             return Response("", status=204)
         return Response('<Response><Dial><Conference statusCallback="/cb" statusCallbackEvent="start end join '
-                        'leave mute">Sales</Conference></Dial></Response>', mimetype="text/xml")
+                        'leave mute speaker">Sales</Conference></Dial></Response>', mimetype="text/xml")
     http = HttpApp(app).start()
     engine = FreeSwitchEngine("127.0.0.1", fake.port, "ClueCon", outbound_port=0, command_timeout=3,
                               reconnect_backoff=0.01, talk_stop_ms=0)
@@ -75,3 +76,24 @@ def test_texml_start_end_carry_the_call_and_an_api_key_drives_the_account(stack)
     assert (end["CallSid"], end["CallSidLegacy"], end["From"], end["To"]) == (
         join1["CallSid"], join1["CallSid"], join1["From"], NUMBER)
     assert first.closed.wait(10) and second.closed.wait(10)
+
+
+def test_waiting_member_talking_through_the_start_gets_speech_start_after_conference_start(stack):
+    fake, callbacks, engine, server = stack
+    first = FakeCall(fake, "127.0.0.1", engine.outbound_port, uid="11111111-0000-4000-8000-000000000021").start()
+    (join1,) = _wait(callbacks, "participant-join")
+    m1 = fake.find(first.uid)
+    m1.talking = True
+    fake.broadcast(fake.member_event("start-talking", m1))   # talks while waiting: not reported yet
+    second = FakeCall(fake, "127.0.0.1", engine.outbound_port, uid="11111111-0000-4000-8000-000000000022").start()
+    _wait(callbacks, "conference-start")
+    (speech,) = _wait(callbacks, "participant-speech-start")
+    assert speech["CallSid"] == join1["CallSid"]
+    names = [i["StatusCallbackEvent"] for i in callbacks.items]
+    assert names.index("participant-speech-start") == names.index("conference-start") + 1
+    m1.talking = False
+    fake.broadcast(fake.member_event("stop-talking", m1))
+    assert _wait(callbacks, "participant-speech-stop")[0]["CallSid"] == join1["CallSid"]
+    first.hangup()
+    second.hangup()
+    _wait(callbacks, "conference-end")

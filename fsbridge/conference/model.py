@@ -71,6 +71,7 @@ class MemberRecord:
     member_id: Optional[int] = None
     status: str = R.P_CONNECTING
     speaking: bool = False
+    engine_talking: bool = False         # the engine's last start/stop-talking, reported or not (issue 17)
     leave_reason: Optional[str] = None   # ReasonParticipantLeft decided by an intent (kick, end)
     kicked: bool = False                 # removed by kick/hup rather than by its own hangup
     dialed: bool = False                 # created by a REST dial-out (Twilio create Participant)

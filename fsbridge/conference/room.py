@@ -201,7 +201,10 @@ class Conference(MediaRules, ConferenceRecord):
 
     def on_talk(self, out: Out, m: MemberRecord, action: str, ts: datetime) -> None:
         """start/stop-talking (table :data:`.tables.SPEECH`); a start only counts while the conference is in
-        progress (not ending) and the member is neither muted nor held."""
+        progress (not ending) and the member is neither muted nor held. The engine's word is remembered
+        (``engine_talking``) so that a member talking through the conference start is reported right after
+        conference-start (:meth:`_start`)."""
+        m.engine_talking = action == N.START_TALKING
         found = T.step(T.SPEECH, m.speaking, action)
         if found is None:
             return
@@ -258,12 +261,16 @@ class Conference(MediaRules, ConferenceRecord):
 
     # ------------------------------------------------------------------ lifecycle
     def _start(self, out: Out, ts: datetime, starter: MemberRecord) -> None:
-        """conference-start (``call``: ``starter``, whose join started it), StartConference, and
-        record-from-start's StartRecording."""
+        """conference-start (``call``: ``starter``, whose join started it), then participant-speech-start of
+        every member the engine reports talking (unmuted, not held), StartConference, and record-from-start's
+        StartRecording."""
         self.status, kinds = T.step(T.CONFERENCE, self.status, T.START)
         self.started_at = ts
         for kind in kinds:
             self.emit(out, kind, ts, call=starter.view())
+        for m in self.joined:   # speech already under way (dropped while waiting) starts now, in join order
+            if m.engine_talking and not m.speaking:
+                self.on_talk(out, m, N.START_TALKING, ts)
         out.commands.append(C.StartConference(room=self.sid))
         if self.record_from_start:
             self.new_recording(out, self.trim_silence)
