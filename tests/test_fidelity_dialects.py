@@ -91,3 +91,103 @@ def test_speech_under_way_at_the_start_is_reported_right_after_conference_start(
         i = [n for n, _ in got].index(start)
         assert got[i + 1] == (speech, "talker"), (path, got)
         assert (stop, "talker") in got[i + 2:] and all(who != "quiet" for n, who in got if n == speech)
+
+
+def test_jambonz_payloads_as_jambonz_feature_server_sends_them(app_server, tmp_path):
+    """statusHook: ``start`` (before the starter's ``join``) and ``end`` carry the starter's / the ending
+    caller's CallInfo (call_sid, from, to, call_id, sip_status, sip_reason, call_status); the actionHook body is
+    the CallInfo alone; an answered call that completed still reports sip_status 200 (jambonz-feature-server
+    lib/tasks/conference.js ``_notifyConferenceEvent`` / ``performAction``, lib/session/call-info.js)."""
+    import json
+    jnum = "+15550003000"
+    srv = start_bridge(str(tmp_path / "jb"), accounts={AC: TOKEN}, clock=SPEED,
+                       numbers=[Number(jnum, AC, app_server.url + "/jvoice", dialect="jambonz")])
+    try:
+        js = lambda doc: Response(json.dumps(doc), mimetype="application/json")   # noqa: E731
+        app_server.routes["/jvoice"] = lambda body: js([{
+            "verb": "conference", "name": "jroom", "beep": False, "statusHook": "/cb-j", "actionHook": "/jaction",
+            "statusEvents": ["start", "end", "join", "leave"],
+            "endConferenceOnExit": body["from"] == "boss"}])
+        app_server.routes["/jaction"] = lambda body: js([{"verb": "hangup"}])
+        guest = place(srv, "guest", "silence:", to=jnum, TimeLimit="30")
+        assert srv.bridge.wait_until(lambda: any(e.name == "participant-join" for e in srv.bridge.events), 20)
+        boss = place(srv, "boss", "silence:", to=jnum, TimeLimit="2")
+        assert srv.bridge.wait_call(boss, 20) and srv.bridge.wait_call(guest, 20)
+        assert app_server.callbacks.wait_for(lambda items: any((c["json"] or {}).get("event") == "end"
+                                                               for c in items), 20)
+        srv.dispatcher.wait_idle(10)
+    finally:
+        srv.stop()
+    hooks = [c["json"] for c in app_server.callbacks.items if c["path"] == "/cb-j"]
+    assert [(h["event"], h["call_sid"]) for h in hooks] == [
+        ("join", guest), ("start", boss), ("join", boss), ("leave", boss), ("leave", guest), ("end", boss)]
+    start, end = hooks[1], hooks[-1]
+    assert list(start)[4:] == ["conference_sid", "friendly_name", "call_sid", "from", "to", "call_id",
+                               "sip_status", "sip_reason", "call_status", "account_sid"]
+    assert (start["from"], start["to"], start["sip_status"], start["sip_reason"]) == ("boss", jnum, 200, "OK")
+    assert (end["from"], end["to"], end["call_id"]) == ("boss", jnum, boss)
+    assert end["call_status"] in ("in-progress", "completed") and end["sip_status"] == 200
+    actions = [r["json"] for r in app_server.requests.items if r["path"] == "/jaction"]
+    assert {a["call_sid"] for a in actions} == {boss, guest}
+    for a in actions:
+        assert set(a) == {"call_sid", "account_sid", "direction", "from", "to", "caller_name", "call_status",
+                          "sip_status", "sip_reason", "call_id"}
+        assert a["sip_status"] == 200 and a["sip_reason"] == "OK"
+
+
+def test_jambonz_end_conference_duration_ends_the_conference_that_long_after_the_leave(app_server, tmp_path):
+    """endConferenceDuration: the conference ends that many seconds (engine time) after its
+    endConferenceOnExit member left, the others staying until then (jambonz sets FreeSWITCH's
+    endconference_grace_time); the end's reason is still the endConferenceOnExit member's."""
+    import json
+    jnum = "+15550003000"
+    srv = start_bridge(str(tmp_path / "jb"), accounts={AC: TOKEN}, clock=SPEED,
+                       numbers=[Number(jnum, AC, app_server.url + "/jvoice", dialect="jambonz")])
+    try:
+        app_server.routes["/jvoice"] = lambda body: Response(json.dumps([{
+            "verb": "conference", "name": "graceful", "beep": False, "statusHook": "/cb-j",
+            "statusEvents": ["start", "end", "join", "leave"], "endConferenceOnExit": body["from"] == "boss",
+            "endConferenceDuration": 3}]), mimetype="application/json")
+        guest = place(srv, "guest", "silence:", to=jnum, TimeLimit="30")
+        assert srv.bridge.wait_until(lambda: any(e.name == "participant-join" for e in srv.bridge.events), 20)
+        boss = place(srv, "boss", "silence:", to=jnum, TimeLimit="2")
+        assert srv.bridge.wait_until(lambda: any(e.name == "conference-end" for e in srv.bridge.events), 30)
+        events = list(srv.bridge.events)
+    finally:
+        srv.stop()
+    left = {e.participant.call_sid: e.timestamp for e in events if e.name == "participant-leave"}
+    end = next(e for e in events if e.name == "conference-end")
+    grace = (end.timestamp - left[boss]).total_seconds()
+    assert 2.9 <= grace <= 3.3, grace
+    assert left[guest] >= left[boss] + (end.timestamp - left[boss]) * 0.9   # the guest stayed for the grace
+    assert end.reason_conference_ended == "participant-with-end-conference-on-exit-left"
+    assert end.call_sid_ending_conference == boss
+
+
+def test_fsbridge_call_app_url_keeps_the_numbers_dialect(app_server, tmp_path, capsys):
+    """``fsbridge call --to <jambonz number> --app-url URL`` runs URL as jambonz (JSON call payload, JSON
+    verbs), not as TwiML (issue 17 item 13). Through the CLI's ``run`` against a served bridge."""
+    import argparse
+    import json
+
+    from fsbridge.runtime import callcli
+    jnum = "+15550003000"
+    srv = start_bridge(str(tmp_path / "cli"), accounts={AC: TOKEN}, clock=SPEED,
+                       numbers=[Number(jnum, AC, app_server.url + "/not-this", dialect="jambonz")])
+    try:
+        app_server.routes["/other-app"] = lambda body: Response(json.dumps([{"verb": "say", "text": "json ok"}]),
+                                                                mimetype="application/json")
+        parser = argparse.ArgumentParser()
+        callcli.add_arguments(parser)
+        args = parser.parse_args(["--to", jnum, "--from", "cli", "--url", srv.base_url, "--account", AC,
+                                  "--token", TOKEN, "--app-url", app_server.url + "/other-app", "--wait",
+                                  "--timeout", "30"])
+        assert callcli.run(args) == 0
+        sid = capsys.readouterr().out.split()[0]
+        steps = " | ".join(srv.bridge.registry.get(sid).steps)
+    finally:
+        srv.stop()
+    (req,) = [r for r in app_server.requests.items if r["path"] == "/other-app"]
+    assert req["json"]["call_sid"] == sid and req["json"]["to"] == jnum       # jambonz's JSON call payload
+    assert "say 'json ok'" in steps
+    assert not [r for r in app_server.requests.items if r["path"] == "/not-this"]

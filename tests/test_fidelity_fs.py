@@ -4,6 +4,7 @@ drives the account (item 8); a waiting member talking through the start is repor
 (item 1)."""
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 import pytest
@@ -22,32 +23,38 @@ KEY, SECRET = "SK" + "6" * 32, "fs-key-secret"
 NUMBER = "7200"  # Caller-Destination-Number of the recorded outbound/basic call
 
 
-@pytest.fixture
-def stack(tmp_path):
+def _stack(tmp_path, dialect, voice):
     fake = FakeFreeSwitch().start()
     callbacks = CallbackLog()
     app = Flask("fs-fidelity-app")
 
     @app.route("/<path:name>", methods=["GET", "POST"])
     def route(name):
-        if name == "cb":
-            callbacks.add(request.form.to_dict())
+        if name.startswith("cb"):
+            callbacks.add(request.get_json(silent=True) or request.form.to_dict())
             return Response("", status=204)
-        return Response('<Response><Dial><Conference statusCallback="/cb" statusCallbackEvent="start end join '
-                        'leave mute speaker">Sales</Conference></Dial></Response>', mimetype="text/xml")
+        return voice(request.get_json(silent=True) or request.form.to_dict())
     http = HttpApp(app).start()
     engine = FreeSwitchEngine("127.0.0.1", fake.port, "ClueCon", outbound_port=0, command_timeout=3,
                               reconnect_backoff=0.01, talk_stop_ms=0)
     settings = local_settings(str(tmp_path / "bridge"), accounts={AC: TOKEN}, fetch_timeout=3.0,
-                              numbers=[Number(NUMBER, AC, http.url + "/voice", dialect="texml")])
+                              numbers=[Number(NUMBER, AC, http.url + "/voice", dialect=dialect)])
     settings = replace(settings, accounts={AC: Account(AC, TOKEN, api_keys={KEY: SECRET})})
     server = BridgeServer(settings, engine=engine).start()
     engine.set_call_handler(server.bridge.on_call)
     assert engine.wait_connected(5)
-    yield fake, callbacks, engine, server
-    server.stop()
-    http.stop()
-    fake.stop()
+    return fake, callbacks, engine, server, http
+
+
+@pytest.fixture
+def stack(tmp_path):
+    parts = _stack(tmp_path, "texml", lambda form: Response(
+        '<Response><Dial><Conference statusCallback="/cb" statusCallbackEvent="start end join leave mute '
+        'speaker">Sales</Conference></Dial></Response>', mimetype="text/xml"))
+    yield parts[:4]
+    parts[3].stop()
+    parts[4].stop()
+    parts[0].stop()
 
 
 def _wait(callbacks, event, count=1):
@@ -97,3 +104,40 @@ def test_waiting_member_talking_through_the_start_gets_speech_start_after_confer
     first.hangup()
     second.hangup()
     _wait(callbacks, "conference-end")
+
+
+def test_jambonz_end_conference_duration_on_freeswitch(tmp_path):
+    """endConferenceDuration on the FreeSWITCH engine: the endConferenceOnExit member joins without
+    FreeSWITCH's endconf flag (the domain ends the room), and the conference ends the grace after its leave."""
+    import json
+    calls = []
+
+    def voice(body):
+        calls.append(body)
+        return Response(json.dumps([{"verb": "conference", "name": "graceful", "statusHook": "/cb-j",
+                                     "statusEvents": ["start", "end", "join", "leave"],
+                                     "endConferenceOnExit": len(calls) == 2, "endConferenceDuration": 1.5}]),
+                        mimetype="application/json")
+    fake, callbacks, engine, server, http = _stack(tmp_path, "jambonz", voice)
+    try:
+        guest = FakeCall(fake, "127.0.0.1", engine.outbound_port, uid="11111111-0000-4000-8000-000000000031").start()
+        assert callbacks.wait_for(lambda items: any(i.get("event") == "join" for i in items), 15)
+        boss = FakeCall(fake, "127.0.0.1", engine.outbound_port, uid="11111111-0000-4000-8000-000000000032").start()
+        conf = boss.wait_command("execute-app-name: conference", timeout=15)
+        assert "endconf" not in conf
+        assert callbacks.wait_for(lambda items: sum(i.get("event") == "join" for i in items) == 2, 15)
+        room = server.bridge.events[0].conference_sid
+        boss.hangup()
+        assert callbacks.wait_for(lambda items: any(i.get("event") == "leave" for i in items), 15)
+        left_at = time.monotonic()
+        assert "api conference %s hup all" % room not in fake.commands     # the guest stays for the grace
+        fake.wait_command("api conference %s hup all" % room, timeout=10)
+        assert time.monotonic() - left_at >= 0.5
+        assert callbacks.wait_for(lambda items: any(i.get("event") == "end" for i in items), 15)
+        end = next(e for e in server.bridge.events if e.name == "conference-end")
+        assert end.reason_conference_ended == "participant-with-end-conference-on-exit-left"
+        guest.hangup()
+    finally:
+        server.stop()
+        http.stop()
+        fake.stop()

@@ -137,3 +137,42 @@ def test_recording_url_as_sent_serves_audio_and_the_account_lists_recordings(key
     assert requests.get(root.replace(rec.sid, "RE" + "0" * 32) + ".json", auth=(AC, TOKEN),
                         timeout=10).status_code == 404
     assert client.recordings.list(date_created_before=__import__("datetime").date(2000, 1, 1)) == []
+
+
+def test_log_names_callbacks_with_the_apps_sequence_number_and_room_also_after_restart(tmp_path, app_server,
+                                                                                      caplog):
+    """Issue 17 item 12: the bridge's log line for a callback carries the SequenceNumber the app got and the
+    room; a bridge restarted on the same database names rows it did not enqueue the same way."""
+    import logging
+
+    from e2e_support import SPEED, place
+    from fsbridge.config import Number
+    from fsbridge.local import start_bridge
+    caplog.set_level(logging.INFO)
+    app_server.twiml = lambda form: conference_twiml(form, "Logged", statusCallbackEvent="start end join leave")
+    kw = dict(accounts={AC: TOKEN}, numbers=[Number(NUMBER, AC, app_server.url + "/voice")], clock=SPEED)
+    srv = start_bridge(str(tmp_path / "bridge"), **kw)
+    try:
+        place(srv, "A", "silence:", TimeLimit="2")
+        place(srv, "B", "silence:", TimeLimit="2")
+        app_server.wait_event("conference-end")
+        srv.dispatcher.wait_idle(10)
+        conf = app_server.callbacks.items[0]["form"]["ConferenceSid"]
+        rows = srv.dispatcher.status(conference_sid=conf)
+    finally:
+        srv.stop()
+    text = caplog.text
+    for _, form in [(c, c["form"]) for c in app_server.callbacks.items]:
+        line = f"{form['StatusCallbackEvent']} SequenceNumber {form['SequenceNumber']} for {conf} 'Logged'"
+        assert f"callback {line}: delivered" in text, line
+    caplog.clear()
+    again = start_bridge(str(tmp_path / "bridge"), **kw)
+    try:
+        end_row = next(r for r in rows if r.event_name == "conference-end")
+        again.bridge.callback_update(end_row.id, "delivered", 1, None)
+    finally:
+        again.stop()
+    n = next(c["form"]["SequenceNumber"] for c in app_server.callbacks.items
+             if c["form"]["StatusCallbackEvent"] == "conference-end")
+    assert f"callback conference-end SequenceNumber {n} for {conf} 'Logged': delivered" in caplog.text
+    assert "for ?" not in caplog.text

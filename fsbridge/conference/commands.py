@@ -156,8 +156,19 @@ class EndConference:
     room: str
 
 
+@dataclass(frozen=True)
+class EndConferenceAfter:
+    """Not an engine command: the runtime calls ``ConferenceState.grace_over(room, token)`` after
+    ``delay_s`` seconds of engine time (jambonz ``endConferenceDuration``: the conference ends that long after
+    its endConferenceOnExit member left, as FreeSWITCH's ``endconference_grace_time`` that jambonz sets)."""
+
+    room: str
+    delay_s: float
+    token: int
+
+
 Command = (
     JoinMember | StartConference | MuteMember | UnmuteMember | HoldMember | UnholdMember | KickMember
     | SetCoach | SetExitBeep | PlayMedia | StartRecording | PauseRecording | ResumeRecording
-    | StopRecording | EndConference
+    | StopRecording | EndConference | EndConferenceAfter
 )

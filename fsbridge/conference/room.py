@@ -25,6 +25,7 @@ from fsbridge.conference.model import ConferenceRecord, MemberRecord
 from fsbridge.conference.outcome import EMPTY, Out, Outcome
 from fsbridge.conference.rules import beep_flags, beep_mode, should_start
 from fsbridge.markup import model as markup
+from fsbridge.wire import JAMBONZ
 
 #: participant statuses of someone present or on the way (queued dial-out, connecting, connected)
 LIVE = (R.P_QUEUED, R.P_CONNECTING, R.P_CONNECTED)
@@ -158,13 +159,17 @@ class Conference(MediaRules, ConferenceRecord):
 
     # ------------------------------------------------------------------ engine member events
     def on_add_member(self, out: Out, m: MemberRecord, member_id: int, ts: datetime) -> None:
-        """add-member: the participant joins (coach link re-checked), then the start rule runs."""
+        """add-member: the participant joins (coach link re-checked), then the start rule runs (for a jambonz
+        conference conference-start comes before the starter's participant-join, as jambonz sends them)."""
         if m.member_id is not None or self.status == R.CONF_COMPLETED:
             return
         new, kinds = T.step(T.PARTICIPANT, m.status, T.ADDED) or (None, None)
         if new is None:
             return
         m.member_id, m.status, m.date_updated = member_id, new, ts
+        if m.end_conference_on_exit and self.grace_end is not None:   # FreeSWITCH: an endconf member's
+            self.grace_end = None                                      # join cancels the grace end
+            self.grace += 1
         if m.coaching:   # the coached participant may have left meanwhile
             target = self.members.get(m.call_sid_to_coach or "")
             if target is not None and target.joined:
@@ -172,10 +177,14 @@ class Conference(MediaRules, ConferenceRecord):
                                                coached_member_id=target.member_id))
             else:
                 m.coaching, m.call_sid_to_coach = False, None
+        starting = self.status == R.CONF_INIT and not self.ending and should_start(self.joined)
+        if starting and self.callbacks.dialect == JAMBONZ:
+            self._start(out, ts, m)   # jambonz-feature-server notifies start before the starter's join
         for kind in kinds:
             self.emit(out, kind, ts, m)
-        if self.status == R.CONF_INIT and not self.ending and should_start(self.joined):
-            self._start(out, ts, m)
+        if starting:
+            if self.callbacks.dialect != JAMBONZ:
+                self._start(out, ts, m)
         elif self.status == R.CONF_IN_PROGRESS and m.join_waiting:
             # Its JoinMember was computed before the start (two joins in flight at once) and reached the
             # engine after it: without this the member would wait for ever. StartConference only touches
@@ -275,6 +284,18 @@ class Conference(MediaRules, ConferenceRecord):
         if self.record_from_start:
             self.new_recording(out, self.trim_silence)
 
+    def grace_over(self, token: int, ts: datetime) -> Outcome:
+        """The endConferenceDuration after an endConferenceOnExit member left has passed (``token``: the
+        EndConferenceAfter's): the conference ends as it would have at the leave, unless that end was
+        cancelled (an endConferenceOnExit member joined) or the conference ended meanwhile."""
+        if token != self.grace or self.grace_end is None or self.status == R.CONF_COMPLETED or self.ending:
+            return EMPTY
+        reason, call_sid, label, text = self.grace_end
+        self.grace_end = None
+        out = Out()
+        self.decide_end(out, reason, call_sid, label, R.LEFT_MODERATOR_ENDED_CONFERENCE, text, ts)
+        return out.outcome()
+
     def end(self, ts: datetime) -> Outcome:
         """The API ends the conference (nothing when completed or ending)."""
         if self.status == R.CONF_COMPLETED or self.ending:
@@ -372,6 +393,12 @@ class Conference(MediaRules, ConferenceRecord):
         if m.end_conference_on_exit:
             end_reason = R.ECOE_KICKED if kicked else R.ECOE_LEFT
             text = f"Participant {m.call_sid} with endConferenceOnExit {'was kicked' if kicked else 'left'}"
+            if m.end_conference_grace_s and self.joined:   # jambonz endConferenceDuration: end it later
+                self.grace += 1
+                self.grace_end = (end_reason, m.call_sid, m.label, text)
+                out.commands.append(C.EndConferenceAfter(room=self.sid, delay_s=m.end_conference_grace_s,
+                                                         token=self.grace))
+                return
             self.decide_end(out, end_reason, m.call_sid, m.label, R.LEFT_MODERATOR_ENDED_CONFERENCE, text, ts)
             return
         self.maybe_last_left(out, ts)
@@ -403,7 +430,8 @@ def member_fields(conference: markup.Conference, coach_member: Optional[MemberRe
         start_conference_on_enter=conference.start_conference_on_enter,
         end_conference_on_exit=conference.end_conference_on_exit, beep=beep_mode(conference.beep),
         wait_url=conference.wait_url, coaching=coach_member is not None,
-        call_sid_to_coach=coach_member.call_sid if coach_member else None)
+        call_sid_to_coach=coach_member.call_sid if coach_member else None,
+        end_conference_grace_s=conference.end_conference_duration or None)
 
 
 __all__ = ["Conference", "LIVE", "member_fields"]

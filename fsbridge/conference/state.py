@@ -188,6 +188,12 @@ class ConferenceState(Admission, NativeRouting):
         """
         return self._get_conf(account_sid, conference_sid).end(self._now())
 
+    def grace_over(self, conference_sid: str, token: int) -> Outcome:
+        """The runtime's timer for :class:`~.commands.EndConferenceAfter` fired (jambonz endConferenceDuration):
+        end the conference now unless its pending end was cancelled. Unknown / completed conference: nothing."""
+        conf = self._confs.get(conference_sid)
+        return conf.grace_over(token, self._now()) if conf is not None else EMPTY
+
     def start_recording(self, account_sid: str, conference_sid: str, *, trim_silence: Optional[bool] = None) -> Outcome:
         """Start recording an in-progress conference now (what record-from-start does at the start) →
         StartRecording to ``recordings_dir/<RecordingSid>.wav``; the new RecordingSid is the last of
