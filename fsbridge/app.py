@@ -60,6 +60,8 @@ def settings_from_args(args: argparse.Namespace):
 def make_engine(settings):
     """The engine the settings ask for: ``StandaloneEngine`` (clock realtime or fast) or ``FreeSwitchEngine``."""
     if settings.engine == "freeswitch":
+        from fsbridge.config import check_esl_password
+        check_esl_password(settings)   # no silent ClueCon (#14)
         from fsbridge.engines.freeswitch import FreeSwitchEngine
         return FreeSwitchEngine(settings.esl_host, settings.esl_port, settings.esl_password,
                                 outbound_host=settings.outbound_host, outbound_port=settings.outbound_port)
@@ -112,7 +114,12 @@ class BridgeServer:
         accounts = s.auth_tokens()
         telnyx_keys = {sid: a.telnyx_private_key for sid, a in s.accounts.items() if a.telnyx_private_key}
         jambonz = {sid: a.jambonz_secret for sid, a in s.accounts.items() if a.jambonz_secret}
+        from fsbridge.callbacks.http import Transport
+        from fsbridge.egress import EgressPolicy
+        egress = EgressPolicy.from_settings(s)
+        egress.add_own(s.host, self.port)   # never fetch from ourselves (port 0 is bound by now)
         kw = dict(self.dispatcher_kw)
+        kw.setdefault("transport", Transport(egress=egress))
         user_update = kw.pop("on_update", None)
 
         def on_update(outbox_id, state, attempts, error):
@@ -124,11 +131,13 @@ class BridgeServer:
                                      jambonz_secret=jambonz or None, on_update=on_update, **kw)
         engine = self._engine if self._engine is not None else make_engine(s)
         self.bridge = Bridge(engine, s, store=self.store, dispatcher=self.dispatcher)
+        self.bridge.fetcher.egress = egress
         telnyx_keys = {a.telnyx_api_key: sid for sid, a in s.accounts.items() if a.telnyx_api_key}
         self.app = create_app(self.store, self.bridge, accounts, base_url=self.base_url, telnyx_keys=telnyx_keys)
         from urllib.parse import urlparse
         prefix = urlparse(self.base_url).path.rstrip("/")
         self.app.register_blueprint(calls_blueprint(self.bridge, prefix), url_prefix=prefix or None)
+        self.app.config["MAX_CONTENT_LENGTH"] = s.max_body_bytes   # fsbridge.api.limits: 413 before reading
         self.http.application = self.app
         if hasattr(engine, "set_call_handler"):   # FreeSWITCH: calls from the outbound socket → sessions
             engine.set_call_handler(self.bridge.on_call)

@@ -106,7 +106,7 @@ def app_server():
 def bridge_server(tmp_path, app_server):
     srv = start_bridge(str(tmp_path / "bridge"), accounts={AC: TOKEN},
                        numbers=[Number(NUMBER, AC, app_server.url + "/voice")], clock=SPEED, rate=16000,
-                       fetch_timeout=2.0)
+                       fetch_timeout=2.0, media_dirs=(str(tmp_path),))   # REST file: callees live in tmp_path
     yield srv
     srv.stop()
 

@@ -32,6 +32,7 @@ from fsbridge.conference.ids import is_sid, new_sid
 from fsbridge.conference.reasons import CALL_FAILED, DIAL_OUT_FAILED_STATUSES, P_QUEUED
 from fsbridge.conference.state import ConferenceState, Outcome
 from fsbridge.config import Settings
+from fsbridge.egress import EgressPolicy
 from fsbridge.engines.base import EngineError, EngineUnavailable
 from fsbridge.markup.model import Conference, Dial, Response
 from fsbridge.runtime import params
@@ -107,8 +108,10 @@ class Bridge:
         self.state = ConferenceState(recordings_dir=self.settings.recordings_dir,
                                      clock=lambda: self.now_us() / 1e6)
         self.fetcher = Fetcher(timeout_s=self.settings.fetch_timeout,
-                               connect_timeout_s=self.settings.connect_timeout)
-        self.media = MediaResolver(self.settings.audio_dir, self.fetcher, rate=self.settings.rate)
+                               connect_timeout_s=self.settings.connect_timeout,
+                               egress=EgressPolicy.from_settings(self.settings))
+        self.media = MediaResolver(self.settings.audio_dir, self.fetcher, rate=self.settings.rate,
+                                   max_bytes=self.settings.audio_cache_max_bytes)
         self.confirm_timeout_s = self.settings.confirm_timeout
         self.registry = Registry()
         self.events: Deque[DomainEvent] = collections.deque(maxlen=100_000)   # recent DomainEvents, in order
@@ -462,8 +465,8 @@ class Bridge:
                 raise ValueError(f"{to} is not a configured number and no Url was given")
             url, method, dialect = number.voice_url, number.voice_method, dialect or number.dialect
             direction = direction or params.DIRECTION_INBOUND
-            if number.account != account_sid:
-                raise ValueError(f"{to} belongs to another account")
+            if number.account != account_sid:   # indistinguishable from an unknown number (#14)
+                raise ValueError(f"{to} is not a configured number and no Url was given")
         if account_sid not in self.settings.accounts:
             raise ValueError(f"unknown account {account_sid}")
         ref = source_ref(source) if isinstance(source, str) else source
@@ -547,8 +550,9 @@ class Bridge:
         session.answered = True
         try:
             return session.media_from_url(url, method)
-        except (FetchError, MarkupError) as exc:
-            raise DomainError(INVALID_PARAMETER, f"{url}: {exc.code} {exc.message}") from None
+        except (FetchError, MarkupError) as exc:   # details to the log only: no internal-network oracle (#14)
+            log.warning("media document %s for %s: %s %s", url, account_sid, exc.code, exc.message)
+            raise DomainError(INVALID_PARAMETER, f"The URL could not be used (Twilio error {exc.code})") from None
 
     def _conference_dialect(self, conference_sid: str) -> str:
         info = self.state.conference(conference_sid)
@@ -662,6 +666,12 @@ class Bridge:
                               f"To {to!r}: this engine dials virtual callees only (file:/path, tone:HZ)")
         if virtual and not hasattr(self.engine, "create_call"):
             raise DomainError(INVALID_PARAMETER, f"To {to!r}: this engine cannot place virtual calls")
+        if virtual:
+            from fsbridge.media_policy import MediaRefused, virtual_source
+            try:
+                virtual_source(to, self.settings.media_dirs)
+            except MediaRefused as exc:
+                raise DomainError(INVALID_PARAMETER, f"To: {exc}") from None
         if not self.engine_available():
             raise EngineUnavailable("the engine is not reachable")
         call_sid = new_sid("CA")

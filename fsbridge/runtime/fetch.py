@@ -19,6 +19,7 @@ from urllib.parse import urlencode, urlsplit
 import requests
 import urllib3
 
+from fsbridge import egress as _egress
 from fsbridge.callbacks import signing
 
 log = logging.getLogger("fsbridge.runtime.fetch")
@@ -73,11 +74,15 @@ class Credentials:
 
 class Fetcher:
     """HTTP fetches with timeouts (seconds): ``timeout_s`` read timeout (Twilio waits 15 s for a voice URL),
-    ``connect_timeout_s`` connect timeout. Thread/greenlet safe (one requests.Session per call of fetch)."""
+    ``connect_timeout_s`` connect timeout. Thread/greenlet safe (one requests.Session per call of fetch).
+    ``egress``: the :class:`fsbridge.egress.EgressPolicy` every request and redirect hop obeys (default: the
+    default policy, :meth:`fsbridge.egress.EgressPolicy.default`)."""
 
-    def __init__(self, *, timeout_s: float = 15.0, connect_timeout_s: float = 5.0):
+    def __init__(self, *, timeout_s: float = 15.0, connect_timeout_s: float = 5.0,
+                 egress: Optional[_egress.EgressPolicy] = None):
         self.timeout_s = timeout_s
         self.connect_timeout_s = connect_timeout_s
+        self.egress = egress if egress is not None else _egress.EgressPolicy.default()
 
     # -- markup -------------------------------------------------------------------------------------------------
     def fetch_markup(self, url: str, method: str = "POST", params=None, *, dialect: str = "twiml",
@@ -127,7 +132,7 @@ class Fetcher:
 
     def _request(self, method, url, data, headers, auth, max_bytes) -> Fetched:
         try:
-            with requests.Session() as session:
+            with _egress.session(self.egress) as session:
                 resp = session.request(method, url, data=data, headers=headers, auth=auth, stream=True,
                                        timeout=(self.connect_timeout_s, self.timeout_s),
                                        allow_redirects=True)
@@ -149,6 +154,9 @@ class Fetcher:
                     resp.close()
         except FetchError:
             raise
+        except _egress.EgressDenied as exc:
+            log.warning("fetch %s: %s", url, exc)
+            raise FetchError(HTTP_CONNECTION_FAILURE, f"connection failure: {exc}", url) from None
         except requests.exceptions.ConnectionError as exc:
             if isinstance(exc, requests.exceptions.ConnectTimeout):
                 raise FetchError(HTTP_CONNECTION_FAILURE, f"connect timeout: {exc}", url) from None
