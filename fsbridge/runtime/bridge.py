@@ -33,6 +33,7 @@ from fsbridge.conference.reasons import CALL_FAILED, DIAL_OUT_FAILED_STATUSES, P
 from fsbridge.conference.state import ConferenceState, Outcome
 from fsbridge.config import Settings
 from fsbridge.egress import EgressPolicy
+from fsbridge.textsafe import keep
 from fsbridge.engines.base import EngineError, EngineUnavailable
 from fsbridge.markup.model import Conference, Dial, Response
 from fsbridge.runtime import params
@@ -271,18 +272,12 @@ class Bridge:
             extra = f" reason={e.reason_conference_ended}" if e.reason_conference_ended else ""
             cblog.info("conference %s %r #%d %s%s%s%s", e.conference_sid, e.friendly_name, e.sequence_number,
                        e.name, who, extra, "" if e.subscribed else " (not subscribed)")
-            if self.store is not None:
-                try:
-                    self.store.record(e)
-                except Exception:
-                    log.exception("store.record failed for %s #%d", e.conference_sid, e.sequence_number)
+            if self.store is not None:   # a failure is logged and retried with invalid text replaced (#14)
+                keep(self.store.record, e, "store.record", log)
             if self.dispatcher is not None:
-                try:
-                    row_id = self.dispatcher.enqueue(e)
-                    if row_id is not None:
-                        self._outbox[row_id] = (e.conference_sid, e.sequence_number, e.name)
-                except Exception:
-                    log.exception("dispatcher.enqueue failed for %s #%d", e.conference_sid, e.sequence_number)
+                row_id = keep(self.dispatcher.enqueue, e, "dispatcher.enqueue", log)
+                if row_id is not None:
+                    self._outbox[row_id] = (e.conference_sid, e.sequence_number, e.name)
             for listener in list(self.listeners):
                 try:
                     listener(e)
