@@ -103,6 +103,8 @@ class BridgeServer:
         s = self.settings
         os.makedirs(s.audio_dir, exist_ok=True)
         os.makedirs(s.recordings_dir, exist_ok=True)
+        from fsbridge.dbfile import restrict
+        restrict(s.database_url)   # 0600: the outbox holds hook credentials (#14)
         db = make_db(s.database_url)
         self.store = Store(db)
         self.store.create_all()
@@ -165,6 +167,8 @@ def setup_logging(level: str = "INFO") -> None:
     """One readable line per record on stderr (format in docs/runtime.md)."""
     logging.basicConfig(level=getattr(logging, str(level).upper(), logging.INFO), format=LOG_FORMAT,
                         stream=sys.stderr)
+    from fsbridge import redact
+    redact.install()   # credentials in URLs / Authorization values never reach the log (#14)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -110,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
     from fsbridge.runtime.local import HttpApp, heard_audio, start_bridge
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from fsbridge import redact
+    redact.install()
     out = os.path.abspath(args.out)
     work = os.path.join(out, "work")
     shutil.rmtree(work, ignore_errors=True)
