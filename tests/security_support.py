@@ -81,6 +81,15 @@ def call(server, url: str, **extra) -> str:
     return r.json()["sid"]
 
 
+def call_number(server, number: str = NUMBER, **extra) -> str:
+    """``POST Calls.json`` for a virtual caller (Media=tone:) dialling the configured ``number`` (its voice
+    URL runs in the number's dialect) → its CallSid."""
+    r = rest(server, "Calls.json", {"To": number, "From": "+15557770000", "Media": "tone:440", "TimeLimit": "200",
+                                    **extra})
+    assert r.status_code == 201, r.text
+    return r.json()["sid"]
+
+
 def errors_of(server, call_sid: str, timeout: float = 20.0):
     """Wait for the call to end; its notifications ``[(code, message)]``."""
     assert server.bridge.wait_call(call_sid, timeout), f"call {call_sid} did not end"
