@@ -75,6 +75,7 @@ def test_another_accounts_number_is_indistinguishable_from_an_unknown_one(served
 @pytest.mark.parametrize("path,query", [
     ("Conferences.json", {"Page": str(10 ** 18)}),
     ("Conferences.json", {"Page": "1_000"}),
+    ("Conferences.json", {"Page": "9" * 18}),
     ("Conferences.json", {"PageSize": "9" * 5000}),
     ("Conferences.json", {"DateCreated": "9999-12-31"}),
     ("Conferences.json", {"DateCreated<": "9999-12-31"}),
