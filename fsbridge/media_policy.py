@@ -13,10 +13,14 @@ Both checks raise :class:`MediaRefused` (a ValueError) whose text names the rule
 from __future__ import annotations
 
 import os
+import re
 from typing import Iterable, Optional
 from urllib.parse import unquote, urlsplit
 
 SYNTHETIC_SCHEMES = ("tone_stream://", "silence_stream://")
+# the synthetic references markup may name, in full: a tone_stream with numbers only, silence in ms
+_SYNTHETIC = re.compile(r"tone_stream://(?:%\(\d{1,6}(?:,\d{1,6}){2,8}\))+(?:;loops=-?\d{1,4})?"
+                        r"|silence_stream://-?\d{1,8}(?:,\d{1,5})?")
 HTTP_SCHEMES = ("http", "https")
 VIRTUAL_SCHEMES = ("tone:", "silence:")
 
@@ -52,7 +56,9 @@ def markup_media(url: str, own_dirs: Iterable[str] = ()) -> str:
     :class:`MediaRefused` for anything else (``file:``, other paths, other schemes)."""
     url = (url or "").strip()
     if url.startswith(SYNTHETIC_SCHEMES):
-        return "engine"
+        if _SYNTHETIC.fullmatch(url):
+            return "engine"
+        raise MediaRefused("only plain tone_stream://%(on,off,hz) and silence_stream://ms references are allowed")
     path = _local_path(url)
     if path is not None:
         if is_under(path, own_dirs):

@@ -42,6 +42,8 @@ def xml_corpus(victim: str) -> list:
         ("say-option", "<Response><Say>-f/etc/passwd</Say><Say voice='-f/etc/shadow'>--stdout</Say></Response>",
          None),
         ("play-file", "<Response><Play>file:///etc/passwd</Play><Play>/etc/passwd</Play></Response>", None),
+        ("play-engine-ref", "<Response><Play>tone_stream://{absolute_codec_string=x}/etc/passwd</Play>"
+                            "<Play>local_stream://moh</Play><Play>shell_stream:///bin/id</Play></Response>", None),
         ("play-ssrf", f"<Response><Play>{victim}/a.wav</Play><Play>http://169.254.169.254/x.wav</Play>"
                       "</Response>", None),
         ("redirect-ssrf", f"<Response><Redirect>{victim}/r</Redirect></Response>", None),
@@ -96,7 +98,8 @@ def test_parser_answers_every_hostile_document_with_a_markup_code(dialect, name)
         return
     assert expected is None, f"{name} parsed, expected {expected}"
     assert "passwd" not in repr(response) or name in ("say-option", "play-file", "redirect-file", "wait-file",
-                                                       "conference-file", "xinclude"), repr(response)[:300]
+                                                       "conference-file", "xinclude", "play-engine-ref"), \
+        repr(response)[:300]
     assert "root:" not in repr(response)          # nothing was read from /etc/passwd
 
 

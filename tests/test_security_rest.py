@@ -52,6 +52,12 @@ def test_markup_play_of_a_local_file_is_refused(served):
     server, app, media = served
     app.routes["/voice"] = lambda req: xml("<Response><Play>file:///etc/passwd</Play><Play>/etc/hostname</Play>"
                                            "</Response>")
+    from fsbridge.media_policy import MediaRefused, markup_media
+    for ref in ("tone_stream://{var=1}/etc/passwd", "local_stream://moh", "shell_stream:///bin/id",
+                "silence_stream://1 x"):
+        with pytest.raises(MediaRefused):
+            markup_media(ref)
+    assert markup_media("tone_stream://%(1000,0,440)") == markup_media("silence_stream://500") == "engine"
     sid = call(server, app.url + "/voice")
     assert server.bridge.wait_call(sid, 20)
     assert [code for code, _ in server.bridge.registry.get(sid).errors][:1] == [11100]
