@@ -174,3 +174,34 @@ def test_database_file_is_private(served):
     server, _, _ = served
     path = server.settings.database_url.split("sqlite:///", 1)[1]
     assert os.stat(path).st_mode & 0o777 == 0o600
+
+
+def test_security_settings_parse_and_validate(tmp_path):
+    cfg = tmp_path / "fsbridge.toml"
+    cfg.write_text('[egress]\nallow = ["127.0.0.0/8", "10.0.0.0/8"]\ndeny = ["10.9.0.0/16"]\n'
+                   '[media]\ndirs = ["/srv/media"]\ncache_max_mb = 64\n[http]\nmax_body_bytes = 4096\n'
+                   '[freeswitch]\nallow_stock_password = true\n')
+    s = config.load(str(cfg), env={})
+    assert s.egress_allow == ("127.0.0.0/8", "10.0.0.0/8") and s.egress_deny == ("10.9.0.0/16",)
+    assert s.media_dirs == ("/srv/media",) and s.audio_cache_max_bytes == 64 * 2 ** 20
+    assert s.max_body_bytes == 4096 and s.esl_allow_stock_password
+    assert config.load(None, env={"FSBRIDGE_EGRESS_ALLOW": "::1, 127.0.0.1"}).egress_allow == ("::1", "127.0.0.1")
+    defaults = config.load(None, env={})
+    assert defaults.egress_allow == () and defaults.media_dirs == () and defaults.max_body_bytes == 2 ** 20
+    cfg.write_text('[egress]\nallow = ["localhost"]\n')
+    with pytest.raises(config.ConfigError, match="egress.allow"):
+        config.load(str(cfg), env={})
+
+
+def test_generated_vagrant_config_allows_the_loopback_example_app():
+    import re
+    import tomllib
+    script = open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                               "vagrant", "provision.sh")).read()
+    toml = re.search(r"<<TOML\n(.*?)\nTOML\n", script, re.S).group(1)
+    data = tomllib.loads(toml.replace("$ACCOUNT_SID", "AC" + "0" * 32).replace("$AUTH_TOKEN", "t"))
+    from fsbridge.egress import EgressPolicy
+    policy = EgressPolicy(data["egress"]["allow"], own=[(data["server"]["host"], data["server"]["port"])])
+    for number in data["numbers"]:
+        assert number["voice_url"].startswith("http://127.0.0.1:8090/") and policy.allowed("127.0.0.1", 8090)
+    assert not policy.allowed("127.0.0.1", data["server"]["port"])    # never the bridge itself
