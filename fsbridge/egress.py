@@ -107,9 +107,13 @@ class EgressPolicy:
 
     @classmethod
     def from_settings(cls, settings) -> "EgressPolicy":
-        """The policy a :class:`fsbridge.config.Settings` asks for (``egress_allow``, ``egress_deny``, and the
-        REST listen address when its port is fixed)."""
+        """The policy a :class:`fsbridge.config.Settings` asks for (``egress_allow``, ``egress_deny``), denying
+        the bridge's own sockets: the REST listen address when its port is fixed and, with the FreeSWITCH
+        engine, the outbound-socket server and FreeSWITCH's event socket (an allowed loopback must not let a
+        tenant's URL talk to ESL)."""
         own = [(settings.host, settings.port)] if getattr(settings, "port", 0) else []
+        if getattr(settings, "engine", "") == "freeswitch":
+            own += [(settings.outbound_host, settings.outbound_port), (settings.esl_host, settings.esl_port)]
         return cls(getattr(settings, "egress_allow", ()), getattr(settings, "egress_deny", ()), own)
 
     def add_own(self, host: str, port: int) -> None:

@@ -205,3 +205,8 @@ def test_generated_vagrant_config_allows_the_loopback_example_app():
     for number in data["numbers"]:
         assert number["voice_url"].startswith("http://127.0.0.1:8090/") and policy.allowed("127.0.0.1", 8090)
     assert not policy.allowed("127.0.0.1", data["server"]["port"])    # never the bridge itself
+    settings = config.from_mapping(data)
+    policy = EgressPolicy.from_settings(settings)
+    assert policy.allowed("127.0.0.1", 8090)
+    for port in (settings.port, settings.esl_port, settings.outbound_port):   # REST, ESL, outbound socket
+        assert not policy.allowed("127.0.0.1", port), port
