@@ -35,6 +35,7 @@ from fsbridge.egress import EgressPolicy  # noqa: E402
 from fsbridge.conference.events import CallbackConfig, DomainEvent, ParticipantView  # noqa: E402
 from fsbridge.markup.model import Hook  # noqa: E402
 from fsbridge.store.db import make_engine  # noqa: E402
+from fsbridge.wire import DIALECTS, TWIML  # noqa: E402
 
 AC = "AC00000000000000000000000000000001"
 
@@ -92,7 +93,7 @@ def main(argv=None):
     ap.add_argument("--rate", type=float, default=2000.0, help="events per second offered")
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--conferences", type=int, default=100)
-    ap.add_argument("--dialect", default="twiml", choices=("twiml", "texml", "jambonz"))
+    ap.add_argument("--dialect", default=TWIML, choices=DIALECTS)
     ap.add_argument("--db", default=None, help="SQLite file (default: a temp file)")
     args = ap.parse_args(argv)
 

@@ -56,13 +56,16 @@ def run_client(args) -> int:
     import gevent.queue
     from urllib.parse import urlparse
 
+    from fsbridge.wire import twilio as tw
+    from fsbridge.wire.serialize import bool_str
+
     u = urlparse(args.url)
     calls = args.calls.split(",")
     auth = "Basic " + base64.b64encode(f"{ACCOUNT}:{TOKEN}".encode()).decode()
 
     def encode(call_sid: str, muted: bool) -> bytes:
-        body = f"Muted={'true' if muted else 'false'}".encode()
-        path = f"{u.path.rstrip('/')}/2010-04-01/Accounts/{ACCOUNT}/Conferences/{args.conference}" \
+        body = f"{tw.MUTED}={bool_str(muted)}".encode()
+        path = f"{u.path.rstrip('/')}/{tw.API_VERSION}/Accounts/{ACCOUNT}/Conferences/{args.conference}" \
                f"/Participants/{call_sid}.json"
         head = (f"POST {path} HTTP/1.1\r\nHost: {u.hostname}:{u.port}\r\nAuthorization: {auth}\r\n"
                 f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n\r\n")

@@ -30,7 +30,8 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from typing import Dict, List, Mapping, Optional, Tuple
 
-DIALECTS = ("twiml", "texml", "jambonz")
+from fsbridge.wire import DIALECTS, TWIML  # noqa: F401  (DIALECTS re-exported: the dialect ids live in fsbridge.wire)
+
 STOCK_ESL_PASSWORD = "ClueCon"
 
 
@@ -60,7 +61,7 @@ class Number:
     account: str
     voice_url: str
     voice_method: str = "POST"
-    dialect: str = "twiml"
+    dialect: str = TWIML
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ def _parse_numbers(items, accounts: Mapping[str, Account]) -> Dict[str, Number]:
             num = Number(number=str(item["number"]), account=str(item.get("account") or default_account),
                          voice_url=str(item["voice_url"]),
                          voice_method=str(item.get("voice_method", "POST")).upper(),
-                         dialect=str(item.get("dialect", "twiml")).lower())
+                         dialect=str(item.get("dialect", TWIML)).lower())
         except KeyError as exc:
             raise ConfigError(f"numbers[{i}]: missing {exc.args[0]}") from None
         if num.dialect not in DIALECTS:

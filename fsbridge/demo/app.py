@@ -26,6 +26,7 @@ import requests
 from flask import Flask, Response, abort, request
 
 from fsbridge.callbacks.signing import twilio_signature
+from fsbridge.wire import twilio as tw
 
 log = logging.getLogger("fsbridge.demo.app")
 
@@ -66,12 +67,12 @@ def create_demo_app(*, rest_base: Union[str, Callable[[], str]], account_sid: st
 
     @app.post("/voice/team")
     def team() -> Response:
-        caller = request.form.get("From", "")
+        caller = request.form.get(tw.FROM, "")
         attrs = {
             "statusCallbackEvent": "start end join leave mute speaker",
             "participantLabel": caller,
-            "record": "record-from-start",
-            "beep": "onEnter",
+            "record": tw.RECORD_FROM_START,
+            "beep": tw.BEEP_ON_ENTER,
         }
         if caller == PRESENTER:
             attrs["endConferenceOnExit"] = "true"
@@ -79,7 +80,7 @@ def create_demo_app(*, rest_base: Union[str, Callable[[], str]], account_sid: st
 
     @app.post("/voice/moderated")
     def moderated() -> Response:
-        moderator = request.form.get("From", "") == PRESENTER
+        moderator = request.form.get(tw.FROM, "") == PRESENTER
         attrs = {"startConferenceOnEnter": "true" if moderator else "false",
                  "endConferenceOnExit": "true" if moderator else "false",
                  "statusCallbackEvent": "start end join leave"}
@@ -88,7 +89,7 @@ def create_demo_app(*, rest_base: Union[str, Callable[[], str]], account_sid: st
 
     @app.post("/voice/waiting")
     def waiting() -> Response:
-        agent = request.form.get("From", "") == PRESENTER
+        agent = request.form.get(tw.FROM, "") == PRESENTER
         attrs = {"beep": "false", "statusCallbackEvent": "start end join leave"}
         if agent:
             attrs["endConferenceOnExit"] = "true"
@@ -104,25 +105,25 @@ def create_demo_app(*, rest_base: Union[str, Callable[[], str]], account_sid: st
             abort(403)
         if on_callback:
             on_callback(params)
-        if params.get("StatusCallbackEvent") == "participant-join":
+        if params.get(tw.STATUS_CALLBACK_EVENT) == tw.PARTICIPANT_JOIN:
             with lock:
-                joined[params.get("ParticipantLabel", "")] = params["CallSid"]
+                joined[params.get(tw.PARTICIPANT_LABEL, "")] = params[tw.CALL_SID]
                 ready = expected <= set(joined) and not muted_once.is_set()
                 if ready:
                     muted_once.set()
                     targets = [(label, sid) for label, sid in joined.items() if label != PRESENTER]
             if ready:
                 # Not inside the request: Twilio expects a quick answer to its webhook.
-                threading.Thread(target=_mute_all, args=(params["ConferenceSid"], targets),
+                threading.Thread(target=_mute_all, args=(params[tw.CONFERENCE_SID], targets),
                                  daemon=True).start()
         return Response("", status=204)
 
     def _mute_all(conference_sid: str, targets) -> None:
         for label, call_sid in targets:
             base = rest_base() if callable(rest_base) else rest_base
-            url = (f"{base}/2010-04-01/Accounts/{account_sid}/Conferences/{conference_sid}"
+            url = (f"{base}/{tw.API_VERSION}/Accounts/{account_sid}/Conferences/{conference_sid}"
                    f"/Participants/{call_sid}.json")
-            reply = requests.post(url, data={"Muted": "true"}, auth=(account_sid, auth_token), timeout=10)
+            reply = requests.post(url, data={tw.MUTED: "true"}, auth=(account_sid, auth_token), timeout=10)
             log.info("REST mute %s → %s", label, reply.status_code)
             reply.raise_for_status()
         if on_mute_done:

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Dict, List, Tuple
 
+from fsbridge.wire import twilio as tw
+
 ACCOUNT_SID = "AC" + "de30" * 8
 TEAM_NUMBER = "+15550107000"
 
@@ -130,12 +132,12 @@ def run(args: argparse.Namespace) -> int:
         cb_file.write(json.dumps(params, sort_keys=True) + "\n")
         cb_file.flush()
         clock = server_box["server"].bridge.engine.clock
-        who = params.get("ParticipantLabel", "")
-        print(f"  [{clock.now_s:5.1f} s] #{params.get('SequenceNumber', '?'):>2} "
-              f"{params.get('StatusCallbackEvent', ''):<26} {who}"
-              + (f"  ({params['ReasonConferenceEnded']})" if params.get("ReasonConferenceEnded") else ""),
+        who = params.get(tw.PARTICIPANT_LABEL, "")
+        print(f"  [{clock.now_s:5.1f} s] #{params.get(tw.SEQUENCE_NUMBER, '?'):>2} "
+              f"{params.get(tw.STATUS_CALLBACK_EVENT, ''):<26} {who}"
+              + (f"  ({params[tw.REASON_CONFERENCE_ENDED]})" if params.get(tw.REASON_CONFERENCE_ENDED) else ""),
               flush=True)
-        if params.get("StatusCallbackEvent") == "conference-end":
+        if params.get(tw.STATUS_CALLBACK_EVENT) == tw.CONFERENCE_END:
             ended.set()
 
     app = HttpApp(create_demo_app(rest_base=lambda: server_box["server"].base_url, account_sid=ACCOUNT_SID,
@@ -211,14 +213,14 @@ def run(args: argparse.Namespace) -> int:
     }
     for what, level in facts.items():
         print(f"  {what}: {level:6.1f} dBFS")
-    events = [p.get("StatusCallbackEvent") for p in received]
-    end = next((p for p in received if p.get("StatusCallbackEvent") == "conference-end"), {})
-    print(f"  {len(received)} callbacks; conference ended: {end.get('ReasonConferenceEnded', 'no')}; "
+    events = [p.get(tw.STATUS_CALLBACK_EVENT) for p in received]
+    end = next((p for p in received if p.get(tw.STATUS_CALLBACK_EVENT) == tw.CONFERENCE_END), {})
+    print(f"  {len(received)} callbacks; conference ended: {end.get(tw.REASON_CONFERENCE_ENDED, 'no')}; "
           f"recording {rec_len:.1f} s; wall time {time.monotonic() - wall0:.1f} s")
     print(f"  wrote {out}/recording.wav, heard-*.wav, callbacks.jsonl, timeline.png")
-    ok = (events.count("participant-join") == 4 and events.count("conference-start") == 1
-          and end.get("ReasonConferenceEnded") == "participant-with-end-conference-on-exit-left"
-          and events.count("participant-mute") == 3 and rec_len > 0
+    ok = (events.count(tw.PARTICIPANT_JOIN) == 4 and events.count(tw.CONFERENCE_START) == 1
+          and end.get(tw.REASON_CONFERENCE_ENDED) == tw.ECOE_LEFT
+          and events.count(tw.PARTICIPANT_MUTE) == 3 and rec_len > 0
           and facts["Mary heard muted Alice"] < -60 and facts["Mary heard muted Charles"] < -60
           and facts["Alice heard Mary"] > -40)
     if not ok:

@@ -9,18 +9,20 @@ from __future__ import annotations
 
 from typing import Dict, Iterable, List, Mapping, Tuple
 
+from fsbridge.wire import twilio as tw
+
 MARKS = {  # event → (marker, colour, legend text)
-    "participant-join": ("^", "tab:green", "join"),
-    "participant-leave": ("v", "tab:red", "leave"),
-    "participant-mute": ("x", "black", "mute"),
-    "participant-unmute": ("+", "black", "unmute"),
-    "participant-hold": ("s", "tab:purple", "hold"),
-    "participant-unhold": ("D", "tab:purple", "unhold"),
+    tw.PARTICIPANT_JOIN: ("^", "tab:green", "join"),
+    tw.PARTICIPANT_LEAVE: ("v", "tab:red", "leave"),
+    tw.PARTICIPANT_MUTE: ("x", "black", "mute"),
+    tw.PARTICIPANT_UNMUTE: ("+", "black", "unmute"),
+    tw.PARTICIPANT_HOLD: ("s", "tab:purple", "hold"),
+    tw.PARTICIPANT_UNHOLD: ("D", "tab:purple", "unhold"),
 }
 
 
-def speech_spans(records: Iterable[Mapping], start: str = "participant-speech-start",
-                 stop: str = "participant-speech-stop") -> Dict[str, List[Tuple[float, float]]]:
+def speech_spans(records: Iterable[Mapping], start: str = tw.PARTICIPANT_SPEECH_START,
+                 stop: str = tw.PARTICIPANT_SPEECH_STOP) -> Dict[str, List[Tuple[float, float]]]:
     """Per label, the (start_s, end_s) spans between ``start`` and ``stop`` records (default: Twilio's
     participant-speech-start/stop; the demo also marks what each caller actually said with
     ``source-speech-start/stop``)."""
@@ -71,7 +73,7 @@ def draw_timeline(records: Iterable[Mapping], path: str, title: str = "Conferenc
             ax.plot(rec["t"], row[label], marker=marker, color=colour, markersize=9, linestyle="none",
                     label=text if text not in seen else "_nolegend_")
             seen.add(text)
-        elif event in ("conference-start", "conference-end"):
+        elif event in (tw.CONFERENCE_START, tw.CONFERENCE_END):
             ax.axvline(rec["t"], color="tab:gray", linestyle="--", linewidth=1)
             ax.text(rec["t"], len(lanes) - 0.4, event.split("-")[1], rotation=90, fontsize=8,
                     va="top", ha="right", color="tab:gray")

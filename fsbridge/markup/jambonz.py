@@ -19,14 +19,15 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
+from fsbridge.wire import twilio as tw
+from fsbridge.wire.jambonz import STATUS_EVENT_ALIASES, STATUS_EVENTS  # noqa: F401  (re-exported)
+
 from .errors import DOCUMENT_PARSE_FAILURE, SCHEMA_VALIDATION_WARNING, MarkupError
 from .model import JAMBONZ, Conference, Hangup, Hook, MarkupWarning, Pause, Play, Redirect, Response, Say, Verb
 from .twiml import PARTICIPANT_LABEL_MAX
 from .values import METHOD, Bool, Events, Int, Invalid, Number, Text, convert
 
-#: jambonz conference statusEvents (seed) and the alias its code emits.
-STATUS_EVENTS = ("start", "end", "join", "leave", "start-talking", "end-talking")
-STATUS_EVENT_ALIASES = (("stop-talking", "end-talking"),)
+# statusEvents words and the alias jambonz's code emits: fsbridge.wire.jambonz.
 #: Verbs of the jambonz verb specification 0.1.13 that fsbridge does not run (warned 12200, skipped).
 UNSUPPORTED_VERBS = frozenset({
     "alert", "answer", "sip:decline", "sip:request", "sip:refer", "config", "dub", "dequeue", "enqueue", "leave",
@@ -68,7 +69,7 @@ class BeepKind:
 
     def json(self, v: object) -> str:
         """JSON boolean → ``"onEnter"`` / ``"false"``; raises Invalid otherwise."""
-        return "onEnter" if Bool().json(v) else "false"
+        return tw.BEEP_ON_ENTER if Bool().json(v) else tw.BEEP_FALSE
 
 
 class LoopKind:
@@ -208,14 +209,14 @@ def _verb_name(item: Any) -> Tuple[Optional[str], Dict[str, Any]]:
 
 
 def _conference(v: Dict[str, Any], warn, path: str) -> List[Verb]:
-    v.setdefault("beep", "false")
+    v.setdefault("beep", tw.BEEP_FALSE)
     v.setdefault("wait_url", "")
     if "wait_hook" in v:
         v["wait_url"], v["wait_method"] = v["wait_hook"].url, v["wait_hook"].method
     if "status_hook" in v:
         v["status_callback"], v["status_callback_method"] = v["status_hook"].url, v["status_hook"].method
     if "record_options" in v:
-        v["record"] = "record-from-start"
+        v["record"] = tw.RECORD_FROM_START
     return [Conference(**v)]
 
 

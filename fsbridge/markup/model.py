@@ -15,10 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional, Tuple, Union
 
-TWIML = "twiml"
-TEXML = "texml"
-JAMBONZ = "jambonz"
-DIALECTS = (TWIML, TEXML, JAMBONZ)
+from fsbridge.wire import DIALECTS, JAMBONZ, TEXML, TWIML  # noqa: F401  (the dialect ids live in fsbridge.wire)
+from fsbridge.wire import twilio as _tw
 
 
 @dataclass(frozen=True)
@@ -63,7 +61,7 @@ class Conference:
 
     name: str
     muted: bool = False
-    beep: str = "true"
+    beep: str = _tw.BEEP_TRUE
     start_conference_on_enter: bool = True
     end_conference_on_exit: bool = False
     participant_label: Optional[str] = None
@@ -71,16 +69,16 @@ class Conference:
     wait_url: Optional[str] = None
     wait_method: str = "POST"
     max_participants: int = 250
-    record: str = "do-not-record"
+    record: str = _tw.DO_NOT_RECORD
     region: Optional[str] = None
-    trim: str = "trim-silence"
+    trim: str = _tw.TRIM_SILENCE
     coach: Optional[str] = None
     status_callback_event: Tuple[str, ...] = ()
     status_callback: Optional[str] = None
     status_callback_method: str = "POST"
     recording_status_callback: Optional[str] = None
     recording_status_callback_method: str = "POST"
-    recording_status_callback_event: Tuple[str, ...] = ("completed",)
+    recording_status_callback_event: Tuple[str, ...] = (_tw.REC_COMPLETED,)
     event_callback_url: Optional[str] = None
     #: Twilio ``recordingConfigurationId`` (offered by twilio-python's ``Dial.conference``); kept, not acted on
     recording_configuration_id: Optional[str] = None

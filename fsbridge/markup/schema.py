@@ -6,17 +6,10 @@ tables themselves live in ``twiml.py`` / ``texml.py`` — the only modules that 
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Tuple
 
-_CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
-
-
-def snake_case(wire: str) -> str:
-    """Twilio's lowerCamel attribute name → model field name: ``startConferenceOnEnter`` →
-    ``start_conference_on_enter`` (the inverse of twilio-python's ``lower_camel``)."""
-    return _CAMEL.sub(r"_\1", wire).lower()
+from fsbridge.wire.serialize import snake_case  # noqa: F401  (attribute name → model field; re-exported)
 
 
 IGNORED = "-"  #: ``Attr.field`` value for attributes accepted without effect (Twilio Dial ``ringTone``)

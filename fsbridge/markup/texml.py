@@ -11,15 +11,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from fsbridge.wire.texml import CONFERENCE_EVENTS, RECORDING_TIMEOUT_MAX  # noqa: F401  (re-exported)
+from fsbridge.wire.twilio import DO_NOT_TRIM
+
 from .model import TEXML, Conference
 from .schema import Attr, XmlDialect
 from .twiml import TWIML
 from .values import Bool, Events, Int
-
-#: Telnyx: statusCallbackEvent values.
-CONFERENCE_EVENTS = ("start", "end", "join", "leave", "speaker")
-#: Telnyx: recordingTimeout upper bound, seconds.
-RECORDING_TIMEOUT_MAX = 14400
 
 _SHARED = (
     "muted", "start_conference_on_enter", "end_conference_on_exit", "max_participants", "beep", "record",
@@ -45,5 +43,5 @@ def _conference_attrs():
 TEXML_DIALECT = XmlDialect(
     name=TEXML,
     attrs={**TWIML.attrs, Conference: _conference_attrs()},
-    defaults={Conference: {"trim": "do-not-trim"}},
+    defaults={Conference: {"trim": DO_NOT_TRIM}},
 )

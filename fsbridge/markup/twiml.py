@@ -8,17 +8,15 @@ derives its table from :data:`TWIML` by model field.
 """
 from __future__ import annotations
 
+from fsbridge.wire import twilio as tw
+from fsbridge.wire.twilio import CONFERENCE_EVENTS, RECORDING_EVENTS, REGIONS  # noqa: F401  (re-exported)
+
 from .model import TWIML as _TWIML
 from .model import Conference, Dial, Pause, Play, Redirect, Say
 from .schema import IGNORED, Attr, XmlDialect
 from .values import METHOD, Bool, Choice, Events, Int, Number, Text
 
-#: Twilio: statusCallbackEvent values.
-CONFERENCE_EVENTS = ("start", "end", "join", "leave", "mute", "hold", "modify", "speaker", "announcement")
-#: Twilio: recordingStatusCallbackEvent values.
-RECORDING_EVENTS = ("in-progress", "completed", "absent")
-#: Twilio: conference mixing regions.
-REGIONS = ("us1", "us2", "ie1", "de1", "sg1", "br1", "au1", "jp1")
+# statusCallbackEvent / recordingStatusCallbackEvent words and mixing regions: fsbridge.wire.twilio.
 #: Twilio Conference participantLabel limit (longer labels are kept with a warning; the domain rejects them).
 PARTICIPANT_LABEL_MAX = 128
 #: Twilio Dial timeLimit: default 14400 s, at most 24 h.
@@ -28,18 +26,18 @@ URL = Text()
 
 CONFERENCE_ATTRS = (
     Attr("muted", Bool()),
-    Attr("beep", Choice(("true", "false", "onEnter", "onExit"))),
+    Attr("beep", Choice(tw.BEEP)),
     Attr("startConferenceOnEnter", Bool()),
     Attr("endConferenceOnExit", Bool()),
     Attr("participantLabel", Text(warn_over=PARTICIPANT_LABEL_MAX)),
-    Attr("jitterBufferSize", Choice(("small", "medium", "large", "off"))),
+    Attr("jitterBufferSize", Choice(tw.JITTER)),
     Attr("waitUrl", Text(empty="")),
     Attr("waitMethod", METHOD),
     Attr("maxParticipants", Int(1, 250)),
-    Attr("record", Choice(("do-not-record", "record-from-start"))),
+    Attr("record", Choice(tw.CONFERENCE_RECORD_MODES)),
     Attr("recordingConfigurationId", Text()),
     Attr("region", Choice(REGIONS)),
-    Attr("trim", Choice(("trim-silence", "do-not-trim"))),
+    Attr("trim", Choice(tw.TRIM)),
     Attr("coach", Text(pattern=r"CA[0-9a-fA-F]{32}")),
     Attr("statusCallbackEvent", Events(CONFERENCE_EVENTS)),
     Attr("statusCallback", URL),
@@ -57,8 +55,7 @@ DIAL_ATTRS = (
     Attr("timeLimit", Int(1, TIME_LIMIT_MAX)),
     Attr("callerId", Text()),
     Attr("timeout", Int(0, 600)),
-    Attr("record", Choice(("do-not-record", "record-from-answer", "record-from-ringing",
-                           "record-from-answer-dual", "record-from-ringing-dual", "true", "false"))),
+    Attr("record", Choice(tw.DIAL_RECORD)),
     # Valid <Dial> attributes that do nothing for a Conference (twilio-python VoiceResponse.dial keywords).
     *(Attr(name, Text(), IGNORED) for name in (
         "trim", "recordingStatusCallback", "recordingStatusCallbackMethod", "recordingStatusCallbackEvent",

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Tuple
 
+from fsbridge.wire.serialize import FALSE, TRUE, parse_bool
+
 _INT_RE = re.compile(r"^\s*\+?(\d{1,12})\s*$")
 _NUM_RE = re.compile(r"^\s*\+?(\d{1,12}(?:\.\d{1,12})?)\s*$")
 
@@ -32,10 +34,10 @@ class Bool:
 
     def text(self, s: str) -> bool:
         """XML text ``"true"``/``"false"`` (any case) → bool; anything else raises Invalid."""
-        low = s.strip().lower()
-        if low in ("true", "false"):
-            return low == "true"
-        raise Invalid(f"{_short(s)} is not one of true, false")
+        try:
+            return parse_bool(s)
+        except ValueError:
+            raise Invalid(f"{_short(s)} is not one of {TRUE}, {FALSE}") from None
 
     def json(self, v: object) -> bool:
         """JSON boolean → bool; numbers and strings raise Invalid (jambonz types are strict)."""

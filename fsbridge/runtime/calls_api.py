@@ -202,15 +202,16 @@ def calls_blueprint(bridge: Bridge, prefix: str = "") -> Blueprint:
         recs.reverse()
         from fsbridge.api.paging import DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE
         from fsbridge.api.params import integer
-        size = integer(request.args, "PageSize", 1, MAX_PAGE_SIZE) or DEFAULT_PAGE_SIZE
-        page = integer(request.args, "Page", 0, MAX_PAGE) or 0
+        from fsbridge.wire.twilio import PAGE, PAGE_SIZE
+        size = integer(request.args, PAGE_SIZE, 1, MAX_PAGE_SIZE) or DEFAULT_PAGE_SIZE
+        page = integer(request.args, PAGE, 0, MAX_PAGE) or 0
         start = page * size
         items = recs[start:start + size]
         base = f"{prefix}/2010-04-01/Accounts/{AccountSid}/Calls.json"
         filters = [(k, request.args[k]) for k in ("Status", "To", "From") if request.args.get(k)]
 
         def uri(n: int) -> str:
-            return base + "?" + urlencode(filters + [("PageSize", size), ("Page", n)])
+            return base + "?" + urlencode(filters + [(PAGE_SIZE, size), (PAGE, n)])
         return jsonify({"calls": [call_json(r, prefix) for r in items], "first_page_uri": uri(0),
                         "next_page_uri": uri(page + 1) if start + size < len(recs) else None,
                         "previous_page_uri": uri(page - 1) if page > 0 else None, "page": page,
