@@ -63,10 +63,12 @@ def make_engine(settings):
         from fsbridge.config import check_esl_password
         check_esl_password(settings)   # no silent ClueCon (#14)
         from fsbridge.engines.freeswitch import FreeSwitchEngine
+        from fsbridge.engines.standalone.media import render_say   # Say → a WAV FreeSWITCH plays
         return FreeSwitchEngine(settings.esl_host, settings.esl_port, settings.esl_password,
-                                outbound_host=settings.outbound_host, outbound_port=settings.outbound_port)
+                                outbound_host=settings.outbound_host, outbound_port=settings.outbound_port,
+                                rate=settings.rate, say=render_say)
     from fsbridge.engines.standalone.engine import StandaloneEngine
-    from fsbridge.runtime.timers import TimerClock
+    from fsbridge.engines.standalone.timers import TimerClock
     from fsbridge.config import clock_speed
     clock = TimerClock(speed=clock_speed(settings.clock))
     return StandaloneEngine(rate=settings.rate, clock=clock, capture_heard=settings.capture_heard)
@@ -96,7 +98,7 @@ class BridgeServer:
         from fsbridge.api.app import create_app
         from fsbridge.callbacks.dispatcher import Dispatcher
         from fsbridge.runtime.bridge import Bridge
-        from fsbridge.runtime.calls_api import calls_blueprint
+        from fsbridge.api.calls import calls_blueprint
         from fsbridge.store import Store
         from fsbridge.store.db import make_engine as make_db
 
@@ -141,8 +143,7 @@ class BridgeServer:
         self.app.register_blueprint(calls_blueprint(self.bridge, prefix), url_prefix=prefix or None)
         self.app.config["MAX_CONTENT_LENGTH"] = s.max_body_bytes   # fsbridge.api.limits: 413 before reading
         self.http.application = self.app
-        if hasattr(engine, "set_call_handler"):   # FreeSWITCH: calls from the outbound socket → sessions
-            engine.set_call_handler(self.bridge.on_call)
+        engine.set_call_handler(self.bridge.on_call)   # FreeSWITCH: calls from the outbound socket → sessions
         self.bridge.start()
         self.http.start()
         log.info("fsbridge serving on %s (engine %s, database %s)", self.base_url, s.engine, s.database_url)

@@ -34,3 +34,37 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "freeswitch" in item.keywords:
             item.add_marker(skip)
+
+
+# ------------------------------------------------------------------ the app → bridge → client chain
+# (Flask tutorial style): the customer's app on a real port 0, a whole in-process bridge whose number
+# e2e_support.NUMBER runs that app's /voice, and a REST client for it (rest_api). Used by tests/test_e2e_*.py.
+@pytest.fixture
+def app_server():
+    """The customer's app (:class:`e2e_support.AppServer`), served on 127.0.0.1:0 until the test ends."""
+    from e2e_support import AppServer
+    srv = AppServer()
+    yield srv
+    srv.http.stop()
+
+
+@pytest.fixture
+def bridge_server(tmp_path, app_server):
+    """``fsbridge serve`` in this process (standalone engine, clock 10× real time, 16 kHz) with one account
+    (e2e_support.AC/TOKEN) and the number e2e_support.NUMBER → ``app_server.url + "/voice"``."""
+    from e2e_support import AC, NUMBER, SPEED, TOKEN
+    from fsbridge.config import Number
+    from fsbridge.local import start_bridge
+    srv = start_bridge(str(tmp_path / "bridge"), accounts={AC: TOKEN},
+                       numbers=[Number(NUMBER, AC, app_server.url + "/voice")], clock=SPEED, rate=16000,
+                       fetch_timeout=2.0, media_dirs=(str(tmp_path),))   # REST file: callees live in tmp_path
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def rest_api(bridge_server):
+    """``rest_api(path, data=None, method="POST")`` → requests.Response: an authenticated request to the
+    bridge's account root (``/2010-04-01/Accounts/{AC}/{path}``)."""
+    from e2e_support import rest
+    return lambda path, data=None, method="POST": rest(bridge_server, path, data, method)

@@ -7,7 +7,7 @@ import requests
 from flask import Flask, Response, request
 
 from fsbridge.config import Number
-from fsbridge.runtime.local import CallbackLog, HttpApp, start_bridge
+from fsbridge.local import CallbackLog, HttpApp, start_bridge
 
 AC = "AC" + "a" * 32
 TOKEN = "token-a"

@@ -16,7 +16,7 @@ from flask import Flask, Response, request
 from twilio.request_validator import RequestValidator
 
 from fsbridge import config
-from fsbridge.runtime.local import CallbackLog, HttpApp
+from fsbridge.local import CallbackLog, HttpApp
 
 AC = "AC" + "5" * 32
 TOKEN = "serve-token"

@@ -11,8 +11,8 @@ from flask import Flask, Response, request
 
 from fsbridge.config import Number
 from fsbridge.engines.freeswitch import FreeSwitchEngine
-from fsbridge.runtime.local import CallbackLog, HttpApp, start_bridge
-from fsfake import FakeCall, FakeFreeSwitch
+from fsbridge.local import CallbackLog, HttpApp, start_bridge
+from fakes import FakeCall, FakeFreeSwitch
 
 AC = "AC" + "8" * 32
 TOKEN = "fs-e2e-token"
@@ -139,7 +139,7 @@ def test_serve_composition_builds_the_freeswitch_engine_and_outbound_server(tmp_
     fake = FakeFreeSwitch().start()
     app = App()
     from fsbridge.app import BridgeServer
-    from fsbridge.runtime.local import local_settings
+    from fsbridge.local import local_settings
     settings = local_settings(str(tmp_path / "serve"), accounts={AC: TOKEN},
                               numbers=[Number(NUMBER, AC, app.url + "/voice")], engine="freeswitch",
                               esl_host="127.0.0.1", esl_port=fake.port, esl_password="ClueCon",

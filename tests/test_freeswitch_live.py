@@ -21,7 +21,7 @@ import pytest
 from fsbridge.conference import commands as c
 from fsbridge.conference import native as n
 from fsbridge.engines.freeswitch import FreeSwitchEngine
-from fsfake import Sink
+from fakes import Sink
 
 pytestmark = pytest.mark.freeswitch
 

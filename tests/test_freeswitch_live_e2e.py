@@ -36,7 +36,7 @@ from twilio.request_validator import RequestValidator
 
 from fsbridge.config import Number
 from fsbridge.engines.freeswitch import FreeSwitchEngine
-from fsbridge.runtime.local import CallbackLog, HttpApp, start_bridge
+from fsbridge.local import CallbackLog, HttpApp, start_bridge
 
 pytestmark = pytest.mark.freeswitch
 

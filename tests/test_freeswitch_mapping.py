@@ -7,7 +7,7 @@ from fsbridge.engines.base import EngineError
 from fsbridge.engines.freeswitch import render
 from fsbridge.engines.freeswitch.esl_parse import parse_message
 from fsbridge.engines.freeswitch.mapping import EventMapper, TalkGate
-from fsfake import recorded_events
+from fakes import recorded_events
 
 
 def mapped(rel, mapper=None):
@@ -225,19 +225,6 @@ def test_resync_snapshot_merges_member_events_mapped_meanwhile():
     mapper.replace_members({"old": ("R", 2)})
     assert mapper.members == {"old": ("R", 2), ALICE: ("life", 8)}
     assert mapper.journal is None
-
-
-def test_resync_events_diff():
-    from fsbridge.conference.native import MemberSnapshot
-    from fsbridge.engines.freeswitch.mapping import resync_events
-    before = {"u1": ("R", 1), "u2": ("R", 2), "u3": ("R", 3), "u5": ("R", 5)}
-    flags = {"u1": (False, False), "u2": (True, False), "u3": (False, True), "u5": (False, False)}
-    snap = [MemberSnapshot("R", 1, "u1", muted=True), MemberSnapshot("R", 3, "u3"),
-            MemberSnapshot("R", 4, "u4", hold=True), MemberSnapshot("R", 6, "u6")]
-    out = resync_events(before, flags, snap, skip={"u5", "u6"}, now_us=7)
-    assert [(e.action, e.unique_id) for e in out] == [
-        (n.MUTE_MEMBER, "u1"), (n.DEL_MEMBER, "u2"), (n.UNHOLD_MEMBER, "u3"), (n.ADD_MEMBER, "u4")]
-    assert all(e.timestamp_us == 7 and ("resync", "true") in e.extra for e in out)
 
 
 def test_mapper_tracks_flags_from_events():

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from fsbridge.engines.freeswitch import esl_parse
 from fsbridge.engines.freeswitch.esl_parse import ESLParseError, parse_message, read_message
-from fsfake import FIXTURES, plain_event, read_transcript, recorded_events
+from fakes import FIXTURES, plain_event, read_transcript, recorded_events
 
 ALL = sorted(FIXTURES.rglob("*.esl.txt"))
 

@@ -10,7 +10,7 @@ import pytest
 from fsbridge.engines.base import EngineUnavailable
 from fsbridge.engines.freeswitch.outbound import FsOutboundSession
 from fsbridge.engines.freeswitch.transport import FsInboundESL
-from fsfake import FIXTURES, TranscriptReplayer
+from fakes import FIXTURES, TranscriptReplayer
 
 INBOUND = sorted(str(p.relative_to(FIXTURES)) for p in FIXTURES.rglob("*.esl.txt")
                  if "outbound_session" not in p.name and p.name not in ("auth_fail.esl.txt",

@@ -12,7 +12,7 @@ from fsbridge.engines.standalone.engine import StandaloneEngine
 from fsbridge.markup.model import Conference
 from fsbridge.runtime.bridge import Bridge
 from fsbridge.runtime.registry import CallRecord
-from fsbridge.runtime.timers import TimerClock
+from fsbridge.engines.standalone.timers import TimerClock
 
 AC = "AC" + "3" * 32
 

@@ -15,7 +15,7 @@ from fsbridge.callbacks import signing
 from fsbridge.markup import model as m
 from fsbridge.runtime import params
 from fsbridge.runtime.bridge import conference_from_options, is_media_url, source_ref
-from fsbridge.runtime.calls_api import parse_dtmf, parse_send_digits
+from fsbridge.api.calls import parse_dtmf, parse_send_digits
 from fsbridge.runtime.fetch import Credentials, FetchError, Fetcher
 from fsbridge.runtime.media import MediaResolver, local_path, silence
 from fsbridge.runtime.tasks.registry import TASKS, WAIT_VERBS
@@ -137,7 +137,9 @@ def test_play_downloads_once_into_the_cache(httpserver, tmp_path):
 
 def test_say_renders_a_wav(tmp_path):
     import soundfile as sf
-    ref = MediaResolver(str(tmp_path / "cache")).say("hello there", "woman", "en-US")
+    from fsbridge.engines.standalone.engine import StandaloneEngine
+    ref = MediaResolver(str(tmp_path / "cache"), say=StandaloneEngine(rate=16000).render_say).say(
+        "hello there", "woman", "en-US")
     info = sf.info(ref)
     assert info.samplerate == 16000 and 0.3 < info.duration < 5
 
@@ -187,7 +189,7 @@ def test_one_task_per_verb():
 
 
 def test_timer_clock_fires_in_engine_time():
-    from fsbridge.runtime.timers import TimerClock
+    from fsbridge.engines.standalone.timers import TimerClock
     clock = TimerClock(speed=None)
     fired = []
     clock.call_later(0.1, lambda: fired.append(clock.ticks))

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from fsbridge.app import BridgeServer
 from fsbridge.config import Account
-from fsbridge.runtime.local import local_settings
+from fsbridge.local import local_settings
 from security_support import AC, AC_B, TOKEN, TOKEN_B
 
 TELNYX_KEY = "KEY-props"

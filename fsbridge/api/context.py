@@ -1,13 +1,15 @@
 """What every route needs: the app's store, control and settings, plus the shared lookups and the guarded
-control call. Set up by :func:`fsbridge.api.app.create_app` under ``app.extensions["fsbridge"]``."""
+control (:func:`live_control`). Set up by :func:`fsbridge.api.app.create_app` under ``app.extensions["fsbridge"]``."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional
+from typing import Iterator, Mapping, Optional
 
 from flask import current_app
 
 from fsbridge.api.errors import ApiError, UNAVAILABLE, from_control, not_found
+from fsbridge.runtime.control import ConferenceControl
 from fsbridge.store import Store
 from fsbridge.store.rows import ConferenceRow, ParticipantRow, RecordingRow
 
@@ -18,7 +20,7 @@ class ApiContext:
     Twilio ``region`` value rendered; ``control``: a ConferenceControl, or None for a read-only API."""
 
     store: Store
-    control: Any
+    control: Optional[ConferenceControl]
     accounts: Mapping[str, str]
     telnyx_keys: Mapping[str, str] = field(default_factory=dict)
     base_url: Optional[str] = None
@@ -30,17 +32,18 @@ def ctx() -> ApiContext:
     return current_app.extensions["fsbridge"]
 
 
-def call_control(method: str, *args, **kwargs) -> Any:
-    """Call ``control.<method>(*args, **kwargs)``; its errors become ApiErrors (DomainError code/status,
-    EngineUnavailable → 503). A missing control or an engine reported unavailable → 503 without calling."""
+@contextmanager
+def live_control() -> Iterator[ConferenceControl]:
+    """``with live_control() as control: control.kick(…)`` — the app's ConferenceControl, called directly;
+    what it raises becomes an ApiError (DomainError code/status, EngineUnavailable → 503). A missing control
+    or an engine reported unavailable → 503 before the block runs."""
     control = ctx().control
     if control is None:
         raise ApiError(503, UNAVAILABLE, "This bridge has no conference engine attached (read-only API)")
-    available: Callable[[], bool] = getattr(control, "engine_available", lambda: True)
-    if not available():
+    if not control.engine_available():
         raise ApiError(503, UNAVAILABLE, "Conference engine unavailable")
     try:
-        return getattr(control, method)(*args, **kwargs)
+        yield control
     except Exception as exc:  # noqa: BLE001 - what from_control does not map is re-raised
         mapped = from_control(exc)
         if mapped is None:

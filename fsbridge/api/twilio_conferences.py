@@ -15,7 +15,7 @@ from __future__ import annotations
 from flask import Blueprint, g, jsonify, request
 
 from fsbridge.api import fields, paging, params, paths, render
-from fsbridge.api.context import call_control, conference_or_404, ctx
+from fsbridge.api.context import conference_or_404, ctx, live_control
 from fsbridge.api.errors import conflict
 
 FRIENDLY_NAME = "FriendlyName"
@@ -55,9 +55,11 @@ def update(account_sid: str, conference_sid: str, form) -> None:
     if (status or announce_url) and row.status == "completed":
         raise conflict(f"Conference {conference_sid} is already completed")
     if announce_url:
-        call_control("announce", account_sid, conference_sid, announce_url, announce_method)
+        with live_control() as control:
+            control.announce(account_sid, conference_sid, announce_url, announce_method)
     if status == "completed":
-        call_control("end_conference", account_sid, conference_sid)
+        with live_control() as control:
+            control.end_conference(account_sid, conference_sid)
 
 
 @bp.get(paths.rule(paths.TW_CONFERENCES))

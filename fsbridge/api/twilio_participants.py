@@ -25,7 +25,7 @@ from flask import Blueprint, g, jsonify, request
 from werkzeug.datastructures import MultiDict
 
 from fsbridge.api import fields, paging, params, paths, render
-from fsbridge.api.context import call_control, conference_or_404, ctx, participant_or_404
+from fsbridge.api.context import conference_or_404, ctx, live_control, participant_or_404
 from fsbridge.api.errors import FROM_MISSING, TO_MISSING, conflict, invalid, not_found
 from fsbridge.store.rows import ParticipantRow
 
@@ -161,7 +161,8 @@ def update(account_sid: str, conference_sid: str, who: str, form: MultiDict) -> 
         return current
     if not current.present:
         raise conflict(f"Participant {current.call_sid} has left conference {conference_sid}")
-    call_sid = call_control("update_participant", account_sid, conference_sid, current.call_sid, **kwargs)
+    with live_control() as control:
+        call_sid = control.update_participant(account_sid, conference_sid, current.call_sid, **kwargs)
     row = ctx().store.participant(account_sid, conference_sid, call_sid or current.call_sid)
     if row is None:
         raise not_found()
@@ -173,7 +174,8 @@ def kick(account_sid: str, conference_sid: str, who: str) -> None:
     current = participant_or_404(account_sid, conference_sid, who)
     if not current.present:
         raise conflict(f"Participant {current.call_sid} has already left conference {conference_sid}")
-    call_control("kick", account_sid, conference_sid, current.call_sid)
+    with live_control() as control:
+        control.kick(account_sid, conference_sid, current.call_sid)
 
 
 def create(account_sid: str, conference_sid_or_name: str, form: MultiDict) -> ParticipantRow:
@@ -186,7 +188,8 @@ def create(account_sid: str, conference_sid_or_name: str, form: MultiDict) -> Pa
         conf = conference_or_404(account_sid, conference_sid_or_name)
         if conf.status == "completed":
             raise conflict(f"Conference {conf.sid} is completed")
-    call_sid = call_control("add_participant", account_sid, conference_sid_or_name, from_, to, options)
+    with live_control() as control:
+        call_sid = control.add_participant(account_sid, conference_sid_or_name, from_, to, options)
     conf = (store.conference(account_sid, conference_sid_or_name)
             or store.live_conference_by_name(account_sid, conference_sid_or_name))
     row = store.participant(account_sid, conf.sid, call_sid) if conf else None

@@ -19,7 +19,7 @@ import os
 from flask import Blueprint, g, jsonify, request, send_file
 
 from fsbridge.api import fields, paging, params, paths, render
-from fsbridge.api.context import call_control, conference_or_404, ctx, recording_or_404
+from fsbridge.api.context import conference_or_404, ctx, live_control, recording_or_404
 from fsbridge.api.errors import conflict, invalid, not_found
 
 STATUS = fields.STATUS
@@ -75,7 +75,8 @@ def update_recording(AccountSid: str, ConferenceSid: str, Sid: str):
     behavior = params.choice(form, PAUSE_BEHAVIOR, PAUSE_BEHAVIORS) or "silence"
     if row.status not in RUNNING:
         raise conflict(f"Recording {Sid} is {row.status}; it can no longer be changed")
-    call_control("update_recording", g.account_sid, ConferenceSid, Sid, status, behavior)
+    with live_control() as control:
+        control.update_recording(g.account_sid, ConferenceSid, Sid, status, behavior)
     if status in RUNNING:  # confirmed by the engine, but no DomainEvent reports a pause / resume
         ctx().store.set_recording_status(g.account_sid, ConferenceSid, Sid, status)
     return jsonify(render.recording(recording_or_404(g.account_sid, ConferenceSid, Sid)))

@@ -81,7 +81,7 @@ def level_dbfs(audio, rate: int, span: Tuple[float, float], answered_at_s: float
 
 
 def _wait_engine_time(clock, t_s: float, timeout_s: float = 60.0) -> None:
-    """Block the calling greenlet until the engine clock (a :class:`~fsbridge.runtime.timers.TimerClock`)
+    """Block the calling greenlet until the engine clock (a :class:`~fsbridge.engines.standalone.timers.TimerClock`)
     reads ``t_s`` seconds: an engine-time timer wakes it. Raises TimeoutError after ``timeout_s`` wall
     seconds."""
     import gevent.event
@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     from fsbridge.demo.app import create_demo_app
     from fsbridge.demo.timeline import draw_timeline
     from fsbridge.engines.standalone.sources import QueueSource, frame_len
-    from fsbridge.runtime.local import HttpApp, heard_audio, start_bridge
+    from fsbridge.local import HttpApp, heard_audio, start_bridge
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from fsbridge import redact

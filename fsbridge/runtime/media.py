@@ -5,7 +5,7 @@
   (``tone_stream://``, ``silence_stream://``) pass through; local files only when they are this resolver's own
   cache files (:mod:`fsbridge.media_policy`: markup never plays ``file:`` or host paths). The cache is bounded
   (``max_bytes``; least recently used files go first).
-* ``<Say>``: rendered to a WAV with espeak-ng by the standalone engine's ``render_say`` (cached).
+* ``<Say>``: rendered by the engine (:meth:`fsbridge.engines.base.Engine.render_say`: espeak-ng, cached).
 * ``<Pause length=s>``: ``silence_stream://<ms>``.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ import logging
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 from urllib.parse import unquote, urlsplit
 
 import gevent.lock
@@ -48,12 +48,14 @@ def local_path(url: str) -> Optional[str]:
 class MediaResolver:
     """Turns Play URLs / Say text into local media references, caching downloads and renders in
     ``cache_dir`` (created on demand). ``fetcher``: the runtime's :class:`Fetcher`; ``rate``: Say WAV rate (Hz);
-    ``max_bytes``: bound of the cache directory (bytes; LRU eviction after each new file)."""
+    ``say(text, voice, language, out_dir) -> path``: the Say renderer (the engine's ``render_say``; None:
+    Say plays silence); ``max_bytes``: bound of the cache directory (bytes; LRU eviction after each new file)."""
 
     def __init__(self, cache_dir: str, fetcher: Optional[Fetcher] = None, rate: int = 16000,
-                 max_bytes: int = 512 * 1024 * 1024):
+                 say: Optional[Callable[[str, str, str, str], str]] = None, max_bytes: int = 512 * 1024 * 1024):
         self.cache_dir = Path(cache_dir)
         self.rate = rate
+        self._say = say
         self.max_bytes = max_bytes
         self.fetcher = fetcher or Fetcher()
         self._locks: dict = {}   # cache key → [Semaphore, holders + waiters]
@@ -147,15 +149,14 @@ class MediaResolver:
         return deleted
 
     def say(self, text: str, voice: str = "man", language: str = "en-US") -> str:
-        """Engine reference for ``<Say>`` (Twilio TwiML ``<Say voice language>``): a WAV at ``rate`` Hz
-        rendered by the standalone engine's :func:`~fsbridge.engines.standalone.media.render_say` (espeak-ng;
-        voice/language mapping, cache by content hash in ``cache_dir``, silence when espeak-ng is missing),
-        or 1 s of silence if even that fails."""
-        from fsbridge.engines.standalone.media import render_say
+        """Engine reference for ``<Say>`` (Twilio TwiML ``<Say voice language>``): the engine's rendering
+        (:meth:`~fsbridge.engines.base.Engine.render_say`: a WAV, espeak-ng voice/language mapping, cached by
+        content hash in ``cache_dir``, silence when espeak-ng is missing), or 1 s of silence if that fails."""
         with self._lock(f"say|{voice}|{language}|{text}"):
             try:
-                return render_say(text, voice=voice, language=language, rate=self.rate,
-                                  out_dir=str(self.cache_dir))
+                if self._say is None:
+                    raise RuntimeError("no Say renderer")
+                return self._say(text, voice, language, str(self.cache_dir))
             except Exception as exc:
                 log.warning("<Say> %r could not be rendered: %s", text[:40], exc)
                 return silence(1)

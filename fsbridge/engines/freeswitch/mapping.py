@@ -15,14 +15,18 @@ Behaviour from the FreeSWITCH 1.10.12 fixtures (tests/fixtures/freeswitch/README
   a DTMF or CHANNEL_HANGUP_COMPLETE of a member carries its room and member id; the hangup event also
   carries ``variable_conference_name``/``variable_conference_member_id`` (conference_lifecycle).
 * start-talking/stop-talking pass through :class:`TalkGate` (the shared
-  :class:`fsbridge.engines.standalone.talk.TalkDebouncer`) so speaker events match the standalone engine.
+  :class:`fsbridge.engines.talk.TalkDebouncer`) so speaker events match the standalone engine.
   A mute resets the member's talk state without an event (finding 21: FreeSWITCH sends no stop-talking).
 """
 from __future__ import annotations
 
+import json
+
 from typing import Callable, Dict, List, Optional, Tuple
 
 from fsbridge.conference import native as n
+from fsbridge.conference.native import MemberSnapshot
+from fsbridge.engines.base import EngineError
 from fsbridge.engines.freeswitch import wire
 from fsbridge.engines.freeswitch.esl_parse import ESLMessage
 
@@ -52,7 +56,7 @@ def _int(value: Optional[str]) -> Optional[int]:
 
 
 class TalkGate:
-    """Per-member talk debouncing with the shared ``TalkDebouncer`` (standalone/talk.py).
+    """Per-member talk debouncing with the shared ``TalkDebouncer`` (engines/talk.py).
 
     ``feed(ev)``: a raw start-talking/stop-talking NativeEvent → the debounced ones (0..2).
     ``poll(now_us)``: stops whose hangover elapsed. ``reset(room, member)``: forget without an event.
@@ -61,7 +65,7 @@ class TalkGate:
 
     def __init__(self, start_ms: int = 0, stop_ms: int = 300, factory: Optional[Callable] = None):
         if factory is None:
-            from fsbridge.engines.standalone.talk import TalkDebouncer
+            from fsbridge.engines.talk import TalkDebouncer
 
             def factory():
                 """A fresh debouncer for one member."""
@@ -120,37 +124,6 @@ _FLAG_CHANGES = {
     n.HOLD_MEMBER: lambda m, h, ev: (m, True),
     n.UNHOLD_MEMBER: lambda m, h, ev: (m, False),
 }
-
-
-def resync_events(before: Dict[str, Tuple[str, int]], before_flags: Dict[str, Tuple[bool, bool]],
-                  snapshot: List[n.MemberSnapshot], skip: set, now_us: int) -> List[n.NativeEvent]:
-    """What happened while the ESL connection was down, as NativeEvents (``extra`` has ``("resync",
-    "true")``): members listed before but not now → del-member; listed now but not before → add-member;
-    hold or mute changed → hold/unhold/mute/unmute-member. ``before``/``before_flags``: the mapper's view
-    at the drop; ``snapshot``: ``json_list`` after the reconnect (a held member's mute state is unknown
-    there — finding 17 — so mute is compared only for members not held on either side); ``skip``:
-    Unique-IDs whose events were already mapped after the reconnect. ``now_us``: µs timestamp to use."""
-    out: List[n.NativeEvent] = []
-    mark = (("resync", "true"),)
-    now = {s.unique_id: s for s in snapshot}
-    for uid, (room, member_id) in sorted(before.items(), key=lambda kv: kv[1]):
-        if uid in skip:
-            continue
-        if uid not in now:
-            out.append(n.NativeEvent(n.DEL_MEMBER, room, now_us, uid, member_id, extra=mark))
-            continue
-        s = now[uid]
-        muted, held = before_flags.get(uid, (False, False))
-        if s.hold != held:
-            out.append(n.NativeEvent(n.HOLD_MEMBER if s.hold else n.UNHOLD_MEMBER, s.room, now_us, uid,
-                                     s.member_id, extra=mark))
-        if not s.hold and not held and s.muted != muted:
-            out.append(n.NativeEvent(n.MUTE_MEMBER if s.muted else n.UNMUTE_MEMBER, s.room, now_us, uid,
-                                     s.member_id, extra=mark))
-    for s in snapshot:
-        if s.unique_id not in before and s.unique_id not in skip:
-            out.append(n.NativeEvent(n.ADD_MEMBER, s.room, now_us, s.unique_id, s.member_id, extra=mark))
-    return out
 
 
 class EventMapper:
@@ -259,3 +232,42 @@ class EventMapper:
             digits=ev.get(wire.H_DTMF_DIGIT) if action == n.DTMF else None,
             extra=tuple((h, ev.get(h)) for h in (wire.H_DTMF_SOURCE,) if ev.get(h) is not None),
         )
+
+
+def api_ok(body: str) -> bool:
+    """True when an ``api`` body reports success: some line starts with ``+OK`` and none with ``-ERR``/
+    ``-USAGE`` (``recording stop`` answers "Stopped recording file …\\n+OK …", finding 15; a bare usage
+    text is a failure, finding 3)."""
+    lines = [ln.strip() for ln in body.splitlines()]
+    if any(ln.startswith(wire.REPLY_ERR) or ln.startswith(wire.REPLY_USAGE) for ln in lines):
+        return False
+    return any(ln.startswith(wire.REPLY_OK) for ln in lines)
+
+
+def parse_json_list(body: str) -> List[MemberSnapshot]:
+    """``conference [<room>] json_list`` body → MemberSnapshots (FreeSWITCH 1.10.12 lists/
+    conference_json_list_all.json: ``[{conference_name, members: [{id, uuid, flags: {can_hear, can_speak,
+    hold, talking}}]}]``). No rooms (``-ERR No active conferences.`` or empty) → []. Other ``-ERR`` →
+    :class:`EngineError`."""
+    text = body.strip()
+    if not text or (wire.NO_CONFERENCES in text and not text.startswith("[")):
+        return []
+    if text.startswith(wire.REPLY_ERR):
+        raise EngineError("FreeSWITCH: %s" % text)
+    try:
+        rooms = json.loads(text)
+    except ValueError as exc:
+        raise EngineError("unreadable json_list: %s" % exc)
+    out = []
+    for room in rooms if isinstance(rooms, list) else [rooms]:
+        name = room.get("conference_name", "")
+        for m in room.get("members", []):
+            if m.get("type") not in (None, "caller"):
+                continue
+            f = m.get("flags", {})
+            hold = bool(f.get("hold"))
+            out.append(MemberSnapshot(room=name, member_id=int(m["id"]), unique_id=m.get("uuid", ""),
+                                      muted=(not f.get("can_speak", True)) and not hold,
+                                      deaf=(not f.get("can_hear", True)) and not hold,
+                                      hold=hold, talking=bool(f.get("talking"))))
+    return out

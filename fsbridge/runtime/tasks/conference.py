@@ -125,7 +125,7 @@ class ConferenceTask(Task):
         if self.dial is not None and self.dial.time_limit and self.dial.time_limit > 0:
             timer = s.bridge.call_later(float(self.dial.time_limit), lambda: self._leave("timeLimit"))
         try:
-            why = leg.join(join)
+            why = s.bridge.run_join(leg, join)
         finally:
             if timer is not None:
                 timer.cancel()

@@ -3,8 +3,8 @@ own seconds — also when the clock runs faster than real time).
 
 :class:`TimerClock` is the standalone engine's :class:`~fsbridge.engines.standalone.clock.Clock` plus
 ``call_later(seconds, fn)``: due callbacks are spawned (each in its own greenlet, never inside the mixing
-code) right after the tick that reaches their time. :meth:`fsbridge.runtime.bridge.Bridge.call_later` uses it
-when the engine's clock has it, and a gevent timer otherwise (FreeSWITCH: real time).
+code) right after the tick that reaches their time. :meth:`StandaloneEngine.call_later` (the engine contract's
+timer, used by the runtime) uses it when the engine's clock is one, and a gevent timer otherwise.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Callable, List, Optional, Tuple
 
 import gevent
 
-from fsbridge.engines.standalone.clock import Clock
+from .clock import Clock
 
 
 class TimerHandle:

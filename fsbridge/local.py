@@ -1,4 +1,5 @@
-"""Running a whole bridge inside the current process (tests, ``fsbridge demo``, scripts).
+"""Running a whole bridge inside the current process (tests, ``fsbridge demo``, scripts) — above the
+composition root (:mod:`fsbridge.app`), which it builds on; nothing below imports it.
 
 Example (the process must already be gevent monkey-patched)::
 
@@ -19,6 +20,7 @@ import os
 from typing import Iterable, Mapping, Optional
 
 from fsbridge.app import BridgeServer
+from fsbridge.engines.standalone.leg import VirtualCallLeg
 from fsbridge.config import Account, Number, Settings, validate
 
 
@@ -75,7 +77,7 @@ def heard_audio(server: BridgeServer, call_sid: str):
     (standalone engine only)."""
     rec = server.bridge.registry.get(call_sid)
     leg = rec.leg if rec is not None else None
-    if leg is None or not hasattr(leg, "heard_audio"):
+    if not isinstance(leg, VirtualCallLeg):
         raise KeyError(f"no virtual call {call_sid}")
     return leg.heard_audio()
 

@@ -30,7 +30,8 @@ from fsbridge.api.errors import FROM_MISSING, INVALID_PARAMETER, INVALID_URL, NO
 from fsbridge.engines.base import EngineError
 from fsbridge.media_policy import MediaRefused, virtual_source
 from fsbridge.runtime import params
-from fsbridge.runtime.bridge import Bridge, is_media_url
+from fsbridge.runtime.bridge import Bridge
+from fsbridge.runtime.calls import is_media_url
 
 PREFIX = "/2010-04-01/Accounts/<AccountSid>"
 MAX_SECONDS = 14400.0   # Twilio TimeLimit maximum (4 h); also the bound of Dtmf times

@@ -1,0 +1,105 @@
+"""The FreeSWITCH engine's side of the ESL connection: what happens after each (re)connect (the members
+snapshot, the resync), when ESL drops (pending dial-outs fail), BACKGROUND_JOB results, and the engine's
+two background greenlets (queued API commands, talk-stop polling)."""
+from __future__ import annotations
+
+import logging
+import time
+from typing import List
+
+import gevent
+
+from fsbridge.conference.native import EngineSnapshot, MemberSnapshot
+from fsbridge.engines.base import EngineError, EngineUnavailable
+from fsbridge.engines.freeswitch import render, wire
+from fsbridge.engines.freeswitch.esl_parse import ESLMessage
+from fsbridge.engines.freeswitch.mapping import parse_json_list
+from fsbridge.engines.freeswitch.originate import originate_status
+
+log = logging.getLogger("fsbridge.engines.freeswitch.engine")
+
+
+class ConnectionMixin:
+    """Connection lifecycle of :class:`~.engine.FreeSwitchEngine` (its state is set up by the engine)."""
+
+    def _work_loop(self) -> None:
+        while True:
+            job = self._work.get()
+            try:
+                job()
+            except EngineError as exc:
+                log.warning("engine background command failed: %s", exc)
+            except Exception:
+                log.exception("engine background command failed")
+
+    def _talk_poll_loop(self) -> None:
+        gate = self.mapper.talk
+        while gate is not None:
+            gevent.sleep(0.1)
+            if gate.pending():
+                for ev in gate.poll(int(time.time() * 1_000_000) + self._clock_offset_us):
+                    self._emit_one(ev)
+
+    def _on_job(self, ev: ESLMessage) -> None:
+        job = self._jobs.pop(ev.get(wire.H_JOB_UUID, ""), None)
+        if job is None:
+            return
+        body = ev.body.strip()
+        if body.startswith(wire.REPLY_OK):
+            job._result.set(("answered", body[len(wire.REPLY_OK):].strip()))
+        else:
+            cause = body[len(wire.REPLY_ERR):].strip() if body.startswith(wire.REPLY_ERR) else body
+            job._result.set((originate_status(cause), cause))
+
+    def _on_up(self, conn) -> None:
+        """After every (re)connect: rebuild Unique-ID ↔ member from ``conference json_list`` (the engine's own
+        bookkeeping), then send one :class:`~fsbridge.conference.native.EngineSnapshot` through the event
+        sink — the domain's one resync path (``ConferenceState.resync`` in the runtime's pump) turns what
+        changed while ESL was down into the same events a live stream gives: no phantom, no lost participant.
+        Members whose add/del-member was mapped after the reconnect (the journal) are listed as the mapper
+        has them, so the snapshot is never older than events already sent."""
+        self.resynced.clear()
+        self.mapper.start_journal()
+        try:
+            body = conn.api(render.api("json_list_all"), timeout=self.command_timeout)
+            snap = parse_json_list(body)
+        except EngineError as exc:
+            log.warning("resync after ESL connect failed: %s", exc)
+            self.mapper.journal = None
+            self.resynced.set()
+            return
+        touched = self.mapper.replace_members({s.unique_id: (s.room, s.member_id) for s in snap})
+        for s in snap:  # adopt FreeSWITCH's flags (a held member's mute state is not listed: keep ours)
+            if s.unique_id not in touched:
+                known_muted = self.mapper.flags.get(s.unique_id, (False, False))[0]
+                self.mapper.flags[s.unique_id] = (known_muted if s.hold else s.muted, s.hold)
+        present = set(self.mapper.members.values())
+        for d in (self._waiting, self._hold_media):
+            for k in [k for k in d if k not in present]:
+                del d[k]
+        self._held = {k for k in self._held if k in present}
+        for k in [k for k in self._suppress if k[:2] not in present]:
+            del self._suppress[k]
+        for room in [r for r, (coach, _) in self._coach.items() if (r, coach) not in present]:
+            del self._coach[room]
+        listed = {s.unique_id: s for s in snap}
+        members = []
+        for uid, (room, member_id) in self.mapper.members.items():
+            s = listed.get(uid)
+            if s is None or uid in touched or (s.room, s.member_id) != (room, member_id):
+                muted, hold = self.mapper.flags.get(uid, (False, False))
+                s = MemberSnapshot(room=room, member_id=member_id, unique_id=uid, muted=muted, deaf=hold,
+                                   hold=hold, talking=bool(s is not None and s.talking))
+            members.append(s)
+        self.last_snapshot = snap
+        self.resynced.set()
+        self._emit_one(EngineSnapshot(timestamp_us=int(time.time() * 1_000_000), members=tuple(members),
+                                      rooms=tuple(sorted({s.room for s in snap}))))
+
+    last_snapshot: List[MemberSnapshot] = []
+    """``json_list`` as read after the last (re)connect."""
+
+    def _on_down(self) -> None:
+        for job in list(self._jobs.values()):
+            job._result.set_exception(EngineUnavailable("ESL dropped before the originate result"))
+        self._jobs.clear()

@@ -1,0 +1,115 @@
+"""The FreeSWITCH engine's room bookkeeping: the wait gate (fsbridge's, not wait-mod), hold as hold + deaf
+(FreeSWITCH #796), looped wait/hold media, coach relations and room limits set after the room exists, and
+the events these cause that the domain must not see (the module docstring of :mod:`.engine`)."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from typing import Optional, Tuple
+
+from fsbridge.conference import native as n
+from fsbridge.conference.native import NativeEvent
+from fsbridge.engines.base import EngineError
+from fsbridge.engines.freeswitch import render
+
+log = logging.getLogger("fsbridge.engines.freeswitch.engine")
+
+
+@dataclass
+class _Waiting:
+    uid: str
+    media: Tuple[str, ...]
+    muted: bool
+    ref: Optional[str] = None
+
+
+class GateMixin:
+    """Room bookkeeping of :class:`~.engine.FreeSwitchEngine` (its dicts are set up by the engine)."""
+
+    def _start_conference(self, room: str) -> None:
+        for key in [k for k in self._waiting if k[0] == room]:
+            w = self._waiting.pop(key)
+            member = key[1]
+            if w.ref is not None:
+                self._suppress_once(key, n.PLAY_FILE_MEMBER_DONE)
+                self._api(render.api("stop_member", room=room, member=member), tolerate=True)
+            if key not in self._held:
+                self._suppress_once(key, n.UNDEAF_MEMBER)
+                self._api(render.api("undeaf", room=room, member=member))
+            if not w.muted:
+                self._suppress_once(key, n.UNMUTE_MEMBER)
+                self._api(render.api("unmute_quiet", room=room, member=member))
+
+    def _engine_side(self, ev: NativeEvent) -> Optional[NativeEvent]:
+        """Engine bookkeeping for one mapped event; returns the event to report or None (suppressed)."""
+        key = (ev.room, ev.member_id)
+        a = ev.action
+        if a == n.ADD_MEMBER and ev.unique_id in self._pending_wait:
+            cmd = self._pending_wait.pop(ev.unique_id)
+            w = _Waiting(ev.unique_id, tuple(cmd.wait_media), cmd.muted)
+            self._waiting[key] = w
+            if w.media:
+                w.ref = render.media_ref(w.media)
+                self._work.put(lambda k=key: self._play_wait(k))
+        if a == n.ADD_MEMBER and ev.room in self._api_max_members:
+            # the room now exists: set the limit its channel variable could not (render.MIN_MAX_MEMBERS_VAR)
+            line = render.api("set_max_members", room=ev.room, value=self._api_max_members.pop(ev.room))
+            self._work.put(lambda line=line: self._api(line, tolerate=True))
+        if a == n.ADD_MEMBER and ev.room in self._coach:
+            coach, coached = self._coach[ev.room]
+            if ev.member_id not in (coach, coached):
+                line = render.api("relate_nospeak", room=ev.room, member=coach, other=ev.member_id)
+                self._work.put(lambda line=line: self._api(line, tolerate=True))
+        if a == n.DEL_MEMBER:
+            self._waiting.pop(key, None)
+            self._held.discard(key)
+            self._hold_media.pop(key, None)
+            for k in [k for k in self._suppress if k[:2] == key]:
+                del self._suppress[k]
+            if ev.room in self._coach and self._coach[ev.room][0] == ev.member_id:
+                del self._coach[ev.room]
+        if a == n.CONFERENCE_DESTROY:
+            self._coach.pop(ev.room, None)
+            self._api_max_members.pop(ev.room, None)
+            for k in [k for k in self._file_strings if k[0] == ev.room]:
+                del self._file_strings[k]
+        if a == n.PLAY_FILE_MEMBER_DONE:
+            w = self._waiting.get(key)
+            if w is not None and w.ref is not None and ev.file == w.ref:
+                self._work.put(lambda k=key: self._play_wait(k))
+                return None
+            if self._hold_media.get(key) == ev.file:
+                if key in self._held:  # the hold media ended: loop it (commands.HoldMember: "in a loop")
+                    self._work.put(lambda k=key: self._play_hold(k))
+                else:  # unhold stopped it (finding 17)
+                    del self._hold_media[key]
+                return None
+        sk = (ev.room, ev.member_id, a)
+        if self._suppress.get(sk):
+            self._suppress[sk] -= 1
+            if not self._suppress[sk]:
+                del self._suppress[sk]
+            return None
+        if a in (n.PLAY_FILE_DONE, n.PLAY_FILE_MEMBER_DONE) and ev.file is not None:
+            last = self._file_strings.pop((ev.room, ev.file), None)
+            if last is not None:
+                ev = replace(ev, file=last)
+        return ev
+
+    def _play_wait(self, key: Tuple[str, int]) -> None:
+        w = self._waiting.get(key)
+        if w is None or w.ref is None:
+            return
+        try:
+            self._api(render.api("play_member", room=key[0], media=w.ref, member=key[1]))
+        except EngineError as exc:
+            log.warning("wait media for %s: %s", key, exc)
+
+    def _play_hold(self, key: Tuple[str, int]) -> None:
+        ref = self._hold_media.get(key)
+        if ref is None or key not in self._held:
+            return
+        try:
+            self._api(render.api("play_member", room=key[0], media=ref, member=key[1]))
+        except EngineError as exc:
+            log.warning("hold media for %s: %s", key, exc)

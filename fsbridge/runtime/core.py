@@ -1,0 +1,324 @@
+"""The bridge's core: the conference domain joined to an engine, a store and a callback dispatcher.
+
+Data flow (../shared/DESIGN.md "One call, end to end"): engine → :meth:`BridgeCore._sink` (never blocks: a
+queue) → one pump greenlet → ``ConferenceState.apply`` (``ConferenceState.resync`` for an
+:class:`~fsbridge.conference.native.EngineSnapshot`) under the bridge's one lock → resulting engine commands
+executed, every domain event recorded in the store and enqueued in the dispatcher by
+:meth:`BridgeCore._publish` (the one place that reads domain event fields), in SequenceNumber order, under
+the same lock. REST writes run a domain intent and wait (bounded by ``confirm_timeout_s``) for the engine's
+confirming event (:meth:`BridgeCore._intent`). No HTTP runs in the engine's event path.
+"""
+from __future__ import annotations
+
+import collections
+import logging
+import time
+from typing import Callable, Deque, Dict, List, Optional
+
+import gevent
+import gevent.event
+import gevent.lock
+import gevent.queue
+
+from fsbridge.conference import commands as C
+from fsbridge.conference import native as N
+from fsbridge.conference.events import DomainEvent
+from fsbridge.conference.state import ConferenceState, Outcome
+from fsbridge.config import Settings
+from fsbridge.egress import EgressPolicy
+from fsbridge.engines.base import Engine, EngineError, EngineUnavailable, Timer
+from fsbridge.runtime import params
+from fsbridge.runtime.fetch import Fetcher
+from fsbridge.textsafe import keep
+from fsbridge.runtime.media import MediaResolver
+from fsbridge.runtime.registry import Registry
+
+log = logging.getLogger("fsbridge.runtime.bridge")
+cblog = logging.getLogger("fsbridge.events")
+
+_STOP = object()
+
+#: command type → the native action that confirms it (None member = room-level)
+_CONFIRMS = {
+    C.MuteMember: N.MUTE_MEMBER,
+    C.UnmuteMember: N.UNMUTE_MEMBER,
+    C.HoldMember: N.HOLD_MEMBER,
+    C.UnholdMember: N.UNHOLD_MEMBER,
+    C.KickMember: N.DEL_MEMBER,
+    C.EndConference: N.CONFERENCE_DESTROY,
+    C.StartRecording: N.START_RECORDING,
+    C.PauseRecording: N.PAUSE_RECORDING,
+    C.ResumeRecording: N.RESUME_RECORDING,
+    C.StopRecording: N.STOP_RECORDING,
+}
+
+
+class BridgeCore:
+    """ConferenceState (+ one lock) ⇄ engine, store, dispatcher: pump, publish, confirmations, waiters.
+
+    ``engine``: an :class:`~fsbridge.engines.base.Engine` (standalone or FreeSWITCH). ``settings``: a
+    :class:`~fsbridge.config.Settings` (accounts, numbers, dirs, timeouts). ``store``: an object with
+    ``record(DomainEvent)`` (fsbridge.store.Store) or None. ``dispatcher``: an object with
+    ``enqueue(DomainEvent)`` (fsbridge.callbacks.Dispatcher) or None; the bridge starts and stops it.
+    Built from the settings: ``state`` (a ConferenceState writing recordings to ``settings.recordings_dir``,
+    timed by the engine clock), ``fetcher`` / ``media`` (the runtime's HTTP client / media resolver) and
+    ``confirm_timeout_s`` (s a REST write waits for the engine's confirming event).
+    """
+
+    def __init__(self, engine: Engine, settings: Optional[Settings] = None, *, store=None, dispatcher=None):
+        self.engine = engine
+        self.settings = settings or Settings()
+        self.store = store
+        self.dispatcher = dispatcher
+        self.state = ConferenceState(recordings_dir=self.settings.recordings_dir,
+                                     clock=lambda: self.now_us() / 1e6)
+        self.fetcher = Fetcher(timeout_s=self.settings.fetch_timeout,
+                               connect_timeout_s=self.settings.connect_timeout,
+                               egress=EgressPolicy.from_settings(self.settings))
+        self.media = MediaResolver(self.settings.audio_dir, self.fetcher, rate=self.settings.rate,
+                                   say=engine.render_say, max_bytes=self.settings.audio_cache_max_bytes)
+        self.confirm_timeout_s = self.settings.confirm_timeout
+        self.registry = Registry()
+        self.events: Deque[DomainEvent] = collections.deque(maxlen=100_000)   # recent DomainEvents, in order
+        self.listeners: List[Callable[[DomainEvent], None]] = []
+        self._lock = gevent.lock.RLock()
+        self._inbox: gevent.queue.Queue = gevent.queue.Queue()
+        self._waiters: Dict[tuple, List[gevent.event.Event]] = {}
+        self._pump_greenlet: Optional[gevent.Greenlet] = None
+        self._sessions: Dict[str, gevent.Greenlet] = {}
+        self._originated: Dict[str, dict] = {}       # CallSid → what an originated call runs once answered
+        self._outbox: Dict[int, tuple] = {}           # outbox id → (ConferenceSid, SequenceNumber, event name)
+        self._applied = gevent.event.Event()      # pulsed after every applied engine event
+        self.running = False
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> "BridgeCore":
+        """Subscribe to the engine, start the pump, the engine and the dispatcher (if any)."""
+        if self.running:
+            return self
+        self.running = True
+        self.engine.warm_up()
+        self.engine.set_event_sink(self._sink)
+        self._pump_greenlet = gevent.spawn(self._pump)
+        self.engine.start()
+        if self.dispatcher is not None:
+            self.dispatcher.start()
+        log.info("bridge started (engine %s)", type(self.engine).__name__)
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Hang up every call, let their last events through, stop the engine, the pump and (if any)
+        the dispatcher (the outbox keeps what was not delivered). Bounded by ``timeout`` seconds per phase."""
+        if not self.running:
+            return
+        for rec in self.registry.active():
+            if rec.session is not None:
+                try:
+                    rec.session.kill()
+                except Exception:
+                    log.exception("call %s: kill failed", rec.call_sid)
+        gevent.joinall(list(self._sessions.values()), timeout=timeout)
+        self.barrier(timeout)
+        try:
+            self.engine.stop()
+        except Exception:
+            log.exception("engine stop failed")
+        self.barrier(timeout)
+        self.running = False
+        self._inbox.put(_STOP)
+        if self._pump_greenlet is not None:
+            self._pump_greenlet.join(timeout)
+        if self.dispatcher is not None:
+            try:
+                self.dispatcher.wait_idle(min(timeout, 2.0))   # a short grace for the last callbacks
+                self.dispatcher.stop()
+            except Exception:
+                log.exception("dispatcher stop failed")
+        log.info("bridge stopped")
+
+    # ------------------------------------------------------------------ time
+    def now_us(self) -> int:
+        """Engine time, µs since the epoch (:meth:`Engine.now_us`: the standalone clock, else wall time)."""
+        return self.engine.now_us()
+
+    def call_later(self, seconds: float, fn: Callable[[], None]) -> Timer:
+        """Run ``fn`` after ``seconds`` of engine time (:meth:`Engine.call_later`); returns a Timer
+        (``cancel()``)."""
+        return self.engine.call_later(seconds, fn)
+
+    # ------------------------------------------------------------------ engine events
+    def _sink(self, event) -> None:
+        """The engine's event sink: queue and return (never blocks, never does I/O)."""
+        self._inbox.put(event)
+
+    def _pump(self) -> None:
+        while True:
+            item = self._inbox.get()
+            if item is _STOP:
+                return
+            if isinstance(item, gevent.event.Event):
+                item.set()
+                continue
+            try:
+                if isinstance(item, N.EngineSnapshot):
+                    self._apply_snapshot(item)
+                else:
+                    self._apply_native(item)
+            except Exception:
+                log.exception("applying %s failed", item)
+
+    def barrier(self, timeout: Optional[float] = None) -> bool:
+        """Wait until every engine event queued before this call has been applied (True) or ``timeout``
+        seconds passed (False; default ``confirm_timeout_s``)."""
+        if not self.running or gevent.getcurrent() is self._pump_greenlet:
+            return True
+        marker = gevent.event.Event()
+        self._inbox.put(marker)
+        return marker.wait(self.confirm_timeout_s if timeout is None else timeout)
+
+    def _apply_native(self, event) -> None:
+        with self._lock:
+            if event.action == N.ADD_MEMBER and event.unique_id:
+                rec = self.registry.joined(event.unique_id, event.room, event.member_id, event.timestamp_us)
+                if rec is not None:
+                    rec.status = params.STATUS_IN_PROGRESS
+            elif event.action == N.DEL_MEMBER and event.unique_id:
+                self.registry.left(event.unique_id, event.timestamp_us)
+            outcome = self.state.apply(event)
+            self._publish(outcome.events)
+            self._execute(outcome.commands)
+            self._resolve(event)
+        pulse, self._applied = self._applied, gevent.event.Event()
+        pulse.set()
+
+    def _apply_snapshot(self, snapshot: "N.EngineSnapshot") -> None:
+        """An engine's snapshot after a (re)connect: the domain's one resync path
+        (``ConferenceState.resync``), published and executed like any applied event."""
+        with self._lock:
+            listed = {m.unique_id: m for m in snapshot.members}
+            for rec in self.registry.active():
+                if rec.member_id is not None and rec.unique_id not in listed:
+                    self.registry.left(rec.unique_id, snapshot.timestamp_us)
+                elif rec.member_id is None and rec.unique_id in listed:
+                    m = listed[rec.unique_id]
+                    self.registry.joined(rec.unique_id, m.room, m.member_id, snapshot.timestamp_us)
+                    rec.status = params.STATUS_IN_PROGRESS
+            outcome = self.state.resync(snapshot)
+            self._publish(outcome.events)
+            self._execute(outcome.commands)
+        pulse, self._applied = self._applied, gevent.event.Event()
+        pulse.set()
+
+    def wait_until(self, predicate: Callable[[], bool], timeout: Optional[float] = None) -> bool:
+        """Block until ``predicate()`` (checked after every applied engine event) is true, or ``timeout``
+        seconds (default ``confirm_timeout_s``) passed; returns ``predicate()``."""
+        deadline = time.monotonic() + (self.confirm_timeout_s if timeout is None else timeout)
+        while not predicate():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return bool(predicate())
+            self._applied.wait(left)
+        return True
+
+    def wait_left(self, call_sid: str, timeout: Optional[float] = None) -> bool:
+        """Block until the domain no longer has ``call_sid`` in a conference (its del-member / join-refused /
+        hangup was applied) or ``timeout`` passed."""
+        return self.wait_until(lambda: self.state.participant_of_call(call_sid) is None, timeout)
+
+    def _publish(self, events) -> None:
+        for e in events:
+            self.events.append(e)
+            p = e.participant
+            who = f" {p.call_sid}" + (f" ({p.label})" if p and p.label else "") if p else ""
+            extra = f" reason={e.reason_conference_ended}" if e.reason_conference_ended else ""
+            cblog.info("conference %s %r #%d %s%s%s%s", e.conference_sid, e.friendly_name, e.sequence_number,
+                       e.name, who, extra, "" if e.subscribed else " (not subscribed)")
+            if self.store is not None:   # a failure is logged and retried with invalid text replaced (#14)
+                keep(self.store.record, e, "store.record", log)
+            if self.dispatcher is not None:
+                row_id = keep(self.dispatcher.enqueue, e, "dispatcher.enqueue", log)
+                if row_id is not None:
+                    self._outbox[row_id] = (e.conference_sid, e.sequence_number, e.name)
+            for listener in list(self.listeners):
+                try:
+                    listener(e)
+                except Exception:
+                    log.exception("event listener failed")
+
+    def callback_update(self, outbox_id: int, state: str, attempts: int, error: Optional[str]) -> None:
+        """The dispatcher's ``on_update``: log one line per callback outcome (delivered / retrying / failed)."""
+        conf, seq, name = self._outbox.get(outbox_id, ("?", 0, "callback"))
+        if state != "retrying":
+            self._outbox.pop(outbox_id, None)
+        text = f"{name} #{seq} for {conf}: {state} after {attempts} attempt(s)" + (f" ({error})" if error else "")
+        (cblog.info if state == "delivered" else cblog.warning)("callback %s", text)
+
+    def _execute(self, commands, raise_unavailable: bool = False) -> None:
+        for cmd in commands:
+            if isinstance(cmd, C.JoinMember):
+                log.warning("unexpected JoinMember outside a call's join: %s", cmd)
+                continue
+            try:
+                self.engine.execute(cmd)
+            except EngineUnavailable:
+                if raise_unavailable:
+                    raise
+                log.error("engine unavailable: %s dropped", type(cmd).__name__)
+            except EngineError as exc:
+                if isinstance(cmd, (C.EndConference, C.StopRecording)):
+                    # the engine ends a room by itself when an endConferenceOnExit member leaves (FreeSWITCH
+                    # endconf; the standalone engine does the same): nothing left to end
+                    log.info("engine: %s not needed (%s)", type(cmd).__name__, exc)
+                else:
+                    log.warning("engine refused %s: %s", type(cmd).__name__, exc)
+
+    # ------------------------------------------------------------------ confirmations
+    def _expect(self, cmd) -> Optional[gevent.event.Event]:
+        action = _CONFIRMS.get(type(cmd))
+        if action is None:
+            return None
+        key = (cmd.room, action, getattr(cmd, "member_id", None))
+        ev = gevent.event.Event()
+        self._waiters.setdefault(key, []).append(ev)
+        return ev
+
+    def _resolve(self, event) -> None:
+        for key in ((event.room, event.action, event.member_id), (event.room, event.action, None)):
+            for w in self._waiters.pop(key, ()):
+                w.set()
+        if event.action == N.CONFERENCE_DESTROY:   # an ended room confirms everything still waited on in it
+            for key in [k for k in self._waiters if k[0] == event.room]:
+                for w in self._waiters.pop(key, ()):
+                    w.set()
+
+    def _intent(self, fn, *args, **kw) -> Outcome:
+        """Run a domain intent, send its commands, wait (bounded) for the confirming engine events."""
+        if not self.engine_available():
+            raise EngineUnavailable("the engine is not reachable")
+        with self._lock:
+            outcome = fn(*args, **kw)
+            waiters = [w for w in (self._expect(c) for c in outcome.commands) if w is not None]
+            self._publish(outcome.events)
+            try:
+                self._execute(outcome.commands, raise_unavailable=True)
+            except EngineUnavailable:
+                self._drop_waiters(waiters)
+                raise
+        deadline = time.monotonic() + self.confirm_timeout_s
+        for w in waiters:
+            if not w.wait(max(0.0, deadline - time.monotonic())):
+                log.warning("%s: no confirming engine event within %.1f s", getattr(fn, "__name__", fn),
+                            self.confirm_timeout_s)
+                break
+        self._drop_waiters(waiters)
+        return outcome
+
+    def _drop_waiters(self, waiters) -> None:
+        for key in list(self._waiters):
+            self._waiters[key] = [w for w in self._waiters[key] if w not in waiters]
+            if not self._waiters[key]:
+                del self._waiters[key]
+
+    def engine_available(self) -> bool:
+        """False while the engine is unreachable (REST writes answer 503)."""
+        return bool(self.engine.available)

@@ -1,0 +1,234 @@
+"""FakeCall: FreeSWITCH connecting to an outbound-socket server, replaying a recorded session."""
+from __future__ import annotations
+
+import re
+from typing import Dict, List, Optional, Tuple
+
+import gevent
+import gevent.event
+import gevent.lock
+import gevent.server
+import gevent.socket
+
+from fsbridge.engines.freeswitch import esl_parse
+from fakes.esl import (_enc, _now_us, _set, api_response, disconnect_notice, fixture, plain_event, read_command,
+                       read_transcript, reply)
+from fakes.freeswitch import FakeFreeSwitch, Member
+
+
+class FakeCall:
+    """FreeSWITCH handing a call to an outbound-socket server (``socket host:port async full``).
+
+    Replays the recorded ``connect`` reply of ``outbound/<session>.outbound_session.esl.txt`` (Unique-ID
+    replaced by ``uid`` when given); answers every app command like FreeSWITCH did in that transcript.
+    ``fake``: the :class:`FakeFreeSwitch` whose model rooms the ``conference`` app joins (add-member goes to
+    the inbound connections and to this socket, finding 28). ``refuse_join``: behave as a full room
+    (finding 26). ``received``: every command the app sent.
+    """
+
+    def __init__(self, fake: Optional[FakeFreeSwitch], host: str, port: int,
+                 session: str = "basic", uid: Optional[str] = None, refuse_join: bool = False,
+                 variables=()):
+        self.fake, self.host, self.port = fake, host, port
+        self.records = read_transcript(fixture("outbound/%s.outbound_session.esl.txt" % session))
+        self.refuse_join = refuse_join
+        self.variables: Dict[str, str] = {}   # channel variables the app set (set/unset executes)
+        self.received: List[str] = []
+        self.lingering = False
+        self.hung_up = False
+        self.member: Optional[Member] = None
+        self._conf_done: Optional[Tuple[str, gevent.event.AsyncResult]] = None
+        self.closed = gevent.event.Event()
+        self._changed = gevent.event.Event()
+        connect = next(b for d, _, b in self.records if d == "fs" and b"Reply-Text: %2BOK%0A" in b)
+        msg = esl_parse.parse_message(connect)
+        self.orig_uid = msg.get("Unique-ID")
+        self.uid = uid or self.orig_uid
+        pairs = [(k, v.replace(self.orig_uid, self.uid)) for k, v in msg.header_list] + list(variables)
+        ctype = [kv for kv in pairs if kv[0] in ("Content-Type", "Reply-Text", "Socket-Mode", "Control")]
+        rest = [kv for kv in pairs if kv not in ctype]
+        self.connect_reply = "".join("%s: %s\n" % (k, _enc(v)) for k, v in rest + ctype).encode() + b"\n"
+        self.templates: Dict[Tuple[str, str], List[Tuple[str, str]]] = {}
+        for d, _, b in self.records:
+            if d == "fs" and b"text/event-plain" in b:
+                ev = esl_parse.parse_message(b).event
+                key = (ev.get("Event-Name"), ev.get("Application", ""))
+                self.templates.setdefault(key, list(ev.header_list))
+        self.lock = gevent.lock.Semaphore()
+
+    def start(self) -> "FakeCall":
+        """Connect to the server and serve in a greenlet."""
+        if self.fake is not None:
+            self.fake.calls[self.uid] = self
+        self.sock = gevent.socket.create_connection((self.host, self.port), timeout=5)
+        self.sock.settimeout(None)
+        self.file = self.sock.makefile("rb")
+        self.greenlet = gevent.spawn(self._run)
+        return self
+
+    def wait_command(self, prefix: str, timeout: float = 5.0) -> str:
+        """Wait for an app command whose text contains ``prefix``; returns it."""
+        with gevent.Timeout(timeout, False):
+            while True:
+                for c in self.received:
+                    if prefix in c:
+                        return c
+                self._changed.wait()
+        raise AssertionError("app sent no %r; got %r" % (prefix, self.received))
+
+    def _notify(self):
+        self._changed.set()
+        self._changed = gevent.event.Event()
+
+    def send(self, raw: bytes) -> None:
+        """Write one message to the application (errors ignored: the app may have closed)."""
+        with self.lock:
+            try:
+                self.sock.sendall(raw)
+            except OSError:
+                pass
+
+    def event(self, name: str, app: str = "", extra=()) -> bytes:
+        """A channel event rendered from the transcript's template for (name, app)."""
+        tpl = self.templates.get((name, app)) or self.templates.get((name, "")) or \
+            self.templates[("CHANNEL_EXECUTE_COMPLETE", "answer")]
+        p = [(k, v.replace(self.orig_uid, self.uid)) for k, v in tpl]
+        p = _set(p, "Event-Name", name)
+        p = _set(p, "Event-Date-Timestamp", _now_us())
+        for k, v in extra:
+            p = _set(p, k, v)
+        return plain_event(p)
+
+    def _run(self):
+        try:
+            while True:
+                cmd = read_command(self.file)
+                if cmd is None:
+                    return
+                self.received.append(cmd)
+                self._notify()
+                if self._dispatch(cmd):
+                    return
+        finally:
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+            self.closed.set()
+            self._notify()
+
+    def _dispatch(self, cmd: str) -> bool:
+        first, *hdr = cmd.split("\n")
+        headers = dict(h.split(": ", 1) for h in hdr if ": " in h)
+        if first == "connect":
+            self.send(self.connect_reply)
+        elif first == "myevents":
+            self.send(reply("+OK Events Enabled"))
+        elif first.startswith("event "):
+            self.send(reply("+OK event listener enabled plain"))
+        elif first.startswith("linger"):
+            self.lingering = True
+            self.send(reply("+OK will linger"))
+        elif first.startswith("api "):
+            if first.startswith("api uuid_kill %s" % self.uid):
+                gevent.spawn(self.hangup, (first.split() + ["NORMAL_CLEARING"])[3])
+                body = "+OK\n"
+            else:
+                body = self.fake.api(first[4:]) if self.fake else "+OK"
+            self.send(api_response(body))
+        elif first == "exit":
+            self.send(reply("+OK bye"))
+            self.send(disconnect_notice("disconnect"))
+            return True
+        elif first == "sendmsg" and headers.get("call-command") == "execute":
+            self.send(reply("+OK"))
+            gevent.spawn(self._execute, headers)
+        elif first == "sendmsg" and headers.get("call-command") == "hangup":
+            self.send(reply("+OK"))
+            gevent.spawn(self.hangup, headers.get("hangup-cause", "NORMAL_CLEARING"))
+        else:
+            self.send(reply("-ERR command not found"))
+        return False
+
+    def _execute(self, h: Dict[str, str]) -> None:
+        app, arg, ev_uuid = h.get("execute-app-name"), h.get("execute-app-arg", ""), h.get("Event-UUID", "")
+        ext = (("Application", app), ("Application-Data", arg), ("Application-UUID", ev_uuid))
+        self.send(self.event("CHANNEL_EXECUTE", app, ext))
+        if app == "set" and "=" in arg:
+            name, _, value = arg.partition("=")
+            self.variables[name] = value
+        elif app == "unset":
+            self.variables.pop(arg, None)
+        if app == "conference" and not self.refuse_join and self.fake is not None and not self.hung_up \
+                and not self._room_full(arg.partition("@")[0]):
+            room, _, flags = arg.partition("@")
+            fl = re.search(r"\+flags\{([^}]*)\}", flags)
+            done = gevent.event.AsyncResult()
+            self._conf_done = (ev_uuid, done)
+            m = self.fake.add_member(room, self.uid, fl.group(1).split("|") if fl else (), call=self)
+            self.member = m
+            self.send(self.fake.member_event("add-member", m))
+            reason = done.get()
+            extra = ext + (("Application-Response", "_none_"), ("variable_conference_member_id", m.id))
+            if reason == "hangup":
+                extra += (("Answer-State", "hangup"),)
+            else:
+                extra += (("Answer-State", "answered"),)
+            self.send(self.event("CHANNEL_EXECUTE_COMPLETE", app, extra))
+            return
+        resp = "FILE PLAYED" if app == "playback" else "_none_"
+        self.send(self.event("CHANNEL_EXECUTE_COMPLETE", app, ext + (("Application-Response", resp),)))
+
+    def _room_full(self, room: str) -> bool:
+        """mod_conference's max-members check for a join into ``room``. A new room takes its limit from the
+        joiner's ``conference_max_members``, which must be 0 or >= 2: FreeSWITCH 1.10.12 logs
+        "conference_max_members variable 1 is invalid, not setting a limit" (mod_conference.c) and the room
+        keeps the profile's limit (the fsbridge profile: 250)."""
+        members = self.fake.rooms.get(room)
+        if not members:
+            value = self.variables.get("conference_max_members", "")
+            limit = int(value) if value.isdigit() else 250
+            if limit == 1:
+                self.fake.log.append("conference_max_members variable %s is invalid, not setting a limit" % value)
+                limit = 250
+            self.fake.max_members[room] = limit
+            return False
+        limit = self.fake.max_members.get(room, 0)
+        return bool(limit) and len(members) >= limit
+
+    def conference_ended(self, reason: str, m: Member) -> None:
+        """Called by the model when this call's member left (kick/hup/end/hangup)."""
+        if self._conf_done is not None:
+            self._conf_done[1].set(reason)
+            self._conf_done = None
+        self.member = None
+
+    def dtmf(self, digit: str) -> None:
+        """The caller pressed ``digit`` (DTMF event on this socket)."""
+        self.send(self.event("DTMF", "", (("DTMF-Digit", digit), ("DTMF-Duration", "1600"),
+                                          ("DTMF-Source", "RTP"))))
+
+    def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
+        """The caller hangs up: CHANNEL_HANGUP, linger notice, member removed, conference app completes
+        with Answer-State hangup, CHANNEL_HANGUP_COMPLETE (outbound/basic order, finding 29)."""
+        if self.hung_up:
+            return
+        self.hung_up = True
+        self.send(self.event("CHANNEL_HANGUP", "", (("Hangup-Cause", cause), ("Answer-State", "hangup"))))
+        if self.lingering:
+            self.send(disconnect_notice("linger", ""))
+        if self.member is not None and self.fake is not None:
+            self.fake.remove_member(self.member, "hangup", cause)
+        hc = self.event("CHANNEL_HANGUP_COMPLETE", "", (("Hangup-Cause", cause), ("Answer-State", "hangup")))
+        self.send(hc)
+        if self.fake is not None:
+            self.fake.broadcast(hc)
+        if not self.lingering:
+            self.send(disconnect_notice("disconnect"))
+            try:
+                self.sock.shutdown(gevent.socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+# ------------------------------------------------------------------------------------ strict replay
