@@ -32,7 +32,7 @@ from fsbridge.callbacks.dispatcher import Dispatcher  # noqa: E402
 from fsbridge.callbacks.http import Transport  # noqa: E402
 from fsbridge.conference import events as ev  # noqa: E402
 from fsbridge.egress import EgressPolicy  # noqa: E402
-from fsbridge.conference.events import CallbackConfig, DomainEvent, ParticipantView  # noqa: E402
+from fsbridge.conference.events import CallbackConfig, ParticipantView, make  # noqa: E402
 from fsbridge.markup.model import Hook  # noqa: E402
 from fsbridge.store.db import make_engine  # noqa: E402
 from fsbridge.wire import DIALECTS, TWIML  # noqa: E402
@@ -124,7 +124,7 @@ def main(argv=None):
         while n < due:
             c = confs[n % len(confs)]
             seq[c] += 1
-            e = DomainEvent(name=ev.PARTICIPANT_JOIN, account_sid=AC, conference_sid=c, friendly_name="bench",
+            e = make(ev.PARTICIPANT_JOIN, account_sid=AC, conference_sid=c, friendly_name="bench",
                             sequence_number=seq[c], timestamp=now_dt, callbacks=config,
                             member_count=seq[c], started_at=now_dt,
                             participant=ParticipantView(call_sid=f"CA{n:032d}", from_="+1555", to="+1666"))

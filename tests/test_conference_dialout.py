@@ -6,6 +6,7 @@ are not disturbed. Source: twilio-twiml-conference-noun.txt (statusCallback tabl
 """
 import pytest
 
+from fsbridge.callbacks.subscriptions import is_subscribed
 from fsbridge.conference import native as N
 from fsbridge.conference import reasons as R
 from fsbridge.conference.errors import DomainError
@@ -65,7 +66,7 @@ def test_failed_dial_out_is_a_participant_leave_add_failed(status):
     assert leave.reason_participant_left == R.LEFT_PARTICIPANT_ADD_FAILED == "participant_add_failed"
     assert leave.participant_call_status == status
     assert leave.participant.status == R.P_FAILED and leave.participant.label == "agent"
-    assert leave.member_count == 1 and leave.subscribed
+    assert leave.member_count == 1 and is_subscribed(leave)
     info = h.state.conference(sid)
     assert info.status == "init" and info.member_count == 1      # nothing started, nothing ended
     assert h.state.participant_of_call("CAd") is None and h.state.participant(sid, "agent") is None

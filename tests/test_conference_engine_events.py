@@ -16,7 +16,7 @@ from fsbridge.conference.errors import DomainError
 from fsbridge.conference.events import CallbackConfig
 from fsbridge.conference.native import EngineSnapshot, MemberSnapshot, NativeEvent
 from fsbridge.conference.state import ConferenceState
-from fsbridge.conference.subscriptions import is_subscribed
+from fsbridge.callbacks.subscriptions import is_subscribed
 from fsbridge.conference.testing import Harness
 from fsbridge.markup.model import Conference, Hook
 
@@ -216,8 +216,8 @@ def test_recording_pause_resume_stop():
     h.engine.advance(3)
     out = h.run(h.state.update_recording(h.account_sid, sid, rec_sid, "stopped"))
     assert names(out) == ["recording-completed", "conference-record-end"]
-    assert out[0].recording.duration_s == 3 and out[0].subscribed is False   # no recordingStatusCallback
-    assert out[1].subscribed is True                                          # deprecated eventCallbackUrl
+    assert out[0].recording.duration_s == 3 and is_subscribed(out[0]) is False   # no recordingStatusCallback
+    assert is_subscribed(out[1]) is True                                          # deprecated eventCallbackUrl
     with pytest.raises(DomainError) as err:
         h.state.update_recording(h.account_sid, sid, rec_sid, "in-progress")
     assert err.value.code == 21220
@@ -239,7 +239,7 @@ def test_empty_recording_is_absent():
     [rec] = h.state.recordings(sid)
     out = h.state.apply(NativeEvent(N.STOP_RECORDING, sid, h.engine.now_us + 1, path=rec.path, duration_ms=0,
                                     file_size=0))
-    assert names(out.events) == ["recording-absent"] and out.events[0].subscribed
+    assert names(out.events) == ["recording-absent"] and is_subscribed(out.events[0])
 
 
 @pytest.mark.parametrize("dialect,words,subscribed", [
@@ -264,7 +264,7 @@ def test_jambonz_status_hook_and_texml_join():
     h = Harness()
     out = h.join("CAa", "r", dialect="jambonz", status_hook=Hook("https://j/status", "GET"),
                  status_callback_event=("join",))
-    assert out[0].callbacks.status_callback == Hook("https://j/status", "GET") and out[0].subscribed
+    assert out[0].callbacks.status_callback == Hook("https://j/status", "GET") and is_subscribed(out[0])
     assert out[0].callbacks.dialect == "jambonz"
     h.join("CAt", "tx", dialect="texml", from_="sip:a@x", to="+1213")
     out = h.join("CAu", "tx", dialect="texml")

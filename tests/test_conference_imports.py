@@ -14,7 +14,11 @@ FORBIDDEN = ("gevent", "greenlet", "requests", "flask", "werkzeug", "lxml", "sql
              "fsbridge.engines", "fsbridge.callbacks", "fsbridge.api", "fsbridge.runtime", "fsbridge.store")
 MODULES = ("fsbridge.conference", "fsbridge.conference.state", "fsbridge.conference.testing",
            "fsbridge.conference.errors", "fsbridge.conference.ids", "fsbridge.conference.model",
-           "fsbridge.conference.rules", "fsbridge.conference.subscriptions", "fsbridge.conference.reasons")
+           "fsbridge.conference.rules", "fsbridge.conference.reasons", "fsbridge.conference.room",
+           "fsbridge.conference.media", "fsbridge.conference.tables", "fsbridge.conference.resync",
+           "fsbridge.conference.events", "fsbridge.conference.outcome")
+#: the domain spells its own words: no markup dialect module (only markup.model, the verb dataclasses)
+DIALECT_MODULES = ("fsbridge.markup.twiml", "fsbridge.markup.texml", "fsbridge.markup.jambonz")
 
 # Loads fsbridge.markup as a bare namespace (its __init__ — the parsers — is not run), so only what
 # fsbridge.conference itself needs (fsbridge.markup.model) is imported.
@@ -49,6 +53,7 @@ def test_conference_itself_imports_no_io_library_nor_upper_layer():
     loaded = _loaded(MODULES, stub_markup=True)
     assert "fsbridge.conference.state" in loaded and "fsbridge.markup.model" in loaded
     assert _bad(loaded) == [], f"fsbridge.conference imported {_bad(loaded)}"
+    assert _bad(loaded, DIALECT_MODULES) == [], f"fsbridge.conference imported {_bad(loaded, DIALECT_MODULES)}"
 
 
 def test_importing_conference_with_the_real_markup_package():

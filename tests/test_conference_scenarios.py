@@ -6,6 +6,7 @@ statusCallback from the first participant), twilio-conference-resource.txt (inst
 """
 import pytest
 
+from fsbridge.callbacks.subscriptions import StatusSequence, is_subscribed
 from fsbridge.conference import commands as C
 from fsbridge.conference import events as ev
 from fsbridge.conference import reasons as R
@@ -33,7 +34,7 @@ def test_team_meeting_2016_post():
     join = first[0]
     assert join.participant.call_sid == "CAalice" and join.participant.muted is False
     assert join.participant.start_conference_on_enter is True and join.participant.end_conference_on_exit is False
-    assert join.friendly_name == TM and join.conference_sid.startswith("CF") and join.subscribed
+    assert join.friendly_name == TM and join.conference_sid.startswith("CF") and is_subscribed(join)
     assert h.state.conference(join.conference_sid).status == "in-progress"
     assert names(h.join("CAbob", TM, **cb)) == ["participant-join"]
     assert names(h.join("CAcharles", TM, **cb)) == ["participant-join"]
@@ -243,7 +244,7 @@ def test_status_callback_from_first_participant_only():
     h.join("CAa", "r", status_callback="https://a/cb", status_callback_event=("join",), region="ie1")
     out = h.join("CAb", "r", status_callback="https://b/cb", status_callback_event=("start",), region="us1")
     assert out[0].callbacks.status_callback.url == "https://a/cb"
-    assert [e.subscribed for e in out] == [True, False]       # join subscribed, start not (recorded anyway)
+    assert [is_subscribed(e) for e in out] == [True, False]       # join subscribed, start not (recorded anyway)
     assert h.state.conference(out[0].conference_sid).region == "ie1"
 
 
@@ -264,7 +265,7 @@ def test_record_from_start_and_recording_callbacks():
     # recordingStatusCallback given: no conference-record-end
     assert names(out) == ["participant-leave", "conference-end", "recording-completed"]
     done = out[2]
-    assert done.recording.duration_s == 6 and done.recording.file_size > 0 and done.subscribed
+    assert done.recording.duration_s == 6 and done.recording.file_size > 0 and is_subscribed(done)
 
 
 def test_speaker_events():
@@ -357,11 +358,13 @@ def test_status_callback_sequence_numbers_have_no_gaps():
     h.hangup("CAa")
     h.hangup("CAb")
     assert [e.sequence_number for e in h.events] == list(range(1, len(h.events) + 1))
-    sent = [e for e in h.events if e.status_sequence is not None]
+    counter = StatusSequence()
+    numbers = [(e, counter.take(e)) for e in h.events]
+    sent = [e for e, n in numbers if n is not None]
     assert names(sent) == ["participant-join", "participant-join", "conference-start", "participant-leave",
                            "participant-leave", "conference-end"]
-    assert [e.status_sequence for e in sent] == list(range(1, len(sent) + 1))
-    unnumbered = {e.name for e in h.events if e.status_sequence is None}
+    assert [n for _, n in numbers if n is not None] == list(range(1, len(sent) + 1))
+    unnumbered = {e.name for e, n in numbers if n is None}
     assert unnumbered == {"recording-in-progress", "recording-completed", "participant-speech-start",
                           "participant-speech-stop"}
 

@@ -13,6 +13,7 @@ import pytest
 import soundfile as sf
 from flask import Flask, Response
 
+from fsbridge.callbacks.subscriptions import StatusSequence
 from fsbridge.config import Number
 from fsbridge.local import HttpApp, start_bridge
 from e2e_support import AC, FREQ, TOKEN, conference_twiml, place, rest, tone_energy, tone_track
@@ -84,8 +85,8 @@ def test_team_meeting_callbacks_mute_and_audio(app_server, bridge_server, tmp_pa
     # recordingStatusCallback and takes no statusCallback number), and exactly the domain's numbering.
     seqs = [seq for seq, _, _ in got]
     assert seqs == list(range(1, len(got) + 1))
-    status_events = [e for e in bridge.events if e.status_sequence is not None]
-    assert seqs == [e.status_sequence for e in status_events]
+    counter = StatusSequence()
+    assert seqs == [n for n in map(counter.take, bridge.events) if n is not None]
     assert all(c["valid"] for c in app_server.callbacks.items), "a callback failed RequestValidator"
     forms = [c["form"] for c in app_server.callbacks.items if c["path"] == "/cb"]
     assert {f["ConferenceSid"] for f in forms} == {conf_sid}

@@ -37,7 +37,7 @@ def store(request, tmp_path):
 
 
 def e(name, seq, *, at=0, cf=CF, **kw):
-    return ev.DomainEvent(name=name, account_sid=AC, conference_sid=cf, friendly_name="room",
+    return ev.make(name, account_sid=AC, conference_sid=cf, friendly_name="room",
                           sequence_number=seq, timestamp=T0 + timedelta(seconds=at), **kw)
 
 

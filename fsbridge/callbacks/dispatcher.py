@@ -30,13 +30,14 @@ import gevent.event
 import urllib3
 from urllib3.util.retry import Retry
 
-from fsbridge.conference.events import DomainEvent
+from fsbridge.conference.events import CONFERENCE_END, DomainEvent
 
 from . import outbox, overrides, signing
 from .http import Transport, TransportError
 from .overrides import CLASS_4XX, CLASS_5XX, CLASS_FATAL, DeliveryPolicy
 from .render import render
 from .request import RenderSettings
+from .subscriptions import StatusSequence
 
 log = logging.getLogger("fsbridge.callbacks")
 
@@ -59,6 +60,8 @@ class Dispatcher:
     ``transport``: the :class:`~fsbridge.callbacks.http.Transport` to use (e.g. one trusting a private CA). ``jambonz_stop_talking``: event name sent to jambonz apps on
     talk-stop (see :mod:`.jambonz`). ``on_update(outbox_id, state, attempts, last_error)``: called after every
     state change (logs, metrics, tests); runs in the worker greenlet and must not block.
+    ``sequence``: the statusCallback SequenceNumber counter (:class:`.subscriptions.StatusSequence`; default a
+    fresh one — every conference counts from 1; pass one with a ``lookup`` to continue after a restart).
     """
 
     def __init__(
@@ -80,6 +83,7 @@ class Dispatcher:
         transport: Optional[Transport] = None,
         jambonz_stop_talking: str = "stop-talking",
         on_update: Optional[Callable[[int, str, int, Optional[str]], None]] = None,
+        sequence: Optional[StatusSequence] = None,
     ):
         self.engine = db_engine
         outbox.outbox.create(db_engine, checkfirst=True)
@@ -97,6 +101,8 @@ class Dispatcher:
                            backoff_factor=backoff_factor, backoff_max=backoff_max_s, backoff_jitter=backoff_jitter_s)
         self.transport = transport or Transport()
         self.on_update = on_update
+        #: statusCallback SequenceNumbers per conference (counted here, once, for what is actually sent)
+        self.sequence = sequence if sequence is not None else StatusSequence()
         self._writer = None  # one connection for all outbox writes (no pool round trip per event)
         self._queues: Dict[str, deque] = {}
         self._workers: Dict[str, gevent.Greenlet] = {}
@@ -116,7 +122,9 @@ class Dispatcher:
         ``failed`` at once (it does not hold up the conference's queue). Events enqueued before :meth:`start`
         wait in the outbox. Raises ValueError for an unknown dialect (:func:`.render.render`).
         """
-        req = render(event, self.settings)
+        req = render(event, self.settings, self.sequence)
+        if event.name == CONFERENCE_END:   # the last status event of the instance
+            self.sequence.forget(event.conference_sid)
         if req is None:
             return None
         problem = overrides.url_problem(req.url)

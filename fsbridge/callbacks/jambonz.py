@@ -22,7 +22,6 @@ from fsbridge.conference import events as ev
 from fsbridge.conference.events import DomainEvent
 
 from .request import JSON, KIND_STATUS, CallbackRequest, RenderSettings, form_request
-from .twilio import wanted  # the shared subscription rule
 
 DIALECT = "jambonz"
 
@@ -93,10 +92,12 @@ def payload(event: DomainEvent, settings: RenderSettings = RenderSettings()) -> 
     return body
 
 
-def render(event: DomainEvent, settings: RenderSettings = RenderSettings()) -> Optional[CallbackRequest]:
-    """Render ``event`` for a jambonz conference's statusHook; None when unsubscribed or not a jambonz event
-    (jambonz reports no mute/hold/modify/announcement/recording events on the statusHook)."""
-    if event_word(event, settings) is None or not wanted(event):
+def render(event: DomainEvent, settings: RenderSettings = RenderSettings(),
+           status_sequence: Optional[int] = None) -> Optional[CallbackRequest]:
+    """Render a subscribed ``event`` for a jambonz conference's statusHook; None when not a jambonz event
+    (jambonz reports no mute/hold/modify/announcement/recording events on the statusHook). jambonz sends
+    no sequence number: ``status_sequence`` is accepted for the common signature and unused."""
+    if event_word(event, settings) is None:
         return None
     hook = event.callbacks.status_callback
     data = payload(event, settings)

@@ -17,13 +17,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import List, Optional
+from urllib.parse import parse_qsl, urlsplit
 
 from sqlalchemy import Column, Float, Index, Integer, LargeBinary, String, Table, Text, bindparam, delete, select, update
 from sqlalchemy.engine import Connection
 
 from fsbridge.store.db import WalCheckpointer, metadata, sqlite_file
 
-from .request import CallbackRequest
+from .request import KIND_STATUS, CallbackRequest
+from .twilio import SEQUENCE_NUMBER
 
 PENDING = "pending"
 RETRYING = "retrying"
@@ -209,3 +211,19 @@ def conference_status(conn: Connection, conference_sid: str) -> List[DeliverySta
     """Delivery statuses of every callback of a conference, in queue order."""
     rows = conn.execute(select(outbox).where(outbox.c.conference_sid == conference_sid).order_by(outbox.c.id))
     return [_status(r) for r in rows]
+
+
+def last_status_sequence(conn: Connection, conference_sid: str, field: str = SEQUENCE_NUMBER) -> int:
+    """The highest statusCallback ``SequenceNumber`` already written for a conference (0 if none): read from
+    its status rows' form parameters (POST) or URL query (GET); jambonz rows carry none. For
+    :class:`~fsbridge.callbacks.subscriptions.StatusSequence` ``lookup`` after a restart (recovery), so a
+    re-adopted conference continues its 1..N. Rows removed by :func:`purge` are not seen."""
+    rows = conn.execute(select(outbox.c.method, outbox.c.url, outbox.c.params).where(
+        (outbox.c.conference_sid == conference_sid) & (outbox.c.kind == KIND_STATUS)))
+    best = 0
+    for method, url, params in rows:
+        pairs = json.loads(params or "[]") if method != "GET" else parse_qsl(urlsplit(url).query)
+        for name, value in pairs:
+            if name == field and str(value).isdigit():
+                best = max(best, int(value))
+    return best

@@ -42,7 +42,7 @@ def telnyx_time(when: datetime) -> str:
     return when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%fZ")
 
 
-def status_params(event: DomainEvent):
+def status_params(event: DomainEvent, status_sequence: Optional[int] = None):
     """The ten seed fields for ``event``, in the seed's order. The call is the event's participant, else
     (conference-end) the call that ended the conference."""
     p = event.participant
@@ -54,23 +54,22 @@ def status_params(event: DomainEvent):
         (tw.CONFERENCE_SID, event.conference_sid),
         (tw.FRIENDLY_NAME, event.friendly_name),
         (FROM, p.from_ if p is not None else ""),
-        (tw.SEQUENCE_NUMBER, tw.sequence_number(event)),
+        (tw.SEQUENCE_NUMBER, tw.sequence_number(event, status_sequence)),
         (tw.STATUS_CALLBACK_EVENT, event.name),
         (tw.TIMESTAMP, telnyx_time(event.timestamp)),
         (TO, p.to if p is not None else ""),
     ]
 
 
-def render(event: DomainEvent, settings: RenderSettings = RenderSettings()) -> Optional[CallbackRequest]:
-    """Render ``event`` for a TeXML conference; None when nothing is to be sent (unsubscribed, or an event
-    Telnyx does not report: mute, hold, modify, announcement, conference-record-end)."""
+def render(event: DomainEvent, settings: RenderSettings = RenderSettings(),
+           status_sequence: Optional[int] = None) -> Optional[CallbackRequest]:
+    """Render a subscribed ``event`` for a TeXML conference; None when Telnyx does not report it (mute,
+    hold, modify, announcement, conference-record-end). ``status_sequence``: as :func:`.twilio.render`."""
     cb = event.callbacks
-    if not tw.wanted(event):
-        return None
     if event.name in STATUS_EVENTS:
         hook = cb.status_callback
         return form_request(dialect=DIALECT, kind=KIND_STATUS, event=event, hook_url=hook.url, method=hook.method,
-                            params=status_params(event), username=hook.username, password=hook.password)
+                            params=status_params(event, status_sequence), username=hook.username, password=hook.password)
     if event.name in ev.RECORDING_STATUS_WORDS:
         hook = cb.recording_status_callback
         if event.recording is None:

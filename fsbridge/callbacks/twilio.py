@@ -1,4 +1,4 @@
-"""Twilio conference callbacks: DomainEvent → form-encoded POST (or GET query string).
+"""Twilio conference callbacks: a typed domain event → form-encoded POST (or GET query string).
 
 Sources: ../shared/seeds/twilio-twiml-conference-noun.txt — the statusCallback parameter table ("Sent on"
 column), the recordingStatusCallback table, the deprecated eventCallbackUrl (``conference-record-end``, sent
@@ -17,7 +17,6 @@ from typing import Optional
 
 from fsbridge.conference import events as ev
 from fsbridge.conference.events import DomainEvent
-from fsbridge.conference.subscriptions import is_subscribed
 
 from .request import KIND_EVENT, KIND_RECORDING, KIND_STATUS, CallbackRequest, RenderSettings, bool_str, form_request
 from .signing import TWILIO_IDEMPOTENCY_HEADER, twilio_idempotency_token
@@ -83,13 +82,6 @@ def rfc2822(when: datetime) -> str:
     return text[:5] + day.lstrip("0") + text[7:] if day.startswith("0") else text
 
 
-def wanted(event: DomainEvent) -> bool:
-    """True when ``event`` is to be sent: the domain marked it subscribed and the conference's callback
-    config asks for it in its dialect (the domain's own rule, fsbridge.conference.subscriptions — one table
-    of statusCallbackEvent / statusEvents / recordingStatusCallbackEvent words for the whole bridge)."""
-    return event.subscribed and is_subscribed(event.name, event.callbacks)
-
-
 def recording_url(base_url: str, event: DomainEvent, path: str = RECORDING_PATH) -> str:
     """``base_url`` + the REST path of ``event.recording``."""
     return base_url.rstrip("/") + path.format(
@@ -97,10 +89,10 @@ def recording_url(base_url: str, event: DomainEvent, path: str = RECORDING_PATH)
     )
 
 
-def sequence_number(event: DomainEvent) -> str:
-    """The ``SequenceNumber`` value: the statusCallback's own 1..N count when the domain set one, else the
-    conference's event ordinal."""
-    return str(event.status_sequence if event.status_sequence is not None else event.sequence_number)
+def sequence_number(event: DomainEvent, status_sequence: Optional[int] = None) -> str:
+    """The ``SequenceNumber`` value: the statusCallback's own 1..N count (``status_sequence``, given by the
+    dispatcher's :class:`~.subscriptions.StatusSequence`) when set, else the conference's event ordinal."""
+    return str(status_sequence if status_sequence is not None else event.sequence_number)
 
 
 def idempotency_headers(event: DomainEvent, kind: str):
@@ -129,36 +121,36 @@ def _optional(pairs):
     return [(k, str(v)) for k, v in pairs if v is not None]
 
 
-def _common_params(event: DomainEvent):
+def _common_params(event: DomainEvent, status_sequence: Optional[int] = None):
     """The fields every statusCallback (and the deprecated eventCallbackUrl) request starts with, in the
     parameter table's order: ConferenceSid, FriendlyName, AccountSid, SequenceNumber, Timestamp."""
     return [
         (CONFERENCE_SID, event.conference_sid),
         (FRIENDLY_NAME, event.friendly_name),
         (ACCOUNT_SID, event.account_sid),
-        (SEQUENCE_NUMBER, sequence_number(event)),
+        (SEQUENCE_NUMBER, sequence_number(event, status_sequence)),
         (TIMESTAMP, rfc2822(event.timestamp)),
     ]
 
 
-def status_params(event: DomainEvent):
+def status_params(event: DomainEvent, status_sequence: Optional[int] = None):
     """The ordered (name, value) pairs of a statusCallback request for ``event`` (parameter table order)."""
-    params = _common_params(event) + [(STATUS_CALLBACK_EVENT, event.name)]
-    if event.participant is not None and event.name not in (ev.CONFERENCE_START, ev.CONFERENCE_END):
+    params = _common_params(event, status_sequence) + [(STATUS_CALLBACK_EVENT, event.name)]
+    if event.participant is not None and not isinstance(event, (ev.ConferenceStarted, ev.ConferenceEnded)):
         params += _participant_params(event.participant)
-    if event.name == ev.CONFERENCE_END:
+    if isinstance(event, ev.ConferenceEnded):
         params += _optional([
             (CALL_SID_ENDING_CONFERENCE, event.call_sid_ending_conference),
             (PARTICIPANT_LABEL_ENDING_CONFERENCE, event.participant_label_ending_conference),
             (REASON_CONFERENCE_ENDED, event.reason_conference_ended),
             (REASON, event.reason),
         ])
-    elif event.name == ev.PARTICIPANT_LEAVE:
+    elif isinstance(event, ev.ParticipantLeft):
         params += _optional([
             (PARTICIPANT_CALL_STATUS, event.participant_call_status),
             (REASON_PARTICIPANT_LEFT, event.reason_participant_left),
         ])
-    elif event.name in (ev.ANNOUNCEMENT_END, ev.ANNOUNCEMENT_FAIL):
+    elif isinstance(event, (ev.AnnouncementEnded, ev.AnnouncementFailed)):
         params += _optional([
             (ANNOUNCE_URL, event.announce_url),
             (REASON_ANNOUNCEMENT_FAILED, event.reason_announcement_failed),
@@ -198,20 +190,21 @@ def record_end_params(event: DomainEvent, base_url: str):
     return params
 
 
-def render(event: DomainEvent, settings: RenderSettings = RenderSettings()) -> Optional[CallbackRequest]:
-    """Render ``event`` for a TwiML conference; None when nothing is to be sent.
+def render(event: DomainEvent, settings: RenderSettings = RenderSettings(),
+           status_sequence: Optional[int] = None) -> Optional[CallbackRequest]:
+    """Render a subscribed ``event`` (the caller decided that: :func:`.subscriptions.is_subscribed`) for a
+    TwiML conference; None when the dialect has nothing to send for it.
 
-    * status events (conference-*, participant-*, announcement-*) → ``statusCallback`` when subscribed;
-    * ``recording-*`` → ``recordingStatusCallback`` when its word is in ``recording_status_events``;
-    * ``conference-record-end`` → ``eventCallbackUrl`` (always POST), only when no recordingStatusCallback.
+    * status events (conference-*, participant-*, announcement-*) → ``statusCallback``, SequenceNumber =
+      ``status_sequence`` (else the event's ordinal);
+    * ``recording-*`` → ``recordingStatusCallback``;
+    * ``conference-record-end`` → ``eventCallbackUrl`` (always POST).
     """
     cb = event.callbacks
-    if not wanted(event):
-        return None
     if event.name in STATUS_EVENTS:
         hook = cb.status_callback
         return form_request(dialect=DIALECT, kind=KIND_STATUS, event=event, hook_url=hook.url, method=hook.method,
-                            params=status_params(event), headers=idempotency_headers(event, KIND_STATUS),
+                            params=status_params(event, status_sequence), headers=idempotency_headers(event, KIND_STATUS),
                             username=hook.username, password=hook.password)
     if event.name in ev.RECORDING_STATUS_WORDS:
         hook = cb.recording_status_callback
@@ -221,7 +214,7 @@ def render(event: DomainEvent, settings: RenderSettings = RenderSettings()) -> O
                             method=hook.method, params=recording_params(event, settings.base_url),
                             headers=idempotency_headers(event, KIND_RECORDING),
                             username=hook.username, password=hook.password)
-    if event.name == ev.CONFERENCE_RECORD_END:
+    if isinstance(event, ev.ConferenceRecordEnded):
         return form_request(dialect=DIALECT, kind=KIND_EVENT, event=event, hook_url=cb.event_callback_url,
                             method="POST", params=record_end_params(event, settings.base_url),
                             headers=idempotency_headers(event, KIND_EVENT))

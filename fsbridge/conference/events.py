@@ -1,17 +1,21 @@
-"""Domain events: what the conference domain reports (→ store, callbacks, logs).
+"""Domain events: what the conference domain reports (→ store, callbacks, logs), one frozen class per kind
+(as h11 ``_events.py``).
 
-``DomainEvent.name`` is Twilio's ``StatusCallbackEvent`` value (``conference-start``,
+Each class carries its Twilio event word as the class constant ``NAME`` (``event.name`` reads it):
+Twilio's ``StatusCallbackEvent`` value (``conference-start``,
 ``participant-join`` …) or, for recordings, ``recording-in-progress|recording-completed|recording-absent``
 (Twilio RecordingStatus), or ``conference-record-end`` (the deprecated eventCallbackUrl event).
-The callbacks layer renders each event in the conference's dialect; the store records every event,
-subscribed or not. Sources: twilio-twiml-conference-noun.txt parameter table, twilio-conference-events-
-announcement.txt, telnyx-texml-conference.txt, jambonz-conference-verb.txt.
+The callbacks layer decides whether an event is sent (subscriptions) and which statusCallback
+SequenceNumber it gets, then renders it in the conference's dialect; the store records every event.
+Delivery bookkeeping is not part of an event. Sources: twilio-twiml-conference-noun.txt parameter table,
+twilio-conference-events-announcement.txt, telnyx-texml-conference.txt, jambonz-conference-verb.txt.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from dataclasses import fields as fields_of
 from datetime import datetime
-from typing import Optional, Tuple
+from typing import ClassVar, Dict, Optional, Tuple, Type
 
 from fsbridge.markup.model import Hook
 
@@ -103,36 +107,165 @@ class RecordingView:
 
 @dataclass(frozen=True)
 class DomainEvent:
-    """One conference event, with everything any dialect's callback needs.
+    """What every conference event carries (the envelope); subclasses add their own fields.
 
-    ``sequence_number``: per conference, strictly increasing from 1 over every event (the history ordinal the
-    store keys on). ``status_sequence``: the ``SequenceNumber`` a statusCallback receives — it counts only the
-    conference status events actually sent there (subscribed conference-*/participant-*/announcement-*), so
-    the app sees 1..N with no gaps; None for events not sent to the statusCallback (unsubscribed ones,
-    recording events, conference-record-end). ``timestamp``: the engine's event time
-    (timezone-aware UTC). ``subscribed``: True when the conference's callback config asks for it (it is
-    recorded either way). ``member_count``: members after the event. ``started_at``: when the conference
-    started (jambonz ``duration``).
+    ``sequence_number``: per conference, strictly increasing from 1 over every event (the history ordinal
+    the store keys on). ``timestamp``: the engine's event time (timezone-aware UTC). ``callbacks``: the
+    conference's :class:`CallbackConfig` (where its callbacks would go). ``member_count``: members after the
+    event. ``started_at``: when the conference started (jambonz ``duration``). ``participant``: the
+    participant the event is about (None for conference-level events and conference-wide announcements).
     """
 
-    name: str
+    NAME: ClassVar[str] = ""
+
     account_sid: str
     conference_sid: str
     friendly_name: str
     sequence_number: int
     timestamp: datetime
     callbacks: CallbackConfig = field(default_factory=CallbackConfig)
-    subscribed: bool = True
     member_count: int = 0
     started_at: Optional[datetime] = None
     participant: Optional[ParticipantView] = None
+
+    @property
+    def name(self) -> str:
+        """The Twilio event word of this kind (``conference-start``, ``participant-join`` …)."""
+        return self.NAME
+
+    # Fields only some kinds carry read as None on the others, so a renderer can ask any event.
+    reason_conference_ended = call_sid_ending_conference = participant_label_ending_conference = None
+    reason = reason_participant_left = participant_call_status = None
+    announce_url = reason_announcement_failed = None
+    recording = None
+
+
+@dataclass(frozen=True)
+class ConferenceStarted(DomainEvent):
+    """The start rule held (≥ 2 members, one with startConferenceOnEnter)."""
+    NAME: ClassVar[str] = CONFERENCE_START
+
+
+@dataclass(frozen=True)
+class ConferenceEnded(DomainEvent):
+    """The conference completed. ``reason_conference_ended``: ReasonConferenceEnded;
+    ``call_sid_ending_conference`` / ``participant_label_ending_conference``: who ended it (None for the
+    API); ``reason``: human-readable text (Twilio ``Reason``)."""
+    NAME: ClassVar[str] = CONFERENCE_END
     reason_conference_ended: Optional[str] = None
     call_sid_ending_conference: Optional[str] = None
     participant_label_ending_conference: Optional[str] = None
     reason: Optional[str] = None
-    participant_call_status: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class ParticipantJoined(DomainEvent):
+    """The engine confirmed the member (add-member)."""
+    NAME: ClassVar[str] = PARTICIPANT_JOIN
+
+
+@dataclass(frozen=True)
+class ParticipantLeft(DomainEvent):
+    """The participant left (or a visible join failed). ``reason_participant_left``: ReasonParticipantLeft;
+    ``participant_call_status``: ParticipantCallStatus."""
+    NAME: ClassVar[str] = PARTICIPANT_LEAVE
     reason_participant_left: Optional[str] = None
+    participant_call_status: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class ParticipantMuted(DomainEvent):
+    NAME: ClassVar[str] = PARTICIPANT_MUTE
+
+
+@dataclass(frozen=True)
+class ParticipantUnmuted(DomainEvent):
+    NAME: ClassVar[str] = PARTICIPANT_UNMUTE
+
+
+@dataclass(frozen=True)
+class ParticipantHeld(DomainEvent):
+    NAME: ClassVar[str] = PARTICIPANT_HOLD
+
+
+@dataclass(frozen=True)
+class ParticipantUnheld(DomainEvent):
+    NAME: ClassVar[str] = PARTICIPANT_UNHOLD
+
+
+@dataclass(frozen=True)
+class ParticipantModified(DomainEvent):
+    """Exit beep, endConferenceOnExit, coaching or waitUrl changed through the API."""
+    NAME: ClassVar[str] = PARTICIPANT_MODIFY
+
+
+@dataclass(frozen=True)
+class SpeechStarted(DomainEvent):
+    NAME: ClassVar[str] = PARTICIPANT_SPEECH_START
+
+
+@dataclass(frozen=True)
+class SpeechStopped(DomainEvent):
+    NAME: ClassVar[str] = PARTICIPANT_SPEECH_STOP
+
+
+@dataclass(frozen=True)
+class AnnouncementEnded(DomainEvent):
+    """An AnnounceUrl finished playing. ``participant``: None for a conference-wide announcement."""
+    NAME: ClassVar[str] = ANNOUNCEMENT_END
+    announce_url: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class AnnouncementFailed(DomainEvent):
+    """An AnnounceUrl could not be played; ``reason_announcement_failed``: the engine's error."""
+    NAME: ClassVar[str] = ANNOUNCEMENT_FAIL
     announce_url: Optional[str] = None
     reason_announcement_failed: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class RecordingEvent(DomainEvent):
+    """Base of the recording events; ``recording``: the recording now."""
     recording: Optional[RecordingView] = None
-    status_sequence: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class RecordingStarted(RecordingEvent):
+    NAME: ClassVar[str] = RECORDING_IN_PROGRESS
+
+
+@dataclass(frozen=True)
+class RecordingCompleted(RecordingEvent):
+    NAME: ClassVar[str] = RECORDING_COMPLETED
+
+
+@dataclass(frozen=True)
+class RecordingAbsent(RecordingEvent):
+    """A recording with no audio (0 ms or 0 bytes)."""
+    NAME: ClassVar[str] = RECORDING_ABSENT
+
+
+@dataclass(frozen=True)
+class ConferenceRecordEnded(RecordingEvent):
+    """The deprecated eventCallbackUrl event (only when no recordingStatusCallback is set)."""
+    NAME: ClassVar[str] = CONFERENCE_RECORD_END
+
+
+#: event word → class, for every kind
+EVENT_TYPES: Dict[str, Type[DomainEvent]] = {
+    cls.NAME: cls for cls in (
+        ConferenceStarted, ConferenceEnded, ParticipantJoined, ParticipantLeft, ParticipantMuted,
+        ParticipantUnmuted, ParticipantHeld, ParticipantUnheld, ParticipantModified, SpeechStarted,
+        SpeechStopped, AnnouncementEnded, AnnouncementFailed, RecordingStarted, RecordingCompleted,
+        RecordingAbsent, ConferenceRecordEnded)
+}
+
+
+def make(name: str, **fields) -> DomainEvent:
+    """The event of kind ``name`` (an event word) built from ``fields`` (for fakes, tests and benches that
+    build events by word); fields that kind does not carry are ignored, so a caller can pass one uniform
+    set. Raises KeyError for an unknown name, TypeError for a missing envelope field."""
+    cls = EVENT_TYPES[name]
+    own = {f.name for f in fields_of(cls)}
+    return cls(**{k: v for k, v in fields.items() if k in own})

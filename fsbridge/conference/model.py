@@ -1,7 +1,9 @@
-"""The domain's records: mutable ones owned by :class:`~fsbridge.conference.state.ConferenceState`
+"""The domain's records: mutable ones owned by the domain (each conference's
+:class:`~fsbridge.conference.room.Conference`, indexed by :class:`~fsbridge.conference.state.ConferenceState`)
 and the frozen read-only views it hands out.
 
-Only ``state.py`` mutates the ``*Record`` classes; every query returns a frozen view
+Only the domain (room.py, media.py, admission.py) mutates the ``*Record`` classes; every query returns a
+frozen view
 (:class:`ConferenceInfo`, :class:`~fsbridge.conference.events.ParticipantView`,
 :class:`~fsbridge.conference.events.RecordingView`). Times are timezone-aware UTC datetimes.
 """
@@ -46,7 +48,7 @@ class ConferenceInfo:
 
 @dataclass
 class MemberRecord:
-    """One participant (mutable, owned by ConferenceState). ``member_id`` is None until add-member;
+    """One participant (mutable, owned by its Conference). ``member_id`` is None until add-member;
     ``unique_id`` is "" while a REST dial-out is queued (no engine channel known yet)."""
 
     call_sid: str
@@ -111,7 +113,7 @@ class RecordingRecord:
 
 @dataclass
 class ConferenceRecord:
-    """One conference instance (mutable, owned by ConferenceState)."""
+    """One conference instance's data (mutable); :class:`~fsbridge.conference.room.Conference` adds its rules."""
 
     sid: str
     account_sid: str
@@ -126,7 +128,6 @@ class ConferenceRecord:
     region: Optional[str] = None
     status: str = R.CONF_INIT
     sequence: int = 0
-    status_sequence: int = 0
     started_at: Optional[datetime] = None
     ended_at: Optional[datetime] = None
     # Set when the end has been decided but members are still being removed by the engine.

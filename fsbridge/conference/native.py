@@ -98,8 +98,11 @@ class EngineSnapshot:
     """Everything an engine has now, for the domain's one resync path (``ConferenceState.resync``): taken
     after an ESL (re)connect, or at start-up. ``timestamp_us``: when it was taken (µs since the epoch).
     ``members``: every member of every room (FreeSWITCH ``conference json_list``). ``rooms``: the rooms
-    (ConferenceSids) the engine has, with or without members."""
+    (ConferenceSids) the engine has, with or without members. ``skip``: channel Unique-IDs whose live events
+    were already reported after the snapshot was taken (they may postdate it: FreeSWITCH maps events in
+    another greenlet while ``json_list`` runs); resync leaves those members as the live stream has them."""
 
     timestamp_us: int
     members: Tuple[MemberSnapshot, ...] = ()
     rooms: Tuple[str, ...] = ()
+    skip: Tuple[str, ...] = ()

@@ -20,6 +20,7 @@ import gevent.event
 import gevent.lock
 import gevent.queue
 
+from fsbridge.callbacks.subscriptions import is_subscribed
 from fsbridge.conference import commands as C
 from fsbridge.conference import native as N
 from fsbridge.conference.events import DomainEvent
@@ -232,7 +233,7 @@ class BridgeCore:
             who = f" {p.call_sid}" + (f" ({p.label})" if p and p.label else "") if p else ""
             extra = f" reason={e.reason_conference_ended}" if e.reason_conference_ended else ""
             cblog.info("conference %s %r #%d %s%s%s%s", e.conference_sid, e.friendly_name, e.sequence_number,
-                       e.name, who, extra, "" if e.subscribed else " (not subscribed)")
+                       e.name, who, extra, "" if is_subscribed(e) else " (not subscribed)")
             if self.store is not None:   # a failure is logged and retried with invalid text replaced (#14)
                 keep(self.store.record, e, "store.record", log)
             if self.dispatcher is not None:

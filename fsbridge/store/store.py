@@ -3,8 +3,8 @@
 ``Store(db_engine)``: ``create_all()`` creates every table on the shared metadata (store tables and any
 other module's, e.g. the callback outbox); ``record(event)`` applies one
 :class:`fsbridge.conference.events.DomainEvent` — idempotent per (conference_sid, sequence_number), and an
-event older than a row's last applied one never rolls that row back. Queries serve the REST API: list with
-filters + paging (offset or keyset), fetch by Sid / CallSid / label, delete a recording.
+event older than a row's last applied one never rolls that row back. Queries (:mod:`fsbridge.store.queries`) serve the REST
+API: list with filters + paging (offset or keyset), fetch by Sid / CallSid / label; delete a recording.
 
 Event → row mapping (sources: Twilio Conference / Participant / Conference Recording resources and the
 statusCallbackEvent list in twilio-twiml-conference-noun.txt):
@@ -26,10 +26,10 @@ of that participant (join, or participant-leave ``participant_add_failed`` → s
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 from sqlalchemy import event as sa_event
-from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy import bindparam, case, delete, func, insert, or_, select, update
 
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
@@ -37,16 +37,8 @@ from sqlalchemy.exc import IntegrityError
 from fsbridge.conference import events as ev
 from fsbridge.store import tables as t
 from fsbridge.store.db import WalCheckpointer, metadata, sqlite_file
-from fsbridge.store.rows import (
-    ConferenceRow,
-    DateRange,
-    PageRequest,
-    PageResult,
-    ParticipantRow,
-    RecordingRow,
-    to_naive_utc,
-    to_utc,
-)
+from fsbridge.store.queries import Queries
+from fsbridge.store.rows import RecordingRow, to_naive_utc, to_utc
 
 # Participant statuses that mean "no longer in the conference" (Twilio participant_enum_status).
 LEFT_STATUSES = ("complete", "failed")
@@ -56,7 +48,7 @@ def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
-class Store:
+class Store(Queries):
     """Conference / participant / recording history on one SQLAlchemy engine (SQLite file or PostgreSQL).
 
     Thread/greenlet-safe: every method opens its own connection from the engine's pool.
@@ -204,16 +196,16 @@ class Store:
             dict(account_sid=event.account_sid, friendly_name=event.friendly_name, status="init",
                  dialect=event.callbacks.dialect if event.callbacks else "twiml",
                  date_created=to_naive_utc(event.started_at) or ts))
-        if event.name == ev.CONFERENCE_START:
+        if isinstance(event, ev.ConferenceStarted):
             conn.execute(self._upd_conf_start, {"cf": event.conference_sid,
                                                  "at": to_naive_utc(event.started_at) or ts})
-        elif event.name == ev.CONFERENCE_END:
+        elif isinstance(event, ev.ConferenceEnded):
             conn.execute(self._upd_conf_end, {
                 "cf": event.conference_sid, "at": ts, "reason": event.reason_conference_ended,
                 "call": event.call_sid_ending_conference, "label": event.participant_label_ending_conference})
         if event.participant is not None:
             self._apply_participant(conn, event, ts, late)
-        if event.name == ev.CONFERENCE_END:
+        if isinstance(event, ev.ConferenceEnded):
             conn.execute(self._upd_leave_all, {"cf": event.conference_sid, "ts": ts})
         if event.recording is not None:
             self._apply_recording(conn, event, ts)
@@ -231,10 +223,10 @@ class Store:
             values["from_"] = view.from_
         if view.to:
             values["to"] = view.to
-        if event.name == ev.PARTICIPANT_LEAVE or view.status in LEFT_STATUSES:
+        if isinstance(event, ev.ParticipantLeft) or view.status in LEFT_STATUSES:
             values["left_at"] = ts
             values["status"] = view.status if view.status in LEFT_STATUSES else "complete"
-        elif event.name == ev.PARTICIPANT_JOIN:
+        elif isinstance(event, ev.ParticipantJoined):
             values["left_at"] = None
         key = {"conference_sid": event.conference_sid, "call_sid": view.call_sid}
         if self._upsert(conn, t.participants, key, values, event.sequence_number,
@@ -309,128 +301,12 @@ class Store:
             conn.execute(delete(t.recordings).where(t.recordings.c.sid == recording_sid))
             return row
 
-    # ------------------------------------------------------------------ fetches
-    def last_sequence(self, conference_sid: str) -> int:
-        """Highest DomainEvent sequence_number recorded for the conference (0 if none)."""
-        with self.engine.connect() as conn:
-            return int(conn.execute(self._sel_last_seq, {"cf": conference_sid}).scalar() or 0)
-
-    def conference(self, account_sid: str, conference_sid: str) -> Optional[ConferenceRow]:
-        """The conference with this Sid, if it belongs to ``account_sid``."""
-        row = self._first(self._sel_conf, {"sid": conference_sid, "acc": account_sid})
-        return ConferenceRow.from_mapping(row) if row else None
-
-    def live_conference_by_name(self, account_sid: str, friendly_name: str) -> Optional[ConferenceRow]:
-        """The account's not-yet-completed conference with this friendly name (Twilio: at most one)."""
-        c = t.conferences
-        with self.engine.connect() as conn:
-            row = conn.execute(select(c).where(
-                c.c.account_sid == account_sid, c.c.friendly_name == friendly_name, c.c.status != "completed",
-            ).order_by(c.c.date_created.desc()).limit(1)).mappings().first()
-        return ConferenceRow.from_mapping(row) if row else None
-
-    def participant(self, account_sid: str, conference_sid: str, call_sid_or_label: str
-                    ) -> Optional[ParticipantRow]:
-        """A participant by CallSid, else by label (a present participant wins over one who left, then the
-        most recent). Includes participants who left."""
-        params = {"acc": account_sid, "cf": conference_sid, "who": call_sid_or_label}
-
-        with self.engine.connect() as conn:
-            row = (conn.execute(self._sel_part_call, params).mappings().first()
-                   or conn.execute(self._sel_part_label, params).mappings().first())
-        return ParticipantRow.from_mapping(row) if row else None
-
-    def recording(self, account_sid: str, conference_sid: str, recording_sid: str) -> Optional[RecordingRow]:
-        """A recording of this account's conference by RecordingSid."""
-        with self.engine.connect() as conn:
-            return self._recording(conn, account_sid, conference_sid, recording_sid)
-
-    def _recording(self, conn: Connection, account_sid: str, conference_sid: str, recording_sid: str
-                   ) -> Optional[RecordingRow]:
-        row = conn.execute(self._sel_rec, {"sid": recording_sid, "acc": account_sid,
-                                           "cf": conference_sid}).mappings().first()
-        return RecordingRow.from_mapping(row) if row else None
-
-    # ------------------------------------------------------------------ lists
-    def list_conferences(self, account_sid: str, *, friendly_name: Optional[str] = None,
-                         status: Optional[str] = None, created: Optional[DateRange] = None,
-                         updated: Optional[DateRange] = None, page: PageRequest = PageRequest()
-                         ) -> PageResult[ConferenceRow]:
-        """The account's conferences, newest first (date_created desc, sid desc), filtered by exact
-        friendly name, status, and date_created / date_updated ranges (Twilio ListConference)."""
-        c = t.conferences
-        conds = [c.c.account_sid == account_sid]
-        if friendly_name is not None:
-            conds.append(c.c.friendly_name == friendly_name)
-        if status is not None:
-            conds.append(c.c.status == status)
-        conds += _range(c.c.date_created, created) + _range(c.c.date_updated, updated)
-        return self._page(c, conds, c.c.date_created, c.c.sid, True, page, ConferenceRow.from_mapping,
-                          lambda r: r.sid)
-
-    def list_participants(self, account_sid: str, conference_sid: str, *, muted: Optional[bool] = None,
-                          hold: Optional[bool] = None, coaching: Optional[bool] = None,
-                          include_left: bool = False, page: PageRequest = PageRequest()
-                          ) -> PageResult[ParticipantRow]:
-        """The conference's participants in join order (date_created asc, call_sid asc). By default only
-        those still present (Twilio: "the set of people currently connected"); ``include_left`` adds the
-        history. Filters: Twilio ListParticipant Muted / Hold / Coaching."""
-        p = t.participants
-        conds = [p.c.account_sid == account_sid, p.c.conference_sid == conference_sid]
-        if not include_left:
-            conds.append(p.c.left_at.is_(None))
-        for col, want in ((p.c.muted, muted), (p.c.hold, hold), (p.c.coaching, coaching)):
-            if want is not None:
-                conds.append(col == want)
-        return self._page(p, conds, p.c.date_created, p.c.call_sid, False, page,
-                          ParticipantRow.from_mapping, lambda r: r.call_sid)
-
-    def list_recordings(self, account_sid: str, conference_sid: str, *, created: Optional[DateRange] = None,
-                        page: PageRequest = PageRequest()) -> PageResult[RecordingRow]:
-        """The conference's recordings, newest first (Twilio ListConferenceRecording, DateCreated filters)."""
-        r = t.recordings
-        conds = [r.c.account_sid == account_sid, r.c.conference_sid == conference_sid]
-        conds += _range(r.c.date_created, created)
-        return self._page(r, conds, r.c.date_created, r.c.sid, True, page, RecordingRow.from_mapping,
-                          lambda x: x.sid)
-
-    def _page(self, table, conds: List, time_col, id_col, descending: bool, page: PageRequest,
-              build: Callable, ident: Callable) -> PageResult:
-        conds = list(conds)
-        if page.after is not None:
-            at, aid = to_naive_utc(page.after[0]), page.after[1]
-            if descending:
-                conds.append(or_(time_col < at, and_(time_col == at, id_col < aid)))
-            else:
-                conds.append(or_(time_col > at, and_(time_col == at, id_col > aid)))
-        order: Sequence = (time_col.desc(), id_col.desc()) if descending else (time_col.asc(), id_col.asc())
-        q = select(table).where(*conds).order_by(*order).limit(page.limit + 1)
-        if page.after is None and page.offset:
-            q = q.offset(page.offset)
-        with self.engine.connect() as conn:
-            rows = [build(m) for m in conn.execute(q).mappings().all()]
-        has_more = len(rows) > page.limit
-        rows = rows[: page.limit]
-        last = (rows[-1].date_created, ident(rows[-1])) if rows else None
-        return PageResult(items=rows, has_more=has_more, last_key=last)
-
 
 def _no_autocheckpoint(dbapi_conn, _record) -> None:
     """SQLite connect hook: no automatic WAL checkpoints on this connection (the Store runs them)."""
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA wal_autocheckpoint=0")
     cur.close()
-
-
-def _range(col, rng: Optional[DateRange]) -> List:
-    if rng is None:
-        return []
-    out = []
-    if rng.start is not None:
-        out.append(col >= to_naive_utc(rng.start))
-    if rng.end is not None:
-        out.append(col < to_naive_utc(rng.end))
-    return out
 
 
 __all__ = ["Store", "LEFT_STATUSES", "to_utc"]

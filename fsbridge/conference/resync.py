@@ -1,0 +1,81 @@
+"""The one resync path: an engine snapshot diffed against the domain, as the native events a live stream
+would have carried (model: the FreeSWITCH engine's former ``mapping.resync_events``).
+
+:func:`reconcile` yields synthetic :class:`~fsbridge.conference.native.NativeEvent` s (``extra`` has
+``("resync", "true")``) that :meth:`ConferenceState.resync` applies one by one — so the typed domain events
+are exactly those of the live path. It is a generator: each step reads the domain *after* the previous
+event was applied. Order (FreeSWITCH after an ESL reconnect, fixtures README):
+
+1. connected participants the engine no longer lists → del-member (no hangup cause: the call may go on),
+   by (room, member id);
+2. listed participants whose flags differ → hold/unhold-member, then mute/unmute-member — mute only when
+   held on neither side (a held member's mute state is unknown in FreeSWITCH ``json_list``, finding 17) —
+   and stop-talking for a speaker the engine no longer reports talking, by (room, member id);
+3. listed members of a pending join → add-member (then their flags as in 2), in snapshot order; a listed
+   member whose join outlived its conference is kicked (a command, no event).
+
+Members of unknown rooms or with unknown channel ids are ignored (no CallSid is known for them, so no
+participant can be made up), and so are the channels in ``snapshot.skip`` (their live events may postdate
+the snapshot).
+"""
+from __future__ import annotations
+
+from typing import Iterator
+
+from fsbridge.conference import commands as C
+from fsbridge.conference import native as N
+from fsbridge.conference import reasons as R
+from fsbridge.conference.native import EngineSnapshot, MemberSnapshot, NativeEvent
+from fsbridge.conference.outcome import Out
+
+MARK = (("resync", "true"),)
+
+
+def _flag_events(m, snap: MemberSnapshot, now_us: int) -> Iterator[NativeEvent]:
+    def native(action):
+        return NativeEvent(action, snap.room, now_us, snap.unique_id, m.member_id, extra=MARK)
+    was_held = m.hold     # as before this resync (the hold event below changes m)
+    if m.hold != snap.hold:
+        yield native(N.HOLD_MEMBER if snap.hold else N.UNHOLD_MEMBER)
+    if not snap.hold and not was_held and m.muted != snap.muted:
+        yield native(N.MUTE_MEMBER if snap.muted else N.UNMUTE_MEMBER)
+    if m.speaking and not snap.talking:
+        yield native(N.STOP_TALKING)
+
+
+def reconcile(state, snapshot: EngineSnapshot, out: Out) -> Iterator[NativeEvent]:
+    """Yield the native events that bring ``state`` (a ConferenceState) to ``snapshot``; kicks of joins
+    that outlived their conference go straight to ``out.commands``."""
+    now_us = snapshot.timestamp_us
+    skip = set(snapshot.skip)
+    listed = {(s.room, s.unique_id): s for s in snapshot.members if s.unique_id not in skip}
+    live = {c.sid: c for c in state.live_conferences()}
+    gone = sorted(((c.sid, m.member_id, m.unique_id) for c in live.values() for m in c.joined
+                   if (c.sid, m.unique_id) not in listed and m.unique_id not in skip), key=lambda t: (t[0], t[1]))
+    for room, member_id, uid in gone:
+        yield NativeEvent(N.DEL_MEMBER, room, now_us, uid, member_id, extra=MARK)
+    staying = sorted(((c.sid, m.member_id, m.unique_id) for c in live.values() for m in c.joined
+                      if (c.sid, m.unique_id) in listed), key=lambda t: (t[0], t[1]))
+    for room, _, uid in staying:
+        m = state.member_of_channel(live[room], uid)
+        if m is not None and m.joined:
+            yield from _flag_events(m, listed[(room, uid)], now_us)
+    for snap in snapshot.members:
+        if snap.unique_id in skip:
+            continue
+        cancelled_room = state.take_cancelled_join(snap.unique_id)
+        if cancelled_room is not None:     # a join that outlived its conference: remove it
+            out.commands.append(C.KickMember(room=cancelled_room, member_id=snap.member_id))
+            continue
+        conf = live.get(snap.room)
+        if conf is None or conf.status == R.CONF_COMPLETED:   # unknown, or completed by a leave above
+            continue
+        m = state.member_of_channel(conf, snap.unique_id)
+        if m is None or m.member_id is not None:
+            continue
+        yield NativeEvent(N.ADD_MEMBER, snap.room, now_us, snap.unique_id, snap.member_id, extra=MARK)
+        if m.joined:
+            yield from _flag_events(m, snap, now_us)
+
+
+__all__ = ["reconcile", "MARK"]
