@@ -225,14 +225,15 @@ class EgressAdapter(HTTPAdapter):
         raise EgressDenied(str(proxy), 0, (), "proxies are not supported by the egress policy")
 
 
-def session(policy: EgressPolicy, max_redirects: int = 10):
-    """A ``requests.Session`` for one fetch: both schemes through :class:`EgressAdapter`, no proxies from the
-    environment (``trust_env`` off), at most ``max_redirects`` redirect hops (each checked)."""
+def session(policy: EgressPolicy, max_redirects: int = 10, **adapter_kw):
+    """A ``requests.Session``: both schemes through :class:`EgressAdapter` (``adapter_kw`` as
+    ``HTTPAdapter`` takes them, e.g. pool sizes), no proxies from the environment (``trust_env`` off), at most
+    ``max_redirects`` redirect hops (each checked)."""
     import requests
     s = requests.Session()
     s.trust_env = False
     s.max_redirects = max_redirects
-    adapter = EgressAdapter(policy)
+    adapter = EgressAdapter(policy, **adapter_kw)
     s.mount("http://", adapter)
     s.mount("https://", adapter)
     return s
