@@ -44,7 +44,7 @@ def test_speech_under_way_at_the_start_is_reported_right_after_conference_start(
 
     from e2e_support import NUMBER, tone_track
     jnum = "+15550003000"
-    srv = start_bridge(str(tmp_path / "sp"), accounts={AC: TOKEN}, clock=SPEED,
+    srv = start_bridge(str(tmp_path / "sp"), accounts={AC: TOKEN}, clock=SPEED, media_dirs=(str(tmp_path),),
                        numbers=[Number(NUMBER, AC, app_server.url + "/voice"),
                                 Number(TNUM, AC, app_server.url + "/tvoice", dialect="texml"),
                                 Number(jnum, AC, app_server.url + "/jvoice", dialect="jambonz")])

@@ -33,6 +33,8 @@ recordings_dir = "{work}/recordings"
 clock = "10"
 [http]
 fetch_timeout = 2.0
+[egress]
+allow = ["127.0.0.0/8"]
 [[accounts]]
 sid = "{AC}"
 auth_token = "{TOKEN}"
