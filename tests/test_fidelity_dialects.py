@@ -191,3 +191,26 @@ def test_fsbridge_call_app_url_keeps_the_numbers_dialect(app_server, tmp_path, c
     assert req["json"]["call_sid"] == sid and req["json"]["to"] == jnum       # jambonz's JSON call payload
     assert "say 'json ok'" in steps
     assert not [r for r in app_server.requests.items if r["path"] == "/not-this"]
+
+
+def test_jambonz_distribute_dtmf_sends_a_members_digits_to_the_others(app_server, tmp_path):
+    """distributeDtmf: the digits a member presses reach every other member (the standalone engine's
+    conference dtmf: the other callers receive them), not the presser; without it nobody gets them."""
+    import json
+    jnum = "+15550003000"
+    srv = start_bridge(str(tmp_path / "dtmf"), accounts={AC: TOKEN}, clock=SPEED,
+                       numbers=[Number(jnum, AC, app_server.url + "/jvoice", dialect="jambonz")])
+    try:
+        app_server.routes["/jvoice"] = lambda body: Response(json.dumps([{
+            "verb": "conference", "name": "keys", "beep": False,
+            "distributeDtmf": body["from"] != "plain"}]), mimetype="application/json")
+        presser = place(srv, "presser", "silence:", to=jnum, Dtmf="5@2,9#@2.5", TimeLimit="4")
+        other = place(srv, "other", "silence:", to=jnum, TimeLimit="4")
+        plain = place(srv, "plain", "silence:", to=jnum, Dtmf="7@2", TimeLimit="4")
+        legs = {sid: srv.bridge.registry.get(sid).leg for sid in (presser, other, plain)}
+        assert srv.bridge.wait_until(lambda: len("".join(legs[other].received_dtmf)) >= 3, 20)
+        assert all(srv.bridge.wait_call(sid, 20) for sid in legs)
+    finally:
+        srv.stop()
+    assert "".join(legs[other].received_dtmf) == "59#"
+    assert "".join(legs[plain].received_dtmf) == "59#" and legs[presser].received_dtmf == []

@@ -141,3 +141,32 @@ def test_jambonz_end_conference_duration_on_freeswitch(tmp_path):
         server.stop()
         http.stop()
         fake.stop()
+
+
+def test_jambonz_distribute_dtmf_on_freeswitch(tmp_path):
+    """distributeDtmf on the FreeSWITCH engine: a member's DTMF event → ``conference <room> dtmf <member>
+    <digits>`` for each other member (not the presser)."""
+    import json
+
+    def voice(body):
+        return Response(json.dumps([{"verb": "conference", "name": "keys", "distributeDtmf": True}]),
+                        mimetype="application/json")
+    fake, callbacks, engine, server, http = _stack(tmp_path, "jambonz", voice)
+    try:
+        first = FakeCall(fake, "127.0.0.1", engine.outbound_port, uid="11111111-0000-4000-8000-000000000041").start()
+        first.wait_command("execute-app-name: conference", timeout=15)
+        second = FakeCall(fake, "127.0.0.1", engine.outbound_port, uid="11111111-0000-4000-8000-000000000042").start()
+        second.wait_command("execute-app-name: conference", timeout=15)
+        joins = lambda: sum(e.name == "participant-join" for e in server.bridge.events)   # noqa: E731
+        assert server.bridge.wait_until(lambda: joins() == 2, 10)
+        room = fake.find(first.uid).room
+        first.dtmf("5")
+        fake.wait_command("api conference %s dtmf %d 5" % (room, fake.find(second.uid).id), timeout=10)
+        assert not any(c.startswith("api conference %s dtmf %d" % (room, fake.find(first.uid).id))
+                       for c in fake.commands)
+        first.hangup()
+        second.hangup()
+    finally:
+        server.stop()
+        http.stop()
+        fake.stop()

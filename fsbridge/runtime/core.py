@@ -330,6 +330,11 @@ class BridgeCore:
                 else:
                     log.warning("engine refused %s: %s", type(cmd).__name__, exc)
 
+    def distribute_dtmf(self, call_sid: str, digits: str) -> None:
+        """jambonz distributeDtmf: send ``digits`` pressed by ``call_sid`` to the others in its conference."""
+        with self._lock:
+            self._execute(self.state.distribute_dtmf(call_sid, digits).commands)
+
     def _grace_over(self, room: str, token: int) -> None:
         """EndConferenceAfter's timer: the domain ends the conference unless its pending end was cancelled."""
         with self._lock:
