@@ -23,6 +23,7 @@ from fsbridge.conference.errors import (BAD_COACH, CONFERENCE_FULL, DUPLICATE_LA
 from fsbridge.conference.media import MediaRules
 from fsbridge.conference.model import ConferenceRecord, MemberRecord
 from fsbridge.conference.outcome import EMPTY, Out, Outcome
+from fsbridge.conference.recovery_rules import RecoveryRules
 from fsbridge.conference.rules import beep_flags, beep_mode, should_start
 from fsbridge.markup import model as markup
 from fsbridge.wire import JAMBONZ
@@ -32,7 +33,7 @@ LIVE = (R.P_QUEUED, R.P_CONNECTING, R.P_CONNECTED)
 
 
 @dataclass(eq=False)
-class Conference(MediaRules, ConferenceRecord):
+class Conference(RecoveryRules, MediaRules, ConferenceRecord):
     """One conference instance (its record + its rules). ``index``: the owning ConferenceState, told when
     a member is forgotten, a join or dial-out is cancelled, the conference completes or is dropped."""
 
@@ -167,9 +168,8 @@ class Conference(MediaRules, ConferenceRecord):
         if new is None:
             return
         m.member_id, m.status, m.date_updated = member_id, new, ts
-        if m.end_conference_on_exit and self.grace_end is not None:   # FreeSWITCH: an endconf member's
-            self.grace_end = None                                      # join cancels the grace end
-            self.grace += 1
+        if m.end_conference_on_exit and self.grace_end is not None:   # its join cancels the grace end
+            self.grace_end, self.grace = None, self.grace + 1
         if m.coaching:   # the coached participant may have left meanwhile
             target = self.members.get(m.call_sid_to_coach or "")
             if target is not None and target.joined:
@@ -231,48 +231,10 @@ class Conference(MediaRules, ConferenceRecord):
             if m.joined:
                 self.leave(out, m, ts, None)
 
-    # ------------------------------------------------------------------ recovery (resync)
-    def lost(self, out: Out, ts: datetime, timestamp_us: int, files: dict, cause: Optional[str]) -> None:
-        """The engine no longer has this room (resync; issue 15): running recordings complete from
-        ``files`` (``path → (bytes, ms)``; a missing or empty file → recording-absent), REST dial-outs still
-        queued and joins on their way fail, connected participants leave (``cause``: their hangup cause,
-        None = unknown) in join order, then conference-end. Reasons, from Twilio's vocabulary: each
-        participant ``participant_hung_up`` (the call ended without any API or moderator action — the only
-        one of Twilio's words that does not claim one) unless an end was already decided, the conference
-        ``last-participant-left`` with the last of them as CallSidEndingConference."""
-        if self.status == R.CONF_COMPLETED:
-            return
-        for rec in self.active_recordings():
-            size, ms = files.get(rec.path, (0, 0))
-            self.on_recording(out, N.NativeEvent(N.STOP_RECORDING, self.sid, timestamp_us, path=rec.path,
-                                                 file_size=size, duration_ms=ms, extra=(("resync", "true"),)), ts)
-        joined = self.joined
-        if not self.ending:
-            kicked = bool(self.last_left and self.last_left[2]) and not joined
-            self.ending_reason = R.LAST_PARTICIPANT_KICKED if kicked else R.LAST_PARTICIPANT_LEFT
-            self.reason_text = "Last participant was kicked" if kicked else "Last participant left"
-            last = (joined[-1].call_sid, joined[-1].label) if joined else (self.last_left or (None, None))[:2]
-            self.call_sid_ending, self.label_ending = last
-        self.adopted(out, ts)
-        self._cancel_pending(out, ts)
-        for m in joined:
-            self.leave(out, m, ts, cause)
-        if self.status != R.CONF_COMPLETED:
-            self._finish(out, ts)
-
-    def adopted(self, out: Out, ts: datetime) -> None:
-        """A conference restored from the store after a bridge restart was resynced: its REST dial-outs
-        still queued were lost with the bridge that placed them (participant-leave participant_add_failed,
-        ParticipantCallStatus failed); then the end rules run."""
-        for m in self.queued:
-            self.index.cancel_dial(m.call_sid, self.sid)
-            self.fail_pending(out, m, ts, R.CALL_FAILED)
-
     # ------------------------------------------------------------------ lifecycle
     def _start(self, out: Out, ts: datetime, starter: MemberRecord) -> None:
-        """conference-start (``call``: ``starter``, whose join started it), then participant-speech-start of
-        every member the engine reports talking (unmuted, not held), StartConference, and record-from-start's
-        StartRecording."""
+        """conference-start (``call``: ``starter``), then speech-start of every member the engine reports
+        talking (unmuted, not held), StartConference, and record-from-start's StartRecording."""
         self.status, kinds = T.step(T.CONFERENCE, self.status, T.START)
         self.started_at = ts
         for kind in kinds:
