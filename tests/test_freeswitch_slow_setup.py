@@ -53,7 +53,7 @@ def test_a_storm_with_a_slow_connect_reply_loses_no_caller(slow_engine, fake, ca
     assert all_in.wait(30), "only %d of %d calls reached the handler" % (len(arrived), CALLS)
     assert sorted(arrived) == sorted(c.uid for c in calls)
     assert not [r for r in caplog.records if "did not answer" in r.getMessage() or r.levelno >= logging.ERROR]
-    slow = [r.getMessage() for r in caplog.records if "slow setting up call" in r.getMessage()]
+    slow = [r.getMessage() for r in caplog.records if "slow call setup" in r.getMessage()]
     assert slow and "'connect' answered in" in slow[-1] and "waiting their turn" in slow[-1]
     assert slow_engine.outbound.connection_count == CALLS
     for call in calls:

@@ -222,7 +222,7 @@ class OutboundServer(gesl.OutboundESLServer):
         self._setup_times.append(now - t0)
         if now - accepted >= self.slow_setup:
             data = session.session_data
-            log.warning("FreeSWITCH was slow setting up call %s: %.2f s from accept (%.2f s queued behind "
+            log.warning("slow call setup %s: %.2f s from accept (%.2f s queued behind "
                         "other setups, 'connect' answered in %.2f s, myevents/event/linger %.2f s; %d calls "
                         "waiting their turn, next deadline %.0f s)",
                         data.get(wire.H_UNIQUE_ID, "?") if data is not None else "?", now - accepted,
