@@ -64,7 +64,7 @@ def serve(argv):
         profiler.enable()
     engine = FreeSwitchEngine(host, int(port), password, outbound_port=int(out_port), command_timeout=5)
     server = start_bridge(workdir, accounts={AC: TOKEN}, numbers=[Number(NUMBER, AC, voice)], engine=engine,
-                          fetch_timeout=10.0)
+                          fetch_timeout=10.0, capture_heard=False)  # as `fsbridge serve`
     engine.set_call_handler(server.bridge.on_call)
     engine.wait_connected(10)
     print(json.dumps({"outbound_port": engine.outbound_port, "base_url": server.base_url}), flush=True)
