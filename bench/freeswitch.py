@@ -328,6 +328,9 @@ def live_run(args, prof, app, work, host, port, password):
 
 
 def rng(vals, fmt="%.2f"):
+    vals = [v for v in vals if v == v]  # NaN: not measured in this mode
+    if not vals:
+        return "n/a"
     return (fmt + "–" + fmt) % (min(vals), max(vals)) if min(vals) != max(vals) else fmt % vals[0]
 
 
