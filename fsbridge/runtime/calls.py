@@ -172,7 +172,7 @@ class CallsMixin:
             url, method, dialect = number.voice_url, number.voice_method, dialect or number.dialect
             direction = direction or params.DIRECTION_INBOUND
             if number.account != account_sid:
-                raise ValueError(f"{to} belongs to another account")
+                raise ValueError(f"{to} is not a configured number and no Url was given")   # as unknown (#14)
         if account_sid not in self.settings.accounts:
             raise ValueError(f"unknown account {account_sid}")
         ref = source_ref(source) if isinstance(source, str) else source

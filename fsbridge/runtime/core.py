@@ -26,9 +26,11 @@ from fsbridge.conference import native as N
 from fsbridge.conference.events import DomainEvent
 from fsbridge.conference.state import ConferenceState, Outcome
 from fsbridge.config import Settings
+from fsbridge.egress import EgressPolicy
 from fsbridge.engines.base import Engine, EngineError, EngineUnavailable, Timer
 from fsbridge.runtime import params
 from fsbridge.runtime.fetch import Fetcher
+from fsbridge.textsafe import keep
 from fsbridge.runtime.media import MediaResolver
 from fsbridge.runtime.recovery import with_recording_files
 from fsbridge.runtime.registry import Registry
@@ -73,9 +75,10 @@ class BridgeCore:
         self.state = ConferenceState(recordings_dir=self.settings.recordings_dir,
                                      clock=lambda: self.now_us() / 1e6)
         self.fetcher = Fetcher(timeout_s=self.settings.fetch_timeout,
-                               connect_timeout_s=self.settings.connect_timeout)
+                               connect_timeout_s=self.settings.connect_timeout,
+                               egress=EgressPolicy.from_settings(self.settings))
         self.media = MediaResolver(self.settings.audio_dir, self.fetcher, rate=self.settings.rate,
-                                   say=engine.render_say)
+                                   say=engine.render_say, max_bytes=self.settings.audio_cache_max_bytes)
         self.confirm_timeout_s = self.settings.confirm_timeout
         self.registry = Registry()
         # recent DomainEvents, in order (debugging, tests; the store has the history): 2000 at most —
@@ -277,18 +280,12 @@ class BridgeCore:
             extra = f" reason={e.reason_conference_ended}" if e.reason_conference_ended else ""
             cblog.info("conference %s %r #%d %s%s%s%s", e.conference_sid, e.friendly_name, e.sequence_number,
                        e.name, who, extra, "" if is_subscribed(e) else " (not subscribed)")
-            if self.store is not None:
-                try:
-                    self.store.record(e)
-                except Exception:
-                    log.exception("store.record failed for %s #%d", e.conference_sid, e.sequence_number)
+            if self.store is not None:   # a failure is logged and retried with invalid text replaced (#14)
+                keep(self.store.record, e, "store.record", log)
             if self.dispatcher is not None:
-                try:
-                    row_id = self.dispatcher.enqueue(e)
-                    if row_id is not None:
-                        self._outbox[row_id] = (e.conference_sid, e.sequence_number, e.name)
-                except Exception:
-                    log.exception("dispatcher.enqueue failed for %s #%d", e.conference_sid, e.sequence_number)
+                row_id = keep(self.dispatcher.enqueue, e, "dispatcher.enqueue", log)
+                if row_id is not None:
+                    self._outbox[row_id] = (e.conference_sid, e.sequence_number, e.name)
             for listener in list(self.listeners):
                 try:
                     listener(e)
