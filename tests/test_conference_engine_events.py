@@ -11,7 +11,7 @@ import pytest
 from fsbridge.conference import commands as C
 from fsbridge.conference import ids
 from fsbridge.conference import native as N
-from fsbridge.conference import reasons as R
+from fsbridge.wire import twilio as R
 from fsbridge.conference.errors import DomainError
 from fsbridge.conference.events import CallbackConfig
 from fsbridge.conference.native import EngineSnapshot, MemberSnapshot, NativeEvent

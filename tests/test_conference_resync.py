@@ -6,7 +6,7 @@ fixtures README finding 17), lost add-members join — plus a speaker no longer 
 from dataclasses import replace
 
 from fsbridge.conference import commands as C
-from fsbridge.conference import reasons as R
+from fsbridge.wire import twilio as R
 from fsbridge.conference.native import EngineSnapshot, MemberSnapshot
 from fsbridge.conference.testing import Harness
 from fsbridge.markup.model import Conference

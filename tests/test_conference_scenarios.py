@@ -9,7 +9,7 @@ import pytest
 from fsbridge.callbacks.subscriptions import StatusSequence, is_subscribed
 from fsbridge.conference import commands as C
 from fsbridge.conference import events as ev
-from fsbridge.conference import reasons as R
+from fsbridge.wire import twilio as R
 from fsbridge.conference.errors import DomainError
 from fsbridge.conference.testing import Harness
 from fsbridge.markup.model import Conference

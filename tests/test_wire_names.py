@@ -6,9 +6,7 @@ checked: every string constant of fsbridge.wire, fsbridge.wire.twilio/texml/jamb
 to grep for (hyphenated words, snake_case reasons, CamelCase field names, the dialect ids, the issue's list and
 :data:`EXTRA`). A literal is an ``ast.Constant`` string that is not a docstring; f-string pieces count.
 
-Modules not switched over yet are listed in :data:`NOT_YET_SWITCHED` (the arch-domain / arch-engines refactors
-own them; the lead empties this list after they land: /work/notes/wire-switchover.md says, per file:line, which
-constant replaces each literal). :data:`HOMONYMS` are the same string in another vocabulary (a FreeSWITCH
+:data:`NOT_YET_SWITCHED` is empty: every module imports its wire names. :data:`HOMONYMS` are the same string in another vocabulary (a FreeSWITCH
 header or event Action, a TwiML verb name): permanent, each with its reason. A listed module that no longer
 spells the word fails the test too, so the lists only ever shrink.
 """
@@ -77,94 +75,16 @@ def literal_sites(words) -> Dict[str, Dict[str, List[int]]]:
 HOMONYMS: Dict[str, Dict[str, str]] = {
     "Hold": {
         "engines/freeswitch/wire.py": "FreeSWITCH member header Hold (H_HOLD)",
-        "engines/standalone/engine.py": "the FreeSWITCH member header the standalone engine emits",
+        "engines/standalone/events.py": "the FreeSWITCH member header the standalone engine emits",
         "markup/xmlverbs.py": "the TwiML <Hold> verb name (unsupported verbs list)",
     },
     "start-talking": {"conference/native.py": "FreeSWITCH conference::maintenance Action start-talking"},
     "stop-talking": {"conference/native.py": "FreeSWITCH conference::maintenance Action stop-talking"},
-    "no-answer": {"engines/freeswitch/engine.py": "FreeSWITCH hangup cause → Twilio CallStatus table (engines "
-                                                  "own it; switch to wire.twilio.CALL_NO_ANSWER when convenient)"},
 }
 
-# Not switched over yet: owned by the arch-domain (conference/, callbacks/, store/) and arch-engines (runtime/,
-# engines/, api/) refactors running in parallel. The lead empties this after they land (see the note).
-_DOMAIN_EVENTS = ("conference/events.py",)
-_REASONS = ("conference/reasons.py",)
-NOT_YET_SWITCHED: Dict[str, Tuple[str, ...]] = {
-    # --- Twilio REST parameters / resource words (api/)
-    "2010-04-01": ("api/render.py", "runtime/params.py"),
-    "AnnounceMethod": ("api/fields.py",), "AnnounceUrl": ("api/fields.py", "callbacks/twilio.py"),
-    "BeepOnExit": ("api/twilio_participants.py",), "DateCreated": ("api/fields.py",),
-    "DateUpdated": ("api/fields.py",), "HoldMethod": ("api/twilio_participants.py",),
-    "HoldUrl": ("api/twilio_participants.py",), "Page": ("api/paging.py",), "PageSize": ("api/paging.py",),
-    "PageToken": ("api/paging.py",), "PauseBehavior": ("api/twilio_recordings.py",),
-    "Status": ("api/fields.py", "runtime/calls_api.py"), "WaitMethod": ("api/twilio_participants.py",),
-    "WaitUrl": ("api/twilio_participants.py",), "do-not-trim": ("api/twilio_participants.py",),
-    "FriendlyName": ("api/twilio_conferences.py", "callbacks/twilio.py"),
-    "From": ("api/twilio_participants.py", "callbacks/telnyx.py", "runtime/callcli.py", "runtime/calls_api.py",
-             "runtime/params.py"),
-    "To": ("api/twilio_participants.py", "callbacks/telnyx.py", "runtime/callcli.py", "runtime/calls_api.py",
-           "runtime/params.py"),
-    "init": ("api/twilio_conferences.py", "store/store.py") + _REASONS,
-    "v2": ("api/telnyx.py",),
-    # --- names both the API and the callbacks spell
-    "Muted": ("api/twilio_participants.py", "callbacks/twilio.py"),
-    "Hold": ("api/twilio_participants.py", "callbacks/twilio.py"),
-    "Coaching": ("api/twilio_participants.py", "callbacks/twilio.py"),
-    "CallSidToCoach": ("api/twilio_participants.py", "callbacks/twilio.py"),
-    "EndConferenceOnExit": ("api/twilio_participants.py", "callbacks/twilio.py"),
-    "StartConferenceOnEnter": ("api/twilio_participants.py", "callbacks/twilio.py"),
-    "RecordingChannels": ("api/twilio_participants.py", "callbacks/twilio.py"),
-    "StatusCallbackEvent": ("api/twilio_participants.py", "callbacks/twilio.py"),
-    "AccountSid": ("api/app.py", "callbacks/twilio.py", "runtime/params.py"),
-    "CallSid": ("callbacks/twilio.py", "runtime/params.py"),
-    "ConferenceSid": ("callbacks/twilio.py", "runtime/params.py"),
-    "CallSidLegacy": ("callbacks/telnyx.py", "runtime/params.py"),
-    # --- statusCallback / recordingStatusCallback / eventCallbackUrl fields (callbacks/twilio.py)
-    **{name: ("callbacks/twilio.py",) for name in (
-        "CallSidEndingConference", "Duration", "EventName", "ParticipantCallStatus", "ParticipantLabel",
-        "ParticipantLabelEndingConference", "Reason", "ReasonAnnouncementFailed", "ReasonConferenceEnded",
-        "ReasonParticipantLeft", "RecordingDuration", "RecordingFileSize", "RecordingSid", "RecordingSource",
-        "RecordingStartTime", "RecordingStatus", "RecordingUrl", "SequenceNumber", "Timestamp")},
-    # --- voice webhook fields (runtime/params.py)
-    **{name: ("runtime/params.py",) for name in (
-        "ApiVersion", "CallStatus", "Called", "Caller", "DialBridged", "DialCallDuration", "DialCallStatus",
-        "Direction", "outbound-api")},
-    # --- StatusCallbackEvent words = domain event names (conference/events.py)
-    **{name: _DOMAIN_EVENTS for name in (
-        "announcement-end", "announcement-fail", "conference-record-end", "participant-hold", "participant-join",
-        "participant-leave", "participant-modify", "participant-mute", "participant-speech-start",
-        "participant-speech-stop", "participant-unhold", "participant-unmute", "recording-absent",
-        "recording-completed", "recording-in-progress", "conference-start", "conference-end")},
-    # --- ReasonConferenceEnded / ReasonParticipantLeft (conference/reasons.py)
-    **{name: _REASONS for name in (
-        "conference-ended-via-api", "conference_ended_via_api", "last-participant-kicked", "last-participant-left",
-        "moderator_ended_conference", "participant-with-end-conference-on-exit-kicked",
-        "participant-with-end-conference-on-exit-left", "participant_add_failed", "participant_hung_up",
-        "participant_updated_via_api")},
-    "no-answer": ("conference/reasons.py", "runtime/params.py"),
-    # --- TwiML enumerations
-    "do-not-record": ("api/twilio_participants.py", "runtime/bridge.py"),
-    "record-from-start": ("api/twilio_participants.py", "runtime/bridge.py") + _REASONS,
-    "trim-silence": ("api/twilio_participants.py", "runtime/bridge.py") + _REASONS,
-    # --- status words
-    "completed": ("api/telnyx.py", "api/twilio_conferences.py", "api/twilio_participants.py", "callbacks/jambonz.py",
-                  "conference/events.py", "conference/reasons.py", "runtime/bridge.py", "runtime/calls_api.py",
-                  "runtime/params.py", "store/store.py"),
-    "in-progress": ("api/render.py", "api/telnyx.py", "api/twilio_conferences.py", "api/twilio_participants.py",
-                    "api/twilio_recordings.py", "callbacks/jambonz.py", "conference/events.py",
-                    "conference/reasons.py", "runtime/params.py", "store/store.py"),
-    # --- jambonz statusEvents words
-    "start-talking": ("callbacks/jambonz.py", "conference/subscriptions.py"),
-    "stop-talking": ("callbacks/dispatcher.py", "callbacks/request.py", "conference/subscriptions.py"),
-    "end-talking": ("conference/subscriptions.py",),
-    # --- dialect ids
-    "twiml": ("callbacks/dispatcher.py", "callbacks/twilio.py", "conference/events.py", "conference/model.py",
-              "conference/testing.py", "runtime/bridge.py", "runtime/calls_api.py", "runtime/fetch.py",
-              "runtime/registry.py", "runtime/session.py", "store/store.py", "store/tables.py"),
-    "texml": ("callbacks/signing.py", "callbacks/telnyx.py", "runtime/params.py"),
-    "jambonz": ("callbacks/jambonz.py", "callbacks/signing.py", "runtime/fetch.py", "runtime/params.py"),
-}
+# Every module is switched over (issue #13): nothing may spell a wire name outside fsbridge/wire/ but the
+# homonyms above. Kept (empty) so a temporary exception has one obvious place and the stale check covers it.
+NOT_YET_SWITCHED: Dict[str, Tuple[str, ...]] = {}
 
 WIRE = wire_constants()
 SITES = literal_sites(WIRE)

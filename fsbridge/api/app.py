@@ -23,6 +23,7 @@ from fsbridge.api import errors, telnyx, twilio_conferences, twilio_participants
 from fsbridge.api.auth import basic_account, require_same_account
 from fsbridge.api.context import ApiContext
 from fsbridge.store import Store
+from fsbridge.wire.twilio import ACCOUNT_SID
 
 TWILIO_BLUEPRINTS = (twilio_conferences.bp, twilio_participants.bp, twilio_recordings.bp)
 
@@ -31,7 +32,7 @@ def _twilio_auth() -> None:
     """before_request of the Twilio blueprints: Basic auth, then the path's AccountSid must be the caller's."""
     from fsbridge.api.context import ctx
     account = basic_account(ctx().accounts)
-    require_same_account(account, (request.view_args or {}).get("AccountSid", ""))
+    require_same_account(account, (request.view_args or {}).get(ACCOUNT_SID, ""))
     g.account_sid = account
 
 

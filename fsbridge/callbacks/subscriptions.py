@@ -14,30 +14,32 @@ from typing import Callable, Dict, Optional, Union
 
 from fsbridge.conference import events as ev
 from fsbridge.conference.events import CallbackConfig, DomainEvent
-from fsbridge.markup import jambonz, texml, twiml
-from fsbridge.markup.model import JAMBONZ, TEXML, TWIML
+from fsbridge.wire import JAMBONZ, TEXML, TWIML
+from fsbridge.wire import jambonz as jz
+from fsbridge.wire import texml as tx
+from fsbridge.wire import twilio as tw
 
 _WORDS = {
-    ev.CONFERENCE_START: ("start",),
-    ev.CONFERENCE_END: ("end",),
-    ev.PARTICIPANT_JOIN: ("join",),
-    ev.PARTICIPANT_LEAVE: ("leave",),
-    ev.PARTICIPANT_MUTE: ("mute",),
-    ev.PARTICIPANT_UNMUTE: ("mute",),
-    ev.PARTICIPANT_HOLD: ("hold",),
-    ev.PARTICIPANT_UNHOLD: ("hold",),
-    ev.PARTICIPANT_MODIFY: ("modify",),
-    ev.PARTICIPANT_SPEECH_START: ("speaker", "start-talking"),
-    ev.PARTICIPANT_SPEECH_STOP: ("speaker", "end-talking", "stop-talking"),
-    ev.ANNOUNCEMENT_END: ("announcement",),
-    ev.ANNOUNCEMENT_FAIL: ("announcement",),
+    ev.CONFERENCE_START: (tw.EV_START,),
+    ev.CONFERENCE_END: (tw.EV_END,),
+    ev.PARTICIPANT_JOIN: (tw.EV_JOIN,),
+    ev.PARTICIPANT_LEAVE: (tw.EV_LEAVE,),
+    ev.PARTICIPANT_MUTE: (tw.EV_MUTE,),
+    ev.PARTICIPANT_UNMUTE: (tw.EV_MUTE,),
+    ev.PARTICIPANT_HOLD: (tw.EV_HOLD,),
+    ev.PARTICIPANT_UNHOLD: (tw.EV_HOLD,),
+    ev.PARTICIPANT_MODIFY: (tw.EV_MODIFY,),
+    ev.PARTICIPANT_SPEECH_START: (tw.EV_SPEAKER, jz.START_TALKING),
+    ev.PARTICIPANT_SPEECH_STOP: (tw.EV_SPEAKER,) + jz.TALK_STOP_WORDS,
+    ev.ANNOUNCEMENT_END: (tw.EV_ANNOUNCEMENT,),
+    ev.ANNOUNCEMENT_FAIL: (tw.EV_ANNOUNCEMENT,),
 }
 
-#: the words each dialect's parser accepts (markup is their one spelling); jambonz also its alias stop-talking
+#: the words each dialect accepts (fsbridge.wire is their one spelling); jambonz also its alias stop-talking
 _DIALECT_WORDS = {
-    TWIML: frozenset(twiml.CONFERENCE_EVENTS),
-    TEXML: frozenset(texml.CONFERENCE_EVENTS),
-    JAMBONZ: frozenset(jambonz.STATUS_EVENTS) | {alias for alias, _ in jambonz.STATUS_EVENT_ALIASES},
+    TWIML: frozenset(tw.CONFERENCE_EVENTS),
+    TEXML: frozenset(tx.CONFERENCE_EVENTS),
+    JAMBONZ: frozenset(jz.STATUS_EVENTS) | {alias for alias, _ in jz.STATUS_EVENT_ALIASES},
 }
 
 

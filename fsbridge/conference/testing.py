@@ -32,6 +32,7 @@ from fsbridge.conference.events import DomainEvent
 from fsbridge.conference.native import EngineSnapshot, MemberSnapshot, NativeEvent
 from fsbridge.conference.state import ConferenceState, Outcome
 from fsbridge.markup.model import Conference
+from fsbridge.wire import TWIML
 
 ACCOUNT = "AC" + "0" * 31 + "1"
 T0_US = 1_795_000_000_000_000   # 2026-11-18, an arbitrary engine time
@@ -208,7 +209,7 @@ class Harness:
         return info.sid
 
     # intents ---------------------------------------------------------------------------------------
-    def join(self, call_sid: str, name: str, dialect: str = "twiml", from_: str = "", to: str = "",
+    def join(self, call_sid: str, name: str, dialect: str = TWIML, from_: str = "", to: str = "",
              wait_media: tuple = (C.DEFAULT_HOLD_MUSIC,), **conf_kw) -> List[DomainEvent]:
         """``call_sid`` dials ``<Conference **conf_kw>name</Conference>``. Raises DomainError."""
         return self.run(self.state.join(account_sid=self.account_sid, call_sid=call_sid,
@@ -216,7 +217,7 @@ class Harness:
                                         dialect=dialect, from_=from_, to=to, wait_media=wait_media,
                                         timestamp_us=self.engine.now_us))
 
-    def dial_out(self, call_sid: str, name: str, dialect: str = "twiml", from_: str = "", to: str = "",
+    def dial_out(self, call_sid: str, name: str, dialect: str = TWIML, from_: str = "", to: str = "",
                  **conf_kw) -> List[DomainEvent]:
         """REST create Participant: ``call_sid`` is dialled into ``name`` (queued). Raises DomainError."""
         return self.run(self.state.dial_out(account_sid=self.account_sid, call_sid=call_sid,

@@ -27,7 +27,7 @@ from fsbridge.conference.events import DomainEvent
 from fsbridge.conference.state import ConferenceState, Outcome
 from fsbridge.config import Settings
 from fsbridge.engines.base import Engine, EngineError, EngineUnavailable, Timer
-from fsbridge.runtime import params
+from fsbridge.wire import twilio as tw
 from fsbridge.runtime.fetch import Fetcher
 from fsbridge.runtime.media import MediaResolver
 from fsbridge.runtime.registry import Registry
@@ -179,7 +179,7 @@ class BridgeCore:
             if event.action == N.ADD_MEMBER and event.unique_id:
                 rec = self.registry.joined(event.unique_id, event.room, event.member_id, event.timestamp_us)
                 if rec is not None:
-                    rec.status = params.STATUS_IN_PROGRESS
+                    rec.status = tw.CALL_IN_PROGRESS
             elif event.action == N.DEL_MEMBER and event.unique_id:
                 self.registry.left(event.unique_id, event.timestamp_us)
             outcome = self.state.apply(event)
@@ -200,7 +200,7 @@ class BridgeCore:
                 elif rec.member_id is None and rec.unique_id in listed:
                     m = listed[rec.unique_id]
                     self.registry.joined(rec.unique_id, m.room, m.member_id, snapshot.timestamp_us)
-                    rec.status = params.STATUS_IN_PROGRESS
+                    rec.status = tw.CALL_IN_PROGRESS
             outcome = self.state.resync(snapshot)
             self._publish(outcome.events)
             self._execute(outcome.commands)

@@ -20,6 +20,7 @@ import requests
 import urllib3
 
 from fsbridge.callbacks import signing
+from fsbridge.wire import JAMBONZ, TWIML
 
 log = logging.getLogger("fsbridge.runtime.fetch")
 
@@ -80,7 +81,7 @@ class Fetcher:
         self.connect_timeout_s = connect_timeout_s
 
     # -- markup -------------------------------------------------------------------------------------------------
-    def fetch_markup(self, url: str, method: str = "POST", params=None, *, dialect: str = "twiml",
+    def fetch_markup(self, url: str, method: str = "POST", params=None, *, dialect: str = TWIML,
                      credentials: Credentials = Credentials(), username: Optional[str] = None,
                      password: Optional[str] = None, max_bytes: int = MAX_MARKUP_BYTES) -> Fetched:
         """Request ``url`` with ``params`` as a voice webhook of ``dialect`` and return the answer.
@@ -98,7 +99,7 @@ class Fetcher:
         data = None
         params = params or {}
         signed_params = None
-        if dialect == "jambonz":
+        if dialect == JAMBONZ:
             if method == "GET":
                 url = _with_query(url, {k: _scalar(v) for k, v in params.items()})
             else:
