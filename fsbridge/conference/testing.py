@@ -208,6 +208,19 @@ class Harness:
         assert info is not None, f"no conference {name!r} in progress"
         return info.sid
 
+    def room(self, name: str, *call_sids: str) -> str:
+        """``call_sids`` join ``name`` in order (default Conference attributes); returns its ConferenceSid."""
+        for call_sid in call_sids:
+            self.join(call_sid, name)
+        return self.sid_of(name)
+
+    def join_pending(self, call_sid: str, name: str, **conf_kw) -> Outcome:
+        """``call_sid`` asks to join ``name`` (TwiML, default hold music); the outcome's commands are *not*
+        executed, so the engine never adds the member (a join still pending). Raises DomainError."""
+        return self.state.join(account_sid=self.account_sid, call_sid=call_sid, unique_id=self.uid(call_sid),
+                               conference=Conference(name=name, **conf_kw), dialect=TWIML,
+                               wait_media=(C.DEFAULT_HOLD_MUSIC,), timestamp_us=self.engine.now_us)
+
     # intents ---------------------------------------------------------------------------------------
     def join(self, call_sid: str, name: str, dialect: str = TWIML, from_: str = "", to: str = "",
              wait_media: tuple = (C.DEFAULT_HOLD_MUSIC,), **conf_kw) -> List[DomainEvent]:
