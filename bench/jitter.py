@@ -37,7 +37,7 @@ TWILIO = {"off": "no added latency; packets with jitter <= 20 ms dropped",
 
 def run(size_ms, net: NetEm, n: int):
     """Stream ``n`` packets through ``net`` into a buffer of ``size_ms``; returns (buffer, send→playout ms list)."""
-    jb = JitterBuffer(size_ms, frame_len=1)
+    jb = JitterBuffer(size_ms, frame_len=1, delay_history=None)
     payload = np.zeros(1, np.int16)
     e2e = []
     for k in range(n + 100):

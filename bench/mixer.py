@@ -1,18 +1,24 @@
 #!/usr/bin/env python3
-"""Mixer benchmark: participant-streams mixed in real time on one core, and bytes per participant.
+"""Mixer benchmark: CPU per member per 20 ms tick of the whole standalone engine, by room shape.
 
-Two measurements (both single-threaded, one process):
+For each room shape (rooms × members) a :class:`StandaloneEngine` on a simulated clock mixes real speech
+(the asterisk-core-sounds clips + espeak in ``tests/fixtures/audio``, each caller at its own offset, looping)
+for ``--seconds`` of audio: every caller's source is read, talk detection runs, every room is mixed N−1,
+clipped, and events are queued — the whole engine, not a kernel. Reported per shape, as the range
+(min–max) over ``--repeat`` runs:
 
-* ``core``   — the per-room tick the engine runs (talk detection + vectorised N−1 mix + clip to int16) on
-  real speech (asterisk-core-sounds clips + espeak, each member at its own offset), rooms × members;
-* ``engine`` — the whole StandaloneEngine: VirtualCallLegs reading their sources, rooms mixed, events
-  queued — i.e. including the Python cost per call per tick.
+* **CPU µs per member per tick** — CPU time of this process (``time.process_time``, so other load on a
+  shared machine disturbs it less than wall time) / ticks / members;
+* **member-streams per core** — 20 ms / (CPU per member per tick);
+* **KiB per member** — tracemalloc: bytes allocated by joining the members and running 0.2 s, / members.
 
-"Real-time streams" = members × (20 ms / CPU time per tick) — CPU time of this process (time.process_time),
-so other load on a shared machine disturbs the figure less than wall time would. Targets (issue #5): ≥ 2000 streams at
-16 kHz, ≤ 64 KiB per participant. Not a test: it prints figures (see bench/README.md).
+``--jitter`` adds the per-call network path (``NetEm`` with 30 ms delay, 0–20 ms uniform jitter) and a
+40 ms jitter buffer per call. FreeSWITCH's own conference (mod_conference, 16 kHz, measured on this machine,
+issue #16) costs 20–45 µs per member per tick, median 29. Goal (issue #16): ≤ 3 µs per member in every
+shape, ≤ 16 KiB per member. Not a test: it prints figures (see bench/README.md).
 
-    python3 bench/mixer.py [--rooms 8] [--members 250] [--seconds 5] [--rate 16000] [--mode both]
+    python3 bench/mixer.py [--shapes 200x3,100x5,50x10,10x50,1x250,1x2000] [--seconds 2] [--repeat 3]
+                           [--rate 16000] [--jitter both|off|on]
 """
 from __future__ import annotations
 
@@ -28,12 +34,12 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from fsbridge.engines.standalone.mixer import clip16, mix_n_minus_1  # noqa: E402
 from fsbridge.engines.standalone.sources import load_audio  # noqa: E402
-from fsbridge.engines.standalone.talk import TalkDetectorBank  # noqa: E402
 
 AUDIO = os.path.join(os.path.dirname(HERE), "tests", "fixtures", "audio")
 CLIPS = ["speech-a.wav", "speech-b.wav", "speech-c.wav", "speech-espeak-16k.wav"]
+SHAPES = "200x3,100x5,50x10,10x50,1x250,1x2000"
+FREESWITCH_US = "20–45 (median 29)"
 
 
 def speech_bank(rate: int) -> np.ndarray:
@@ -42,49 +48,18 @@ def speech_bank(rate: int) -> np.ndarray:
     return np.concatenate([np.concatenate([load_audio(os.path.join(AUDIO, c), rate), gap]) for c in CLIPS])
 
 
-def bench_core(rooms: int, members: int, seconds: float, rate: int) -> dict:
-    """Time the per-room tick (talk + N−1 mix + clip) on (members, rate/50) int16 frames; CPU ms per tick."""
-    fl = rate // 50
-    bank = speech_bank(rate)
-    rng = np.random.default_rng(1)
-    ticks = int(seconds * 50)
-    state = []
-    for _ in range(rooms):
-        offs = rng.integers(0, bank.size - fl, members)
-        heard = rng.random(members) > 0.1                # 10 % muted
-        state.append((offs, heard, TalkDetectorBank(capacity=members), np.ones(members, np.float32),
-                      np.full(members, -1, np.int64)))
-    ar = np.arange(fl)
-    # warm-up
-    t_in = 0.0
-    t0 = time.process_time()
-    for k in range(ticks):
-        for offs, heard, talk, gain, coach in state:
-            ti = time.process_time()
-            idx = (offs[:, None] + (k * fl) + ar) % bank.size
-            frames = bank[idx]                            # the members' input, int16 (members, fl)
-            t_in += time.process_time() - ti
-            talk.update(frames, heard, k)
-            out, total = mix_n_minus_1(frames, heard, gain, coach)
-            clip16(out)
-            clip16(total)
-    dt = time.process_time() - t0
-    per_tick = (dt - t_in) / ticks
-    return {"per_tick_ms": per_tick * 1000, "streams": rooms * members * 0.020 / per_tick,
-            "load": per_tick / 0.020 * 100, "input_ms": t_in / ticks * 1000}
-
-
-def bench_engine(rooms: int, members: int, seconds: float, rate: int) -> dict:
-    """Time the whole engine (VirtualCallLegs, rooms, events) per tick; tracemalloc bytes per participant."""
+def bench_engine(rooms: int, members: int, seconds: float, rate: int, jitter: bool, seed: int) -> dict:
+    """One run: the whole engine per tick; returns CPU µs per member per tick and KiB per member."""
     import gevent
     from fsbridge.conference.commands import JoinMember
     from fsbridge.engines.standalone.clock import Clock
     from fsbridge.engines.standalone.engine import StandaloneEngine
+    from fsbridge.engines.standalone.netem import NetEm
     from fsbridge.engines.standalone.sources import ArraySource
 
     bank = speech_bank(rate)
     fl = rate // 50
-    rng = np.random.default_rng(2)
+    rng = np.random.default_rng(seed)
     gc.collect()
     tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]
@@ -94,49 +69,56 @@ def bench_engine(rooms: int, members: int, seconds: float, rate: int) -> dict:
         for m in range(members):
             src = ArraySource(bank, fl, loop=True)
             src.position = int(rng.integers(0, bank.size // fl)) * fl
-            leg = eng.create_call(f"CA{r}-{m}", src)
+            net = NetEm(delay_ms=30, jitter_ms=20, seed=n) if jitter else None
+            leg = eng.create_call(f"CA{r}-{m}", src, network=net)
             gevent.spawn(leg.join, JoinMember(room=f"CF{r}", unique_id=leg.unique_id, call_sid=leg.unique_id,
-                                              enter_beep=False, exit_beep=False, max_members=members))
+                                              enter_beep=False, exit_beep=False, max_members=members,
+                                              jitter_buffer_ms=40 if jitter else None))
             n += 1
     gevent.sleep(0)
     eng.run_for(0.2)
     mem = tracemalloc.get_traced_memory()[0] - base
     tracemalloc.stop()
     eng.events.clear()
+    gc.collect()
     t0 = time.process_time()
     eng.run_for(seconds)
     dt = time.process_time() - t0
     per_tick = dt / (seconds * 50)
-    return {"per_tick_ms": per_tick * 1000, "streams": n * 0.020 / per_tick, "load": per_tick / 0.020 * 100,
-            "bytes_per_participant": mem / n}
+    return {"us": per_tick / n * 1e6, "kib": mem / n / 1024}
+
+
+def rng_fmt(vals, fmt="{:.2f}") -> str:
+    """'lo–hi' of a list of numbers."""
+    lo, hi = min(vals), max(vals)
+    return fmt.format(lo) if fmt.format(lo) == fmt.format(hi) else f"{fmt.format(lo)}–{fmt.format(hi)}"
 
 
 def main() -> None:
-    """Parse arguments, run, print."""
+    """Parse arguments, run every shape ``--repeat`` times, print the table."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--rooms", type=int, default=8)
-    ap.add_argument("--members", type=int, default=250)
-    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--shapes", default=SHAPES, help="comma-separated ROOMSxMEMBERS")
+    ap.add_argument("--seconds", type=float, default=2.0)
     ap.add_argument("--rate", type=int, default=16000)
-    ap.add_argument("--mode", choices=["core", "engine", "both"], default="both")
-    ap.add_argument("--repeat", type=int, default=3, help="runs; the best is reported (shared machines are noisy)")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--jitter", choices=["off", "on", "both"], default="both")
     a = ap.parse_args()
-    n = a.rooms * a.members
-    print(f"# {a.rooms} rooms x {a.members} members = {n} participants, {a.rate} Hz, 20 ms frames, "
-          f"{a.seconds:g} s of audio, numpy {np.__version__}, 1 core, best of {a.repeat}")
-    if a.mode in ("core", "both"):
-        c = min((bench_core(a.rooms, a.members, a.seconds, a.rate) for _ in range(a.repeat)),
-                key=lambda r: r["per_tick_ms"])
-        print(f"core  (talk + N-1 mix + clip): {c['per_tick_ms']:.2f} ms per 20 ms tick "
-              f"({c['load']:.0f} % of one core) -> {c['streams']:.0f} real-time streams "
-              f"[input gather {c['input_ms']:.2f} ms/tick not counted]")
-    if a.mode in ("engine", "both"):
-        e = min((bench_engine(a.rooms, a.members, a.seconds, a.rate) for _ in range(a.repeat)),
-                key=lambda r: r["per_tick_ms"])
-        print(f"engine (calls + rooms + events): {e['per_tick_ms']:.2f} ms per 20 ms tick "
-              f"({e['load']:.0f} % of one core) -> {e['streams']:.0f} real-time streams; "
-              f"{e['bytes_per_participant'] / 1024:.1f} KiB per participant (tracemalloc, after join)")
-    print("targets: >= 2000 streams real time at 16 kHz, <= 64 KiB per participant")
+    modes = {"off": [False], "on": [True], "both": [False, True]}[a.jitter]
+    print(f"# whole StandaloneEngine, {a.rate} Hz, 20 ms ticks, {a.seconds:g} s of audio per run, "
+          f"{a.repeat} runs, numpy {np.__version__}, 1 core, CPU time (process_time)")
+    print(f"{'shape':>9} {'jitter buf':>10} {'µs/member/tick':>15} {'streams/core':>14} {'KiB/member':>11} "
+          f"{'FreeSWITCH µs':>18}")
+    for jit in modes:
+        for shape in a.shapes.split(","):
+            rooms, members = (int(x) for x in shape.lower().split("x"))
+            runs = [bench_engine(rooms, members, a.seconds, a.rate, jit, seed=k) for k in range(a.repeat)]
+            us = [r["us"] for r in runs]
+            streams = [20000 / u for u in us]
+            print(f"{shape:>9} {'40 ms' if jit else 'off':>10} {rng_fmt(us):>15} "
+                  f"{rng_fmt(sorted(streams), '{:.0f}'):>14} {rng_fmt([r['kib'] for r in runs], '{:.1f}'):>11} "
+                  f"{FREESWITCH_US:>18}", flush=True)
+    print("goal (issue #16): <= 3 µs per member per tick in every shape (>= 6000 streams/core), "
+          "<= 16 KiB per member")
 
 
 if __name__ == "__main__":

@@ -12,8 +12,8 @@ and join-refused (FreeSWITCH emits nothing when max-members is reached; the cont
 
 Timing: everything happens on 20 ms ticks of a :class:`~fsbridge.engines.standalone.clock.Clock` (real time or
 simulated). Per tick: calls' hangup/DTMF schedules, every call's input frame (file → jitter buffer when a
-network is emulated), per room one vectorised N−1 mix + talk detection (:mod:`.mixer`, :mod:`.talk`), media
-overlays (hold/wait music, announcements, beeps), recording, then events are queued. Events reach the sink
+network is emulated), one vectorised N−1 mix + talk detection of every room at once (:mod:`.pool`,
+:mod:`.talk`), then, room by room where needed (:mod:`.mixer`), media overlays (hold/wait music, announcements, beeps), recording, then events are queued. Events reach the sink
 from one dispatcher greenlet (``start()``), or from :meth:`StandaloneEngine.flush` / :meth:`run_for` when
 the engine is driven by hand (tests) — never from inside the mixing code.
 """
@@ -37,6 +37,7 @@ from .commands import COMMANDS, CommandsMixin
 from .events import EventQueueMixin
 from .tick import TickMixin
 from .leg import VirtualCallLeg
+from .pool import MemberPool
 from .media import MediaError, moh_samples, open_media, render_say
 from .rooms import RoomsMixin, _Member, _Room
 from .sources import RATES, frame_len, load_audio
@@ -57,8 +58,8 @@ class StandaloneEngine(EventQueueMixin, TickMixin, RoomsMixin, CommandsMixin):
     ``clock``: a :class:`Clock` (default real time; ``Clock(speed=None)`` = simulated, as fast as possible).
     ``energy_level``/``hangunder``/``hangover``: FreeSWITCH talk detection (mean |sample| threshold, frames
     to start, frames to stop); ``talk_mode``: ``"energy"`` or ``"webrtcvad"`` (``vad_mode`` 0–3);
-    ``auto_energy_factor``: None (FreeSWITCH) or e.g. 2.0 — threshold = max(energy_level, factor × the
-    member's noise floor), for noisy lines (see :class:`~.talk.TalkDetectorBank`).
+    ``auto_energy_factor``: None (FreeSWITCH) or e.g. 2.0 — the fsbridge auto level for noisy lines: each
+    member's telephone-band level against its own tracked noise level (see :class:`~.talk.AutoLevel`).
     ``capture_heard``: keep what each call heard (VirtualCallLeg.heard). ``moh``: nothing to configure —
     ``local_stream://moh`` is resolved by :mod:`.media`.
     """
@@ -83,6 +84,8 @@ class StandaloneEngine(EventQueueMixin, TickMixin, RoomsMixin, CommandsMixin):
         self._zero.setflags(write=False)
         self._ids = itertools.count(first_member_id)
         self._rooms: Dict[str, _Room] = {}
+        self._pool = MemberPool(self.frame_len, energy_level=energy_level, hangunder=hangunder, hangover=hangover,
+                                mode=talk_mode, vad_mode=vad_mode, rate=rate, auto_factor=auto_energy_factor)
         self._calls: Dict[str, VirtualCallLeg] = {}
         self._members: Dict[int, _Member] = {}
         self._sink: Optional[EventSink] = None

@@ -15,11 +15,22 @@ will be completely dropped, but Twilio will add no extra latency").
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+from collections import deque
+from typing import Deque, Dict, Optional
 
 import numpy as np
 
 SIZES = {"off": None, "small": 20, "medium": 40, "large": 60}
+_ZEROS: Dict[int, np.ndarray] = {}
+
+
+def _zero_frame(frame_len: int) -> np.ndarray:
+    """A read-only int16 frame of silence, shared by every buffer of that frame length."""
+    z = _ZEROS.get(frame_len)
+    if z is None:
+        z = _ZEROS[frame_len] = np.zeros(frame_len, np.int16)
+        z.setflags(write=False)
+    return z
 
 
 class JitterBuffer:
@@ -28,11 +39,12 @@ class JitterBuffer:
     ``size_ms``: None/0 (off), 20, 40, 60 (any multiple of ``frame_ms`` works); ``frame_ms``: 20;
     ``frame_len``: samples per frame (320 at 16 kHz); ``max_conceal``: frames of concealment before silence.
     Stats: ``received``, ``played``, ``late``, ``duplicates``, ``concealed``, ``delays_ms`` (time each played
-    packet spent in the buffer, ms), ``last_played_ts``.
+    packet spent in the buffer, ms: the last ``delay_history`` of them, all when None — a long call's
+    history would otherwise grow without bound), ``last_played_ts``.
     """
 
     def __init__(self, size_ms: Optional[int], frame_ms: int = 20, frame_len: int = 320, max_conceal: int = 2,
-                 max_packets: int = 200):
+                 max_packets: int = 200, delay_history: Optional[int] = 64):
         self.size_ms = int(size_ms or 0)
         self.frame_ms = frame_ms
         self.frame_len = frame_len
@@ -43,9 +55,9 @@ class JitterBuffer:
         self._next_ts: Optional[int] = None
         self._last: Optional[np.ndarray] = None
         self._conceal_run = 0
-        self._zero = np.zeros(frame_len, np.int16)
+        self._zero = _zero_frame(frame_len)
         self.received = self.played = self.late = self.duplicates = self.concealed = 0
-        self.delays_ms: List[float] = []
+        self.delays_ms: Deque[float] = deque(maxlen=delay_history)
         self.last_played_ts: Optional[int] = None   # media timestamp (ms) of the last packet played
 
     def push(self, seq: int, timestamp_ms: int, payload: np.ndarray, now_ms: float) -> bool:
@@ -69,8 +81,19 @@ class JitterBuffer:
         """The int16 frame ``(frame_len,)`` due at ``now_ms`` (payload, concealment or silence)."""
         if self._offset is None or self._next_ts + self._offset > now_ms:
             return self._zero
+        ts = self._next_ts
+        if ts + self.frame_ms + self._offset > now_ms:   # the usual case: exactly one slot due
+            item = self._packets.pop(ts, None)
+            if item is not None:
+                self._next_ts = ts + self.frame_ms
+                self.played += 1
+                self.delays_ms.append(now_ms - item[1])
+                self.last_played_ts = ts
+                self._last = out = item[0]
+                self._conceal_run = 0
+                return out
         out = self._zero
-        # Normally exactly one slot is due per tick; catch up if ticks were skipped.
+        # Otherwise: a lost slot, or ticks were skipped (catch up).
         while self._next_ts + self._offset <= now_ms:
             ts = self._next_ts
             self._next_ts += self.frame_ms

@@ -174,15 +174,15 @@ class VirtualCallLeg:
         if self.jitter is None:
             size = self.member.jitter_ms if self.member else None
             self.jitter = JitterBuffer(size, frame_ms=FRAME_MS, frame_len=self.engine.frame_len)
+        network, jitter = self.network, self.jitter
         if not self._net_src_done:
             f = self.source.next_frame()
             if f is None:
                 self._net_src_done = True
             else:
-                self.network.send(now_ms // FRAME_MS, now_ms, f, now_ms)
-        for pkt in self.network.deliver(now_ms):
-            self.jitter.push(pkt.seq, pkt.timestamp_ms, pkt.payload, now_ms)
-        out = self.jitter.pop(now_ms)
-        if self._net_src_done and self.network.idle() and self.jitter.empty():
+                network.send(now_ms // FRAME_MS, now_ms, f, now_ms)
+        network.deliver_into(jitter.push, now_ms)
+        out = jitter.pop(now_ms)
+        if self._net_src_done and network.idle() and jitter.empty():
             self._source_ended = True
         return out

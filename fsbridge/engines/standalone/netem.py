@@ -9,22 +9,26 @@ capped at jitter_ms, or ``"pareto"`` (heavy tail: occasional spikes, scale jitte
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass, field
-from typing import Any, List, Optional
+from typing import Any, List, NamedTuple, Optional
 
 import numpy as np
 
+_BATCH = 64   # uniform draws made at once (one numpy call per 64, not one per packet)
 
-@dataclass(order=True)
-class Packet:
+
+class Packet(NamedTuple):
     """One packet: ``seq`` (int), ``timestamp_ms`` (media time of its first sample, ms), ``payload`` (int16
-    ``(F,)`` frame), ``sent_ms`` and ``arrival_ms`` (ms on the emulator clock)."""
+    ``(F,)`` frame), ``sent_ms`` and ``arrival_ms`` (ms on the emulator clock). A tuple ordered by
+    (arrival, seq) — ``seq`` is unique per emulator, so payloads are never compared."""
 
     arrival_ms: float
     seq: int
-    timestamp_ms: int = field(compare=False)
-    sent_ms: float = field(compare=False)
-    payload: Any = field(compare=False, default=None)
+    timestamp_ms: int
+    sent_ms: float
+    payload: Any = None
+
+
+_new_packet = tuple.__new__
 
 
 class NetEm:
@@ -47,6 +51,8 @@ class NetEm:
         self.reorder_ms = reorder_ms
         self.rng = np.random.default_rng(seed)
         self._heap: List[Packet] = []
+        self._u = np.zeros(0)    # a batch of rng.random() doubles (float64, 512 B)
+        self._ui = _BATCH
         self.sent = 0
         self.lost = 0
 
@@ -56,21 +62,34 @@ class NetEm:
         if j <= 0:
             return 0.0
         if self.distribution == "uniform":
-            return float(self.rng.uniform(0, j))
+            return j * self._random()      # = rng.uniform(0, j): the same double, drawn in batches
         if self.distribution == "normal":
             return float(min(abs(self.rng.normal(0, j / 2)), j))
         return float(min((self.rng.pareto(2.5)) * j / 3, 10 * j))
 
+    def _random(self) -> float:
+        """``rng.random()``, drawn :data:`_BATCH` at a time (the same sequence of doubles)."""
+        i = self._ui
+        if i >= _BATCH:
+            self._u = self.rng.random(_BATCH)
+            i = 0
+        self._ui = i + 1
+        return self._u.item(i)
+
     def send(self, seq: int, timestamp_ms: int, payload, now_ms: float) -> Optional[Packet]:
         """Send a packet at ``now_ms``; returns it (with its arrival time) or None if lost."""
         self.sent += 1
-        if self.loss and self.rng.random() < self.loss:
+        if self.loss and self._random() < self.loss:
             self.lost += 1
             return None
-        arrival = now_ms + self.delay_ms + self.sample_jitter()
-        if self.reorder and self.rng.random() < self.reorder:
+        j = self.jitter_ms
+        if self.distribution == "uniform" and j > 0:   # sample_jitter(), inlined for the engine's per-call path
+            arrival = now_ms + self.delay_ms + j * self._random()
+        else:
+            arrival = now_ms + self.delay_ms + self.sample_jitter()
+        if self.reorder and self._random() < self.reorder:
             arrival += self.reorder_ms
-        p = Packet(arrival, seq, timestamp_ms, now_ms, payload)
+        p = _new_packet(Packet, (arrival, seq, timestamp_ms, now_ms, payload))   # no Python-level __new__
         heapq.heappush(self._heap, p)
         return p
 
@@ -80,6 +99,14 @@ class NetEm:
         while self._heap and self._heap[0].arrival_ms <= now_ms:
             out.append(heapq.heappop(self._heap))
         return out
+
+    def deliver_into(self, push, now_ms: float) -> None:
+        """``push(seq, timestamp_ms, payload, now_ms)`` for each packet arrived by ``now_ms``, in arrival order
+        (:meth:`deliver` without the list: the engine's per-call path)."""
+        heap = self._heap
+        while heap and heap[0][0] <= now_ms:
+            p = heapq.heappop(heap)
+            push(p[1], p[2], p[4], now_ms)
 
     def idle(self) -> bool:
         """True when no packet is in flight."""

@@ -15,7 +15,7 @@ from fsbridge.engines.base import EngineError
 from .media import EXIT_TONE
 from .recorder import Recorder
 from .sources import Playlist
-from .talk import TalkDetectorBank
+from .talk import TalkDetectorBank  # noqa: F401 - the type of _Room.talk
 
 if TYPE_CHECKING:  # pragma: no cover
     from .engine import StandaloneEngine
@@ -62,72 +62,86 @@ class _RoomPlay:
 
 
 class _Room:
-    """One conference: member slots as numpy arrays (capacity grows by doubling)."""
+    """One conference: its members are rows of the engine's :class:`~.pool.MemberPool` (``m.slot`` = row)."""
 
     def __init__(self, engine: "StandaloneEngine", name: str, max_members: int):
         self.engine = engine
+        self.pool = engine._pool
         self.name = name
         self.max_members = max_members
         self.members: Dict[int, _Member] = {}
-        self.capacity = 0
-        self.frames = np.zeros((0, engine.frame_len), np.int16)
-        self.gain = np.zeros(0, np.float32)
-        self.free: List[int] = []
-        self.talk = TalkDetectorBank(capacity=0, energy_level=engine.energy_level, hangunder=engine.hangunder,
-                                     hangover=engine.hangover, mode=engine.talk_mode, vad_mode=engine.vad_mode,
-                                     rate=engine.rate, auto_factor=engine.auto_energy_factor)
-        self.dirty = True
-        self.heard = self.hears = self.talk_active = np.zeros(0, bool)
-        self.coach_of = np.zeros(0, np.int64)
-        self.slot_member: List[Optional[_Member]] = []
+        self._dirty = True
+        self.rows = np.zeros(0, np.int64)          # the members' rows, in join order
+        self.local: Dict[int, int] = {}             # row → index in ``rows``
+        self.coach_of = np.zeros(0, np.int64)       # per index in ``rows``: index of the coached member, −1
+        self.has_coach = self.has_gain = False
         self.overlay_members: List[_Member] = []   # members with hold/wait music or private plays
         self.capture_members: List[_Member] = []   # members whose call keeps what it heard
         self.beeps: List[_RoomPlay] = []
         self.announcements: Deque[_RoomPlay] = deque()
         self.recorders: Dict[str, Recorder] = {}
 
+    @property
+    def dirty(self) -> bool:
+        """True after a change of membership or member flags (the masks are rebuilt before the next mix)."""
+        return self._dirty
+
+    @dirty.setter
+    def dirty(self, value: bool) -> None:
+        self._dirty = value
+        if value:
+            self.pool.dirty = True
+
+    @property
+    def talk(self) -> TalkDetectorBank:
+        """The engine-wide talk detector bank (indexed by row = ``member.slot``)."""
+        return self.pool.talk
+
+    @property
+    def slot_member(self) -> List[Optional[_Member]]:
+        """Row → member (engine-wide)."""
+        return self.pool.row_member
+
     def alloc_slot(self) -> int:
-        """A free member slot index (arrays grow ×2, min 4, when full)."""
-        if not self.free:
-            old = self.capacity
-            new = max(4, old * 2)
-            self.frames = np.concatenate([self.frames, np.zeros((new - old, self.frames.shape[1]), np.int16)])
-            self.gain = np.concatenate([self.gain, np.ones(new - old, np.float32)])
-            self.slot_member += [None] * (new - old)
-            self.talk.grow(new)
-            self.free = list(range(new - 1, old - 1, -1))
-            self.capacity = new
-        return self.free.pop()
+        """A free row of the engine's member pool for a member of this room."""
+        return self.pool.alloc(None, self)
 
     def free_slot(self, slot: int) -> None:
-        """Release ``slot``: its input frame zeroed, gain 1, talk state reset (no event)."""
-        self.frames[slot] = 0
-        self.gain[slot] = 1.0
-        self.slot_member[slot] = None
-        self.talk.reset(slot)
-        self.free.append(slot)
+        """Release row ``slot``: its input frame zeroed, gain 1, talk state reset (no event)."""
+        self.pool.release(slot)
         self.dirty = True
 
     def rebuild(self) -> None:
-        """Recompute the per-slot masks from member flags (only after a state change)."""
-        cap = self.capacity
-        heard = np.zeros(cap, bool)
-        hears = np.zeros(cap, bool)
-        talk_active = np.zeros(cap, bool)
-        coach_of = np.full(cap, -1, np.int64)
-        for m in self.members.values():
-            s = m.slot
-            self.gain[s] = m.gain
-            heard[s] = not (m.muted or m.hold or m.waiting)
-            hears[s] = not (m.hold or m.waiting)
-            talk_active[s] = not (m.muted or m.hold)
-            if m.coach_of is not None and m.coach_of in self.members:
-                coach_of[s] = self.members[m.coach_of].slot
-        self.heard, self.hears, self.talk_active, self.coach_of = heard, hears, talk_active, coach_of
+        """Write the members' flags into the pool's per-row masks (only after a state change)."""
+        pool = self.pool
         ms = list(self.members.values())
+        rows = np.array([m.slot for m in ms], np.int64)
+        self.rows = rows
+        self.local = {m.slot: i for i, m in enumerate(ms)}
+        coach_of = np.full(len(ms), -1, np.int64)
+        has_gain = False
+        for i, m in enumerate(ms):
+            s = m.slot
+            pool.gain[s] = m.gain
+            has_gain = has_gain or m.gain != 1.0
+            pool.heard[s] = not (m.muted or m.hold or m.waiting)
+            pool.hears[s] = not (m.hold or m.waiting)
+            pool.talk_active[s] = not (m.muted or m.hold)
+            pool.coach_of[s] = -1
+            if m.coach_of is not None and m.coach_of in self.members:
+                coach_of[i] = self.local[self.members[m.coach_of].slot]
+                pool.coach_of[s] = self.members[m.coach_of].slot
+        self.coach_of = coach_of
+        self.has_coach = bool((coach_of >= 0).any())
+        self.has_gain = has_gain
         self.overlay_members = [m for m in ms if m.hold_media is not None or m.wait_media is not None or m.plays]
         self.capture_members = [m for m in ms if m.call.heard is not None]
-        self.dirty = False
+        self._dirty = False
+
+    def special(self) -> bool:
+        """True when this room needs more than the pool's plain N−1 mix this tick (see tick.py)."""
+        return bool(self.has_coach or self.has_gain or self.beeps or self.announcements or self.overlay_members
+                    or self.recorders)
 
 
 class RoomsMixin:

@@ -1,5 +1,6 @@
-"""The standalone engine's 20 ms tick: callers' schedules and input audio, then per room one vectorised
-N−1 mix with talk detection, overlays (hold/wait music, announcements, beeps) and recording."""
+"""The standalone engine's 20 ms tick: callers' schedules and input audio, then talk detection and the N−1
+mix of every room in one vectorised pass (:mod:`.pool`), then, only for the rooms that need it, a room-by-room
+mix with coaches, gains, overlays (hold/wait music, announcements, beeps) and recording."""
 from __future__ import annotations
 
 import logging
@@ -31,14 +32,16 @@ class TickMixin:
     def _tick_inner(self) -> None:
         tick = self.clock.ticks
         zero = self._zero
+        frames = self._pool.frames
         # 1. callers: schedules and input audio
         for call in list(self._calls.values()):
             if call.hung_up or call.start_tick is None:
                 continue
-            t_ms = (tick - call.start_tick) * FRAME_MS
-            if call.hangup_after_ms is not None and t_ms >= call.hangup_after_ms:
-                self._hangup_call(call, "NORMAL_CLEARING")
-                continue
+            if call.hangup_after_ms is not None or call.dtmf_schedule:
+                t_ms = (tick - call.start_tick) * FRAME_MS
+                if call.hangup_after_ms is not None and t_ms >= call.hangup_after_ms:
+                    self._hangup_call(call, "NORMAL_CLEARING")
+                    continue
             while call.dtmf_schedule and call.dtmf_schedule[0][0] <= t_ms:
                 _, digit = call.dtmf_schedule.popleft()
                 self._emit(N.DTMF, None, call.unique_id, digits=digit,
@@ -59,7 +62,7 @@ class TickMixin:
                 f = zero
             m = call.member
             if m is not None:
-                m.room.frames[m.slot] = f
+                frames[m.slot] = f
             else:
                 out = zero
                 if call._play is not None:
@@ -70,22 +73,65 @@ class TickMixin:
                         out = pf
                 if call.heard is not None:
                     call.heard.add(out)
-        # 2. rooms
-        for room in list(self._rooms.values()):
-            if room.members:
-                try:
-                    self._mix_room(room, tick)
-                except Exception:   # never let one room stop the clock for every other room
-                    log.exception("room %s: mixing failed at tick %d", room.name, tick)
+        # 2. rooms: every room in one pass (pool.py), then the rooms that need more, room by room
+        if self._rooms:
+            self._mix_all(tick)
         self._handoff()
 
-    def _mix_room(self, room: _Room, tick: int) -> None:
-        if room.dirty:
-            room.rebuild()
-        frames = room.frames
-        started, stopped, dur = room.talk.update(frames, room.talk_active, tick)
-        out, total = mix_n_minus_1(frames, room.heard, room.gain, room.coach_of)
-        hears = room.hears
+    def _mix_all(self, tick: int) -> None:
+        pool = self._pool
+        rooms = list(self._rooms.values())
+        if pool.dirty:
+            for room in rooms:
+                if room.dirty:
+                    room.rebuild()
+            pool.rebuild(rooms)
+        try:
+            started, stopped, dur = pool.talk.update(pool.frames, pool.talk_active, tick)
+            out = pool.mix()
+        except Exception:   # never let the mix stop the clock
+            log.exception("mixing failed at tick %d", tick)
+            return
+        talk = None
+        if started.size or stopped.size:
+            talk = {}
+            row_room = pool.row_room
+            for s in started.tolist():
+                talk.setdefault(row_room[s], []).append((s, None))
+            for s, d in zip(stopped.tolist(), dur.tolist()):
+                talk.setdefault(row_room[s], []).append((s, d))
+        for room in rooms:
+            if room.special():
+                try:
+                    self._mix_room(room, out)
+                except Exception:   # never let one room stop the clock for every other room
+                    log.exception("room %s: mixing failed at tick %d", room.name, tick)
+            if room.capture_members:
+                for m in room.capture_members:
+                    m.call.heard.add(out[m.slot])
+            if talk is not None and room in talk:
+                self._emit_talk(room, talk[room])
+
+    def _emit_talk(self, room: _Room, items) -> None:
+        members = self._pool.row_member
+        for s, d in items:
+            m = members[s]
+            if m is None or m.room is not room:
+                continue
+            if d is None:
+                self._emit(N.START_TALKING, room, member=m)
+            else:
+                self._emit(N.STOP_TALKING, room, member=m, duration_ms=int(d),
+                           extra=(("talking-duration-ms", str(int(d))),))
+
+    def _mix_room(self, room: _Room, mixed_out: np.ndarray) -> None:
+        """One room with coaches, gains, plays, overlays or recordings: mixed on its own (its members'
+        rows), the result written into ``mixed_out`` (the pool's output, int16 ``(rows, F)``)."""
+        pool = self._pool
+        rows = room.rows
+        out, total = mix_n_minus_1(pool.frames[rows], pool.heard[rows], pool.gain[rows] if room.has_gain else None,
+                                   room.coach_of if room.has_coach else None)
+        hears = pool.hears[rows]
         anyone_hears = bool(hears.any())
         # room-level plays (announcements queue + beeps), heard by everyone who hears the room
         rec_extra = None
@@ -103,45 +149,35 @@ class TickMixin:
                 for mid in rp.exclude:
                     m = room.members.get(mid)
                     if m is not None:
-                        mask[m.slot] = False
+                        mask[room.local[m.slot]] = False
             out[mask] += pf.astype(np.int32)
             rec_extra = pf.astype(np.int32) if rec_extra is None else rec_extra + pf
         out[~hears] = 0
         # per-member overlays: hold / wait music replace the room; private plays are added
         for m in room.overlay_members:
+            i = room.local[m.slot]
             if m.hold and m.hold_media is not None:
                 hf = m.hold_media.next_frame()
                 if hf is not None:
-                    out[m.slot] = hf
+                    out[i] = hf
             elif m.waiting and m.wait_media is not None:
                 wf = m.wait_media.next_frame()
                 if wf is not None:
-                    out[m.slot] = wf
+                    out[i] = wf
             if m.plays:
                 pf = m.plays[0].next_frame()
                 if pf is None:
                     pl = m.plays.popleft()
                     self._emit(N.PLAY_FILE_MEMBER_DONE, room, member=m, file=pl.last)
                 else:
-                    out[m.slot] += pf
-        mixed = clip16(out)
-        for m in room.capture_members:
-            m.call.heard.add(mixed[m.slot])
+                    out[i] += pf
+        mixed_out[rows] = clip16(out)
         # recording: the room (never wait/hold music, never coaches)
         if room.recorders and anyone_hears:
             rec = total if rec_extra is None else total + rec_extra
             rec16 = clip16(rec)
             for r in room.recorders.values():
                 r.write(rec16)
-        for s in started:
-            m = room.slot_member[s]
-            if m is not None:
-                self._emit(N.START_TALKING, room, member=m)
-        for s, d in zip(stopped, dur):
-            m = room.slot_member[s]
-            if m is not None:
-                self._emit(N.STOP_TALKING, room, member=m, duration_ms=int(d),
-                           extra=(("talking-duration-ms", str(int(d))),))
 
     def _room_play_done(self, room: _Room, rp: _RoomPlay) -> None:
         if rp in room.beeps:
