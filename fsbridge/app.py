@@ -89,6 +89,7 @@ class BridgeServer:
         self.http = None
         self.port: Optional[int] = None
         self.base_url: Optional[str] = None
+        self.observability = None   # metrics + console (fsbridge.observability), set by start()
 
     def start(self) -> "BridgeServer":
         """Build everything, bind the HTTP port and start serving (returns at once)."""
@@ -130,6 +131,8 @@ class BridgeServer:
         self.app = create_app(self.store, self.bridge, accounts, base_url=self.base_url, telnyx_keys=telnyx_keys)
         from urllib.parse import urlparse
         prefix = urlparse(self.base_url).path.rstrip("/")
+        from fsbridge.observability import attach
+        self.observability = attach(self)   # /metrics, /healthz, /readyz, /console (before the bridge starts)
         self.app.register_blueprint(calls_blueprint(self.bridge, prefix), url_prefix=prefix or None)
         self.http.application = self.app
         engine.set_call_handler(self.bridge.on_call)   # FreeSWITCH: calls from the outbound socket → sessions
@@ -146,6 +149,8 @@ class BridgeServer:
     def stop(self, timeout: float = 5.0) -> None:
         """Stop accepting HTTP, hang up calls, stop engine and dispatcher (outbox persisted)."""
         log.info("fsbridge stopping")
+        if self.observability is not None:
+            self.observability.close()   # end the console's event streams so the HTTP stop is not held
         if self.http is not None:
             self.http.stop(timeout=timeout)
         if self.bridge is not None:

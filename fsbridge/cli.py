@@ -17,6 +17,8 @@ SUBCOMMANDS = {
     "serve": ("fsbridge.app", "run the bridge: engine, REST API, callbacks, store"),
     "call": ("fsbridge.runtime.callcli", "place a virtual call into a running bridge (standalone engine)"),
     "demo": ("fsbridge.demo.run", "run the Team Meeting demo on the standalone engine"),
+    "setup": ("fsbridge.ops.setup_freeswitch", "install fsbridge beside FreeSWITCH: setup freeswitch [--dry-run]"),
+    "doctor": ("fsbridge.ops.doctor", "check an installation: config, database, FreeSWITCH, apps (✔/✘ per check)"),
 }
 
 

@@ -15,10 +15,10 @@ PACKAGE = Path(__file__).resolve().parent.parent / "fsbridge"
 #: layer rank: a module may import modules of its own layer or of a lower rank (DESIGN.md, top to bottom).
 #: Packages not listed here (new ones) are not checked until they are given a rank.
 RANK = {
-    "__main__": 10, "cli": 10, "demo": 10,
+    "__main__": 10, "cli": 10, "demo": 10, "ops": 10,
     "local": 9,
-    "app": 8,
-    "api": 7,
+    "app": 8, "observability": 8,
+    "api": 7, "metrics": 7,
     "runtime": 6,
     "callbacks": 5,
     "store": 4, "engines.base": 4, "engines.talk": 4, "engines.standalone": 4, "engines.freeswitch": 4,
@@ -28,7 +28,7 @@ RANK = {
     "wire": 1,
 }
 ENGINES = ("engines.standalone", "engines.freeswitch")
-COMPOSITION = ("app", "local", "demo", "cli", "__main__")
+COMPOSITION = ("app", "local", "demo", "cli", "__main__", "ops")
 
 
 def _layer(module: str) -> str:

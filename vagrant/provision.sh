@@ -24,17 +24,8 @@ die() { echo "provision.sh: $*" >&2; exit 1; }
 log() { echo "==> $*"; }
 
 
-# --- edits to the stock FreeSWITCH configuration (functions, so tests/test_deploy.py can run them on stand-ins) ---
-
-# One include line inside the first <profiles> of conference.conf.xml: the fsbridge profile joins the stock
-# ones and nothing is replaced. No-op when already there.
-fs_add_profile_include() {
-  local file=$1
-  if ! grep -q 'conference_profiles/' "$file"; then
-    sed -i '0,/<profiles>/s##<profiles>\n    <X-PRE-PROCESS cmd="include" data="conference_profiles/*.xml"/>#' "$file"
-  fi
-  grep -q 'conference_profiles/\*\.xml' "$file"
-}
+# --- VM-only edits to the stock FreeSWITCH configuration (functions, so tests/test_deploy_vagrant.py can run
+# them on stand-ins); fsbridge's own configuration goes in with `fsbridge setup freeswitch` ---
 
 # rtp-start-port / rtp-end-port in switch.conf.xml, whether the stock lines are commented out or not.
 fs_set_rtp_range() {
@@ -128,69 +119,7 @@ MSG
   # shellcheck source=/dev/null
   . "$SECRETS"
 
-  # --- 3. freeswitch-conf/ beside the stock configuration ----------------------------------------------------------
-  log "fsbridge's FreeSWITCH configuration"
-  CONF_SRC="$SRC/freeswitch-conf"
-  ESL_CONF="$FS_CONF/autoload_configs/event_socket.conf.xml"
-  [ -f "$ESL_CONF" ] && [ ! -f "$ESL_CONF.orig" ] && cp -a "$ESL_CONF" "$ESL_CONF.orig"
-  sed "s/value=\"CHANGE_ME_ESL_PASSWORD\"/value=\"$ESL_PASSWORD\"/" \
-    "$CONF_SRC/autoload_configs/event_socket.conf.xml" > "$ESL_CONF"
-
-  install -d "$FS_CONF/autoload_configs/conference_profiles"
-  install -m 0644 "$CONF_SRC/autoload_configs/conference_profiles/fsbridge.xml" \
-    "$FS_CONF/autoload_configs/conference_profiles/fsbridge.xml"
-  CONF_CONF="$FS_CONF/autoload_configs/conference.conf.xml"
-  [ -f "$CONF_CONF" ] || die "$CONF_CONF is missing: the stock configuration is incomplete"
-  fs_add_profile_include "$CONF_CONF" || die "could not add the profile include to $CONF_CONF"
-
-  install -m 0644 "$CONF_SRC/dialplan/default/fsbridge.xml" "$FS_CONF/dialplan/default/fsbridge.xml"
-  for user in 1100 1101; do
-    var="SIP_PASSWORD_$user"
-    sed "s/value=\"CHANGE_ME_SIP_PASSWORD\"/value=\"${!var}\"/" \
-      "$CONF_SRC/directory/default/fsbridge-$user.xml" > "$FS_CONF/directory/default/fsbridge-$user.xml"
-  done
-
-  VARS="$FS_CONF/vars.xml"
-  fs_set_vars "$VARS" "$VM_IP" "$DEFAULT_PASSWORD" || die "could not edit $VARS"
-
-  SWITCH_CONF="$FS_CONF/autoload_configs/switch.conf.xml"
-  fs_set_rtp_range "$SWITCH_CONF" "$RTP_START" "$RTP_END" || die "could not set the RTP port range in $SWITCH_CONF"
-
-  if [ -n "$EXTERNAL_IP" ]; then
-    # Phones that come in through the host's forwarded ports must be told the host's address.
-    sed -i -E \
-      -e "s#<param name=\"ext-rtp-ip\" value=\"[^\"]*\"/>#<param name=\"ext-rtp-ip\" value=\"$EXTERNAL_IP\"/>#" \
-      -e "s#<param name=\"ext-sip-ip\" value=\"[^\"]*\"/>#<param name=\"ext-sip-ip\" value=\"$EXTERNAL_IP\"/>#" \
-      "$FS_CONF/sip_profiles/internal.xml"
-  fi
-
-  # the files with passwords in them: FreeSWITCH (group freeswitch) reads them, other users do not
-  chown root:freeswitch "$ESL_CONF" "$FS_CONF"/directory/default/fsbridge-*.xml
-  chmod 0640 "$ESL_CONF" "$FS_CONF"/directory/default/fsbridge-*.xml
-
-  # fs_cli reads /etc/fs_cli.conf: keep `sudo fs_cli` working with the new ESL password.
-  umask 077
-  printf '[default]\nhost => 127.0.0.1\nport => 8021\npassword => %s\n' "$ESL_PASSWORD" > /etc/fs_cli.conf
-  umask 022
-
-  # SIP binds to the private-network address: start FreeSWITCH only once the network is up (reboots).
-  install -d /etc/systemd/system/freeswitch.service.d
-  printf '[Unit]\nWants=network-online.target\nAfter=network-online.target\n' \
-    > /etc/systemd/system/freeswitch.service.d/fsbridge-network.conf
-  systemctl daemon-reload
-
-  log "restarting FreeSWITCH (ESL address/password and RTP range need a restart)"
-  systemctl enable freeswitch >/dev/null 2>&1 || true
-  systemctl restart freeswitch
-  for _ in $(seq 1 60); do
-    fs_cli -x status >/dev/null 2>&1 && break
-    sleep 1
-  done
-  fs_cli -x status >/dev/null 2>&1 || die "FreeSWITCH's event socket does not answer: journalctl -u freeswitch"
-  fs_cli -x 'reloadxml' >/dev/null
-  fs_cli -x 'module_exists mod_conference' | grep -q true || die "mod_conference is not loaded"
-
-  # --- 4. fsbridge in /opt/fsbridge ----------------------------------------------------------------------------------
+  # --- 3. fsbridge in /opt/fsbridge -----------------------------------------------------------------------------------
   log "fsbridge into the virtualenv /opt/fsbridge"
   getent group fsbridge >/dev/null || groupadd --system fsbridge
   getent passwd fsbridge >/dev/null || useradd --system --gid fsbridge --home-dir /var/lib/fsbridge \
@@ -206,6 +135,7 @@ MSG
   # FreeSWITCH writes the recordings, fsbridge serves them.
   install -d -o fsbridge -g freeswitch -m 2775 /var/lib/fsbridge/recordings
 
+  # The VM's own fsbridge.toml (setup keeps an existing one): the example app's numbers, the API on 0.0.0.0.
   log "/etc/fsbridge/fsbridge.toml"
   umask 027
   cat > /etc/fsbridge/fsbridge.toml <<TOML
@@ -245,20 +175,59 @@ number = "7201"
 voice_url = "http://127.0.0.1:8090/voice/waiting"
 dialect = "twiml"
 TOML
-  printf 'FSBRIDGE_ESL_PASSWORD=%s\n' "$ESL_PASSWORD" > /etc/fsbridge/fsbridge.env
   umask 022
   chown root:fsbridge /etc/fsbridge/fsbridge.toml
   chmod 0640 /etc/fsbridge/fsbridge.toml
-  chmod 0600 /etc/fsbridge/fsbridge.env
+
+  # --- 4. fsbridge's FreeSWITCH configuration: the same command as README's install --------------------------------
+  # ESL on 127.0.0.1:8021 with our password, the fsbridge profile + include, the 7200-7299 dialplan, desk
+  # phones 1100/1101, /etc/fs_cli.conf, /etc/fsbridge/fsbridge.env, the fsbridge systemd unit; idempotent.
+  log "fsbridge setup freeswitch"
+  FSBRIDGE_ESL_PASSWORD="$ESL_PASSWORD" FSBRIDGE_SIP_PASSWORD_1100="$SIP_PASSWORD_1100" \
+    FSBRIDGE_SIP_PASSWORD_1101="$SIP_PASSWORD_1101" \
+    /opt/fsbridge/bin/fsbridge setup freeswitch --fs-conf "$FS_CONF" --source "$SRC/freeswitch-conf" \
+    --phones 1100,1101 || die "fsbridge setup freeswitch refused (see above)"
+
+  # VM only: SIP/RTP on the private address, a default_password of our own, a small RTP range
+  VARS="$FS_CONF/vars.xml"
+  fs_set_vars "$VARS" "$VM_IP" "$DEFAULT_PASSWORD" || die "could not edit $VARS"
+
+  SWITCH_CONF="$FS_CONF/autoload_configs/switch.conf.xml"
+  fs_set_rtp_range "$SWITCH_CONF" "$RTP_START" "$RTP_END" || die "could not set the RTP port range in $SWITCH_CONF"
+
+  if [ -n "$EXTERNAL_IP" ]; then
+    # Phones that come in through the host's forwarded ports must be told the host's address.
+    sed -i -E \
+      -e "s#<param name=\"ext-rtp-ip\" value=\"[^\"]*\"/>#<param name=\"ext-rtp-ip\" value=\"$EXTERNAL_IP\"/>#" \
+      -e "s#<param name=\"ext-sip-ip\" value=\"[^\"]*\"/>#<param name=\"ext-sip-ip\" value=\"$EXTERNAL_IP\"/>#" \
+      "$FS_CONF/sip_profiles/internal.xml"
+  fi
+
+  # SIP binds to the private-network address: start FreeSWITCH only once the network is up (reboots).
+  install -d /etc/systemd/system/freeswitch.service.d
+  printf '[Unit]\nWants=network-online.target\nAfter=network-online.target\n' \
+    > /etc/systemd/system/freeswitch.service.d/fsbridge-network.conf
+  systemctl daemon-reload
+
+  log "restarting FreeSWITCH (ESL address/password and RTP range need a restart)"
+  systemctl enable freeswitch >/dev/null 2>&1 || true
+  systemctl restart freeswitch
+  for _ in $(seq 1 60); do
+    fs_cli -x status >/dev/null 2>&1 && break
+    sleep 1
+  done
+  fs_cli -x status >/dev/null 2>&1 || die "FreeSWITCH's event socket does not answer: journalctl -u freeswitch"
+  fs_cli -x 'reloadxml' >/dev/null
 
   log "systemd services fsbridge and fsbridge-example-app"
-  install -m 0644 "$SRC/freeswitch-conf/fsbridge.service" /etc/systemd/system/fsbridge.service
   install -m 0644 "$SRC/vagrant/fsbridge-example-app.service" /etc/systemd/system/fsbridge-example-app.service
   systemctl daemon-reload
   systemctl enable fsbridge fsbridge-example-app >/dev/null 2>&1
   systemctl restart fsbridge fsbridge-example-app
   sleep 3
   systemctl is-active --quiet fsbridge || die "fsbridge did not start: journalctl -u fsbridge"
+  # every check of README's Troubleshooting section; a failure is printed with its fix
+  /opt/fsbridge/bin/fsbridge doctor --config /etc/fsbridge/fsbridge.toml || log "fsbridge doctor reported problems (above)"
 
   # --- 5. how to dial in ------------------------------------------------------------------------------------------------
   VIA=""

@@ -54,8 +54,11 @@ SCRIPT: Tuple[Caller, ...] = (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--out DIR`` (default ./demo-out), ``--speed N`` (engine clock speed factor, default 8)."""
     parser.add_argument("--out", default="demo-out", help="output directory (default: demo-out)")
-    parser.add_argument("--speed", type=float, default=8.0,
-                        help="simulated clock speed, × real time (default: 8)")
+    parser.add_argument("--speed", type=float, default=None,
+                        help="simulated clock speed, × real time (default: 8; 1 with --console)")
+    parser.add_argument("--console", action="store_true",
+                        help="print the web console's URL and keep serving it after the meeting (Ctrl-C ends)")
+    parser.add_argument("--port", type=int, default=0, help="bridge HTTP port (default: any free port)")
 
 
 def _speech(clip: str, rate: int):
@@ -111,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
     from fsbridge.engines.standalone.sources import QueueSource, frame_len
     from fsbridge.local import HttpApp, heard_audio, start_bridge
 
+    if args.speed is None:
+        args.speed = 1.0 if getattr(args, "console", False) else 8.0
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     out = os.path.abspath(args.out)
     work = os.path.join(out, "work")
@@ -143,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
                                   on_mute_done=muted.set)).start()
     server = start_bridge(work, accounts={ACCOUNT_SID: token},
                           numbers=[Number(TEAM_NUMBER, ACCOUNT_SID, app.url + "/voice/team")],
-                          clock=str(args.speed))
+                          clock=str(args.speed), port=getattr(args, "port", 0) or 0)
     server_box["server"] = server
     bridge = server.bridge
     clock = bridge.engine.clock
@@ -160,6 +165,9 @@ def run(args: argparse.Namespace) -> int:
     bridge.listeners.append(on_event)
     print(f"fsbridge demo — Team Meeting on the standalone engine ({args.speed:g}× real time)")
     print(f"  app {app.url}   bridge {server.base_url}   output {out}")
+    if getattr(args, "console", False):
+        from fsbridge.demo.browse import announce
+        announce(server.base_url, ACCOUNT_SID, token)
     spoken: Dict[str, Tuple[float, float]] = {}
     rate = bridge.engine.rate
     mouths = {c.name: QueueSource(frame_len(rate), name=c.name) for c in SCRIPT}
@@ -187,6 +195,10 @@ def run(args: argparse.Namespace) -> int:
         ended.wait(timeout=30)
         server.dispatcher.wait_idle(timeout=30)
         heard = {name: heard_audio(server, sid) for name, sid in calls.items()}
+        if getattr(args, "console", False):
+            from fsbridge.demo.browse import announce, serve_until_interrupted
+            announce(server.base_url, ACCOUNT_SID, token)
+            serve_until_interrupted()
     finally:
         server.stop()
         app.stop()
