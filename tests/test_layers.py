@@ -28,7 +28,7 @@ RANK = {
     "wire": 1,
 }
 ENGINES = ("engines.standalone", "engines.freeswitch")
-COMPOSITION = ("app", "local", "demo", "cli", "__main__", "ops")
+COMPOSITION = ("app", "observability", "local", "demo", "cli", "__main__", "ops")
 
 
 def _layer(module: str) -> str:
