@@ -29,7 +29,9 @@ import requests  # noqa: E402
 from fsbridge.callbacks import jambonz as jz  # noqa: E402
 from fsbridge.callbacks import twilio as tw  # noqa: E402
 from fsbridge.callbacks.dispatcher import Dispatcher  # noqa: E402
+from fsbridge.callbacks.http import Transport  # noqa: E402
 from fsbridge.conference import events as ev  # noqa: E402
+from fsbridge.egress import EgressPolicy  # noqa: E402
 from fsbridge.conference.events import CallbackConfig, ParticipantView, make  # noqa: E402
 from fsbridge.markup.model import Hook  # noqa: E402
 from fsbridge.store.db import make_engine  # noqa: E402
@@ -104,7 +106,8 @@ def main(argv=None):
 
     db = args.db or os.path.join(tempfile.mkdtemp(prefix="fsbridge-bench-"), "outbox.sqlite")
     engine = make_engine(f"sqlite:///{db}")
-    d = Dispatcher(engine, {AC: "bench-token"}, jambonz_secret="bench-secret").start()
+    loopback = Transport(egress=EgressPolicy(allow=["127.0.0.0/8"]))   # the receiver is on loopback
+    d = Dispatcher(engine, {AC: "bench-token"}, jambonz_secret="bench-secret", transport=loopback).start()
     config = CallbackConfig(dialect=args.dialect, status_callback=Hook(url), status_events=("join",))
     confs = [f"CF{i:032d}" for i in range(args.conferences)]
     seq = {c: 0 for c in confs}

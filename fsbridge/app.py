@@ -60,6 +60,8 @@ def settings_from_args(args: argparse.Namespace):
 def make_engine(settings):
     """The engine the settings ask for: ``StandaloneEngine`` (clock realtime or fast) or ``FreeSwitchEngine``."""
     if settings.engine == "freeswitch":
+        from fsbridge.config import check_esl_password
+        check_esl_password(settings)   # no silent ClueCon (#14)
         from fsbridge.engines.freeswitch import FreeSwitchEngine
         from fsbridge.engines.standalone.media import render_say   # Say → a WAV FreeSWITCH plays
         return FreeSwitchEngine(settings.esl_host, settings.esl_port, settings.esl_password,
@@ -104,6 +106,8 @@ class BridgeServer:
         s = self.settings
         os.makedirs(s.audio_dir, exist_ok=True)
         os.makedirs(s.recordings_dir, exist_ok=True)
+        from fsbridge.dbfile import restrict
+        restrict(s.database_url)   # 0600: the outbox holds hook credentials (#14)
         db = make_db(s.database_url)
         self.store = Store(db)
         self.store.create_all()
@@ -115,7 +119,12 @@ class BridgeServer:
         accounts = s.auth_tokens()
         telnyx_keys = {sid: a.telnyx_private_key for sid, a in s.accounts.items() if a.telnyx_private_key}
         jambonz = {sid: a.jambonz_secret for sid, a in s.accounts.items() if a.jambonz_secret}
+        from fsbridge.callbacks.http import Transport
+        from fsbridge.egress import EgressPolicy
+        egress = EgressPolicy.from_settings(s)
+        egress.add_own(s.host, self.port)   # never fetch from ourselves (port 0 is bound by now)
         kw = dict(self.dispatcher_kw)
+        kw.setdefault("transport", Transport(egress=egress))
         user_update = kw.pop("on_update", None)
 
         def on_update(outbox_id, state, attempts, error):
@@ -123,10 +132,12 @@ class BridgeServer:
                 self.bridge.callback_update(outbox_id, state, attempts, error)
             if user_update is not None:
                 user_update(outbox_id, state, attempts, error)
+        kw.setdefault("sequence", restart_sequence(db))   # statusCallback SequenceNumbers continue (issue 15)
         self.dispatcher = Dispatcher(db, accounts, self.base_url, telnyx_private_key=telnyx_keys or None,
                                      jambonz_secret=jambonz or None, on_update=on_update, **kw)
         engine = self._engine if self._engine is not None else make_engine(s)
         self.bridge = Bridge(engine, s, store=self.store, dispatcher=self.dispatcher)
+        self.bridge.fetcher.egress = egress
         telnyx_keys = {a.telnyx_api_key: sid for sid, a in s.accounts.items() if a.telnyx_api_key}
         self.app = create_app(self.store, self.bridge, accounts, base_url=self.base_url, telnyx_keys=telnyx_keys)
         from urllib.parse import urlparse
@@ -134,6 +145,7 @@ class BridgeServer:
         from fsbridge.observability import attach
         self.observability = attach(self)   # /metrics, /healthz, /readyz, /console (before the bridge starts)
         self.app.register_blueprint(calls_blueprint(self.bridge, prefix), url_prefix=prefix or None)
+        self.app.config["MAX_CONTENT_LENGTH"] = s.max_body_bytes   # fsbridge.api.limits: 413 before reading
         self.http.application = self.app
         engine.set_call_handler(self.bridge.on_call)   # FreeSWITCH: calls from the outbound socket → sessions
         self.bridge.start()
@@ -158,10 +170,25 @@ class BridgeServer:
         log.info("fsbridge stopped")
 
 
+def restart_sequence(db):
+    """A statusCallback SequenceNumber counter that continues each conference after what its outbox rows
+    already carry (:func:`fsbridge.callbacks.outbox.last_status_sequence`): a conference recovered after a
+    restart numbers its leave/end callbacks after the last one sent."""
+    from fsbridge.callbacks import outbox
+    from fsbridge.callbacks.subscriptions import StatusSequence
+
+    def lookup(conference_sid: str) -> int:
+        with db.connect() as conn:
+            return outbox.last_status_sequence(conn, conference_sid)
+    return StatusSequence(lookup=lookup)
+
+
 def setup_logging(level: str = "INFO") -> None:
     """One readable line per record on stderr (format in docs/runtime.md)."""
     logging.basicConfig(level=getattr(logging, str(level).upper(), logging.INFO), format=LOG_FORMAT,
                         stream=sys.stderr)
+    from fsbridge import redact
+    redact.install()   # credentials in URLs / Authorization values never reach the log (#14)
 
 
 def run(args: argparse.Namespace) -> int:

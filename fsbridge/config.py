@@ -7,7 +7,13 @@ File layout::
     [storage]  database_url, audio_dir, recordings_dir
     [engine]   type = "standalone" | "freeswitch", rate (Hz), clock = "realtime" | "fast" | speed factor
     [freeswitch] esl_host, esl_port, esl_password, outbound_host, outbound_port
-    [http]     fetch_timeout (s), connect_timeout (s), confirm_timeout (s)
+    [http]     fetch_timeout (s), connect_timeout (s), confirm_timeout (s), max_body_bytes (REST request
+               bodies; larger ones get 413 before they are read; default 1 MiB)
+    [egress]   allow = ["127.0.0.0/8", …], deny = [...]: networks outgoing HTTP may / may not reach
+               (fsbridge.egress; default: loopback, private, link-local, metadata denied)
+    [media]    dirs = ["/srv/audio"]: where REST ``file:`` callees of virtual calls may live;
+               cache_max_mb: bound of the downloaded-audio cache (LRU; default 512)
+    [freeswitch] allow_stock_password = true: accept the stock ESL password ClueCon (refused otherwise)
     [[accounts]] sid, auth_token, telnyx_private_key, jambonz_secret, telnyx_api_key
     [[numbers]]  number, account, voice_url, voice_method, dialect = "twiml" | "texml" | "jambonz"
 
@@ -15,16 +21,18 @@ Environment: ``FSBRIDGE_CONFIG`` (file), ``FSBRIDGE_HOST``, ``FSBRIDGE_PORT``, `
 ``FSBRIDGE_DATABASE_URL``, ``FSBRIDGE_AUDIO_DIR``, ``FSBRIDGE_RECORDINGS_DIR``, ``FSBRIDGE_ENGINE``,
 ``FSBRIDGE_CLOCK``, ``FSBRIDGE_ESL`` (host:port), ``FSBRIDGE_ESL_PASSWORD``, ``FSBRIDGE_ACCOUNT_SID`` +
 ``FSBRIDGE_AUTH_TOKEN`` (one more account), ``FSBRIDGE_NUMBERS`` (``NUMBER=URL[;NUMBER=URL…]``, TwiML, POST,
-first account), ``FSBRIDGE_FETCH_TIMEOUT``.
+first account), ``FSBRIDGE_FETCH_TIMEOUT``, ``FSBRIDGE_EGRESS_ALLOW`` (comma-separated networks).
 """
 from __future__ import annotations
 
 import os
 import tomllib
 from dataclasses import dataclass, field, replace
-from typing import Dict, List, Mapping, Optional
+from typing import Dict, List, Mapping, Optional, Tuple
 
 from fsbridge.wire import DIALECTS, TWIML  # noqa: F401  (DIALECTS re-exported: the dialect ids live in fsbridge.wire)
+
+STOCK_ESL_PASSWORD = "ClueCon"
 
 
 class ConfigError(ValueError):
@@ -80,6 +88,12 @@ class Settings:
     confirm_timeout: float = 5.0
     accounts: Dict[str, Account] = field(default_factory=dict)
     numbers: Dict[str, Number] = field(default_factory=dict)
+    egress_allow: Tuple[str, ...] = ()     # networks outgoing HTTP may reach although denied by default
+    egress_deny: Tuple[str, ...] = ()      # networks it never reaches
+    max_body_bytes: int = 1024 * 1024      # REST request bodies above this: 413 before reading
+    media_dirs: Tuple[str, ...] = ()       # REST file: callees of virtual calls only under these
+    audio_cache_max_bytes: int = 512 * 1024 * 1024
+    esl_allow_stock_password: bool = False
 
     def base_url(self, bound_port: Optional[int] = None) -> str:
         """The public base URL (``public_base_url`` or ``http://host:port``; ``bound_port`` for port 0)."""
@@ -138,6 +152,16 @@ def _parse_numbers(items, accounts: Mapping[str, Account]) -> Dict[str, Number]:
     return out
 
 
+def _strings(value, key: str) -> Tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(f"{key} must be a list of strings")
+    return tuple(str(v) for v in value)
+
+
 def from_mapping(data: Mapping) -> Settings:
     """Settings from a parsed TOML document (the layout in this module's docstring)."""
     server = data.get("server", {})
@@ -145,6 +169,8 @@ def from_mapping(data: Mapping) -> Settings:
     engine = data.get("engine", {})
     fs = data.get("freeswitch", {})
     http = data.get("http", {})
+    egress = data.get("egress", {})
+    media = data.get("media", {})
     accounts = _parse_accounts(data.get("accounts"))
     numbers = _parse_numbers(data.get("numbers"), accounts)
     s = Settings()
@@ -164,6 +190,12 @@ def from_mapping(data: Mapping) -> Settings:
         connect_timeout=float(http.get("connect_timeout", s.connect_timeout)),
         confirm_timeout=float(http.get("confirm_timeout", s.confirm_timeout)),
         accounts=accounts, numbers=numbers,
+        egress_allow=_strings(egress.get("allow"), "egress.allow"),
+        egress_deny=_strings(egress.get("deny"), "egress.deny"),
+        max_body_bytes=int(http.get("max_body_bytes", s.max_body_bytes)),
+        media_dirs=_strings(media.get("dirs"), "media.dirs"),
+        audio_cache_max_bytes=int(float(media.get("cache_max_mb", s.audio_cache_max_bytes / 2 ** 20)) * 2 ** 20),
+        esl_allow_stock_password=bool(fs.get("allow_stock_password", False)),
     )
     return validate(Settings(**kw))
 
@@ -181,7 +213,25 @@ def validate(s: Settings) -> Settings:
     for num in s.numbers.values():
         if num.account not in s.accounts:
             raise ConfigError(f"number {num.number}: unknown account {num.account!r}")
+    from fsbridge.egress import EgressPolicy
+    try:
+        EgressPolicy(s.egress_allow, s.egress_deny)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if s.max_body_bytes < 1024:
+        raise ConfigError("http.max_body_bytes must be at least 1024")
     return s
+
+
+def check_esl_password(s: Settings) -> None:
+    """Refuse to start the FreeSWITCH engine with the stock ESL password ``ClueCon`` unless the operator opted
+    in (``[freeswitch] allow_stock_password = true`` / ``FSBRIDGE_ESL_ALLOW_STOCK_PASSWORD=1``): anyone who
+    reaches the event socket with it controls FreeSWITCH. Raises :class:`ConfigError`. Checked when the engine
+    is built, after file, environment and flags are merged (the password usually comes from the environment)."""
+    if s.engine == "freeswitch" and s.esl_password == STOCK_ESL_PASSWORD and not s.esl_allow_stock_password:
+        raise ConfigError("freeswitch.esl_password is the stock password ClueCon: set your own in FreeSWITCH's "
+                          "event_socket.conf.xml and here (FSBRIDGE_ESL_PASSWORD), or opt in with "
+                          "freeswitch.allow_stock_password = true (FSBRIDGE_ESL_ALLOW_STOCK_PASSWORD=1)")
 
 
 def clock_speed(clock: str):
@@ -239,6 +289,10 @@ def apply_env(s: Settings, env: Mapping[str, str]) -> Settings:
     if env.get("FSBRIDGE_ACCOUNT_SID") and env.get("FSBRIDGE_AUTH_TOKEN"):
         sid = env["FSBRIDGE_ACCOUNT_SID"]
         accounts[sid] = Account(sid=sid, auth_token=env["FSBRIDGE_AUTH_TOKEN"])
+    if env.get("FSBRIDGE_ESL_ALLOW_STOCK_PASSWORD", "").lower() in ("1", "true", "yes"):
+        kw["esl_allow_stock_password"] = True
+    if env.get("FSBRIDGE_EGRESS_ALLOW"):
+        kw["egress_allow"] = tuple(n.strip() for n in env["FSBRIDGE_EGRESS_ALLOW"].split(",") if n.strip())
     numbers = dict(s.numbers)
     if env.get("FSBRIDGE_NUMBERS"):
         default_account = next(iter(accounts), "")

@@ -51,13 +51,14 @@ class HttpApp:
 def local_settings(workdir: str, *, accounts: Mapping[str, str], numbers: Iterable[Number] = (),
                    clock: str = "fast", **kw) -> Settings:
     """Settings for an in-process bridge on 127.0.0.1:0 with its SQLite file, audio cache and recordings
-    under ``workdir``. ``accounts``: {AccountSid: AuthToken}; ``kw``: other :class:`Settings` fields."""
+    under ``workdir``. ``accounts``: {AccountSid: AuthToken}; ``kw``: other :class:`Settings` fields.
+    In-process apps sit on loopback: egress to 127.0.0.0/8 and ::1 is allowed (fsbridge.egress)."""
     os.makedirs(workdir, exist_ok=True)
     base = dict(host="127.0.0.1", port=0, database_url=f"sqlite:///{os.path.join(workdir, 'fsbridge.sqlite')}",
                 audio_dir=os.path.join(workdir, "audio"), recordings_dir=os.path.join(workdir, "recordings"),
                 clock=clock, capture_heard=True,   # heard_audio() below reads it
                 accounts={sid: Account(sid, token) for sid, token in accounts.items()},
-                numbers={n.number: n for n in numbers})
+                numbers={n.number: n for n in numbers}, egress_allow=("127.0.0.0/8", "::1/128"))
     base.update(kw)
     return validate(Settings(**base))
 

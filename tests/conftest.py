@@ -8,6 +8,12 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
+# The tests' apps and callback receivers listen on loopback, which the egress policy denies by default
+# (fsbridge.egress, docs/security.md): this test configuration allows it explicitly, as an operator whose app
+# sits on loopback would. Clients built without a policy and `fsbridge serve` subprocesses read it. Tests of
+# the default policy build theirs explicitly.
+os.environ.setdefault("FSBRIDGE_EGRESS_ALLOW", "127.0.0.0/8,::1/128")
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 
@@ -51,7 +57,7 @@ def bridge_server(tmp_path, app_server):
     from fsbridge.local import start_bridge
     srv = start_bridge(str(tmp_path / "bridge"), accounts={AC: TOKEN},
                        numbers=[Number(NUMBER, AC, app_server.url + "/voice")], clock=SPEED, rate=16000,
-                       fetch_timeout=2.0)
+                       fetch_timeout=2.0, media_dirs=(str(tmp_path),))   # REST file: callees live in tmp_path
     yield srv
     srv.stop()
 

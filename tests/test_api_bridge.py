@@ -95,7 +95,8 @@ def bridge_server(tmp_path):
     settings = Settings(host="127.0.0.1", port=0, database_url=f"sqlite:///{tmp_path / 'fsb.sqlite'}",
                         audio_dir=str(tmp_path / "audio"), recordings_dir=str(tmp_path / "rec"),
                         rate=RATE, clock="realtime", capture_heard=True, accounts={AC: Account(AC, TOKEN)},
-                        numbers={NUMBER: Number(NUMBER, AC, customer.base + "/voice")})
+                        numbers={NUMBER: Number(NUMBER, AC, customer.base + "/voice")},
+                        egress_allow=("127.0.0.0/8",), media_dirs=(str(tmp_path / "audio"),))
     server = BridgeServer(settings).start()
     try:
         yield server, customer

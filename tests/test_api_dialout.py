@@ -51,7 +51,7 @@ def test_dial_out_into_a_live_conference_fails_without_disturbing_it(bridge_serv
     caller = bridge.place_call(AC, "+15551111", NUMBER, "silence:", hangup_after_s=30.0)
     joined = customer.wait_for(lambda cb: cb.get("StatusCallbackEvent") == "participant-join")
     conference_sid = joined["ConferenceSid"]
-    r = create(server, conference_sid, From="+15550001", To="file:/nonexistent/dir/callee.wav")
+    r = create(server, conference_sid, From="+15550001", To="file:" + server.settings.audio_dir + "/gone/callee.wav")
     assert r.status_code == 201 and r.json()["status"] == "queued", r.text
     call_sid = r.json()["call_sid"]
     assert get(server, f"Conferences/{conference_sid}/Participants/{call_sid}.json").status_code == 200

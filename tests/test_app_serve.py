@@ -69,6 +69,9 @@ clock = "10"
 [http]
 fetch_timeout = 5
 
+[media]
+dirs = ["{tmp_path}"]
+
 [[accounts]]
 sid = "{AC}"
 auth_token = "{TOKEN}"

@@ -70,6 +70,8 @@ esl_port = {fake.port}
 esl_password = "{PASSWORD}"
 outbound_host = "127.0.0.1"
 outbound_port = {port}
+[egress]
+allow = ["127.0.0.0/8"]
 [[accounts]]
 sid = "{SID}"
 auth_token = "{TOKEN}"

@@ -143,7 +143,7 @@ def test_serve_composition_builds_the_freeswitch_engine_and_outbound_server(tmp_
     settings = local_settings(str(tmp_path / "serve"), accounts={AC: TOKEN},
                               numbers=[Number(NUMBER, AC, app.url + "/voice")], engine="freeswitch",
                               esl_host="127.0.0.1", esl_port=fake.port, esl_password="ClueCon",
-                              outbound_port=0, fetch_timeout=3.0)
+                              esl_allow_stock_password=True, outbound_port=0, fetch_timeout=3.0)
     server = BridgeServer(settings).start()
     try:
         engine = server.bridge.engine

@@ -18,7 +18,8 @@ from fs_support import SUB, engine, fake, members_of, run_call, sink  # noqa: F4
 
 def test_connects_authenticates_and_subscribes_custom_last(engine, fake):
     assert SUBSCRIPTION == SUB
-    assert fake.commands[:3] == ["auth ClueCon", SUB, "api conference json_list"]
+    # then the resync: FreeSWITCH's core UUID (did it restart? issue 15), the rooms
+    assert fake.commands[:4] == ["auth ClueCon", SUB, "api eval ${core_uuid}", "api conference json_list"]
     assert engine.available
 
 def test_wrong_password_is_engine_unavailable(fake):

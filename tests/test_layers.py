@@ -26,6 +26,8 @@ RANK = {
     "conference": 3,
     "markup": 2,
     "wire": 1,
+    # leaf utilities importing nothing of fsbridge (security, files): usable from every layer
+    "dbfile": 1, "egress": 1, "media_policy": 1, "redact": 1, "textsafe": 1,
 }
 ENGINES = ("engines.standalone", "engines.freeswitch")
 COMPOSITION = ("app", "observability", "local", "demo", "cli", "__main__", "ops")

@@ -21,7 +21,7 @@ AC = "AC" + "3" * 32
 def bridge(tmp_path):
     engine = StandaloneEngine(rate=8000, clock=TimerClock(speed=20))
     settings = Settings(accounts={AC: Account(AC, "t")}, audio_dir=str(tmp_path / "a"),
-                        recordings_dir=str(tmp_path / "r"), rate=8000)
+                        recordings_dir=str(tmp_path / "r"), rate=8000, egress_allow=("127.0.0.0/8",))
     b = Bridge(engine, settings).start()
     yield b
     b.stop()

@@ -121,7 +121,11 @@ def test_play_downloads_once_into_the_cache(httpserver, tmp_path):
     again = media.play(httpserver.url_for("/a.wav"))
     assert first == again and first.endswith(".wav") and open(first, "rb").read() == b"RIFFdata"
     assert len(httpserver.log) == 1
-    assert media.play("file:///x/y.wav") == "/x/y.wav" and media.play("silence_stream://500") == "silence_stream://500"
+    assert media.play(first) == first and media.play("silence_stream://500") == "silence_stream://500"
+    for local in ("file:///x/y.wav", "/etc/passwd", "file:" + first + "/../../../etc/passwd"):
+        with pytest.raises(FetchError) as info:      # markup never plays host files (#14)
+            media.play(local)
+        assert info.value.code == 11100
     assert silence(1.5) == "silence_stream://1500" and local_path("http://x/y") is None
     # two calls asking for the same new URL at once: one download; no per-URL lock is kept afterwards
     httpserver.expect_request("/b.wav").respond_with_data(b"RIFFb", content_type="audio/wav")

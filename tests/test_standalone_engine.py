@@ -40,7 +40,8 @@ def clip(x):
 def eng():
     e = StandaloneEngine(rate=RATE, clock=Clock(speed=None, start_epoch=1_800_000_000.0))
     e.events_seen = []
-    e.set_event_sink(e.events_seen.append)
+    e.snapshots = []   # the EngineSnapshot the first start() sends (start-up reconciliation)
+    e.set_event_sink(lambda ev: (e.events_seen if isinstance(ev, N.NativeEvent) else e.snapshots).append(ev))
     return e
 
 

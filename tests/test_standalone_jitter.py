@@ -83,3 +83,13 @@ def test_engine_speaker_over_network_heard_in_order_after_buffer_delay():
     assert len(shifts) == 1 and 5 <= shifts[0] <= 6       # 40–60 ms network (tick-quantised) + 60 ms buffer
     assert not heard[: shifts[0] * F].any()
     assert spk.jitter.late == 0 and spk.jitter.size_ms == 60
+
+
+def test_delay_history_is_bounded_per_call():
+    """A long call keeps only the last ``history`` delays (issue 15: 1.47 MiB per member-hour before)."""
+    jb = JitterBuffer(20, delay_history=50)
+    frame = np.zeros(320, np.int16)
+    for i in range(400):
+        jb.push(i, i * 20, frame, i * 20.0 + (i % 3))
+        jb.pop(i * 20.0 + 20)
+    assert jb.played > 300 and len(jb.delays_ms) == 50

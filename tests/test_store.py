@@ -170,3 +170,13 @@ def test_sqlite_checkpoints_run_off_the_commit_path(tmp_path):
         s.record(e(ev.PARTICIPANT_JOIN, i + 1, participant=p("CA%032x" % i)))
     assert len(ran) == 2 and not s._checkpoints._running
     assert s.participant(AC, CF, "CA%032x" % 6) is not None
+
+
+def test_sqlite_wal_size_is_capped(tmp_path):
+    """The WAL is truncated to WAL_SIZE_LIMIT after checkpoints (SQLite journal_size_limit), so a long-running
+    bridge's -wal file does not stay at its high-water mark."""
+    from fsbridge.store.db import WAL_SIZE_LIMIT, make_engine
+    engine = make_engine(f"sqlite:///{tmp_path / 'w.sqlite'}")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_size_limit").scalar() == WAL_SIZE_LIMIT
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"

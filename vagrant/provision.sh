@@ -161,6 +161,11 @@ esl_port = 8021
 outbound_host = "127.0.0.1"
 outbound_port = 8084
 
+[egress]
+# The example app listens on this VM's loopback (127.0.0.1:8090): outgoing HTTP to loopback is denied unless
+# allowed (docs/security.md).
+allow = ["127.0.0.0/8"]
+
 [[accounts]]
 sid = "$ACCOUNT_SID"
 auth_token = "$AUTH_TOKEN"

@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 
 from flask import Flask, g, request
 
-from fsbridge.api import errors, telnyx, twilio_conferences, twilio_participants, twilio_recordings
+from fsbridge.api import errors, limits, telnyx, twilio_conferences, twilio_participants, twilio_recordings
 from fsbridge.api.auth import basic_account, require_same_account
 from fsbridge.api.context import ApiContext
 from fsbridge.store import Store
@@ -46,6 +46,7 @@ def create_app(store: Store, control: Any, accounts: Mapping[str, str], base_url
                                             region=region)
     prefix = urlparse(base_url).path.rstrip("/") if base_url else ""
     errors.register(app)
+    limits.install(app)   # 413 before reading a large body; Twilio JSON (never HTML) for a bug (#14)
     for bp in TWILIO_BLUEPRINTS:
         app.register_blueprint(bp, url_prefix=prefix or None)
         app.before_request_funcs.setdefault(bp.name, []).append(_twilio_auth)

@@ -16,13 +16,18 @@ Auth: HTTP Basic AccountSid:AuthToken, as the conference routes. Source: Twilio 
 """
 from __future__ import annotations
 
+import logging
+import math
 from datetime import datetime, timezone
 from typing import List, Optional, Tuple
+from urllib.parse import urlencode
 
 from flask import Blueprint, jsonify, request
 
 from fsbridge.api.auth import basic_account, require_same_account
 from fsbridge.api.errors import FROM_MISSING, INVALID_PARAMETER, INVALID_URL, NOT_FOUND, TO_MISSING, ApiError
+from fsbridge.engines.base import EngineError
+from fsbridge.media_policy import MediaRefused, virtual_source
 from fsbridge.runtime.bridge import Bridge
 from fsbridge.runtime.calls import is_media_url
 from fsbridge.wire import TWIML
@@ -30,6 +35,16 @@ from fsbridge.wire import twilio as tw
 from fsbridge.wire.serialize import rfc2822_rest
 
 PREFIX = f"/{tw.API_VERSION}/Accounts/<AccountSid>"
+MAX_SECONDS = 14400.0   # Twilio TimeLimit maximum (4 h); also the bound of Dtmf times
+log = logging.getLogger("fsbridge.api.calls")
+
+
+def _seconds(text: str, what: str) -> float:
+    """A finite number of seconds in 0..MAX_SECONDS (``inf``, ``nan``, ``1e308`` → ValueError)."""
+    value = float(text)
+    if not math.isfinite(value) or not 0 <= value <= MAX_SECONDS:
+        raise ValueError(f"{what} must be between 0 and {MAX_SECONDS:g} seconds")
+    return value
 
 
 def parse_dtmf(spec: str) -> Tuple[Tuple[str, float], ...]:
@@ -43,7 +58,7 @@ def parse_dtmf(spec: str) -> Tuple[Tuple[str, float], ...]:
         digits, sep, at = item.partition("@")
         if not sep or not digits or any(ch not in "0123456789*#ABCDabcd" for ch in digits):
             raise ValueError(f"bad DTMF item {item!r}: use DIGITS@SECONDS")
-        out.append((digits, float(at)))
+        out.append((digits, _seconds(at, "Dtmf time")))
     return tuple(out)
 
 
@@ -108,6 +123,12 @@ def calls_blueprint(bridge: Bridge, prefix: str = "") -> Blueprint:
     """The Calls routes bound to ``bridge`` (register with ``url_prefix=prefix`` for a base URL path)."""
     bp = Blueprint("fsbridge_calls", __name__)
 
+    def _own_number(number: str, account_sid: str):
+        """The configured number ``number`` if it belongs to ``account_sid``; another account's number is
+        treated exactly as an unknown one (#14)."""
+        found = bridge.settings.number(number)
+        return found if found is not None and found.account == account_sid else None
+
     def _auth(account_sid: str) -> None:
         account = basic_account(bridge.settings.auth_tokens())
         require_same_account(account, account_sid)
@@ -129,22 +150,22 @@ def calls_blueprint(bridge: Bridge, prefix: str = "") -> Blueprint:
         media = (form.get("Media") or "").strip() or None
         try:
             dtmf = parse_dtmf(form.get("Dtmf", "")) + parse_send_digits(form.get("SendDigits", ""))
-            time_limit = float(form["TimeLimit"]) if form.get("TimeLimit") else None
+            time_limit = _seconds(form["TimeLimit"], "TimeLimit") if form.get("TimeLimit") else None
         except ValueError as exc:
-            raise ApiError(400, INVALID_PARAMETER, str(exc)) from None
+            raise ApiError(400, INVALID_PARAMETER, str(exc)[:200]) from None
         if url is not None and not url.startswith(("http://", "https://")):
             raise ApiError(400, INVALID_URL, f"Url is not a valid URL: {url}")
         first = None
         dialect = None
         if is_media_url(to):
             source, direction = to, tw.DIRECTION_OUTBOUND_API
-            number = bridge.settings.number(from_)
+            number = _own_number(from_, AccountSid)
             if url is None and twiml is None:
                 if number is None:
                     raise ApiError(400, INVALID_URL, "Url (or Twiml) is required unless From is a configured number")
                 url, method, dialect = number.voice_url, number.voice_method, number.dialect
         else:
-            number = bridge.settings.number(to)
+            number = _own_number(to, AccountSid)
             if media is None or not is_media_url(media):
                 raise ApiError(400, TO_MISSING, "To must be a media URL (file:/path, tone:HZ) or a configured "
                                                 "number with a Media URL")
@@ -152,6 +173,10 @@ def calls_blueprint(bridge: Bridge, prefix: str = "") -> Blueprint:
                 raise ApiError(404, NOT_FOUND, f"{to} is not a configured number")
             source = media
             direction = tw.DIRECTION_OUTBOUND_API if (url or twiml) else tw.DIRECTION_INBOUND
+        try:
+            virtual_source(source, bridge.settings.media_dirs)
+        except MediaRefused as exc:
+            raise ApiError(400, INVALID_PARAMETER, str(exc)) from None
         if twiml is not None:
             from fsbridge.markup import MarkupError, parse
             try:
@@ -163,6 +188,9 @@ def calls_blueprint(bridge: Bridge, prefix: str = "") -> Blueprint:
                                     direction=direction, dtmf=dtmf, hangup_after_s=time_limit, first=first)
         except ValueError as exc:
             raise ApiError(400, INVALID_PARAMETER, str(exc)) from None
+        except EngineError as exc:   # e.g. an unreadable audio file: the caller's input, details to the log
+            log.warning("Calls.json %s: engine refused the call: %s", AccountSid, exc)
+            raise ApiError(400, INVALID_PARAMETER, "The media could not be opened") from None
         return jsonify(call_json(rec, prefix)), 201
 
     @bp.route(f"{PREFIX}/Calls.json", methods=["GET"])
@@ -174,10 +202,22 @@ def calls_blueprint(bridge: Bridge, prefix: str = "") -> Blueprint:
             if request.args.get(key):
                 recs = [r for r in recs if getattr(r, attr) == request.args[key]]
         recs.reverse()
-        uri = f"{prefix}/{tw.API_VERSION}/Accounts/{AccountSid}/Calls.json"
-        return jsonify({"calls": [call_json(r, prefix) for r in recs], "first_page_uri": uri,
-                        "next_page_uri": None, "previous_page_uri": None, "page": 0,
-                        "page_size": len(recs), "start": 0, "end": max(0, len(recs) - 1), "uri": uri})
+        from fsbridge.api.paging import DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE
+        from fsbridge.api.params import integer
+        size = integer(request.args, tw.PAGE_SIZE, 1, MAX_PAGE_SIZE) or DEFAULT_PAGE_SIZE
+        page = integer(request.args, tw.PAGE, 0, MAX_PAGE) or 0
+        start = page * size
+        items = recs[start:start + size]
+        base = f"{prefix}/{tw.API_VERSION}/Accounts/{AccountSid}/Calls.json"
+        filters = [(k, request.args[k]) for k in (tw.STATUS, tw.TO, tw.FROM) if request.args.get(k)]
+
+        def uri(n: int) -> str:
+            return base + "?" + urlencode(filters + [(tw.PAGE_SIZE, size), (tw.PAGE, n)])
+        return jsonify({"calls": [call_json(r, prefix) for r in items], "first_page_uri": uri(0),
+                        "next_page_uri": uri(page + 1) if start + size < len(recs) else None,
+                        "previous_page_uri": uri(page - 1) if page > 0 else None, "page": page,
+                        "page_size": size, "start": start, "end": start + max(0, len(items) - 1),
+                        "uri": uri(page)})
 
     def _record(AccountSid, CallSid):
         rec = bridge.registry.get(CallSid)

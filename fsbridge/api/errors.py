@@ -14,6 +14,7 @@ same code fsbridge.conference.errors uses, fsbridge's choice inside Twilio's 21x
 """
 from __future__ import annotations
 
+import logging
 from typing import Optional
 
 from flask import Flask, jsonify, request
@@ -33,6 +34,8 @@ FROM_MISSING = 21213
 INVALID_STATE = 21220
 
 MORE_INFO = "https://www.twilio.com/docs/errors/{code}"
+
+log = logging.getLogger("fsbridge.api")
 
 
 class ApiError(Exception):
@@ -75,14 +78,16 @@ def from_control(exc: Exception) -> Optional[ApiError]:
     """Map a ConferenceControl exception to an ApiError: a DomainError (``.code``/``.status`` ints) keeps its
     code and status; EngineUnavailable → 503 / 20503; any other EngineError → 500 / 20500. None for anything
     else (a bug: the caller re-raises it)."""
-    if isinstance(exc, EngineUnavailable):
-        return ApiError(503, UNAVAILABLE, f"Conference engine unavailable: {exc}")
+    if isinstance(exc, EngineUnavailable):   # the engine's address stays in the log (#14)
+        log.warning("%s %s: engine unavailable: %s", request.method, request.path, exc)
+        return ApiError(503, UNAVAILABLE, "Conference engine unavailable")
     code, status, message = (getattr(exc, "code", None), getattr(exc, "status", None),
                              getattr(exc, "message", None))
     if isinstance(code, int) and isinstance(status, int):
         return ApiError(status, code, message or str(exc))
     if isinstance(exc, EngineError):
-        return ApiError(500, INTERNAL, f"Conference engine error: {exc}")
+        log.error("%s %s: engine error: %s", request.method, request.path, exc)
+        return ApiError(500, INTERNAL, "Conference engine error")
     return None
 
 

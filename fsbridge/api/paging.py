@@ -26,6 +26,7 @@ from fsbridge.wire.twilio import PAGE, PAGE_SIZE, PAGE_TOKEN
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
+MAX_PAGE = 10 ** 9          # Page × PageSize stays far inside SQLite's 64-bit OFFSET (was: OverflowError, 500)
 
 
 @dataclass(frozen=True)
@@ -54,14 +55,14 @@ def decode_token(token: str) -> PageKey:
         raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
         micros, ident = raw.split("|", 1)
         return datetime.fromtimestamp(int(micros) / 1_000_000, tz=timezone.utc), ident
-    except (ValueError, UnicodeDecodeError):
-        raise invalid(f"Invalid {PAGE_TOKEN}: {token!r}") from None
+    except (ValueError, UnicodeDecodeError, OverflowError, OSError):
+        raise invalid(f"Invalid {PAGE_TOKEN}: {token[:100]!r}") from None
 
 
 def parse(args: MultiDict) -> Paging:
     """Read PageSize / Page / PageToken from the query string."""
     size = integer(args, PAGE_SIZE, 1, MAX_PAGE_SIZE) or DEFAULT_PAGE_SIZE
-    page = integer(args, PAGE, 0, None) or 0
+    page = integer(args, PAGE, 0, MAX_PAGE) or 0
     token = args.get(PAGE_TOKEN)
     after = decode_token(token) if token else None
     return Paging(page=page, page_size=size, request=PageRequest(limit=size, offset=page * size, after=after))

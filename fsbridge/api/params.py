@@ -19,6 +19,7 @@ from fsbridge.store.rows import DateRange
 from fsbridge.wire.serialize import parse_bool
 
 HTTP_METHODS = ("GET", "POST")
+MIN_YEAR, MAX_YEAR = 1970, 9998   # date filters: a range every store backend and timedelta step can hold
 
 
 def text(src: MultiDict, name: str, max_len: int = 4000) -> Optional[str]:
@@ -47,8 +48,11 @@ def integer(src: MultiDict, name: str, lo: Optional[int] = None, hi: Optional[in
     v = src.get(name)
     if v is None:
         return None
+    raw = v.strip()
+    if not re.fullmatch(r"[+-]?[0-9]{1,18}", raw):   # ASCII digits only; no "1_000", no 5000-digit numbers
+        raise invalid(f"Invalid value for {name}: {v[:40]!r} (must be an integer)")
     try:
-        n = int(v.strip())
+        n = int(raw)
     except ValueError:
         raise invalid(f"Invalid value for {name}: {v!r} (must be an integer)") from None
     if (lo is not None and n < lo) or (hi is not None and n > hi):
@@ -132,7 +136,9 @@ def date_filter(src: MultiDict, name: str) -> Optional[DateRange]:
         try:
             d = date.fromisoformat(v.strip()[:10])
         except ValueError:
-            raise invalid(f"Invalid value for {key}: {v!r} (must be YYYY-MM-DD)") from None
+            raise invalid(f"Invalid value for {key}: {v[:40]!r} (must be YYYY-MM-DD)") from None
+        if not MIN_YEAR <= d.year <= MAX_YEAR:   # 9999-12-31 + 1 day overflowed (was a 500)
+            raise invalid(f"Invalid value for {key}: {v[:40]!r} (year must be {MIN_YEAR}..{MAX_YEAR})")
         return datetime.combine(d, time(0), tzinfo=timezone.utc)
 
     exact, before, after = day(name), day(name + "<"), day(name + ">")

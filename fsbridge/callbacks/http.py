@@ -15,6 +15,8 @@ from typing import Mapping, Optional
 import urllib3
 from urllib3.exceptions import HTTPError, ReadTimeoutError
 
+from fsbridge.egress import EgressDenied, EgressPolicy, pool_manager
+
 from .overrides import CLASS_CT as CT
 from .overrides import CLASS_FATAL as FATAL
 from .overrides import CLASS_RT as RT
@@ -34,11 +36,14 @@ class Transport:
 
     ``ssl_context``: for https (default: verify against the system store, or ``ca_certs``, a PEM path).
     ``max_idle``: connections kept per (scheme, host, port). Use from greenlets (sockets patched by gevent).
+    ``egress``: the :class:`fsbridge.egress.EgressPolicy` every connection obeys (default: :meth:`fsbridge.egress.EgressPolicy.default`);
+    a refused address is a ``fatal`` failure.
     """
 
     def __init__(self, ssl_context: Optional[ssl.SSLContext] = None, ca_certs: Optional[str] = None,
-                 max_idle: int = 128):
-        self._pool = urllib3.PoolManager(num_pools=64, maxsize=max_idle, block=False,
+                 max_idle: int = 128, egress: Optional[EgressPolicy] = None):
+        self.egress = egress if egress is not None else EgressPolicy.default()
+        self._pool = pool_manager(self.egress, num_pools=64, maxsize=max_idle, block=False,
                                          ssl_context=ssl_context, ca_certs=ca_certs,
                                          cert_reqs="CERT_REQUIRED", retries=False)
 
@@ -56,6 +61,8 @@ class Transport:
             resp = self._pool.request(method, url, body=body, headers=dict(headers), redirect=False,
                                       retries=False, preload_content=True,
                                       timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout))
+        except EgressDenied as exc:
+            raise TransportError(FATAL, str(exc)) from None
         except ReadTimeoutError:
             raise TransportError(RT, f"read timeout ({read_timeout:g}s)") from None
         except (HTTPError, OSError) as exc:

@@ -39,11 +39,14 @@ DTMF_MEMBER = "dtmf-member"
 # Channel-level (not conference::maintenance):
 CHANNEL_HANGUP_COMPLETE = "CHANNEL_HANGUP_COMPLETE"
 DTMF = "DTMF"
+# The hangup cause of calls that ended with their engine (standalone: the bridge process died;
+# FreeSWITCH cause CRASH): ``EngineSnapshot.lost_cause`` at start-up.
+CAUSE_CRASH = "CRASH"
 # A join the engine refused (FreeSWITCH: the conference app returned with no member id, e.g. max-members).
 JOIN_REFUSED = "join-refused"
 
 ACTIONS = frozenset(
-    v for k, v in dict(globals()).items() if k.isupper() and isinstance(v, str) and k != "ACTIONS"
+    v for k, v in dict(globals()).items() if k.isupper() and isinstance(v, str) and k not in ("ACTIONS", "CAUSE_CRASH")
 )
 
 
@@ -82,7 +85,9 @@ class NativeEvent:
 @dataclass(frozen=True)
 class MemberSnapshot:
     """A member as the engine lists it (FreeSWITCH ``conference <room> json_list``), for resync after a
-    reconnect. ``muted``/``hold``/``deaf``/``talking`` are the engine's flags."""
+    reconnect. ``muted``/``hold``/``deaf``/``talking`` are the engine's flags. ``call_sid``: the CallSid the
+    channel carries (FreeSWITCH channel variable ``fsbridge_call_sid``), when the engine read it — how a
+    member of a conference restored from the store is re-attached to its participant after a bridge restart."""
 
     room: str
     member_id: int
@@ -91,6 +96,7 @@ class MemberSnapshot:
     deaf: bool = False
     hold: bool = False
     talking: bool = False
+    call_sid: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -100,9 +106,17 @@ class EngineSnapshot:
     ``members``: every member of every room (FreeSWITCH ``conference json_list``). ``rooms``: the rooms
     (ConferenceSids) the engine has, with or without members. ``skip``: channel Unique-IDs whose live events
     were already reported after the snapshot was taken (they may postdate it: FreeSWITCH maps events in
-    another greenlet while ``json_list`` runs); resync leaves those members as the live stream has them."""
+    another greenlet while ``json_list`` runs); resync leaves those members as the live stream has them.
+
+    A live conference whose room is not in ``rooms`` *vanished* (the engine ended it unseen, restarted, or —
+    standalone — the process that held it died): its running recordings complete from ``files``
+    (``(path, file_size bytes, duration_ms)`` read from disk by the runtime; a path not listed completes
+    ``absent``) and its members leave with ``lost_cause`` as their hangup cause (a FreeSWITCH cause name such
+    as ``CRASH`` when the engine knows the calls ended with the room; None: unknown, the calls may go on)."""
 
     timestamp_us: int
     members: Tuple[MemberSnapshot, ...] = ()
     rooms: Tuple[str, ...] = ()
     skip: Tuple[str, ...] = ()
+    files: Tuple[Tuple[str, int, int], ...] = ()
+    lost_cause: Optional[str] = None

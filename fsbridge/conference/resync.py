@@ -10,7 +10,8 @@ event was applied. Order (FreeSWITCH after an ESL reconnect, fixtures README):
    by (room, member id);
 2. listed participants whose flags differ → hold/unhold-member, then mute/unmute-member — mute only when
    held on neither side (a held member's mute state is unknown in FreeSWITCH ``json_list``, finding 17) —
-   and stop-talking for a speaker the engine no longer reports talking, by (room, member id);
+   and stop-talking for a speaker the engine no longer reports talking (start-talking for one it reports
+   talking now, unmuted and not held), by (room, member id);
 3. listed members of a pending join → add-member (then their flags as in 2), in snapshot order; a listed
    member whose join outlived its conference is kicked (a command, no event).
 
@@ -41,6 +42,8 @@ def _flag_events(m, snap: MemberSnapshot, now_us: int) -> Iterator[NativeEvent]:
         yield native(N.MUTE_MEMBER if snap.muted else N.UNMUTE_MEMBER)
     if m.speaking and not snap.talking:
         yield native(N.STOP_TALKING)
+    elif not m.speaking and snap.talking and not snap.muted and not snap.hold:
+        yield native(N.START_TALKING)   # talking now: its start was lost while the engine was out of sight
 
 
 def reconcile(state, snapshot: EngineSnapshot, out: Out) -> Iterator[NativeEvent]:
@@ -78,4 +81,39 @@ def reconcile(state, snapshot: EngineSnapshot, out: Out) -> Iterator[NativeEvent
             yield from _flag_events(m, snap, now_us)
 
 
-__all__ = ["reconcile", "MARK"]
+def reattach(state, snapshot: EngineSnapshot) -> None:
+    """Members the engine lists with a ``call_sid`` whose participant knows another channel id (restored
+    from the store after a bridge restart: its placeholder is the CallSid) take the listed channel id and
+    member id — the participant is adopted, no event (nothing happened to the call)."""
+    for s in snapshot.members:
+        if not s.call_sid or state._by_call.get(s.call_sid) != s.room:
+            continue
+        m = state._confs[s.room].members.get(s.call_sid)
+        if m is None or m.unique_id == s.unique_id:
+            continue
+        if state._by_uid.get(m.unique_id) == m.call_sid:
+            del state._by_uid[m.unique_id]
+        m.unique_id = s.unique_id
+        state._by_uid[s.unique_id] = m.call_sid
+        if m.joined:
+            m.member_id = s.member_id
+
+
+def vanished(state, snapshot: EngineSnapshot) -> list:
+    """The live conferences whose room the engine no longer has: not among ``snapshot.rooms`` nor the rooms
+    of its listed members, with a connected participant or a running recording (a conference with only
+    joins on their way may have no room yet), or restored from the store and not resynced yet. A
+    conference with a member in ``snapshot.skip`` (live events newer than the snapshot) is never vanished."""
+    rooms = set(snapshot.rooms) | {s.room for s in snapshot.members}
+    skip = set(snapshot.skip)
+    out = []
+    for c in state.live_conferences():
+        if c.sid in rooms or any(m.unique_id in skip for m in c.members.values()):
+            continue
+        running = any(r.status in (R.REC_IN_PROGRESS, R.REC_PAUSED) for r in c.recordings.values())
+        if c.joined or running or c.sid in state._restored:
+            out.append(c)
+    return out
+
+
+__all__ = ["reconcile", "reattach", "vanished", "MARK"]

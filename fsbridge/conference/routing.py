@@ -16,7 +16,7 @@ from fsbridge.conference import tables as T
 from fsbridge.conference.model import MemberRecord
 from fsbridge.conference.native import EngineSnapshot, NativeEvent
 from fsbridge.conference.outcome import EMPTY, Out, Outcome, dt
-from fsbridge.conference.resync import reconcile
+from fsbridge.conference.resync import reattach, reconcile, vanished
 from fsbridge.conference.room import Conference
 
 
@@ -153,10 +153,27 @@ class NativeRouting:
         speaker the engine no longer reports talking stops; pending joins it lists join (participant-join,
         start rule). Joins that outlived their conference are kicked. Members of unknown rooms or with
         unknown channel ids are ignored.
+
+        Before that: members listed with their CallSid are re-attached (conferences restored from the store
+        after a bridge restart, :meth:`restore`), and conferences whose room the engine no longer has
+        (:func:`~fsbridge.conference.resync.vanished`) end at once: recordings complete from
+        ``snapshot.files``, participants leave with ``snapshot.lost_cause``, then conference-end
+        (``Conference.lost``). After it, restored conferences the engine still has lose their REST dial-outs
+        that were still queued (the bridge that placed them is gone).
         """
         out = Out()
+        ts = dt(snapshot.timestamp_us)
+        reattach(self, snapshot)
+        files = {path: (size, ms) for path, size, ms in snapshot.files}
+        for conf in vanished(self, snapshot):
+            conf.lost(out, ts, snapshot.timestamp_us, files, snapshot.lost_cause)
         for event in reconcile(self, snapshot, out):
             self._ROUTES[event.action](self, out, event, dt(event.timestamp_us))
+        for sid in sorted(self._restored):
+            conf = self._confs.get(sid)
+            if conf is not None and conf.status != R.CONF_COMPLETED:
+                conf.adopted(out, ts)
+        self._restored.clear()
         return out.outcome()
 
 

@@ -58,6 +58,7 @@ class ConferenceState(Admission, NativeRouting):
         self._cancelled: Dict[str, str] = {}                 # unique_id → room: join outlived its conference
         self._cancelled_calls: Dict[str, str] = {}           # CallSid → room: dial-out outlived its conference
         self._completed: collections.deque = collections.deque()
+        self._restored: set = set()                          # sids loaded from the store, not resynced yet
 
     # ------------------------------------------------------------------ told by the conferences
     def forget(self, m: MemberRecord) -> None:
@@ -82,6 +83,13 @@ class ConferenceState(Admission, NativeRouting):
             old = self._confs.pop(self._completed.popleft(), None)
             if old is not None and self._by_name.get((old.account_sid, old.friendly_name)) == old.sid:
                 del self._by_name[(old.account_sid, old.friendly_name)]
+
+    def restore(self, stored) -> List[str]:
+        """Load conferences the store has as not completed (:class:`~fsbridge.conference.restore.
+        StoredConference` s) before the engine's first snapshot: that :meth:`resync` adopts or ends them.
+        Returns the ConferenceSids added."""
+        from fsbridge.conference.restore import restore
+        return restore(self, stored)
 
     # ------------------------------------------------------------------ read by resync
     def live_conferences(self) -> List[Conference]:

@@ -117,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
     if args.speed is None:
         args.speed = 1.0 if getattr(args, "console", False) else 8.0
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from fsbridge import redact
+    redact.install()
     out = os.path.abspath(args.out)
     work = os.path.join(out, "work")
     shutil.rmtree(work, ignore_errors=True)

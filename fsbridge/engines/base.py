@@ -88,6 +88,14 @@ class Engine(Protocol):
     def stop(self) -> None:
         """Disconnect / stop ticking."""
 
+    # ---- recovery (issue 15; optional: the runtime reads them with getattr)
+    #: True when calls live outside the bridge process (FreeSWITCH): at shutdown the runtime calls
+    #: :meth:`refuse_calls`, then detaches calls in a room (``CallLeg.detach``) instead of hanging them up.
+    calls_outlive_bridge: bool = False
+
+    def refuse_calls(self) -> None:
+        """Stop accepting new calls (drain); calls already running go on."""
+
     # ---- time
     def now_us(self) -> int:
         """Engine time, µs since the epoch (standalone: its clock, possibly faster than real time;

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Optional, Union
 
+from fsbridge.textsafe import scrub
+
 from . import body as _body
 from .errors import DOCUMENT_PARSE_FAILURE, MarkupError
 from .jambonz import parse_jambonz
@@ -20,7 +22,8 @@ def parse(body: Union[bytes, str], dialect: str, content_type: Optional[str] = N
     (TwiML and TeXML cannot be told apart from the XML: the caller knows which API the call came in on);
     ``content_type``: the response's Content-Type header or None (its charset decodes the body).
     Raises only :class:`MarkupError`: 11750 body over 64 KB, 12300 Content-Type not of the dialect,
-    12100 not well-formed / wrong root / DOCTYPE or ENTITY / not a JSON array / unknown dialect.
+    12100 not well-formed / wrong root / DOCTYPE or ENTITY / not a JSON array / unknown dialect / invalid
+    Unicode (bytes that are not valid in the charset, lone surrogates such as JSON ``"\ud800"``).
     Source: Twilio error dictionary and TwiML; Telnyx TeXML; jambonz webhook apps (a JSON array of verbs).
     """
     if dialect not in DIALECTS:
@@ -34,5 +37,9 @@ def parse(body: Union[bytes, str], dialect: str, content_type: Optional[str] = N
         except UnicodeDecodeError as exc:
             raise MarkupError(DOCUMENT_PARSE_FAILURE, f"document is not valid {charset or 'utf-8'}: {exc}") from None
     if dialect == JAMBONZ:
-        return parse_jambonz(text)
-    return walk(parse_xml(text), TEXML_DIALECT if dialect == TEXML else TWIML_DIALECT)
+        response = parse_jambonz(text)
+    else:
+        response = walk(parse_xml(text), TEXML_DIALECT if dialect == TEXML else TWIML_DIALECT)
+    if scrub(response) is not response:   # e.g. "\ud800" in JSON: nothing downstream could store or send it
+        raise MarkupError(DOCUMENT_PARSE_FAILURE, "document contains invalid Unicode (a lone surrogate)")
+    return response

@@ -13,6 +13,7 @@ from typing import Optional
 from fsbridge.callbacks import signing
 from fsbridge.markup import parse
 from fsbridge.markup.errors import MarkupError
+from fsbridge.egress import EgressPolicy
 from fsbridge.runtime.fetch import Credentials, Fetcher, FetchError
 from fsbridge.runtime.params import CallInfo, voice_params
 from fsbridge.wire import JAMBONZ, TEXML, TWIML
@@ -44,7 +45,8 @@ def run(ctx) -> None:
     if not s.numbers:
         ctx.add("numbers", False, "no [[numbers]] configured: calls to 7200-7299 have no app",
                 "add [[numbers]] entries (number, voice_url, dialect) to the config")
-    fetcher = Fetcher(timeout_s=min(s.fetch_timeout, ctx.timeout * 3), connect_timeout_s=ctx.timeout)
+    fetcher = Fetcher(timeout_s=min(s.fetch_timeout, ctx.timeout * 3), connect_timeout_s=ctx.timeout,
+                      egress=EgressPolicy.from_settings(s))   # the policy `fsbridge serve` applies
     urls = []
     for number in s.numbers.values():
         urls.append(number.voice_url)

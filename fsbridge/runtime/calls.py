@@ -123,6 +123,9 @@ class CallsMixin:
         view = self.state.participant_of_call(record.call_sid)
         if view is not None and view.status == P_QUEUED:
             self._dial_out_failed(record.call_sid, CALL_FAILED, "the call ended before joining the conference")
+        if not self.settings.capture_heard:   # an ended call keeps its record, not its media (issue 15 soak)
+            record.session = None
+            record.leg = None
         self.registry.prune()
 
     def on_call(self, leg) -> Optional[CallRecord]:
@@ -170,7 +173,7 @@ class CallsMixin:
             url, method, dialect = number.voice_url, number.voice_method, dialect or number.dialect
             direction = direction or tw.DIRECTION_INBOUND
             if number.account != account_sid:
-                raise ValueError(f"{to} belongs to another account")
+                raise ValueError(f"{to} is not a configured number and no Url was given")   # as unknown (#14)
         if account_sid not in self.settings.accounts:
             raise ValueError(f"unknown account {account_sid}")
         ref = source_ref(source) if isinstance(source, str) else source

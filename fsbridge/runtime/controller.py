@@ -38,7 +38,9 @@ class ControlMixin:
         try:
             return session.media_from_url(url, method)
         except (FetchError, MarkupError) as exc:
-            raise DomainError(INVALID_PARAMETER, f"{url}: {exc.code} {exc.message}") from None
+            # details to the log only: no internal-network oracle (#14)
+            log.warning("media document %s for %s: %s %s", url, account_sid, exc.code, exc.message)
+            raise DomainError(INVALID_PARAMETER, f"The URL could not be used (Twilio error {exc.code})") from None
 
     def _conference_dialect(self, conference_sid: str) -> str:
         info = self.state.conference(conference_sid)

@@ -26,10 +26,13 @@ from fsbridge.conference import native as N
 from fsbridge.conference.events import DomainEvent
 from fsbridge.conference.state import ConferenceState, Outcome
 from fsbridge.config import Settings
+from fsbridge.egress import EgressPolicy
 from fsbridge.engines.base import Engine, EngineError, EngineUnavailable, Timer
 from fsbridge.wire import twilio as tw
 from fsbridge.runtime.fetch import Fetcher
+from fsbridge.textsafe import keep
 from fsbridge.runtime.media import MediaResolver
+from fsbridge.runtime.recovery import with_recording_files
 from fsbridge.runtime.registry import Registry
 
 log = logging.getLogger("fsbridge.runtime.bridge")
@@ -72,12 +75,15 @@ class BridgeCore:
         self.state = ConferenceState(recordings_dir=self.settings.recordings_dir,
                                      clock=lambda: self.now_us() / 1e6)
         self.fetcher = Fetcher(timeout_s=self.settings.fetch_timeout,
-                               connect_timeout_s=self.settings.connect_timeout)
+                               connect_timeout_s=self.settings.connect_timeout,
+                               egress=EgressPolicy.from_settings(self.settings))
         self.media = MediaResolver(self.settings.audio_dir, self.fetcher, rate=self.settings.rate,
-                                   say=engine.render_say)
+                                   say=engine.render_say, max_bytes=self.settings.audio_cache_max_bytes)
         self.confirm_timeout_s = self.settings.confirm_timeout
         self.registry = Registry()
-        self.events: Deque[DomainEvent] = collections.deque(maxlen=100_000)   # recent DomainEvents, in order
+        # recent DomainEvents, in order (debugging, tests; the store has the history): 2000 at most —
+        # 100 000 held ~60 MB of views in a long run (bench/soak.py, issue 15)
+        self.events: Deque[DomainEvent] = collections.deque(maxlen=2_000)
         self.listeners: List[Callable[[DomainEvent], None]] = []
         self._lock = gevent.lock.RLock()
         self._inbox: gevent.queue.Queue = gevent.queue.Queue()
@@ -96,6 +102,7 @@ class BridgeCore:
             return self
         self.running = True
         self.engine.warm_up()
+        self._restore()
         self.engine.set_event_sink(self._sink)
         self._pump_greenlet = gevent.spawn(self._pump)
         self.engine.start()
@@ -104,17 +111,58 @@ class BridgeCore:
         log.info("bridge started (engine %s)", type(self.engine).__name__)
         return self
 
+    def _restore(self) -> None:
+        """Start-up reconciliation, step 1 (issue 15): conferences the store has as not completed (left by a
+        crash) become live domain conferences again; the engine's first EngineSnapshot then adopts or ends
+        them through the one resync path (:meth:`_apply_snapshot`)."""
+        loader = getattr(self.store, "live_conferences", None)
+        if loader is None:
+            return
+        try:
+            stored = loader()
+        except Exception:
+            log.exception("loading the stored live conferences failed")
+            return
+        with self._lock:
+            added = self.state.restore(stored)
+        if added:
+            log.warning("recovery: %d conference(s) left open by the previous run: %s", len(added),
+                        ", ".join(added))
+
     def stop(self, timeout: float = 5.0) -> None:
         """Hang up every call, let their last events through, stop the engine, the pump and (if any)
-        the dispatcher (the outbox keeps what was not delivered). Bounded by ``timeout`` seconds per phase."""
+        the dispatcher (the outbox keeps what was not delivered). Bounded by ``timeout`` seconds per phase.
+
+        An engine whose calls outlive the bridge (``calls_outlive_bridge``: FreeSWITCH) is drained instead
+        (issue 15): new calls are refused first (``refuse_calls``), calls in a conference are detached
+        (left in their rooms, adopted by the next bridge's start-up resync), the others hung up."""
         if not self.running:
             return
+        keep = bool(self.engine.calls_outlive_bridge)
+        if keep:   # drain (issue 15): refuse new calls first, leave calls in rooms for the next bridge
+            try:
+                self.engine.refuse_calls()
+            except Exception:
+                log.exception("engine refuse_calls failed")
+        detached = []
         for rec in self.registry.active():
-            if rec.session is not None:
-                try:
+            if rec.session is None:
+                continue
+            try:
+                if keep and rec.member_id is not None and hasattr(rec.session.leg, "detach"):
+                    rec.session.detach()
+                    detached.append(rec.call_sid)
+                    g = self._sessions.get(rec.call_sid)
+                    if g is not None:    # stop its verbs first (no action URL), then let go of the socket
+                        g.kill(block=True, timeout=timeout)
+                    rec.session.leg.detach()
+                else:
                     rec.session.kill()
-                except Exception:
-                    log.exception("call %s: kill failed", rec.call_sid)
+            except Exception:
+                log.exception("call %s: kill failed", rec.call_sid)
+        if detached:
+            log.warning("shutdown: %d call(s) left in their conferences for the next bridge: %s", len(detached),
+                        ", ".join(detached))
         gevent.joinall(list(self._sessions.values()), timeout=timeout)
         self.barrier(timeout)
         try:
@@ -193,6 +241,7 @@ class BridgeCore:
         """An engine's snapshot after a (re)connect: the domain's one resync path
         (``ConferenceState.resync``), published and executed like any applied event."""
         with self._lock:
+            snapshot = with_recording_files(self.state, snapshot)
             listed = {m.unique_id: m for m in snapshot.members}
             for rec in self.registry.active():
                 if rec.member_id is not None and rec.unique_id not in listed:
@@ -231,18 +280,12 @@ class BridgeCore:
             extra = f" reason={e.reason_conference_ended}" if e.reason_conference_ended else ""
             cblog.info("conference %s %r #%d %s%s%s%s", e.conference_sid, e.friendly_name, e.sequence_number,
                        e.name, who, extra, "" if is_subscribed(e) else " (not subscribed)")
-            if self.store is not None:
-                try:
-                    self.store.record(e)
-                except Exception:
-                    log.exception("store.record failed for %s #%d", e.conference_sid, e.sequence_number)
+            if self.store is not None:   # a failure is logged and retried with invalid text replaced (#14)
+                keep(self.store.record, e, "store.record", log)
             if self.dispatcher is not None:
-                try:
-                    row_id = self.dispatcher.enqueue(e)
-                    if row_id is not None:
-                        self._outbox[row_id] = (e.conference_sid, e.sequence_number, e.name)
-                except Exception:
-                    log.exception("dispatcher.enqueue failed for %s #%d", e.conference_sid, e.sequence_number)
+                row_id = keep(self.dispatcher.enqueue, e, "dispatcher.enqueue", log)
+                if row_id is not None:
+                    self._outbox[row_id] = (e.conference_sid, e.sequence_number, e.name)
             for listener in list(self.listeners):
                 try:
                     listener(e)

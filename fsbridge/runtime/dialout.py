@@ -60,6 +60,12 @@ class DialOutMixin:
                               f"To {to!r}: this engine dials virtual callees only (file:/path, tone:HZ)")
         if virtual and not self.engine.can_create_calls:
             raise DomainError(INVALID_PARAMETER, f"To {to!r}: this engine cannot place virtual calls")
+        if virtual:
+            from fsbridge.media_policy import MediaRefused, virtual_source
+            try:
+                virtual_source(to, self.settings.media_dirs)
+            except MediaRefused as exc:
+                raise DomainError(INVALID_PARAMETER, f"To: {exc}") from None
         if not self.engine_available():
             raise EngineUnavailable("the engine is not reachable")
         call_sid = new_sid("CA")

@@ -21,6 +21,7 @@ from urllib.parse import urlencode, urlsplit
 import requests
 import urllib3
 
+from fsbridge import egress as _egress
 from fsbridge.callbacks import signing
 from fsbridge.wire import JAMBONZ, TWIML
 
@@ -78,12 +79,25 @@ class Fetcher:
     """HTTP fetches with timeouts (seconds): ``timeout_s`` read timeout (Twilio waits 15 s for a voice URL),
     ``connect_timeout_s`` connect timeout. Greenlet safe: one ``requests.Session`` per Fetcher, so voice
     fetches reuse kept-alive connections (a join storm no longer opens a TCP connection per caller); the
-    session keeps no cookies, so nothing one app sets travels with another's fetch."""
+    session keeps no cookies, so nothing one app sets travels with another's fetch.
+    ``egress``: the :class:`fsbridge.egress.EgressPolicy` every connection and redirect hop obeys (default:
+    :meth:`fsbridge.egress.EgressPolicy.default`); assigning a new policy rebuilds the pooled session."""
 
-    def __init__(self, *, timeout_s: float = 15.0, connect_timeout_s: float = 5.0):
+    def __init__(self, *, timeout_s: float = 15.0, connect_timeout_s: float = 5.0,
+                 egress: Optional[_egress.EgressPolicy] = None):
         self.timeout_s = timeout_s
         self.connect_timeout_s = connect_timeout_s
-        self._session = _pooled_session()
+        self.egress = egress if egress is not None else _egress.EgressPolicy.default()
+
+    @property
+    def egress(self) -> _egress.EgressPolicy:
+        """The egress policy in force (set it to replace the pooled session's connections)."""
+        return self._egress
+
+    @egress.setter
+    def egress(self, policy: _egress.EgressPolicy) -> None:
+        self._egress = policy
+        self._session = _pooled_session(policy)
 
     # -- markup -------------------------------------------------------------------------------------------------
     def fetch_markup(self, url: str, method: str = "POST", params=None, *, dialect: str = TWIML,
@@ -155,6 +169,9 @@ class Fetcher:
                     resp.close()
         except FetchError:
             raise
+        except _egress.EgressDenied as exc:
+            log.warning("fetch %s: %s", url, exc)
+            raise FetchError(HTTP_CONNECTION_FAILURE, f"connection failure: {exc}", url) from None
         except requests.exceptions.ConnectionError as exc:
             if isinstance(exc, requests.exceptions.ConnectTimeout):
                 raise FetchError(HTTP_CONNECTION_FAILURE, f"connect timeout: {exc}", url) from None
@@ -172,14 +189,12 @@ class Fetcher:
         return Fetched(url=resp.url or url, status=resp.status_code, content_type=ctype, body=body)
 
 
-def _pooled_session() -> requests.Session:
+def _pooled_session(policy: _egress.EgressPolicy) -> requests.Session:
     """A session with keep-alive pools (up to 64 idle connections per host, so a storm of concurrent
-    fetches to one app server keeps its connections) and a cookie policy that accepts no cookie."""
-    session = requests.Session()
+    fetches to one app server keeps its connections) whose every connection obeys ``policy``
+    (:func:`fsbridge.egress.session`), and a cookie policy that accepts no cookie."""
+    session = _egress.session(policy, pool_connections=16, pool_maxsize=64)
     session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-    adapter = requests.adapters.HTTPAdapter(pool_connections=16, pool_maxsize=64)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
     return session
 
 

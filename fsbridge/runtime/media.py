@@ -1,8 +1,10 @@
 """Resolve what markup asks to hear into engine media references (see :mod:`fsbridge.conference.commands`).
 
-* ``<Play>`` URLs: ``http(s)://`` audio is downloaded once into the cache directory and played as a local file
-  (Twilio caches GET media the same way); ``file:`` URLs and absolute paths are local files; engine references
-  (``tone_stream://``, ``silence_stream://``, ``local_stream://``) pass through.
+* ``<Play>`` URLs: ``http(s)://`` audio is downloaded once (through the egress policy) into the cache directory
+  and played as a local file (Twilio caches GET media the same way); synthetic engine references
+  (``tone_stream://``, ``silence_stream://``) pass through; local files only when they are this resolver's own
+  cache files (:mod:`fsbridge.media_policy`: markup never plays ``file:`` or host paths). The cache is bounded
+  (``max_bytes``; least recently used files go first).
 * ``<Say>``: rendered by the engine (:meth:`fsbridge.engines.base.Engine.render_say`: espeak-ng, cached).
 * ``<Pause length=s>``: ``silence_stream://<ms>``.
 """
@@ -18,7 +20,8 @@ from urllib.parse import unquote, urlsplit
 
 import gevent.lock
 
-from fsbridge.runtime.fetch import Fetcher
+from fsbridge import media_policy
+from fsbridge.runtime.fetch import INVALID_URL, FetchError, Fetcher
 
 log = logging.getLogger("fsbridge.runtime.media")
 
@@ -46,13 +49,14 @@ class MediaResolver:
     """Turns Play URLs / Say text into local media references, caching downloads and renders in
     ``cache_dir`` (created on demand). ``fetcher``: the runtime's :class:`Fetcher`; ``rate``: Say WAV rate (Hz);
     ``say(text, voice, language, out_dir) -> path``: the Say renderer (the engine's ``render_say``; None:
-    Say plays silence)."""
+    Say plays silence); ``max_bytes``: bound of the cache directory (bytes; LRU eviction after each new file)."""
 
     def __init__(self, cache_dir: str, fetcher: Optional[Fetcher] = None, rate: int = 16000,
-                 say: Optional[Callable[[str, str, str, str], str]] = None):
+                 say: Optional[Callable[[str, str, str, str], str]] = None, max_bytes: int = 512 * 1024 * 1024):
         self.cache_dir = Path(cache_dir)
         self.rate = rate
         self._say = say
+        self.max_bytes = max_bytes
         self.fetcher = fetcher or Fetcher()
         self._locks: dict = {}   # cache key → [Semaphore, holders + waiters]
 
@@ -77,13 +81,19 @@ class MediaResolver:
         return self.cache_dir / (hashlib.sha1(key.encode("utf-8")).hexdigest()[:20] + ext)
 
     def play(self, url: str) -> str:
-        """Engine reference for a ``<Play>`` URL; downloads http(s) audio (raises FetchError on failure)."""
+        """Engine reference for a ``<Play>`` URL; downloads http(s) audio. Raises FetchError on failure, and
+        11100 for a URL :func:`fsbridge.media_policy.markup_media` refuses (``file:``, host paths, other
+        schemes)."""
         url = url.strip()
-        if url.startswith(ENGINE_SCHEMES):
+        try:
+            kind = media_policy.markup_media(url, (str(self.cache_dir),))
+        except media_policy.MediaRefused as exc:
+            log.warning("<Play> %.200s refused: %s", url, exc)
+            raise FetchError(INVALID_URL, str(exc), url) from None
+        if kind == "engine":
             return url
-        path = local_path(url)
-        if path is not None:
-            return path
+        if kind == "local":
+            return local_path(url) or url
         with self._lock("play|" + url):
             return self._download(url)
 
@@ -94,6 +104,10 @@ class MediaResolver:
         for candidate_ext in ([ext] if ext else [".wav", ".mp3", ".flac", ".ogg"]):
             cached = self._cache_file(url, candidate_ext)
             if cached.exists():
+                try:
+                    os.utime(cached)          # most recently used: evicted last
+                except OSError:
+                    pass
                 return str(cached)
         fetched = self.fetcher.fetch_media(url)
         return self.store_audio(url, fetched.body, fetched.content_type, ext)
@@ -105,7 +119,34 @@ class MediaResolver:
         tmp = target.with_suffix(target.suffix + ".part")
         tmp.write_bytes(body)
         os.replace(tmp, target)
+        self.evict(keep=target)
         return str(target)
+
+    def evict(self, keep: Optional[Path] = None) -> int:
+        """Delete least recently used cache files until the directory holds at most ``max_bytes``; ``keep``
+        (the file just written) stays. Returns the number of files deleted."""
+        try:
+            entries = [(st.st_mtime, st.st_size, p) for p in self.cache_dir.iterdir()
+                       if p.is_file() and (st := p.stat())]
+        except OSError:
+            return 0
+        total = sum(size for _, size, _ in entries)
+        deleted = 0
+        for _, size, path in sorted(entries, key=lambda e: e[0]):
+            if total <= self.max_bytes:
+                break
+            if keep is not None and path == keep:
+                continue
+            try:
+                path.unlink()
+                total -= size
+                deleted += 1
+            except OSError:
+                pass
+        if deleted:
+            log.info("audio cache %s: %d least recently used file(s) evicted (bound %d bytes)",
+                     self.cache_dir, deleted, self.max_bytes)
+        return deleted
 
     def say(self, text: str, voice: str = "man", language: str = "en-US") -> str:
         """Engine reference for ``<Say>`` (Twilio TwiML ``<Say voice language>``): the engine's rendering

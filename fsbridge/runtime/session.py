@@ -58,6 +58,7 @@ class CallSession:
         self.media = bridge.media
         self.answered = False
         self.current = None
+        self.detached = False   # given up at shutdown, the call left running in the engine (issue 15)
 
     # -- small services for the tasks ---------------------------------------------------------------------------
     def call_info(self, hung_up: bool = False) -> params.CallInfo:
@@ -209,7 +210,7 @@ class CallSession:
             self.notify(0, f"internal error: {exc}")
         finally:
             try:
-                if not self.leg.hung_up:
+                if not self.leg.hung_up and not self.detached:
                     self.leg.hangup("NORMAL_CLEARING")
             except Exception:  # pragma: no cover - engine already gone
                 log.exception("call %s: hangup failed", rec.call_sid)
@@ -261,6 +262,14 @@ class CallSession:
             if nxt is None:
                 return
             response, url = nxt.response, nxt.url
+
+    def detach(self) -> None:
+        """Bridge shutdown with an engine whose calls outlive the bridge (FreeSWITCH): give the call up
+        without hanging it up or taking it out of its conference. Marks the session (its end hangs nothing
+        up); the caller then kills the session's greenlet and calls ``leg.detach()`` (``exit`` on its
+        socket). The next bridge adopts the call (issue 15)."""
+        self.detached = True
+        self.step("detached (bridge shutdown): the call stays in its conference")
 
     def kill(self) -> None:
         """Stop the call now (bridge shutdown): interrupt the running task and hang up."""

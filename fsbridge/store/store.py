@@ -38,6 +38,7 @@ from fsbridge.conference import events as ev
 from fsbridge.store import tables as t
 from fsbridge.store.db import WalCheckpointer, metadata, sqlite_file
 from fsbridge.store.queries import Queries
+from fsbridge.store.recovery import Recovery
 from fsbridge.store.rows import RecordingRow, to_naive_utc, to_utc
 from fsbridge.wire import TWIML
 from fsbridge.wire import twilio as tw
@@ -50,7 +51,7 @@ def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
-class Store(Queries):
+class Store(Queries, Recovery):
     """Conference / participant / recording history on one SQLAlchemy engine (SQLite file or PostgreSQL).
 
     Thread/greenlet-safe: every method opens its own connection from the engine's pool.
@@ -71,6 +72,7 @@ class Store(Queries):
         if self._db_file and not sa_event.contains(db_engine, "connect", _no_autocheckpoint):
             sa_event.listen(db_engine, "connect", _no_autocheckpoint)
         self._stmts: Dict[tuple, object] = {}
+        self._config_known: Dict[str, bool] = {}   # conferences whose CallbackConfig is kept (recovery.py)
         c, p, r, a = t.conferences, t.participants, t.recordings, t.applied_events
         self._ins_applied = insert(a).values(conference_sid=bindparam("cf"), sequence_number=bindparam("seq"),
                                              name=bindparam("name"), recorded_at=bindparam("at"))
@@ -207,6 +209,8 @@ class Store(Queries):
                 "call": event.call_sid_ending_conference, "label": event.participant_label_ending_conference})
         if event.participant is not None:
             self._apply_participant(conn, event, ts, late)
+            if isinstance(event, ev.ParticipantJoined):
+                self._keep_config(conn, event)
         if isinstance(event, ev.ConferenceEnded):
             conn.execute(self._upd_leave_all, {"cf": event.conference_sid, "ts": ts})
         if event.recording is not None:

@@ -93,3 +93,13 @@ applied_events = Table(
     Column("name", String(64), nullable=False),
     Column("recorded_at", DateTime, nullable=False),
 )
+
+conference_callbacks = Table(
+    "fsb_conference_callbacks",
+    metadata,
+    Column("sid", String(34), primary_key=True),
+    Column("config", Text, nullable=False),
+)
+"""``fsb_conference_callbacks``: each conference's CallbackConfig as JSON (where its callbacks go), written
+with its first participant-join — what start-up reconciliation needs to send a crashed conference's
+leave/end callbacks (issue 15). A table of its own, so databases made before it get it from create_all."""

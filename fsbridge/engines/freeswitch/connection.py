@@ -3,13 +3,15 @@ snapshot, the resync), when ESL drops (pending dial-outs fail), BACKGROUND_JOB r
 two background greenlets (queued API commands, talk-stop polling)."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
-from typing import List
+from typing import List, Optional
 
 import gevent
 
-from fsbridge.conference.native import EngineSnapshot, MemberSnapshot
+from fsbridge.conference import ids
+from fsbridge.conference.native import CAUSE_CRASH, EngineSnapshot, MemberSnapshot
 from fsbridge.engines.base import EngineError, EngineUnavailable
 from fsbridge.engines.freeswitch import render, wire
 from fsbridge.engines.freeswitch.esl_parse import ESLMessage
@@ -59,6 +61,7 @@ class ConnectionMixin:
         Members whose add/del-member was mapped after the reconnect (the journal) are listed as the mapper
         has them, so the snapshot is never older than events already sent."""
         self.resynced.clear()
+        lost_cause = self._restarted(conn)
         self.mapper.start_journal()
         try:
             body = conn.api(render.api("json_list_all"), timeout=self.command_timeout)
@@ -68,6 +71,8 @@ class ConnectionMixin:
             self.mapper.journal = None
             self.resynced.set()
             return
+        known = set(self.mapper.members)
+        snap = [self._with_call_sid(conn, s) if s.unique_id not in known else s for s in snap]
         touched = self.mapper.replace_members({s.unique_id: (s.room, s.member_id) for s in snap})
         for s in snap:  # adopt FreeSWITCH's flags (a held member's mute state is not listed: keep ours)
             if s.unique_id not in touched:
@@ -89,12 +94,43 @@ class ConnectionMixin:
             if s is None or uid in touched or (s.room, s.member_id) != (room, member_id):
                 muted, hold = self.mapper.flags.get(uid, (False, False))
                 s = MemberSnapshot(room=room, member_id=member_id, unique_id=uid, muted=muted, deaf=hold,
-                                   hold=hold, talking=bool(s is not None and s.talking))
+                                   hold=hold, talking=bool(s is not None and s.talking),
+                                   call_sid=s.call_sid if s is not None else None)
             members.append(s)
         self.last_snapshot = snap
         self.resynced.set()
         self._emit_one(EngineSnapshot(timestamp_us=int(time.time() * 1_000_000), members=tuple(members),
-                                      rooms=tuple(sorted({s.room for s in snap}))))
+                                      rooms=tuple(sorted({s.room for s in snap})), lost_cause=lost_cause))
+        if self.esl.connections == 1 and self.outbound.running:   # after start: calls a dead bridge left
+            from fsbridge.engines.freeswitch.rescue import rescue_stuck_calls
+            self._work.put(lambda: rescue_stuck_calls(self))
+
+    def _restarted(self, conn) -> Optional[str]:
+        """``CRASH`` when FreeSWITCH restarted since the previous connection (its ``${core_uuid}``, the
+        ``Core-UUID`` of every event, changed — recovery-findings §2): the calls of rooms it no longer has
+        ended with it. None when unknown (first connection, or ``eval`` not answered): a vanished room's
+        calls may go on."""
+        try:
+            core = conn.api(render.api("core_uuid"), timeout=self.command_timeout).strip()
+        except EngineError:
+            return None
+        if not core or core.startswith(wire.REPLY_ERR) or any(ch.isspace() for ch in core):
+            return None
+        previous, self._core_uuid = getattr(self, "_core_uuid", None), core
+        return CAUSE_CRASH if previous is not None and previous != core else None
+
+    def _with_call_sid(self, conn, s: MemberSnapshot) -> MemberSnapshot:
+        """``s`` with the CallSid its channel carries (``uuid_getvar <uuid> fsbridge_call_sid``, set at every
+        join): how members of rooms that outlived a bridge restart are re-attached to their participants
+        (recovery-findings §1d: json_list has no channel variables). Members without one keep None."""
+        try:
+            body = conn.api(render.api("getvar", uuid=s.unique_id, name=render.CALL_SID_VAR),
+                            timeout=self.command_timeout).strip()
+        except EngineError:
+            return s
+        if not body.startswith(ids.CALL) or any(ch.isspace() for ch in body):
+            return s
+        return dataclasses.replace(s, call_sid=body)
 
     last_snapshot: List[MemberSnapshot] = []
     """``json_list`` as read after the last (re)connect."""

@@ -56,7 +56,7 @@ class FreeSwitchEngine(GateMixin, ConnectionMixin):
     def __init__(self, host: str, port: int, password: str, outbound_host: str = "127.0.0.1",
                  outbound_port: int = 8084, profile: str = render.PROFILE, *,
                  on_call: Optional[Callable[[FreeSwitchCallLeg], None]] = None,
-                 command_timeout: float = 5.0, reconnect_backoff: float = 0.5, max_backoff: float = 30.0,
+                 command_timeout: float = 5.0, reconnect_backoff: float = 0.25, max_backoff: float = 1.0,
                  talk_stop_ms: int = 300, dial_template: str = "user/{to}", sip_profile: str = "internal",
                  outbound_advertise: Optional[str] = None, talk_gate: Optional[mapping.TalkGate] = None,
                  rate: int = 16000, say: Optional[Callable[..., str]] = None):
@@ -308,8 +308,38 @@ class FreeSwitchEngine(GateMixin, ConnectionMixin):
     def _prepare_leg(self, leg: FreeSwitchCallLeg) -> None:
         leg.on_join = self._on_join
         leg.on_event = self._emit_one
+        leg.on_hangup = self._leg_hung_up
+
+    def _leg_hung_up(self, leg: FreeSwitchCallLeg, ev: ESLMessage) -> None:
+        """A call's own outbound socket saw its CHANNEL_HANGUP_COMPLETE. While the inbound ESL is down that
+        is the only news of it (recovery-findings §3: the outbound sessions keep receiving their calls'
+        hangups): report it, so REST stops showing the participant connected (issue 15). While ESL is up
+        the inbound stream reports it (the domain ignores a repeat either way)."""
+        if self.esl.is_up:
+            return
+        ts = ev.get(wire.H_TIMESTAMP) or ""
+        self._emit_one(NativeEvent(n.CHANNEL_HANGUP_COMPLETE, leg.room or "",
+                                   int(ts) if ts.isdigit() else self.now_us(), leg.unique_id,
+                                   hangup_cause=ev.get(wire.H_HANGUP_CAUSE) or None))
+
+    calls_outlive_bridge = True
+    """Calls live in FreeSWITCH: at shutdown the runtime detaches calls that are in a room instead of
+    hanging them up, and the next bridge adopts them (issue 15)."""
+
+    def refuse_calls(self) -> None:
+        """Stop accepting outbound-socket calls now (close the listener; calls already accepted go on):
+        the first step of a drain — FreeSWITCH's ``socket`` then fails at once and the dialplan continues
+        (recovery-findings §4)."""
+        self.outbound.close_listener()
 
     def _call_arrived(self, leg: FreeSwitchCallLeg) -> None:
+        if leg.reentry:
+            # its conference ended while no bridge held its socket: the session that ran it (verbs after
+            # <Dial>, action URL) died with the previous bridge — end the call rather than run it twice
+            log.warning("call %s re-entered after its conference ended under a previous bridge; hanging up",
+                        leg.unique_id)
+            leg.hangup()
+            return
         if self._on_call is None:
             log.warning("call %s arrived but no call handler is set; hanging up", leg.unique_id)
             leg.hangup()  # the outbound server keeps the socket until the call ended

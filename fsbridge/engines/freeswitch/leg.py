@@ -19,6 +19,7 @@ from fsbridge.engines.freeswitch.esl_parse import ESLMessage
 log = logging.getLogger("fsbridge.engines.freeswitch.outbound")
 
 H_VAR_CALL_SID = wire.VARIABLE_PREFIX + render.CALL_SID_VAR
+H_VAR_MEMBER_ID = wire.VARIABLE_PREFIX + render.MEMBER_ID_VAR
 
 
 class FreeSwitchCallLeg:
@@ -45,6 +46,11 @@ class FreeSwitchCallLeg:
         self.room: Optional[str] = None
         self.on_event = on_event
         self.on_join: Optional[Callable[[JoinMember], None]] = None
+        #: told ``(leg, CHANNEL_HANGUP_COMPLETE event)`` when this socket sees the call's hangup (set by the engine)
+        self.on_hangup: Optional[Callable[["FreeSwitchCallLeg", ESLMessage], None]] = None
+        #: the call was in a conference before it reached this socket (a re-entry through the dialplan's
+        #: next ``socket`` action after a bridge restart: recovery-findings §1b)
+        self.reentry = H_VAR_MEMBER_ID in self.channel_data
         self.profile = render.PROFILE
         self._joined_seen = False
         self._join_result: Optional[gevent.event.AsyncResult] = None
@@ -74,6 +80,22 @@ class FreeSwitchCallLeg:
         try:
             if not self.hung_up and self.session.connected:
                 self.hangup()
+            if self.session.connected:
+                self.session.send(wire.CMD_EXIT, timeout=2)
+        except EngineError:
+            pass
+        self.session.stop()
+        self._release_all()
+
+    def detach(self) -> None:
+        """Give the call up without hanging it up (bridge shutdown, issue 15): ``exit`` on its outbound
+        socket, then close it. A call in a conference stays there — same member, hearing the room,
+        controllable over inbound ESL (recovery-findings §1a, §4); when its conference ends the dialplan's
+        next action runs (freeswitch-conf: another ``socket`` = the next bridge). Idempotent; never raises."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
             if self.session.connected:
                 self.session.send(wire.CMD_EXIT, timeout=2)
         except EngineError:
@@ -216,6 +238,8 @@ class FreeSwitchCallLeg:
             self.hung_up = True
             if name == wire.EV_CHANNEL_HANGUP_COMPLETE:
                 self.ended.set()
+                if self.on_hangup is not None:
+                    self.on_hangup(self, ev)
         elif name == wire.EV_DTMF and self._dtmf is not None:
             # not in this handler greenlet (greenswitch runs handlers serially — DESIGN.md "Known traps"):
             # the runtime's callback blocks on ESL (hangupOnStar → leave → api hup) or worse

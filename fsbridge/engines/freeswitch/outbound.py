@@ -141,10 +141,17 @@ class OutboundServer(gesl.OutboundESLServer):
         session.start_event_handlers()
         leg = None
         try:
-            if self.connection_count >= self.max_connections:
-                log.warning("outbound socket: %d calls, refusing another", self.connection_count)
-                return
+            refuse = self.connection_count >= self.max_connections or not self._running
+            # never close an accepted socket before ``connect``: FreeSWITCH would leave that call stuck in
+            # the socket application for ever (recovery-findings §4); ``connect`` + ``exit`` hands it to the
+            # dialplan's next action instead
             session.connect()
+            if refuse:
+                log.warning("outbound socket: %s, refusing call %s", "draining" if not self._running else
+                            "%d calls" % self.connection_count, session.session_data.get(wire.H_UNIQUE_ID, "?")
+                            if session.session_data else "?")
+                session.send(wire.CMD_EXIT, timeout=2)
+                return
             leg = FreeSwitchCallLeg(session, on_event=self.on_event)
             leg.profile = self.profile
             if self.prepare_leg is not None:
@@ -170,6 +177,16 @@ class OutboundServer(gesl.OutboundESLServer):
                 leg.close()
             else:
                 session.stop()
+
+    def close_listener(self) -> None:
+        """Stop accepting new calls (the listening socket closes: FreeSWITCH's ``socket`` application fails
+        at once and its dialplan continues); sessions already accepted go on."""
+        self._running = False
+        if self.server is not None:
+            try:
+                self.server.close()
+            except OSError:
+                pass
 
     def stop(self) -> None:
         """Stop accepting and end every session (their legs are closed)."""

@@ -48,6 +48,10 @@ API: Dict[str, str] = {
     "set_max_members": "conference {room} set max_members {value}",
     "json_list_all": "conference json_list",
     "setvar": "uuid_setvar {uuid} {name} {value}",
+    "getvar": "uuid_getvar {uuid} {name}",
+    "core_uuid": "eval ${{core_uuid}}",
+    "channels_json": "show channels as json",
+    "transfer": "uuid_transfer {uuid} {dest} XML {context}",
     # hang a channel up now, even inside an event-locked execute (a sendmsg hangup would wait for it)
     "kill": "uuid_kill {uuid} {cause}",
     "unsetvar": "uuid_setvar {uuid} {name}",
@@ -68,6 +72,7 @@ MAX_MEMBERS_VAR = "conference_max_members"
 MIN_MAX_MEMBERS_VAR = 2
 MOH_VAR = "conference_moh_sound"
 CALL_SID_VAR = "fsbridge_call_sid"
+MEMBER_ID_VAR = "conference_member_id"   # set by mod_conference on a channel that joined a room
 # originate variables (finding 10: set the callee id too, or the member shows "Outbound Call")
 ORIG_UUID = "origination_uuid"
 ORIG_CID_NUMBER = "origination_caller_id_number"

@@ -242,6 +242,8 @@ class FsInboundESL(StrictESLMixin, gesl.InboundESL):
 class ReconnectingESL:
     """A supervised inbound connection: connect → auth → subscribe → ``on_up(conn)``; when the
     connection drops → ``on_down()``, wait ``backoff`` (doubling up to ``max_backoff`` s), try again.
+    The defaults (0.25 s … 1 s) reconnect within 1 s of FreeSWITCH being reachable again: it opens its ESL
+    port only when ready, so the first connect that succeeds can resync (issue 15, recovery-findings §2).
 
     ``handlers``: (event key, callable) pairs registered on every new connection (event key as in
     greenswitch: an Event-Name or a CUSTOM subclass or ``*``). Commands while down raise
@@ -254,7 +256,7 @@ class ReconnectingESL:
     def __init__(self, host: str, port: int, password: str, handlers=(), *,
                  on_up: Optional[Callable[["FsInboundESL"], None]] = None,
                  on_down: Optional[Callable[[], None]] = None,
-                 timeout: float = 5.0, backoff: float = 0.5, max_backoff: float = 30.0):
+                 timeout: float = 5.0, backoff: float = 0.25, max_backoff: float = 1.0):
         self.host, self.port, self.password = host, port, password
         self.handlers = list(handlers)
         self.on_up, self.on_down = on_up, on_down
@@ -312,13 +314,18 @@ class ReconnectingESL:
                 conn.connect()
                 conn.subscribe()
             except EngineError as exc:
-                log.warning("FreeSWITCH ESL connect failed: %s", exc)
+                # probed every ≤ 1 s: one WARNING per outage, then one every 30 failures (not every probe)
+                failures = getattr(self, "_failures", 0) + 1
+                self._failures = failures
+                (log.warning if failures % 30 == 1 else log.debug)(
+                    "FreeSWITCH ESL connect failed%s: %s", "" if failures == 1 else " (%d tries)" % failures, exc)
                 conn.stop()
                 if self._stop.wait(delay):
                     return
                 delay = min(delay * 2, self.max_backoff)
                 continue
             delay = self.backoff
+            self._failures = 0
             self.conn = conn
             self.connections += 1
             self.down_event.clear()

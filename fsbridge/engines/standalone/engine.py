@@ -29,7 +29,7 @@ import gevent.queue
 import numpy as np
 
 from fsbridge.conference import native as N
-from fsbridge.conference.native import MemberSnapshot, NativeEvent
+from fsbridge.conference.native import CAUSE_CRASH, EngineSnapshot, MemberSnapshot, NativeEvent
 from fsbridge.engines.base import EngineError, EventSink, NotSupported
 
 from .clock import Clock
@@ -103,7 +103,14 @@ class StandaloneEngine(EventQueueMixin, TickMixin, RoomsMixin, CommandsMixin):
         self._sink = sink
 
     def start(self) -> None:
-        """Start the dispatcher greenlet and the clock loop (ticks every 20 ms of engine time)."""
+        """Start the dispatcher greenlet and the clock loop (ticks every 20 ms of engine time). The first
+        start sends one EngineSnapshot (the rooms it has: none in a new process) through the event sink —
+        the domain's start-up reconciliation: conferences a crashed bridge left open in the store end, their
+        calls with cause CRASH (they lived in the dead process)."""
+        if self._sink is not None and not getattr(self, "_snapshot_sent", False):
+            self._snapshot_sent = True
+            self._sink(EngineSnapshot(timestamp_us=self.now_us(), members=tuple(self.snapshot()),
+                                      rooms=tuple(self.rooms()), lost_cause=CAUSE_CRASH))
         if self._dispatcher is None:
             self._dispatcher = gevent.spawn(self._dispatch_loop)
         if self._ticker is None:
@@ -123,6 +130,12 @@ class StandaloneEngine(EventQueueMixin, TickMixin, RoomsMixin, CommandsMixin):
             self._dispatcher.kill()
             self._dispatcher = None
         self.flush()
+
+    calls_outlive_bridge = False
+    """Virtual calls live in this process: a bridge shutdown hangs them up."""
+
+    def refuse_calls(self) -> None:
+        """Nothing to refuse: the standalone engine receives no calls from outside (contract no-op)."""
 
     def snapshot(self) -> List[MemberSnapshot]:
         """Every member now, as FreeSWITCH ``json_list`` would list them."""

@@ -164,6 +164,15 @@ def espeak_voice(voice: str = "", language: str = "", available: Optional[frozen
     return lang + ("+f3" if female else "")
 
 
+def _safe_voice(voice: str) -> str:
+    """An espeak-ng voice name from markup, made inert: letters, digits, ``+-_.`` only, never a leading
+    ``-`` (so it cannot read as an option); anything else → ``en-us``."""
+    v = voice or ""
+    if v.startswith("-") or not v or len(v) > 40 or any(not (ch.isalnum() or ch in "+-_.") for ch in v):
+        return "en-us"
+    return v
+
+
 def render_say(text: str, voice: str = "en-us", language: str = "", rate: int = 16000,
                out_dir: Optional[str] = None) -> str:
     """Synthesise ``text`` with espeak-ng to a mono 16-bit WAV at ``rate`` Hz and return its path.
@@ -185,7 +194,9 @@ def render_say(text: str, voice: str = "en-us", language: str = "", rate: int = 
     if exe:
         raw = path + ".raw.wav"
         try:
-            subprocess.run([exe, "-v", v, "-w", raw, text], check=True, capture_output=True, timeout=60)
+            # The text goes on stdin, never as an argument: "-f/path" must not become an option (#14).
+            subprocess.run([exe, "-b", "1", "-v", _safe_voice(v), "-w", raw, "--stdin"], input=text.encode("utf-8"),
+                           check=True, capture_output=True, timeout=60)
             data, r = sf.read(raw, dtype="float32", always_2d=True)
             sf.write(path, to_int16(resample(data.mean(axis=1), r, rate)), rate, subtype="PCM_16")
             os.unlink(raw)

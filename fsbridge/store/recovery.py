@@ -1,0 +1,98 @@
+"""Store support for start-up reconciliation (issue 15): each conference's callback configuration is kept
+(:func:`config_json` / :func:`config_from_json`, table ``fsb_conference_callbacks``) and
+:meth:`Recovery.live_conferences` loads every conference left ``init`` / ``in-progress`` — by a crash —
+as a :class:`~fsbridge.conference.restore.StoredConference` for ``ConferenceState.restore``.
+A part of :class:`fsbridge.store.store.Store`.
+"""
+from __future__ import annotations
+
+import json
+from typing import List, Optional
+
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection
+
+from fsbridge.conference import events as ev
+from fsbridge.conference.events import CallbackConfig, ParticipantView, RecordingView
+from fsbridge.wire.twilio import CONF_COMPLETED, REC_IN_PROGRESS, REC_PAUSED, REC_PROCESSING
+from fsbridge.conference.restore import StoredConference
+from fsbridge.markup.model import Hook
+from fsbridge.store import tables as t
+from fsbridge.store.rows import ConferenceRow, ParticipantRow, RecordingRow
+
+
+def _hook(h: Optional[Hook]) -> Optional[list]:
+    return None if h is None else [h.url, h.method, h.username, h.password]
+
+
+def config_json(config: CallbackConfig) -> str:
+    """``config`` as a JSON text (hooks as ``[url, method, username, password]``)."""
+    return json.dumps({"dialect": config.dialect, "status_callback": _hook(config.status_callback),
+                       "status_events": list(config.status_events),
+                       "recording_status_callback": _hook(config.recording_status_callback),
+                       "recording_status_events": list(config.recording_status_events),
+                       "event_callback_url": config.event_callback_url})
+
+
+def config_from_json(text: str) -> CallbackConfig:
+    """The CallbackConfig :func:`config_json` wrote."""
+    d = json.loads(text)
+    hook = (lambda v: Hook(*v) if v else None)
+    return CallbackConfig(dialect=d["dialect"], status_callback=hook(d["status_callback"]),
+                          status_events=tuple(d["status_events"]),
+                          recording_status_callback=hook(d["recording_status_callback"]),
+                          recording_status_events=tuple(d["recording_status_events"]),
+                          event_callback_url=d["event_callback_url"])
+
+
+class Recovery:
+    """The recovery half of :class:`~fsbridge.store.store.Store`."""
+
+    def _keep_config(self, conn: Connection, event: ev.DomainEvent) -> None:
+        """Write the conference's CallbackConfig once (called for participant-join events)."""
+        if event.callbacks is None or self._config_known.get(event.conference_sid):
+            return
+        self._insert_missing(conn, t.conference_callbacks, {"sid": event.conference_sid},
+                             {"config": config_json(event.callbacks)})
+        if len(self._config_known) > 10000:
+            self._config_known.clear()
+        self._config_known[event.conference_sid] = True
+
+    def live_conferences(self) -> List[StoredConference]:
+        """Every conference not completed (left ``init`` / ``in-progress``: after a crash, those the bridge
+        was running), oldest first, with its participants not left, its unfinished recordings, its last
+        recorded sequence number and its callback configuration (the default — no callbacks — if none was
+        kept)."""
+        c, p, r, cb = t.conferences, t.participants, t.recordings, t.conference_callbacks
+        out = []
+        with self.engine.connect() as conn:
+            confs = conn.execute(select(c).where(c.c.status != CONF_COMPLETED).order_by(c.c.date_created, c.c.sid)
+                                 ).mappings().all()
+            for row in confs:
+                conf = ConferenceRow.from_mapping(row)
+                parts = [ParticipantRow.from_mapping(m) for m in conn.execute(select(p).where(
+                    p.c.conference_sid == conf.sid, p.c.left_at.is_(None)).order_by(
+                    p.c.date_created, p.c.call_sid)).mappings().all()]
+                recs = [RecordingRow.from_mapping(m) for m in conn.execute(select(r).where(
+                    r.c.conference_sid == conf.sid, r.c.status.in_((REC_PROCESSING, REC_IN_PROGRESS, REC_PAUSED))
+                ).order_by(r.c.date_created, r.c.sid)).mappings().all()]
+                text = conn.execute(select(cb.c.config).where(cb.c.sid == conf.sid)).scalar()
+                seq = int(conn.execute(self._sel_last_seq, {"cf": conf.sid}).scalar() or 0)
+                out.append(StoredConference(
+                    sid=conf.sid, account_sid=conf.account_sid, friendly_name=conf.friendly_name,
+                    dialect=conf.dialect, status=conf.status, date_created=conf.date_created,
+                    date_updated=conf.date_updated, sequence=max(seq, conf.last_sequence),
+                    callbacks=config_from_json(text) if text else CallbackConfig(dialect=conf.dialect),
+                    region=conf.region, started_at=conf.started_at,
+                    participants=tuple(ParticipantView(
+                        call_sid=x.call_sid, label=x.label, muted=x.muted, hold=x.hold, coaching=x.coaching,
+                        call_sid_to_coach=x.call_sid_to_coach, end_conference_on_exit=x.end_conference_on_exit,
+                        start_conference_on_enter=x.start_conference_on_enter, beep=x.beep, status=x.status,
+                        from_=x.from_, to=x.to, conference_sid=conf.sid, account_sid=x.account_sid,
+                        date_created=x.date_created, date_updated=x.date_updated) for x in parts),
+                    recordings=tuple(RecordingView(sid=x.sid, status=x.status, path=x.path,
+                                                   start_time=x.start_time) for x in recs)))
+        return out
+
+
+__all__ = ["Recovery", "config_json", "config_from_json"]

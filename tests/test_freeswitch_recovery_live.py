@@ -1,0 +1,272 @@
+"""Issue 15 on a live FreeSWITCH (marker ``freeswitch``; skipped unless FSBRIDGE_TEST_ESL is set):
+
+* ``fsbridge serve`` (a real process, FreeSWITCH engine) is SIGKILLed while two callers are in a room:
+  FreeSWITCH keeps them there; a new ``fsbridge serve`` on the same config and database adopts them — REST
+  mute works on FreeSWITCH and is reported, a hangup is reported, the conference ends with its callbacks;
+* FreeSWITCH itself is killed and restarted under a running bridge (only when FSBRIDGE_TEST_FS_KILL and
+  FSBRIDGE_TEST_FS_START are set: shell commands that kill -9 / start that FreeSWITCH): the bridge
+  reconnects, ends the room with leave/end callbacks and a completed recording, and serves new calls.
+
+Environment as tests/test_freeswitch_live_e2e.py (FSBRIDGE_TEST_ESL, FSBRIDGE_TEST_SOCKET, FSBRIDGE_TEST_NUMBER,
+FSBRIDGE_TEST_CONTEXT). Use a FreeSWITCH nobody else is using for the restart test."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import uuid
+
+import gevent
+import pytest
+import requests
+from flask import Flask, Response, request
+
+from fsbridge.config import Number
+from fsbridge.engines.freeswitch import FreeSwitchEngine
+from fsbridge.engines.freeswitch.transport import FsInboundESL
+from fsbridge.local import CallbackLog, HttpApp, start_bridge
+
+from test_app_serve import Serve
+from test_freeswitch_live_e2e import _env
+
+pytestmark = pytest.mark.freeswitch
+
+AC = "AC" + "4" * 32
+TOKEN = "live-recovery-token"
+
+
+class App:
+    """Every caller joins ``room`` (recorded, labelled by its From); callbacks recorded. Delivery is
+    at-least-once (a callback delivered just before a SIGKILL may come again from the outbox, with the same
+    SequenceNumber): repeats are counted in ``repeats``, not recorded twice."""
+
+    def __init__(self, room):
+        self.callbacks, self.recordings = CallbackLog(), CallbackLog()
+        self.repeats = []
+        app = Flask("live-recovery-app")
+
+        @app.route("/<path:name>", methods=["POST"])
+        def route(name):
+            form = request.form.to_dict()
+            if name in ("cb", "rcb"):
+                log = self.callbacks if name == "cb" else self.recordings
+                if form in log.items:
+                    self.repeats.append(form)
+                else:
+                    log.add(form)
+                return Response("", status=204)
+            return Response('<Response><Dial><Conference statusCallback="/cb" statusCallbackEvent="start end join '
+                            'leave mute" participantLabel="%s" record="record-from-start" recordingStatusCallback='
+                            '"/rcb" recordingStatusCallbackEvent="in-progress completed absent">%s</Conference>'
+                            '</Dial></Response>' % (form.get("From", ""), room), mimetype="text/xml")
+
+        self.http = HttpApp(app).start()
+
+    def names(self):
+        return [(c["StatusCallbackEvent"], c.get("ParticipantLabel")) for c in self.callbacks.items]
+
+    def wait(self, pred, timeout=30):
+        assert self.callbacks.wait_for(lambda items: pred(self.names()), timeout), self.names()
+
+
+def esl():
+    host, port, password = _env()[:3]
+    conn = FsInboundESL(host, port, password, timeout=5)
+    conn.connect()
+    return conn
+
+
+def caller(conn, name):
+    """A loopback caller ``name`` dials the number (its parked a-leg's uuid is returned)."""
+    number, context = _env()[5:7]
+    a_leg = str(uuid.uuid4())
+    conn.bgapi("originate {origination_uuid=%s,origination_caller_id_number=%s,origination_caller_id_name=%s}"
+               "loopback/%s/%s &park()" % (a_leg, name, name, number, context))
+    return a_leg
+
+
+def members(conn, room):
+    body = conn.api("conference %s json_list" % room)
+    if not body.strip().startswith("["):
+        return {}
+    return {m["caller_id_name"]: m for c in json.loads(body) for m in c["members"] if m.get("type") == "caller"}
+
+
+def wait_fs(conn, room, pred, timeout=10):
+    with gevent.Timeout(timeout, False):
+        while not pred(members(conn, room)):
+            gevent.sleep(0.05)
+        return True
+    return False
+
+
+def serve_config(tmp_path, app_url):
+    host, port, password, sock_host, sock_port, number, _ = _env()
+    path = tmp_path / "fsbridge.toml"
+    path.write_text(f"""
+[server]
+host = "127.0.0.1"
+port = 0
+[storage]
+database_url = "sqlite:///{tmp_path}/serve.sqlite"
+audio_dir = "{tmp_path}/audio"
+recordings_dir = "{tmp_path}/recordings"
+[engine]
+type = "freeswitch"
+[freeswitch]
+esl_host = "{host}"
+esl_port = {port}
+esl_password = "{password}"
+outbound_host = "{sock_host}"
+outbound_port = {sock_port}
+[[accounts]]
+sid = "{AC}"
+auth_token = "{TOKEN}"
+[[numbers]]
+number = "{number}"
+voice_url = "{app_url}/voice"
+""")
+    return str(path)
+
+
+def rest(url, path, **data):
+    full = "%s/2010-04-01/Accounts/%s/%s" % (url, AC, path)
+    return requests.post(full, data=data, auth=(AC, TOKEN), timeout=10) if data else \
+        requests.get(full, auth=(AC, TOKEN), timeout=10)
+
+
+def test_live_bridge_killed_and_restarted_calls_survive_and_are_controllable(tmp_path):
+    room = "live-rec-" + uuid.uuid4().hex[:10]
+    app = App(room)
+    conn = esl()
+    cfg = serve_config(tmp_path, app.http.url)
+    legs = []
+    first = Serve(cfg)
+    second = None
+    try:
+        legs += [caller(conn, "Alice"), caller(conn, "Bob")]
+        app.wait(lambda n: ("conference-start", None) in n)
+        cf = app.callbacks.items[0]["ConferenceSid"]
+        sids = {c["ParticipantLabel"]: c["CallSid"] for c in app.callbacks.items if c.get("ParticipantLabel")}
+        first.proc.kill()                       # SIGKILL: no drain at all
+        first.proc.communicate(timeout=30)
+        assert wait_fs(conn, cf, lambda m: set(m) == {"Alice", "Bob"}), "FreeSWITCH dropped the callers"
+        ids_before = {k: v["id"] for k, v in members(conn, cf).items()}
+        before = len(app.callbacks.items)
+        second = Serve(cfg)
+        parts = rest(second.url, "Conferences/%s/Participants.json" % cf).json()
+        assert sorted(p["label"] for p in parts["participants"]) == ["Alice", "Bob"], parts
+        assert {k: v["id"] for k, v in members(conn, cf).items()} == ids_before   # same members, nobody rejoined
+        r = rest(second.url, "Conferences/%s/Participants/%s.json" % (cf, sids["Alice"]), Muted="true")
+        assert r.status_code == 200, r.text
+        assert wait_fs(conn, cf, lambda m: not m["Alice"]["flags"]["can_speak"])
+        app.wait(lambda n: n[before:] == [("participant-mute", "Alice")])
+        conn.api("uuid_kill %s" % legs[1])      # Bob hangs up
+        app.wait(lambda n: ("participant-leave", "Bob") in n[before:])
+        r = rest(second.url, "Conferences/%s.json" % cf, Status="completed")
+        assert r.status_code == 200, r.text
+        app.wait(lambda n: ("conference-end", None) in n)
+        seqs = [int(c["SequenceNumber"]) for c in app.callbacks.items]
+        assert seqs == list(range(1, len(seqs) + 1))
+    finally:
+        for leg in legs:
+            try:
+                conn.api("uuid_kill %s" % leg)
+            except Exception:
+                pass
+        if first.proc.poll() is None:
+            first.proc.kill()
+        if second is not None:
+            second.stop()
+        conn.stop()
+        app.http.stop()
+
+
+@pytest.mark.skipif(not (os.environ.get("FSBRIDGE_TEST_FS_KILL") and os.environ.get("FSBRIDGE_TEST_FS_START")),
+                    reason="FSBRIDGE_TEST_FS_KILL / FSBRIDGE_TEST_FS_START not set")
+def test_live_freeswitch_killed_and_restarted_rooms_end_and_new_calls_are_served(tmp_path):
+    host, port, password, sock_host, sock_port, number, _ = _env()
+    room = "live-rec-" + uuid.uuid4().hex[:10]
+    app = App(room)
+    engine = FreeSwitchEngine(host, port, password, outbound_host=sock_host, outbound_port=sock_port,
+                              command_timeout=5)
+    server = start_bridge(str(tmp_path / "bridge"), accounts={AC: TOKEN},
+                          numbers=[Number(number, AC, app.http.url + "/voice")], engine=engine, fetch_timeout=5.0)
+    engine.set_call_handler(server.bridge.on_call)
+    legs = []
+    try:
+        assert engine.wait_connected(10)
+        for name in ("Alice", "Bob"):
+            caller(engine.esl, name)
+        app.wait(lambda n: ("conference-start", None) in n)
+        assert app.recordings.wait_for(lambda items: [r["RecordingStatus"] for r in items] == ["in-progress"], 30)
+        cf = app.callbacks.items[0]["ConferenceSid"]
+        subprocess.run(os.environ["FSBRIDGE_TEST_FS_KILL"], shell=True, check=True, timeout=30)
+        assert engine.esl.down_event.wait(10)
+        subprocess.run(os.environ["FSBRIDGE_TEST_FS_START"], shell=True, check=True, timeout=120)
+        app.wait(lambda n: ("conference-end", None) in n, timeout=60)
+        tail = [e for e, _ in app.names()[3:]]
+        assert tail == ["participant-leave", "participant-leave", "conference-end"], app.names()
+        leaves = [c for c in app.callbacks.items if c["StatusCallbackEvent"] == "participant-leave"]
+        assert {c["ParticipantCallStatus"] for c in leaves} == {"completed"}   # core_uuid changed: calls ended
+        assert app.recordings.wait_for(lambda items: [r["RecordingStatus"] for r in items][-1:] in (
+            ["completed"], ["absent"]), 30)
+        assert rest(server.base_url, "Conferences/%s.json" % cf).json()["status"] == "completed"
+        legs.append(caller(engine.esl, "Carol"))             # new calls are served
+        app.wait(lambda n: ("participant-join", "Carol") in n)
+        fresh = [c for c in app.callbacks.items if c.get("ParticipantLabel") == "Carol"][0]
+        assert fresh["ConferenceSid"] != cf and fresh["SequenceNumber"] == "1"
+    finally:
+        for leg in legs:
+            try:
+                engine.esl.api("uuid_kill %s" % leg)
+            except Exception:
+                pass
+        server.stop()
+        app.http.stop()
+
+
+def test_live_call_stuck_in_socket_is_served_by_the_next_bridge(tmp_path):
+    """A bridge that listened but never accepted (hung, or killed with calls in its accept backlog) leaves
+    the call in FreeSWITCH's ``socket`` application; the next bridge re-runs its dialplan at start
+    (``uuid_transfer``) and serves it."""
+    import socket
+    host, port, password, sock_host, sock_port, number, _ = _env()
+    room = "live-rec-" + uuid.uuid4().hex[:10]
+    app = App(room)
+    conn = esl()
+    dead = socket.socket()
+    dead.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    dead.bind((sock_host, sock_port))
+    dead.listen(8)                            # never accepts
+    leg = caller(conn, "Dora")
+    server = None
+    try:
+        def stuck():
+            body = conn.api("show channels as json")
+            rows = (json.loads(body).get("rows") or []) if body.strip().startswith("{") else []
+            return any(r.get("application") == "socket" for r in rows)
+        with gevent.Timeout(10, AssertionError("the call never reached the socket application")):
+            while not stuck():
+                gevent.sleep(0.1)
+        dead.close()
+        gevent.sleep(2.5)   # not a sync point: the rescue only takes calls older than rescue.MIN_AGE_S (2 s)
+        assert stuck(), "the call left the socket application by itself"
+        engine = FreeSwitchEngine(host, port, password, outbound_host=sock_host, outbound_port=sock_port,
+                                  command_timeout=5)
+        server = start_bridge(str(tmp_path / "bridge"), accounts={AC: TOKEN},
+                              numbers=[Number(number, AC, app.http.url + "/voice")], engine=engine,
+                              fetch_timeout=5.0)
+        engine.set_call_handler(server.bridge.on_call)
+        assert engine.wait_connected(10)
+        app.wait(lambda n: ("participant-join", "Dora") in n)
+    finally:
+        try:
+            conn.api("uuid_kill %s" % leg)
+        except Exception:
+            pass
+        dead.close()
+        if server is not None:
+            server.stop()
+        conn.stop()
+        app.http.stop()
