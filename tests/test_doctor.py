@@ -223,6 +223,14 @@ def test_unreadable_env_file_is_reported(world, monkeypatch):
     assert set(bad) == {"env file"} and "Permission denied" in bad["env file"]["evidence"]
 
 
+def test_egress_policy_refusing_the_app(world):
+    """Without [egress] allow, the app on loopback is refused — by the check and by the fetch itself."""
+    world["config"].write_text(world["config"].read_text().replace('[egress]\nallow = ["127.0.0.0/8"]\n', ""))
+    bad = failed(world["config"])
+    assert set(bad) == {"egress", "voice URL 7200"}
+    assert "non-public" in bad["egress"]["evidence"] and "[egress] allow" in bad["egress"]["fix"]
+
+
 def test_bad_config_stops_early(world):
     world["config"].write_text("[engine\n")
     status, checks, _ = run_doctor(world["config"])

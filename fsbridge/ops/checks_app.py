@@ -9,11 +9,12 @@ of zeros (``CA000…``) so an app's log shows it for what it is.
 from __future__ import annotations
 
 from typing import Optional
+from urllib.parse import urlsplit
 
 from fsbridge.callbacks import signing
+from fsbridge.egress import EgressDenied, EgressPolicy
 from fsbridge.markup import parse
 from fsbridge.markup.errors import MarkupError
-from fsbridge.egress import EgressPolicy
 from fsbridge.runtime.fetch import Credentials, Fetcher, FetchError
 from fsbridge.runtime.params import CallInfo, voice_params
 from fsbridge.wire import JAMBONZ, TEXML, TWIML
@@ -25,17 +26,19 @@ SIGNATURE = {TWIML: ("auth_token", signing.TWILIO_SIGNATURE_HEADER),
              JAMBONZ: ("jambonz_secret", signing.JAMBONZ_SIGNATURE_HEADER)}
 
 
-def egress_refusal(url: str) -> Optional[str]:
-    """Why the egress policy would refuse a request to ``url``, None when allowed.
-
-    SWITCH POINT (issue 14): fsbridge/egress.py (the "security" helper's egress policy) was not on main
-    when this was written; until then only the scheme is checked, as runtime/fetch.py does. Replace the
-    body with the egress module's verdict when it lands.
-    """
-    from urllib.parse import urlsplit
+def egress_refusal(url: str, policy: EgressPolicy) -> Optional[str]:
+    """Why ``policy`` (:mod:`fsbridge.egress`, the policy every outgoing request of the bridge obeys) refuses
+    ``url``, None when allowed: the host is resolved once and every address checked, as a request would."""
     parts = urlsplit(url or "")
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         return "not an http(s) URL"
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        policy.resolve(parts.hostname, port)
+    except EgressDenied as exc:
+        return str(exc)
+    except (OSError, ValueError) as exc:
+        return f"{parts.hostname} does not resolve ({exc})"
     return None
 
 
@@ -45,18 +48,20 @@ def run(ctx) -> None:
     if not s.numbers:
         ctx.add("numbers", False, "no [[numbers]] configured: calls to 7200-7299 have no app",
                 "add [[numbers]] entries (number, voice_url, dialect) to the config")
+    policy = EgressPolicy.from_settings(s)   # the policy `fsbridge serve` applies
     fetcher = Fetcher(timeout_s=min(s.fetch_timeout, ctx.timeout * 3), connect_timeout_s=ctx.timeout,
-                      egress=EgressPolicy.from_settings(s))   # the policy `fsbridge serve` applies
+                      egress=policy)
     urls = []
     for number in s.numbers.values():
         urls.append(number.voice_url)
         check_voice_url(ctx, fetcher, number)
     if s.public_base_url:
         urls.append(s.public_base_url)
-    refused = [(u, why) for u in urls if (why := egress_refusal(u))]
+    refused = [(u, why) for u in urls if (why := egress_refusal(u, policy))]
     ctx.add("egress", not refused,
             "; ".join(f"{u}: {why}" for u, why in refused) if refused else f"{len(urls)} configured URL(s) allowed",
-            "point the URLs at addresses the egress policy allows")
+            "allow the apps' networks in [egress] allow (e.g. [\"127.0.0.0/8\"]; docs/security.md) or point the "
+            "URLs elsewhere")
 
 
 def check_voice_url(ctx, fetcher: Fetcher, number) -> None:
