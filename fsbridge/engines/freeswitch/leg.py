@@ -75,28 +75,24 @@ class FreeSwitchCallLeg:
     def close(self) -> None:
         """End the session: hang up if still up, send ``exit`` (plain linger never closes — finding 30),
         close the socket. Idempotent; never raises."""
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            if not self.hung_up and self.session.connected:
-                self.hangup()
-            if self.session.connected:
-                self.session.send(wire.CMD_EXIT, timeout=2)
-        except EngineError:
-            pass
-        self.session.stop()
-        self._release_all()
+        self._end(hang_up=True)
 
     def detach(self) -> None:
         """Give the call up without hanging it up (bridge shutdown, issue 15): ``exit`` on its outbound
         socket, then close it. A call in a conference stays there — same member, hearing the room,
         controllable over inbound ESL (recovery-findings §1a, §4); when its conference ends the dialplan's
         next action runs (freeswitch-conf: another ``socket`` = the next bridge). Idempotent; never raises."""
+        self._end(hang_up=False)
+
+    def _end(self, hang_up: bool) -> None:
+        """Once only: hang up first when ``hang_up`` (and the call is still up), send ``exit``, stop the
+        session, release what the leg holds. Engine errors on the way are swallowed."""
         if self._closed:
             return
         self._closed = True
         try:
+            if hang_up and not self.hung_up and self.session.connected:
+                self.hangup()
             if self.session.connected:
                 self.session.send(wire.CMD_EXIT, timeout=2)
         except EngineError:

@@ -241,12 +241,7 @@ class OutboundServer(gesl.OutboundESLServer):
 
     def stop(self) -> None:
         """Stop accepting and end every session (their legs are closed)."""
-        self._running = False
-        if self.server is not None:
-            try:
-                self.server.close()
-            except OSError:
-                pass
+        self.close_listener()
         if self._accept_greenlet is not None:
             self._accept_greenlet.kill(block=True, timeout=2)
         gevent.killall(list(self._sessions), block=True, timeout=2)
