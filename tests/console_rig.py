@@ -4,6 +4,7 @@ starts and stops while a test watches."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 import requests
 import soundfile as sf
@@ -77,6 +78,23 @@ def start(tmp_path, app, clock="1"):
     return start_bridge(str(tmp_path / "bridge"), accounts={AC: TOKEN, OTHER: OTHER_TOKEN},
                         numbers=[Number(NUMBER, AC, app.url + "/voice")], clock=clock, rate=RATE,
                         fetch_timeout=5.0)
+
+
+@pytest.fixture
+def app():
+    """The customer's :class:`App`, served on 127.0.0.1:0 until the test ends (import it into a test module)."""
+    a = App()
+    yield a
+    a.http.stop()
+
+
+@pytest.fixture
+def server(request, tmp_path, app):
+    """A bridge from :func:`start` running ``app``; its clock is the test module's ``CONSOLE_CLOCK`` ("10" when
+    the module sets none: ten times real time)."""
+    srv = start(tmp_path, app, clock=getattr(request.module, "CONSOLE_CLOCK", "10"))
+    yield srv
+    srv.stop()
 
 
 def conference_sid(server, timeout=20):

@@ -12,13 +12,15 @@ import shutil
 
 import pytest
 
-from console_rig import AC, TOKEN, App, meeting, start
+from console_rig import AC, TOKEN, meeting
+from console_rig import app, server  # noqa: F401  (pytest fixtures)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
 pytestmark = pytest.mark.skipif(not (CHROMIUM and DRIVER),
                                 reason="needs Debian's chromium and chromium-driver (installed by .ci/setup)")
 WAIT_S = 15
+CONSOLE_CLOCK = "1"   # real time: the page sees talk start and stop
 
 
 @pytest.fixture
@@ -38,20 +40,6 @@ def browser():
     driver.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {"Authorization": "Basic " + token}})
     yield driver
     driver.quit()
-
-
-@pytest.fixture
-def app():
-    a = App()
-    yield a
-    a.http.stop()
-
-
-@pytest.fixture
-def server(tmp_path, app):
-    srv = start(tmp_path, app, clock="1")        # real time: the page sees talk start and stop
-    yield srv
-    srv.stop()
 
 
 def test_console_live_conference_mute(browser, server, app, tmp_path):

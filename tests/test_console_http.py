@@ -9,21 +9,8 @@ import re
 import pytest
 import requests
 
-from console_rig import AC, App, OTHER, OTHER_TOKEN, TOKEN, get, meeting, scrape, start, value
-
-
-@pytest.fixture
-def app():
-    a = App()
-    yield a
-    a.http.stop()
-
-
-@pytest.fixture
-def server(tmp_path, app):
-    srv = start(tmp_path, app, clock="10")
-    yield srv
-    srv.stop()
+from console_rig import AC, OTHER, OTHER_TOKEN, TOKEN, get, meeting, scrape, value
+from console_rig import app, server  # noqa: F401  (pytest fixtures)
 
 
 def post(server, path, auth=(AC, TOKEN), header=True, headers=None, **kw):

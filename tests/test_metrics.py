@@ -5,25 +5,12 @@ from __future__ import annotations
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from console_rig import AC, App, get, meeting, scrape, start, value
+from console_rig import AC, get, meeting, scrape, start, value
+from console_rig import app, server  # noqa: F401  (pytest fixtures)
 
 
 def total(samples, name):
     return sum(v for (n, _), v in samples.items() if n == name)
-
-
-@pytest.fixture
-def app():
-    a = App()
-    yield a
-    a.http.stop()
-
-
-@pytest.fixture
-def server(tmp_path, app):
-    srv = start(tmp_path, app, clock="10")
-    yield srv
-    srv.stop()
 
 
 def test_counters_move_with_a_conference(server, app, tmp_path):
