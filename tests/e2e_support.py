@@ -10,7 +10,8 @@ import soundfile as sf
 from flask import Flask, Response, request
 from twilio.request_validator import RequestValidator
 
-from fsbridge.local import CallbackLog, HttpApp
+from fsbridge.config import Number
+from fsbridge.local import CallbackLog, HttpApp, start_bridge
 
 AC = "AC" + "7" * 32
 TOKEN = "e2e-auth-token"
@@ -21,6 +22,32 @@ FREQ = {"Mary": 1100, "Alice": 1300, "Bob": 1500, "Charles": 1700}
 
 
 # ---------------------------------------------------------------------------------------------- helpers
+def texml_bridge(tmp_path, app_server, number, conference_attrs=""):
+    """An in-process bridge (clock SPEED, under ``tmp_path/tx``) whose TeXML ``number`` fetches
+    ``app_server``'s ``/tvoice``, which puts every caller into the room ``t-room`` with Telnyx-style status
+    callbacks (``/cb-t``; start end join leave) plus ``conference_attrs`` (e.g. ``' beep="false"'``)."""
+    srv = start_bridge(str(tmp_path / "tx"), accounts={AC: TOKEN}, clock=SPEED,
+                       numbers=[Number(number, AC, app_server.url + "/tvoice", dialect="texml")])
+    app_server.routes["/tvoice"] = lambda form: Response(
+        '<Response><Dial><Conference statusCallback="/cb-t" statusCallbackEvent="start end join leave"%s>'
+        't-room</Conference></Dial></Response>' % conference_attrs, mimetype="text/xml")
+    return srv
+
+
+def serve_toml_head(work, db="serve.sqlite"):
+    """The ``[server]`` (127.0.0.1, port 0) and ``[storage]`` (SQLite ``{work}/{db}``, audio and recordings
+    under ``work``) sections of an fsbridge.toml, for tests that load a config file or run ``fsbridge serve``."""
+    return f"""
+[server]
+host = "127.0.0.1"
+port = 0
+[storage]
+database_url = "sqlite:///{work}/{db}"
+audio_dir = "{work}/audio"
+recordings_dir = "{work}/recordings"
+"""
+
+
 def tone_track(path, total_s, bursts, hz):
     """A WAV: silence of ``total_s`` seconds with a ``hz`` tone (amplitude 8000) in each (start, end) burst."""
     x = np.zeros(int(total_s * RATE), np.float64)

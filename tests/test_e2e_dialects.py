@@ -12,7 +12,7 @@ from flask import Response
 
 from fsbridge.config import Number
 from fsbridge.local import start_bridge
-from e2e_support import AC, SPEED, TOKEN, place
+from e2e_support import AC, SPEED, TOKEN, place, texml_bridge
 
 
 # ---------------------------------------------------------------------------------------------- other dialects
@@ -59,12 +59,8 @@ def test_jambonz_conference_hooks(app_server, tmp_path):
 def test_texml_number_parameters(app_server, tmp_path):
     """A TeXML number: Telnyx's request parameters (CallSidLegacy …) and Telnyx-style status callbacks."""
     tnum = "+15550004000"
-    srv = start_bridge(str(tmp_path / "tx"), accounts={AC: TOKEN}, clock=SPEED,
-                       numbers=[Number(tnum, AC, app_server.url + "/tvoice", dialect="texml")])
+    srv = texml_bridge(tmp_path, app_server, tnum)
     try:
-        app_server.routes["/tvoice"] = lambda form: Response(
-            '<Response><Dial><Conference statusCallback="/cb-t" statusCallbackEvent="start end join leave">'
-            't-room</Conference></Dial></Response>', mimetype="text/xml")
         t1 = place(srv, "+15557770001", "silence:", to=tnum, TimeLimit="3")
         assert srv.bridge.wait_call(t1, 20)
         assert app_server.callbacks.wait_for(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Response
 
-from e2e_support import AC, SPEED, TOKEN, place
+from e2e_support import AC, SPEED, TOKEN, place, texml_bridge
 from fsbridge.config import Number
 from fsbridge.local import start_bridge
 
@@ -15,12 +15,8 @@ TNUM = "+15550004000"
 def test_texml_conference_start_and_end_carry_the_participant_call(app_server, tmp_path):
     """conference-start carries the call whose join started the conference; conference-end the call that
     left last (the seed's ``end`` example: CallSid = CallSidLegacy, From, To of a participant)."""
-    srv = start_bridge(str(tmp_path / "tx"), accounts={AC: TOKEN}, clock=SPEED,
-                       numbers=[Number(TNUM, AC, app_server.url + "/tvoice", dialect="texml")])
+    srv = texml_bridge(tmp_path, app_server, TNUM, ' beep="false"')
     try:
-        app_server.routes["/tvoice"] = lambda form: Response(
-            '<Response><Dial><Conference statusCallback="/cb-t" statusCallbackEvent="start end join leave" '
-            'beep="false">t-room</Conference></Dial></Response>', mimetype="text/xml")
         t1 = place(srv, "+15557770001", "silence:", to=TNUM, TimeLimit="6")
         app_server.wait_event("participant-join")
         t2 = place(srv, "+15557770002", "silence:", to=TNUM, TimeLimit="3")

@@ -10,7 +10,7 @@ import pytest
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-from e2e_support import AC, NUMBER, TOKEN, conference_twiml
+from e2e_support import AC, NUMBER, TOKEN, conference_twiml, serve_toml_head
 from fsbridge.app import BridgeServer
 from fsbridge.config import ConfigError, load_file
 
@@ -21,14 +21,7 @@ def _toml(tmp_path, app_url, keys=f'[{{sid = "{KEY}", secret = "{SECRET}"}}]'):
     work = tmp_path / "bridge"
     work.mkdir(exist_ok=True)
     path = tmp_path / "fsbridge.toml"
-    path.write_text(f"""
-[server]
-host = "127.0.0.1"
-port = 0
-[storage]
-database_url = "sqlite:///{work}/fsbridge.sqlite"
-audio_dir = "{work}/audio"
-recordings_dir = "{work}/recordings"
+    path.write_text(serve_toml_head(work, 'fsbridge.sqlite') + f"""
 [engine]
 clock = "10"
 [http]

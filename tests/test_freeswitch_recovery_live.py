@@ -26,8 +26,9 @@ from fsbridge.engines.freeswitch import FreeSwitchEngine
 from fsbridge.engines.freeswitch.transport import FsInboundESL
 from fsbridge.local import CallbackLog, HttpApp, start_bridge
 
+from e2e_support import serve_toml_head
 from test_app_serve import Serve
-from test_freeswitch_live_e2e import _env
+from test_freeswitch_live_e2e import _env, kill_legs
 
 pytestmark = pytest.mark.freeswitch
 
@@ -103,14 +104,7 @@ def wait_fs(conn, room, pred, timeout=10):
 def serve_config(tmp_path, app_url):
     host, port, password, sock_host, sock_port, number, _ = _env()
     path = tmp_path / "fsbridge.toml"
-    path.write_text(f"""
-[server]
-host = "127.0.0.1"
-port = 0
-[storage]
-database_url = "sqlite:///{tmp_path}/serve.sqlite"
-audio_dir = "{tmp_path}/audio"
-recordings_dir = "{tmp_path}/recordings"
+    path.write_text(serve_toml_head(tmp_path) + f"""
 [engine]
 type = "freeswitch"
 [freeswitch]
@@ -169,11 +163,7 @@ def test_live_bridge_killed_and_restarted_calls_survive_and_are_controllable(tmp
         seqs = [int(c["SequenceNumber"]) for c in app.callbacks.items]
         assert seqs == list(range(1, len(seqs) + 1))
     finally:
-        for leg in legs:
-            try:
-                conn.api("uuid_kill %s" % leg)
-            except Exception:
-                pass
+        kill_legs(conn, legs)
         if first.proc.poll() is None:
             first.proc.kill()
         if second is not None:
@@ -217,11 +207,7 @@ def test_live_freeswitch_killed_and_restarted_rooms_end_and_new_calls_are_served
         fresh = [c for c in app.callbacks.items if c.get("ParticipantLabel") == "Carol"][0]
         assert fresh["ConferenceSid"] != cf and fresh["SequenceNumber"] == "1"
     finally:
-        for leg in legs:
-            try:
-                engine.esl.api("uuid_kill %s" % leg)
-            except Exception:
-                pass
+        kill_legs(engine.esl, legs)
         server.stop()
         app.http.stop()
 
@@ -261,10 +247,7 @@ def test_live_call_stuck_in_socket_is_served_by_the_next_bridge(tmp_path):
         assert engine.wait_connected(10)
         app.wait(lambda n: ("participant-join", "Dora") in n)
     finally:
-        try:
-            conn.api("uuid_kill %s" % leg)
-        except Exception:
-            pass
+        kill_legs(conn, [leg])
         dead.close()
         if server is not None:
             server.stop()

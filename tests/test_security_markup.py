@@ -20,6 +20,7 @@ from fsbridge.redact import RedactFilter, redact
 from fsbridge.store import Store
 from fsbridge.store.db import make_engine as make_db
 from fsbridge.textsafe import keep
+from e2e_support import serve_toml_head
 from security_support import AC, Site, bridge, call_number, xml
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -136,14 +137,7 @@ def test_serve_logs_no_credentials(tmp_path):
     """Item 8 through the entry point: ``fsbridge serve`` logs its numbers' voice URLs at INFO; the userinfo
     and the token in them are masked."""
     cfg = tmp_path / "fsbridge.toml"
-    cfg.write_text(f"""
-[server]
-host = "127.0.0.1"
-port = 0
-[storage]
-database_url = "sqlite:///{tmp_path}/serve.sqlite"
-audio_dir = "{tmp_path}/audio"
-recordings_dir = "{tmp_path}/recordings"
+    cfg.write_text(serve_toml_head(tmp_path) + f"""
 [[accounts]]
 sid = "{AC}"
 auth_token = "tok"
