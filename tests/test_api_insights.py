@@ -114,3 +114,37 @@ def test_unknown_foreign_purged_and_unauthenticated(api):
     r = requests.get(f"{api.base}/v1/Conferences", params={"CreatedAfter": "yesterday"}, auth=(AC_A, TOKEN_A),
                      timeout=10)
     assert r.status_code == 400 and r.json()["code"] == 21201
+
+
+def test_participant_summaries_through_the_sdk(api):
+    from twilio.rest.insights.v1.conference.conference_participant import ConferenceParticipantInstance
+    _seed(api.store, api.tmp)
+    client = _client(api)
+    conf = client.insights.v1.conferences(CF1)
+    model = [k.lstrip("_") for k in vars(ConferenceParticipantInstance(client.insights.v1, {}, CF1))
+             if k not in ("_version", "_solution", "_context")]
+    assert list(wi.PARTICIPANT_SUMMARY_FIELDS) == model
+    raw = requests.get(f"{api.base}/v1/Conferences/{CF1}/Participants/{_sid('CA', 1)}", auth=(AC_A, TOKEN_A),
+                       timeout=10).json()
+    assert list(raw) == model
+    listed = conf.conference_participants.list(page_size=2)
+    assert [p.call_sid for p in listed] == [_sid("CA", n) for n in (1, 2, 4, 3)]
+    alice = conf.conference_participants(_sid("CA", 1)).fetch()
+    assert (alice.participant_sid, alice.conference_sid, alice.account_sid) == (_sid("CA", 1), CF1, AC_A)
+    assert (alice._from, alice.call_status, alice.is_moderator, alice.is_coach) == (
+        "+1555001", "completed", True, False)
+    assert (alice.join_time, alice.leave_time, alice.duration_seconds) == (T0, T0 + timedelta(seconds=100), 100)
+    assert (alice.processing_state, alice.conference_region) == ("complete", "us1")
+    for name in wi.PARTICIPANT_NO_SOURCE:
+        assert getattr(alice, name) is None
+    bob = conf.conference_participants(_sid("CA", 2)).fetch()
+    assert (bob.join_time, bob.leave_time, bob.duration_seconds) == (
+        T0 + timedelta(seconds=5), T0 + timedelta(seconds=20), 15)
+    live = client.insights.v1.conferences(CF2).conference_participants(_sid("CA", 5)).fetch()
+    assert (live.call_status, live.leave_time, live.processing_state) == ("answered", None, "in_progress")
+    assert [p.call_sid for p in conf.conference_participants.list(participant_sid=_sid("CA", 4))] == [_sid("CA", 4)]
+    assert conf.conference_participants.list(events="mute") == []
+    for cf, ca in ((CF1, _sid("CA", 9)), (CF3, _sid("CA", 6))):   # unknown participant; another account's room
+        with pytest.raises(TwilioRestException) as exc:
+            client.insights.v1.conferences(cf).conference_participants(ca).fetch()
+        assert (exc.value.status, exc.value.code) == (404, 20404)

@@ -163,3 +163,6 @@ def fetch_conference(ConferenceSid: str):
     if found is None:
         raise not_found()
     return jsonify(summary(found, _base(), ctx().region))
+
+
+from fsbridge.api import insights_participants  # noqa: E402,F401 - registers the participant routes on bp

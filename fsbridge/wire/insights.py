@@ -57,3 +57,22 @@ CONFERENCE_SUMMARY_FIELDS = (
     "recording_enabled", "detected_issues", "tags", "tag_info", "processing_state", "url", "links")
 #: Twilio fields with no source in fsbridge: always null
 NO_SOURCE = ("max_participants", "detected_issues", "tags", "tag_info")
+
+# --- Conference Participant Summary -------------------------------------------------------------------------
+PARTICIPANTS_LIST_KEY = "participants"
+PARTICIPANT_SID = "ParticipantSid"
+LABEL = "Label"
+EVENTS = "Events"
+#: REST 2010 participant status → Insights call_status (CallStatus enum); statuses not listed → null
+CALL_STATUS_FROM_PARTICIPANT = {tw.P_CONNECTED: "answered", tw.P_COMPLETE: tw.COMPLETED, tw.P_FAILED: "fail",
+                                tw.P_RINGING: tw.RINGING}
+PARTICIPANT_SUMMARY_FIELDS = (
+    "participant_sid", "label", "conference_sid", "call_sid", "account_sid", "call_direction", "from", "to",
+    "call_status", "country_code", "is_moderator", "join_time", "leave_time", "duration_seconds",
+    "outbound_queue_length", "outbound_time_in_queue", "jitter_buffer_size", "is_coach", "coached_participants",
+    "participant_region", "conference_region", "call_type", "processing_state", "properties", "events",
+    "metrics", "url")
+#: participant fields with no source in fsbridge (yet): always null
+PARTICIPANT_NO_SOURCE = ("call_direction", "country_code", "outbound_queue_length", "outbound_time_in_queue",
+                         "jitter_buffer_size", "participant_region", "call_type", "properties", "events",
+                         "metrics")
