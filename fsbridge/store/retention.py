@@ -57,7 +57,7 @@ class PurgeResult:
     callbacks: int = 0
 
 
-def purge(engine: Engine, cutoff: datetime, *, batch: int = 200, pause: Callable[[], None] = lambda: None,
+def purge(engine: Engine, cutoff: datetime, *, batch: int = 50, pause: Callable[[], None] = lambda: None,
           remove_file: Callable[[str], None] = os.remove) -> PurgeResult:
     """Delete completed conferences created before ``cutoff`` (aware or naive UTC) and their participants,
     recordings (rows and files), applied-event marks and callback configurations, plus finished
@@ -119,7 +119,7 @@ class RetentionPurger:
     """
 
     def __init__(self, engine: Engine, months: int = DEFAULT_MONTHS, interval: float = 3600.0, *,
-                 batch: int = 200, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+                 batch: int = 50, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
         self.engine = engine
         self.months = months
         self.interval = interval
