@@ -23,13 +23,16 @@ class FakeCall:
     replaced by ``uid`` when given); answers every app command like FreeSWITCH did in that transcript.
     ``fake``: the :class:`FakeFreeSwitch` whose model rooms the ``conference`` app joins (add-member goes to
     the inbound connections and to this socket, finding 28). ``refuse_join``: behave as a full room
-    (finding 26). ``received``: every command the app sent.
+    (finding 26). ``received``: every command the app sent. ``connect_delay``: seconds FreeSWITCH takes to
+    answer ``connect`` (a CPU-bound FreeSWITCH, issue 21); with ``connect_lock`` (a semaphore shared by
+    many calls) the delays are served one after another, as a saturated FreeSWITCH does.
     """
 
     def __init__(self, fake: Optional[FakeFreeSwitch], host: str, port: int,
                  session: str = "basic", uid: Optional[str] = None, refuse_join: bool = False,
-                 variables=()):
+                 variables=(), connect_delay: float = 0.0, connect_lock=None):
         self.fake, self.host, self.port = fake, host, port
+        self.connect_delay, self.connect_lock = connect_delay, connect_lock
         self.records = read_transcript(fixture("outbound/%s.outbound_session.esl.txt" % session))
         self.refuse_join = refuse_join
         self.variables: Dict[str, str] = {}   # channel variables the app set (set/unset executes)
@@ -121,6 +124,9 @@ class FakeCall:
         first, *hdr = cmd.split("\n")
         headers = dict(h.split(": ", 1) for h in hdr if ": " in h)
         if first == "connect":
+            if self.connect_delay:
+                with (self.connect_lock or gevent.lock.DummySemaphore()):
+                    gevent.sleep(self.connect_delay)  # the delay is data: how slow FreeSWITCH is
             self.send(self.connect_reply)
         elif first == "myevents":
             self.send(reply("+OK Events Enabled"))

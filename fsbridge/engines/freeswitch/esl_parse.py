@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from typing import IO, Iterable, List, Optional, Tuple
 from urllib.parse import unquote
@@ -84,6 +85,11 @@ class ESLMessage:
         return self.get(CONTENT_TYPE)
 
 
+#: a character a header name may not hold (colon or white space); one regex search instead of a per-character
+#: generator (the parser's top cost on a busy FreeSWITCH: issue 21 profile)
+_BAD_NAME = re.compile(r"[:\s]")
+
+
 def _split_line(line: str, decode: bool) -> Tuple[str, str]:
     if ": " in line:
         name, value = line.split(": ", 1)
@@ -91,9 +97,9 @@ def _split_line(line: str, decode: bool) -> Tuple[str, str]:
         name, value = line[:-1], ""
     else:
         raise ESLParseError("not a header line: %r" % line[:80])
-    if not name or ":" in name or any(ch.isspace() for ch in name):
+    if not name or _BAD_NAME.search(name):
         raise ESLParseError("bad header name: %r" % name[:80])
-    if decode:
+    if decode and "%" in value:
         value = unquote(value)
     return name, value
 

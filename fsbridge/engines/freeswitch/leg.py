@@ -64,12 +64,13 @@ class FreeSwitchCallLeg:
         session.register_handle("CLOSED", self._on_closed)
 
     # -- setup / teardown -------------------------------------------------------------------------
-    def setup(self, linger: bool = True) -> None:
-        """``myevents``, ``event plain CUSTOM conference::maintenance``, ``linger`` (outbound/basic)."""
-        self.session.send(wire.CMD_MYEVENTS)
-        self.session.send(wire.OUTBOUND_CONFERENCE_EVENTS)
+    def setup(self, linger: bool = True, timeout: Optional[float] = None) -> None:
+        """``myevents``, ``event plain CUSTOM conference::maintenance``, ``linger`` (outbound/basic); each
+        waits ``timeout`` s for its reply (default: the session's ``send_timeout``)."""
+        self.session.send(wire.CMD_MYEVENTS, timeout=timeout)
+        self.session.send(wire.OUTBOUND_CONFERENCE_EVENTS, timeout=timeout)
         if linger:
-            self.session.send(wire.CMD_LINGER)
+            self.session.send(wire.CMD_LINGER, timeout=timeout)
 
     def close(self) -> None:
         """End the session: hang up if still up, send ``exit`` (plain linger never closes — finding 30),

@@ -21,10 +21,13 @@ accept (no 0.1 s polling) and port 0 (greenswitch exits the process when the bou
 from __future__ import annotations
 
 import logging
+import time
+from collections import deque
 from typing import Callable, Dict, Optional
 
 import gevent
 import gevent.event
+import gevent.lock
 import gevent.socket
 from greenswitch import esl as gesl
 
@@ -57,9 +60,10 @@ class FsOutboundSession(StrictESLMixin, gesl.OutboundSession):
         self.expected_events = {}
         self._outbound_connected = False
 
-    def connect(self):
-        """``connect`` → the channel data (an :class:`ESLMessage`; headers decoded, finding 27)."""
-        reply = self.send(wire.CMD_CONNECT)
+    def connect(self, timeout: Optional[float] = None):
+        """``connect`` → the channel data (an :class:`ESLMessage`; headers decoded, finding 27).
+        ``timeout`` s (default :attr:`send_timeout`); :class:`EngineError` when it passes."""
+        reply = self.send(wire.CMD_CONNECT, timeout=timeout)
         self.session_data = reply
         self._outbound_connected = True
         return reply
@@ -86,13 +90,21 @@ class OutboundServer(gesl.OutboundESLServer):
     JOIN_REFUSED and join bookkeeping to that engine, replacing the engine's own server). ``port`` 0 picks a free port (tests); :attr:`bound_port` is the real one after
     :meth:`start`. ``on_event`` receives JOIN_REFUSED NativeEvents of legs. ``profile``: the
     mod_conference profile joins use.
+
+    Call setup under load (issue 21 item 3): a caller is never hung up by the bridge's own timeouts while
+    FreeSWITCH is slow. At most ``max_setup`` sessions run their setup (``connect``, ``myevents``, ``event``,
+    ``linger``) at once; the others wait their turn with the socket accepted (backpressure: a CPU-bound
+    FreeSWITCH is not handed hundreds of commands at once; FreeSWITCH's ``socket`` app waits for ever for
+    ``connect`` — rescue.py). Each setup command waits :meth:`setup_deadline` s: ``setup_timeout``, or 4×
+    the slowest of the last 64 setups when that is longer (adaptive). A closed socket still ends the wait
+    at once. A setup slower than ``slow_setup`` s is logged with the call, the time and the queue length.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 8084,
                  on_call: Optional[Callable[[FreeSwitchCallLeg], None]] = None,
                  on_event: Optional[Callable[[n.NativeEvent], None]] = None,
                  max_connections: int = 500, timeout: float = 10.0, profile: str = render.PROFILE,
-                 engine=None):
+                 engine=None, setup_timeout: float = 60.0, max_setup: int = 32, slow_setup: float = 1.0):
         super().__init__(bind_address=host, bind_port=port, application=_NoApplication,
                          max_connections=max_connections)
         self.on_call = on_call
@@ -104,6 +116,11 @@ class OutboundServer(gesl.OutboundESLServer):
         self.legs: Dict[str, FreeSwitchCallLeg] = {}
         self._accept_greenlet: Optional[gevent.Greenlet] = None
         self._sessions = set()
+        self.setup_timeout = setup_timeout
+        self.slow_setup = slow_setup
+        self._setup_gate = gevent.lock.BoundedSemaphore(max_setup)
+        self._setup_waiting = 0
+        self._setup_times: deque = deque(maxlen=64)
         if engine is not None:
             engine.attach_outbound(self)
 
@@ -140,24 +157,39 @@ class OutboundServer(gesl.OutboundESLServer):
         session = FsOutboundSession(addr, sock, timeout=self.timeout)
         session.start_event_handlers()
         leg = None
+        counted = False
         try:
             refuse = self.connection_count >= self.max_connections or not self._running
             # never close an accepted socket before ``connect``: FreeSWITCH would leave that call stuck in
             # the socket application for ever (recovery-findings §4); ``connect`` + ``exit`` hands it to the
             # dialplan's next action instead
-            session.connect()
+            self._setup_waiting += 1
+            queued, accepted = True, time.monotonic()
+            try:
+                with self._setup_gate:
+                    self._setup_waiting -= 1
+                    queued = False
+                    t0 = time.monotonic()
+                    session.connect(timeout=self.setup_deadline())
+                    took = time.monotonic() - t0
+                    if not refuse:
+                        leg = FreeSwitchCallLeg(session, on_event=self.on_event)
+                        leg.profile = self.profile
+                        if self.prepare_leg is not None:
+                            self.prepare_leg(leg)
+                        leg.setup(timeout=self.setup_deadline())
+                    self._setup_done(session, accepted, t0, took)
+            finally:
+                if queued:  # killed while waiting its turn
+                    self._setup_waiting -= 1
             if refuse:
                 log.warning("outbound socket: %s, refusing call %s", "draining" if not self._running else
                             "%d calls" % self.connection_count, session.session_data.get(wire.H_UNIQUE_ID, "?")
                             if session.session_data else "?")
                 session.send(wire.CMD_EXIT, timeout=2)
                 return
-            leg = FreeSwitchCallLeg(session, on_event=self.on_event)
-            leg.profile = self.profile
-            if self.prepare_leg is not None:
-                self.prepare_leg(leg)
-            leg.setup()
             self.connection_count += 1
+            counted = True
             self.legs[leg.unique_id] = leg
             if self.on_call is None:
                 log.warning("call %s arrived but no call handler is set; hanging up", leg.unique_id)
@@ -171,12 +203,31 @@ class OutboundServer(gesl.OutboundESLServer):
         except Exception:
             log.exception("outbound call handler failed")
         finally:
-            if leg is not None:
+            if counted:
                 self.connection_count -= 1
+            if leg is not None:
                 self.legs.pop(leg.unique_id, None)
                 leg.close()
             else:
                 session.stop()
+
+    def setup_deadline(self) -> float:
+        """Seconds one setup command may wait for FreeSWITCH: ``setup_timeout``, or 4× the slowest of the
+        last 64 setups when that is longer (a FreeSWITCH getting slower gets more time, not hang-ups)."""
+        slowest = max(self._setup_times, default=0.0)
+        return max(self.setup_timeout, 4.0 * slowest)
+
+    def _setup_done(self, session, accepted: float, t0: float, connect_s: float) -> None:
+        now = time.monotonic()
+        self._setup_times.append(now - t0)
+        if now - accepted >= self.slow_setup:
+            data = session.session_data
+            log.warning("slow call setup %s: %.2f s from accept (%.2f s queued behind "
+                        "other setups, 'connect' answered in %.2f s, myevents/event/linger %.2f s; %d calls "
+                        "waiting their turn, next deadline %.0f s)",
+                        data.get(wire.H_UNIQUE_ID, "?") if data is not None else "?", now - accepted,
+                        t0 - accepted, connect_s, now - t0 - connect_s, self._setup_waiting,
+                        self.setup_deadline())
 
     def close_listener(self) -> None:
         """Stop accepting new calls (the listening socket closes: FreeSWITCH's ``socket`` application fails

@@ -1,0 +1,375 @@
+"""The FreeSWITCH path's own cost (issue 21): the real FreeSwitchEngine + runtime + store + outbox + HTTP
+callbacks, driven by the fake FreeSWITCH (tests/fakes: real TCP, recorded event shapes).
+
+Usage: ``python3 bench/freeswitch.py [--calls 200] [--rooms 20] [--talk-rounds 3] [--updates 400]
+[--rate 200] [--runs 3] [--profile out.prof]``
+
+Layout: the bridge (``start_bridge`` with a :class:`FreeSwitchEngine`, SQLite store, callback outbox) runs
+in a child process (``--serve``), so its CPU (``/proc/PID/stat`` utime+stime) is the bridge's alone; this
+process runs the fake FreeSWITCH (inbound ESL + one FakeCall per caller on the bridge's outbound socket),
+the customer's app (``/voice`` → ``<Dial><Conference>``, ``/cb`` records arrival times) and the REST client.
+
+Phases per run: **joins** (``--calls`` callers arrive at once through the outbound socket, spread over
+``--rooms`` rooms; until every participant-join callback arrived), **talk** (start-talking/stop-talking
+for every member, ``--talk-rounds`` rounds, paced at ``--talk-rate`` events/s; until every
+participant-speech-start callback arrived), **rest** (``--updates`` REST mute/unmute at ``--rate`` req/s,
+each confirmed by FreeSWITCH's mute-member/unmute-member event; until every participant-mute/unmute
+callback arrived), **hangup** (every caller hangs up; until every conference-end callback; RSS before the
+joins and after). Printed: bridge CPU per joining call, per callback (talk phase: CPU / callbacks
+delivered), per REST update; REST latency p50/p99; added latency = the fake's start-talking event written
+→ the callback's arrival at the app (p50/p99; includes two loopback hops), and each as a range over runs.
+``--profile FILE`` runs the bridge under cProfile and writes FILE (last run).
+"""
+from gevent import monkey
+
+monkey.patch_all()
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from collections import defaultdict, deque  # noqa: E402
+from urllib.parse import parse_qsl  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
+
+import gevent  # noqa: E402
+import gevent.event  # noqa: E402
+import requests  # noqa: E402
+from gevent.pywsgi import WSGIServer  # noqa: E402
+
+AC = "AC" + "9" * 32
+TOKEN = "bench-token"
+NUMBER = "7200"
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def serve(argv):
+    """Child: the bridge on the FreeSWITCH engine; prints one JSON line with its ports, then serves."""
+    host, port, password, workdir, voice, out_port, prof = argv
+    from fsbridge.config import Number
+    from fsbridge.engines.freeswitch import FreeSwitchEngine
+    from fsbridge.local import start_bridge
+    import logging
+    logging.basicConfig(level=logging.WARNING, format="bridge %(levelname)s %(name)s: %(message)s")
+    profiler = None
+    if prof != "-":
+        import cProfile
+        profiler = cProfile.Profile()
+        profiler.enable()
+    engine = FreeSwitchEngine(host, int(port), password, outbound_port=int(out_port), command_timeout=5)
+    server = start_bridge(workdir, accounts={AC: TOKEN}, numbers=[Number(NUMBER, AC, voice)], engine=engine,
+                          fetch_timeout=10.0, capture_heard=False)  # as `fsbridge serve`
+    engine.set_call_handler(server.bridge.on_call)
+    engine.wait_connected(10)
+    print(json.dumps({"outbound_port": engine.outbound_port, "base_url": server.base_url}), flush=True)
+    snaps = []
+    if os.environ.get("FSBENCH_TRACEMALLOC"):
+        import tracemalloc
+        tracemalloc.start(int(os.environ["FSBENCH_TRACEMALLOC"]))
+    while True:  # the parent writes "snap" lines (tracemalloc) and closes stdin to stop us
+        line = gevent.get_hub().threadpool.apply(sys.stdin.readline)
+        if not line:
+            break
+        if line.strip() == "trim":  # glibc keeps freed heap pages: hand them back (RSS after calls, item 4)
+            import ctypes
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        if line.strip() == "snap" and os.environ.get("FSBENCH_TRACEMALLOC"):
+            import gc
+            import tracemalloc
+            gc.collect()
+            snaps.append(tracemalloc.take_snapshot())
+            if len(snaps) >= 2:
+                top = snaps[-1].compare_to(snaps[0], "traceback")
+                print("tracemalloc: %+.1f KiB since the first snapshot; top growth:"
+                      % (sum(t.size_diff for t in top) / 1024), file=sys.stderr)
+                for t in top[:12]:
+                    print("  %+8.1f KiB %+6d blocks  %s" % (t.size_diff / 1024, t.count_diff,
+                          " <- ".join("%s:%d" % (f.filename.rsplit("/", 2)[-1], f.lineno)
+                                      for f in list(t.traceback)[:5])), file=sys.stderr)
+                sys.stderr.flush()
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(prof)
+    os._exit(0)
+
+
+class App:
+    """The customer's app: /voice → a conference (room by arrival order), /cb records (form, arrival)."""
+
+    def __init__(self, rooms):
+        self.rooms, self.count = rooms, 0
+        self.voice = {}                     # From → CallSid
+        self.cbs = []                       # (monotonic arrival, form)
+        self.by_event = defaultdict(int)
+        self.changed = gevent.event.Event()
+        self.server = WSGIServer(("127.0.0.1", 0), self.wsgi, log=None, error_log=None)
+        self.server.start()
+        self.url = "http://127.0.0.1:%d" % self.server.server_port
+
+    def wsgi(self, environ, start_response):
+        now = time.monotonic()
+        form = dict(parse_qsl(environ["wsgi.input"].read().decode()))
+        if environ["PATH_INFO"] == "/cb":
+            self.cbs.append((now, form))
+            self.by_event[form.get("StatusCallbackEvent")] += 1
+            self.changed.set()
+            start_response("204 No Content", [])
+            return [b""]
+        self.voice[form.get("From")] = form.get("CallSid")
+        room = "R%d" % (self.count % self.rooms)
+        self.count += 1
+        body = ('<Response><Dial><Conference statusCallback="%s/cb" statusCallbackEvent="start end join leave '
+                'mute speaker">%s</Conference></Dial></Response>' % (self.url, room)).encode()
+        start_response("200 OK", [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    def wait(self, event, count, timeout):
+        """Block until ``count`` callbacks ``event`` arrived (False after ``timeout`` s)."""
+        deadline = time.monotonic() + timeout
+        while self.by_event[event] < count:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self.changed.clear()
+            self.changed.wait(min(left, 1.0))
+        return True
+
+
+def cpu_s(pid):
+    """utime+stime of ``pid`` in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def rss_mb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    return 0.0
+
+
+def pct(xs, q):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * len(xs)))] * 1000 if xs else float("nan")
+
+
+class LiveCalls:
+    """Callers on a live FreeSWITCH (``FSBRIDGE_TEST_ESL=host:port:password``): ``originate`` loopback calls
+    to 7200 (freeswitch-conf's dialplan → ``socket 127.0.0.1:8084``), each with its own caller number and
+    A-leg uuid (hung up with ``uuid_kill``, never ``hupall``: the FreeSWITCH is shared)."""
+
+    def __init__(self, spec):
+        from greenswitch import InboundESL
+        host, port, password = spec.split(":", 2)
+        self.esl = InboundESL(host, int(port), password)
+        self.esl.connect()
+        self.uids = []
+
+    def place(self, i):
+        uid = "b1000000-0000-4000-8000-%012d" % i
+        self.uids.append(uid)
+        self.esl.send("bgapi originate {origination_uuid=%s,origination_caller_id_number=9%06d}"
+                      "loopback/%s/default &park()" % (uid, i, NUMBER))
+
+    def hangup_all(self):
+        for uid in self.uids:
+            self.esl.send("bgapi uuid_kill %s" % uid)
+
+
+def one_run(args, prof):
+    live = os.environ.get("FSBRIDGE_TEST_ESL") if args.live else None
+    app = App(args.rooms)
+    work = tempfile.mkdtemp(prefix="fsbench-")
+    if live:
+        host, port, password = live.split(":", 2)
+        return live_run(args, prof, app, work, host, port, password)
+    from fakes import FakeCall, FakeFreeSwitch
+    fake = FakeFreeSwitch().start()
+    child = subprocess.Popen([sys.executable, __file__, "--serve", "127.0.0.1", str(fake.port), "ClueCon", work,
+                              app.url + "/voice", "0", prof], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    info = json.loads(child.stdout.readline())
+    pid, out = child.pid, {}
+    gevent.sleep(0.5)  # let the child's start-up CPU settle before the first reading (not synchronisation)
+    out["rss_idle"] = rss_mb(pid)
+    child.stdin.write(b"snap\n")
+    child.stdin.flush()
+    # -- joins
+    c0 = cpu_s(pid)
+    calls = []
+    for i in range(args.calls):
+        call = FakeCall(fake, "127.0.0.1", info["outbound_port"], uid="b0000000-0000-4000-8000-%012d" % i)
+        call.connect_reply = call.connect_reply.replace(b"Caller-Caller-ID-Number: 1000\n",
+                                                        b"Caller-Caller-ID-Number: 9%06d\n" % i)
+        calls.append(call.start())
+    assert app.wait("participant-join", args.calls, args.timeout), "joins: %d of %d, voice %d, cbs %r" % (
+        app.by_event["participant-join"], args.calls, len(app.voice), [c.received for c in calls[:2]])
+    app.wait("conference-start", args.rooms, 30)
+    out["join_ms"] = (cpu_s(pid) - c0) * 1000 / args.calls
+    sid_of = {c.uid: app.voice["9%06d" % i] for i, c in enumerate(calls)}
+    members = [fake.find(c.uid) for c in calls]
+    # -- talk
+    gevent.sleep(0.5)  # the start rule's unmutes settle (load pacing)
+    sent = defaultdict(deque)
+    n0, c0 = len(app.cbs), cpu_s(pid)
+    gap = 1.0 / args.talk_rate
+    for _ in range(args.talk_rounds):
+        for state in (True, False):
+            for m in members:
+                m.talking = state
+                raw = fake.member_event("start-talking" if state else "stop-talking", m)
+                if state:
+                    sent[sid_of[m.uid]].append(time.monotonic())
+                fake.broadcast(raw)
+                gevent.sleep(gap)
+    want = args.talk_rounds * len(members)
+    app.wait("participant-speech-start", want, 60)
+    app.wait("participant-speech-stop", want, 60)
+    delivered = len(app.cbs) - n0
+    out["cb_ms"] = (cpu_s(pid) - c0) * 1000 / max(1, delivered)
+    out["talk_cbs"] = delivered
+    lat = []
+    for t, form in app.cbs[n0:]:
+        if form.get("StatusCallbackEvent") == "participant-speech-start" and sent[form["CallSid"]]:
+            lat.append(t - sent[form["CallSid"]].popleft())
+    out["added_p50"], out["added_p99"] = pct(lat, 0.5), pct(lat, 0.99)
+    # -- REST mute/unmute
+    room_of = {sid_of[c.uid]: members[i].room for i, c in enumerate(calls)}
+    rest_phase(args, app, info, pid, [sid_of[c.uid] for c in calls], room_of, out)
+    # -- hangup
+    for c in calls:
+        c.hangup()
+    app.wait("conference-end", args.rooms, 60)
+    for c in calls:
+        c.closed.wait(10)
+    gevent.sleep(1.0)  # outbox drains and greenlets exit before the RSS reading (not synchronisation)
+    out["rss_after"] = rss_mb(pid)
+    child.stdin.write(b"trim\n")
+    child.stdin.flush()
+    gevent.sleep(0.5)  # the child trims (not synchronisation of the measured work)
+    out["rss_trimmed"] = rss_mb(pid)
+    child.stdin.write(b"snap\n")
+    child.stdin.flush()
+    child.stdin.close()
+    child.wait(30)
+    fake.stop()
+    app.server.stop()
+    return out
+
+
+def rest_phase(args, app, info, pid, sids, room_of, out):
+    """REST mute/unmute at ``args.rate`` req/s round-robin over ``sids``; fills out[rest_*]."""
+    sess = requests.Session()
+    rest_lat, muted, asked = [], {}, defaultdict(int)
+    m0, u0, c0 = app.by_event["participant-mute"], app.by_event["participant-unmute"], cpu_s(pid)
+    t_start = time.monotonic()
+
+    def update(k):
+        sid = sids[k % len(sids)]
+        muted[sid] = not muted.get(sid, False)
+        asked[muted[sid]] += 1
+        t = time.monotonic()
+        r = sess.post("%s/2010-04-01/Accounts/%s/Conferences/%s/Participants/%s.json"
+                      % (info["base_url"], AC, room_of[sid], sid),
+                      data={"Muted": "true" if muted[sid] else "false"}, auth=(AC, TOKEN), timeout=30)
+        rest_lat.append(time.monotonic() - t)
+        assert r.status_code == 200, r.text
+    pool = []
+    for k in range(args.updates):
+        gevent.sleep(max(0.0, t_start + k / args.rate - time.monotonic()))
+        pool.append(gevent.spawn(update, k))
+    gevent.joinall(pool, raise_error=True)
+    out["rest_confirmed"] = float(app.wait("participant-mute", m0 + asked[True], 10)
+                                  and app.wait("participant-unmute", u0 + asked[False], 10))
+    out["rest_ms"] = (cpu_s(pid) - c0) * 1000 / args.updates
+    out["rest_p50"], out["rest_p99"] = pct(rest_lat, 0.5), pct(rest_lat, 0.99)
+
+
+def live_run(args, prof, app, work, host, port, password):
+    """One run against a live FreeSWITCH: joins and REST (no talk phase: loopback calls carry no speech)."""
+    child = subprocess.Popen([sys.executable, __file__, "--serve", host, port, password, work,
+                              app.url + "/voice", "8084", prof], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    info = json.loads(child.stdout.readline())
+    pid, out = child.pid, {}
+    gevent.sleep(0.5)  # start-up CPU settles (not synchronisation)
+    out["rss_idle"] = rss_mb(pid)
+    calls = LiveCalls("%s:%s:%s" % (host, port, password))
+    c0 = cpu_s(pid)
+    for i in range(args.calls):
+        calls.place(i)
+        gevent.sleep(1.0 / 20)  # FreeSWITCH's sessions-per-second limit (switch.conf.xml: 30) refuses faster
+    ok = app.wait("participant-join", args.calls, args.timeout)
+    out["join_ms"] = (cpu_s(pid) - c0) * 1000 / max(1, app.by_event["participant-join"])
+    out["joined"] = app.by_event["participant-join"]
+    joins = [f for _, f in app.cbs if f.get("StatusCallbackEvent") == "participant-join"]
+    room_of = {f["CallSid"]: f["ConferenceSid"] for f in joins}
+    gevent.sleep(0.5)  # the start rule's unmutes settle (load pacing)
+    if ok:
+        rest_phase(args, app, info, pid, list(room_of), room_of, out)
+    calls.hangup_all()
+    app.wait("conference-end", args.rooms, 60)
+    gevent.sleep(2.0)  # sockets close and the outbox drains before the RSS reading (not synchronisation)
+    out["rss_after"] = rss_mb(pid)
+    child.stdin.write(b"trim\n")
+    child.stdin.flush()
+    gevent.sleep(0.5)  # the child trims (not synchronisation of the measured work)
+    out["rss_trimmed"] = rss_mb(pid)
+    child.stdin.close()
+    child.wait(30)
+    app.server.stop()
+    return out
+
+
+def rng(vals, fmt="%.2f"):
+    vals = [v for v in vals if v == v]  # NaN: not measured in this mode
+    if not vals:
+        return "n/a"
+    return (fmt + "–" + fmt) % (min(vals), max(vals)) if min(vals) != max(vals) else fmt % vals[0]
+
+
+def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--serve":
+        return serve(sys.argv[2:])
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--calls", type=int, default=200)
+    p.add_argument("--rooms", type=int, default=20)
+    p.add_argument("--talk-rounds", type=int, default=3)
+    p.add_argument("--talk-rate", type=float, default=400.0, help="talk events/s")
+    p.add_argument("--updates", type=int, default=400)
+    p.add_argument("--rate", type=float, default=200.0, help="REST req/s")
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--profile", default="-")
+    p.add_argument("--timeout", type=float, default=120.0)
+    p.add_argument("--live", action="store_true", help="against FSBRIDGE_TEST_ESL (binds 127.0.0.1:8084)")
+    a = p.parse_args()
+    runs = []
+    for r in range(a.runs):
+        runs.append(one_run(a, a.profile if r == a.runs - 1 else "-"))
+        print("run %d: %s" % (r + 1, json.dumps({k: round(v, 3) for k, v in runs[-1].items()})), flush=True)
+    keys = ("join_ms", "cb_ms", "talk_cbs", "rest_ms", "rest_p50", "rest_p99", "added_p50", "added_p99",
+            "rss_idle", "rss_after", "rss_trimmed")
+    col = {k: [x.get(k, float("nan")) for x in runs] for k in keys}
+    print("# FreeSWITCH path on the %s FreeSWITCH: %d callers in %d rooms, %d talk rounds, %d REST updates at "
+          "%.0f/s, %d runs (load average %.1f)" % ("live" if a.live else "fake", a.calls, a.rooms, a.talk_rounds, a.updates, a.rate, a.runs,
+                                                  os.getloadavg()[0]))
+    print("CPU per joining call      %s ms   (target ≤ 3)" % rng(col["join_ms"]))
+    print("CPU per callback (talk)   %s ms   (target ≤ 0.5; %s callbacks/run)" % (rng(col["cb_ms"]),
+                                                                                 rng(col["talk_cbs"], "%d")))
+    print("CPU per REST update       %s ms   (target ≤ 1)" % rng(col["rest_ms"]))
+    print("REST latency p50 / p99    %s / %s ms (target p99 ≤ 10 at 200 req/s)" % (rng(col["rest_p50"], "%.1f"),
+                                                                                  rng(col["rest_p99"], "%.1f")))
+    print("added latency p50 / p99   %s / %s ms (target p99 ≤ 5; event written → callback arrived)"
+          % (rng(col["added_p50"], "%.1f"), rng(col["added_p99"], "%.1f")))
+    print("RSS idle → after hangup   %s → %s MB (%s MB after malloc_trim)" % (
+        rng(col["rss_idle"], "%.0f"), rng(col["rss_after"], "%.0f"), rng(col["rss_trimmed"], "%.0f")))
+
+
+if __name__ == "__main__":
+    main()
