@@ -139,7 +139,8 @@ class BridgeServer:
         self.bridge = Bridge(engine, s, store=self.store, dispatcher=self.dispatcher)
         self.bridge.fetcher.egress = egress
         telnyx_keys = {a.telnyx_api_key: sid for sid, a in s.accounts.items() if a.telnyx_api_key}
-        self.app = create_app(self.store, self.bridge, accounts, base_url=self.base_url, telnyx_keys=telnyx_keys)
+        self.app = create_app(self.store, self.bridge, accounts, base_url=self.base_url, telnyx_keys=telnyx_keys,
+                              api_keys=s.api_keys())
         from urllib.parse import urlparse
         prefix = urlparse(self.base_url).path.rstrip("/")
         from fsbridge.observability import attach

@@ -15,7 +15,8 @@ File layout::
                cache_max_mb: bound of the downloaded-audio cache (LRU; default 512)
     [freeswitch] allow_stock_password = true: accept the stock ESL password ClueCon (refused otherwise)
     [retention] months = 13 (conference log retention, as Twilio; 0 keeps everything), purge_interval (s)
-    [[accounts]] sid, auth_token, telnyx_private_key, jambonz_secret, telnyx_api_key
+    [[accounts]] sid, auth_token, telnyx_private_key, jambonz_secret, telnyx_api_key,
+                 api_keys = [{sid = "SK…", secret = "…"}]   (Twilio API keys: Basic ``SK…:secret``)
     [[numbers]]  number, account, voice_url, voice_method, dialect = "twiml" | "texml" | "jambonz"
 
 Environment: ``FSBRIDGE_CONFIG`` (file), ``FSBRIDGE_HOST``, ``FSBRIDGE_PORT``, ``FSBRIDGE_PUBLIC_URL``,
@@ -51,6 +52,7 @@ class Account:
     telnyx_private_key: Optional[str] = None
     jambonz_secret: Optional[str] = None
     telnyx_api_key: Optional[str] = None
+    api_keys: Mapping[str, str] = field(default_factory=dict)   # Twilio API keys: {SK… sid: secret}
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,12 @@ class Settings:
         """AccountSid → AuthToken."""
         return {sid: a.auth_token for sid, a in self.accounts.items()}
 
+    def api_keys(self) -> Dict[str, tuple]:
+        """Twilio API key sid (``SK…``) → (AccountSid, secret): Basic ``SK…:secret`` authenticates as the
+        account (Twilio's ``Client(api_key_sid, api_key_secret, account_sid)``); callbacks stay signed with
+        the AuthToken."""
+        return {key: (sid, secret) for sid, a in self.accounts.items() for key, secret in a.api_keys.items()}
+
     def number(self, number: str) -> Optional[Number]:
         """The configured number ``number`` (exact, or ignoring a leading ``+``/spaces), else None."""
         if number in self.numbers:
@@ -131,10 +139,21 @@ def _parse_accounts(items) -> Dict[str, Account]:
             acc = Account(sid=str(item["sid"]), auth_token=str(item["auth_token"]),
                           telnyx_private_key=item.get("telnyx_private_key"),
                           jambonz_secret=item.get("jambonz_secret"),
-                          telnyx_api_key=item.get("telnyx_api_key"))
+                          telnyx_api_key=item.get("telnyx_api_key"),
+                          api_keys=_parse_api_keys(item.get("api_keys"), i))
         except KeyError as exc:
             raise ConfigError(f"accounts[{i}]: missing {exc.args[0]}") from None
         out[acc.sid] = acc
+    return out
+
+
+def _parse_api_keys(items, i: int) -> Dict[str, str]:
+    """``api_keys = [{sid = "SK…", secret = "…"}]`` of account ``i`` → {sid: secret}; ConfigError if malformed."""
+    out: Dict[str, str] = {}
+    for j, key in enumerate(items or []):
+        if not isinstance(key, Mapping) or not str(key.get("sid", "")).startswith("SK") or not key.get("secret"):
+            raise ConfigError(f"accounts[{i}].api_keys[{j}]: needs sid = \"SK…\" and a secret")
+        out[str(key["sid"])] = str(key["secret"])
     return out
 
 

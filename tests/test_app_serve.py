@@ -161,7 +161,7 @@ def test_serve_call_cli_and_sigterm(tmp_path):
     log = serve.stderr.decode()
     assert code == 0, log
     assert f"call {sid} Alice → {NUMBER}: joins conference 'ServeRoom'" in log
-    assert "callback participant-join #1" in log and "delivered after 1 attempt(s)" in log
+    assert "callback participant-join SequenceNumber 1 for CF" in log and "delivered after 1 attempt(s)" in log
     assert "fsbridge stopped" in log
 
 

@@ -229,6 +229,7 @@ def test_telnyx_recording_url_is_the_wav_file():
 JZ_ALL = ("start", "end", "join", "leave", "start-talking", "end-talking")
 JZ_TAIL = ('"conference_sid":"CFe08c870b500f6e44a9ad184defd1f391","friendly_name":"My Conf",'
            '"call_sid":"CA25e16e9a716a4a1786a7c83f58e30482","from":"+15551230000","to":"+12132045020",'
+           '"call_id":"CA25e16e9a716a4a1786a7c83f58e30482","sip_status":200,"sip_reason":"OK",'
            '"call_status":"in-progress","account_sid":"AC25e16e9a716a4a8617a7c83f58e30482"}')
 
 

@@ -80,8 +80,9 @@ def test_freeswitch_endconf_sequence():
 
 
 def test_freeswitch_waitmod_talk_before_start_and_hup_all():
-    """A member talking while waiting gets no speaker event; stop-talking after the start has no matching
-    start, so nothing either; `hup all` (EndConference) → hup-member ×3, del-member ×3."""
+    """A member talking while waiting gets no speaker event while waiting; still talking when the conference
+    starts, its speech-start comes right after conference-start (issue 17) and the stop-talking after the
+    start ends it; `hup all` (EndConference) → hup-member ×3, del-member ×3."""
     s = ConferenceState()
     room = joined(s, [
         ("CAalice", "724aafe7", Conference(name="wm", start_conference_on_enter=False)),
@@ -99,7 +100,9 @@ def test_freeswitch_waitmod_talk_before_start_and_hup_all():
         ev(N.START_TALKING, 17.387, member_id=12, unique_id="724aafe7"),
     ])
     assert [e.name for e in events] == ["participant-join", "participant-join", "participant-join",
-                                        "conference-start", "participant-speech-start"]
+                                        "conference-start", "participant-speech-start", "participant-speech-stop",
+                                        "participant-speech-start"]
+    assert events[4].timestamp == events[3].timestamp and events[4].participant.call_sid == "CAalice"
     assert cmds == [C.StartConference(room=room)]
     out = s.end(ACC, room)
     assert out.commands == (C.EndConference(room=room),) and out.events == ()

@@ -19,30 +19,33 @@ from urllib.parse import urlparse
 
 from flask import Flask, g, request
 
-from fsbridge.api import errors, limits, telnyx, twilio_conferences, twilio_participants, twilio_recordings
+from fsbridge.api import (errors, limits, telnyx, twilio_account_recordings, twilio_conferences,
+                          twilio_participants, twilio_recordings)
 from fsbridge.api.auth import basic_account, require_same_account
 from fsbridge.api.context import ApiContext
 from fsbridge.store import Store
 
-TWILIO_BLUEPRINTS = (twilio_conferences.bp, twilio_participants.bp, twilio_recordings.bp)
+TWILIO_BLUEPRINTS = (twilio_conferences.bp, twilio_participants.bp, twilio_recordings.bp,
+                     twilio_account_recordings.bp)
 
 
 def _twilio_auth() -> None:
     """before_request of the Twilio blueprints: Basic auth, then the path's AccountSid must be the caller's."""
     from fsbridge.api.context import ctx
-    account = basic_account(ctx().accounts)
+    account = basic_account(ctx().accounts, ctx().api_keys)
     require_same_account(account, (request.view_args or {}).get("AccountSid", ""))
     g.account_sid = account
 
 
 def create_app(store: Store, control: Any, accounts: Mapping[str, str], base_url: Optional[str] = None,
-               telnyx_keys: Optional[Mapping[str, str]] = None, region: str = "us1") -> Flask:
+               telnyx_keys: Optional[Mapping[str, str]] = None, region: str = "us1",
+               api_keys: Optional[Mapping[str, tuple]] = None) -> Flask:
     """Build the Flask app (see module docstring for the arguments)."""
     app = Flask("fsbridge.api", static_folder=None)
     app.json.sort_keys = False
     app.extensions["fsbridge"] = ApiContext(store=store, control=control, accounts=dict(accounts),
                                             telnyx_keys=dict(telnyx_keys or {}), base_url=base_url,
-                                            region=region)
+                                            region=region, api_keys=dict(api_keys or {}))
     prefix = urlparse(base_url).path.rstrip("/") if base_url else ""
     errors.register(app)
     limits.install(app)   # 413 before reading a large body; Twilio JSON (never HTML) for a bug (#14)

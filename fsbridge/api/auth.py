@@ -1,4 +1,4 @@
-"""Who is calling: HTTP Basic ``AccountSid:AuthToken`` (Twilio) or ``Authorization: Bearer <key>`` (Telnyx).
+"""Who is calling: HTTP Basic ``AccountSid:AuthToken`` or ``SK…:secret`` (a Twilio API key) or ``Authorization: Bearer <key>`` (Telnyx).
 
 Credentials are compared with :func:`hmac.compare_digest`; an unknown AccountSid is compared against a dummy
 token so the timing does not reveal which accounts exist. Accounts namespace conferences: a caller
@@ -8,7 +8,7 @@ missing or wrong credentials get 401 / 20003.
 from __future__ import annotations
 
 import hmac
-from typing import Mapping, Optional
+from typing import Mapping, Optional, Tuple
 
 from flask import request
 
@@ -17,13 +17,19 @@ from fsbridge.api.errors import not_found, unauthenticated
 _DUMMY = "x" * 32
 
 
-def basic_account(accounts: Mapping[str, str]) -> str:
+def basic_account(accounts: Mapping[str, str], api_keys: Optional[Mapping[str, Tuple[str, str]]] = None) -> str:
     """The AccountSid authenticated by the request's Basic credentials; raises 20003 (401) otherwise.
 
-    ``accounts``: ``{AccountSid: AuthToken}``."""
+    ``accounts``: ``{AccountSid: AuthToken}``; ``api_keys``: ``{SK… key sid: (AccountSid, secret)}`` — a key
+    authenticates as its account, as Twilio's API keys do (``Client(key_sid, key_secret, account_sid)``)."""
     auth = request.authorization
     if auth is None or auth.type != "basic" or not auth.username:
         raise unauthenticated()
+    if api_keys and auth.username in api_keys:
+        account, secret = api_keys[auth.username]
+        if not hmac.compare_digest(secret.encode(), (auth.password or "").encode()):
+            raise unauthenticated()
+        return account
     expected = accounts.get(auth.username)
     ok = hmac.compare_digest((expected or _DUMMY).encode(), (auth.password or "").encode())
     if expected is None or not ok:

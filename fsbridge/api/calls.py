@@ -8,7 +8,8 @@ A virtual call's "phone" is a media URL — ``file:/path/to.wav``, ``tone:440``,
   or the URL of the configured number ``From``), Direction ``outbound-api``.
 * ``To`` = a configured number and ``Media`` = media URL (fsbridge extension; what ``fsbridge call`` sends):
   a virtual caller dials the number, which runs its configured voice URL (Direction ``inbound``) unless
-  ``Url`` is given.
+  ``Url`` is given. A ``Url`` for a configured number (``To``, or ``From`` with a media ``To``) is run in the
+  number's dialect (a jambonz number's ``--app-url`` gets jambonz's JSON call payload and must answer verbs).
 
 Twilio parameters honoured: To, From, Url, Method, Twiml, SendDigits (``w`` = 0.5 s wait), TimeLimit (s).
 fsbridge extensions: Media, Dtmf (``DIGITS@SECONDS[,DIGITS@SECONDS…]``, engine seconds after answer).
@@ -129,7 +130,7 @@ def calls_blueprint(bridge: Bridge, prefix: str = "") -> Blueprint:
         return found if found is not None and found.account == account_sid else None
 
     def _auth(account_sid: str) -> None:
-        account = basic_account(bridge.settings.auth_tokens())
+        account = basic_account(bridge.settings.auth_tokens(), bridge.settings.api_keys())
         require_same_account(account, account_sid)
 
     @bp.route(f"{PREFIX}/Calls.json", methods=["POST"])
@@ -172,6 +173,8 @@ def calls_blueprint(bridge: Bridge, prefix: str = "") -> Blueprint:
                 raise ApiError(404, NOT_FOUND, f"{to} is not a configured number")
             source = media
             direction = params.DIRECTION_OUTBOUND_API if (url or twiml) else params.DIRECTION_INBOUND
+        if dialect is None and twiml is None and number is not None:
+            dialect = number.dialect   # a Url for a configured number keeps the number's dialect (issue 17)
         try:
             virtual_source(source, bridge.settings.media_dirs)
         except MediaRefused as exc:

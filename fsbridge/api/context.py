@@ -25,6 +25,7 @@ class ApiContext:
     telnyx_keys: Mapping[str, str] = field(default_factory=dict)
     base_url: Optional[str] = None
     region: str = "us1"
+    api_keys: Mapping[str, tuple] = field(default_factory=dict)   # {SK…: (AccountSid, secret)}
 
 
 def ctx() -> ApiContext:

@@ -41,8 +41,8 @@ bp = Blueprint("insights_conferences", __name__)
 
 @bp.before_request
 def _auth() -> None:
-    """Basic auth: the account is the caller's (Insights paths carry no AccountSid)."""
-    g.account_sid = basic_account(ctx().accounts)
+    """Basic auth (AuthToken or API key): the account is the caller's (Insights paths carry no AccountSid)."""
+    g.account_sid = basic_account(ctx().accounts, ctx().api_keys)
 
 
 def _base() -> str:

@@ -18,6 +18,13 @@ TW_PARTICIPANT = TW_ROOT + "/Conferences/{ConferenceSid}/Participants/{CallSid}.
 TW_RECORDINGS = TW_ROOT + "/Conferences/{ConferenceSid}/Recordings.json"
 TW_RECORDING = TW_ROOT + "/Conferences/{ConferenceSid}/Recordings/{Sid}.json"
 TW_RECORDING_WAV = TW_ROOT + "/Conferences/{ConferenceSid}/Recordings/{Sid}.wav"
+TW_RECORDING_MEDIA = TW_ROOT + "/Conferences/{ConferenceSid}/Recordings/{Sid}"       # bare: the audio (WAV)
+TW_RECORDING_MP3 = TW_ROOT + "/Conferences/{ConferenceSid}/Recordings/{Sid}.mp3"
+TW_ACCOUNT_RECORDINGS = TW_ROOT + "/Recordings.json"
+TW_ACCOUNT_RECORDING = TW_ROOT + "/Recordings/{Sid}.json"
+TW_ACCOUNT_RECORDING_MEDIA = TW_ROOT + "/Recordings/{Sid}"
+TW_ACCOUNT_RECORDING_WAV = TW_ROOT + "/Recordings/{Sid}.wav"
+TW_ACCOUNT_RECORDING_MP3 = TW_ROOT + "/Recordings/{Sid}.mp3"
 
 TX_ROOT = "/v2/texml/Accounts/{account_sid}"
 TX_CONFERENCES = TX_ROOT + "/Conferences"

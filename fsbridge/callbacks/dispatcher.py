@@ -131,8 +131,7 @@ class Dispatcher:
         now = self.clock()
         if problem:
             row_id = self._conn().insert(req, now, state=outbox.FAILED, last_error=problem)
-            log.error("callback %s #%s for %s (%s) will never be sent: %s", req.event_name, req.sequence_number,
-                      req.conference_sid, req.dialect, problem)
+            log.error("callback %s (%s) will never be sent: %s", outbox.log_label(req), req.dialect, problem)
             self._notify(row_id, outbox.FAILED, 0, problem)
             return row_id
         row_id = self._conn().insert(req, now)
@@ -183,6 +182,12 @@ class Dispatcher:
             if conference_sid is not None:
                 return outbox.conference_status(conn, conference_sid)
             return outbox.status(conn, outbox_id)
+
+    def describe(self, outbox_id: int) -> Optional[str]:
+        """How the log names outbox row ``outbox_id``: event, the app's SequenceNumber, ConferenceSid and
+        room name (:func:`.outbox.log_label`); None when unknown. Reads the row, so it works after a restart."""
+        with self.engine.connect() as conn:
+            return outbox.describe(conn, outbox_id)
 
     def purge(self, max_age_s: float = 7 * 86400.0) -> int:
         """Delete delivered/failed outbox rows older than ``max_age_s`` seconds; return the count. Rows still
@@ -273,14 +278,14 @@ class Dispatcher:
                 why = ("not retryable" if failure not in policy.retry_on
                        else "retry budget spent" if not budget_left else "deadline passed")
                 self._write_mark(row.id, outbox.FAILED, attempts, error)
-                log.error("callback %s #%s for %s to %s given up after %d attempt(s) (%s): %s", req.event_name,
-                          req.sequence_number, req.conference_sid, url, attempts, why, error)
+                log.error("callback %s to %s given up after %d attempt(s) (%s): %s", outbox.log_label(req),
+                          url, attempts, why, error)
                 self._notify(row.id, outbox.FAILED, attempts, error)
                 return
             retries += 1
             self._write_mark(row.id, outbox.RETRYING, attempts, error, next_at=now + delay)
-            log.warning("callback %s #%s for %s to %s failed (%s); retry %d in %.1fs", req.event_name,
-                        req.sequence_number, req.conference_sid, url, error, retries, delay)
+            log.warning("callback %s to %s failed (%s); retry %d in %.1fs", outbox.log_label(req), url, error,
+                        retries, delay)
             self._notify(row.id, outbox.RETRYING, attempts, error)
             self.sleep(delay)
 

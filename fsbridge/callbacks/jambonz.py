@@ -7,7 +7,11 @@ duration; events start end join leave start-talking end-talking) and what jambon
 ``callInfo`` is merged in; the talk-stop event is emitted as ``stop-talking`` (the docs say ``end-talking``;
 :class:`RenderSettings.jambonz_stop_talking` chooses); key order follows jambonz's object construction
 (talk events: time, members, event, duration; others: event, duration, time, members), then conference_sid,
-friendly_name and the call fields we know (call_sid, from, to, call_status, account_sid). ``time`` is ISO-8601
+friendly_name and the call's CallInfo fields we know, in CallInfo's order (call_sid, from, to, call_id,
+sip_status, sip_reason, call_status, account_sid; jambonz's ``direction``, ``trace_id``, ``application_sid``
+and ``fs_sip_address`` are left out: the domain does not know them). The call is the participant's; for
+``start`` the call whose join started the conference, for ``end`` the call that ended it or left last
+(jambonz sends both from that caller's session). ``time`` is ISO-8601
 UTC with milliseconds and ``Z``; ``duration`` is seconds since the conference started (ms precision, an integer
 when whole, as JavaScript prints it). Body: compact JSON (``JSON.stringify`` spacing), UTF-8.
 For a GET hook (jambonz itself sends no parameters then) the same fields go in the query string.
@@ -20,6 +24,8 @@ from typing import Optional
 
 from fsbridge.conference import events as ev
 from fsbridge.conference.events import DomainEvent
+
+from fsbridge.wire import jambonz as _jb
 
 from .request import JSON, KIND_STATUS, CallbackRequest, RenderSettings, form_request
 
@@ -47,6 +53,8 @@ _EVENT_WORD = {
 }
 #: ParticipantView.status → jambonz callStatus (jambonz uses Twilio's call status words)
 _CALL_STATUS = {"connected": "in-progress", "complete": "completed"}
+#: ParticipantView.status of a call that was answered (jambonz CallInfo: sip_status 200 from then on)
+_ANSWERED = tuple(_CALL_STATUS)
 
 
 def iso_ms(when: datetime) -> str:
@@ -80,13 +88,16 @@ def payload(event: DomainEvent, settings: RenderSettings = RenderSettings()) -> 
     body = dict(head)
     body[CONFERENCE_SID] = event.conference_sid
     body[FRIENDLY_NAME] = event.friendly_name
-    p = event.participant
+    p = event.participant or event.call    # start: the starter's call; end: the call that ended it / left last
     call_sid = p.call_sid if p is not None else event.call_sid_ending_conference
     if call_sid:
         body[CALL_SID] = call_sid
     if p is not None:
         body[FROM] = p.from_
         body[TO] = p.to
+        body[_jb.CALL_ID] = p.call_sid
+        answered = p.status in _ANSWERED
+        body[_jb.SIP_STATUS], body[_jb.SIP_REASON] = _jb.SIP_ANSWERED if answered else _jb.SIP_TRYING
         body[CALL_STATUS] = _CALL_STATUS.get(p.status, p.status)
     body[ACCOUNT_SID] = event.account_sid
     return body

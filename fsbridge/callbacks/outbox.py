@@ -25,7 +25,8 @@ from sqlalchemy.engine import Connection
 from fsbridge.store.db import WalCheckpointer, metadata, sqlite_file
 
 from .request import KIND_STATUS, CallbackRequest
-from .twilio import SEQUENCE_NUMBER
+from .twilio import FRIENDLY_NAME, SEQUENCE_NUMBER
+from .jambonz import FRIENDLY_NAME as JAMBONZ_FRIENDLY_NAME
 
 PENDING = "pending"
 RETRYING = "retrying"
@@ -177,6 +178,29 @@ def _row(r) -> OutboxRow:
     )
     return OutboxRow(id=r.id, queue_key=r.queue_key, request=req, attempts=r.attempts, created_at=r.created_at,
                      state=r.state)
+
+
+def log_label(req: CallbackRequest) -> str:
+    """How the bridge's log names one callback, with the numbers the app sees (issue 17):
+    ``conference-end SequenceNumber 21 for CF… 'room'``. The SequenceNumber is the one in the request's
+    form/query (absent for recording callbacks and jambonz, which send none: then ``#<history ordinal>``)."""
+    pairs = list(req.params) or (parse_qsl(urlsplit(req.url).query) if req.method == "GET" else [])
+    fields = {k: v for k, v in pairs}
+    seq = fields.get(SEQUENCE_NUMBER)
+    name = fields.get(FRIENDLY_NAME)
+    if name is None and req.body:
+        try:
+            name = json.loads(req.body).get(JAMBONZ_FRIENDLY_NAME)
+        except (ValueError, AttributeError):
+            name = None
+    number = f"{SEQUENCE_NUMBER} {seq}" if seq else f"#{req.sequence_number}"
+    return f"{req.event_name} {number} for {req.conference_sid}" + (f" {name!r}" if name else "")
+
+
+def describe(conn: Connection, row_id: int) -> Optional[str]:
+    """:func:`log_label` of outbox row ``row_id`` (None when unknown) — works after a restart too."""
+    r = conn.execute(select(outbox).where(outbox.c.id == row_id)).first()
+    return log_label(_row(r).request) if r is not None else None
 
 
 def load_open(conn: Connection) -> List[OutboxRow]:

@@ -44,8 +44,9 @@ def telnyx_time(when: datetime) -> str:
 
 def status_params(event: DomainEvent, status_sequence: Optional[int] = None):
     """The ten seed fields for ``event``, in the seed's order. The call is the event's participant, else
-    (conference-end) the call that ended the conference."""
-    p = event.participant
+    (conference-start / -end) the event's ``call`` — who started it; who ended it or left last — whose
+    CallSid, From and To the seed's ``end`` example carries; else the call that ended the conference."""
+    p = event.participant or getattr(event, "call", None)
     call_sid = p.call_sid if p is not None else (event.call_sid_ending_conference or "")
     return [
         (tw.ACCOUNT_SID, event.account_sid),

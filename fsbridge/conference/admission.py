@@ -88,7 +88,7 @@ class Admission:
             room=conf.sid, unique_id=unique_id, call_sid=call_sid, muted=m.muted,
             waiting=m.join_waiting, wait_media=tuple(wait_media),
             jitter_buffer_ms=jitter_buffer_ms(conference.jitter_buffer_size), enter_beep=enter,
-            exit_beep=exit_, max_members=conf.max_participants, end_conference=m.end_conference_on_exit),))
+            exit_beep=exit_, max_members=conf.max_participants, end_conference=m.end_conference_on_exit and not m.end_conference_grace_s),))
 
     def dial_out(self, *, account_sid: str, call_sid: str, conference: markup.Conference, dialect: str,
                  from_: str = "", to: str = "", timestamp_us: Optional[int] = None) -> Outcome:

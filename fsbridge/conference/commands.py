@@ -156,8 +156,29 @@ class EndConference:
     room: str
 
 
+@dataclass(frozen=True)
+class SendDtmf:
+    """Send DTMF ``digits`` to member ``member_id`` (jambonz ``distributeDtmf``: a member's digits reach the
+    others; FreeSWITCH ``conference <room> dtmf <member> <digits>``)."""
+
+    room: str
+    member_id: int
+    digits: str
+
+
+@dataclass(frozen=True)
+class EndConferenceAfter:
+    """Not an engine command: the runtime calls ``ConferenceState.grace_over(room, token)`` after
+    ``delay_s`` seconds of engine time (jambonz ``endConferenceDuration``: the conference ends that long after
+    its endConferenceOnExit member left, as FreeSWITCH's ``endconference_grace_time`` that jambonz sets)."""
+
+    room: str
+    delay_s: float
+    token: int
+
+
 Command = (
     JoinMember | StartConference | MuteMember | UnmuteMember | HoldMember | UnholdMember | KickMember
     | SetCoach | SetExitBeep | PlayMedia | StartRecording | PauseRecording | ResumeRecording
-    | StopRecording | EndConference
+    | StopRecording | EndConference | EndConferenceAfter | SendDtmf
 )

@@ -138,20 +138,25 @@ class DomainEvent:
     reason = reason_participant_left = participant_call_status = None
     announce_url = reason_announcement_failed = None
     recording = None
+    call = None   # ConferenceStarted / ConferenceEnded: the call that started / ended it
 
 
 @dataclass(frozen=True)
 class ConferenceStarted(DomainEvent):
-    """The start rule held (≥ 2 members, one with startConferenceOnEnter)."""
+    """The start rule held (≥ 2 members, one with startConferenceOnEnter). ``call``: the participant whose
+    join started it (TeXML's and jambonz's start callbacks carry its call; Twilio's do not)."""
     NAME: ClassVar[str] = CONFERENCE_START
+    call: Optional[ParticipantView] = None
 
 
 @dataclass(frozen=True)
 class ConferenceEnded(DomainEvent):
     """The conference completed. ``reason_conference_ended``: ReasonConferenceEnded;
     ``call_sid_ending_conference`` / ``participant_label_ending_conference``: who ended it (None for the
-    API); ``reason``: human-readable text (Twilio ``Reason``)."""
+    API); ``reason``: human-readable text (Twilio ``Reason``). ``call``: the participant that ended it, else
+    the last one who left (TeXML's and jambonz's end callbacks carry its call; Twilio's do not)."""
     NAME: ClassVar[str] = CONFERENCE_END
+    call: Optional[ParticipantView] = None
     reason_conference_ended: Optional[str] = None
     call_sid_ending_conference: Optional[str] = None
     participant_label_ending_conference: Optional[str] = None

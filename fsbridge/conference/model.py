@@ -71,6 +71,8 @@ class MemberRecord:
     member_id: Optional[int] = None
     status: str = R.P_CONNECTING
     speaking: bool = False
+    end_conference_grace_s: Optional[float] = None   # jambonz endConferenceDuration (s) of an ECOE member
+    engine_talking: bool = False         # the engine's last start/stop-talking, reported or not (issue 17)
     leave_reason: Optional[str] = None   # ReasonParticipantLeft decided by an intent (kick, end)
     kicked: bool = False                 # removed by kick/hup rather than by its own hangup
     dialed: bool = False                 # created by a REST dial-out (Twilio create Participant)
@@ -139,6 +141,8 @@ class ConferenceRecord:
     recordings: Dict[str, RecordingRecord] = field(default_factory=dict)
     announcements: List[Tuple[Optional[int], str, str]] = field(default_factory=list)  # (member_id, file, url)
     dialed_out: bool = False   # a REST dial-out (queued participant) was ever added: the instance is public
+    grace: int = 0                               # jambonz endConferenceDuration: token of the scheduled end
+    grace_end: Optional[Tuple[str, str, Optional[str], str]] = None   # (reason, call_sid, label, text)   # (call_sid, label, text) of the pending end
     last_left: Optional[Tuple[str, Optional[str], bool]] = None  # (call_sid, label, kicked) of the last leave
 
     @property

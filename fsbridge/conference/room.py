@@ -23,15 +23,17 @@ from fsbridge.conference.errors import (BAD_COACH, CONFERENCE_FULL, DUPLICATE_LA
 from fsbridge.conference.media import MediaRules
 from fsbridge.conference.model import ConferenceRecord, MemberRecord
 from fsbridge.conference.outcome import EMPTY, Out, Outcome
+from fsbridge.conference.recovery_rules import RecoveryRules
 from fsbridge.conference.rules import beep_flags, beep_mode, should_start
 from fsbridge.markup import model as markup
+from fsbridge.wire import JAMBONZ
 
 #: participant statuses of someone present or on the way (queued dial-out, connecting, connected)
 LIVE = (R.P_QUEUED, R.P_CONNECTING, R.P_CONNECTED)
 
 
 @dataclass(eq=False)
-class Conference(MediaRules, ConferenceRecord):
+class Conference(RecoveryRules, MediaRules, ConferenceRecord):
     """One conference instance (its record + its rules). ``index``: the owning ConferenceState, told when
     a member is forgotten, a join or dial-out is cancelled, the conference completes or is dropped."""
 
@@ -158,13 +160,16 @@ class Conference(MediaRules, ConferenceRecord):
 
     # ------------------------------------------------------------------ engine member events
     def on_add_member(self, out: Out, m: MemberRecord, member_id: int, ts: datetime) -> None:
-        """add-member: the participant joins (coach link re-checked), then the start rule runs."""
+        """add-member: the participant joins (coach link re-checked), then the start rule runs (for a jambonz
+        conference conference-start comes before the starter's participant-join, as jambonz sends them)."""
         if m.member_id is not None or self.status == R.CONF_COMPLETED:
             return
         new, kinds = T.step(T.PARTICIPANT, m.status, T.ADDED) or (None, None)
         if new is None:
             return
         m.member_id, m.status, m.date_updated = member_id, new, ts
+        if m.end_conference_on_exit and self.grace_end is not None:   # its join cancels the grace end
+            self.grace_end, self.grace = None, self.grace + 1
         if m.coaching:   # the coached participant may have left meanwhile
             target = self.members.get(m.call_sid_to_coach or "")
             if target is not None and target.joined:
@@ -172,10 +177,14 @@ class Conference(MediaRules, ConferenceRecord):
                                                coached_member_id=target.member_id))
             else:
                 m.coaching, m.call_sid_to_coach = False, None
+        starting = self.status == R.CONF_INIT and not self.ending and should_start(self.joined)
+        if starting and self.callbacks.dialect == JAMBONZ:
+            self._start(out, ts, m)   # jambonz-feature-server notifies start before the starter's join
         for kind in kinds:
             self.emit(out, kind, ts, m)
-        if self.status == R.CONF_INIT and not self.ending and should_start(self.joined):
-            self._start(out, ts)
+        if starting:
+            if self.callbacks.dialect != JAMBONZ:
+                self._start(out, ts, m)
         elif self.status == R.CONF_IN_PROGRESS and m.join_waiting:
             # Its JoinMember was computed before the start (two joins in flight at once) and reached the
             # engine after it: without this the member would wait for ever. StartConference only touches
@@ -201,7 +210,10 @@ class Conference(MediaRules, ConferenceRecord):
 
     def on_talk(self, out: Out, m: MemberRecord, action: str, ts: datetime) -> None:
         """start/stop-talking (table :data:`.tables.SPEECH`); a start only counts while the conference is in
-        progress (not ending) and the member is neither muted nor held."""
+        progress (not ending) and the member is neither muted nor held. The engine's word is remembered
+        (``engine_talking``) so that a member talking through the conference start is reported right after
+        conference-start (:meth:`_start`)."""
+        m.engine_talking = action == N.START_TALKING
         found = T.step(T.SPEECH, m.speaking, action)
         if found is None:
             return
@@ -219,53 +231,32 @@ class Conference(MediaRules, ConferenceRecord):
             if m.joined:
                 self.leave(out, m, ts, None)
 
-    # ------------------------------------------------------------------ recovery (resync)
-    def lost(self, out: Out, ts: datetime, timestamp_us: int, files: dict, cause: Optional[str]) -> None:
-        """The engine no longer has this room (resync; issue 15): running recordings complete from
-        ``files`` (``path → (bytes, ms)``; a missing or empty file → recording-absent), REST dial-outs still
-        queued and joins on their way fail, connected participants leave (``cause``: their hangup cause,
-        None = unknown) in join order, then conference-end. Reasons, from Twilio's vocabulary: each
-        participant ``participant_hung_up`` (the call ended without any API or moderator action — the only
-        one of Twilio's words that does not claim one) unless an end was already decided, the conference
-        ``last-participant-left`` with the last of them as CallSidEndingConference."""
-        if self.status == R.CONF_COMPLETED:
-            return
-        for rec in self.active_recordings():
-            size, ms = files.get(rec.path, (0, 0))
-            self.on_recording(out, N.NativeEvent(N.STOP_RECORDING, self.sid, timestamp_us, path=rec.path,
-                                                 file_size=size, duration_ms=ms, extra=(("resync", "true"),)), ts)
-        joined = self.joined
-        if not self.ending:
-            kicked = bool(self.last_left and self.last_left[2]) and not joined
-            self.ending_reason = R.LAST_PARTICIPANT_KICKED if kicked else R.LAST_PARTICIPANT_LEFT
-            self.reason_text = "Last participant was kicked" if kicked else "Last participant left"
-            last = (joined[-1].call_sid, joined[-1].label) if joined else (self.last_left or (None, None))[:2]
-            self.call_sid_ending, self.label_ending = last
-        self.adopted(out, ts)
-        self._cancel_pending(out, ts)
-        for m in joined:
-            self.leave(out, m, ts, cause)
-        if self.status != R.CONF_COMPLETED:
-            self._finish(out, ts)
-
-    def adopted(self, out: Out, ts: datetime) -> None:
-        """A conference restored from the store after a bridge restart was resynced: its REST dial-outs
-        still queued were lost with the bridge that placed them (participant-leave participant_add_failed,
-        ParticipantCallStatus failed); then the end rules run."""
-        for m in self.queued:
-            self.index.cancel_dial(m.call_sid, self.sid)
-            self.fail_pending(out, m, ts, R.CALL_FAILED)
-
     # ------------------------------------------------------------------ lifecycle
-    def _start(self, out: Out, ts: datetime) -> None:
-        """conference-start, StartConference, and record-from-start's StartRecording."""
+    def _start(self, out: Out, ts: datetime, starter: MemberRecord) -> None:
+        """conference-start (``call``: ``starter``), then speech-start of every member the engine reports
+        talking (unmuted, not held), StartConference, and record-from-start's StartRecording."""
         self.status, kinds = T.step(T.CONFERENCE, self.status, T.START)
         self.started_at = ts
         for kind in kinds:
-            self.emit(out, kind, ts)
+            self.emit(out, kind, ts, call=starter.view())
+        for m in self.joined:   # speech already under way (dropped while waiting) starts now, in join order
+            if m.engine_talking and not m.speaking:
+                self.on_talk(out, m, N.START_TALKING, ts)
         out.commands.append(C.StartConference(room=self.sid))
         if self.record_from_start:
             self.new_recording(out, self.trim_silence)
+
+    def grace_over(self, token: int, ts: datetime) -> Outcome:
+        """The endConferenceDuration after an endConferenceOnExit member left has passed (``token``: the
+        EndConferenceAfter's): the conference ends as it would have at the leave, unless that end was
+        cancelled (an endConferenceOnExit member joined) or the conference ended meanwhile."""
+        if token != self.grace or self.grace_end is None or self.status == R.CONF_COMPLETED or self.ending:
+            return EMPTY
+        reason, call_sid, label, text = self.grace_end
+        self.grace_end = None
+        out = Out()
+        self.decide_end(out, reason, call_sid, label, R.LEFT_MODERATOR_ENDED_CONFERENCE, text, ts)
+        return out.outcome()
 
     def end(self, ts: datetime) -> Outcome:
         """The API ends the conference (nothing when completed or ending)."""
@@ -301,8 +292,10 @@ class Conference(MediaRules, ConferenceRecord):
         self._cancel_pending(out, ts)
         self.status = found[0]
         self.ended_at = ts
+        who = self.members.get(self.call_sid_ending or (self.last_left or ("",))[0] or "")
         for kind in found[1]:
-            self.emit(out, kind, ts, reason_conference_ended=self.ending_reason,
+            self.emit(out, kind, ts, call=who.view() if who is not None else None,
+                      reason_conference_ended=self.ending_reason,
                       call_sid_ending_conference=self.call_sid_ending,
                       participant_label_ending_conference=self.label_ending, reason=self.reason_text)
         self.index.completed(self)
@@ -362,6 +355,12 @@ class Conference(MediaRules, ConferenceRecord):
         if m.end_conference_on_exit:
             end_reason = R.ECOE_KICKED if kicked else R.ECOE_LEFT
             text = f"Participant {m.call_sid} with endConferenceOnExit {'was kicked' if kicked else 'left'}"
+            if m.end_conference_grace_s and self.joined:   # jambonz endConferenceDuration: end it later
+                self.grace += 1
+                self.grace_end = (end_reason, m.call_sid, m.label, text)
+                out.commands.append(C.EndConferenceAfter(room=self.sid, delay_s=m.end_conference_grace_s,
+                                                         token=self.grace))
+                return
             self.decide_end(out, end_reason, m.call_sid, m.label, R.LEFT_MODERATOR_ENDED_CONFERENCE, text, ts)
             return
         self.maybe_last_left(out, ts)
@@ -393,7 +392,8 @@ def member_fields(conference: markup.Conference, coach_member: Optional[MemberRe
         start_conference_on_enter=conference.start_conference_on_enter,
         end_conference_on_exit=conference.end_conference_on_exit, beep=beep_mode(conference.beep),
         wait_url=conference.wait_url, coaching=coach_member is not None,
-        call_sid_to_coach=coach_member.call_sid if coach_member else None)
+        call_sid_to_coach=coach_member.call_sid if coach_member else None,
+        end_conference_grace_s=conference.end_conference_duration or None)
 
 
 __all__ = ["Conference", "LIVE", "member_fields"]

@@ -25,6 +25,7 @@ import time
 from datetime import datetime, timezone
 from typing import Callable, Dict, List, Optional, Tuple
 
+from fsbridge.conference import commands as C
 from fsbridge.conference import ids
 from fsbridge.conference import reasons as R
 from fsbridge.conference.admission import DEFAULT_HOLD_MUSIC, MAX_LABEL, MAX_NAME, Admission
@@ -187,6 +188,21 @@ class ConferenceState(Admission, NativeRouting):
         Raises DomainError 20404.
         """
         return self._get_conf(account_sid, conference_sid).end(self._now())
+
+    def distribute_dtmf(self, call_sid: str, digits: str) -> Outcome:
+        """jambonz ``distributeDtmf``: ``digits`` pressed by ``call_sid`` go to every other connected member
+        of its conference (one SendDtmf each, in join order). Not in a conference: nothing."""
+        conf = self._confs.get(self._by_call.get(call_sid, ""))
+        if conf is None or not digits:
+            return EMPTY
+        return Outcome(commands=tuple(C.SendDtmf(room=conf.sid, member_id=m.member_id, digits=digits)
+                                      for m in conf.joined if m.call_sid != call_sid))
+
+    def grace_over(self, conference_sid: str, token: int) -> Outcome:
+        """The runtime's timer for :class:`~.commands.EndConferenceAfter` fired (jambonz endConferenceDuration):
+        end the conference now unless its pending end was cancelled. Unknown / completed conference: nothing."""
+        conf = self._confs.get(conference_sid)
+        return conf.grace_over(token, self._now()) if conf is not None else EMPTY
 
     def start_recording(self, account_sid: str, conference_sid: str, *, trim_silence: Optional[bool] = None) -> Outcome:
         """Start recording an in-progress conference now (what record-from-start does at the start) →

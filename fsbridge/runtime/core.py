@@ -91,7 +91,7 @@ class BridgeCore:
         self._pump_greenlet: Optional[gevent.Greenlet] = None
         self._sessions: Dict[str, gevent.Greenlet] = {}
         self._originated: Dict[str, dict] = {}       # CallSid → what an originated call runs once answered
-        self._outbox: Dict[int, tuple] = {}           # outbox id → (ConferenceSid, SequenceNumber, event name)
+        self._outbox: Dict[int, Optional[str]] = {}   # outbox id → log label (the app's SequenceNumber, room)
         self._applied = gevent.event.Event()      # pulsed after every applied engine event
         self.running = False
 
@@ -278,14 +278,17 @@ class BridgeCore:
             p = e.participant
             who = f" {p.call_sid}" + (f" ({p.label})" if p and p.label else "") if p else ""
             extra = f" reason={e.reason_conference_ended}" if e.reason_conference_ended else ""
-            cblog.info("conference %s %r #%d %s%s%s%s", e.conference_sid, e.friendly_name, e.sequence_number,
-                       e.name, who, extra, "" if is_subscribed(e) else " (not subscribed)")
             if self.store is not None:   # a failure is logged and retried with invalid text replaced (#14)
                 keep(self.store.record, e, "store.record", log)
+            sent = None
             if self.dispatcher is not None:
                 row_id = keep(self.dispatcher.enqueue, e, "dispatcher.enqueue", log)
                 if row_id is not None:
-                    self._outbox[row_id] = (e.conference_sid, e.sequence_number, e.name)
+                    sent = self._outbox[row_id] = self.dispatcher.describe(row_id)
+            # the app's numbering (its SequenceNumber) in the log, beside the domain's history ordinal
+            cblog.info("conference %s %r %s%s%s (history #%d; %s)", e.conference_sid, e.friendly_name, e.name, who,
+                       extra, e.sequence_number, f"callback {sent}" if sent else
+                       ("no callback" if is_subscribed(e) else "not subscribed"))
             for listener in list(self.listeners):
                 try:
                     listener(e)
@@ -294,16 +297,24 @@ class BridgeCore:
 
     def callback_update(self, outbox_id: int, state: str, attempts: int, error: Optional[str]) -> None:
         """The dispatcher's ``on_update``: log one line per callback outcome (delivered / retrying / failed)."""
-        conf, seq, name = self._outbox.get(outbox_id, ("?", 0, "callback"))
+        label = self._outbox.get(outbox_id)
+        if label is None and self.dispatcher is not None:   # not enqueued by this process (restart): the row says
+            label = self.dispatcher.describe(outbox_id)
+            if state == "retrying" and label is not None:
+                self._outbox[outbox_id] = label
         if state != "retrying":
             self._outbox.pop(outbox_id, None)
-        text = f"{name} #{seq} for {conf}: {state} after {attempts} attempt(s)" + (f" ({error})" if error else "")
+        label = label or f"callback {outbox_id}"
+        text = f"{label}: {state} after {attempts} attempt(s)" + (f" ({error})" if error else "")
         (cblog.info if state == "delivered" else cblog.warning)("callback %s", text)
 
     def _execute(self, commands, raise_unavailable: bool = False) -> None:
         for cmd in commands:
             if isinstance(cmd, C.JoinMember):
                 log.warning("unexpected JoinMember outside a call's join: %s", cmd)
+                continue
+            if isinstance(cmd, C.EndConferenceAfter):   # a domain timer (jambonz endConferenceDuration)
+                self.call_later(cmd.delay_s, lambda room=cmd.room, token=cmd.token: self._grace_over(room, token))
                 continue
             try:
                 self.engine.execute(cmd)
@@ -318,6 +329,18 @@ class BridgeCore:
                     log.info("engine: %s not needed (%s)", type(cmd).__name__, exc)
                 else:
                     log.warning("engine refused %s: %s", type(cmd).__name__, exc)
+
+    def distribute_dtmf(self, call_sid: str, digits: str) -> None:
+        """jambonz distributeDtmf: send ``digits`` pressed by ``call_sid`` to the others in its conference."""
+        with self._lock:
+            self._execute(self.state.distribute_dtmf(call_sid, digits).commands)
+
+    def _grace_over(self, room: str, token: int) -> None:
+        """EndConferenceAfter's timer: the domain ends the conference unless its pending end was cancelled."""
+        with self._lock:
+            outcome = self.state.grace_over(room, token)
+            self._publish(outcome.events)
+            self._execute(outcome.commands)
 
     # ------------------------------------------------------------------ confirmations
     def _expect(self, cmd) -> Optional[gevent.event.Event]:

@@ -7,8 +7,8 @@
 * Telnyx (TeXML numbers): ``AccountSid, CallSid, CallSidLegacy, From, To, CallStatus, Direction`` (Telnyx TeXML
   "request parameters"); Dial action adds ``DialCallStatus``/``DialCallDuration``/``ConferenceSid``.
 * jambonz: a JSON object with snake_case keys (``call_sid, account_sid, direction, from, to, caller_name,
-  call_status, sip_status, call_id``) — jambonz-feature-server ``lib/session/call-info.js``; an actionHook body adds
-  ``conference_sid`` and ``reason``.
+  call_status, sip_status, sip_reason, call_id``) — jambonz-feature-server ``lib/session/call-info.js``; the
+  conference verb's actionHook body is that CallInfo alone (its ``performAction(this.results)`` with empty results).
 
 All builders return a plain ``dict`` of str → str (form) or JSON-ready values (jambonz).
 """
@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Dict, Optional
+
+from fsbridge.wire import jambonz as _jb
 
 API_VERSION = "2010-04-01"
 
@@ -82,7 +84,10 @@ def telnyx_voice_params(call: CallInfo) -> Dict[str, str]:
 
 
 def jambonz_call_payload(call: CallInfo) -> dict:
-    """jambonz call webhook JSON body for ``call`` (jambonz-feature-server CallInfo, snake_case keys)."""
+    """jambonz call webhook JSON body for ``call`` (jambonz-feature-server CallInfo, snake_case keys). An
+    answered call keeps ``sip_status`` 200 / ``sip_reason`` OK after it completed, as jambonz's CallInfo does."""
+    answered = call.status in (STATUS_IN_PROGRESS, STATUS_COMPLETED)
+    sip = _jb.SIP_ANSWERED if answered else _jb.SIP_TRYING
     return {
         "call_sid": call.call_sid,
         "account_sid": call.account_sid,
@@ -91,7 +96,8 @@ def jambonz_call_payload(call: CallInfo) -> dict:
         "to": call.to,
         "caller_name": call.from_,
         "call_status": call.status,
-        "sip_status": 200 if call.status == STATUS_IN_PROGRESS else 100,
+        _jb.SIP_STATUS: sip[0],
+        _jb.SIP_REASON: sip[1],
         "call_id": call.call_sid,
     }
 
@@ -114,9 +120,7 @@ def dial_action_params(dialect: str, call: CallInfo, *, dial_status: str, durati
     conference ``actionHook`` (called "when the conference ends").
     """
     body = voice_params(dialect, call)
-    if dialect == "jambonz":
-        body.update({"conference_sid": conference_sid or "", "reason": reason or dial_status,
-                     "duration": duration_s})
+    if dialect == "jambonz":   # jambonz-feature-server performAction(results = {}): the CallInfo alone
         return body
     body.update({"DialCallStatus": dial_status, "DialCallDuration": str(int(duration_s)),
                  "DialBridged": "true" if dial_status == DIAL_COMPLETED else "false"})

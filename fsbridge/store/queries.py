@@ -60,6 +60,14 @@ class Queries:
                                            "cf": conference_sid}).mappings().first()
         return RecordingRow.from_mapping(row) if row else None
 
+    def account_recording(self, account_sid: str, recording_sid: str) -> Optional[RecordingRow]:
+        """A recording of any of this account's conferences by RecordingSid (Twilio FetchRecording)."""
+        r = t.recordings
+        q = select(r).where(r.c.account_sid == account_sid, r.c.sid == recording_sid)
+        with self.engine.connect() as conn:
+            row = conn.execute(q).mappings().first()
+        return RecordingRow.from_mapping(row) if row else None
+
     # ------------------------------------------------------------------ lists
     def list_conferences(self, account_sid: str, *, friendly_name: Optional[str] = None,
                          status: Optional[str] = None, created: Optional[DateRange] = None,
@@ -94,11 +102,15 @@ class Queries:
         return self._page(p, conds, p.c.date_created, p.c.call_sid, False, page,
                           ParticipantRow.from_mapping, lambda r: r.call_sid)
 
-    def list_recordings(self, account_sid: str, conference_sid: str, *, created: Optional[DateRange] = None,
-                        page: PageRequest = PageRequest()) -> PageResult[RecordingRow]:
-        """The conference's recordings, newest first (Twilio ListConferenceRecording, DateCreated filters)."""
+    def list_recordings(self, account_sid: str, conference_sid: Optional[str], *,
+                        created: Optional[DateRange] = None, page: PageRequest = PageRequest()
+                        ) -> PageResult[RecordingRow]:
+        """The conference's recordings (every conference's when ``conference_sid`` is None: the account-level
+        Twilio ListRecording), newest first (Twilio ListConferenceRecording, DateCreated filters)."""
         r = t.recordings
-        conds = [r.c.account_sid == account_sid, r.c.conference_sid == conference_sid]
+        conds = [r.c.account_sid == account_sid]
+        if conference_sid is not None:
+            conds.append(r.c.conference_sid == conference_sid)
         conds += _range(r.c.date_created, created)
         return self._page(r, conds, r.c.date_created, r.c.sid, True, page, RecordingRow.from_mapping,
                           lambda x: x.sid)

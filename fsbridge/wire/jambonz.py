@@ -42,6 +42,10 @@ ACCOUNT_SID = "account_sid"
 DIRECTION = "direction"
 CALLER_NAME = "caller_name"
 SIP_STATUS = "sip_status"
+SIP_REASON = "sip_reason"
+#: sip_status / sip_reason of an answered call (jambonz CallInfo after the 200 OK), and before it (100 Trying)
+SIP_ANSWERED = (200, "OK")
+SIP_TRYING = (100, "Trying")
 CALL_ID = "call_id"
 REASON = "reason"
 DIRECTION_INBOUND = _tw.DIRECTION_INBOUND

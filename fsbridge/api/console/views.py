@@ -59,7 +59,7 @@ def cctx() -> ConsoleContext:
 def _authenticate() -> None:
     if request.endpoint == "console.static":
         return
-    g.account_sid = basic_account(ctx().accounts)
+    g.account_sid = basic_account(ctx().accounts, ctx().api_keys)
     if request.method == "POST" and request.headers.get(CSRF_HEADER) != "1":
         raise ApiError(403, 20403, "Console actions need the console's own requests")
 

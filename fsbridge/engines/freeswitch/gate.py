@@ -28,7 +28,9 @@ class GateMixin:
 
     def _start_conference(self, room: str) -> None:
         for key in [k for k in self._waiting if k[0] == room]:
-            w = self._waiting.pop(key)
+            w = self._waiting.pop(key, None)
+            if w is None:   # it left while an earlier member's commands were on the wire (they yield)
+                continue
             member = key[1]
             if w.ref is not None:
                 self._suppress_once(key, n.PLAY_FILE_MEMBER_DONE)

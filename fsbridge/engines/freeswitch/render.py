@@ -32,6 +32,7 @@ API: Dict[str, str] = {
     "hold_media": "conference {room} hold {member} {media}",
     "unhold": "conference {room} unhold {member}",
     "kick": "conference {room} kick {member}",
+    "dtmf": "conference {room} dtmf {member} {digits}",
     "hup": "conference {room} hup {member}",
     "hup_all": "conference {room} hup all",
     # relate: "+OK 8->9 nospeak set", "+OK relationship 8->9 cleared." (finding 16)
@@ -224,6 +225,8 @@ def render(cmd, view: RoomView) -> List[str]:
         return [api("unhold", room=room, member=cmd.member_id), api("undeaf", room=room, member=cmd.member_id)]
     if isinstance(cmd, c.KickMember):
         return [api("kick", room=room, member=cmd.member_id)]
+    if isinstance(cmd, c.SendDtmf):
+        return [api("dtmf", room=room, member=cmd.member_id, digits=cmd.digits)]
     if isinstance(cmd, c.SetCoach):
         return coach_relations(room, cmd.coach_member_id, cmd.coached_member_id, view.members(room))
     if isinstance(cmd, c.SetExitBeep):

@@ -189,7 +189,14 @@ class CommandsMixin:
 
 
 #: Command type → handler(engine, command)
+def _do_SendDtmf(self, cmd: C.SendDtmf) -> None:
+    """The member's caller receives the digits (its leg's ``received_dtmf``), as FreeSWITCH's conference dtmf."""
+    m = self._member(cmd.room, cmd.member_id)
+    m.call.received_dtmf.append(cmd.digits)
+
+
 COMMANDS: Dict[type, Callable[[Any, Any], None]] = {
+    C.SendDtmf: _do_SendDtmf,
     C.JoinMember: CommandsMixin._do_JoinMember,
     C.StartConference: CommandsMixin._do_StartConference,
     C.MuteMember: CommandsMixin._do_MuteMember,

@@ -60,6 +60,7 @@ class VirtualCallLeg:
         self._join_done: Optional[gevent.event.AsyncResult] = None
         self._join_result: Optional[gevent.event.AsyncResult] = None   # what wait_left returns
         self._dtmf_cb: Optional[Callable[[str], None]] = None
+        self.received_dtmf: list = []   # digits sent to this caller (conference dtmf: jambonz distributeDtmf)
         self._source_ended = False
         self._net_src_done = False
         self.heard_path: Optional[str] = None

@@ -122,6 +122,8 @@ class ConferenceTask(Task):
         timer = None
         if self.dial is not None and self.dial.hangup_on_star:
             leg.on_dtmf(lambda digits: self._leave("hangupOnStar") if "*" in (digits or "") else None)
+        elif conf.distribute_dtmf:   # jambonz: this caller's digits reach the other members
+            leg.on_dtmf(lambda digits, sid=s.record.call_sid: s.bridge.distribute_dtmf(sid, digits or ""))
         if self.dial is not None and self.dial.time_limit and self.dial.time_limit > 0:
             timer = s.bridge.call_later(float(self.dial.time_limit), lambda: self._leave("timeLimit"))
         try:
@@ -129,7 +131,7 @@ class ConferenceTask(Task):
         finally:
             if timer is not None:
                 timer.cancel()
-            if self.dial is not None and self.dial.hangup_on_star:
+            if (self.dial is not None and self.dial.hangup_on_star) or conf.distribute_dtmf:
                 leg.on_dtmf(None)
         # The engine's del-member must have reached the domain (duration, participant-leave first).
         s.bridge.wait_left(s.record.call_sid)
