@@ -10,7 +10,7 @@ bridges in one process — tests, the demo — never share counters). It is fed 
 * the callbacks' HTTP transport (:meth:`Metrics.wrap_transport`): each attempt's response code and duration
   (the code is also kept per outbox id for the console's status-callback log: :meth:`response_code`);
 * Flask ``before_request``/``after_request`` (:meth:`Metrics.instrument_flask`): REST latency by route rule;
-* the standalone engine's tick (:meth:`Metrics.time_ticks`): tick duration histogram;
+* the standalone engine's tick (:meth:`Metrics.timed_tick`): tick duration histogram;
 * a custom collector read at scrape time (:class:`_LiveCollector`): conferences and participants active,
   callback outbox depth (open rows), ESL connected / reconnects (FreeSWITCH engine).
 
@@ -132,12 +132,9 @@ class Metrics:
         app.before_request_funcs.setdefault(None, []).insert(0, _start)
         app.after_request_funcs.setdefault(None, []).append(_stop)
 
-    def time_ticks(self, engine: Any) -> None:
-        """Standalone engine: time each ``engine._tick`` (an instance attribute wrapping the method; must be
-        installed before ``engine.start()``). Engines without a tick are left alone."""
-        tick = getattr(engine, "_tick", None)
-        if tick is None or not callable(tick):
-            return
+    def timed_tick(self, tick: Callable[[], None]) -> Callable[[], None]:
+        """``tick`` (the standalone engine's ``_tick``) wrapped to observe each call's duration in the tick
+        histogram; the composition root installs it (before ``engine.start()``)."""
         observe = self.tick_time.observe
         perf = time.perf_counter
 
@@ -147,12 +144,13 @@ class Metrics:
                 tick()
             finally:
                 observe(perf() - t0)
-        engine._tick = timed_tick
+        return timed_tick
 
-    def watch(self, *, bridge: Any = None, dispatcher: Any = None, engine: Any = None) -> None:
-        """Register the scrape-time collector reading current values from these objects."""
+    def watch(self, *, bridge: Any = None, dispatcher: Any = None, esl: Any = None) -> None:
+        """Register the scrape-time collector reading current values from these objects (``esl``: the
+        FreeSWITCH engine's ReconnectingESL, given by the composition root; None on the standalone engine)."""
         if self._live is None:
-            self._live = _LiveCollector(bridge, dispatcher, engine)
+            self._live = _LiveCollector(bridge, dispatcher, esl)
             self.registry.register(self._live)
 
     def exposition(self) -> bytes:
@@ -189,10 +187,10 @@ class _LiveCollector:
     """Gauges read at scrape time: conferences / participants active (the domain's index), callback outbox
     depth (open rows in the outbox table), ESL connected / reconnects (FreeSWITCH engine only)."""
 
-    def __init__(self, bridge: Any, dispatcher: Any, engine: Any) -> None:
+    def __init__(self, bridge: Any, dispatcher: Any, esl: Any) -> None:
         self.bridge = bridge
         self.dispatcher = dispatcher
-        self.engine = engine
+        self.esl = esl
 
     def describe(self) -> Iterable:
         """No fixed description (values are read at collect time)."""
@@ -209,12 +207,12 @@ class _LiveCollector:
         depth = _outbox_depth(self.dispatcher)
         if depth is not None:
             yield _gauge("fsbridge_callback_outbox_depth", "Callbacks pending or retrying (outbox rows)", depth)
-        esl = getattr(self.engine, "esl", None)
+        esl = self.esl
         if esl is not None:
             yield _gauge("fsbridge_esl_connected", "1 while the FreeSWITCH event socket is up",
-                         1 if getattr(esl, "is_up", False) else 0)
+                         1 if esl.is_up else 0)
             yield _gauge("fsbridge_esl_reconnects", "ESL connections made after the first",
-                         max(0, int(getattr(esl, "connections", 0)) - 1))
+                         max(0, int(esl.connections) - 1))
         available = getattr(self.bridge, "engine_available", None)
         if callable(available):
             yield _gauge("fsbridge_engine_available", "1 while the conference engine accepts commands",

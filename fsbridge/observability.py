@@ -49,8 +49,14 @@ def attach(server: Any, base_url: Optional[str] = None) -> Observability:
         dispatcher.on_update = on_update
         dispatcher.enqueue = metrics.timed_enqueue(dispatcher.enqueue)
         dispatcher.transport = metrics.wrap_transport(dispatcher.transport)
-    metrics.time_ticks(bridge.engine)
-    metrics.watch(bridge=bridge, dispatcher=dispatcher, engine=bridge.engine)
+    engine, esl = bridge.engine, None
+    from fsbridge.engines.standalone.engine import StandaloneEngine
+    if isinstance(engine, StandaloneEngine):
+        engine._tick = metrics.timed_tick(engine._tick)
+    else:
+        from fsbridge.engines.freeswitch import FreeSwitchEngine
+        esl = engine.esl if isinstance(engine, FreeSwitchEngine) else None
+    metrics.watch(bridge=bridge, dispatcher=dispatcher, esl=esl)
     prefix = urlparse(base_url or server.base_url or "").path.rstrip("/")
     console.register(server.app, hub, dispatcher=dispatcher, metrics=metrics, prefix=prefix)
     ops.register(server.app, metrics, prefix)   # last: its timer runs first, so refusals are timed too

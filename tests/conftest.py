@@ -17,6 +17,8 @@ os.environ.setdefault("FSBRIDGE_EGRESS_ALLOW", "127.0.0.0/8,::1/128")
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 
+from pg_support import pg_url  # noqa: E402,F401 - session fixture: a throw-away PostgreSQL (tests/pg_support.py)
+
 
 @pytest.fixture
 def shared_dir() -> Path:

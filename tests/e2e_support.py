@@ -3,6 +3,7 @@ tone tracks and their energy, REST helpers. Fixtures ``app_server`` → ``bridge
 """
 from __future__ import annotations
 
+import gevent.event
 import numpy as np
 import requests
 import soundfile as sf
@@ -113,3 +114,19 @@ def _answer_s(bridge, sid):
 def _event_s(bridge, name, call_sid=None):
     e = next(e for e in bridge.events if e.name == name and (call_sid is None or e.participant.call_sid == call_sid))
     return e.timestamp.timestamp()
+
+
+def engine_time_passes(bridge, seconds):
+    """Block until ``seconds`` of engine time have passed (an engine-clock timer, not a sleep)."""
+    done = gevent.event.Event()
+    bridge.call_later(seconds, done.set)
+    assert done.wait(10)
+
+
+def first_caller_waits(app_server, bridge_server, name, media, engine_seconds):
+    """Place ``name``'s call (``media``), wait for its participant-join callback, then let ``engine_seconds`` of
+    engine time pass (the caller waits alone). Returns its CallSid."""
+    call_sid = place(bridge_server, name, media)
+    app_server.wait_event("participant-join")
+    engine_time_passes(bridge_server.bridge, engine_seconds)
+    return call_sid

@@ -1,6 +1,8 @@
 """Shared pieces of the FreeSwitchEngine tests (tests/test_freeswitch_{engine,calls,rooms}.py): the fake
 FreeSWITCH, a sink and a started engine as fixtures (import them into the test module), ``run_call``."""
 
+from contextlib import contextmanager
+
 import gevent
 import gevent.event
 import gevent.queue
@@ -29,16 +31,26 @@ def sink():
     return Sink()
 
 
+@contextmanager
+def started_engine(fake, sink, **options):
+    """A FreeSwitchEngine connected to ``fake`` (outbound socket on port 0), stopped on exit; ``options``
+    override the test defaults (2 s command timeout, fast reconnects, no talk hangover)."""
+    e = FreeSwitchEngine("127.0.0.1", fake.port, "ClueCon", **{**dict(
+        outbound_port=0, command_timeout=2, reconnect_backoff=0.01, max_backoff=0.05, talk_stop_ms=0), **options})
+    e.set_event_sink(sink)
+    e.start()
+    try:
+        assert e.wait_connected(5)
+        yield e
+    finally:
+        e.stop()
+
+
 @pytest.fixture
 def engine(fake, sink):
     """A started FreeSwitchEngine connected to ``fake`` (outbound socket on port 0)."""
-    e = FreeSwitchEngine("127.0.0.1", fake.port, "ClueCon", outbound_port=0, command_timeout=2,
-                         reconnect_backoff=0.01, max_backoff=0.05, talk_stop_ms=0)
-    e.set_event_sink(sink)
-    e.start()
-    assert e.wait_connected(5)
-    yield e
-    e.stop()
+    with started_engine(fake, sink) as e:
+        yield e
 
 
 def run_call(engine, fake, join_cmd_for, **call_kw):

@@ -5,6 +5,7 @@ import pytest
 import requests
 
 from fixtures.api.harness import AC_A, AC_B, TOKEN_A, TOKEN_B, api  # noqa: F401 - fixture
+from fixtures.api.fake_control import dial
 
 ROOT_A = f"/2010-04-01/Accounts/{AC_A}"
 
@@ -196,7 +197,7 @@ def test_method_not_allowed(api):
 
 def test_label_with_spaces_and_recording_audio(api):
     s = api.seed()
-    api.control.add_participant(AC_A, s["cf"], "+1", "+2", {"label": "front desk"})
+    api.control.add_participant(AC_A, s["cf"], "+1", "+2", dial(s["cf"], participant_label="front desk"))
     r = get(api, f"{ROOT_A}/Conferences/{s['cf']}/Participants/front%20desk.json")
     assert r.status_code == 200 and r.json()["label"] == "front desk"
     wav = get(api, f"{ROOT_A}/Conferences/{s['cf']}/Recordings/{s['re']}.wav")

@@ -1,9 +1,8 @@
-"""The CreateParticipant attribute table (fsbridge.api.participant_params) against today's path.
+"""The CreateParticipant attribute table (fsbridge.api.participant_params): known answers.
 
-Oracle (until the switch-over deletes it): ``api.twilio_participants.parse_create`` (validation, the snake_case
-options) followed by ``runtime.bridge.conference_from_options`` + the Dial ``time_limit`` rule of
-``Bridge.add_participant``. For every parameter, alone and all together, the table must build exactly the
-same ``Dial``; for bad values it must raise the same ApiError (status, code, message).
+For every parameter the table must accept Twilio's values (Participants resource, create) and build the
+``<Dial><Conference>`` they mean — the model fields below, Twilio's defaults for the rest; bad values are the
+400 / 21xxx errors Twilio returns. ``ConferenceRecordingStatusCallbackMethod`` is validated and not applied.
 """
 from __future__ import annotations
 
@@ -11,10 +10,8 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from fsbridge.api import participant_params as pp
-from fsbridge.api.errors import ApiError
-from fsbridge.api.twilio_participants import CREATE_PARAMS, parse_create
-from fsbridge.markup.model import Dial
-from fsbridge.runtime.bridge import conference_from_options
+from fsbridge.api.errors import FROM_MISSING, INVALID_PARAMETER, INVALID_URL, TO_MISSING, ApiError
+from fsbridge.markup.model import Conference, Dial
 
 CA = "CA" + "ab" * 16
 BY = "BY" + "cd" * 16
@@ -52,68 +49,97 @@ BAD = {
 }
 
 
-def oracle(form: MultiDict, name: str = "Room") -> Dial:
-    """Today's path: parse_create → conference_from_options → Dial(time_limit)."""
-    _, _, options = parse_create(form)
-    conf = conference_from_options(name, options)
-    return Dial(conference=conf, time_limit=int(options.get("time_limit") or 14400))
+#: (parameter, value) → the Conference fields (or ``dial.<field>``) it sets; every other VALID pair sets nothing
+MODEL = {
+    ("Label", "agent"): {"participant_label": "agent"},
+    ("Muted", "true"): {"muted": True}, ("Muted", "false"): {"muted": False},
+    ("Beep", "onExit"): {"beep": "onExit"}, ("Beep", "false"): {"beep": "false"},
+    ("Beep", "onEnter"): {"beep": "onEnter"},
+    ("StartConferenceOnEnter", "false"): {"start_conference_on_enter": False},
+    ("StartConferenceOnEnter", "TRUE"): {"start_conference_on_enter": True},
+    ("EndConferenceOnExit", "true"): {"end_conference_on_exit": True},
+    ("WaitUrl", "https://app.example.com/wait"): {"wait_url": "https://app.example.com/wait"},
+    ("WaitMethod", "get"): {"wait_method": "GET"},
+    ("MaxParticipants", "2"): {"max_participants": 2},
+    ("ConferenceRecord", "true"): {"record": "record-from-start"},
+    ("ConferenceRecord", "record-from-start"): {"record": "record-from-start"},
+    ("ConferenceRecord", "false"): {"record": "do-not-record"},
+    ("ConferenceRecord", "do-not-record"): {"record": "do-not-record"},
+    ("ConferenceTrim", "do-not-trim"): {"trim": "do-not-trim"},
+    ("ConferenceStatusCallback", "https://a.example/s"): {"status_callback": "https://a.example/s"},
+    ("ConferenceStatusCallbackMethod", "GET"): {"status_callback_method": "GET"},
+    ("ConferenceStatusCallbackEvent", "start end join"): {"status_callback_event": ("start", "end", "join")},
+    ("ConferenceStatusCallbackEvent", "speaker"): {"status_callback_event": ("speaker",)},
+    ("Region", "ie1"): {"region": "ie1"},
+    ("ConferenceRecordingStatusCallback", "https://a.example/cr"):
+        {"recording_status_callback": "https://a.example/cr"},
+    ("ConferenceRecordingStatusCallbackEvent", "in-progress completed absent"):
+        {"recording_status_callback_event": ("in-progress", "completed", "absent")},
+    ("ConferenceRecordingStatusCallbackEvent", "absent"): {"recording_status_callback_event": ("absent",)},
+    ("JitterBufferSize", "off"): {"jitter_buffer_size": "off"},
+    ("JitterBufferSize", "small"): {"jitter_buffer_size": "small"},
+    ("JitterBufferSize", "medium"): {"jitter_buffer_size": "medium"},
+    ("TimeLimit", "1"): {"dial.time_limit": 1}, ("TimeLimit", "86400"): {"dial.time_limit": 86400},
+}
+#: bad value → Twilio error code (all 400)
+BAD_CODE = {"WaitUrl": INVALID_URL}
 
 
 def form(*pairs) -> MultiDict:
     return MultiDict(BASE + list(pairs))
 
 
-def test_the_table_covers_every_create_parameter_in_order():
-    assert [p.wire for p in pp.PARAMS] == list(CREATE_PARAMS)
-    assert set(VALID) == set(CREATE_PARAMS)
+def expected(name: str = "Room", **changes) -> Dial:
+    dial_fields = {k[5:]: v for k, v in changes.items() if k.startswith("dial.")}
+    conf = Conference(name=name, **{k: v for k, v in changes.items() if not k.startswith("dial.")})
+    return Dial(conference=conf, **dial_fields)
 
 
-def test_no_parameters_builds_the_defaults():
+def test_every_valid_sample_is_a_known_parameter():
+    assert set(VALID) == {p.wire for p in pp.PARAMS}
+    assert {n for n, _ in MODEL} <= set(VALID)
+
+
+def test_no_parameters_builds_twilios_defaults():
     req = pp.parse(form())
-    assert req.dial("Room") == oracle(form())
+    assert req.dial("Room") == Dial(conference=Conference(name="Room")) == expected()
+    assert req.dial("Room").time_limit == 14400 and req.dial("Room").conference.record == "do-not-record"
     assert (req.from_, req.to, req.options) == ("+15550001111", "sip:bob@example.com", {})
 
 
 @pytest.mark.parametrize("name,value", [(n, v) for n, vs in VALID.items() for v in vs])
-def test_each_parameter_alone_builds_what_conference_from_options_builds(name, value):
-    f = form((name, value))
-    req = pp.parse(f)
-    assert req.dial("Room") == oracle(f)
-    assert req.options == parse_create(f)[2]
+def test_each_parameter_alone_sets_what_it_means(name, value):
+    req = pp.parse(form((name, value)))
+    assert req.dial("Room") == expected(**MODEL.get((name, value), {}))
+    assert list(req.options) == [pp.Param(name, None).key]
 
 
 def test_all_parameters_together_and_coaching():
     pairs = [(n, vs[-1]) for n, vs in VALID.items() if n != "Coaching"] + [("Coaching", "true")]
-    f = form(*pairs)
-    req = pp.parse(f)
-    assert req.dial("Team") == oracle(f, "Team")
-    assert req.dial("Team").conference.coach == CA
-    assert req.options == parse_create(f)[2]
+    dial = pp.parse(form(*pairs)).dial("Team")
+    assert dial.conference.coach == CA and dial.conference.name == "Team" and dial.time_limit == 86400
+    assert (dial.conference.muted, dial.conference.beep, dial.conference.record) == (False, "onExit", "do-not-record")
 
 
 def test_repeated_event_parameters_keep_document_order():
     f = form(("ConferenceStatusCallbackEvent", "join"), ("ConferenceStatusCallbackEvent", "leave start"))
     assert pp.parse(f).dial("R").conference.status_callback_event == ("join", "leave", "start")
-    assert pp.parse(f).dial("R") == oracle(f, "R")
 
 
-def _error(fn, f):
+def _error(f):
     with pytest.raises(ApiError) as info:
-        fn(f)
-    return info.value.status, info.value.code, info.value.message
+        pp.parse(f)
+    return info.value.status, info.value.code
 
 
 @pytest.mark.parametrize("name,value", sorted(BAD.items()))
-def test_bad_values_raise_what_the_api_raises_today(name, value):
-    f = form((name, value))
-    assert _error(pp.parse, f) == _error(parse_create, f)
-    assert _error(pp.parse, f)[0] == 400
+def test_bad_values_are_400s(name, value):
+    assert _error(form((name, value))) == (400, BAD_CODE.get(name, INVALID_PARAMETER))
 
 
-@pytest.mark.parametrize("pairs", [
-    [("To", "+1555")], [("From", "+1555")], [],
-    BASE + [("Coaching", "true")],
+@pytest.mark.parametrize("pairs,code", [
+    ([("To", "+1555")], FROM_MISSING), ([("From", "+1555")], TO_MISSING), ([], TO_MISSING),
+    (BASE + [("Coaching", "true")], INVALID_PARAMETER),
 ])
-def test_missing_from_to_and_coaching_without_a_call_match_today(pairs):
-    f = MultiDict(pairs)
-    assert _error(pp.parse, f) == _error(parse_create, f)
+def test_missing_from_to_and_coaching_without_a_call(pairs, code):
+    assert _error(MultiDict(pairs)) == (400, code)

@@ -13,8 +13,9 @@ import requests
 from fixtures.api.harness import AC_A, TOKEN_A, api  # noqa: F401 - fixture
 
 from fsbridge.conference import events as ev
-from fsbridge.api import create_app, params, paging, twilio_conferences as tc
-from fsbridge.api import twilio_participants as tp, twilio_recordings as tr
+from fsbridge.api import create_app, paging, params, participant_params
+from fsbridge.api import twilio_participants as tp
+from fsbridge.wire import twilio as tw
 
 RFC2822 = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} \+0000$")
 
@@ -93,23 +94,23 @@ def test_request_parameters_match_the_spec(spec):
         base + "/Conferences/{ConferenceSid}/Participants/{CallSid}.json"
     recs, rec = base + "/Conferences/{ConferenceSid}/Recordings.json", \
         base + "/Conferences/{ConferenceSid}/Recordings/{Sid}.json"
-    assert _body_params(spec, conf, "post") == {tc.STATUS, tc.ANNOUNCE_URL, tc.ANNOUNCE_METHOD}
-    assert _body_params(spec, parts, "post") == set(tp.CREATE_PARAMS) | {tp.FROM, tp.TO}
+    assert _body_params(spec, conf, "post") == {tw.STATUS, tw.ANNOUNCE_URL, tw.ANNOUNCE_METHOD}
+    assert _body_params(spec, parts, "post") == {p.wire for p in participant_params.PARAMS} | {tw.FROM, tw.TO}
     assert _body_params(spec, part, "post") == set(tp.UPDATE_PARAMS)
-    assert _body_params(spec, rec, "post") == {tr.STATUS, tr.PAUSE_BEHAVIOR}
-    paging_names = {paging.PAGE, paging.PAGE_SIZE, paging.PAGE_TOKEN}
+    assert _body_params(spec, rec, "post") == {tw.STATUS, tw.PAUSE_BEHAVIOR}
+    paging_names = {tw.PAGE, tw.PAGE_SIZE, tw.PAGE_TOKEN}
     dates = lambda n: {n, n + "<", n + ">"}  # noqa: E731
     assert _query_params(spec, base + "/Conferences.json", "get") == (
-        paging_names | {tc.FRIENDLY_NAME, tc.STATUS} | dates(tc.DATE_CREATED) | dates(tc.DATE_UPDATED))
-    assert _query_params(spec, parts, "get") == paging_names | {tp.MUTED, tp.HOLD, tp.COACHING}
-    assert _query_params(spec, recs, "get") == paging_names | dates(tr.DATE_CREATED)
+        paging_names | {tw.FRIENDLY_NAME, tw.STATUS} | dates(tw.DATE_CREATED) | dates(tw.DATE_UPDATED))
+    assert _query_params(spec, parts, "get") == paging_names | {tw.MUTED, tw.HOLD, tw.COACHING}
+    assert _query_params(spec, recs, "get") == paging_names | dates(tw.DATE_CREATED)
 
 
 def test_enums_match_the_spec(spec):
     schemas = spec["components"]["schemas"]
-    assert tuple(schemas["conference_enum_status"]["enum"]) == tc.CONFERENCE_STATUSES
-    assert tuple(schemas["conference_enum_update_status"]["enum"]) == tc.UPDATE_STATUSES
-    assert set(tr.SETTABLE_STATUSES) <= set(schemas["conference_recording_enum_status"]["enum"])
+    assert tuple(schemas["conference_enum_status"]["enum"]) == tw.CONFERENCE_STATUSES
+    assert tuple(schemas["conference_enum_update_status"]["enum"]) == tw.CONFERENCE_UPDATE_STATUSES
+    assert set(tw.RECORDING_SETTABLE_STATUSES) <= set(schemas["conference_recording_enum_status"]["enum"])
     part = spec["paths"]["/2010-04-01/Accounts/{AccountSid}/Conferences/{ConferenceSid}/Participants/{CallSid}.json"]
     props = part["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]["properties"]
     assert tuple(props["HoldMethod"]["enum"]) == params.HTTP_METHODS

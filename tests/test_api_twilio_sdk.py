@@ -101,12 +101,12 @@ def test_create_participant(api):
                      wait_url="https://example.com/wait.xml", wait_method="GET",
                      machine_detection="Enable")
     assert p.label == "carol" and p.muted is True and p.conference_sid == s["cf"] and p.queue_time == "0"
-    name, args, options = api.control.calls[-1]
+    name, args, kw = api.control.calls[-1]
     assert args == (AC_A, s["cf"], "+15550009", "sip:carol@example.com")
-    assert options["status_callback_event"] == ["ringing", "answered"]
-    assert options["conference_status_callback_event"] == ["start", "join", "leave"]
-    assert options["timeout"] == 20 and options["beep"] == "onEnter" and options["muted"] is True
-    assert options["machine_detection"] == "Enable" and options["wait_method"] == "GET"
+    conf = kw["dial"].conference
+    assert conf.status_callback_event == ("start", "join", "leave")
+    assert kw["timeout_s"] == 20 and conf.beep == "onEnter" and conf.muted is True
+    assert conf.record == "record-from-start" and conf.wait_method == "GET" and conf.participant_label == "carol"
     assert parts("carol").fetch().call_sid == p.call_sid
     # by friendly name, as Twilio allows: creates the conference
     p2 = api.client().conferences("brand-new").participants.create(from_="+1", to="+2")

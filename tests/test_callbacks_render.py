@@ -12,7 +12,6 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from twilio.request_validator import RequestValidator
 
-from fsbridge.callbacks import jambonz, telnyx, twilio
 from fsbridge.callbacks.render import render
 from fsbridge.callbacks.request import RenderSettings
 from fsbridge.callbacks.signing import twilio_signature
@@ -176,11 +175,6 @@ def test_twilio_conference_record_end_only_without_recording_status_callback():
     assert render(both, SETTINGS) is None
 
 
-def test_twilio_timestamp_is_rfc2822_unpadded_day():
-    assert twilio.rfc2822(datetime(2017, 6, 1, 20, 48, 32, tzinfo=timezone.utc)) == "Thu, 1 Jun 2017 20:48:32 +0000"
-    assert twilio.rfc2822(datetime(2021, 4, 28, 22, 51, 29, tzinfo=timezone.utc)) == "Wed, 28 Apr 2021 22:51:29 +0000"
-
-
 # ---------------------------------------------------------------------------------------------- Telnyx
 TX = ("AccountSid=AC25e16e9a716a4a8617a7c83f58e30482&CallSid={c}&CallSidLegacy={c}"
       "&ConferenceSid=CFe08c870b500f6e44a9ad184defd1f391&FriendlyName=My+Conf&From={f}&SequenceNumber=7"
@@ -209,11 +203,6 @@ def test_telnyx_golden(name, participant, expected):
 def test_telnyx_does_not_report_mute_hold_or_announcements():
     for name in (ev.PARTICIPANT_MUTE, ev.PARTICIPANT_HOLD, ev.PARTICIPANT_MODIFY, ev.ANNOUNCEMENT_END):
         assert render(event(name, dialect="texml", events=ALL_TWIML), SETTINGS) is None
-
-
-def test_telnyx_timestamp_matches_seed_form():
-    assert telnyx.telnyx_time(datetime(2021, 4, 28, 22, 51, 29, 993535, tzinfo=timezone.utc)) == \
-        "2021-04-28 22:51:29.993535Z"
 
 
 def test_telnyx_recording_url_is_the_wav_file():

@@ -159,6 +159,7 @@ def test_keepalive_connection_dropped_by_server_is_replaced_transparently(engine
         server.stop()
 
 
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)   # SQLite's WAL checkpoints only
 def test_outbox_writer_checkpoints_off_the_hub(engine, tmp_path):
     from fsbridge.callbacks import outbox
     from fsbridge.callbacks.render import render

@@ -8,7 +8,7 @@ import pytest
 
 from fsbridge.callbacks.subscriptions import is_subscribed
 from fsbridge.conference import native as N
-from fsbridge.conference import reasons as R
+from fsbridge.wire import twilio as R
 from fsbridge.conference.errors import DomainError
 from fsbridge.conference.testing import Harness
 from fsbridge.markup.model import Conference

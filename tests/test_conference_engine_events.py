@@ -11,7 +11,7 @@ import pytest
 from fsbridge.conference import commands as C
 from fsbridge.conference import ids
 from fsbridge.conference import native as N
-from fsbridge.conference import reasons as R
+from fsbridge.wire import twilio as R
 from fsbridge.conference.errors import DomainError
 from fsbridge.conference.events import CallbackConfig
 from fsbridge.conference.native import EngineSnapshot, MemberSnapshot, NativeEvent
@@ -136,9 +136,7 @@ def test_kick_with_hung_up_reason_counts_as_left():
 
 def test_resync_after_reconnect():
     h = Harness()
-    for c in ("CAa", "CAb", "CAc"):
-        h.join(c, "r")
-    sid = h.sid_of("r")
+    sid = h.room("r", "CAa", "CAb", "CAc")
     h.talk("CAc")
     # while disconnected: CAa vanished, CAb got muted by a caller control, CAc stopped talking
     h.engine.members[sid].pop(h.uid("CAa"))
@@ -153,12 +151,10 @@ def test_resync_after_reconnect():
 
 def test_resync_adopts_a_pending_join_whose_add_member_was_lost():
     h = Harness()
-    h.join("CAa", "r")
-    sid = h.sid_of("r")
-    h.state.join(account_sid=h.account_sid, call_sid="CAb", unique_id="u-b", conference=Conference(name="r"),
-                 dialect="twiml")
+    sid = h.room("r", "CAa")
+    h.join_pending("CAb", "r")
     snap = h.engine.snapshot()
-    snap = replace(snap, members=snap.members + (MemberSnapshot(room=sid, member_id=50, unique_id="u-b"),))
+    snap = replace(snap, members=snap.members + (MemberSnapshot(room=sid, member_id=50, unique_id=h.uid("CAb")),))
     out = h.state.resync(snap)
     assert names(out.events) == ["participant-join", "conference-start"]
     assert h.state.participant_of_call("CAb").member_id == 50

@@ -4,7 +4,7 @@ ConferenceSid, fed to the domain exactly in FreeSWITCH's order (internal play-fi
 CHANNEL_HANGUP_COMPLETE and all)."""
 from fsbridge.conference import commands as C
 from fsbridge.conference import native as N
-from fsbridge.conference import reasons as R
+from fsbridge.wire import twilio as R
 from fsbridge.conference.native import NativeEvent
 from fsbridge.conference.state import ConferenceState
 from fsbridge.markup.model import Conference

@@ -14,7 +14,7 @@ FORBIDDEN = ("gevent", "greenlet", "requests", "flask", "werkzeug", "lxml", "sql
              "fsbridge.engines", "fsbridge.callbacks", "fsbridge.api", "fsbridge.runtime", "fsbridge.store")
 MODULES = ("fsbridge.conference", "fsbridge.conference.state", "fsbridge.conference.testing",
            "fsbridge.conference.errors", "fsbridge.conference.ids", "fsbridge.conference.model",
-           "fsbridge.conference.rules", "fsbridge.conference.reasons", "fsbridge.conference.room",
+           "fsbridge.conference.rules", "fsbridge.conference.room",
            "fsbridge.conference.media", "fsbridge.conference.tables", "fsbridge.conference.resync",
            "fsbridge.conference.events", "fsbridge.conference.outcome")
 #: the domain spells its own words: no markup dialect module (only markup.model, the verb dataclasses)

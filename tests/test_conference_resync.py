@@ -6,10 +6,9 @@ fixtures README finding 17), lost add-members join — plus a speaker no longer 
 from dataclasses import replace
 
 from fsbridge.conference import commands as C
-from fsbridge.conference import reasons as R
+from fsbridge.wire import twilio as R
 from fsbridge.conference.native import EngineSnapshot, MemberSnapshot
 from fsbridge.conference.testing import Harness
-from fsbridge.markup.model import Conference
 
 
 def names(events):
@@ -26,9 +25,7 @@ def snap_with(h, sid, call_sid, **flags):
 
 def test_vanished_members_leave_in_member_order_with_the_call_still_up():
     h = Harness()
-    for c in ("CAa", "CAb", "CAc"):
-        h.join(c, "r")
-    sid = h.sid_of("r")
+    sid = h.room("r", "CAa", "CAb", "CAc")
     h.engine.members[sid].pop(h.uid("CAc"))
     h.engine.members[sid].pop(h.uid("CAa"))
     out = h.run(h.state.resync(h.engine.snapshot()))
@@ -86,12 +83,10 @@ def test_rooms_are_reconciled_in_room_order_and_unknown_members_are_ignored():
 
 def test_a_join_that_outlived_its_conference_is_kicked_and_an_empty_snapshot_ends_all():
     h = Harness()
-    h.join("CAa", "r")
-    sid = h.sid_of("r")
-    h.state.join(account_sid=h.account_sid, call_sid="CAb", unique_id="u-b", conference=Conference(name="r"),
-                 dialect="twiml")
+    sid = h.room("r", "CAa")
+    h.join_pending("CAb", "r")
     h.run(h.state.end(h.account_sid, sid))                  # CAb's join is cancelled
-    snap = EngineSnapshot(h.engine.now_us, members=(MemberSnapshot(room=sid, member_id=7, unique_id="u-b"),))
+    snap = EngineSnapshot(h.engine.now_us, members=(MemberSnapshot(room=sid, member_id=7, unique_id=h.uid("CAb")),))
     out = h.state.resync(snap)
     assert out.events == () and out.commands == (C.KickMember(room=sid, member_id=7),)
     h.join("CAc", "s")
@@ -103,9 +98,7 @@ def test_a_join_that_outlived_its_conference_is_kicked_and_an_empty_snapshot_end
 
 def test_channels_whose_live_events_postdate_the_snapshot_are_left_alone():
     h = Harness()
-    for c in ("CAa", "CAb", "CAc"):
-        h.join(c, "r")
-    sid = h.sid_of("r")
+    sid = h.room("r", "CAa", "CAb", "CAc")
     # json_list ran before CAc's add-member was mapped (CAc missing) and CAb was muted after it (not muted)
     h.run(h.state.set_muted(h.account_sid, sid, "CAb", True))
     snap = h.engine.snapshot()

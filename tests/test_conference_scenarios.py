@@ -9,7 +9,7 @@ import pytest
 from fsbridge.callbacks.subscriptions import StatusSequence, is_subscribed
 from fsbridge.conference import commands as C
 from fsbridge.conference import events as ev
-from fsbridge.conference import reasons as R
+from fsbridge.wire import twilio as R
 from fsbridge.conference.errors import DomainError
 from fsbridge.conference.testing import Harness
 from fsbridge.markup.model import Conference
@@ -134,9 +134,7 @@ def test_muted_joiners():
 
 def test_end_via_api():
     h = Harness()
-    for c in ("CAa", "CAb", "CAc"):
-        h.join(c, "r")
-    sid = h.sid_of("r")
+    sid = h.room("r", "CAa", "CAb", "CAc")
     out = h.end("r")
     assert names(out) == ["participant-leave"] * 3 + ["conference-end"]
     assert {e.reason_participant_left for e in out[:3]} == {R.LEFT_CONFERENCE_ENDED_VIA_API}

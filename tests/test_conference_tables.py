@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 import pytest
 
 from fsbridge.conference import events as E
-from fsbridge.conference import reasons as R
+from fsbridge.wire import twilio as R
 from fsbridge.conference import tables as T
 
 PARTICIPANT_STATUSES = {R.P_QUEUED, R.P_CONNECTING, R.P_CONNECTED, R.P_COMPLETE, R.P_FAILED}

@@ -8,10 +8,9 @@ dictionary (11200, 12100, 12200). Signatures are checked with twilio's own Reque
 from __future__ import annotations
 
 
-import gevent.event
 import pytest
 from flask import Response
-from e2e_support import AC, TOKEN, place, tone_energy, tone_track
+from e2e_support import AC, TOKEN, engine_time_passes, place, tone_energy, tone_track
 
 
 
@@ -43,9 +42,7 @@ def test_rest_control_add_hold_announce_kick_end(app_server, bridge_server, rest
                  {"Hold": "true", "HoldUrl": app_server.url + "/hold", "HoldMethod": "GET"})
     assert reply.status_code == 200 and reply.json()["hold"] is True, reply.text
     app_server.wait_event("participant-hold")
-    one_second = gevent.event.Event()
-    bridge_server.bridge.call_later(1.0, one_second.set)      # let B be held for 1 s of engine time
-    assert one_second.wait(10)
+    engine_time_passes(bridge_server.bridge, 1.0)      # let B be held for 1 s of engine time
     assert rest_api(f"Conferences/{conf}/Participants/{b}.json", {"Hold": "false"}).status_code == 200
     app_server.wait_event("participant-unhold")
     reply = rest_api(f"Conferences/{conf}.json", {"AnnounceUrl": app_server.url + "/announce"})

@@ -8,10 +8,10 @@ dictionary (11200, 12100, 12200). Signatures are checked with twilio's own Reque
 from __future__ import annotations
 
 
-import gevent.event
 import numpy as np
 from flask import Response
-from e2e_support import _answer_s, _event_s, conference_twiml, place, tone_energy, tone_track
+from e2e_support import (_answer_s, _event_s, conference_twiml, engine_time_passes, first_caller_waits, place,
+                         tone_energy, tone_track)
 
 
 
@@ -73,9 +73,7 @@ def test_wait_url_document_moderated_room(app_server, bridge_server, tmp_path):
     bridge = bridge_server.bridge
     # the caller waits: wait music plays; let 3 engine seconds pass before the moderator arrives
     leg = bridge.registry.get(caller).leg
-    three_seconds = gevent.event.Event()
-    bridge.call_later(3.0, three_seconds.set)       # engine time
-    assert three_seconds.wait(10)
+    engine_time_passes(bridge, 3.0)
     moderator = place(bridge_server, "Moderator", tone_track(tmp_path / "m.wav", 3, [(1, 2)], 1700))
     assert bridge.wait_call(moderator, 30) and bridge.wait_call(caller, 30)
     app_server.wait_event("conference-end")
@@ -107,12 +105,8 @@ def test_customer_waiting_room(app_server, bridge_server, tmp_path):
             attrs["endConferenceOnExit"] = "true"
         return conference_twiml(form, "Customer Waiting Room", **attrs)
     app_server.twiml = voice
-    customer = place(bridge_server, "Customer", "silence:")
-    app_server.wait_event("participant-join")
     bridge = bridge_server.bridge
-    two_seconds = gevent.event.Event()
-    bridge.call_later(2.0, two_seconds.set)
-    assert two_seconds.wait(10)
+    customer = first_caller_waits(app_server, bridge_server, "Customer", "silence:", 2.0)
     agent = place(bridge_server, "Agent", tone_track(tmp_path / "agent.wav", 3, [(1, 2)], 1700))
     assert bridge.wait_call(agent, 30) and bridge.wait_call(customer, 30)
     app_server.wait_event("conference-end")
@@ -139,12 +133,8 @@ def test_no_music_no_beep_room_and_muted_joiner(app_server, bridge_server, tmp_p
         return conference_twiml(form, "NoMusicNoBeepRoom", beep="false", waitUrl="", startConferenceOnEnter="true",
                                 endConferenceOnExit="true", statusCallbackEvent="join leave end")
     app_server.twiml = voice
-    first = place(bridge_server, "First", "silence:")
-    app_server.wait_event("participant-join")
     bridge = bridge_server.bridge
-    one_second = gevent.event.Event()
-    bridge.call_later(1.0, one_second.set)
-    assert one_second.wait(10)
+    first = first_caller_waits(app_server, bridge_server, "First", "silence:", 1.0)
     quiet = place(bridge_server, "Quiet", tone_track(tmp_path / "quiet.wav", 30, [(0.5, 3)], 1300))
     app_server.wait_event("participant-join", count=2)
     second = place(bridge_server, "Second", tone_track(tmp_path / "second.wav", 5, [(1, 2)], 1500))

@@ -9,9 +9,8 @@ import pytest
 from fsbridge.conference import commands as c
 from fsbridge.conference import native as n
 from fsbridge.engines.base import EngineError
-from fsbridge.engines.freeswitch.engine import FreeSwitchEngine
 from fakes import FakeCall
-from fs_support import SUB, engine, fake, members_of, run_call, sink  # noqa: F401 - fixtures
+from fs_support import SUB, engine, fake, members_of, run_call, sink, started_engine  # noqa: F401 - fixtures
 
 
 def test_outbound_call_join_sends_the_exact_conference_execute(engine, fake, sink):
@@ -185,11 +184,7 @@ def test_handler_that_raises_hangs_the_call_up(engine, fake):
 def test_composition_root_outbound_server_attaches_to_the_engine(fake, sink):
     """fsbridge/app.py builds ``OutboundServer(host, port, on_call=bridge.on_call, engine=engine)``."""
     from fsbridge.engines.freeswitch import OutboundServer
-    engine = FreeSwitchEngine("127.0.0.1", fake.port, "ClueCon", outbound_port=0, reconnect_backoff=0.01)
-    engine.set_event_sink(sink)
-    engine.start()
-    try:
-        assert engine.wait_connected(5)
+    with started_engine(fake, sink) as engine:
         assert not engine.outbound.running  # no call handler on the engine: nothing bound yet
         result = gevent.event.AsyncResult()
         server = OutboundServer("127.0.0.1", 0, on_call=lambda leg: result.set(
@@ -200,8 +195,6 @@ def test_composition_root_outbound_server_attaches_to_the_engine(fake, sink):
         assert result.get(timeout=5) == "refused"
         sink.wait(lambda e: e.action == n.JOIN_REFUSED and e.room == "CFF")
         server.stop()
-    finally:
-        engine.stop()
 
 def test_socket_gone_mid_join_is_a_hangup(engine, fake):
     result = gevent.event.AsyncResult()

@@ -8,8 +8,7 @@ import pytest
 from fsbridge.conference import commands as c
 from fsbridge.conference import native as n
 from fsbridge.engines.base import EngineError
-from fsbridge.engines.freeswitch.engine import FreeSwitchEngine
-from fs_support import SUB, engine, fake, members_of, run_call, sink  # noqa: F401 - fixtures
+from fs_support import SUB, engine, fake, members_of, run_call, sink, started_engine  # noqa: F401 - fixtures
 
 
 def test_hold_is_hold_plus_deaf_and_reports_only_hold(engine, fake, sink):
@@ -119,11 +118,7 @@ def test_waiting_member_joined_muted_stays_muted_at_start(engine, fake, sink):
 
 def test_talk_events_are_debounced_with_a_timer(fake, sink):
     """stop-talking is held for the shared debouncer's hangover and then emitted by the engine's timer."""
-    engine = FreeSwitchEngine("127.0.0.1", fake.port, "ClueCon", outbound_port=0, talk_stop_ms=150)
-    engine.set_event_sink(sink)
-    engine.start()
-    try:
-        assert engine.wait_connected(5)
+    with started_engine(fake, sink, talk_stop_ms=150) as engine:
         m, = members_of(fake, "CFT", 1)
         m.talking = True
         fake.broadcast(fake.member_event("start-talking", m))
@@ -140,8 +135,6 @@ def test_talk_events_are_debounced_with_a_timer(fake, sink):
         stop = sink.wait(lambda e: e.action == n.STOP_TALKING, timeout=5)
         assert stop.member_id == m.id and stop.unique_id == m.uid and stop.timestamp_us > start.timestamp_us
         assert sink.actions().count(n.START_TALKING) == 2  # the mute ended the first spurt silently
-    finally:
-        engine.stop()
 
 def test_set_exit_beep_targets_the_members_channel(engine, fake, sink):
     m, = members_of(fake, "CFB", 1)

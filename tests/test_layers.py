@@ -5,6 +5,7 @@ other; only the composition root (``app.py``) and what sits above it (``local.py
 name a concrete engine. (tests/test_conference_imports.py checks the domain's own rule at run time.)
 """
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -25,9 +26,11 @@ RANK = {
     "conference": 3,
     "markup": 2,
     "wire": 1,
+    # leaf utilities importing nothing of fsbridge (security, files): usable from every layer
+    "dbfile": 1, "egress": 1, "media_policy": 1, "redact": 1, "textsafe": 1,
 }
 ENGINES = ("engines.standalone", "engines.freeswitch")
-COMPOSITION = ("app", "local", "demo", "cli", "__main__", "ops")
+COMPOSITION = ("app", "observability", "local", "demo", "cli", "__main__", "ops")
 
 
 def _layer(module: str) -> str:
@@ -93,4 +96,30 @@ def test_runtime_and_api_know_engines_only_through_the_contract():
 
 def test_the_shared_engine_modules_import_no_engine():
     bad = [(a, b) for a, b in IMPORTS if _layer(a) in ("engines.base", "engines.talk") and _layer(b) in ENGINES]
+    assert bad == []
+
+
+def _modules():
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE.parent).with_suffix("")
+        module = ".".join(rel.parts)
+        yield module[: -len(".__init__")] if module.endswith(".__init__") else module
+
+
+def test_every_module_has_a_layer():
+    """A new package must be given its rank (DESIGN.md) before it can be checked at all."""
+    unranked = sorted(m for m in _modules() if _layer(m) not in RANK and m not in ("fsbridge", "fsbridge.engines"))
+    assert unranked == [], "give these a layer in RANK: %s" % unranked
+
+
+def test_wire_imports_nothing_of_fsbridge_but_itself():
+    bad = [(a, b) for a, b in IMPORTS if _layer(a) == "wire" and _layer(b) != "wire"]
+    assert bad == []
+
+
+def test_no_module_probes_an_engine_with_getattr_or_hasattr():
+    """The engine contract (engines/base.py) is complete: nothing asks an engine whether it has a method."""
+    probe = re.compile(r"\b(getattr|hasattr)\(\s*[\w.]*engine\b")
+    bad = [f"{p.relative_to(PACKAGE)}:{n}" for p in sorted(PACKAGE.rglob("*.py"))
+           for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if probe.search(line)]
     assert bad == []

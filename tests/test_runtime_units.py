@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response as WzResponse
 from fsbridge.callbacks import signing
 from fsbridge.markup import model as m
 from fsbridge.runtime import params
-from fsbridge.runtime.bridge import conference_from_options, is_media_url, source_ref
+from fsbridge.runtime.bridge import is_media_url, source_ref
 from fsbridge.api.calls import parse_dtmf, parse_send_digits
 from fsbridge.runtime.fetch import Credentials, FetchError, Fetcher
 from fsbridge.runtime.media import MediaResolver, local_path, silence
@@ -171,16 +171,6 @@ def test_dtmf_specs():
         parse_dtmf("12")
     with pytest.raises(ValueError):
         parse_send_digits("x")
-
-
-def test_conference_from_participant_options():
-    conf = conference_from_options("Room", {"label": "agent", "muted": "true", "beep": "onExit",
-                                            "start_conference_on_enter": "false", "coaching": "true",
-                                            "call_sid_to_coach": "CA9", "conference_record": "true",
-                                            "conference_status_callback_event": "start end"})
-    assert (conf.name, conf.participant_label, conf.muted, conf.beep) == ("Room", "agent", True, "onExit")
-    assert conf.start_conference_on_enter is False and conf.coach == "CA9"
-    assert conf.record == "record-from-start" and conf.status_callback_event == ("start", "end")
 
 
 def test_one_task_per_verb():

@@ -1,6 +1,5 @@
-"""Store: DomainEvents → conference / participant / recording rows on a real SQLite file (and PostgreSQL when
-FSBRIDGE_TEST_PG=postgresql+psycopg2://… is set)."""
-import os
+"""Store: DomainEvents → conference / participant / recording rows on a real SQLite file and on a real
+PostgreSQL (the session's throw-away cluster, tests/pg_support.py, or FSBRIDGE_TEST_PG)."""
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -9,6 +8,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from fsbridge.conference import events as ev
 from fsbridge.store import DateRange, PageRequest, Store
 from fsbridge.store.db import make_engine
+from pg_support import empty_tables
 
 AC = "AC" + "1" * 32
 CF = "CF" + "a" * 32
@@ -23,17 +23,13 @@ def store(request, tmp_path):
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'fsb.sqlite'}"
     else:
-        url = os.environ.get("FSBRIDGE_TEST_PG")
-        if not url:
-            pytest.skip("set FSBRIDGE_TEST_PG=postgresql+psycopg2://user@host:port/db to run these on PostgreSQL")
+        url = request.getfixturevalue("pg_url")
     s = Store(make_engine(url))
     s.create_all()
     if request.param == "postgresql":
-        from fsbridge.store.db import metadata
-        with s.engine.begin() as conn:
-            for table in reversed(metadata.sorted_tables):
-                conn.execute(table.delete())
-    return s
+        empty_tables(s.engine)
+    yield s
+    s.engine.dispose()
 
 
 def e(name, seq, *, at=0, cf=CF, **kw):

@@ -6,9 +6,7 @@ checked: every string constant of fsbridge.wire, fsbridge.wire.twilio/texml/jamb
 to grep for (hyphenated words, snake_case reasons, CamelCase field names, the dialect ids, the issue's list and
 :data:`EXTRA`). A literal is an ``ast.Constant`` string that is not a docstring; f-string pieces count.
 
-Modules not switched over yet are listed in :data:`NOT_YET_SWITCHED` (the arch-domain / arch-engines refactors
-own them; the lead empties this list after they land: /work/notes/wire-switchover.md says, per file:line, which
-constant replaces each literal). :data:`HOMONYMS` are the same string in another vocabulary (a FreeSWITCH
+:data:`NOT_YET_SWITCHED` is empty: every module imports its wire names. :data:`HOMONYMS` are the same string in another vocabulary (a FreeSWITCH
 header or event Action, a TwiML verb name): permanent, each with its reason. A listed module that no longer
 spells the word fails the test too, so the lists only ever shrink.
 """
@@ -82,115 +80,11 @@ HOMONYMS: Dict[str, Dict[str, str]] = {
     },
     "start-talking": {"conference/native.py": "FreeSWITCH conference::maintenance Action start-talking"},
     "stop-talking": {"conference/native.py": "FreeSWITCH conference::maintenance Action stop-talking"},
-    "no-answer": {"engines/freeswitch/originate.py": "FreeSWITCH hangup cause → Twilio CallStatus table (engines "
-                                                  "own it; switch to wire.twilio.CALL_NO_ANSWER when convenient)"},
 }
 
-# Not switched over yet: owned by the arch-domain (conference/, callbacks/, store/) and arch-engines (runtime/,
-# engines/, api/) refactors running in parallel. The lead empties this after they land (see the note).
-_DOMAIN_EVENTS = ("conference/events.py",)
-_REASONS = ("conference/reasons.py",)
-NOT_YET_SWITCHED: Dict[str, Tuple[str, ...]] = {
-    '2010-04-01': ('api/render.py', 'runtime/params.py'),
-    'AccountSid': ('api/app.py', 'callbacks/twilio.py', 'runtime/params.py'),
-    'AnnounceMethod': ('api/fields.py',),
-    'AnnounceUrl': ('api/fields.py', 'callbacks/twilio.py'),
-    'ApiVersion': ('runtime/params.py',),
-    'BeepOnExit': ('api/twilio_participants.py',),
-    'CallSid': ('callbacks/twilio.py', 'runtime/params.py'),
-    'CallSidEndingConference': ('callbacks/twilio.py',),
-    'CallSidLegacy': ('callbacks/telnyx.py', 'runtime/params.py'),
-    'CallSidToCoach': ('api/twilio_participants.py', 'callbacks/twilio.py'),
-    'CallStatus': ('runtime/params.py',),
-    'Called': ('runtime/params.py',),
-    'Caller': ('runtime/params.py',),
-    'Coaching': ('api/twilio_participants.py', 'callbacks/twilio.py'),
-    'ConferenceSid': ('callbacks/twilio.py', 'runtime/params.py'),
-    'DateCreated': ('api/fields.py',),
-    'DateUpdated': ('api/fields.py',),
-    'DialBridged': ('runtime/params.py',),
-    'DialCallDuration': ('runtime/params.py',),
-    'DialCallStatus': ('runtime/params.py',),
-    'Direction': ('runtime/params.py',),
-    'Duration': ('callbacks/twilio.py',),
-    'EndConferenceOnExit': ('api/twilio_participants.py', 'callbacks/twilio.py'),
-    'EventName': ('callbacks/twilio.py',),
-    'FriendlyName': ('api/twilio_conferences.py', 'callbacks/twilio.py'),
-    'From': ('api/calls.py', 'api/twilio_participants.py', 'callbacks/telnyx.py', 'runtime/callcli.py', 'runtime/params.py'),
-    'Hold': ('api/twilio_participants.py', 'callbacks/twilio.py'),
-    'HoldMethod': ('api/twilio_participants.py',),
-    'HoldUrl': ('api/twilio_participants.py',),
-    'Muted': ('api/twilio_participants.py', 'callbacks/twilio.py'),
-    'Page': ('api/paging.py',),
-    'PageSize': ('api/paging.py',),
-    'PageToken': ('api/paging.py',),
-    'ParticipantCallStatus': ('callbacks/twilio.py',),
-    'ParticipantLabel': ('callbacks/twilio.py',),
-    'ParticipantLabelEndingConference': ('callbacks/twilio.py',),
-    'PauseBehavior': ('api/twilio_recordings.py',),
-    'Reason': ('callbacks/twilio.py',),
-    'ReasonAnnouncementFailed': ('callbacks/twilio.py',),
-    'ReasonConferenceEnded': ('callbacks/twilio.py',),
-    'ReasonParticipantLeft': ('callbacks/twilio.py',),
-    'RecordingChannels': ('api/twilio_participants.py', 'callbacks/twilio.py'),
-    'RecordingDuration': ('callbacks/twilio.py',),
-    'RecordingFileSize': ('callbacks/twilio.py',),
-    'RecordingSid': ('callbacks/twilio.py',),
-    'RecordingSource': ('callbacks/twilio.py',),
-    'RecordingStartTime': ('callbacks/twilio.py',),
-    'RecordingStatus': ('callbacks/twilio.py',),
-    'RecordingUrl': ('callbacks/twilio.py',),
-    'SequenceNumber': ('callbacks/twilio.py',),
-    'StartConferenceOnEnter': ('api/twilio_participants.py', 'callbacks/twilio.py'),
-    'Status': ('api/calls.py', 'api/fields.py'),
-    'StatusCallbackEvent': ('api/twilio_participants.py', 'callbacks/twilio.py'),
-    'Timestamp': ('callbacks/twilio.py',),
-    'To': ('api/calls.py', 'api/twilio_participants.py', 'callbacks/telnyx.py', 'runtime/callcli.py', 'runtime/params.py'),
-    'WaitMethod': ('api/twilio_participants.py',),
-    'WaitUrl': ('api/twilio_participants.py',),
-    'announcement-end': ('conference/events.py',),
-    'announcement-fail': ('conference/events.py',),
-    'completed': ('api/calls.py', 'api/telnyx.py', 'api/twilio_conferences.py', 'api/twilio_participants.py', 'callbacks/jambonz.py', 'conference/events.py', 'conference/reasons.py', 'runtime/dialout.py', 'runtime/params.py', 'store/store.py'),
-    'conference-end': ('conference/events.py',),
-    'conference-ended-via-api': ('conference/reasons.py',),
-    'conference-record-end': ('conference/events.py',),
-    'conference-start': ('conference/events.py',),
-    'conference_ended_via_api': ('conference/reasons.py',),
-    'do-not-record': ('api/twilio_participants.py', 'runtime/dialout.py'),
-    'do-not-trim': ('api/twilio_participants.py',),
-    'in-progress': ('api/render.py', 'api/telnyx.py', 'api/twilio_conferences.py', 'api/twilio_participants.py', 'api/twilio_recordings.py', 'callbacks/jambonz.py', 'conference/events.py', 'conference/reasons.py', 'runtime/params.py', 'store/store.py'),
-    'init': ('api/twilio_conferences.py', 'conference/reasons.py', 'store/store.py'),
-    'jambonz': ('callbacks/jambonz.py', 'callbacks/signing.py', 'runtime/fetch.py', 'runtime/params.py'),
-    'last-participant-kicked': ('conference/reasons.py',),
-    'last-participant-left': ('conference/reasons.py',),
-    'moderator_ended_conference': ('conference/reasons.py',),
-    'no-answer': ('conference/reasons.py', 'runtime/params.py'),
-    'outbound-api': ('runtime/params.py',),
-    'participant-hold': ('conference/events.py',),
-    'participant-join': ('conference/events.py',),
-    'participant-leave': ('conference/events.py',),
-    'participant-modify': ('conference/events.py',),
-    'participant-mute': ('conference/events.py',),
-    'participant-speech-start': ('conference/events.py',),
-    'participant-speech-stop': ('conference/events.py',),
-    'participant-unhold': ('conference/events.py',),
-    'participant-unmute': ('conference/events.py',),
-    'participant-with-end-conference-on-exit-kicked': ('conference/reasons.py',),
-    'participant-with-end-conference-on-exit-left': ('conference/reasons.py',),
-    'participant_add_failed': ('conference/reasons.py',),
-    'participant_hung_up': ('conference/reasons.py',),
-    'participant_updated_via_api': ('conference/reasons.py',),
-    'record-from-start': ('api/twilio_participants.py', 'conference/reasons.py', 'runtime/dialout.py'),
-    'recording-absent': ('conference/events.py',),
-    'recording-completed': ('conference/events.py',),
-    'recording-in-progress': ('conference/events.py',),
-    'start-talking': ('callbacks/jambonz.py',),
-    'stop-talking': ('callbacks/dispatcher.py', 'callbacks/request.py'),
-    'texml': ('callbacks/signing.py', 'callbacks/telnyx.py', 'runtime/params.py'),
-    'trim-silence': ('api/twilio_participants.py', 'conference/reasons.py', 'runtime/dialout.py'),
-    'twiml': ('api/calls.py', 'callbacks/dispatcher.py', 'callbacks/twilio.py', 'conference/events.py', 'conference/model.py', 'conference/testing.py', 'runtime/calls.py', 'runtime/controller.py', 'runtime/dialout.py', 'runtime/fetch.py', 'runtime/registry.py', 'runtime/session.py', 'store/store.py', 'store/tables.py'),
-    'v2': ('api/telnyx.py',),
-}
+# Every module is switched over (issue #13): nothing may spell a wire name outside fsbridge/wire/ but the
+# homonyms above. Kept (empty) so a temporary exception has one obvious place and the stale check covers it.
+NOT_YET_SWITCHED: Dict[str, Tuple[str, ...]] = {}
 
 WIRE = wire_constants()
 SITES = literal_sites(WIRE)

@@ -24,6 +24,7 @@ from fsbridge.api import (errors, limits, telnyx, twilio_account_recordings, twi
 from fsbridge.api.auth import basic_account, require_same_account
 from fsbridge.api.context import ApiContext
 from fsbridge.store import Store
+from fsbridge.wire.twilio import ACCOUNT_SID
 
 TWILIO_BLUEPRINTS = (twilio_conferences.bp, twilio_participants.bp, twilio_recordings.bp,
                      twilio_account_recordings.bp)
@@ -33,7 +34,7 @@ def _twilio_auth() -> None:
     """before_request of the Twilio blueprints: Basic auth, then the path's AccountSid must be the caller's."""
     from fsbridge.api.context import ctx
     account = basic_account(ctx().accounts, ctx().api_keys)
-    require_same_account(account, (request.view_args or {}).get("AccountSid", ""))
+    require_same_account(account, (request.view_args or {}).get(ACCOUNT_SID, ""))
     g.account_sid = account
 
 

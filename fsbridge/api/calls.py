@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import math
-from email.utils import format_datetime
 from datetime import datetime, timezone
 from typing import List, Optional, Tuple
 from urllib.parse import urlencode
@@ -30,11 +29,13 @@ from fsbridge.api.auth import basic_account, require_same_account
 from fsbridge.api.errors import FROM_MISSING, INVALID_PARAMETER, INVALID_URL, NOT_FOUND, TO_MISSING, ApiError
 from fsbridge.engines.base import EngineError
 from fsbridge.media_policy import MediaRefused, virtual_source
-from fsbridge.runtime import params
 from fsbridge.runtime.bridge import Bridge
 from fsbridge.runtime.calls import is_media_url
+from fsbridge.wire import TWIML
+from fsbridge.wire import twilio as tw
+from fsbridge.wire.serialize import rfc2822_rest
 
-PREFIX = "/2010-04-01/Accounts/<AccountSid>"
+PREFIX = f"/{tw.API_VERSION}/Accounts/<AccountSid>"
 MAX_SECONDS = 14400.0   # Twilio TimeLimit maximum (4 h); also the bound of Dtmf times
 log = logging.getLogger("fsbridge.api.calls")
 
@@ -81,13 +82,13 @@ def parse_send_digits(spec: str, start_s: float = 0.0) -> Tuple[Tuple[str, float
 
 
 def _date(ts: Optional[float]) -> Optional[str]:
-    return format_datetime(datetime.fromtimestamp(ts, tz=timezone.utc)) if ts else None
+    return rfc2822_rest(datetime.fromtimestamp(ts, tz=timezone.utc)) if ts else None
 
 
 def call_json(rec, prefix: str = "") -> dict:
     """A :class:`~fsbridge.runtime.registry.CallRecord` as Twilio's Call resource JSON (snake_case, RFC 2822
     dates, ``uri``)."""
-    uri = f"{prefix}/2010-04-01/Accounts/{rec.account_sid}/Calls/{rec.call_sid}.json"
+    uri = f"{prefix}/{tw.API_VERSION}/Accounts/{rec.account_sid}/Calls/{rec.call_sid}.json"
     duration = str(int(round(rec.ended - rec.started))) if rec.ended else None
     return {
         "sid": rec.call_sid,
@@ -108,7 +109,7 @@ def call_json(rec, prefix: str = "") -> dict:
         "price_unit": "USD",
         "direction": rec.direction,
         "answered_by": None,
-        "api_version": params.API_VERSION,
+        "api_version": tw.API_VERSION,
         "forwarded_from": None,
         "group_sid": None,
         "caller_name": rec.from_,
@@ -138,8 +139,8 @@ def calls_blueprint(bridge: Bridge, prefix: str = "") -> Blueprint:
         """Twilio create Call (virtual; see module docstring)."""
         _auth(AccountSid)
         form = request.form
-        to = (form.get("To") or "").strip()
-        from_ = (form.get("From") or "").strip()
+        to = (form.get(tw.TO) or "").strip()
+        from_ = (form.get(tw.FROM) or "").strip()
         if not to:
             raise ApiError(400, TO_MISSING, "A 'To' phone number (or media URL) is required.")
         if not from_:
@@ -158,7 +159,7 @@ def calls_blueprint(bridge: Bridge, prefix: str = "") -> Blueprint:
         first = None
         dialect = None
         if is_media_url(to):
-            source, direction = to, params.DIRECTION_OUTBOUND_API
+            source, direction = to, tw.DIRECTION_OUTBOUND_API
             number = _own_number(from_, AccountSid)
             if url is None and twiml is None:
                 if number is None:
@@ -172,7 +173,7 @@ def calls_blueprint(bridge: Bridge, prefix: str = "") -> Blueprint:
             if number is None and url is None and twiml is None:
                 raise ApiError(404, NOT_FOUND, f"{to} is not a configured number")
             source = media
-            direction = params.DIRECTION_OUTBOUND_API if (url or twiml) else params.DIRECTION_INBOUND
+            direction = tw.DIRECTION_OUTBOUND_API if (url or twiml) else tw.DIRECTION_INBOUND
         if dialect is None and twiml is None and number is not None:
             dialect = number.dialect   # a Url for a configured number keeps the number's dialect (issue 17)
         try:
@@ -182,7 +183,7 @@ def calls_blueprint(bridge: Bridge, prefix: str = "") -> Blueprint:
         if twiml is not None:
             from fsbridge.markup import MarkupError, parse
             try:
-                first = parse(twiml, "twiml")
+                first = parse(twiml, TWIML)
             except MarkupError as exc:
                 raise ApiError(400, INVALID_PARAMETER, f"Twiml: {exc.message}") from None
         try:
@@ -200,22 +201,21 @@ def calls_blueprint(bridge: Bridge, prefix: str = "") -> Blueprint:
         """Twilio list Calls (this process's calls, newest first; Status/To/From filters)."""
         _auth(AccountSid)
         recs = [r for r in bridge.registry.calls() if r.account_sid == AccountSid]
-        for key, attr in (("Status", "status"), ("To", "to"), ("From", "from_")):
+        for key, attr in ((tw.STATUS, "status"), (tw.TO, "to"), (tw.FROM, "from_")):
             if request.args.get(key):
                 recs = [r for r in recs if getattr(r, attr) == request.args[key]]
         recs.reverse()
         from fsbridge.api.paging import DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE
         from fsbridge.api.params import integer
-        from fsbridge.wire.twilio import PAGE, PAGE_SIZE
-        size = integer(request.args, PAGE_SIZE, 1, MAX_PAGE_SIZE) or DEFAULT_PAGE_SIZE
-        page = integer(request.args, PAGE, 0, MAX_PAGE) or 0
+        size = integer(request.args, tw.PAGE_SIZE, 1, MAX_PAGE_SIZE) or DEFAULT_PAGE_SIZE
+        page = integer(request.args, tw.PAGE, 0, MAX_PAGE) or 0
         start = page * size
         items = recs[start:start + size]
-        base = f"{prefix}/2010-04-01/Accounts/{AccountSid}/Calls.json"
-        filters = [(k, request.args[k]) for k in ("Status", "To", "From") if request.args.get(k)]
+        base = f"{prefix}/{tw.API_VERSION}/Accounts/{AccountSid}/Calls.json"
+        filters = [(k, request.args[k]) for k in (tw.STATUS, tw.TO, tw.FROM) if request.args.get(k)]
 
         def uri(n: int) -> str:
-            return base + "?" + urlencode(filters + [(PAGE_SIZE, size), (PAGE, n)])
+            return base + "?" + urlencode(filters + [(tw.PAGE_SIZE, size), (tw.PAGE, n)])
         return jsonify({"calls": [call_json(r, prefix) for r in items], "first_page_uri": uri(0),
                         "next_page_uri": uri(page + 1) if start + size < len(recs) else None,
                         "previous_page_uri": uri(page - 1) if page > 0 else None, "page": page,
@@ -239,8 +239,8 @@ def calls_blueprint(bridge: Bridge, prefix: str = "") -> Blueprint:
         """Twilio update Call: ``Status=completed`` (or canceled) hangs the call up."""
         _auth(AccountSid)
         rec = _record(AccountSid, CallSid)
-        status = (request.form.get("Status") or "").lower()
-        if status and status not in ("completed", "canceled"):
+        status = (request.form.get(tw.STATUS) or "").lower()
+        if status and status not in (tw.CALL_COMPLETED, tw.CALL_CANCELED):
             raise ApiError(400, INVALID_PARAMETER, "Status must be completed or canceled")
         if status and rec.leg is not None and not rec.leg.hung_up:
             rec.leg.hangup("NORMAL_CLEARING")

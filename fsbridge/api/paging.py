@@ -22,10 +22,8 @@ from werkzeug.datastructures import MultiDict
 from fsbridge.api.errors import invalid
 from fsbridge.api.params import integer
 from fsbridge.store.rows import PageKey, PageRequest, PageResult
+from fsbridge.wire.twilio import PAGE, PAGE_SIZE, PAGE_TOKEN
 
-PAGE_SIZE = "PageSize"
-PAGE = "Page"
-PAGE_TOKEN = "PageToken"
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 MAX_PAGE = 10 ** 9          # Page × PageSize stays far inside SQLite's 64-bit OFFSET (was: OverflowError, 500)

@@ -16,6 +16,7 @@ from werkzeug.datastructures import MultiDict
 from fsbridge.api.errors import INVALID_URL, invalid
 from fsbridge.callbacks.overrides import url_problem
 from fsbridge.store.rows import DateRange
+from fsbridge.wire.serialize import parse_bool
 
 HTTP_METHODS = ("GET", "POST")
 MIN_YEAR, MAX_YEAR = 1970, 9998   # date filters: a range every store backend and timedelta step can hold
@@ -32,16 +33,14 @@ def text(src: MultiDict, name: str, max_len: int = 4000) -> Optional[str]:
 
 
 def boolean(src: MultiDict, name: str) -> Optional[bool]:
-    """``true``/``false`` → bool."""
+    """``true``/``false`` (any case, :func:`fsbridge.wire.serialize.parse_bool`) → bool; absent → None."""
     v = src.get(name)
     if v is None:
         return None
-    low = v.strip().lower()
-    if low == "true":
-        return True
-    if low == "false":
-        return False
-    raise invalid(f"Invalid value for {name}: {v!r} (must be true or false)")
+    try:
+        return parse_bool(v)
+    except ValueError:
+        raise invalid(f"Invalid value for {name}: {v!r} (must be true or false)") from None
 
 
 def integer(src: MultiDict, name: str, lo: Optional[int] = None, hi: Optional[int] = None) -> Optional[int]:

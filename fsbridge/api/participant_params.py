@@ -6,13 +6,13 @@ returns) and the model field it sets — ``conference.<field>`` on :class:`fsbri
 ``dial.<field>`` on :class:`fsbridge.markup.model.Dial`, or nothing (a call option: ``Timeout`` is the ring
 time, the rest are accepted and documented in docs/rest.md). :func:`parse` validates a body once and
 :meth:`CreateParticipant.dial` builds the typed ``<Dial><Conference>`` the dialled call runs — no untyped
-detour. The snake_case option dict of every given parameter stays available as
-:attr:`CreateParticipant.options` (what ``ConferenceControl.add_participant`` takes today).
+detour: ``ConferenceControl.add_participant`` takes that Dial (and the ring ``Timeout``). The snake_case option
+dict of every given parameter stays available as :attr:`CreateParticipant.options`.
 
 Rules beyond one field (Twilio Participants resource): ``Coaching=true`` needs ``CallSidToCoach`` (400) and
 then coaches it; ``ConferenceRecord`` ``true``/``record-from-start`` records from the start, ``false``/
-``do-not-record`` does not. ``ConferenceRecordingStatusCallbackMethod`` is validated and not applied (the
-behaviour of ``runtime.bridge.conference_from_options``, which this table replaces).
+``do-not-record`` does not. ``ConferenceRecordingStatusCallbackMethod`` is validated and not applied (as
+before this table replaced the untyped options → Conference conversion).
 """
 from __future__ import annotations
 
@@ -132,7 +132,7 @@ class CreateParticipant:
     """A validated CreateParticipant body.
 
     ``from_``/``to``: the call's From and To. ``options``: every given parameter, snake_case key → parsed
-    value (event lists as lists, as ``parse_create`` gives them). ``conference``/``dial``: keyword arguments for the model classes (only
+    value (event lists as lists). ``conference``/``dial``: keyword arguments for the model classes (only
     the fields the body set; the model's defaults — Twilio's — fill the rest).
     """
 
@@ -154,7 +154,7 @@ class CreateParticipant:
 def parse(form: MultiDict) -> CreateParticipant:
     """Validate a CreateParticipant body (To, then From, then each parameter in :data:`PARAMS` order, then the
     coaching rule) → :class:`CreateParticipant`. Raises ApiError 400: 21201 To missing / bad value,
-    21213 From missing, 21205 bad URL — exactly as ``api.twilio_participants.parse_create`` does."""
+    21213 From missing, 21205 bad URL."""
     from_, to = params.text(form, tw.FROM), params.text(form, tw.TO)
     if not to:
         raise invalid(f"Required parameter {tw.TO} is missing", TO_MISSING)

@@ -9,20 +9,12 @@ still running is ``"-1"`` as Twilio shows it; ``queue_time`` is only set on the 
 """
 from __future__ import annotations
 
-from datetime import datetime
-from email.utils import format_datetime
-from typing import Optional
-
 from fsbridge.api import paths
-from fsbridge.store.rows import ConferenceRow, ParticipantRow, RecordingRow, to_utc
+from fsbridge.store.rows import ConferenceRow, ParticipantRow, RecordingRow
+from fsbridge.wire.serialize import rfc2822_rest
+from fsbridge.wire.twilio import API_VERSION, RECORDING_RUNNING
 
-API_VERSION = "2010-04-01"
 DEFAULT_REGION = "us1"
-
-
-def rfc2822(value: Optional[datetime]) -> Optional[str]:
-    """``datetime`` → ``"Fri, 18 Feb 2011 19:26:50 +0000"`` (RFC 2822, UTC, as Twilio writes); None stays None."""
-    return None if value is None else format_datetime(to_utc(value))
 
 
 def conference(row: ConferenceRow, region: str = DEFAULT_REGION) -> dict:
@@ -30,8 +22,8 @@ def conference(row: ConferenceRow, region: str = DEFAULT_REGION) -> dict:
     ids = dict(AccountSid=row.account_sid, ConferenceSid=row.sid)
     return {
         "account_sid": row.account_sid,
-        "date_created": rfc2822(row.date_created),
-        "date_updated": rfc2822(row.date_updated),
+        "date_created": rfc2822_rest(row.date_created),
+        "date_updated": rfc2822_rest(row.date_updated),
         "api_version": API_VERSION,
         "friendly_name": row.friendly_name,
         "region": row.region or region,
@@ -56,8 +48,8 @@ def participant(row: ParticipantRow, queue_time: Optional[str] = None) -> dict:
         "call_sid_to_coach": row.call_sid_to_coach,
         "coaching": bool(row.coaching),
         "conference_sid": row.conference_sid,
-        "date_created": rfc2822(row.date_created),
-        "date_updated": rfc2822(row.date_updated),
+        "date_created": rfc2822_rest(row.date_created),
+        "date_updated": rfc2822_rest(row.date_updated),
         "end_conference_on_exit": bool(row.end_conference_on_exit),
         "muted": bool(row.muted),
         "hold": bool(row.hold),
@@ -74,7 +66,7 @@ def recording(row: RecordingRow) -> dict:
     """Twilio Conference Recording resource JSON."""
     if row.duration_s is not None:
         duration = str(row.duration_s)
-    elif row.status in ("in-progress", "paused"):
+    elif row.status in RECORDING_RUNNING:
         duration = "-1"
     else:
         duration = None
@@ -83,9 +75,9 @@ def recording(row: RecordingRow) -> dict:
         "api_version": API_VERSION,
         "call_sid": row.call_sid,
         "conference_sid": row.conference_sid,
-        "date_created": rfc2822(row.date_created),
-        "date_updated": rfc2822(row.date_updated),
-        "start_time": rfc2822(row.start_time or row.date_created),
+        "date_created": rfc2822_rest(row.date_created),
+        "date_updated": rfc2822_rest(row.date_updated),
+        "start_time": rfc2822_rest(row.start_time or row.date_created),
         "duration": duration,
         "sid": row.sid,
         "price": None,

@@ -23,14 +23,10 @@ from fsbridge.api import paths, twilio_conferences, twilio_participants, twilio_
 from fsbridge.api.auth import bearer_account, require_same_account
 from fsbridge.api.context import conference_or_404, ctx, participant_or_404
 from fsbridge.api.errors import ApiError
-from fsbridge.api.render import rfc2822
 from fsbridge.store.rows import ConferenceRow, ParticipantRow, RecordingRow
+from fsbridge.wire.serialize import rfc2822_rest
+from fsbridge.wire.texml import API_VERSION, PARTICIPANT_STATUS, RECORDING_STATUS
 
-API_VERSION = "v2"
-_STATUS = {"queued": "connecting", "connecting": "connecting", "ringing": "connecting",
-           "connected": "connected", "complete": "completed", "failed": "completed"}
-_RECORDING_STATUS = {"in-progress": "processing", "paused": "processing", "stopped": "processing",
-                     "processing": "processing", "completed": "completed", "absent": "absent"}
 _ERROR = {400: ("10015", "Bad Request"), 401: ("10009", "Authentication failed"),
           404: ("10005", "Resource not found"), 405: ("10015", "Method not allowed"),
           409: ("90018", "Call has already ended"), 503: ("10007", "Unexpected error")}
@@ -49,8 +45,8 @@ def conference(row: ConferenceRow) -> dict:
         "account_sid": row.account_sid,
         "api_version": API_VERSION,
         "call_sid_ending_conference": row.call_sid_ending_conference,
-        "date_created": rfc2822(row.date_created),
-        "date_updated": rfc2822(row.date_updated),
+        "date_created": rfc2822_rest(row.date_created),
+        "date_updated": rfc2822_rest(row.date_updated),
         "friendly_name": row.friendly_name,
         "reason_conference_ended": row.reason_conference_ended,
         "region": row.region or ctx().region,
@@ -75,12 +71,12 @@ def participant(row: ParticipantRow) -> dict:
         "coaching_call_sid": row.call_sid_to_coach,
         "coaching_call_sid_legacy": row.call_sid_to_coach,
         "conference_sid": row.conference_sid,
-        "date_created": rfc2822(row.date_created),
-        "date_updated": rfc2822(row.date_updated),
+        "date_created": rfc2822_rest(row.date_created),
+        "date_updated": rfc2822_rest(row.date_updated),
         "end_conference_on_exit": bool(row.end_conference_on_exit),
         "hold": bool(row.hold),
         "muted": bool(row.muted),
-        "status": _STATUS.get(row.status, row.status),
+        "status": PARTICIPANT_STATUS.get(row.status, row.status),
         "uri": _json(paths.build(paths.TX_PARTICIPANT, account_sid=row.account_sid,
                                  conference_sid=row.conference_sid or "",
                                  call_sid_or_participant_label=row.call_sid)),
@@ -97,15 +93,15 @@ def recording(row: RecordingRow) -> dict:
         "call_sid": row.call_sid,
         "channels": int(row.channels or 1),
         "conference_sid": row.conference_sid,
-        "date_created": rfc2822(row.date_created),
-        "date_updated": rfc2822(row.date_updated),
+        "date_created": rfc2822_rest(row.date_created),
+        "date_updated": rfc2822_rest(row.date_updated),
         "duration": row.duration_s,
         "error_code": None if row.error_code is None else str(row.error_code),
         "media_url": base + wav,
         "sid": row.sid,
         "source": row.source,
-        "start_time": rfc2822(row.start_time or row.date_created),
-        "status": _RECORDING_STATUS.get(row.status, row.status),
+        "start_time": rfc2822_rest(row.start_time or row.date_created),
+        "status": RECORDING_STATUS.get(row.status, row.status),
         "subresource_uris": {},
         "uri": _json(paths.build(paths.TX_RECORDING, account_sid=row.account_sid,
                                  conference_sid=row.conference_sid, recording_sid=row.sid)),

@@ -14,19 +14,11 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request
 
-from fsbridge.api import fields, paging, params, paths, render
+from fsbridge.api import paging, params, paths, render
 from fsbridge.api.context import conference_or_404, ctx, live_control
 from fsbridge.api.errors import conflict
-
-FRIENDLY_NAME = "FriendlyName"
-STATUS = fields.STATUS
-DATE_CREATED = fields.DATE_CREATED
-DATE_UPDATED = fields.DATE_UPDATED
-ANNOUNCE_URL = fields.ANNOUNCE_URL
-ANNOUNCE_METHOD = fields.ANNOUNCE_METHOD
-
-CONFERENCE_STATUSES = ("init", "in-progress", "completed")
-UPDATE_STATUSES = ("completed",)
+from fsbridge.wire.twilio import (ANNOUNCE_METHOD, ANNOUNCE_URL, CONF_COMPLETED, CONFERENCE_STATUSES,
+                                  CONFERENCE_UPDATE_STATUSES, DATE_CREATED, DATE_UPDATED, FRIENDLY_NAME, STATUS)
 
 bp = Blueprint("twilio_conferences", __name__)
 
@@ -49,15 +41,15 @@ def list_page(account_sid: str, args, path: str, render_one) -> dict:
 def update(account_sid: str, conference_sid: str, form) -> None:
     """Shared by the Twilio and Telnyx update routes: Status=completed and/or AnnounceUrl/AnnounceMethod."""
     row = conference_or_404(account_sid, conference_sid)
-    status = params.choice(form, STATUS, UPDATE_STATUSES)
+    status = params.choice(form, STATUS, CONFERENCE_UPDATE_STATUSES)
     announce_url = params.url(form, ANNOUNCE_URL)
     announce_method = params.method(form, ANNOUNCE_METHOD) or "POST"
-    if (status or announce_url) and row.status == "completed":
+    if (status or announce_url) and row.status == CONF_COMPLETED:
         raise conflict(f"Conference {conference_sid} is already completed")
     if announce_url:
         with live_control() as control:
             control.announce(account_sid, conference_sid, announce_url, announce_method)
-    if status == "completed":
+    if status == CONF_COMPLETED:
         with live_control() as control:
             control.end_conference(account_sid, conference_sid)
 

@@ -18,17 +18,11 @@ import os
 
 from flask import Blueprint, g, jsonify, request, send_file
 
-from fsbridge.api import fields, paging, params, paths, render
+from fsbridge.api import paging, params, paths, render
 from fsbridge.api.context import conference_or_404, ctx, live_control, recording_or_404
 from fsbridge.api.errors import conflict, invalid, not_found
-
-STATUS = fields.STATUS
-PAUSE_BEHAVIOR = "PauseBehavior"
-DATE_CREATED = fields.DATE_CREATED
-
-SETTABLE_STATUSES = ("paused", "in-progress", "stopped")
-PAUSE_BEHAVIORS = ("skip", "silence")
-RUNNING = ("in-progress", "paused")
+from fsbridge.wire.twilio import (DATE_CREATED, PAUSE_BEHAVIOR, PAUSE_BEHAVIORS, RECORDING_RUNNING,
+                                  RECORDING_SETTABLE_STATUSES, STATUS)
 
 bp = Blueprint("twilio_recordings", __name__)
 
@@ -69,15 +63,15 @@ def update_recording(AccountSid: str, ConferenceSid: str, Sid: str):
     """Twilio UpdateConferenceRecording: Status=paused|in-progress|stopped, PauseBehavior."""
     form = request.form
     row = recording_or_404(g.account_sid, ConferenceSid, Sid)
-    status = params.choice(form, STATUS, SETTABLE_STATUSES)
+    status = params.choice(form, STATUS, RECORDING_SETTABLE_STATUSES)
     if status is None:
         raise invalid(f"Required parameter {STATUS} is missing")
     behavior = params.choice(form, PAUSE_BEHAVIOR, PAUSE_BEHAVIORS) or "silence"
-    if row.status not in RUNNING:
+    if row.status not in RECORDING_RUNNING:
         raise conflict(f"Recording {Sid} is {row.status}; it can no longer be changed")
     with live_control() as control:
         control.update_recording(g.account_sid, ConferenceSid, Sid, status, behavior)
-    if status in RUNNING:  # confirmed by the engine, but no DomainEvent reports a pause / resume
+    if status in RECORDING_RUNNING:  # confirmed by the engine, but no DomainEvent reports a pause / resume
         ctx().store.set_recording_status(g.account_sid, ConferenceSid, Sid, status)
     return jsonify(render.recording(recording_or_404(g.account_sid, ConferenceSid, Sid)))
 
@@ -86,7 +80,7 @@ def update_recording(AccountSid: str, ConferenceSid: str, Sid: str):
 def delete_recording(AccountSid: str, ConferenceSid: str, Sid: str):
     """Twilio DeleteConferenceRecording → 204; the audio file goes too."""
     row = recording_or_404(g.account_sid, ConferenceSid, Sid)
-    if row.status in RUNNING:
+    if row.status in RECORDING_RUNNING:
         raise conflict(f"Recording {Sid} is {row.status}; stop it before deleting it")
     removed = ctx().store.delete_recording(g.account_sid, ConferenceSid, Sid)
     if removed is None:

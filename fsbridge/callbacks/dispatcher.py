@@ -31,6 +31,8 @@ import urllib3
 from urllib3.util.retry import Retry
 
 from fsbridge.conference.events import CONFERENCE_END, DomainEvent
+from fsbridge.wire import TWIML
+from fsbridge.wire.jambonz import STOP_TALKING
 
 from . import outbox, overrides, signing
 from .http import Transport, TransportError
@@ -81,7 +83,7 @@ class Dispatcher:
         backoff_max_s: float = 30.0,
         backoff_jitter_s: float = 0.0,
         transport: Optional[Transport] = None,
-        jambonz_stop_talking: str = "stop-talking",
+        jambonz_stop_talking: str = STOP_TALKING,
         on_update: Optional[Callable[[int, str, int, Optional[str]], None]] = None,
         sequence: Optional[StatusSequence] = None,
     ):
@@ -302,7 +304,7 @@ class Dispatcher:
         if req.content_type:
             headers["Content-Type"] = req.content_type
         token = self.accounts.get(req.account_sid)
-        if req.dialect == "twiml" and not token:
+        if req.dialect == TWIML and not token:
             log.warning("callbacks: no AuthToken for account %s; sending unsigned", req.account_sid)
         headers.update(signing.webhook_headers(
             req.dialect, url=url, body=req.body, params=req.params if req.method == "POST" else None,

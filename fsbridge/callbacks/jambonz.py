@@ -19,50 +19,28 @@ For a GET hook (jambonz itself sends no parameters then) the same fields go in t
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 from typing import Optional
 
 from fsbridge.conference import events as ev
 from fsbridge.conference.events import DomainEvent
-
-from fsbridge.wire import jambonz as _jb
+from fsbridge.wire import JAMBONZ
+from fsbridge.wire import jambonz as jz
+from fsbridge.wire.jambonz import (ACCOUNT_SID, CALL_SID, CALL_STATUS, CALL_STATUS_WORDS, CONFERENCE_SID,
+                                   DURATION, EVENT, FRIENDLY_NAME, FROM, MEMBERS, TIME, TO)
+from fsbridge.wire.serialize import iso_ms
 
 from .request import JSON, KIND_STATUS, CallbackRequest, RenderSettings, form_request
 
-DIALECT = "jambonz"
-
-EVENT = "event"
-DURATION = "duration"
-TIME = "time"
-MEMBERS = "members"
-CONFERENCE_SID = "conference_sid"
-FRIENDLY_NAME = "friendly_name"
-CALL_SID = "call_sid"
-FROM = "from"
-TO = "to"
-CALL_STATUS = "call_status"
-ACCOUNT_SID = "account_sid"
-
 #: DomainEvent name → the ``event`` value jambonz sends (talk stop: RenderSettings.jambonz_stop_talking)
 _EVENT_WORD = {
-    ev.CONFERENCE_START: "start",
-    ev.CONFERENCE_END: "end",
-    ev.PARTICIPANT_JOIN: "join",
-    ev.PARTICIPANT_LEAVE: "leave",
-    ev.PARTICIPANT_SPEECH_START: "start-talking",
+    ev.CONFERENCE_START: jz.EV_START,
+    ev.CONFERENCE_END: jz.EV_END,
+    ev.PARTICIPANT_JOIN: jz.EV_JOIN,
+    ev.PARTICIPANT_LEAVE: jz.EV_LEAVE,
+    ev.PARTICIPANT_SPEECH_START: jz.START_TALKING,
 }
-#: ParticipantView.status → jambonz callStatus (jambonz uses Twilio's call status words)
-_CALL_STATUS = {"connected": "in-progress", "complete": "completed"}
 #: ParticipantView.status of a call that was answered (jambonz CallInfo: sip_status 200 from then on)
-_ANSWERED = tuple(_CALL_STATUS)
-
-
-def iso_ms(when: datetime) -> str:
-    """``2020-04-27T13:44:17.336Z``: JavaScript ``Date.toISOString()`` form (UTC, milliseconds)."""
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    when = when.astimezone(timezone.utc)
-    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+_ANSWERED = tuple(CALL_STATUS_WORDS)
 
 
 def _duration(event: DomainEvent):
@@ -95,10 +73,10 @@ def payload(event: DomainEvent, settings: RenderSettings = RenderSettings()) -> 
     if p is not None:
         body[FROM] = p.from_
         body[TO] = p.to
-        body[_jb.CALL_ID] = p.call_sid
+        body[jz.CALL_ID] = p.call_sid
         answered = p.status in _ANSWERED
-        body[_jb.SIP_STATUS], body[_jb.SIP_REASON] = _jb.SIP_ANSWERED if answered else _jb.SIP_TRYING
-        body[CALL_STATUS] = _CALL_STATUS.get(p.status, p.status)
+        body[jz.SIP_STATUS], body[jz.SIP_REASON] = jz.SIP_ANSWERED if answered else jz.SIP_TRYING
+        body[CALL_STATUS] = CALL_STATUS_WORDS.get(p.status, p.status)
     body[ACCOUNT_SID] = event.account_sid
     return body
 
@@ -114,10 +92,10 @@ def render(event: DomainEvent, settings: RenderSettings = RenderSettings(),
     data = payload(event, settings)
     if (hook.method or "POST").upper() == "GET":
         pairs = [(k, str(v)) for k, v in data.items()]
-        return form_request(dialect=DIALECT, kind=KIND_STATUS, event=event, hook_url=hook.url, method="GET",
+        return form_request(dialect=JAMBONZ, kind=KIND_STATUS, event=event, hook_url=hook.url, method="GET",
                             params=pairs, username=hook.username, password=hook.password)
     return CallbackRequest(
-        dialect=DIALECT, kind=KIND_STATUS, event_name=event.name, account_sid=event.account_sid,
+        dialect=JAMBONZ, kind=KIND_STATUS, event_name=event.name, account_sid=event.account_sid,
         conference_sid=event.conference_sid, sequence_number=event.sequence_number, method="POST",
         url=hook.url, params=(), body=json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8"),
         content_type=JSON, username=hook.username, password=hook.password,

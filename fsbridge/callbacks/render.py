@@ -8,12 +8,13 @@ from __future__ import annotations
 from typing import Optional
 
 from fsbridge.conference.events import DomainEvent
+from fsbridge.wire import JAMBONZ, TEXML, TWIML
 
 from . import jambonz, telnyx, twilio
 from .subscriptions import StatusSequence, is_subscribed
 from .request import CallbackRequest, RenderSettings
 
-RENDERERS = {twilio.DIALECT: twilio.render, telnyx.DIALECT: telnyx.render, jambonz.DIALECT: jambonz.render}
+RENDERERS = {TWIML: twilio.render, TEXML: telnyx.render, JAMBONZ: jambonz.render}
 
 
 def render(event: DomainEvent, settings: RenderSettings = RenderSettings(),

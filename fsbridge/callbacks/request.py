@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Optional, Tuple
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from fsbridge.wire.jambonz import STOP_TALKING
+
 #: target kinds: the conference statusCallback / statusHook, the recordingStatusCallback, the eventCallbackUrl
 KIND_STATUS = "status"
 KIND_RECORDING = "recording"
@@ -31,7 +33,7 @@ class RenderSettings:
     """
 
     base_url: str = "http://127.0.0.1:8080"
-    jambonz_stop_talking: str = "stop-talking"
+    jambonz_stop_talking: str = STOP_TALKING
 
 
 @dataclass(frozen=True)
@@ -60,11 +62,6 @@ class CallbackRequest:
     headers: Tuple[Tuple[str, str], ...] = ()
     username: Optional[str] = None
     password: Optional[str] = None
-
-
-def bool_str(value: bool) -> str:
-    """Twilio/Telnyx wire booleans: ``"true"``/``"false"`` (twilio-python's twiml serialiser does the same)."""
-    return "true" if value else "false"
 
 
 def form_request(

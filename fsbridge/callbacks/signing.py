@@ -24,6 +24,8 @@ from typing import Iterable, Mapping, Optional, Tuple, Union
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from fsbridge.wire import JAMBONZ, TEXML
+
 TWILIO_SIGNATURE_HEADER = "X-Twilio-Signature"
 TWILIO_IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
 TELNYX_SIGNATURE_HEADER = "telnyx-signature-ed25519"
@@ -133,9 +135,9 @@ def webhook_headers(dialect: str, *, url: str, body: bytes, params: Params, time
     ``timestamp``: Unix seconds. {} when the account has no secret for the dialect (sent unsigned).
     Sources: Twilio request validation; Telnyx webhook signing; jambonz webhook security.
     """
-    if dialect == "jambonz":
+    if dialect == JAMBONZ:
         return {JAMBONZ_SIGNATURE_HEADER: jambonz_signature(jambonz_secret, timestamp, body)} if jambonz_secret else {}
-    if dialect == "texml":
+    if dialect == TEXML:
         key = load_ed25519_private_key(telnyx_key)
         return telnyx_headers(key, timestamp, body) if key is not None else {}
     return {TWILIO_SIGNATURE_HEADER: twilio_signature(auth_token, url, params)} if auth_token else {}

@@ -14,9 +14,9 @@ from typing import Callable, Dict, Optional, Union
 
 from fsbridge.conference import events as ev
 from fsbridge.conference.events import CallbackConfig, DomainEvent
-from fsbridge.markup import jambonz, texml, twiml
-from fsbridge.markup.model import JAMBONZ, TEXML, TWIML
+from fsbridge.wire import JAMBONZ, TEXML, TWIML
 from fsbridge.wire import jambonz as jz
+from fsbridge.wire import texml as tx
 from fsbridge.wire import twilio as tw
 
 _WORDS = {
@@ -35,11 +35,11 @@ _WORDS = {
     ev.ANNOUNCEMENT_FAIL: (tw.EV_ANNOUNCEMENT,),
 }
 
-#: the words each dialect's parser accepts (markup is their one spelling); jambonz also its alias stop-talking
+#: the words each dialect accepts (fsbridge.wire is their one spelling); jambonz also its alias stop-talking
 _DIALECT_WORDS = {
-    TWIML: frozenset(twiml.CONFERENCE_EVENTS),
-    TEXML: frozenset(texml.CONFERENCE_EVENTS),
-    JAMBONZ: frozenset(jambonz.STATUS_EVENTS) | {alias for alias, _ in jambonz.STATUS_EVENT_ALIASES},
+    TWIML: frozenset(tw.CONFERENCE_EVENTS),
+    TEXML: frozenset(tx.CONFERENCE_EVENTS),
+    JAMBONZ: frozenset(jz.STATUS_EVENTS) | {alias for alias, _ in jz.STATUS_EVENT_ALIASES},
 }
 
 

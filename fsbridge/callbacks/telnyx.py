@@ -10,36 +10,26 @@ participant-speech-start / participant-speech-stop). Recording callbacks reuse T
 fields (TeXML is TwiML-compatible there); their ``RecordingUrl`` is the audio file itself, as Telnyx's is (a media
 URL, not a REST resource): the bridge serves it at the Twilio recording path + ``.wav``. Telnyx has no
 eventCallbackUrl.
-Wire names shared with Twilio come from :mod:`fsbridge.callbacks.twilio`.
+Wire names: :mod:`fsbridge.wire.twilio` (shared with Twilio) and :mod:`fsbridge.wire.texml`.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Optional
 
 from fsbridge.conference import events as ev
 from fsbridge.conference.events import DomainEvent
+from fsbridge.wire import TEXML
+from fsbridge.wire.serialize import telnyx_time
+from fsbridge.wire.texml import CALL_SID_LEGACY
+from fsbridge.wire.twilio import FROM, TO
 
 from . import twilio as tw
 from .request import KIND_RECORDING, KIND_STATUS, CallbackRequest, RenderSettings, form_request
-
-DIALECT = "texml"
-
-CALL_SID_LEGACY = "CallSidLegacy"
-FROM = "From"
-TO = "To"
 
 #: the StatusCallbackEvent values Telnyx sends (seed: start, end, join, leave, speaker)
 STATUS_EVENTS = frozenset({ev.CONFERENCE_START, ev.CONFERENCE_END, ev.PARTICIPANT_JOIN, ev.PARTICIPANT_LEAVE,
                            ev.PARTICIPANT_SPEECH_START, ev.PARTICIPANT_SPEECH_STOP})
 RECORDING_PATH = tw.RECORDING_PATH + ".wav"
-
-
-def telnyx_time(when: datetime) -> str:
-    """``2021-04-28 22:51:29.993535Z``: UTC, space-separated, microseconds, literal Z (the seed's form)."""
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%fZ")
 
 
 def status_params(event: DomainEvent, status_sequence: Optional[int] = None):
@@ -69,13 +59,13 @@ def render(event: DomainEvent, settings: RenderSettings = RenderSettings(),
     cb = event.callbacks
     if event.name in STATUS_EVENTS:
         hook = cb.status_callback
-        return form_request(dialect=DIALECT, kind=KIND_STATUS, event=event, hook_url=hook.url, method=hook.method,
+        return form_request(dialect=TEXML, kind=KIND_STATUS, event=event, hook_url=hook.url, method=hook.method,
                             params=status_params(event, status_sequence), username=hook.username, password=hook.password)
     if event.name in ev.RECORDING_STATUS_WORDS:
         hook = cb.recording_status_callback
         if event.recording is None:
             return None
-        return form_request(dialect=DIALECT, kind=KIND_RECORDING, event=event, hook_url=hook.url,
+        return form_request(dialect=TEXML, kind=KIND_RECORDING, event=event, hook_url=hook.url,
                             method=hook.method, params=tw.recording_params(event, settings.base_url, RECORDING_PATH),
                             username=hook.username, password=hook.password)
     return None

@@ -5,63 +5,31 @@ column), the recordingStatusCallback table, the deprecated eventCallbackUrl (``c
 only when no recordingStatusCallback is set); twilio-conference-events-announcement.txt. Every Twilio wire
 name lives here; the Telnyx renderer reuses the ones the two dialects share.
 
-Shapes: ``Timestamp``/``RecordingStartTime`` are RFC 2822 in UTC, day not zero-padded, exactly as the
+Shapes: ``Timestamp``/``RecordingStartTime`` are RFC 2822 (:func:`fsbridge.wire.serialize.rfc2822_callback`) in UTC, day not zero-padded, exactly as the
 parameter table shows (``Thu, 1 Jun 2017 20:48:32 +0000``); booleans are ``true``/``false``; numbers are
 decimal strings.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from email.utils import format_datetime
 from typing import Optional
 
 from fsbridge.conference import events as ev
 from fsbridge.conference.events import DomainEvent
+from fsbridge.wire import TWIML
+from fsbridge.wire.serialize import bool_str, rfc2822_callback
 
-from .request import KIND_EVENT, KIND_RECORDING, KIND_STATUS, CallbackRequest, RenderSettings, bool_str, form_request
+from .request import KIND_EVENT, KIND_RECORDING, KIND_STATUS, CallbackRequest, RenderSettings, form_request
 from .signing import TWILIO_IDEMPOTENCY_HEADER, twilio_idempotency_token
 
-DIALECT = "twiml"
-
-# --- wire names: sent on all status callbacks
-CONFERENCE_SID = "ConferenceSid"
-FRIENDLY_NAME = "FriendlyName"
-ACCOUNT_SID = "AccountSid"
-SEQUENCE_NUMBER = "SequenceNumber"
-TIMESTAMP = "Timestamp"
-STATUS_CALLBACK_EVENT = "StatusCallbackEvent"
-# --- participant events
-CALL_SID = "CallSid"
-MUTED = "Muted"
-HOLD = "Hold"
-COACHING = "Coaching"
-END_CONFERENCE_ON_EXIT = "EndConferenceOnExit"
-START_CONFERENCE_ON_ENTER = "StartConferenceOnEnter"
-PARTICIPANT_LABEL = "ParticipantLabel"
-CALL_SID_TO_COACH = "CallSidToCoach"
-# --- conference-end
-CALL_SID_ENDING_CONFERENCE = "CallSidEndingConference"
-PARTICIPANT_LABEL_ENDING_CONFERENCE = "ParticipantLabelEndingConference"
-REASON_CONFERENCE_ENDED = "ReasonConferenceEnded"
-REASON = "Reason"
-# --- participant-leave
-PARTICIPANT_CALL_STATUS = "ParticipantCallStatus"
-REASON_PARTICIPANT_LEFT = "ReasonParticipantLeft"
-# --- announcement-end / announcement-fail
-ANNOUNCE_URL = "AnnounceUrl"
-REASON_ANNOUNCEMENT_FAILED = "ReasonAnnouncementFailed"
-# --- recordingStatusCallback
-RECORDING_SID = "RecordingSid"
-RECORDING_URL = "RecordingUrl"
-RECORDING_STATUS = "RecordingStatus"
-RECORDING_DURATION = "RecordingDuration"
-RECORDING_CHANNELS = "RecordingChannels"
-RECORDING_START_TIME = "RecordingStartTime"
-RECORDING_SOURCE = "RecordingSource"
-# --- deprecated eventCallbackUrl
-EVENT_NAME = "EventName"
-DURATION = "Duration"
-RECORDING_FILE_SIZE = "RecordingFileSize"
+# The wire names and the RecordingUrl path are Twilio's (fsbridge.wire.twilio); re-exported here for the Telnyx
+# renderer, which shares most of them.
+from fsbridge.wire.twilio import (  # noqa: F401
+    ACCOUNT_SID, ANNOUNCE_URL, CALL_SID, CALL_SID_ENDING_CONFERENCE, CALL_SID_TO_COACH, COACHING, CONFERENCE_SID,
+    DURATION, END_CONFERENCE_ON_EXIT, EVENT_NAME, FRIENDLY_NAME, HOLD, MUTED, PARTICIPANT_CALL_STATUS,
+    PARTICIPANT_LABEL, PARTICIPANT_LABEL_ENDING_CONFERENCE, REASON, REASON_ANNOUNCEMENT_FAILED,
+    REASON_CONFERENCE_ENDED, REASON_PARTICIPANT_LEFT, RECORDING_CHANNELS, RECORDING_DURATION, RECORDING_FILE_SIZE,
+    RECORDING_PATH, RECORDING_SID, RECORDING_SOURCE, RECORDING_START_TIME, RECORDING_STATUS, RECORDING_URL,
+    SEQUENCE_NUMBER, START_CONFERENCE_ON_ENTER, STATUS_CALLBACK_EVENT, TIMESTAMP)
 
 #: the StatusCallbackEvent values Twilio sends to a statusCallback (parameter table)
 STATUS_EVENTS = frozenset({
@@ -69,17 +37,6 @@ STATUS_EVENTS = frozenset({
     ev.PARTICIPANT_UNMUTE, ev.PARTICIPANT_HOLD, ev.PARTICIPANT_UNHOLD, ev.PARTICIPANT_MODIFY,
     ev.PARTICIPANT_SPEECH_START, ev.PARTICIPANT_SPEECH_STOP, ev.ANNOUNCEMENT_END, ev.ANNOUNCEMENT_FAIL,
 })
-#: the Twilio REST path of a conference recording (served by the bridge's API under ``base_url``)
-RECORDING_PATH = "/2010-04-01/Accounts/{account_sid}/Conferences/{conference_sid}/Recordings/{recording_sid}"
-
-
-def rfc2822(when: datetime) -> str:
-    """``Thu, 1 Jun 2017 20:48:32 +0000``: RFC 2822 (email.utils) in UTC, day without zero padding."""
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    text = format_datetime(when.astimezone(timezone.utc).replace(microsecond=0))
-    day = text[5:7]
-    return text[:5] + day.lstrip("0") + text[7:] if day.startswith("0") else text
 
 
 def recording_url(base_url: str, event: DomainEvent, path: str = RECORDING_PATH) -> str:
@@ -129,7 +86,7 @@ def _common_params(event: DomainEvent, status_sequence: Optional[int] = None):
         (FRIENDLY_NAME, event.friendly_name),
         (ACCOUNT_SID, event.account_sid),
         (SEQUENCE_NUMBER, sequence_number(event, status_sequence)),
-        (TIMESTAMP, rfc2822(event.timestamp)),
+        (TIMESTAMP, rfc2822_callback(event.timestamp)),
     ]
 
 
@@ -173,7 +130,7 @@ def recording_params(event: DomainEvent, base_url: str, path: str = RECORDING_PA
     params += _optional([
         (RECORDING_DURATION, rec.duration_s),
         (RECORDING_CHANNELS, rec.channels),
-        (RECORDING_START_TIME, rfc2822(rec.start_time) if rec.start_time else None),
+        (RECORDING_START_TIME, rfc2822_callback(rec.start_time) if rec.start_time else None),
         (RECORDING_SOURCE, rec.source),
     ])
     return params
@@ -203,19 +160,19 @@ def render(event: DomainEvent, settings: RenderSettings = RenderSettings(),
     cb = event.callbacks
     if event.name in STATUS_EVENTS:
         hook = cb.status_callback
-        return form_request(dialect=DIALECT, kind=KIND_STATUS, event=event, hook_url=hook.url, method=hook.method,
+        return form_request(dialect=TWIML, kind=KIND_STATUS, event=event, hook_url=hook.url, method=hook.method,
                             params=status_params(event, status_sequence), headers=idempotency_headers(event, KIND_STATUS),
                             username=hook.username, password=hook.password)
     if event.name in ev.RECORDING_STATUS_WORDS:
         hook = cb.recording_status_callback
         if event.recording is None:
             return None
-        return form_request(dialect=DIALECT, kind=KIND_RECORDING, event=event, hook_url=hook.url,
+        return form_request(dialect=TWIML, kind=KIND_RECORDING, event=event, hook_url=hook.url,
                             method=hook.method, params=recording_params(event, settings.base_url),
                             headers=idempotency_headers(event, KIND_RECORDING),
                             username=hook.username, password=hook.password)
     if isinstance(event, ev.ConferenceRecordEnded):
-        return form_request(dialect=DIALECT, kind=KIND_EVENT, event=event, hook_url=cb.event_callback_url,
+        return form_request(dialect=TWIML, kind=KIND_EVENT, event=event, hook_url=cb.event_callback_url,
                             method="POST", params=record_end_params(event, settings.base_url),
                             headers=idempotency_headers(event, KIND_EVENT))
     return None

@@ -14,7 +14,7 @@ from typing import Optional, Tuple
 
 from fsbridge.conference import commands as C
 from fsbridge.conference import ids
-from fsbridge.conference import reasons as R
+from fsbridge.wire import twilio as R
 from fsbridge.conference import tables as T
 from fsbridge.conference.errors import BAD_COACH, INVALID_PARAMETER, INVALID_STATE, DomainError
 from fsbridge.conference.model import MemberRecord

@@ -19,30 +19,14 @@ from typing import ClassVar, Dict, Optional, Tuple, Type
 
 from fsbridge.markup.model import Hook
 
-CONFERENCE_START = "conference-start"
-CONFERENCE_END = "conference-end"
-PARTICIPANT_JOIN = "participant-join"
-PARTICIPANT_LEAVE = "participant-leave"
-PARTICIPANT_MUTE = "participant-mute"
-PARTICIPANT_UNMUTE = "participant-unmute"
-PARTICIPANT_HOLD = "participant-hold"
-PARTICIPANT_UNHOLD = "participant-unhold"
-PARTICIPANT_MODIFY = "participant-modify"
-PARTICIPANT_SPEECH_START = "participant-speech-start"
-PARTICIPANT_SPEECH_STOP = "participant-speech-stop"
-ANNOUNCEMENT_END = "announcement-end"
-ANNOUNCEMENT_FAIL = "announcement-fail"
-RECORDING_IN_PROGRESS = "recording-in-progress"
-RECORDING_COMPLETED = "recording-completed"
-RECORDING_ABSENT = "recording-absent"
-CONFERENCE_RECORD_END = "conference-record-end"
-
-#: recording DomainEvent name → Twilio RecordingStatus / recordingStatusCallbackEvent word
-RECORDING_STATUS_WORDS = {
-    RECORDING_IN_PROGRESS: "in-progress",
-    RECORDING_COMPLETED: "completed",
-    RECORDING_ABSENT: "absent",
-}
+# The event words and the recording status words are Twilio's (fsbridge.wire.twilio); re-exported here as the
+# domain's event names.
+from fsbridge.wire import TWIML
+from fsbridge.wire.twilio import (  # noqa: F401
+    ANNOUNCEMENT_END, ANNOUNCEMENT_FAIL, CONFERENCE_END, CONFERENCE_RECORD_END, CONFERENCE_START,
+    PARTICIPANT_HOLD, PARTICIPANT_JOIN, PARTICIPANT_LEAVE, PARTICIPANT_MODIFY, PARTICIPANT_MUTE,
+    PARTICIPANT_SPEECH_START, PARTICIPANT_SPEECH_STOP, PARTICIPANT_UNHOLD, PARTICIPANT_UNMUTE, REC_COMPLETED,
+    RECORDING_ABSENT, RECORDING_COMPLETED, RECORDING_IN_PROGRESS, RECORDING_STATUS_WORDS)
 
 
 @dataclass(frozen=True)
@@ -83,11 +67,11 @@ class CallbackConfig:
     words. ``recording_status_events``: recordingStatusCallbackEvent words.
     """
 
-    dialect: str = "twiml"
+    dialect: str = TWIML
     status_callback: Optional[Hook] = None
     status_events: Tuple[str, ...] = ()
     recording_status_callback: Optional[Hook] = None
-    recording_status_events: Tuple[str, ...] = ("completed",)
+    recording_status_events: Tuple[str, ...] = (REC_COMPLETED,)
     event_callback_url: Optional[str] = None
 
 

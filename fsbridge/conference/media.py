@@ -17,7 +17,7 @@ from fsbridge.conference import commands as C
 from fsbridge.conference import events as E
 from fsbridge.conference import ids
 from fsbridge.conference import native as N
-from fsbridge.conference import reasons as R
+from fsbridge.wire import twilio as R
 from fsbridge.conference import tables as T
 from fsbridge.conference.errors import INVALID_PARAMETER, INVALID_STATE, DomainError, not_found
 from fsbridge.conference.model import RecordingRecord

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Dict, List, Optional, Tuple
 
-from fsbridge.conference import reasons as R
 from fsbridge.conference.events import CallbackConfig, ParticipantView, RecordingView
+from fsbridge.wire import TWIML
+from fsbridge.wire import twilio as R
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class ConferenceInfo:
     recording_sids: Tuple[str, ...] = ()
     started_at: Optional[datetime] = None
     ended_at: Optional[datetime] = None
-    dialect: str = "twiml"
+    dialect: str = TWIML
     max_participants: int = 250
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Optional
 
 from fsbridge.conference import native as N
-from fsbridge.conference import reasons as R
+from fsbridge.wire import twilio as R
 from fsbridge.conference.outcome import Out
 
 

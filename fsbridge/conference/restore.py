@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable, List, Optional, Tuple
 
-from fsbridge.conference import reasons as R
+from fsbridge.wire import twilio as R
 from fsbridge.conference.events import CallbackConfig, ParticipantView, RecordingView
 from fsbridge.conference.model import MemberRecord, RecordingRecord
 

@@ -25,7 +25,7 @@ from typing import Iterator
 
 from fsbridge.conference import commands as C
 from fsbridge.conference import native as N
-from fsbridge.conference import reasons as R
+from fsbridge.wire import twilio as R
 from fsbridge.conference.native import EngineSnapshot, MemberSnapshot, NativeEvent
 from fsbridge.conference.outcome import Out
 

@@ -16,7 +16,7 @@ from typing import Any, Optional
 from fsbridge.conference import commands as C
 from fsbridge.conference import events as E
 from fsbridge.conference import native as N
-from fsbridge.conference import reasons as R
+from fsbridge.wire import twilio as R
 from fsbridge.conference import tables as T
 from fsbridge.conference.errors import (BAD_COACH, CONFERENCE_FULL, DUPLICATE_LABEL, INVALID_STATE, DomainError,
                                         not_found)

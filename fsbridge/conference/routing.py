@@ -11,7 +11,7 @@ from typing import Optional, Tuple
 
 from fsbridge.conference import commands as C
 from fsbridge.conference import native as N
-from fsbridge.conference import reasons as R
+from fsbridge.wire import twilio as R
 from fsbridge.conference import tables as T
 from fsbridge.conference.model import MemberRecord
 from fsbridge.conference.native import EngineSnapshot, NativeEvent

@@ -27,7 +27,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 from fsbridge.conference import commands as C
 from fsbridge.conference import ids
-from fsbridge.conference import reasons as R
+from fsbridge.wire import twilio as R
 from fsbridge.conference.admission import DEFAULT_HOLD_MUSIC, MAX_LABEL, MAX_NAME, Admission
 from fsbridge.conference.errors import INVALID_PARAMETER, DomainError, not_found
 from fsbridge.conference.events import ParticipantView, RecordingView

@@ -15,7 +15,7 @@ from typing import Dict, Optional, Tuple
 from fsbridge.conference import commands as C
 from fsbridge.conference import events as E
 from fsbridge.conference import native as N
-from fsbridge.conference import reasons as R
+from fsbridge.wire import twilio as R
 
 Step = Tuple[str, tuple]
 

@@ -32,6 +32,7 @@ from fsbridge.conference.events import DomainEvent
 from fsbridge.conference.native import EngineSnapshot, MemberSnapshot, NativeEvent
 from fsbridge.conference.state import ConferenceState, Outcome
 from fsbridge.markup.model import Conference
+from fsbridge.wire import TWIML
 
 ACCOUNT = "AC" + "0" * 31 + "1"
 T0_US = 1_795_000_000_000_000   # 2026-11-18, an arbitrary engine time
@@ -207,8 +208,21 @@ class Harness:
         assert info is not None, f"no conference {name!r} in progress"
         return info.sid
 
+    def room(self, name: str, *call_sids: str) -> str:
+        """``call_sids`` join ``name`` in order (default Conference attributes); returns its ConferenceSid."""
+        for call_sid in call_sids:
+            self.join(call_sid, name)
+        return self.sid_of(name)
+
+    def join_pending(self, call_sid: str, name: str, **conf_kw) -> Outcome:
+        """``call_sid`` asks to join ``name`` (TwiML, default hold music); the outcome's commands are *not*
+        executed, so the engine never adds the member (a join still pending). Raises DomainError."""
+        return self.state.join(account_sid=self.account_sid, call_sid=call_sid, unique_id=self.uid(call_sid),
+                               conference=Conference(name=name, **conf_kw), dialect=TWIML,
+                               wait_media=(C.DEFAULT_HOLD_MUSIC,), timestamp_us=self.engine.now_us)
+
     # intents ---------------------------------------------------------------------------------------
-    def join(self, call_sid: str, name: str, dialect: str = "twiml", from_: str = "", to: str = "",
+    def join(self, call_sid: str, name: str, dialect: str = TWIML, from_: str = "", to: str = "",
              wait_media: tuple = (C.DEFAULT_HOLD_MUSIC,), **conf_kw) -> List[DomainEvent]:
         """``call_sid`` dials ``<Conference **conf_kw>name</Conference>``. Raises DomainError."""
         return self.run(self.state.join(account_sid=self.account_sid, call_sid=call_sid,
@@ -216,7 +230,7 @@ class Harness:
                                         dialect=dialect, from_=from_, to=to, wait_media=wait_media,
                                         timestamp_us=self.engine.now_us))
 
-    def dial_out(self, call_sid: str, name: str, dialect: str = "twiml", from_: str = "", to: str = "",
+    def dial_out(self, call_sid: str, name: str, dialect: str = TWIML, from_: str = "", to: str = "",
                  **conf_kw) -> List[DomainEvent]:
         """REST create Participant: ``call_sid`` is dialled into ``name`` (queued). Raises DomainError."""
         return self.run(self.state.dial_out(account_sid=self.account_sid, call_sid=call_sid,

@@ -10,9 +10,9 @@ from __future__ import annotations
 from fsbridge.runtime.calls import MEDIA_SCHEMES, CallsMixin, is_media_url, source_ref
 from fsbridge.runtime.controller import ControlMixin
 from fsbridge.runtime.core import BridgeCore
-from fsbridge.runtime.dialout import DialOutMixin, conference_from_options
+from fsbridge.runtime.dialout import DialOutMixin
 
-__all__ = ["Bridge", "MEDIA_SCHEMES", "source_ref", "is_media_url", "conference_from_options"]
+__all__ = ["Bridge", "MEDIA_SCHEMES", "source_ref", "is_media_url"]
 
 
 class Bridge(CallsMixin, ControlMixin, DialOutMixin, BridgeCore):

@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     monkey.patch_all()
     import requests
 
-    from fsbridge.runtime import params
+    from fsbridge.wire import twilio as tw
 
     url, account, token = _defaults(args)
     if not account or not token:
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     if args.audio and not args.audio.startswith(("tone:", "silence:", "file:")) and not os.path.isfile(args.audio):
         print(f"fsbridge call: no such audio file {args.audio}", file=sys.stderr)
         return 2
-    data = {"To": args.to, "From": args.from_, "Media": media_url(args.audio or "silence:")}
+    data = {tw.TO: args.to, tw.FROM: args.from_, "Media": media_url(args.audio or "silence:")}
     if args.dtmf:
         data["Dtmf"] = ",".join(args.dtmf)
     if args.hangup_after is not None:
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     deadline = time.monotonic() + args.timeout
     status = call["status"]
-    while status not in params.FINAL_STATUSES:
+    while status not in tw.CALL_FINAL_STATUSES:
         if time.monotonic() > deadline:
             print(f"fsbridge call: {call['sid']} still {status} after {args.timeout:g} s", file=sys.stderr)
             return 1

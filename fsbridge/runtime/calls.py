@@ -12,10 +12,11 @@ import gevent
 
 from fsbridge.conference import commands as C
 from fsbridge.conference.ids import new_sid
-from fsbridge.conference.reasons import CALL_FAILED, P_QUEUED
+from fsbridge.wire.twilio import CALL_FAILED, P_QUEUED
 from fsbridge.engines.base import CallLeg, EngineUnavailable
 from fsbridge.markup.model import Conference, Response
-from fsbridge.runtime import params
+from fsbridge.wire import TWIML
+from fsbridge.wire import twilio as tw
 from fsbridge.runtime.fetch import Credentials
 from fsbridge.runtime.registry import CallRecord
 
@@ -133,7 +134,7 @@ class CallsMixin:
         pending = self._originated.pop(leg.call_sid or "", None)
         if pending is not None:   # a REST-created participant dialled out by the engine, now answered
             record = CallRecord(call_sid=leg.call_sid, account_sid=pending["account_sid"], from_=pending["from_"],
-                                to=pending["to"], direction=params.DIRECTION_OUTBOUND_API, unique_id=leg.unique_id,
+                                to=pending["to"], direction=tw.DIRECTION_OUTBOUND_API, unique_id=leg.unique_id,
                                 dialect=pending["dialect"])
             return self._start_session(record, leg, url=None, method="POST", dialect=pending["dialect"],
                                        first=pending["first"])
@@ -144,7 +145,7 @@ class CallsMixin:
             return None
         record = CallRecord(call_sid=leg.call_sid or new_sid("CA"),
                             account_sid=number.account, from_=leg.from_, to=leg.to,
-                            direction=params.DIRECTION_INBOUND, unique_id=leg.unique_id,
+                            direction=tw.DIRECTION_INBOUND, unique_id=leg.unique_id,
                             dialect=number.dialect)
         return self._start_session(record, leg, url=number.voice_url, method=number.voice_method,
                                    dialect=number.dialect)
@@ -170,7 +171,7 @@ class CallsMixin:
             if number is None:
                 raise ValueError(f"{to} is not a configured number and no Url was given")
             url, method, dialect = number.voice_url, number.voice_method, dialect or number.dialect
-            direction = direction or params.DIRECTION_INBOUND
+            direction = direction or tw.DIRECTION_INBOUND
             if number.account != account_sid:
                 raise ValueError(f"{to} is not a configured number and no Url was given")   # as unknown (#14)
         if account_sid not in self.settings.accounts:
@@ -185,9 +186,9 @@ class CallsMixin:
         leg = self.engine.create_call(call_sid, ref, from_, to, dtmf=tuple(dtmf), hangup_after_s=hangup_after_s,
                                       **kw)
         record = CallRecord(call_sid=call_sid, account_sid=account_sid, from_=from_, to=to,
-                            direction=direction or params.DIRECTION_OUTBOUND_API,
-                            unique_id=leg.unique_id, dialect=dialect or "twiml")
-        return self._start_session(record, leg, url=url, method=method or "POST", dialect=dialect or "twiml",
+                            direction=direction or tw.DIRECTION_OUTBOUND_API,
+                            unique_id=leg.unique_id, dialect=dialect or TWIML)
+        return self._start_session(record, leg, url=url, method=method or "POST", dialect=dialect or TWIML,
                                    first=first)
 
     def wait_call(self, call_sid: str, timeout: Optional[float] = None) -> bool:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Optional, Protocol
 
+from fsbridge.markup.model import Dial
+
 
 class ConferenceControl(Protocol):
     """Live-conference operations (Twilio Conference / Participant / Recording resources' writes)."""
@@ -34,13 +36,13 @@ class ConferenceControl(Protocol):
     def kick(self, account_sid: str, conference_sid: str, call_sid_or_label: str) -> None:
         """DELETE participant: the call leaves the conference (its Dial completes, the call continues)."""
 
-    def add_participant(self, account_sid: str, conference_sid_or_name: str, from_: str, to: str,
-                        options: dict) -> str:
-        """Dial out and join (Twilio create Participant). ``options``: the Twilio parameters in snake_case
-        (label, muted, beep, start_conference_on_enter, end_conference_on_exit, coaching,
-        call_sid_to_coach, wait_url, wait_method, status_callback, status_callback_event (list),
-        conference_status_callback, conference_status_callback_event, conference_record,
-        jitter_buffer_size, timeout, …). Returns the new CallSid; the participant is ``queued`` until the call
+    def add_participant(self, account_sid: str, conference_sid_or_name: str, from_: str, to: str, dial: Dial,
+                        *, timeout_s: Optional[int] = None) -> str:
+        """Dial out and join (Twilio create Participant). ``dial``: the typed ``<Dial><Conference>`` the
+        dialled call runs, built from the CreateParticipant body by
+        :meth:`fsbridge.api.participant_params.CreateParticipant.dial` (the conference ``name`` is replaced by
+        the friendly name when ``conference_sid_or_name`` is a ConferenceSid); ``timeout_s``: ring seconds
+        (Twilio ``Timeout``; None: 30). Returns the new CallSid; the participant is ``queued`` until the call
         joins, and a failed dial-out is reported as participant-leave (participant_add_failed)."""
 
     def update_recording(self, account_sid: str, conference_sid: str, recording_sid: str, status: str,

@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 from typing import Optional, Tuple
 
-from fsbridge.runtime import params
+from fsbridge.wire import TWIML
+from fsbridge.wire import twilio as tw
 from fsbridge.runtime.registry import CallRecord
 
 log = logging.getLogger("fsbridge.runtime.bridge")
@@ -17,7 +18,7 @@ class ControlMixin:
     Participant / Recording updates); add_participant is in :mod:`fsbridge.runtime.dialout`."""
 
     def _fetch_media(self, account_sid: str, url: str, method: str, call_sid: Optional[str] = None,
-                     dialect: str = "twiml") -> Tuple[str, ...]:
+                     dialect: str = TWIML) -> Tuple[str, ...]:
         """Media for an AnnounceUrl/HoldUrl (audio file, or a Play/Say/Pause document), fetched as the call
         ``call_sid`` (or the account) before any lock is taken. Raises DomainError 21201 when unusable."""
         from fsbridge.conference.errors import INVALID_PARAMETER, DomainError
@@ -27,7 +28,7 @@ class ControlMixin:
         rec = self.registry.get(call_sid) if call_sid else None
         if rec is None:
             rec = CallRecord(call_sid=call_sid or "", account_sid=account_sid, from_="", to="",
-                             direction=params.DIRECTION_OUTBOUND_API, unique_id="", dialect=dialect)
+                             direction=tw.DIRECTION_OUTBOUND_API, unique_id="", dialect=dialect)
 
         class _NoLeg:
             hung_up = False
@@ -43,7 +44,7 @@ class ControlMixin:
 
     def _conference_dialect(self, conference_sid: str) -> str:
         info = self.state.conference(conference_sid)
-        return info.dialect if info is not None else "twiml"
+        return info.dialect if info is not None else TWIML
 
     def end_conference(self, account_sid: str, conference_sid: str) -> None:
         """Twilio Conference update ``Status=completed``: end the room (ReasonConferenceEnded

@@ -28,7 +28,7 @@ from fsbridge.conference.state import ConferenceState, Outcome
 from fsbridge.config import Settings
 from fsbridge.egress import EgressPolicy
 from fsbridge.engines.base import Engine, EngineError, EngineUnavailable, Timer
-from fsbridge.runtime import params
+from fsbridge.wire import twilio as tw
 from fsbridge.runtime.fetch import Fetcher
 from fsbridge.textsafe import keep
 from fsbridge.runtime.media import MediaResolver
@@ -138,7 +138,7 @@ class BridgeCore:
         (left in their rooms, adopted by the next bridge's start-up resync), the others hung up."""
         if not self.running:
             return
-        keep = bool(getattr(self.engine, "calls_outlive_bridge", False))
+        keep = bool(self.engine.calls_outlive_bridge)
         if keep:   # drain (issue 15): refuse new calls first, leave calls in rooms for the next bridge
             try:
                 self.engine.refuse_calls()
@@ -227,7 +227,7 @@ class BridgeCore:
             if event.action == N.ADD_MEMBER and event.unique_id:
                 rec = self.registry.joined(event.unique_id, event.room, event.member_id, event.timestamp_us)
                 if rec is not None:
-                    rec.status = params.STATUS_IN_PROGRESS
+                    rec.status = tw.CALL_IN_PROGRESS
             elif event.action == N.DEL_MEMBER and event.unique_id:
                 self.registry.left(event.unique_id, event.timestamp_us)
             outcome = self.state.apply(event)
@@ -249,7 +249,7 @@ class BridgeCore:
                 elif rec.member_id is None and rec.unique_id in listed:
                     m = listed[rec.unique_id]
                     self.registry.joined(rec.unique_id, m.room, m.member_id, snapshot.timestamp_us)
-                    rec.status = params.STATUS_IN_PROGRESS
+                    rec.status = tw.CALL_IN_PROGRESS
             outcome = self.state.resync(snapshot)
             self._publish(outcome.events)
             self._execute(outcome.commands)

@@ -1,34 +1,42 @@
 """Dial-out (Twilio create Participant): the queued participant, the engine's originate (FreeSWITCH) or a
 virtual callee (standalone), the watch on its outcome, and a failed dial-out reported through the normal
-publish path. :func:`conference_from_options` turns the REST parameters into a ``<Conference>`` noun."""
+publish path. The REST API hands over the typed ``<Dial><Conference>`` (``fsbridge.api.participant_params``)."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Optional
 
 import gevent
 
 from fsbridge.conference.ids import is_sid, new_sid
-from fsbridge.conference.reasons import CALL_FAILED, DIAL_OUT_FAILED_STATUSES
 from fsbridge.engines.base import EngineError, EngineUnavailable
-from fsbridge.markup.model import Conference, Dial, Response
-from fsbridge.runtime import params
+from fsbridge.markup.model import Dial, Response
 from fsbridge.runtime.calls import is_media_url
+from fsbridge.wire import TWIML
+from fsbridge.wire import twilio as tw
+from fsbridge.wire.twilio import CALL_FAILED, DIAL_OUT_FAILED_STATUSES
 
 log = logging.getLogger("fsbridge.runtime.bridge")
+
+#: ring time of a dial-out when CreateParticipant gives no ``Timeout`` (Twilio: 30 s)
+DEFAULT_RING_TIMEOUT_S = 30
 
 
 class DialOutMixin:
     """Dial-out of :class:`~fsbridge.runtime.bridge.Bridge`."""
 
-    def add_participant(self, account_sid: str, conference_sid_or_name: str, from_: str, to: str,
-                        options: dict) -> str:
+    def add_participant(self, account_sid: str, conference_sid_or_name: str, from_: str, to: str, dial: Dial,
+                        *, timeout_s: Optional[int] = None) -> str:
         """Dial out and join (Twilio create Participant). Returns the new CallSid.
+
+        ``dial``: the ``<Dial><Conference>`` the dialled call runs (its conference's ``name`` is replaced by the
+        friendly name when ``conference_sid_or_name`` is a ConferenceSid); ``timeout_s``: ring seconds (Twilio
+        ``Timeout``, default 30).
 
         The participant exists at once with status ``queued`` (``ConferenceState.dial_out``; recorded in the
         store, so GET Participants/{CallSid}.json finds it), then the call is placed: on FreeSWITCH
-        ``bgapi originate`` (``to`` a number, ``sip:`` URI or dial string; ``options["timeout"]`` ring
-        seconds), on the standalone engine a virtual callee whose audio is ``to`` (a media URL: ``file:``/
+        ``bgapi originate`` (``to`` a number, ``sip:`` URI or dial string), on the standalone engine a virtual callee whose audio is ``to`` (a media URL: ``file:``/
         ``tone:``/``silence:``). When it answers, its ``<Dial><Conference>`` join adopts the queued
         participant; when it cannot be placed or is not answered, :meth:`_dial_out_failed` reports
         participant-leave (participant_add_failed, ParticipantCallStatus busy|no-answer|failed) through the
@@ -38,15 +46,14 @@ class DialOutMixin:
         """
         from fsbridge.conference.errors import INVALID_PARAMETER, DomainError, not_found
         name = conference_sid_or_name
-        dialect = "twiml"
+        dialect = TWIML
         if is_sid(conference_sid_or_name, "CF"):
             info = self.state.conference(conference_sid_or_name)
             if info is None or info.account_sid != account_sid:
                 raise not_found(f"Conference {conference_sid_or_name}")
             name, dialect = info.friendly_name, info.dialect
-        conf = conference_from_options(name, options)
-        first = Response(verbs=(Dial(conference=conf, time_limit=int(options.get("time_limit") or 14400)),),
-                         dialect=dialect)
+        conf = replace(dial.conference, name=name)
+        first = Response(verbs=(replace(dial, conference=conf),), dialect=dialect)
         virtual = is_media_url(to)
         if not virtual and not self.engine.can_originate:
             raise DomainError(INVALID_PARAMETER,
@@ -74,7 +81,7 @@ class DialOutMixin:
             return call_sid
         self._originated[call_sid] = dict(account_sid=account_sid, from_=from_, to=to, dialect=dialect,
                                           first=first)
-        timeout_s = int(options.get("timeout") or 30)
+        timeout_s = int(timeout_s or DEFAULT_RING_TIMEOUT_S)
         try:
             job = self.engine.originate(to, from_, call_sid, timeout_s=timeout_s)
         except EngineError as exc:   # accepted (queued) already: the failure is reported as Twilio does
@@ -103,7 +110,7 @@ class DialOutMixin:
         failed dial-out (ParticipantCallStatus ``failed``)."""
         try:
             self.place_call(account_sid, from_, to, to, url=None, first=first, dialect=dialect,
-                            direction=params.DIRECTION_OUTBOUND_API, call_sid=call_sid)
+                            direction=tw.DIRECTION_OUTBOUND_API, call_sid=call_sid)
         except (ValueError, EngineError) as exc:
             log.warning("call %s: dial-out failed: %s", call_sid, exc)
             self._dial_out_failed(call_sid, CALL_FAILED, str(exc))
@@ -128,58 +135,8 @@ class DialOutMixin:
             status, detail = job.wait(timeout_s)
         except Exception as exc:
             status, detail = CALL_FAILED, str(exc)
-        if status != "answered":
+        if status != tw.DIAL_ANSWERED:
             self._originated.pop(call_sid, None)
             log.warning("call %s: dial-out %s: %s", call_sid, status, detail)
             self._dial_out_failed(call_sid, status, detail)
 
-
-def _bool(value, default: bool) -> bool:
-    if value is None:
-        return default
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in ("true", "1", "yes")
-
-
-def conference_from_options(name: str, options: dict) -> Conference:
-    """A Conference noun from Twilio create-Participant parameters in snake_case (label, muted, beep,
-    start_conference_on_enter, end_conference_on_exit, coaching + call_sid_to_coach, wait_url, wait_method,
-    conference_status_callback(+_method, _event), conference_record, recording_status_callback(+_event),
-    jitter_buffer_size, max_participants, region, conference_trim). Source: Twilio Participants resource."""
-    events = options.get("conference_status_callback_event") or ()
-    if isinstance(events, str):
-        events = events.replace(",", " ").split()
-    rec_events = options.get("conference_recording_status_callback_event") or ("completed",)
-    if isinstance(rec_events, str):
-        rec_events = rec_events.replace(",", " ").split()
-    record = options.get("conference_record")
-    record_mode = ("record-from-start" if str(record).lower() in ("true", "record-from-start")
-                   else "do-not-record")
-    beep = options.get("beep", "true")
-    beep = ("true" if beep is True else "false" if beep is False else str(beep))
-    coach = options.get("call_sid_to_coach") if _bool(options.get("coaching"), False) else None
-    kw = dict(
-        name=name,
-        muted=_bool(options.get("muted"), False),
-        beep=beep,
-        start_conference_on_enter=_bool(options.get("start_conference_on_enter"), True),
-        end_conference_on_exit=_bool(options.get("end_conference_on_exit"), False),
-        participant_label=options.get("label"),
-        wait_url=options.get("wait_url"),
-        wait_method=str(options.get("wait_method") or "POST").upper(),
-        status_callback=options.get("conference_status_callback"),
-        status_callback_method=str(options.get("conference_status_callback_method") or "POST").upper(),
-        status_callback_event=tuple(events),
-        record=record_mode,
-        recording_status_callback=options.get("conference_recording_status_callback"),
-        recording_status_callback_event=tuple(rec_events),
-        coach=coach,
-        trim=options.get("conference_trim") or "trim-silence",
-        region=options.get("region"),
-    )
-    if options.get("jitter_buffer_size"):
-        kw["jitter_buffer_size"] = str(options["jitter_buffer_size"])
-    if options.get("max_participants"):
-        kw["max_participants"] = int(options["max_participants"])
-    return Conference(**kw)

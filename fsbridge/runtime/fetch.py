@@ -23,6 +23,7 @@ import urllib3
 
 from fsbridge import egress as _egress
 from fsbridge.callbacks import signing
+from fsbridge.wire import JAMBONZ, TWIML
 
 log = logging.getLogger("fsbridge.runtime.fetch")
 
@@ -99,7 +100,7 @@ class Fetcher:
         self._session = _pooled_session(policy)
 
     # -- markup -------------------------------------------------------------------------------------------------
-    def fetch_markup(self, url: str, method: str = "POST", params=None, *, dialect: str = "twiml",
+    def fetch_markup(self, url: str, method: str = "POST", params=None, *, dialect: str = TWIML,
                      credentials: Credentials = Credentials(), username: Optional[str] = None,
                      password: Optional[str] = None, max_bytes: int = MAX_MARKUP_BYTES) -> Fetched:
         """Request ``url`` with ``params`` as a voice webhook of ``dialect`` and return the answer.
@@ -117,7 +118,7 @@ class Fetcher:
         data = None
         params = params or {}
         signed_params = None
-        if dialect == "jambonz":
+        if dialect == JAMBONZ:
             if method == "GET":
                 url = _with_query(url, {k: _scalar(v) for k, v in params.items()})
             else:

@@ -1,4 +1,4 @@
-"""The request bodies fsbridge sends to an app when it fetches markup: every voice-webhook wire name lives here.
+"""The request bodies fsbridge sends to an app when it fetches markup (the wire names: :mod:`fsbridge.wire`).
 
 * Twilio (TwiML numbers): form parameters ``CallSid, AccountSid, From, To, Caller, Called, CallStatus,
   Direction, ApiVersion`` (Twilio "TwiML voice: the request to your application"); after a ``<Dial>`` the action
@@ -17,30 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, Optional
 
-from fsbridge.wire import jambonz as _jb
-
-API_VERSION = "2010-04-01"
-
-# Twilio CallStatus / Direction values (Twilio Call resource).
-STATUS_QUEUED = "queued"
-STATUS_RINGING = "ringing"
-STATUS_IN_PROGRESS = "in-progress"
-STATUS_COMPLETED = "completed"
-STATUS_FAILED = "failed"
-STATUS_BUSY = "busy"
-STATUS_NO_ANSWER = "no-answer"
-STATUS_CANCELED = "canceled"
-#: CallStatus values after which a call never changes again
-FINAL_STATUSES = (STATUS_COMPLETED, STATUS_FAILED, STATUS_BUSY, STATUS_NO_ANSWER, STATUS_CANCELED)
-DIRECTION_INBOUND = "inbound"
-DIRECTION_OUTBOUND_API = "outbound-api"
-
-# DialCallStatus for a <Dial><Conference> (Twilio: "completed" once the caller left a conference it was in;
-# "failed" when it could not be joined).
-DIAL_COMPLETED = "completed"
-DIAL_ANSWERED = "answered"
-DIAL_FAILED = "failed"
-
+from fsbridge.wire import JAMBONZ, TEXML
+from fsbridge.wire import jambonz as jz
+from fsbridge.wire import twilio as tw
+from fsbridge.wire.serialize import bool_str
+from fsbridge.wire.texml import CALL_SID_LEGACY
 
 @dataclass(frozen=True)
 class CallInfo:
@@ -51,62 +32,62 @@ class CallInfo:
     account_sid: str
     from_: str
     to: str
-    direction: str = DIRECTION_INBOUND
-    status: str = STATUS_RINGING
+    direction: str = tw.DIRECTION_INBOUND
+    status: str = tw.CALL_RINGING
 
 
 def twilio_voice_params(call: CallInfo) -> Dict[str, str]:
     """Twilio voice webhook form parameters for ``call`` (Twilio TwiML "the request to your application")."""
     return {
-        "CallSid": call.call_sid,
-        "AccountSid": call.account_sid,
-        "From": call.from_,
-        "To": call.to,
-        "Caller": call.from_,
-        "Called": call.to,
-        "CallStatus": call.status,
-        "Direction": call.direction,
-        "ApiVersion": API_VERSION,
+        tw.CALL_SID: call.call_sid,
+        tw.ACCOUNT_SID: call.account_sid,
+        tw.FROM: call.from_,
+        tw.TO: call.to,
+        tw.CALLER: call.from_,
+        tw.CALLED: call.to,
+        tw.CALL_STATUS: call.status,
+        tw.DIRECTION: call.direction,
+        tw.API_VERSION_PARAM: tw.API_VERSION,
     }
 
 
 def telnyx_voice_params(call: CallInfo) -> Dict[str, str]:
     """Telnyx TeXML webhook form parameters for ``call`` (Telnyx TeXML request parameters)."""
     return {
-        "AccountSid": call.account_sid,
-        "CallSid": call.call_sid,
-        "CallSidLegacy": call.call_sid,
-        "From": call.from_,
-        "To": call.to,
-        "CallStatus": call.status,
-        "Direction": call.direction,
+        tw.ACCOUNT_SID: call.account_sid,
+        tw.CALL_SID: call.call_sid,
+        CALL_SID_LEGACY: call.call_sid,
+        tw.FROM: call.from_,
+        tw.TO: call.to,
+        tw.CALL_STATUS: call.status,
+        tw.DIRECTION: call.direction,
     }
 
 
 def jambonz_call_payload(call: CallInfo) -> dict:
     """jambonz call webhook JSON body for ``call`` (jambonz-feature-server CallInfo, snake_case keys). An
     answered call keeps ``sip_status`` 200 / ``sip_reason`` OK after it completed, as jambonz's CallInfo does."""
-    answered = call.status in (STATUS_IN_PROGRESS, STATUS_COMPLETED)
-    sip = _jb.SIP_ANSWERED if answered else _jb.SIP_TRYING
+    answered = call.status in (tw.CALL_IN_PROGRESS, tw.CALL_COMPLETED)
+    sip = jz.SIP_ANSWERED if answered else jz.SIP_TRYING
     return {
-        "call_sid": call.call_sid,
-        "account_sid": call.account_sid,
-        "direction": "inbound" if call.direction == DIRECTION_INBOUND else "outbound",
-        "from": call.from_,
-        "to": call.to,
-        "caller_name": call.from_,
-        "call_status": call.status,
-        _jb.SIP_STATUS: sip[0],
-        _jb.SIP_REASON: sip[1],
-        "call_id": call.call_sid,
+        jz.CALL_SID: call.call_sid,
+        jz.ACCOUNT_SID: call.account_sid,
+        jz.DIRECTION: jz.DIRECTION_INBOUND if call.direction == tw.DIRECTION_INBOUND else jz.DIRECTION_OUTBOUND,
+        jz.FROM: call.from_,
+        jz.TO: call.to,
+        jz.CALLER_NAME: call.from_,
+        jz.CALL_STATUS: call.status,
+        jz.SIP_STATUS: sip[0],
+        jz.SIP_REASON: sip[1],
+        jz.CALL_ID: call.call_sid,
     }
 
 
 def voice_params(dialect: str, call: CallInfo):
     """The first-request body for ``dialect`` (``twiml`` | ``texml`` | ``jambonz``): dict of form fields or JSON."""
-    if dialect == "jambonz":
+    if dialect == JAMBONZ:
         return jambonz_call_payload(call)
-    if dialect == "texml":
+    if dialect == TEXML:
         return telnyx_voice_params(call)
     return twilio_voice_params(call)
 
@@ -120,10 +101,10 @@ def dial_action_params(dialect: str, call: CallInfo, *, dial_status: str, durati
     conference ``actionHook`` (called "when the conference ends").
     """
     body = voice_params(dialect, call)
-    if dialect == "jambonz":   # jambonz-feature-server performAction(results = {}): the CallInfo alone
+    if dialect == JAMBONZ:   # jambonz-feature-server performAction(results = {}): the CallInfo alone
         return body
-    body.update({"DialCallStatus": dial_status, "DialCallDuration": str(int(duration_s)),
-                 "DialBridged": "true" if dial_status == DIAL_COMPLETED else "false"})
+    body.update({tw.DIAL_CALL_STATUS: dial_status, tw.DIAL_CALL_DURATION: str(int(duration_s)),
+                 tw.DIAL_BRIDGED: bool_str(dial_status == tw.DIAL_COMPLETED)})
     if conference_sid:
-        body["ConferenceSid"] = conference_sid
+        body[tw.CONFERENCE_SID] = conference_sid
     return body

@@ -14,7 +14,7 @@ import os
 import struct
 from typing import Optional, Tuple
 
-from fsbridge.conference import reasons as R
+from fsbridge.wire import twilio as R
 from fsbridge.conference.native import EngineSnapshot
 from fsbridge.conference.resync import vanished
 

@@ -12,7 +12,8 @@ from typing import Dict, List, Optional
 
 import gevent.event
 
-from fsbridge.runtime import params
+from fsbridge.wire import TWIML
+from fsbridge.wire import twilio as tw
 
 
 @dataclass
@@ -27,8 +28,8 @@ class CallRecord:
     to: str
     direction: str
     unique_id: str
-    dialect: str = "twiml"
-    status: str = params.STATUS_QUEUED
+    dialect: str = TWIML
+    status: str = tw.CALL_QUEUED
     conference_sid: Optional[str] = None
     member_id: Optional[int] = None
     label: Optional[str] = None

@@ -23,6 +23,8 @@ from fsbridge.markup import parse, verbs_allowed_in_wait
 from fsbridge.markup.errors import MarkupError
 from fsbridge.markup.model import Hook, Pause, Play, Redirect, Response, Say
 from fsbridge.runtime import params
+from fsbridge.wire import TWIML
+from fsbridge.wire import twilio as tw
 from fsbridge.runtime.fetch import FetchError, Fetched
 from fsbridge.runtime.media import silence
 from fsbridge.runtime.registry import CallRecord
@@ -44,7 +46,7 @@ class CallSession:
     Response to run instead of fetching (REST add-participant)."""
 
     def __init__(self, bridge, record: CallRecord, leg, *, url: Optional[str], method: str = "POST",
-                 dialect: str = "twiml", first: Optional[Response] = None):
+                 dialect: str = TWIML, first: Optional[Response] = None):
         self.bridge = bridge
         self.record = record
         self.leg = leg
@@ -61,8 +63,8 @@ class CallSession:
     # -- small services for the tasks ---------------------------------------------------------------------------
     def call_info(self, hung_up: bool = False) -> params.CallInfo:
         """The call as the app is told about it now (CallStatus ringing → in-progress → completed)."""
-        status = (params.STATUS_COMPLETED if hung_up or self.leg.hung_up
-                  else params.STATUS_IN_PROGRESS if self.answered else params.STATUS_RINGING)
+        status = (tw.CALL_COMPLETED if hung_up or self.leg.hung_up
+                  else tw.CALL_IN_PROGRESS if self.answered else tw.CALL_RINGING)
         r = self.record
         return params.CallInfo(r.call_sid, r.account_sid, r.from_, r.to, r.direction, status)
 
@@ -193,12 +195,12 @@ class CallSession:
             if self.first is not None:
                 response, url = self.first, self.url or ""
             else:
-                rec.status = params.STATUS_RINGING
+                rec.status = tw.CALL_RINGING
                 self.step(f"fetching voice URL {self.url}")
                 response, url = self.fetch_document(self.url, self.method), self.url
             self.leg.answer()
             self.answered = True
-            rec.status = params.STATUS_IN_PROGRESS
+            rec.status = tw.CALL_IN_PROGRESS
             self._run_documents(response, url)
         except (FetchError, MarkupError) as exc:
             self.notify(exc.code, exc.message)
@@ -212,7 +214,7 @@ class CallSession:
                     self.leg.hangup("NORMAL_CLEARING")
             except Exception:  # pragma: no cover - engine already gone
                 log.exception("call %s: hangup failed", rec.call_sid)
-            rec.status = params.STATUS_COMPLETED
+            rec.status = tw.CALL_COMPLETED
             rec.ended = time.time()
             self.step("ended")
             self.bridge.call_ended(rec)

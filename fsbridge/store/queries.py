@@ -10,7 +10,7 @@ from typing import Callable, List, Optional, Sequence
 from sqlalchemy import and_, or_, select
 from sqlalchemy.engine import Connection
 
-from fsbridge.conference.reasons import CONF_COMPLETED
+from fsbridge.wire.twilio import CONF_COMPLETED
 from fsbridge.store import tables as t
 from fsbridge.store.rows import (ConferenceRow, DateRange, PageRequest, PageResult, ParticipantRow, RecordingRow,
                                  to_naive_utc)

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from fsbridge.conference import events as ev
 from fsbridge.conference.events import CallbackConfig, ParticipantView, RecordingView
-from fsbridge.conference.reasons import CONF_COMPLETED, REC_IN_PROGRESS, REC_PAUSED, REC_PROCESSING
+from fsbridge.wire.twilio import CONF_COMPLETED, REC_IN_PROGRESS, REC_PAUSED, REC_PROCESSING
 from fsbridge.conference.restore import StoredConference
 from fsbridge.markup.model import Hook
 from fsbridge.store import tables as t

@@ -40,6 +40,8 @@ from fsbridge.store.db import WalCheckpointer, metadata, sqlite_file
 from fsbridge.store.queries import Queries
 from fsbridge.store.recovery import Recovery
 from fsbridge.store.rows import RecordingRow, to_naive_utc, to_utc
+from fsbridge.wire import TWIML
+from fsbridge.wire import twilio as tw
 
 # Participant statuses that mean "no longer in the conference" (Twilio participant_enum_status).
 LEFT_STATUSES = ("complete", "failed")
@@ -77,10 +79,10 @@ class Store(Queries, Recovery):
         self._sel_applied = select(a.c.sequence_number).where(a.c.conference_sid == bindparam("cf"),
                                                               a.c.sequence_number == bindparam("seq"))
         self._sel_last_seq = select(func.max(a.c.sequence_number)).where(a.c.conference_sid == bindparam("cf"))
-        self._upd_conf_start = update(c).where(c.c.sid == bindparam("cf"), c.c.status == "init").values(
-            status="in-progress", started_at=bindparam("at"))
+        self._upd_conf_start = update(c).where(c.c.sid == bindparam("cf"), c.c.status == tw.CONF_INIT).values(
+            status=tw.CONF_IN_PROGRESS, started_at=bindparam("at"))
         self._upd_conf_end = update(c).where(c.c.sid == bindparam("cf")).values(
-            status="completed", ended_at=bindparam("at"), reason_conference_ended=bindparam("reason"),
+            status=tw.CONF_COMPLETED, ended_at=bindparam("at"), reason_conference_ended=bindparam("reason"),
             call_sid_ending_conference=bindparam("call"),
             participant_label_ending_conference=bindparam("label"))
         self._sel_conf = select(c).where(c.c.sid == bindparam("sid"), c.c.account_sid == bindparam("acc"))
@@ -89,7 +91,7 @@ class Store(Queries, Recovery):
         self._upd_leave_all = update(p).where(
             p.c.conference_sid == bindparam("cf"), p.c.left_at.is_(None),
         ).values(left_at=bindparam("ts"), status="complete", date_updated=bindparam("ts"))
-        ended = select(c.c.ended_at).where(c.c.sid == bindparam("cf"), c.c.status == "completed")
+        ended = select(c.c.ended_at).where(c.c.sid == bindparam("cf"), c.c.status == tw.CONF_COMPLETED)
         self._upd_close_late = update(p).where(
             p.c.conference_sid == bindparam("cf"), p.c.call_sid == bindparam("call"),
             ended.exists(),
@@ -195,8 +197,8 @@ class Store(Queries, Recovery):
         # (init → in-progress → completed, never back), whatever order the events arrive in.
         late = not self._upsert(
             conn, c, {"sid": event.conference_sid}, {"date_updated": ts, "last_sequence": seq}, seq,
-            dict(account_sid=event.account_sid, friendly_name=event.friendly_name, status="init",
-                 dialect=event.callbacks.dialect if event.callbacks else "twiml",
+            dict(account_sid=event.account_sid, friendly_name=event.friendly_name, status=tw.CONF_INIT,
+                 dialect=event.callbacks.dialect if event.callbacks else TWIML,
                  date_created=to_naive_utc(event.started_at) or ts))
         if isinstance(event, ev.ConferenceStarted):
             conn.execute(self._upd_conf_start, {"cf": event.conference_sid,
@@ -241,7 +243,7 @@ class Store(Queries, Recovery):
 
     def _apply_recording(self, conn: Connection, event: ev.DomainEvent, ts: datetime) -> None:
         view = event.recording
-        status = view.status or ev.RECORDING_STATUS_WORDS.get(event.name, "in-progress")
+        status = view.status or ev.RECORDING_STATUS_WORDS.get(event.name, tw.REC_IN_PROGRESS)
         values = dict(
             account_sid=event.account_sid, conference_sid=event.conference_sid, status=status,
             start_time=to_naive_utc(view.start_time), duration_s=view.duration_s,
@@ -264,7 +266,7 @@ class Store(Queries, Recovery):
         ts = to_naive_utc(participant.date_created) or _now()
         with self.engine.begin() as conn:
             self._insert_missing(conn, t.conferences, {"sid": conference.sid}, dict(
-                account_sid=conference.account_sid, friendly_name=conference.friendly_name, status="init",
+                account_sid=conference.account_sid, friendly_name=conference.friendly_name, status=tw.CONF_INIT,
                 dialect=conference.dialect, region=conference.region,
                 date_created=to_naive_utc(conference.date_created) or ts,
                 date_updated=to_naive_utc(conference.date_updated) or ts, last_sequence=0))
@@ -285,13 +287,13 @@ class Store(Queries, Recovery):
         """Record a confirmed pause / resume (``status`` = paused | in-progress) of a running recording —
         the one recording change no DomainEvent reports (Twilio has no paused/resumed status callback).
         Only a recording that is in-progress or paused changes; returns True if it did."""
-        if status not in ("paused", "in-progress"):
+        if status not in tw.RECORDING_RUNNING:
             raise ValueError(f"status must be paused or in-progress, not {status!r}")
         r = t.recordings
         with self.engine.begin() as conn:
             return bool(conn.execute(update(r).where(
                 r.c.sid == recording_sid, r.c.account_sid == account_sid, r.c.conference_sid == conference_sid,
-                r.c.status.in_(("in-progress", "paused")),
+                r.c.status.in_(tw.RECORDING_RUNNING),
             ).values(status=status, date_updated=_now())).rowcount)
 
     def delete_recording(self, account_sid: str, conference_sid: str, recording_sid: str

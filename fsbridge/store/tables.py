@@ -17,6 +17,7 @@ from __future__ import annotations
 from sqlalchemy import Boolean, Column, DateTime, Index, Integer, String, Table, Text
 
 from fsbridge.store.db import metadata
+from fsbridge.wire import TWIML
 
 conferences = Table(
     "fsb_conferences",
@@ -25,7 +26,7 @@ conferences = Table(
     Column("account_sid", String(64), nullable=False),
     Column("friendly_name", String(128), nullable=False),
     Column("status", String(16), nullable=False),
-    Column("dialect", String(16), nullable=False, default="twiml"),
+    Column("dialect", String(16), nullable=False, default=TWIML),
     Column("region", String(16), nullable=True),
     Column("reason_conference_ended", String(64), nullable=True),
     Column("call_sid_ending_conference", String(64), nullable=True),

@@ -32,6 +32,11 @@ class Member:
         self.talking = False
 
 
+
+#: member flag commands → (FakeMember attribute, value); each is confirmed by ``<command>-member``
+_FLAG_COMMANDS = {"mute": ("speak", False), "unmute": ("speak", True), "deaf": ("hear", False),
+                  "undeaf": ("hear", True), "hold": ("hold", True), "unhold": ("hold", False)}
+
 class FakeFreeSwitch:
     """Inbound-ESL fake. ``port`` after :meth:`start`. ``commands``: every command (first line + headers
     as sent, without the final blank line) from every connection, in order. ``api_replies``: exact api
@@ -285,26 +290,10 @@ class FakeFreeSwitch:
                 return "-ERR Non-Existant ID %s\n" % rest[0]
             targets = [m]
         for m in targets:
-            if sub == "mute":
-                m.speak = False
-                self.broadcast(self.member_event("mute-member", m))
-            elif sub == "unmute":
-                m.speak = True
-                self.broadcast(self.member_event("unmute-member", m))
-            elif sub == "deaf":
-                m.hear = False
-                self.broadcast(self.member_event("deaf-member", m))
-            elif sub == "undeaf":
-                m.hear = True
-                self.broadcast(self.member_event("undeaf-member", m))
-            elif sub == "hold":
-                m.hold = True
-                self.broadcast(self.member_event("hold-member", m))
-            elif sub == "unhold":
-                m.hold = False
-                self.broadcast(self.member_event("unhold-member", m))
-                if len(rest) > 1 or getattr(m, "hold_file", None):
-                    pass
+            if sub in _FLAG_COMMANDS:
+                attr, value = _FLAG_COMMANDS[sub]
+                setattr(m, attr, value)
+                self.broadcast(self.member_event(sub + "-member", m))
             elif sub == "kick":
                 self.broadcast(self.member_event("kick-member", m))
                 self.remove_member(m, "kick")

@@ -9,16 +9,17 @@ import gevent
 import gevent.event
 
 from fsbridge.engines.base import EngineError
+from fsbridge.wire import twilio as tw
 
 # originate failure causes → Twilio ParticipantCallStatus (FreeSWITCH 1.10.12 inbound/session:
 # "-ERR USER_BUSY", "-ERR USER_NOT_REGISTERED", "-ERR NO_ANSWER"); see originate_status
 CAUSE_STATUS = {
-    "USER_BUSY": "busy",
-    "CALL_REJECTED": "busy",
-    "NO_ANSWER": "no-answer",
-    "NO_USER_RESPONSE": "no-answer",
-    "ALLOTTED_TIMEOUT": "no-answer",
-    "ORIGINATOR_CANCEL": "no-answer",
+    "USER_BUSY": tw.CALL_BUSY,
+    "CALL_REJECTED": tw.CALL_BUSY,
+    "NO_ANSWER": tw.CALL_NO_ANSWER,
+    "NO_USER_RESPONSE": tw.CALL_NO_ANSWER,
+    "ALLOTTED_TIMEOUT": tw.CALL_NO_ANSWER,
+    "ORIGINATOR_CANCEL": tw.CALL_NO_ANSWER,
 }
 
 

@@ -17,6 +17,7 @@ from typing import Optional
 from fsbridge.conference.errors import CONFERENCE_FULL, DUPLICATE_LABEL, DomainError
 from fsbridge.markup.model import Conference, Dial, Hook
 from fsbridge.runtime import params
+from fsbridge.wire import twilio as tw
 from fsbridge.runtime.fetch import FetchError
 from fsbridge.runtime.tasks.base import STOP, Goto, Task
 
@@ -103,7 +104,7 @@ class ConferenceTask(Task):
             wait_media = s.wait_media(conf)
         except FetchError as exc:
             s.notify(exc.code, f"waitUrl {conf.wait_url or ''}: {exc.message}")
-            return self._after(params.DIAL_FAILED, None, hung_up=False)
+            return self._after(tw.DIAL_FAILED, None, hung_up=False)
         try:
             join = s.bridge.join_call(s.record, conf, s.dialect, wait_media)
         except DomainError as exc:
@@ -113,7 +114,7 @@ class ConferenceTask(Task):
                 s.notify(code, exc.message, end=False)
                 return None
             s.notify(code, exc.message, end=False)   # e.g. 13240 bad coach: fails to the action URL
-            return self._after(params.DIAL_FAILED, None, hung_up=False)
+            return self._after(tw.DIAL_FAILED, None, hung_up=False)
         if join is None:
             s.notify(CONFERENCE_FULL, f"conference {conf.name!r} refused the call", end=False)
             return None
@@ -140,7 +141,7 @@ class ConferenceTask(Task):
             return None
         hung_up = why == HANGUP or leg.hung_up
         s.step(f"left conference {conf.name!r}: {'hung up' if hung_up else why}")
-        return self._after(params.DIAL_COMPLETED, join.room, hung_up=hung_up)
+        return self._after(tw.DIAL_COMPLETED, join.room, hung_up=hung_up)
 
     def _after(self, dial_status: str, conference_sid: Optional[str], *, hung_up: bool):
         """Request the action URL / actionHook (Twilio: also after a hang-up, its answer ignored)."""
@@ -150,7 +151,7 @@ class ConferenceTask(Task):
             return STOP if hung_up else None
         rec = s.record
         duration = 0
-        if rec.joined_us is not None and rec.left_us is not None and dial_status == params.DIAL_COMPLETED:
+        if rec.joined_us is not None and rec.left_us is not None and dial_status == tw.DIAL_COMPLETED:
             duration = max(0, int(round((rec.left_us - rec.joined_us) / 1e6)))
         body = params.dial_action_params(s.dialect, s.call_info(hung_up=hung_up), dial_status=dial_status,
                                          duration_s=duration, conference_sid=conference_sid)
