@@ -1,8 +1,7 @@
 """Conference log retention (issue 22): a purge removes conferences, participants, recordings (rows and files)
 and finished callbacks older than the retention; GET of a purged record is 404 like an unknown Sid; newer
-records stay. Real SQLite file and real audio files (and PostgreSQL when FSBRIDGE_TEST_PG is set)."""
+records stay. Real SQLite file and real audio files (and a throw-away PostgreSQL, tests/pg_support.py)."""
 import base64
-import os
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -14,6 +13,7 @@ from fsbridge.conference import events as ev
 from fsbridge.store import Store
 from fsbridge.store.db import make_engine, metadata
 from fsbridge.store.retention import RetentionPurger, months_before, purge
+from pg_support import empty_tables
 
 AC = "AC" + "1" * 32
 TOKEN = "secret-token"
@@ -27,16 +27,13 @@ def store(request, tmp_path):
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'fsb.sqlite'}"
     else:
-        url = os.environ.get("FSBRIDGE_TEST_PG")
-        if not url:
-            pytest.skip("set FSBRIDGE_TEST_PG=postgresql+psycopg2://user@host:port/db to run these on PostgreSQL")
+        url = request.getfixturevalue("pg_url")   # tests/pg_support.py: a throw-away PostgreSQL
     s = Store(make_engine(url))
     s.create_all()
     if request.param == "postgresql":
-        with s.engine.begin() as conn:
-            for table in reversed(metadata.sorted_tables):
-                conn.execute(table.delete())
-    return s
+        empty_tables(s.engine)
+    yield s
+    s.engine.dispose()
 
 
 def _conference(store, tmp_path, cf, at, ended=True):

@@ -25,9 +25,9 @@ from typing import Callable, Optional
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 
-from fsbridge.conference.reasons import CONF_COMPLETED
 from fsbridge.store import tables as t
 from fsbridge.store.rows import to_naive_utc
+from fsbridge.wire.twilio import CONF_COMPLETED
 
 log = logging.getLogger("fsbridge.store.retention")
 
