@@ -19,7 +19,7 @@ from fsbridge.wire.serialize import (bool_str, iso_ms, lower_camel, parse_bool, 
                                      snake_case, telnyx_time, upper_camel)
 
 REPO = Path(__file__).resolve().parent.parent
-SPEC = REPO.parent / "shared" / "specs" / "twilio_api_v2010_conferences.json"
+SPEC_NAME = "twilio_api_v2010_conferences.json"
 
 
 @pytest.mark.parametrize("wire,snake", [
@@ -54,20 +54,20 @@ def test_bool_str_is_what_twilio_python_sends(value):
     assert parse_bool(bool_str(value)) is value
 
 
-def test_rfc2822_rest_pads_the_day_as_the_api_specification_shows():
+def test_rfc2822_rest_pads_the_day_as_the_api_specification_shows(shared_dir):
     # spec examples: "Mon, 08 Feb 2021 20:58:45 +0000"
     assert rfc2822_rest(datetime(2021, 2, 8, 20, 58, 45, 999000, tzinfo=timezone.utc)) == \
         "Mon, 08 Feb 2021 20:58:45 +0000"
-    assert "Mon, 08 Feb 2021 20:58:45 +0000" in SPEC.read_text()
+    assert "Mon, 08 Feb 2021 20:58:45 +0000" in (shared_dir / "specs" / SPEC_NAME).read_text()
     assert rfc2822_rest(None) is None
 
 
-def test_rfc2822_callback_leaves_the_day_unpadded_as_the_statuscallback_table_shows():
+def test_rfc2822_callback_leaves_the_day_unpadded_as_the_statuscallback_table_shows(shared_dir):
     # twilio-twiml-conference-noun.txt: "Timestamp | Thu, 1 Jun 2017 20:48:32 +0000"
     assert rfc2822_callback(datetime(2017, 6, 1, 20, 48, 32, 500000, tzinfo=timezone.utc)) == \
         "Thu, 1 Jun 2017 20:48:32 +0000"
     assert rfc2822_callback(datetime(2017, 6, 11, 20, 48, 32)) == "Sun, 11 Jun 2017 20:48:32 +0000"
-    seed = (REPO.parent / "shared" / "seeds" / "twilio-twiml-conference-noun.txt").read_text()
+    seed = (shared_dir / "seeds" / "twilio-twiml-conference-noun.txt").read_text()
     assert "Thu, 1 Jun 2017 20:48:32 +0000" in seed
 
 
@@ -91,8 +91,8 @@ def test_dialect_ids():
     assert (model.TWIML, model.TEXML, model.JAMBONZ) == DIALECTS
 
 
-def test_twilio_vocabulary_matches_the_api_specification():
-    schemas = json.loads(SPEC.read_text())["components"]["schemas"]
+def test_twilio_vocabulary_matches_the_api_specification(shared_dir):
+    schemas = json.loads((shared_dir / "specs" / SPEC_NAME).read_text())["components"]["schemas"]
     props = {name: tuple(schemas[f"api.v2010.account.{name}"]["properties"])
              for name in ("conference", "conference.participant", "conference.conference_recording")}
     assert props["conference"] == tw.CONFERENCE_FIELDS
