@@ -151,6 +151,8 @@ class BridgeServer:
         engine.set_call_handler(self.bridge.on_call)   # FreeSWITCH: calls from the outbound socket → sessions
         self.bridge.start()
         self.http.start()
+        from fsbridge.store.retention import RetentionPurger   # issue 22: conference log retention
+        self.retention = RetentionPurger(db, s.retention_months, s.retention_interval).start()
         log.info("fsbridge serving on %s (engine %s, database %s)", self.base_url, s.engine, s.database_url)
         if not s.accounts:
             log.warning("no account configured: the REST API refuses every request (see docs/runtime.md)")
@@ -162,6 +164,8 @@ class BridgeServer:
     def stop(self, timeout: float = 5.0) -> None:
         """Stop accepting HTTP, hang up calls, stop engine and dispatcher (outbox persisted)."""
         log.info("fsbridge stopping")
+        if getattr(self, "retention", None) is not None:
+            self.retention.stop()
         if self.observability is not None:
             self.observability.close()   # end the console's event streams so the HTTP stop is not held
         if self.http is not None:

@@ -18,6 +18,7 @@ SUBCOMMANDS = {
     "call": ("fsbridge.runtime.callcli", "place a virtual call into a running bridge (standalone engine)"),
     "demo": ("fsbridge.demo.run", "run the Team Meeting demo on the standalone engine"),
     "setup": ("fsbridge.ops.setup_freeswitch", "install fsbridge beside FreeSWITCH: setup freeswitch [--dry-run]"),
+    "export": ("fsbridge.ops.export", "write one UTC day of Conferences + Participants as gzip'd JSON lines"),
     "doctor": ("fsbridge.ops.doctor", "check an installation: config, database, FreeSWITCH, apps (✔/✘ per check)"),
 }
 

@@ -14,6 +14,7 @@ File layout::
     [media]    dirs = ["/srv/audio"]: where REST ``file:`` callees of virtual calls may live;
                cache_max_mb: bound of the downloaded-audio cache (LRU; default 512)
     [freeswitch] allow_stock_password = true: accept the stock ESL password ClueCon (refused otherwise)
+    [retention] months = 13 (conference log retention, as Twilio; 0 keeps everything), purge_interval (s)
     [[accounts]] sid, auth_token, telnyx_private_key, jambonz_secret, telnyx_api_key,
                  api_keys = [{sid = "SK…", secret = "…"}]   (Twilio API keys: Basic ``SK…:secret``)
     [[numbers]]  number, account, voice_url, voice_method, dialect = "twiml" | "texml" | "jambonz"
@@ -96,6 +97,8 @@ class Settings:
     media_dirs: Tuple[str, ...] = ()       # REST file: callees of virtual calls only under these
     audio_cache_max_bytes: int = 512 * 1024 * 1024
     esl_allow_stock_password: bool = False
+    retention_months: int = 13             # conference log retention (Twilio: 13 months); 0 keeps everything
+    retention_interval: float = 3600.0     # seconds between retention purges
 
     def base_url(self, bound_port: Optional[int] = None) -> str:
         """The public base URL (``public_base_url`` or ``http://host:port``; ``bound_port`` for port 0)."""
@@ -190,6 +193,7 @@ def from_mapping(data: Mapping) -> Settings:
     http = data.get("http", {})
     egress = data.get("egress", {})
     media = data.get("media", {})
+    retention = data.get("retention", {})
     accounts = _parse_accounts(data.get("accounts"))
     numbers = _parse_numbers(data.get("numbers"), accounts)
     s = Settings()
@@ -215,6 +219,8 @@ def from_mapping(data: Mapping) -> Settings:
         media_dirs=_strings(media.get("dirs"), "media.dirs"),
         audio_cache_max_bytes=int(float(media.get("cache_max_mb", s.audio_cache_max_bytes / 2 ** 20)) * 2 ** 20),
         esl_allow_stock_password=bool(fs.get("allow_stock_password", False)),
+        retention_months=int(retention.get("months", s.retention_months)),
+        retention_interval=float(retention.get("purge_interval", s.retention_interval)),
     )
     return validate(Settings(**kw))
 
@@ -237,6 +243,8 @@ def validate(s: Settings) -> Settings:
         EgressPolicy(s.egress_allow, s.egress_deny)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    if s.retention_months < 0 or s.retention_interval <= 0:
+        raise ConfigError("retention.months must be >= 0 and retention.purge_interval > 0")
     if s.max_body_bytes < 1024:
         raise ConfigError("http.max_body_bytes must be at least 1024")
     return s

@@ -54,4 +54,6 @@ def create_app(store: Store, control: Any, accounts: Mapping[str, str], base_url
         app.register_blueprint(bp, url_prefix=prefix or None)
         app.before_request_funcs.setdefault(bp.name, []).append(_twilio_auth)
     app.register_blueprint(telnyx.bp, url_prefix=prefix or None)
+    from fsbridge.api import insights   # Voice Insights v1 Conference Summary (issue 22)
+    app.register_blueprint(insights.bp, url_prefix=prefix or None)
     return app

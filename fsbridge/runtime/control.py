@@ -49,6 +49,9 @@ class ConferenceControl(Protocol):
                          pause_behavior: str = "silence") -> None:
         """Recording ``Status`` = paused | in-progress | stopped."""
 
+    def start_recording(self, account_sid: str, conference_sid: str) -> str:
+        """Record an in-progress conference from now on (the console's Record button); returns the RecordingSid."""
+
     def engine_available(self) -> bool:
         """False while the engine is unreachable (REST writes answer 503)."""
 

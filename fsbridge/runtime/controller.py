@@ -114,6 +114,15 @@ class ControlMixin:
         EngineUnavailable."""
         self._intent(self.state.kick, account_sid, conference_sid, call_sid_or_label)
 
+    def start_recording(self, account_sid: str, conference_sid: str) -> str:
+        """Record an in-progress conference from now on, as ``record="record-from-start"`` does at the start
+        (the console's Record button: Twilio's REST has no create for Conference Recordings). Returns the new
+        RecordingSid once the engine's start-recording was applied (recording-in-progress, then the
+        recordingStatusCallback as configured) or ``confirm_timeout_s`` passed. Raises DomainError 20404,
+        21220 (the conference is not in progress, or a recording is already running), EngineUnavailable."""
+        self._intent(self.state.start_recording, account_sid, conference_sid)
+        return self.state.conference(conference_sid).recording_sids[-1]
+
     def update_recording(self, account_sid: str, conference_sid: str, recording_sid: str, status: str,
                          pause_behavior: str = "silence") -> None:
         """Twilio Conference Recording update ``Status`` = paused | in-progress | stopped. ``pause_behavior``

@@ -28,7 +28,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, render_template,
 from werkzeug.datastructures import MultiDict
 
 from fsbridge.api.auth import basic_account
-from fsbridge.api.context import conference_or_404, ctx
+from fsbridge.api.context import conference_or_404, ctx, live_control
 from fsbridge.api.errors import ApiError
 from fsbridge.store.rows import PageRequest
 from fsbridge.wire import twilio as tw
@@ -189,7 +189,8 @@ def participant_action(sid: str, who: str, action: str):
 
 @bp.post("/conferences/<sid>/<action>")
 def conference_action(sid: str, action: str):
-    """``end`` (Conference update Status=completed), ``announce`` (AnnounceUrl = form field ``url``)."""
+    """``end`` (Conference update Status=completed), ``announce`` (AnnounceUrl = form field ``url``),
+    ``record`` (start recording now: ConferenceControl.start_recording; answers the new RecordingSid)."""
     from fsbridge.api import twilio_conferences
     account = g.account_sid
     conference_or_404(account, sid)
@@ -200,6 +201,10 @@ def conference_action(sid: str, action: str):
         if not url:
             raise ApiError(400, 21205, "An announcement needs an http(s) URL")
         twilio_conferences.update(account, sid, MultiDict({tw.ANNOUNCE_URL: url}))
+    elif action == "record":
+        with live_control() as control:
+            recording_sid = control.start_recording(account, sid)
+        return jsonify({"ok": True, "action": action, "recording_sid": recording_sid})
     else:
         raise ApiError(404, 20404, f"No console action {action!r}")
     return jsonify({"ok": True, "action": action})

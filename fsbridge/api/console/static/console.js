@@ -85,7 +85,7 @@
     btn.disabled = true;
     post(path, form).then(function () {
       say(a + ": done");
-      if (btn.dataset.rec || a === "end") { location.reload(); } else { refreshTable(); }
+      if (btn.dataset.rec || a === "end" || a === "record") { location.reload(); } else { refreshTable(); }
     }).catch(function (e) { say(a + ": " + e.message, true); btn.disabled = false; });
   });
 

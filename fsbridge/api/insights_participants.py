@@ -1,0 +1,108 @@
+"""Twilio Voice Insights v1 Conference Participant Summary routes (issue 22):
+``GET /v1/Conferences/{ConferenceSid}/Participants`` and ``…/Participants/{ParticipantSid}``, from the stored
+participant rows. Registered on :data:`fsbridge.api.insights.bp` (same auth, base URL and paging).
+
+fsbridge has no participant Sid of its own (Twilio's ``CP…``): ``participant_sid`` is the participant's
+CallSid, and the fetch route takes the CallSid. Fields: the SDK's ``ConferenceParticipantInstance``
+(:data:`fsbridge.wire.insights.PARTICIPANT_SUMMARY_FIELDS`); sources in docs/insights.md; the ones in
+:data:`~fsbridge.wire.insights.PARTICIPANT_NO_SOURCE` (quality metrics, events, call direction …) are null.
+List: join order; ``ParticipantSid`` / ``Label`` narrow it to that one participant (a label: the present one,
+else the most recent); ``Events`` matches nothing (no per-participant event log is kept yet).
+"""
+from __future__ import annotations
+
+from typing import Optional
+from urllib.parse import urlencode
+
+from flask import g, jsonify, request
+
+from fsbridge.api import paging, params
+from fsbridge.api.context import ctx
+from fsbridge.api.errors import not_found
+from fsbridge.api.insights import CONFERENCES, _base, _seconds, bp, iso
+from fsbridge.store.rows import ConferenceRow, PageResult, ParticipantRow
+from fsbridge.store.summary import NEVER_JOINED
+from fsbridge.wire import insights as wi
+
+PARTICIPANTS = "/v1/Conferences/<ConferenceSid>/Participants"
+PARTICIPANT = "/v1/Conferences/<ConferenceSid>/Participants/<ParticipantSid>"
+
+
+def participant_summary(p: ParticipantRow, conf: ConferenceRow, base: str, region: str) -> dict:
+    """Insights Conference Participant Summary JSON."""
+    joined = p.date_created if p.status not in NEVER_JOINED else None
+    out = {name: None for name in wi.PARTICIPANT_SUMMARY_FIELDS}
+    out.update({
+        "participant_sid": p.call_sid,
+        "label": p.label,
+        "conference_sid": p.conference_sid,
+        "call_sid": p.call_sid,
+        "account_sid": p.account_sid,
+        "from": p.from_ or None,
+        "to": p.to or None,
+        "call_status": wi.CALL_STATUS_FROM_PARTICIPANT.get(p.status),
+        "is_moderator": bool(p.start_conference_on_enter or p.end_conference_on_exit),
+        "join_time": iso(joined),
+        "leave_time": iso(p.left_at) if joined else None,
+        "duration_seconds": _seconds(joined, p.left_at),
+        "is_coach": bool(p.coaching),
+        "coached_participants": [p.call_sid_to_coach] if p.coaching and p.call_sid_to_coach else None,
+        "conference_region": conf.region or region,
+        "processing_state": wi.PROCESSING_IN_PROGRESS if p.present else wi.PROCESSING_COMPLETE,
+        "url": f"{base}{CONFERENCES}/{p.conference_sid}/Participants/{p.call_sid}",
+    })
+    return out
+
+
+def _conference(conference_sid: str) -> ConferenceRow:
+    conf = ctx().store.conference(g.account_sid, conference_sid)
+    if conf is None:
+        raise not_found()
+    return conf
+
+
+@bp.get(PARTICIPANTS)
+def list_participants(ConferenceSid: str):
+    """Insights ListConferenceParticipant → ``{"participants": [...], "meta": {...}}``."""
+    args, store, region, base = request.args, ctx().store, ctx().region, _base()
+    conf = _conference(ConferenceSid)
+    who = params.text(args, wi.PARTICIPANT_SID, 64) or params.text(args, wi.LABEL, 128)
+    page = paging.parse(args)
+    if params.text(args, wi.EVENTS, 256):
+        result = PageResult(items=[], has_more=False, last_key=None)
+    elif who is not None:
+        one = store.participant(g.account_sid, ConferenceSid, who)
+        result = PageResult(items=[one] if one is not None and page.page == 0 else [], has_more=False,
+                            last_key=None)
+    else:
+        result = store.list_participants(g.account_sid, ConferenceSid, include_left=True, page=page.request)
+    kept = [(k, v) for k, v in args.items(multi=True) if k not in (paging.PAGE, paging.PAGE_SIZE, paging.PAGE_TOKEN)]
+    path = f"{base}{CONFERENCES}/{ConferenceSid}/Participants"
+
+    def url(number: int, token: Optional[str] = None) -> str:
+        q = kept + [(paging.PAGE_SIZE, page.page_size), (paging.PAGE, number)]
+        if token:
+            q.append((paging.PAGE_TOKEN, token))
+        return f"{path}?{urlencode(q)}"
+    current = paging.encode_token(page.request.after) if page.request.after else None
+    return jsonify({
+        wi.PARTICIPANTS_LIST_KEY: [participant_summary(p, conf, base, region) for p in result.items],
+        "meta": {
+            "page": page.page, "page_size": page.page_size, "first_page_url": url(0),
+            "previous_page_url": url(page.page - 1) if page.page > 0 else None,
+            "url": url(page.page, current),
+            "next_page_url": url(page.page + 1, paging.encode_token(result.last_key))
+            if result.has_more and result.last_key else None,
+            "key": wi.PARTICIPANTS_LIST_KEY,
+        },
+    })
+
+
+@bp.get(PARTICIPANT)
+def fetch_participant(ConferenceSid: str, ParticipantSid: str):
+    """Insights FetchConferenceParticipant (``ParticipantSid``: the CallSid); 404 when unknown or purged."""
+    conf = _conference(ConferenceSid)
+    p = ctx().store.participant(g.account_sid, ConferenceSid, ParticipantSid)
+    if p is None or p.call_sid != ParticipantSid:
+        raise not_found()
+    return jsonify(participant_summary(p, conf, _base(), ctx().region))

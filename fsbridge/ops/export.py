@@ -1,0 +1,135 @@
+"""``fsbridge export --day YYYY-MM-DD [--config FILE] [--out DIR] [--account AC…]``: one day of Conferences and
+Participants in one gzip'd JSON-lines file, for operators (issue 22, modelled on Twilio's Bulk Export: "one
+day of data per file"; ../shared/seeds/twilio-conference-resource.txt, Conference Log Retention).
+
+The file ``DIR/conferences-YYYY-MM-DD.jsonl.gz`` holds one JSON object per line, exactly as the REST API
+renders the resource (:mod:`fsbridge.api.render`: Twilio 2010-04-01 field names, RFC 2822 dates):
+
+* first every Conference created that UTC day (``date_created`` in [day 00:00, next day 00:00)), oldest
+  first — these lines have ``sid`` ``CF…`` and ``subresource_uris``;
+* then every Participant created that UTC day, oldest first — these lines have ``call_sid`` and
+  ``conference_sid``.
+
+All accounts unless ``--account`` narrows it. Rows are read in keyset batches (bounded memory); the file is
+written beside its final name and renamed into place, so a reader never sees half a file. Exit status 0,
+the path printed on stdout; 2 for a bad ``--day``.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import sys
+from datetime import date, datetime, timedelta
+from typing import Iterator, Optional
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.engine import Engine
+
+from fsbridge.api import render
+from fsbridge.store import tables as t
+from fsbridge.store.rows import ConferenceRow, ParticipantRow
+
+BATCH = 500
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--day`` (required, UTC date), ``--config``, ``--out`` (default .), ``--account``, ``--database-url``."""
+    parser.add_argument("--day", required=True, help="the UTC day to export, YYYY-MM-DD")
+    parser.add_argument("--config", default=None, metavar="FILE", help="TOML config (default: $FSBRIDGE_CONFIG)")
+    parser.add_argument("--out", default=".", metavar="DIR", help="directory for the file (default: .)")
+    parser.add_argument("--account", default=None, help="only this AccountSid's records")
+    parser.add_argument("--database-url", default=None, help="SQLAlchemy URL (overrides the config)")
+
+
+def file_name(day: date) -> str:
+    """``conferences-YYYY-MM-DD.jsonl.gz``."""
+    return f"conferences-{day.isoformat()}.jsonl.gz"
+
+
+def _conferences(engine: Engine, start: datetime, end: datetime, account: Optional[str]) -> Iterator:
+    """Conferences with date_created in [start, end), ordered by (date_created, sid), in keyset batches."""
+    table, key_col = t.conferences, t.conferences.c.sid
+    conds = [table.c.date_created >= start, table.c.date_created < end]
+    if account:
+        conds.append(table.c.account_sid == account)
+    after = None
+    while True:
+        where = list(conds)
+        if after is not None:
+            where.append(or_(table.c.date_created > after[0],
+                             and_(table.c.date_created == after[0], key_col > after[1])))
+        q = select(table).where(*where).order_by(table.c.date_created, key_col).limit(BATCH)
+        with engine.connect() as conn:
+            batch = conn.execute(q).mappings().all()
+        for m in batch:
+            yield ConferenceRow.from_mapping(m)
+        if len(batch) < BATCH:
+            return
+        last = batch[-1]
+        after = (last["date_created"], last[key_col.name])
+
+
+def export_day(engine: Engine, day: date, out_dir: str, *, account: Optional[str] = None,
+               region: str = render.DEFAULT_REGION) -> str:
+    """Write ``out_dir/conferences-DAY.jsonl.gz`` (see the module docstring); returns its path."""
+    start = datetime(day.year, day.month, day.day)
+    end = start + timedelta(days=1)
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, file_name(day))
+    tmp = path + ".part"
+    with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
+        for row in _conferences(engine, start, end, account):
+            gz.write(json.dumps(render.conference(row, region), ensure_ascii=False).encode() + b"\n")
+        for row in _participants(engine, start, end, account):
+            gz.write(json.dumps(render.participant(row), ensure_ascii=False).encode() + b"\n")
+    os.replace(tmp, path)
+    return path
+
+
+def _participants(engine: Engine, start: datetime, end: datetime, account: Optional[str]) -> Iterator:
+    """Participants with date_created in [start, end), by (date_created, conference_sid, call_sid), batched."""
+    p = t.participants
+    conds = [p.c.date_created >= start, p.c.date_created < end]
+    if account:
+        conds.append(p.c.account_sid == account)
+    after = None
+    while True:
+        where = list(conds)
+        if after is not None:
+            at, cf, ca = after
+            where.append(or_(p.c.date_created > at,
+                             and_(p.c.date_created == at, or_(p.c.conference_sid > cf,
+                                                             and_(p.c.conference_sid == cf, p.c.call_sid > ca)))))
+        q = select(p).where(*where).order_by(p.c.date_created, p.c.conference_sid, p.c.call_sid).limit(BATCH)
+        with engine.connect() as conn:
+            batch = conn.execute(q).mappings().all()
+        for m in batch:
+            yield ParticipantRow.from_mapping(m)
+        if len(batch) < BATCH:
+            return
+        last = batch[-1]
+        after = (last["date_created"], last["conference_sid"], last["call_sid"])
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point: export the day; print the file's path."""
+    from fsbridge import config
+    from fsbridge.store.db import make_engine
+
+    try:
+        day = date.fromisoformat(args.day)
+    except ValueError:
+        print(f"fsbridge export: --day must be YYYY-MM-DD, not {args.day!r}", file=sys.stderr)
+        return 2
+    settings = config.load(args.config)
+    engine = make_engine(args.database_url or settings.database_url)
+    try:
+        print(export_day(engine, day, args.out, account=args.account))
+    finally:
+        engine.dispose()
+    return 0
+
+
+__all__ = ["add_arguments", "export_day", "file_name", "run"]

@@ -1,0 +1,78 @@
+"""Twilio Voice Insights v1 wire vocabulary (Conference Summary resource), spelled once.
+
+Source: the official twilio Python SDK's ``twilio.rest.insights.v1.conference`` model (``ConferenceInstance``
+fields and its ``ConferenceStatus`` / ``ProcessingState`` / ``ConferenceEndReason`` enums, ``ConferenceList``
+query parameters) — the SDK apps already use; Insights is served from ``https://insights.twilio.com``.
+"""
+from __future__ import annotations
+
+from fsbridge.wire import twilio as tw
+
+LIST_KEY = "conferences"
+
+# --- Conference Summary status (ConferenceStatus) ---------------------------------------------------------
+STATUS_IN_PROGRESS = "in_progress"
+STATUS_NOT_STARTED = "not_started"
+STATUS_COMPLETED = tw.COMPLETED
+STATUS_SUMMARY_TIMEOUT = "summary_timeout"
+#: REST 2010 conference status → Insights status
+STATUS_FROM_CONFERENCE = {tw.CONF_INIT: STATUS_NOT_STARTED, tw.CONF_IN_PROGRESS: STATUS_IN_PROGRESS,
+                          tw.CONF_COMPLETED: STATUS_COMPLETED}
+#: Insights status → REST 2010 conference status (the list's Status filter)
+CONFERENCE_FROM_STATUS = {v: k for k, v in STATUS_FROM_CONFERENCE.items()}
+
+# --- ProcessingState ----------------------------------------------------------------------------------------
+PROCESSING_COMPLETE = "complete"
+PROCESSING_IN_PROGRESS = "in_progress"
+
+
+def end_reason(reason_conference_ended):
+    """REST 2010 ``reason_conference_ended`` (``last-participant-left`` …) → Insights ``end_reason``
+    (``last_participant_left`` …: the same words, underscored); None stays None."""
+    return reason_conference_ended.replace("-", "_") if reason_conference_ended else None
+
+
+def reason_conference_ended(end_reason_value):
+    """Insights ``end_reason`` → REST 2010 ``reason_conference_ended`` (the EndReason list filter)."""
+    return end_reason_value.replace("_", "-")
+
+
+# --- ConferenceList query parameters -----------------------------------------------------------------------
+CONFERENCE_SID = tw.CONFERENCE_SID
+FRIENDLY_NAME = tw.FRIENDLY_NAME
+STATUS = tw.STATUS
+CREATED_AFTER = "CreatedAfter"
+CREATED_BEFORE = "CreatedBefore"
+MIXER_REGION = "MixerRegion"
+TAGS = "Tags"
+SUBACCOUNT = "Subaccount"
+DETECTED_ISSUES = "DetectedIssues"
+END_REASON = "EndReason"
+
+# --- Conference Summary fields, in the SDK model's order ------------------------------------------------------
+CONFERENCE_SUMMARY_FIELDS = (
+    "conference_sid", "account_sid", "friendly_name", "create_time", "start_time", "end_time",
+    "duration_seconds", "connect_duration_seconds", "status", "max_participants", "max_concurrent_participants",
+    "unique_participants", "end_reason", "ended_by", "mixer_region", "mixer_region_requested",
+    "recording_enabled", "detected_issues", "tags", "tag_info", "processing_state", "url", "links")
+#: Twilio fields with no source in fsbridge: always null
+NO_SOURCE = ("max_participants", "detected_issues", "tags", "tag_info")
+
+# --- Conference Participant Summary -------------------------------------------------------------------------
+PARTICIPANTS_LIST_KEY = "participants"
+PARTICIPANT_SID = "ParticipantSid"
+LABEL = "Label"
+EVENTS = "Events"
+#: REST 2010 participant status → Insights call_status (CallStatus enum); statuses not listed → null
+CALL_STATUS_FROM_PARTICIPANT = {tw.P_CONNECTED: "answered", tw.P_COMPLETE: tw.COMPLETED, tw.P_FAILED: "fail",
+                                tw.P_RINGING: tw.RINGING}
+PARTICIPANT_SUMMARY_FIELDS = (
+    "participant_sid", "label", "conference_sid", "call_sid", "account_sid", "call_direction", "from", "to",
+    "call_status", "country_code", "is_moderator", "join_time", "leave_time", "duration_seconds",
+    "outbound_queue_length", "outbound_time_in_queue", "jitter_buffer_size", "is_coach", "coached_participants",
+    "participant_region", "conference_region", "call_type", "processing_state", "properties", "events",
+    "metrics", "url")
+#: participant fields with no source in fsbridge (yet): always null
+PARTICIPANT_NO_SOURCE = ("call_direction", "country_code", "outbound_queue_length", "outbound_time_in_queue",
+                         "jitter_buffer_size", "participant_region", "call_type", "properties", "events",
+                         "metrics")
