@@ -97,3 +97,22 @@ def empty_tables(engine) -> None:
     with engine.begin() as conn:
         for table in reversed(metadata.sorted_tables):
             conn.execute(table.delete())
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    """A :class:`fsbridge.store.Store` with its tables created, once on a SQLite file in ``tmp_path`` and once
+    on the session's PostgreSQL (``pg_url``; emptied first, as its state is shared). Import it into a test
+    module to use it."""
+    from fsbridge.store import Store
+    from fsbridge.store.db import make_engine
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'fsb.sqlite'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    s = Store(make_engine(url))
+    s.create_all()
+    if request.param == "postgresql":
+        empty_tables(s.engine)
+    yield s
+    s.engine.dispose()

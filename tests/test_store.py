@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from fsbridge.conference import events as ev
 from fsbridge.store import DateRange, PageRequest, Store
 from fsbridge.store.db import make_engine
-from pg_support import empty_tables
+from pg_support import store  # noqa: F401  (store: pytest fixture, SQLite + PostgreSQL)
 
 AC = "AC" + "1" * 32
 CF = "CF" + "a" * 32
@@ -16,20 +16,6 @@ CA1 = "CA" + "1" * 32
 CA2 = "CA" + "2" * 32
 RE = "RE" + "e" * 32
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'fsb.sqlite'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-    s = Store(make_engine(url))
-    s.create_all()
-    if request.param == "postgresql":
-        empty_tables(s.engine)
-    yield s
-    s.engine.dispose()
 
 
 def e(name, seq, *, at=0, cf=CF, **kw):

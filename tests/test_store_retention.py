@@ -10,30 +10,15 @@ from sqlalchemy import func, insert, select
 import fsbridge.callbacks.outbox as outbox
 from fsbridge.api.app import create_app
 from fsbridge.conference import events as ev
-from fsbridge.store import Store
-from fsbridge.store.db import make_engine, metadata
+from fsbridge.store.db import metadata
 from fsbridge.store.retention import RetentionPurger, months_before, purge
-from pg_support import empty_tables
+from pg_support import store  # noqa: F401  (store: pytest fixture, SQLite + PostgreSQL)
 
 AC = "AC" + "1" * 32
 TOKEN = "secret-token"
 NOW = datetime(2026, 12, 6, 12, 0, 0, tzinfo=timezone.utc)
 OLD = NOW - timedelta(days=400)      # 13 months + : past the retention
 NEW = NOW - timedelta(days=30)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'fsb.sqlite'}"
-    else:
-        url = request.getfixturevalue("pg_url")   # tests/pg_support.py: a throw-away PostgreSQL
-    s = Store(make_engine(url))
-    s.create_all()
-    if request.param == "postgresql":
-        empty_tables(s.engine)
-    yield s
-    s.engine.dispose()
 
 
 def _conference(store, tmp_path, cf, at, ended=True):
