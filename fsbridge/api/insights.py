@@ -91,6 +91,33 @@ def summary(s: ConferenceSummary, base: str, region: str) -> dict:
     }
 
 
+def listing(key: str, items: list, path: str, args, page, result):
+    """The Insights list response ``{key: items, "meta": {...}}``: page URLs are ``path`` with the request's
+    ``args`` (paging parameters replaced); ``page`` is :func:`paging.parse`'s, ``result`` the store's PageResult."""
+    kept = [(k, v) for k, v in args.items(multi=True)
+            if k not in (paging.PAGE, paging.PAGE_SIZE, paging.PAGE_TOKEN)]
+
+    def url(number: int, token: Optional[str] = None) -> str:
+        q = kept + [(paging.PAGE_SIZE, page.page_size), (paging.PAGE, number)]
+        if token:
+            q.append((paging.PAGE_TOKEN, token))
+        return f"{path}?{urlencode(q)}"
+    current = paging.encode_token(page.request.after) if page.request.after else None
+    return jsonify({
+        key: items,
+        "meta": {
+            "page": page.page,
+            "page_size": page.page_size,
+            "first_page_url": url(0),
+            "previous_page_url": url(page.page - 1) if page.page > 0 else None,
+            "url": url(page.page, current),
+            "next_page_url": url(page.page + 1, paging.encode_token(result.last_key))
+            if result.has_more and result.last_key else None,
+            "key": key,
+        },
+    })
+
+
 def _time(args, name: str) -> Optional[datetime]:
     raw = params.text(args, name, 64)
     if raw is None:
@@ -132,28 +159,8 @@ def list_conferences():
             ctx().store.engine, account, conference_sid=conference_sid, friendly_name=friendly_name,
             status=wi.CONFERENCE_FROM_STATUS.get(status) if status else None, created=created,
             end_reason=wi.reason_conference_ended(end_reason) if end_reason else None, page=page.request)
-    kept = [(k, v) for k, v in args.items(multi=True)
-            if k not in (paging.PAGE, paging.PAGE_SIZE, paging.PAGE_TOKEN)]
-
-    def url(number: int, token: Optional[str] = None) -> str:
-        q = kept + [(paging.PAGE_SIZE, page.page_size), (paging.PAGE, number)]
-        if token:
-            q.append((paging.PAGE_TOKEN, token))
-        return f"{base}{CONFERENCES}?{urlencode(q)}"
-    current = paging.encode_token(page.request.after) if page.request.after else None
-    return jsonify({
-        wi.LIST_KEY: [summary(s, base, region) for s in result.items],
-        "meta": {
-            "page": page.page,
-            "page_size": page.page_size,
-            "first_page_url": url(0),
-            "previous_page_url": url(page.page - 1) if page.page > 0 else None,
-            "url": url(page.page, current),
-            "next_page_url": url(page.page + 1, paging.encode_token(result.last_key))
-            if result.has_more and result.last_key else None,
-            "key": wi.LIST_KEY,
-        },
-    })
+    return listing(wi.LIST_KEY, [summary(s, base, region) for s in result.items], f"{base}{CONFERENCES}",
+                   args, page, result)
 
 
 @bp.get(CONFERENCE)

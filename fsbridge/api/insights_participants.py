@@ -11,15 +11,12 @@ else the most recent); ``Events`` matches nothing (no per-participant event log 
 """
 from __future__ import annotations
 
-from typing import Optional
-from urllib.parse import urlencode
-
 from flask import g, jsonify, request
 
 from fsbridge.api import paging, params
 from fsbridge.api.context import ctx
 from fsbridge.api.errors import not_found
-from fsbridge.api.insights import CONFERENCES, _base, _seconds, bp, iso
+from fsbridge.api.insights import CONFERENCES, _base, _seconds, bp, iso, listing
 from fsbridge.store.rows import ConferenceRow, PageResult, ParticipantRow
 from fsbridge.store.summary import NEVER_JOINED
 from fsbridge.wire import insights as wi
@@ -76,26 +73,8 @@ def list_participants(ConferenceSid: str):
                             last_key=None)
     else:
         result = store.list_participants(g.account_sid, ConferenceSid, include_left=True, page=page.request)
-    kept = [(k, v) for k, v in args.items(multi=True) if k not in (paging.PAGE, paging.PAGE_SIZE, paging.PAGE_TOKEN)]
-    path = f"{base}{CONFERENCES}/{ConferenceSid}/Participants"
-
-    def url(number: int, token: Optional[str] = None) -> str:
-        q = kept + [(paging.PAGE_SIZE, page.page_size), (paging.PAGE, number)]
-        if token:
-            q.append((paging.PAGE_TOKEN, token))
-        return f"{path}?{urlencode(q)}"
-    current = paging.encode_token(page.request.after) if page.request.after else None
-    return jsonify({
-        wi.PARTICIPANTS_LIST_KEY: [participant_summary(p, conf, base, region) for p in result.items],
-        "meta": {
-            "page": page.page, "page_size": page.page_size, "first_page_url": url(0),
-            "previous_page_url": url(page.page - 1) if page.page > 0 else None,
-            "url": url(page.page, current),
-            "next_page_url": url(page.page + 1, paging.encode_token(result.last_key))
-            if result.has_more and result.last_key else None,
-            "key": wi.PARTICIPANTS_LIST_KEY,
-        },
-    })
+    return listing(wi.PARTICIPANTS_LIST_KEY, [participant_summary(p, conf, base, region) for p in result.items],
+                   f"{base}{CONFERENCES}/{ConferenceSid}/Participants", args, page, result)
 
 
 @bp.get(PARTICIPANT)
