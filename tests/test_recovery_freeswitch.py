@@ -176,7 +176,7 @@ def test_a_changed_core_uuid_marks_the_snapshot_lost_cause():
 def test_a_refused_call_gets_connect_then_exit_never_a_bare_close():
     """Over max_connections the outbound server answers ``connect`` then ``exit`` (FreeSWITCH then runs the
     dialplan's next action); closing the socket before ``connect`` would leave the call stuck in ``socket``
-    for ever (recovery-findings §4)."""
+    for ever (docs/freeswitch.md observed-live §4)."""
     fake = FakeFreeSwitch().start()
     engine = FreeSwitchEngine("127.0.0.1", fake.port, "ClueCon", outbound_port=0, command_timeout=2,
                               reconnect_backoff=0.01, talk_stop_ms=0)

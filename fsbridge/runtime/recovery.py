@@ -3,7 +3,7 @@ recordings of rooms an engine lost (:func:`with_recording_files`), and the repai
 writer died before it could write its header sizes (:func:`repair_wav`).
 
 A recorder killed mid-file (standalone bridge SIGKILL; FreeSWITCH ``kill -9``) leaves ``RIFF`` and ``data``
-chunk sizes of 0 (or whatever was last flushed) while the samples are on disk (recovery-findings §2): the
+chunk sizes of 0 (or whatever was last flushed) while the samples are on disk (docs/freeswitch.md observed-live §2): the
 sizes are patched from the file length, so the recording is playable and its duration truthful.
 """
 from __future__ import annotations

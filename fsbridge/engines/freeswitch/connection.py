@@ -107,7 +107,7 @@ class ConnectionMixin:
 
     def _restarted(self, conn) -> Optional[str]:
         """``CRASH`` when FreeSWITCH restarted since the previous connection (its ``${core_uuid}``, the
-        ``Core-UUID`` of every event, changed — recovery-findings §2): the calls of rooms it no longer has
+        ``Core-UUID`` of every event, changed — docs/freeswitch.md observed-live §2): the calls of rooms it no longer has
         ended with it. None when unknown (first connection, or ``eval`` not answered): a vanished room's
         calls may go on."""
         try:
@@ -122,7 +122,7 @@ class ConnectionMixin:
     def _with_call_sid(self, conn, s: MemberSnapshot) -> MemberSnapshot:
         """``s`` with the CallSid its channel carries (``uuid_getvar <uuid> fsbridge_call_sid``, set at every
         join): how members of rooms that outlived a bridge restart are re-attached to their participants
-        (recovery-findings §1d: json_list has no channel variables). Members without one keep None."""
+        (docs/freeswitch.md observed-live §1d: json_list has no channel variables). Members without one keep None."""
         try:
             body = conn.api(render.api("getvar", uuid=s.unique_id, name=render.CALL_SID_VAR),
                             timeout=self.command_timeout).strip()

@@ -312,7 +312,7 @@ class FreeSwitchEngine(GateMixin, ConnectionMixin):
 
     def _leg_hung_up(self, leg: FreeSwitchCallLeg, ev: ESLMessage) -> None:
         """A call's own outbound socket saw its CHANNEL_HANGUP_COMPLETE. While the inbound ESL is down that
-        is the only news of it (recovery-findings §3: the outbound sessions keep receiving their calls'
+        is the only news of it (docs/freeswitch.md observed-live §3: the outbound sessions keep receiving their calls'
         hangups): report it, so REST stops showing the participant connected (issue 15). While ESL is up
         the inbound stream reports it (the domain ignores a repeat either way)."""
         if self.esl.is_up:
@@ -329,7 +329,7 @@ class FreeSwitchEngine(GateMixin, ConnectionMixin):
     def refuse_calls(self) -> None:
         """Stop accepting outbound-socket calls now (close the listener; calls already accepted go on):
         the first step of a drain — FreeSWITCH's ``socket`` then fails at once and the dialplan continues
-        (recovery-findings §4)."""
+        (docs/freeswitch.md observed-live §4)."""
         self.outbound.close_listener()
 
     def _call_arrived(self, leg: FreeSwitchCallLeg) -> None:

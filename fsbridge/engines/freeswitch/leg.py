@@ -49,7 +49,7 @@ class FreeSwitchCallLeg:
         #: told ``(leg, CHANNEL_HANGUP_COMPLETE event)`` when this socket sees the call's hangup (set by the engine)
         self.on_hangup: Optional[Callable[["FreeSwitchCallLeg", ESLMessage], None]] = None
         #: the call was in a conference before it reached this socket (a re-entry through the dialplan's
-        #: next ``socket`` action after a bridge restart: recovery-findings §1b)
+        #: next ``socket`` action after a bridge restart: docs/freeswitch.md observed-live §1b)
         self.reentry = H_VAR_MEMBER_ID in self.channel_data
         self.profile = render.PROFILE
         self._joined_seen = False
@@ -80,7 +80,7 @@ class FreeSwitchCallLeg:
     def detach(self) -> None:
         """Give the call up without hanging it up (bridge shutdown, issue 15): ``exit`` on its outbound
         socket, then close it. A call in a conference stays there — same member, hearing the room,
-        controllable over inbound ESL (recovery-findings §1a, §4); when its conference ends the dialplan's
+        controllable over inbound ESL (docs/freeswitch.md observed-live §1a, §4); when its conference ends the dialplan's
         next action runs (freeswitch-conf: another ``socket`` = the next bridge). Idempotent; never raises."""
         self._end(hang_up=False)
 

@@ -161,7 +161,7 @@ class OutboundServer(gesl.OutboundESLServer):
         try:
             refuse = self.connection_count >= self.max_connections or not self._running
             # never close an accepted socket before ``connect``: FreeSWITCH would leave that call stuck in
-            # the socket application for ever (recovery-findings §4); ``connect`` + ``exit`` hands it to the
+            # the socket application for ever (docs/freeswitch.md observed-live §4); ``connect`` + ``exit`` hands it to the
             # dialplan's next action instead
             self._setup_waiting += 1
             queued, accepted = True, time.monotonic()

@@ -1,4 +1,4 @@
-"""Calls stuck in the ``socket`` application (issue 15, recovery-findings §4): a call that reached a bridge's
+"""Calls stuck in the ``socket`` application (issue 15, docs/freeswitch.md observed-live §4): a call that reached a bridge's
 listener but never got ``connect`` — in the accept backlog when that bridge died, or closed before
 ``connect`` — waits in ``socket`` for ever (FreeSWITCH sets no timeout). At the first ESL connection after
 start the engine lists them (``show channels as json``: ``application`` ``socket`` with our outbound address

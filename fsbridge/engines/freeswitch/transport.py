@@ -243,7 +243,7 @@ class ReconnectingESL:
     """A supervised inbound connection: connect → auth → subscribe → ``on_up(conn)``; when the
     connection drops → ``on_down()``, wait ``backoff`` (doubling up to ``max_backoff`` s), try again.
     The defaults (0.25 s … 1 s) reconnect within 1 s of FreeSWITCH being reachable again: it opens its ESL
-    port only when ready, so the first connect that succeeds can resync (issue 15, recovery-findings §2).
+    port only when ready, so the first connect that succeeds can resync (issue 15, docs/freeswitch.md observed-live §2).
 
     ``handlers``: (event key, callable) pairs registered on every new connection (event key as in
     greenswitch: an Event-Name or a CUSTOM subclass or ``*``). Commands while down raise
