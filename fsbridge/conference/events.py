@@ -164,21 +164,25 @@ class ParticipantLeft(DomainEvent):
 
 @dataclass(frozen=True)
 class ParticipantMuted(DomainEvent):
+    """The participant was muted (StatusCallbackEvent ``participant-mute``)."""
     NAME: ClassVar[str] = PARTICIPANT_MUTE
 
 
 @dataclass(frozen=True)
 class ParticipantUnmuted(DomainEvent):
+    """The participant was unmuted (``participant-unmute``)."""
     NAME: ClassVar[str] = PARTICIPANT_UNMUTE
 
 
 @dataclass(frozen=True)
 class ParticipantHeld(DomainEvent):
+    """The participant was put on hold (``participant-hold``)."""
     NAME: ClassVar[str] = PARTICIPANT_HOLD
 
 
 @dataclass(frozen=True)
 class ParticipantUnheld(DomainEvent):
+    """The participant was taken off hold (``participant-unhold``)."""
     NAME: ClassVar[str] = PARTICIPANT_UNHOLD
 
 
@@ -190,11 +194,13 @@ class ParticipantModified(DomainEvent):
 
 @dataclass(frozen=True)
 class SpeechStarted(DomainEvent):
+    """The participant started talking (``participant-speech-start``; jambonz ``start-talking``)."""
     NAME: ClassVar[str] = PARTICIPANT_SPEECH_START
 
 
 @dataclass(frozen=True)
 class SpeechStopped(DomainEvent):
+    """The participant stopped talking (``participant-speech-stop``; jambonz ``end-talking`` / ``stop-talking``)."""
     NAME: ClassVar[str] = PARTICIPANT_SPEECH_STOP
 
 
@@ -221,11 +227,13 @@ class RecordingEvent(DomainEvent):
 
 @dataclass(frozen=True)
 class RecordingStarted(RecordingEvent):
+    """A recording is in progress (recordingStatusCallbackEvent ``in-progress``)."""
     NAME: ClassVar[str] = RECORDING_IN_PROGRESS
 
 
 @dataclass(frozen=True)
 class RecordingCompleted(RecordingEvent):
+    """A recording finished with audio (recordingStatusCallbackEvent ``completed``)."""
     NAME: ClassVar[str] = RECORDING_COMPLETED
 
 
