@@ -25,8 +25,8 @@ from fsbridge.wire import TWIML
 from fsbridge.wire.twilio import (  # noqa: F401
     ANNOUNCEMENT_END, ANNOUNCEMENT_FAIL, CONFERENCE_END, CONFERENCE_RECORD_END, CONFERENCE_START,
     PARTICIPANT_HOLD, PARTICIPANT_JOIN, PARTICIPANT_LEAVE, PARTICIPANT_MODIFY, PARTICIPANT_MUTE,
-    PARTICIPANT_SPEECH_START, PARTICIPANT_SPEECH_STOP, PARTICIPANT_UNHOLD, PARTICIPANT_UNMUTE, REC_COMPLETED,
-    RECORDING_ABSENT, RECORDING_COMPLETED, RECORDING_IN_PROGRESS, RECORDING_STATUS_WORDS)
+    PARTICIPANT_SPEECH_START, PARTICIPANT_SPEECH_STOP, PARTICIPANT_UNHOLD, PARTICIPANT_UNMUTE, P_CONNECTED,
+    REC_COMPLETED, RECORDING_ABSENT, RECORDING_COMPLETED, RECORDING_IN_PROGRESS, RECORDING_STATUS_WORDS)
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class ParticipantView:
     end_conference_on_exit: bool = False
     start_conference_on_enter: bool = True
     beep: str = "true"
-    status: str = "connected"
+    status: str = P_CONNECTED
     from_: str = ""
     to: str = ""
     # Added by the domain (optional, defaulted): where the participant is and when it was created/updated.
