@@ -180,12 +180,17 @@ def _row(r) -> OutboxRow:
                      state=r.state)
 
 
+def _form_fields(method: str, url: str, params) -> list:
+    """The (name, value) fields a callback carries: its form parameters (POST), or its URL query (GET, whose
+    ``params`` are empty: :func:`.request.form_request` puts them in the URL)."""
+    return list(params) if method != "GET" else parse_qsl(urlsplit(url).query)
+
+
 def log_label(req: CallbackRequest) -> str:
     """How the bridge's log names one callback, with the numbers the app sees (issue 17):
     ``conference-end SequenceNumber 21 for CF… 'room'``. The SequenceNumber is the one in the request's
     form/query (absent for recording callbacks and jambonz, which send none: then ``#<history ordinal>``)."""
-    pairs = list(req.params) or (parse_qsl(urlsplit(req.url).query) if req.method == "GET" else [])
-    fields = {k: v for k, v in pairs}
+    fields = dict(_form_fields(req.method, req.url, req.params))
     seq = fields.get(SEQUENCE_NUMBER)
     name = fields.get(FRIENDLY_NAME)
     if name is None and req.body:
@@ -246,8 +251,7 @@ def last_status_sequence(conn: Connection, conference_sid: str, field: str = SEQ
         (outbox.c.conference_sid == conference_sid) & (outbox.c.kind == KIND_STATUS)))
     best = 0
     for method, url, params in rows:
-        pairs = json.loads(params or "[]") if method != "GET" else parse_qsl(urlsplit(url).query)
-        for name, value in pairs:
+        for name, value in _form_fields(method, url, json.loads(params or "[]")):
             if name == field and str(value).isdigit():
                 best = max(best, int(value))
     return best

@@ -25,8 +25,8 @@ from fsbridge.wire import TWIML
 from fsbridge.wire.twilio import (  # noqa: F401
     ANNOUNCEMENT_END, ANNOUNCEMENT_FAIL, CONFERENCE_END, CONFERENCE_RECORD_END, CONFERENCE_START,
     PARTICIPANT_HOLD, PARTICIPANT_JOIN, PARTICIPANT_LEAVE, PARTICIPANT_MODIFY, PARTICIPANT_MUTE,
-    PARTICIPANT_SPEECH_START, PARTICIPANT_SPEECH_STOP, PARTICIPANT_UNHOLD, PARTICIPANT_UNMUTE, REC_COMPLETED,
-    RECORDING_ABSENT, RECORDING_COMPLETED, RECORDING_IN_PROGRESS, RECORDING_STATUS_WORDS)
+    PARTICIPANT_SPEECH_START, PARTICIPANT_SPEECH_STOP, PARTICIPANT_UNHOLD, PARTICIPANT_UNMUTE, P_CONNECTED,
+    REC_COMPLETED, RECORDING_ABSENT, RECORDING_COMPLETED, RECORDING_IN_PROGRESS, RECORDING_STATUS_WORDS)
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class ParticipantView:
     end_conference_on_exit: bool = False
     start_conference_on_enter: bool = True
     beep: str = "true"
-    status: str = "connected"
+    status: str = P_CONNECTED
     from_: str = ""
     to: str = ""
     # Added by the domain (optional, defaulted): where the participant is and when it was created/updated.
@@ -164,21 +164,25 @@ class ParticipantLeft(DomainEvent):
 
 @dataclass(frozen=True)
 class ParticipantMuted(DomainEvent):
+    """The participant was muted (StatusCallbackEvent ``participant-mute``)."""
     NAME: ClassVar[str] = PARTICIPANT_MUTE
 
 
 @dataclass(frozen=True)
 class ParticipantUnmuted(DomainEvent):
+    """The participant was unmuted (``participant-unmute``)."""
     NAME: ClassVar[str] = PARTICIPANT_UNMUTE
 
 
 @dataclass(frozen=True)
 class ParticipantHeld(DomainEvent):
+    """The participant was put on hold (``participant-hold``)."""
     NAME: ClassVar[str] = PARTICIPANT_HOLD
 
 
 @dataclass(frozen=True)
 class ParticipantUnheld(DomainEvent):
+    """The participant was taken off hold (``participant-unhold``)."""
     NAME: ClassVar[str] = PARTICIPANT_UNHOLD
 
 
@@ -190,11 +194,13 @@ class ParticipantModified(DomainEvent):
 
 @dataclass(frozen=True)
 class SpeechStarted(DomainEvent):
+    """The participant started talking (``participant-speech-start``; jambonz ``start-talking``)."""
     NAME: ClassVar[str] = PARTICIPANT_SPEECH_START
 
 
 @dataclass(frozen=True)
 class SpeechStopped(DomainEvent):
+    """The participant stopped talking (``participant-speech-stop``; jambonz ``end-talking`` / ``stop-talking``)."""
     NAME: ClassVar[str] = PARTICIPANT_SPEECH_STOP
 
 
@@ -221,11 +227,13 @@ class RecordingEvent(DomainEvent):
 
 @dataclass(frozen=True)
 class RecordingStarted(RecordingEvent):
+    """A recording is in progress (recordingStatusCallbackEvent ``in-progress``)."""
     NAME: ClassVar[str] = RECORDING_IN_PROGRESS
 
 
 @dataclass(frozen=True)
 class RecordingCompleted(RecordingEvent):
+    """A recording finished with audio (recordingStatusCallbackEvent ``completed``)."""
     NAME: ClassVar[str] = RECORDING_COMPLETED
 
 

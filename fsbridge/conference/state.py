@@ -81,9 +81,9 @@ class ConferenceState(Admission, NativeRouting):
         """``conf`` completed: keep it for queries, the newest KEEP_COMPLETED only."""
         self._completed.append(conf.sid)
         while len(self._completed) > KEEP_COMPLETED:
-            old = self._confs.pop(self._completed.popleft(), None)
-            if old is not None and self._by_name.get((old.account_sid, old.friendly_name)) == old.sid:
-                del self._by_name[(old.account_sid, old.friendly_name)]
+            old = self._confs.get(self._completed.popleft())
+            if old is not None:
+                self.drop(old)
 
     def restore(self, stored) -> List[str]:
         """Load conferences the store has as not completed (:class:`~fsbridge.conference.restore.
@@ -106,7 +106,8 @@ class ConferenceState(Admission, NativeRouting):
         return self._cancelled.pop(unique_id, None)
 
     def drop(self, conf: Conference) -> None:
-        """``conf`` never existed for anyone (only refused joins): forget it without an event."""
+        """Forget ``conf`` without an event: it never existed for anyone (only refused joins), or it is a
+        completed conference past the KEEP_COMPLETED kept for queries."""
         self._confs.pop(conf.sid, None)
         if self._by_name.get((conf.account_sid, conf.friendly_name)) == conf.sid:
             del self._by_name[(conf.account_sid, conf.friendly_name)]

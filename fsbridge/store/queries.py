@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Callable, List, Optional, Sequence
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from fsbridge.wire.twilio import CONF_COMPLETED
 from fsbridge.store import tables as t
@@ -81,7 +81,7 @@ class Queries:
             conds.append(c.c.friendly_name == friendly_name)
         if status is not None:
             conds.append(c.c.status == status)
-        conds += _range(c.c.date_created, created) + _range(c.c.date_updated, updated)
+        conds += date_range(c.c.date_created, created) + date_range(c.c.date_updated, updated)
         return self._page(c, conds, c.c.date_created, c.c.sid, True, page, ConferenceRow.from_mapping,
                           lambda r: r.sid)
 
@@ -111,32 +111,41 @@ class Queries:
         conds = [r.c.account_sid == account_sid]
         if conference_sid is not None:
             conds.append(r.c.conference_sid == conference_sid)
-        conds += _range(r.c.date_created, created)
+        conds += date_range(r.c.date_created, created)
         return self._page(r, conds, r.c.date_created, r.c.sid, True, page, RecordingRow.from_mapping,
                           lambda x: x.sid)
 
     def _page(self, table, conds: List, time_col, id_col, descending: bool, page: PageRequest,
               build: Callable, ident: Callable) -> PageResult:
-        conds = list(conds)
-        if page.after is not None:
-            at, aid = to_naive_utc(page.after[0]), page.after[1]
-            if descending:
-                conds.append(or_(time_col < at, and_(time_col == at, id_col < aid)))
-            else:
-                conds.append(or_(time_col > at, and_(time_col == at, id_col > aid)))
-        order: Sequence = (time_col.desc(), id_col.desc()) if descending else (time_col.asc(), id_col.asc())
-        q = select(table).where(*conds).order_by(*order).limit(page.limit + 1)
-        if page.after is None and page.offset:
-            q = q.offset(page.offset)
-        with self.engine.connect() as conn:
-            rows = [build(m) for m in conn.execute(q).mappings().all()]
-        has_more = len(rows) > page.limit
-        rows = rows[: page.limit]
-        last = (rows[-1].date_created, ident(rows[-1])) if rows else None
-        return PageResult(items=rows, has_more=has_more, last_key=last)
+        return page_rows(self.engine, table, conds, time_col, id_col, descending, page, build, ident)
 
 
-def _range(col, rng: Optional[DateRange]) -> List:
+def page_rows(engine: Engine, table, conds: List, time_col, id_col, descending: bool, page: PageRequest,
+              build: Callable, ident: Callable) -> PageResult:
+    """One page of ``table`` rows matching ``conds``, ordered by (``time_col``, ``id_col``), descending or not;
+    offset or keyset paging as ``page`` says (the keyset is (date_created, ``ident(row)``)). ``build`` turns a
+    row mapping into the item; at most ``page.limit`` items, ``has_more`` when another page follows."""
+    conds = list(conds)
+    if page.after is not None:
+        at, aid = to_naive_utc(page.after[0]), page.after[1]
+        if descending:
+            conds.append(or_(time_col < at, and_(time_col == at, id_col < aid)))
+        else:
+            conds.append(or_(time_col > at, and_(time_col == at, id_col > aid)))
+    order: Sequence = (time_col.desc(), id_col.desc()) if descending else (time_col.asc(), id_col.asc())
+    q = select(table).where(*conds).order_by(*order).limit(page.limit + 1)
+    if page.after is None and page.offset:
+        q = q.offset(page.offset)
+    with engine.connect() as conn:
+        rows = [build(m) for m in conn.execute(q).mappings().all()]
+    has_more = len(rows) > page.limit
+    rows = rows[: page.limit]
+    last = (rows[-1].date_created, ident(rows[-1])) if rows else None
+    return PageResult(items=rows, has_more=has_more, last_key=last)
+
+
+def date_range(col, rng: Optional[DateRange]) -> List:
+    """``col`` within ``rng`` (start inclusive, end exclusive, UTC) as where-conditions; [] for None."""
     if rng is None:
         return []
     out = []

@@ -13,12 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, List, Optional
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from fsbridge.store import tables as t
 from fsbridge.wire import twilio as tw
-from fsbridge.store.rows import ConferenceRow, DateRange, PageRequest, PageResult, to_naive_utc
+from fsbridge.store.queries import date_range, page_rows
+from fsbridge.store.rows import ConferenceRow, DateRange, PageRequest, PageResult
 
 #: participant statuses of calls that never joined the room (Twilio participant_enum_status)
 NEVER_JOINED = (tw.P_QUEUED, tw.P_CONNECTING, tw.P_RINGING, tw.P_FAILED)
@@ -94,22 +95,10 @@ def list_summaries(engine: Engine, account_sid: str, *, conference_sid: Optional
                       (c.c.reason_conference_ended, end_reason)):
         if want is not None:
             conds.append(col == want)
-    if created is not None and created.start is not None:
-        conds.append(c.c.date_created >= to_naive_utc(created.start))
-    if created is not None and created.end is not None:
-        conds.append(c.c.date_created < to_naive_utc(created.end))
-    if page.after is not None:
-        at, sid = to_naive_utc(page.after[0]), page.after[1]
-        conds.append(or_(c.c.date_created < at, and_(c.c.date_created == at, c.c.sid < sid)))
-    q = select(c).where(*conds).order_by(c.c.date_created.desc(), c.c.sid.desc()).limit(page.limit + 1)
-    if page.after is None and page.offset:
-        q = q.offset(page.offset)
-    with engine.connect() as conn:
-        rows = [ConferenceRow.from_mapping(m) for m in conn.execute(q).mappings().all()]
-    has_more = len(rows) > page.limit
-    rows = rows[: page.limit]
-    last = (rows[-1].date_created, rows[-1].sid) if rows else None
-    return PageResult(items=_summaries(engine, rows), has_more=has_more, last_key=last)
+    conds += date_range(c.c.date_created, created)
+    result = page_rows(engine, c, conds, c.c.date_created, c.c.sid, True, page, ConferenceRow.from_mapping,
+                       lambda row: row.sid)
+    return PageResult(items=_summaries(engine, result.items), has_more=result.has_more, last_key=result.last_key)
 
 
 __all__ = ["ConferenceSummary", "fetch_summary", "list_summaries", "NEVER_JOINED"]
