@@ -83,7 +83,7 @@ class Settings:
     capture_heard: bool = False   # standalone: keep what each call heard (in-process demo/tests read it)
     esl_host: str = "127.0.0.1"
     esl_port: int = 8021
-    esl_password: str = "ClueCon"
+    esl_password: str = STOCK_ESL_PASSWORD
     outbound_host: str = "127.0.0.1"
     outbound_port: int = 8084
     fetch_timeout: float = 15.0

@@ -164,7 +164,7 @@ def calls_blueprint(bridge: Bridge, prefix: str = "") -> Blueprint:
             if url is None and twiml is None:
                 if number is None:
                     raise ApiError(400, INVALID_URL, "Url (or Twiml) is required unless From is a configured number")
-                url, method, dialect = number.voice_url, number.voice_method, number.dialect
+                url, method = number.voice_url, number.voice_method
         else:
             number = _own_number(to, AccountSid)
             if media is None or not is_media_url(media):

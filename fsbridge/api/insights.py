@@ -129,8 +129,9 @@ def _time(args, name: str) -> Optional[datetime]:
     return to_utc(value)
 
 
-def _nothing(args, account_sid: str, region: str) -> bool:
-    """Filters no fsbridge conference can match (no tags / detected issues, another subaccount, region)."""
+def _nothing(args, account_sid: str) -> bool:
+    """Filters no fsbridge conference can match (no tags / detected issues, another subaccount, an unknown
+    status). The ``MixerRegion`` filter is checked by the caller."""
     if params.text(args, wi.TAGS, 256) or params.text(args, wi.DETECTED_ISSUES, 256):
         return True
     sub = params.text(args, wi.SUBACCOUNT, 64)
@@ -152,7 +153,7 @@ def list_conferences():
     end_reason = params.text(args, wi.END_REASON, 64)
     mixer_region = params.text(args, wi.MIXER_REGION, 16)
     page = paging.parse(args)
-    if _nothing(args, account, region) or (mixer_region is not None and mixer_region != region):
+    if _nothing(args, account) or (mixer_region is not None and mixer_region != region):
         result = PageResult(items=[], has_more=False, last_key=None)
     else:
         result = list_summaries(

@@ -132,7 +132,7 @@ class CreateParticipant:
     """A validated CreateParticipant body.
 
     ``from_``/``to``: the call's From and To. ``options``: every given parameter, snake_case key → parsed
-    value (event lists as lists). ``conference``/``dial``: keyword arguments for the model classes (only
+    value (event lists as lists). ``conference``/``dial_fields``: keyword arguments for the model classes (only
     the fields the body set; the model's defaults — Twilio's — fill the rest).
     """
 

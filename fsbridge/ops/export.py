@@ -22,7 +22,7 @@ import json
 import os
 import sys
 from datetime import date, datetime, timedelta
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional, Sequence
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.engine import Engine
@@ -48,27 +48,39 @@ def file_name(day: date) -> str:
     return f"conferences-{day.isoformat()}.jsonl.gz"
 
 
-def _conferences(engine: Engine, start: datetime, end: datetime, account: Optional[str]) -> Iterator:
-    """Conferences with date_created in [start, end), ordered by (date_created, sid), in keyset batches."""
-    table, key_col = t.conferences, t.conferences.c.sid
+def _after(keys: Sequence, values: Sequence):
+    """SQL condition: the row's ``keys`` tuple sorts strictly after ``values`` (lexicographic, ascending)."""
+    first = keys[0] > values[0]
+    if len(keys) == 1:
+        return first
+    return or_(first, and_(keys[0] == values[0], _after(keys[1:], values[1:])))
+
+
+def _rows(engine: Engine, table, keys: Sequence, start: datetime, end: datetime, account: Optional[str],
+          from_mapping: Callable) -> Iterator:
+    """``table`` rows with date_created in [start, end) (and of ``account`` if given), ordered by ``keys``
+    (ascending columns, date_created first, unique together), read in keyset batches of :data:`BATCH`;
+    each row passed through ``from_mapping``."""
     conds = [table.c.date_created >= start, table.c.date_created < end]
     if account:
         conds.append(table.c.account_sid == account)
     after = None
     while True:
-        where = list(conds)
-        if after is not None:
-            where.append(or_(table.c.date_created > after[0],
-                             and_(table.c.date_created == after[0], key_col > after[1])))
-        q = select(table).where(*where).order_by(table.c.date_created, key_col).limit(BATCH)
+        where = conds if after is None else conds + [_after(keys, after)]
+        q = select(table).where(*where).order_by(*keys).limit(BATCH)
         with engine.connect() as conn:
             batch = conn.execute(q).mappings().all()
         for m in batch:
-            yield ConferenceRow.from_mapping(m)
+            yield from_mapping(m)
         if len(batch) < BATCH:
             return
-        last = batch[-1]
-        after = (last["date_created"], last[key_col.name])
+        after = [batch[-1][k.name] for k in keys]
+
+
+def _conferences(engine: Engine, start: datetime, end: datetime, account: Optional[str]) -> Iterator:
+    """Conferences with date_created in [start, end), ordered by (date_created, sid), in keyset batches."""
+    c = t.conferences
+    return _rows(engine, c, (c.c.date_created, c.c.sid), start, end, account, ConferenceRow.from_mapping)
 
 
 def export_day(engine: Engine, day: date, out_dir: str, *, account: Optional[str] = None,
@@ -91,26 +103,8 @@ def export_day(engine: Engine, day: date, out_dir: str, *, account: Optional[str
 def _participants(engine: Engine, start: datetime, end: datetime, account: Optional[str]) -> Iterator:
     """Participants with date_created in [start, end), by (date_created, conference_sid, call_sid), batched."""
     p = t.participants
-    conds = [p.c.date_created >= start, p.c.date_created < end]
-    if account:
-        conds.append(p.c.account_sid == account)
-    after = None
-    while True:
-        where = list(conds)
-        if after is not None:
-            at, cf, ca = after
-            where.append(or_(p.c.date_created > at,
-                             and_(p.c.date_created == at, or_(p.c.conference_sid > cf,
-                                                             and_(p.c.conference_sid == cf, p.c.call_sid > ca)))))
-        q = select(p).where(*where).order_by(p.c.date_created, p.c.conference_sid, p.c.call_sid).limit(BATCH)
-        with engine.connect() as conn:
-            batch = conn.execute(q).mappings().all()
-        for m in batch:
-            yield ParticipantRow.from_mapping(m)
-        if len(batch) < BATCH:
-            return
-        last = batch[-1]
-        after = (last["date_created"], last["conference_sid"], last["call_sid"])
+    return _rows(engine, p, (p.c.date_created, p.c.conference_sid, p.c.call_sid), start, end, account,
+                 ParticipantRow.from_mapping)
 
 
 def run(args: argparse.Namespace) -> int:
