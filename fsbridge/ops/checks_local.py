@@ -5,7 +5,10 @@ import os
 import socket
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 from fsbridge import config as fsconfig
+from fsbridge.redact import redact
 
 
 def run(ctx) -> None:
@@ -41,7 +44,7 @@ def check_database(ctx) -> None:
     try:
         engine = make_engine(url)
     except Exception as exc:  # bad URL, missing driver
-        ctx.add("database", False, f"{_safe_url(url)}: {exc}", "fix [storage] database_url")
+        ctx.add("database", False, f"{_safe_url(url)}: {redact(str(exc))}", "fix [storage] database_url")
         return
     path = sqlite_file(engine)
     try:
@@ -62,7 +65,7 @@ def check_database(ctx) -> None:
                     tx.rollback()
         ctx.add("database", True, f"{_safe_url(url)} reachable and writable")
     except Exception as exc:
-        ctx.add("database", False, f"{_safe_url(url)}: {str(exc).splitlines()[0]}",
+        ctx.add("database", False, f"{_safe_url(url)}: {redact(str(exc).splitlines()[0])}",
                 "check [storage] database_url, the file's owner/mode, or the server")
     finally:
         engine.dispose()
@@ -84,9 +87,9 @@ def check_outbound(ctx) -> None:
 
 
 def _safe_url(url: str) -> str:
-    """A database URL without its password."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
-    return url
+    """A database URL without its password (SQLAlchemy's own rendering); unparsable text goes through
+    :func:`fsbridge.redact.redact` like every log line."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - not a URL SQLAlchemy can read: still never show credentials
+        return redact(url)
