@@ -32,6 +32,7 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from typing import Dict, List, Mapping, Optional, Tuple
 
+from fsbridge.egress import allow_from_env
 from fsbridge.wire import DIALECTS, TWIML  # noqa: F401  (DIALECTS re-exported: the dialect ids live in fsbridge.wire)
 
 STOCK_ESL_PASSWORD = "ClueCon"
@@ -318,8 +319,8 @@ def apply_env(s: Settings, env: Mapping[str, str]) -> Settings:
         accounts[sid] = Account(sid=sid, auth_token=env["FSBRIDGE_AUTH_TOKEN"])
     if env.get("FSBRIDGE_ESL_ALLOW_STOCK_PASSWORD", "").lower() in ("1", "true", "yes"):
         kw["esl_allow_stock_password"] = True
-    if env.get("FSBRIDGE_EGRESS_ALLOW"):
-        kw["egress_allow"] = tuple(n.strip() for n in env["FSBRIDGE_EGRESS_ALLOW"].split(",") if n.strip())
+    if allow_from_env(env):
+        kw["egress_allow"] = allow_from_env(env)
     numbers = dict(s.numbers)
     if env.get("FSBRIDGE_NUMBERS"):
         default_account = next(iter(accounts), "")

@@ -52,6 +52,15 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+#: environment variable: comma-separated networks to allow (read by fsbridge.config.load and EgressPolicy.default)
+ALLOW_ENV = "FSBRIDGE_EGRESS_ALLOW"
+
+
+def allow_from_env(env) -> Tuple[str, ...]:
+    """The networks ``$FSBRIDGE_EGRESS_ALLOW`` names (comma-separated, blanks ignored); () when unset."""
+    return tuple(n.strip() for n in env.get(ALLOW_ENV, "").split(",") if n.strip())
+
+
 class EgressDenied(Exception):
     """The policy refuses every address ``host`` resolves to. ``str(exc)`` names host and addresses: for the
     log only (API errors must not echo it: it would map the internal network)."""
@@ -101,9 +110,7 @@ class EgressPolicy:
         """The policy of a client built without one: the default deny list, plus the networks in
         ``$FSBRIDGE_EGRESS_ALLOW`` (comma-separated; the same variable :func:`fsbridge.config.load` reads)."""
         import os
-        env = os.environ if env is None else env
-        allow = [n.strip() for n in env.get("FSBRIDGE_EGRESS_ALLOW", "").split(",") if n.strip()]
-        return cls(allow)
+        return cls(allow_from_env(os.environ if env is None else env))
 
     @classmethod
     def from_settings(cls, settings) -> "EgressPolicy":
