@@ -92,6 +92,7 @@ class BridgeServer:
         self.port: Optional[int] = None
         self.base_url: Optional[str] = None
         self.observability = None   # metrics + console (fsbridge.observability), set by start()
+        self.retention = None       # conference log purger (fsbridge.store.retention), set by start()
 
     def start(self) -> "BridgeServer":
         """Build everything, bind the HTTP port and start serving (returns at once)."""
@@ -164,7 +165,7 @@ class BridgeServer:
     def stop(self, timeout: float = 5.0) -> None:
         """Stop accepting HTTP, hang up calls, stop engine and dispatcher (outbox persisted)."""
         log.info("fsbridge stopping")
-        if getattr(self, "retention", None) is not None:
+        if self.retention is not None:
             self.retention.stop()
         if self.observability is not None:
             self.observability.close()   # end the console's event streams so the HTTP stop is not held

@@ -77,7 +77,7 @@ class BridgeCore:
         self.fetcher = Fetcher(timeout_s=self.settings.fetch_timeout,
                                connect_timeout_s=self.settings.connect_timeout,
                                egress=EgressPolicy.from_settings(self.settings))
-        self.media = MediaResolver(self.settings.audio_dir, self.fetcher, rate=self.settings.rate,
+        self.media = MediaResolver(self.settings.audio_dir, self.fetcher,
                                    say=engine.render_say, max_bytes=self.settings.audio_cache_max_bytes)
         self.confirm_timeout_s = self.settings.confirm_timeout
         self.registry = Registry()

@@ -9,7 +9,6 @@ read), 11205 HTTP connection failure, 11750 response body too large (markup > 64
 """
 from __future__ import annotations
 
-import contextlib
 import http.cookiejar
 import json
 import logging
@@ -147,26 +146,26 @@ class Fetcher:
 
     def _request(self, method, url, data, headers, auth, max_bytes) -> Fetched:
         try:
-            with contextlib.nullcontext(self._session) as session:   # pooled: not closed after a fetch
-                resp = session.request(method, url, data=data, headers=headers, auth=auth, stream=True,
-                                       timeout=(self.connect_timeout_s, self.timeout_s),
-                                       allow_redirects=True)
-                try:
-                    chunks = []
-                    size = 0
-                    deadline = time.monotonic() + self.timeout_s
-                    for chunk in resp.iter_content(16384):
-                        chunks.append(chunk)
-                        size += len(chunk)
-                        if size > max_bytes:
-                            raise FetchError(RESPONSE_TOO_LARGE,
-                                             f"response body larger than {max_bytes} bytes", url, resp.status_code)
-                        if time.monotonic() > deadline:
-                            raise FetchError(HTTP_RETRIEVAL_FAILURE, "timed out reading the response", url,
-                                             resp.status_code)
-                    body = b"".join(chunks)
-                finally:
-                    resp.close()
+            session = self._session   # pooled: kept open across fetches
+            resp = session.request(method, url, data=data, headers=headers, auth=auth, stream=True,
+                                   timeout=(self.connect_timeout_s, self.timeout_s),
+                                   allow_redirects=True)
+            try:
+                chunks = []
+                size = 0
+                deadline = time.monotonic() + self.timeout_s
+                for chunk in resp.iter_content(16384):
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise FetchError(RESPONSE_TOO_LARGE,
+                                         f"response body larger than {max_bytes} bytes", url, resp.status_code)
+                    if time.monotonic() > deadline:
+                        raise FetchError(HTTP_RETRIEVAL_FAILURE, "timed out reading the response", url,
+                                         resp.status_code)
+                body = b"".join(chunks)
+            finally:
+                resp.close()
         except FetchError:
             raise
         except _egress.EgressDenied as exc:

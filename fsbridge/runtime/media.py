@@ -47,14 +47,13 @@ def local_path(url: str) -> Optional[str]:
 
 class MediaResolver:
     """Turns Play URLs / Say text into local media references, caching downloads and renders in
-    ``cache_dir`` (created on demand). ``fetcher``: the runtime's :class:`Fetcher`; ``rate``: Say WAV rate (Hz);
+    ``cache_dir`` (created on demand). ``fetcher``: the runtime's :class:`Fetcher`;
     ``say(text, voice, language, out_dir) -> path``: the Say renderer (the engine's ``render_say``; None:
     Say plays silence); ``max_bytes``: bound of the cache directory (bytes; LRU eviction after each new file)."""
 
-    def __init__(self, cache_dir: str, fetcher: Optional[Fetcher] = None, rate: int = 16000,
+    def __init__(self, cache_dir: str, fetcher: Optional[Fetcher] = None,
                  say: Optional[Callable[[str, str, str, str], str]] = None, max_bytes: int = 512 * 1024 * 1024):
         self.cache_dir = Path(cache_dir)
-        self.rate = rate
         self._say = say
         self.max_bytes = max_bytes
         self.fetcher = fetcher or Fetcher()

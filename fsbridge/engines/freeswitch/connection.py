@@ -116,7 +116,7 @@ class ConnectionMixin:
             return None
         if not core or core.startswith(wire.REPLY_ERR) or any(ch.isspace() for ch in core):
             return None
-        previous, self._core_uuid = getattr(self, "_core_uuid", None), core
+        previous, self._core_uuid = self._core_uuid, core
         return CAUSE_CRASH if previous is not None and previous != core else None
 
     def _with_call_sid(self, conn, s: MemberSnapshot) -> MemberSnapshot:

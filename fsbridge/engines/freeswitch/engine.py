@@ -98,6 +98,7 @@ class FreeSwitchEngine(GateMixin, ConnectionMixin):
         self._poller: Optional[gevent.Greenlet] = None
         self._started = False
         self._clock_offset_us = 0
+        self._core_uuid: Optional[str] = None   # FreeSWITCH's ${core_uuid} at the last connect
 
     # ---------------------------------------------------------------- Engine protocol
     def set_event_sink(self, sink: EventSink) -> None:
