@@ -170,3 +170,38 @@ def test_jambonz_distribute_dtmf_on_freeswitch(tmp_path):
         server.stop()
         http.stop()
         fake.stop()
+
+
+def test_gather_pin_then_conference_on_freeswitch(tmp_path):
+    """<Gather> on the FreeSWITCH engine: the prompt (a nested Pause: ``playback silence_stream://``) is cut
+    by the first DTMF event (``uuid_break``), the digits come from DTMF events on the outbound socket, the
+    action gets ``Digits`` and its ``<Dial><Conference>`` joins the room."""
+    from twilio.twiml.voice_response import VoiceResponse
+    pins = []
+
+    def voice(form):
+        r = VoiceResponse()
+        if "Digits" in form:
+            pins.append(form)
+            r.dial().conference("pinroom", status_callback="/cb", status_callback_event="join")
+        else:
+            r.gather(num_digits=4, timeout=3, action="/voice").pause(length=20)
+        return Response(str(r), mimetype="text/xml")
+    fake, callbacks, engine, server, http = _stack(tmp_path, "twiml", voice)
+    try:
+        uid = "11111111-0000-4000-8000-000000000051"
+        call = FakeCall(fake, "127.0.0.1", engine.outbound_port, uid=uid).start()
+        call.wait_command("silence_stream://20000", timeout=15)
+        call.dtmf("1")
+        call.wait_command("api uuid_break %s" % uid, timeout=10)
+        call.wait_command("silence_stream://3000", timeout=10)   # the wait after the prompt
+        for digit in "234":
+            call.dtmf(digit)
+        call.wait_command("execute-app-name: conference", timeout=15)
+        assert _wait(callbacks, "participant-join")[0]["CallSid"] == pins[0]["CallSid"]
+        assert pins[0]["Digits"] == "1234" and pins[0]["To"] == NUMBER
+        call.hangup()
+    finally:
+        server.stop()
+        http.stop()
+        fake.stop()

@@ -96,12 +96,12 @@ def test_list_loop_forever_is_unrolled_with_a_warning():
 
 
 def test_unsupported_and_unknown_verbs_and_properties():
-    doc = [{"verb": "gather"}, {"verb": "nope"}, {"verb": "conference", "name": "r", "colour": "red"}, [], "say"]
+    doc = [{"verb": "record"}, {"verb": "nope"}, {"verb": "conference", "name": "r", "colour": "red"}, [], "say"]
     response = parse(json.dumps(doc), "jambonz")
     assert len(response.verbs) == 1
     messages = [w.message for w in response.warnings]
     assert "not supported" in messages[0] and "unknown" in messages[1] and "colour" in messages[2]
-    assert [w.path for w in response.warnings] == ["[0]/gather", "[1]/nope", "[2]/conference@colour", "[3]", "[4]"]
+    assert [w.path for w in response.warnings] == ["[0]/record", "[1]/nope", "[2]/conference@colour", "[3]", "[4]"]
 
 
 @pytest.mark.parametrize("body", ["{}", "null", "[", "[NaN]", '[{"verb": "pause", "length": Infinity}]', "\xff"])

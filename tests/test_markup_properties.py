@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from fsbridge.markup import MarkupError, parse, to_json, verbs_allowed_in_wait
 from fsbridge.markup.jambonz import PROPERTIES, STATUS_EVENTS
-from fsbridge.markup.model import Conference, Dial, Hangup, Pause, Play, Redirect, Say
+from fsbridge.markup.model import Conference, Dial, Gather, Hangup, Pause, Play, Redirect, Say
 from fsbridge.markup.texml import CONFERENCE_EVENTS as TEXML_EVENTS
 from fsbridge.markup.texml import TEXML_DIALECT
 from fsbridge.markup.twiml import CONFERENCE_EVENTS, TWIML
@@ -49,6 +49,11 @@ def check(body, dialect):
             assert 0 <= verb.length <= 3600
         elif isinstance(verb, Redirect):
             assert verb.url and verb.method in ("GET", "POST")
+        elif isinstance(verb, Gather):
+            assert verb.method in ("GET", "POST") and verb.input == ("dtmf",) and 0 <= verb.timeout <= 600
+            assert verb.finish_on_key in ("", *"0123456789#*") and all(isinstance(p, (Say, Play, Pause))
+                                                                         for p in verb.prompts)
+            assert verb.num_digits is None or 1 <= verb.num_digits <= 128
         else:
             assert isinstance(verb, Hangup)
     waited = verbs_allowed_in_wait(response)
@@ -130,7 +135,7 @@ def test_random_twiml_documents(doc, dialect):
 @st.composite
 def jambonz_documents(draw):
     verbs = []
-    for name in draw(st.lists(st.sampled_from(sorted(PROPERTIES) + ["gather", "nope"]), max_size=4)):
+    for name in draw(st.lists(st.sampled_from(sorted(PROPERTIES) + ["record", "nope"]), max_size=4)):
         props = sorted(PROPERTIES.get(name, {"x": None}))
         doc = draw(st.dictionaries(st.sampled_from(props), JSON_VALUES | VALUES | st.lists(VALUES, max_size=3),
                                    max_size=8))

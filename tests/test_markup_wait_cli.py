@@ -20,8 +20,8 @@ WAIT_TWIML = ("<Response><Say>hold on</Say><Play>/m.mp3</Play><Pause/><Gather/><
 def test_wait_document_keeps_play_say_pause_redirect_and_warns_on_the_rest():
     response = verbs_allowed_in_wait(parse(WAIT_TWIML, "twiml"))
     assert response.verbs == (Say("hold on"), Play("/m.mp3"), Pause(), Redirect("/w"))
-    # Gather and Record were already warned by the parser; Dial and Hangup by the wait filter
-    assert [w.path for w in response.warnings] == ["Response/Gather", "Response/Record", "verbs[3]", "verbs[4]"]
+    # Record was already warned by the parser; Gather, Dial and Hangup by the wait filter
+    assert [w.path for w in response.warnings] == ["Response/Record", "verbs[3]", "verbs[4]", "verbs[5]"]
     assert {w.code for w in response.warnings} == {12200} and response.dialect == "twiml"
 
 

@@ -174,7 +174,7 @@ def test_dtmf_specs():
 
 
 def test_one_task_per_verb():
-    assert set(TASKS) == {m.Say, m.Play, m.Pause, m.Redirect, m.Hangup, m.Dial, m.Conference}
+    assert set(TASKS) == {m.Say, m.Play, m.Pause, m.Redirect, m.Hangup, m.Dial, m.Conference, m.Gather}
     assert set(WAIT_VERBS) == {m.Play, m.Say, m.Pause, m.Redirect}
 
 

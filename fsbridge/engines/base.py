@@ -167,3 +167,7 @@ class CallLeg(Protocol):
 
     def on_dtmf(self, callback: Optional[Callable[[str], None]]) -> None:
         """Call ``callback(digit)`` for each DTMF digit received (None = stop)."""
+
+    def break_play(self) -> None:
+        """Interrupt what :meth:`play` is playing now (its call returns False; ``<Gather>`` barge-in). No-op
+        when nothing plays; never raises."""

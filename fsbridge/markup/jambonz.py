@@ -23,7 +23,8 @@ from fsbridge.wire import twilio as tw
 from fsbridge.wire.jambonz import STATUS_EVENT_ALIASES, STATUS_EVENTS  # noqa: F401  (re-exported)
 
 from .errors import DOCUMENT_PARSE_FAILURE, SCHEMA_VALIDATION_WARNING, MarkupError
-from .model import JAMBONZ, Conference, Hangup, Hook, MarkupWarning, Pause, Play, Redirect, Response, Say, Verb
+from .model import (JAMBONZ, Conference, Gather, Hangup, Hook, MarkupWarning, Pause, Play, Redirect, Response, Say,
+                    Verb)
 from .twiml import PARTICIPANT_LABEL_MAX
 from .values import METHOD, Bool, Events, Int, Invalid, Number, Text, convert
 
@@ -31,7 +32,7 @@ from .values import METHOD, Bool, Events, Int, Invalid, Number, Text, convert
 #: Verbs of the jambonz verb specification 0.1.13 that fsbridge does not run (warned 12200, skipped).
 UNSUPPORTED_VERBS = frozenset({
     "alert", "answer", "sip:decline", "sip:request", "sip:refer", "config", "dub", "dequeue", "enqueue", "leave",
-    "gather", "dial", "dialogflow", "dtmf", "lex", "listen", "llm", "message", "rasa", "record", "rest:dial",
+    "dial", "dialogflow", "dtmf", "lex", "listen", "llm", "message", "rasa", "record", "rest:dial",
     "tag", "transcribe", "pipeline",
 })
 
@@ -144,7 +145,22 @@ PROPERTIES: Mapping[str, Mapping[str, Tuple[Optional[str], Any]]] = {
     "pause": {"id": (None, None), "length": ("length", Number(0, 3600))},
     "hangup": {"id": (None, None), "headers": (None, None)},
     "redirect": {"id": (None, None), "actionHook": ("action_hook", HookKind()), "statusHook": (None, None)},
+    "gather": {
+        "id": (None, None), "actionHook": ("action_hook", HookKind()),
+        "finishOnKey": ("finish_on_key", Text(empty="", pattern=r"[0-9#*]")),
+        "input": ("input", Events(("dtmf", "speech"), (("digits", "dtmf"),))),
+        "numDigits": ("num_digits", Int(1, 128)), "maxDigits": ("num_digits", Int(1, 128)),
+        "minDigits": (None, None), "interDigitTimeout": ("inter_digit_timeout", Number(0, 600)),
+        "timeout": ("timeout", Number(0, 600)), "dtmfBargein": ("dtmf_bargein", Bool()),
+        "say": ("say", ObjectKind(())), "play": ("play", ObjectKind(())),
+        # speech recognition and its options: accepted, not supported (a 12200 warning when asked for)
+        "partialResultHook": (None, None), "speechTimeout": (None, None), "listenDuringPrompt": (None, None),
+        "bargein": (None, None), "minBargeinWordCount": (None, None), "recognizer": (None, None),
+        "fillerNoise": (None, None), "actionHookDelayAction": (None, None),
+    },
 }
+#: jambonz gather's default wait for input, seconds (jambonz-feature-server lib/tasks/gather.js).
+GATHER_TIMEOUT = 15.0
 #: Cap on the Say/Play verbs one looped jambonz text/url array unrolls into.
 MAX_UNROLLED = 100
 REQUIRED = {"conference": "name", "say": "text", "play": "url", "pause": "length", "redirect": "actionHook"}
@@ -193,7 +209,31 @@ class _Walk:
         values = self.properties(name, data, path)
         if values is None:
             return []
+        if name == "gather":
+            return self.gather(values, path)
         return _BUILD[name](values, self.warn, path)
+
+    def gather(self, v: Dict[str, Any], path: str) -> List[Verb]:
+        """jambonz ``gather``: nested ``say``/``play`` become the prompts (say first); digits only — speech
+        input alone skips the verb with a 12200 warning, with digits it is warned and ignored."""
+        prompts: List[Verb] = []
+        for key in ("say", "play"):
+            nested = v.pop(key, None)
+            if nested is not None:
+                values = self.properties(key, nested, f"{path}/{key}")
+                if values is not None:
+                    prompts.extend(_BUILD[key](values, self.warn, f"{path}/{key}"))
+        words = v.get("input", ("dtmf",))
+        if "speech" in words:
+            if "dtmf" not in words:
+                self.warn("gather input speech is not supported (speech recognition); skipped", f"{path}@input")
+                return []
+            self.warn("speech input is not supported; gather collects digits only", f"{path}@input")
+        v["input"] = ("dtmf",)
+        v.setdefault("timeout", GATHER_TIMEOUT)
+        v.setdefault("dtmf_bargein", False)
+        v.setdefault("finish_on_key", "")
+        return [Gather(prompts=tuple(prompts), **v)]
 
 
 def _verb_name(item: Any) -> Tuple[Optional[str], Dict[str, Any]]:

@@ -155,7 +155,37 @@ class Hangup:
     """``<Hangup/>`` / jambonz ``hangup``: end the call."""
 
 
-Verb = Union[Dial, Conference, Play, Say, Pause, Redirect, Hangup]
+@dataclass(frozen=True)
+class Gather:
+    """``<Gather>`` (TwiML/TeXML) / jambonz ``gather``: collect DTMF digits, optionally over nested prompts.
+
+    ``prompts``: the nested Say/Play/Pause verbs, played in order until the first digit (jambonz: only with
+    ``dtmf_bargein``). ``timeout``: seconds to wait for a digit after the prompts and between digits (Twilio 5;
+    jambonz 15); ``inter_digit_timeout``: seconds between digits once one was pressed (None = ``timeout``).
+    ``finish_on_key``: ``""`` (none) or one of ``0-9 # *`` (Twilio ``#``; not part of the digits).
+    ``num_digits``: collection ends when that many digits were pressed (None = unlimited). ``action``: the URL
+    requested with ``Digits`` (None = the current document's URL, Twilio); jambonz's ``actionHook`` is
+    ``action_hook``. ``action_on_empty_result``: request the action without digits too (Twilio: else the
+    next verb runs); jambonz always requests its actionHook (``reason`` ``timeout``). ``input``: the input
+    words asked for (``dtmf``/``speech``; jambonz ``digits`` is ``dtmf``) — speech is not supported.
+    Sources: Twilio TwiML ``<Gather>``; Telnyx TeXML ``<Gather>``; jambonz verb specification 0.1.13 ``gather``.
+    """
+
+    action: Optional[str] = None
+    method: str = "POST"
+    timeout: float = 5.0
+    inter_digit_timeout: Optional[float] = None
+    finish_on_key: str = "#"
+    num_digits: Optional[int] = None
+    input: Tuple[str, ...] = ("dtmf",)
+    action_on_empty_result: bool = False
+    prompts: Tuple["Verb", ...] = ()
+    # jambonz only
+    action_hook: Optional[Hook] = None
+    dtmf_bargein: bool = True
+
+
+Verb = Union[Dial, Conference, Play, Say, Pause, Redirect, Hangup, Gather]
 
 
 @dataclass(frozen=True)

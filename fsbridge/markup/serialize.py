@@ -1,9 +1,9 @@
 """The model as JSON-ready dicts: what ``fsbridge parse`` prints (documented in docs/markup.md).
 
 Shape: ``{"dialect": str, "verbs": [verb, ...], "warnings": [{"code", "message", "path"}, ...]}``; a verb is
-``{"verb": "dial"|"conference"|"play"|"say"|"pause"|"redirect"|"hangup", <every model field>}`` with
+``{"verb": "dial"|"conference"|"play"|"say"|"pause"|"redirect"|"hangup"|"gather", <every model field>}`` with
 snake_case (Twilio) names, defaults filled in, tuples as lists, Hooks as ``{url, method, username,
-password}``; a Dial's ``conference`` is the Conference's fields (no ``verb`` key). Fields come from the
+password}``; a Gather's ``prompts`` are verbs like the top-level ones; a Dial's ``conference`` is the Conference's fields (no ``verb`` key). Fields come from the
 dataclasses, so a field added to the model appears here without change.
 """
 from __future__ import annotations
@@ -28,6 +28,8 @@ def verb_to_json(verb: Any) -> Dict[str, Any]:
     """One verb → ``{"verb": <class name, lower case>, <field>: <value>, ...}``."""
     out: Dict[str, Any] = {"verb": type(verb).__name__.lower()}
     out.update(_value(verb))
+    if "prompts" in out:   # a Gather's nested verbs keep their "verb" key
+        out["prompts"] = [verb_to_json(p) for p in verb.prompts]
     return out
 
 

@@ -12,7 +12,7 @@ from fsbridge.wire import twilio as tw
 from fsbridge.wire.twilio import CONFERENCE_EVENTS, RECORDING_EVENTS, REGIONS  # noqa: F401  (re-exported)
 
 from .model import TWIML as _TWIML
-from .model import Conference, Dial, Pause, Play, Redirect, Say
+from .model import Conference, Dial, Gather, Pause, Play, Redirect, Say
 from .schema import IGNORED, Attr, XmlDialect
 from .values import METHOD, Bool, Choice, Events, Int, Number, Text
 
@@ -78,6 +78,23 @@ PAUSE_ATTRS = (Attr("length", Number(0, 3600)),)
 
 REDIRECT_ATTRS = (Attr("method", METHOD),)
 
+#: <Gather numDigits> upper bound (Twilio: "positive integer"; a bound keeps hostile values finite).
+GATHER_MAX_DIGITS = 128
+#: Twilio <Gather> attributes; the speech ones are accepted without effect (speech input is not supported).
+GATHER_ATTRS = (
+    Attr("action", URL),
+    Attr("method", METHOD),
+    Attr("timeout", Int(1, 600)),
+    Attr("finishOnKey", Text(empty="", pattern=r"[0-9#*]")),
+    Attr("numDigits", Int(1, GATHER_MAX_DIGITS)),
+    Attr("input", Events(("dtmf", "speech"))),
+    Attr("actionOnEmptyResult", Bool()),
+    Attr("bargeIn", Bool(), "dtmf_bargein"),
+    *(Attr(name, Text(), IGNORED) for name in (
+        "speechTimeout", "maxSpeechTime", "profanityFilter", "partialResultCallback",
+        "partialResultCallbackMethod", "language", "hints", "debug", "speechModel", "enhanced")),
+)
+
 #: The TwiML dialect: Twilio's attribute tables, Twilio's defaults (those of the model).
 TWIML = XmlDialect(
     name=_TWIML,
@@ -88,6 +105,7 @@ TWIML = XmlDialect(
         Say: SAY_ATTRS,
         Pause: PAUSE_ATTRS,
         Redirect: REDIRECT_ATTRS,
+        Gather: GATHER_ATTRS,
     },
 )
 

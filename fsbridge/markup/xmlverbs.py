@@ -13,17 +13,20 @@ from typing import Any, Dict, List, Optional
 from lxml import etree
 
 from .errors import DOCUMENT_PARSE_FAILURE, SCHEMA_VALIDATION_WARNING, MarkupError
-from .model import Conference, Dial, Hangup, MarkupWarning, Pause, Play, Redirect, Response, Say, Verb
+from .model import Conference, Dial, Gather, Hangup, MarkupWarning, Pause, Play, Redirect, Response, Say, Verb
 from .schema import XmlDialect
 from .values import Invalid, convert
 
 ROOT = "Response"
 #: Verbs fsbridge runs, by element name.
-VERBS = {"Dial": Dial, "Play": Play, "Say": Say, "Pause": Pause, "Redirect": Redirect, "Hangup": Hangup}
+VERBS = {"Dial": Dial, "Play": Play, "Say": Say, "Pause": Pause, "Redirect": Redirect, "Hangup": Hangup,
+         "Gather": Gather}
+#: What <Gather> may nest (Twilio: Say, Play, Pause).
+GATHER_NESTED = frozenset({"Say", "Play", "Pause"})
 NOUN = "Conference"
 #: Valid TwiML that fsbridge does not run (reported as "not supported" rather than "unknown").
 UNSUPPORTED_VERBS = frozenset({
-    "Gather", "Record", "Enqueue", "Leave", "Reject", "Sms", "Message", "Connect", "Refer", "Pay", "Prompt",
+    "Record", "Enqueue", "Leave", "Reject", "Sms", "Message", "Connect", "Refer", "Pay", "Prompt",
     "Start", "Stop", "Echo", "Queue", "Siprec", "Stream", "Transcription", "Dequeue", "Hold", "Unhold",
     "Bridge", "Transfer", "Forward", "Suppression", "AI",
 })
@@ -84,6 +87,8 @@ class _Walk:
             return None
         if cls is Dial:
             return self.dial(el, path)
+        if cls is Gather:
+            return self.gather(el, path)
         kwargs = self.attributes(el, cls, path)
         if cls is Hangup:
             self.no_content(el, path)
@@ -104,6 +109,31 @@ class _Walk:
             return Redirect(url=url, **kwargs)
         self.warn(f"<{el.tag}> has no URL; skipped", path)
         return None
+
+    def gather(self, el: etree._Element, path: str) -> Optional[Gather]:
+        """<Gather> with its nested Say/Play/Pause; other children are 12200 and ignored. Speech input is not
+        supported: ``input="dtmf speech"`` runs as DTMF with a warning, ``input="speech"`` skips the verb."""
+        kwargs = self.attributes(el, Gather, path)
+        if (el.text or "").strip():
+            self.warn("text inside <Gather> ignored", path)
+        prompts = []
+        for child, child_path in _child_paths(el, path):
+            if (child.tail or "").strip():
+                self.warn("text inside <Gather> ignored", path)
+            if child.tag not in GATHER_NESTED:
+                self.warn(f"<{child.tag}> is not allowed in <Gather>; ignored", child_path)
+                continue
+            verb = self.verb(child, child_path)
+            if verb is not None:
+                prompts.append(verb)
+        words = kwargs.get("input", ("dtmf",))
+        if "speech" in words:
+            if "dtmf" not in words:
+                self.warn("<Gather input=\"speech\"> is not supported (speech recognition); skipped", f"{path}@input")
+                return None
+            self.warn("speech input is not supported; <Gather> collects DTMF only", f"{path}@input")
+        kwargs["input"] = ("dtmf",)
+        return Gather(prompts=tuple(prompts), **kwargs)
 
     def dial(self, el: etree._Element, path: str) -> Optional[Dial]:
         kwargs = self.attributes(el, Dial, path)

@@ -108,3 +108,21 @@ def dial_action_params(dialect: str, call: CallInfo, *, dial_status: str, durati
     if conference_sid:
         body[tw.CONFERENCE_SID] = conference_sid
     return body
+
+
+def gather_action_params(dialect: str, call: CallInfo, digits: str):
+    """The body of a ``<Gather action>`` / jambonz gather ``actionHook`` request.
+
+    ``digits``: what the caller pressed (finishOnKey excluded; ``""`` = no input). TwiML/TeXML: the voice
+    parameters plus ``Digits`` (Twilio TwiML ``<Gather>``; Telnyx TeXML ``<Gather>``); jambonz: the CallInfo
+    plus ``reason`` (``dtmfDetected`` | ``timeout``) and, with input, ``digits`` (jambonz-feature-server
+    lib/tasks/gather.js ``performAction``).
+    """
+    body = voice_params(dialect, call)
+    if dialect == JAMBONZ:
+        body[jz.REASON] = jz.GATHER_DTMF_DETECTED if digits else jz.GATHER_TIMEOUT
+        if digits:
+            body[jz.DIGITS] = digits
+        return body
+    body[tw.DIGITS] = digits
+    return body

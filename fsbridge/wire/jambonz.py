@@ -48,6 +48,10 @@ SIP_ANSWERED = (200, "OK")
 SIP_TRYING = (100, "Trying")
 CALL_ID = "call_id"
 REASON = "reason"
+#: gather actionHook body: ``digits`` and ``reason`` (jambonz-feature-server lib/tasks/gather.js)
+DIGITS = "digits"
+GATHER_DTMF_DETECTED = "dtmfDetected"
+GATHER_TIMEOUT = "timeout"
 DIRECTION_INBOUND = _tw.DIRECTION_INBOUND
 DIRECTION_OUTBOUND = "outbound"
 #: ParticipantView.status → jambonz call_status (jambonz uses Twilio's call status words)

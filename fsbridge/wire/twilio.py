@@ -232,6 +232,8 @@ API_VERSION_PARAM = "ApiVersion"
 DIAL_CALL_STATUS = "DialCallStatus"
 DIAL_CALL_DURATION = "DialCallDuration"
 DIAL_BRIDGED = "DialBridged"
+#: the <Gather action> request: the digits pressed (finishOnKey excluded; Twilio TwiML <Gather>)
+DIGITS = "Digits"
 
 #: the REST path of a conference recording (what RecordingUrl points at, under the bridge's base URL)
 RECORDING_PATH = ("/" + API_VERSION + "/Accounts/{account_sid}/Conferences/{conference_sid}"

@@ -58,6 +58,7 @@ class FakeCall:
                 key = (ev.get("Event-Name"), ev.get("Application", ""))
                 self.templates.setdefault(key, list(ev.header_list))
         self.lock = gevent.lock.Semaphore()
+        self._break = gevent.event.Event()   # uuid_break: ends a silence_stream playback early
 
     def start(self) -> "FakeCall":
         """Connect to the server and serve in a greenlet."""
@@ -136,7 +137,10 @@ class FakeCall:
             self.lingering = True
             self.send(reply("+OK will linger"))
         elif first.startswith("api "):
-            if first.startswith("api uuid_kill %s" % self.uid):
+            if first.startswith("api uuid_break %s" % self.uid):
+                self._break.set()
+                body = "+OK\n"
+            elif first.startswith("api uuid_kill %s" % self.uid):
                 gevent.spawn(self.hangup, (first.split() + ["NORMAL_CLEARING"])[3])
                 body = "+OK\n"
             else:
@@ -182,6 +186,9 @@ class FakeCall:
                 extra += (("Answer-State", "answered"),)
             self.send(self.event("CHANNEL_EXECUTE_COMPLETE", app, extra))
             return
+        if app == "playback" and arg.startswith("silence_stream://") and arg[17:].isdigit():
+            self._break.clear()   # silence plays for its length (engine time = wall time) or until uuid_break
+            self._break.wait(int(arg[17:]) / 1000.0)
         resp = "FILE PLAYED" if app == "playback" else "_none_"
         self.send(self.event("CHANNEL_EXECUTE_COMPLETE", app, ext + (("Application-Response", resp),)))
 
@@ -215,11 +222,12 @@ class FakeCall:
                                           ("DTMF-Source", "RTP"))))
 
     def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
-        """The caller hangs up: CHANNEL_HANGUP, linger notice, member removed, conference app completes
+        """The caller hangs up (a silence playback under way ends): CHANNEL_HANGUP, linger notice, member removed, conference app completes
         with Answer-State hangup, CHANNEL_HANGUP_COMPLETE (outbound/basic order, finding 29)."""
         if self.hung_up:
             return
         self.hung_up = True
+        self._break.set()
         self.send(self.event("CHANNEL_HANGUP", "", (("Hangup-Cause", cause), ("Answer-State", "hangup"))))
         if self.lingering:
             self.send(disconnect_notice("linger", ""))

@@ -197,6 +197,17 @@ class FreeSwitchCallLeg:
         of its own, so the callback may block (send ESL commands) without holding up this call's events."""
         self._dtmf = callback
 
+    def break_play(self) -> None:
+        """Interrupt the current ``playback`` (``api uuid_break <uuid>``: FreeSWITCH sets CF_BREAK and the
+        playback returns); an error (nothing playing, socket gone) is logged and ignored."""
+        try:
+            body = self.session.api(render.api("break", uuid=self.unique_id))
+        except EngineError as exc:
+            log.debug("uuid_break %s: %s", self.unique_id, exc)
+            return
+        if not body.startswith(wire.REPLY_OK):
+            log.debug("uuid_break %s: %s", self.unique_id, body.strip())
+
     # -- internals --------------------------------------------------------------------------------
     def _execute(self, app: str, arg: Optional[str], wait: bool = True, lock: bool = False,
                  timeout: Optional[float] = 60.0) -> Optional[ESLMessage]:

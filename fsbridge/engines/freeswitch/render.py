@@ -55,6 +55,8 @@ API: Dict[str, str] = {
     "transfer": "uuid_transfer {uuid} {dest} XML {context}",
     # hang a channel up now, even inside an event-locked execute (a sendmsg hangup would wait for it)
     "kill": "uuid_kill {uuid} {cause}",
+    # stop the channel's current playback (<Gather> barge-in: the first digit ends the prompt)
+    "break": "uuid_break {uuid}",
     "unsetvar": "uuid_setvar {uuid} {name}",
     # dial-out (finding 10: set origination_callee_id_* too, or the member shows "Outbound Call")
     "originate": "originate {{{vars}}}{dial} {app}",

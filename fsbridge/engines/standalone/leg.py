@@ -127,6 +127,10 @@ class VirtualCallLeg:
         """Call ``callback(digit)`` (from the event greenlet) for every digit the caller sends."""
         self._dtmf_cb = callback
 
+    def break_play(self) -> None:
+        """Interrupt the current :meth:`play` (it returns False); no-op when nothing plays."""
+        self._stop_play(False)
+
     # --- helpers ---------------------------------------------------------------------------------
     @property
     def member_id(self) -> Optional[int]:

@@ -3,9 +3,10 @@
 Redirect; anything else is warning 12200)."""
 from __future__ import annotations
 
-from fsbridge.markup.model import Conference, Dial, Hangup, Pause, Play, Redirect, Say
+from fsbridge.markup.model import Conference, Dial, Gather, Hangup, Pause, Play, Redirect, Say
 from fsbridge.runtime.tasks.base import Task
 from fsbridge.runtime.tasks.conference import ConferenceTask
+from fsbridge.runtime.tasks.gather import GatherTask
 from fsbridge.runtime.tasks.hangup import HangupTask
 from fsbridge.runtime.tasks.pause import PauseTask
 from fsbridge.runtime.tasks.play import PlayTask
@@ -20,6 +21,7 @@ TASKS = {
     Hangup: HangupTask,
     Dial: ConferenceTask,
     Conference: ConferenceTask,
+    Gather: GatherTask,
 }
 
 WAIT_VERBS = (Play, Say, Pause, Redirect)
