@@ -14,7 +14,8 @@ from fsbridge.conference import native as n
 from fsbridge.engines.freeswitch.engine import FreeSwitchEngine
 from fakes import FakeCall, FakeFreeSwitch, Sink
 
-SUB = "event plain CHANNEL_ANSWER CHANNEL_HANGUP_COMPLETE DTMF BACKGROUND_JOB CUSTOM conference::maintenance"
+SUB = ("event plain CHANNEL_ANSWER CHANNEL_HANGUP_COMPLETE DTMF BACKGROUND_JOB CHANNEL_PROGRESS "
+       "CHANNEL_PROGRESS_MEDIA CUSTOM conference::maintenance")
 
 
 @pytest.fixture

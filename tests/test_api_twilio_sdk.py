@@ -106,6 +106,8 @@ def test_create_participant(api):
     conf = kw["dial"].conference
     assert conf.status_callback_event == ("start", "join", "leave")
     assert kw["timeout_s"] == 20 and conf.beep == "onEnter" and conf.muted is True
+    assert (kw["progress"].url, kw["progress"].method, kw["progress"].events) == (
+        "https://example.com/cb", "POST", ("ringing", "answered"))
     assert conf.record == "record-from-start" and conf.wait_method == "GET" and conf.participant_label == "carol"
     assert parts("carol").fetch().call_sid == p.call_sid
     # by friendly name, as Twilio allows: creates the conference

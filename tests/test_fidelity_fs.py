@@ -205,3 +205,55 @@ def test_gather_pin_then_conference_on_freeswitch(tmp_path):
         server.stop()
         http.stop()
         fake.stop()
+
+
+def test_call_progress_of_a_dial_out_on_freeswitch(tmp_path):
+    """Participants create (official SDK) with StatusCallbackEvent on the FreeSWITCH engine: initiated at the
+    ``bgapi originate``, ringing at the channel's CHANNEL_PROGRESS, answered when the call reaches the
+    outbound socket, completed (CallDuration) at its hangup; a dial-out answered ``-ERR USER_BUSY`` reports
+    initiated then completed with CallStatus busy."""
+    import re
+
+    from fakes.esl import plain_event
+    from twilio.twiml.voice_response import VoiceResponse
+    progress = CallbackLog()
+
+    def voice(form):
+        if "CallbackSource" in form:
+            progress.add(form)
+            return Response("", status=204)
+        r = VoiceResponse()
+        r.dial().conference("Sales", status_callback="/cb", status_callback_event="join leave")
+        return Response(str(r), mimetype="text/xml")
+    fake, callbacks, engine, server, http = _stack(tmp_path, "twiml", voice)
+    try:
+        fake.bgapi_results["originate "] = None          # still dialling: no BACKGROUND_JOB yet
+        first = FakeCall(fake, "127.0.0.1", engine.outbound_port, uid="11111111-0000-4000-8000-000000000061").start()
+        (join,) = _wait(callbacks, "participant-join")
+        client = Client(AC, TOKEN)
+        client.api.base_url = server.base_url
+        events = ["initiated", "ringing", "answered", "completed"]
+        p = client.conferences(join["ConferenceSid"]).participants.create(
+            from_="+15550001000", to="1001", status_callback=http.url + "/progress", status_callback_event=events)
+        uid = re.search(r"origination_uuid=([0-9a-f-]+)", fake.wait_command("bgapi originate ")).group(1)
+        fake.broadcast(plain_event([("Event-Name", "CHANNEL_PROGRESS"), ("Unique-ID", uid),
+                                    ("Channel-Call-State", "RINGING")]))
+        assert progress.wait_for(lambda items: len(items) == 2, 15)
+        callee = FakeCall(fake, "127.0.0.1", engine.outbound_port, uid=uid,
+                          variables=(("variable_fsbridge_call_sid", p.call_sid),)).start()
+        _wait(callbacks, "participant-join", 2)
+        callee.hangup()
+        assert progress.wait_for(lambda items: len(items) == 4, 15)
+        fake.bgapi_results["originate "] = "-ERR USER_BUSY\n"
+        busy = client.conferences(join["ConferenceSid"]).participants.create(
+            from_="+15550001000", to="1002", status_callback=http.url + "/progress", status_callback_event=events)
+        assert progress.wait_for(lambda items: len(items) == 6, 15)
+        first.hangup()
+    finally:
+        server.stop()
+        http.stop()
+        fake.stop()
+    mine = [f for f in progress.items if f["CallSid"] == p.call_sid]
+    assert [f["CallStatus"] for f in mine] == ["initiated", "ringing", "in-progress", "completed"]
+    assert [f["SequenceNumber"] for f in mine] == ["0", "1", "2", "3"] and "CallDuration" in mine[3]
+    assert [f["CallStatus"] for f in progress.items if f["CallSid"] == busy.call_sid] == ["initiated", "busy"]

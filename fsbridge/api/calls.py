@@ -11,7 +11,9 @@ A virtual call's "phone" is a media URL — ``file:/path/to.wav``, ``tone:440``,
   ``Url`` is given. A ``Url`` for a configured number (``To``, or ``From`` with a media ``To``) is run in the
   number's dialect (a jambonz number's ``--app-url`` gets jambonz's JSON call payload and must answer verbs).
 
-Twilio parameters honoured: To, From, Url, Method, Twiml, SendDigits (``w`` = 0.5 s wait), TimeLimit (s).
+Twilio parameters honoured: To, From, Url, Method, Twiml, SendDigits (``w`` = 0.5 s wait), TimeLimit (s),
+StatusCallback / StatusCallbackEvent (initiated ringing answered completed) / StatusCallbackMethod (call
+progress: :mod:`fsbridge.runtime.progress`).
 fsbridge extensions: Media, Dtmf (``DIGITS@SECONDS[,DIGITS@SECONDS…]``, engine seconds after answer).
 Auth: HTTP Basic AccountSid:AuthToken, as the conference routes. Source: Twilio Call resource (2010-04-01).
 """
@@ -25,7 +27,9 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, jsonify, request
 
+from fsbridge.api import params
 from fsbridge.api.auth import basic_account, require_same_account
+from fsbridge.api.twilio_participants import progress_hook
 from fsbridge.api.errors import FROM_MISSING, INVALID_PARAMETER, INVALID_URL, NOT_FOUND, TO_MISSING, ApiError
 from fsbridge.engines.base import EngineError
 from fsbridge.media_policy import MediaRefused, virtual_source
@@ -149,6 +153,10 @@ def calls_blueprint(bridge: Bridge, prefix: str = "") -> Blueprint:
         method = (form.get("Method") or "POST").upper()
         twiml = form.get("Twiml")
         media = (form.get("Media") or "").strip() or None
+        progress = progress_hook({"status_callback": params.url(form, "StatusCallback"),
+                                  "status_callback_method": params.method(form, "StatusCallbackMethod"),
+                                  "status_callback_event": params.words(form, tw.STATUS_CALLBACK_EVENT,
+                                                                        tw.CALL_EVENTS)})
         try:
             dtmf = parse_dtmf(form.get("Dtmf", "")) + parse_send_digits(form.get("SendDigits", ""))
             time_limit = _seconds(form["TimeLimit"], "TimeLimit") if form.get("TimeLimit") else None
@@ -188,7 +196,8 @@ def calls_blueprint(bridge: Bridge, prefix: str = "") -> Blueprint:
                 raise ApiError(400, INVALID_PARAMETER, f"Twiml: {exc.message}") from None
         try:
             rec = bridge.place_call(AccountSid, from_, to, source, url=url, method=method, dialect=dialect,
-                                    direction=direction, dtmf=dtmf, hangup_after_s=time_limit, first=first)
+                                    direction=direction, dtmf=dtmf, hangup_after_s=time_limit, first=first,
+                                    progress=progress)
         except ValueError as exc:
             raise ApiError(400, INVALID_PARAMETER, str(exc)) from None
         except EngineError as exc:   # e.g. an unreadable audio file: the caller's input, details to the log

@@ -93,6 +93,18 @@ def kick(account_sid: str, conference_sid: str, who: str) -> None:
         control.kick(account_sid, conference_sid, current.call_sid)
 
 
+def progress_hook(options: dict):
+    """The call-progress StatusCallback of a create request (``status_callback``, ``status_callback_method``,
+    ``status_callback_event`` options: Participants create / Calls.json) → ProgressHook, or None without a
+    StatusCallback. Twilio: no StatusCallbackEvent = ``completed`` only."""
+    from fsbridge.runtime.progress import COMPLETED, ProgressHook
+    url = options.get("status_callback")
+    if not url:
+        return None
+    return ProgressHook(url, options.get("status_callback_method") or "POST",
+                        tuple(options.get("status_callback_event") or (COMPLETED,)))
+
+
 def create(account_sid: str, conference_sid_or_name: str, form: MultiDict) -> ParticipantRow:
     """Shared create: validate, dial out through ``add_participant``, return the participant row (the
     bridge records it ``queued`` at once; a placeholder built from the request for a control that does
@@ -106,8 +118,10 @@ def create(account_sid: str, conference_sid_or_name: str, form: MultiDict) -> Pa
             raise conflict(f"Conference {conf.sid} is completed")
     dial = req.dial(conference_sid_or_name)
     with live_control() as control:
+        hook = progress_hook(req.options)
+        extra = {"progress": hook} if hook is not None else {}   # controls without call progress still work
         call_sid = control.add_participant(account_sid, conference_sid_or_name, from_, to, dial,
-                                           timeout_s=req.options.get("timeout"))
+                                           timeout_s=req.options.get("timeout"), **extra)
     conf = (store.conference(account_sid, conference_sid_or_name)
             or store.live_conference_by_name(account_sid, conference_sid_or_name))
     row = store.participant(account_sid, conf.sid, call_sid) if conf else None

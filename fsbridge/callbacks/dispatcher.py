@@ -38,7 +38,7 @@ from . import outbox, overrides, signing
 from .http import Transport, TransportError
 from .overrides import CLASS_4XX, CLASS_5XX, CLASS_FATAL, DeliveryPolicy
 from .render import render
-from .request import RenderSettings
+from .request import CallbackRequest, RenderSettings
 from .subscriptions import StatusSequence
 
 log = logging.getLogger("fsbridge.callbacks")
@@ -129,6 +129,25 @@ class Dispatcher:
             self.sequence.forget(event.conference_sid)
         if req is None:
             return None
+        problem = overrides.url_problem(req.url)
+        now = self.clock()
+        if problem:
+            row_id = self._conn().insert(req, now, state=outbox.FAILED, last_error=problem)
+            log.error("callback %s (%s) will never be sent: %s", outbox.log_label(req), req.dialect, problem)
+            self._notify(row_id, outbox.FAILED, 0, problem)
+            return row_id
+        row_id = self._conn().insert(req, now)
+        if self._running:
+            self._push(outbox.OutboxRow(id=row_id, queue_key=req.conference_sid, request=req, attempts=0,
+                                        created_at=now, state=outbox.PENDING))
+        return row_id
+
+    # -- call-progress callbacks (issue 17 item 9): already rendered, queued per CallSid ----------------------
+    def enqueue_request(self, req: CallbackRequest) -> Optional[int]:
+        """Commit an already rendered request (a call-progress callback, :mod:`.call_progress`, whose
+        ``conference_sid`` is its queue key: the CallSid) to the outbox; returns the outbox id. Delivered
+        like every callback: durable, in order per queue key, signed and retried. A URL that can never work
+        is recorded ``failed`` at once."""
         problem = overrides.url_problem(req.url)
         now = self.clock()
         if problem:

@@ -3,7 +3,7 @@
 Composed by responsibility (../shared/DESIGN.md "Layers"): :mod:`.core` (pump, lock, publish, waiters,
 confirmations), :mod:`.calls` (sessions, placement, joins), :mod:`.controller` (the
 :class:`~fsbridge.runtime.control.ConferenceControl` the REST API uses) and :mod:`.dialout` (create
-Participant). The engine is reached only through :class:`fsbridge.engines.base.Engine`.
+Participant), :mod:`.progress` (call-progress StatusCallbacks). The engine is reached only through :class:`fsbridge.engines.base.Engine`.
 """
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ from fsbridge.runtime.calls import MEDIA_SCHEMES, CallsMixin, is_media_url, sour
 from fsbridge.runtime.controller import ControlMixin
 from fsbridge.runtime.core import BridgeCore
 from fsbridge.runtime.dialout import DialOutMixin
+from fsbridge.runtime.progress import ProgressMixin
 
 __all__ = ["Bridge", "MEDIA_SCHEMES", "source_ref", "is_media_url"]
 
 
-class Bridge(CallsMixin, ControlMixin, DialOutMixin, BridgeCore):
+class Bridge(CallsMixin, ControlMixin, DialOutMixin, ProgressMixin, BridgeCore):
     """ConferenceState (+ one lock) ⇄ engine, store, dispatcher; implements ConferenceControl.
 
     ``Bridge(engine, settings=None, *, store=None, dispatcher=None)``: the arguments and what is built from

@@ -18,6 +18,7 @@ from fsbridge.markup.model import Conference, Response
 from fsbridge.wire import TWIML
 from fsbridge.wire import twilio as tw
 from fsbridge.runtime.fetch import Credentials
+from fsbridge.runtime import progress as progress_events
 from fsbridge.runtime.registry import CallRecord
 
 log = logging.getLogger("fsbridge.runtime.bridge")
@@ -153,7 +154,8 @@ class CallsMixin:
     def place_call(self, account_sid: str, from_: str, to: str, source, *, url: Optional[str] = None,
                    method: str = "POST", dialect: Optional[str] = None, direction: Optional[str] = None,
                    dtmf: Tuple[Tuple[str, float], ...] = (), hangup_after_s: Optional[float] = None,
-                   first: Optional[Response] = None, call_sid: Optional[str] = None) -> CallRecord:
+                   first: Optional[Response] = None, call_sid: Optional[str] = None,
+                   progress=None) -> CallRecord:
         """Place a virtual call (standalone engine): a caller whose audio is ``source`` (a media URL, see
         :func:`source_ref`, or a live frame source such as the standalone engine's ``QueueSource``) calls
         ``to``.
@@ -162,7 +164,9 @@ class CallsMixin:
         dialect/account); with ``url``: Direction ``outbound-api`` (Twilio Calls.json ``Url``).
         ``dtmf``: ``((digits, at_seconds), …)`` engine time after answer; ``hangup_after_s``: the caller
         hangs up after that many seconds. ``call_sid``: the CallSid to use (a queued dial-out's), else a
-        new one. Raises ValueError (bad source / unknown number / account), EngineError (unreadable audio).
+        new one. ``progress``: a :class:`~fsbridge.runtime.progress.ProgressHook` (Calls.json StatusCallback):
+        ``initiated`` is reported now, ``ringing`` once the virtual call exists (a tracked dial-out's too).
+        Raises ValueError (bad source / unknown number / account), EngineError (unreadable audio).
         """
         if not self.engine.can_create_calls:
             raise ValueError("this engine cannot place virtual calls (use the standalone engine)")
@@ -188,6 +192,9 @@ class CallsMixin:
         record = CallRecord(call_sid=call_sid, account_sid=account_sid, from_=from_, to=to,
                             direction=direction or tw.DIRECTION_OUTBOUND_API,
                             unique_id=leg.unique_id, dialect=dialect or TWIML)
+        self.track_progress(progress, account_sid=account_sid, call_sid=call_sid, from_=from_, to=to,
+                            direction=record.direction)
+        self.call_progress(call_sid, progress_events.RINGING)   # a virtual callee rings at once
         return self._start_session(record, leg, url=url, method=method or "POST", dialect=dialect or TWIML,
                                    first=first)
 

@@ -37,12 +37,13 @@ class ConferenceControl(Protocol):
         """DELETE participant: the call leaves the conference (its Dial completes, the call continues)."""
 
     def add_participant(self, account_sid: str, conference_sid_or_name: str, from_: str, to: str, dial: Dial,
-                        *, timeout_s: Optional[int] = None) -> str:
+                        *, timeout_s: Optional[int] = None, progress=None) -> str:
         """Dial out and join (Twilio create Participant). ``dial``: the typed ``<Dial><Conference>`` the
         dialled call runs, built from the CreateParticipant body by
         :meth:`fsbridge.api.participant_params.CreateParticipant.dial` (the conference ``name`` is replaced by
         the friendly name when ``conference_sid_or_name`` is a ConferenceSid); ``timeout_s``: ring seconds
-        (Twilio ``Timeout``; None: 30). Returns the new CallSid; the participant is ``queued`` until the call
+        (Twilio ``Timeout``; None: 30); ``progress``: the call's StatusCallback
+        (:class:`~fsbridge.runtime.progress.ProgressHook`) or None. Returns the new CallSid; the participant is ``queued`` until the call
         joins, and a failed dial-out is reported as participant-leave (participant_add_failed)."""
 
     def update_recording(self, account_sid: str, conference_sid: str, recording_sid: str, status: str,

@@ -13,6 +13,7 @@ from fsbridge.conference.ids import is_sid, new_sid
 from fsbridge.engines.base import EngineError, EngineUnavailable
 from fsbridge.markup.model import Dial, Response
 from fsbridge.runtime.calls import is_media_url
+from fsbridge.runtime.progress import COMPLETED, RINGING
 from fsbridge.wire import TWIML
 from fsbridge.wire import twilio as tw
 from fsbridge.wire.twilio import CALL_FAILED, DIAL_OUT_FAILED_STATUSES
@@ -27,7 +28,7 @@ class DialOutMixin:
     """Dial-out of :class:`~fsbridge.runtime.bridge.Bridge`."""
 
     def add_participant(self, account_sid: str, conference_sid_or_name: str, from_: str, to: str, dial: Dial,
-                        *, timeout_s: Optional[int] = None) -> str:
+                        *, timeout_s: Optional[int] = None, progress=None) -> str:
         """Dial out and join (Twilio create Participant). Returns the new CallSid.
 
         ``dial``: the ``<Dial><Conference>`` the dialled call runs (its conference's ``name`` is replaced by the
@@ -76,6 +77,8 @@ class DialOutMixin:
             self._execute(outcome.commands)
             self._record_queued(call_sid)
         log.info("call %s %s → %s: dialling out (add participant to %r), queued", call_sid, from_, to, name)
+        self.track_progress(progress, account_sid=account_sid, call_sid=call_sid, from_=from_, to=to,
+                            direction=tw.DIRECTION_OUTBOUND_API)
         if virtual:
             gevent.spawn(self._virtual_dial_out, call_sid, account_sid, from_, to, first, dialect)
             return call_sid
@@ -90,7 +93,15 @@ class DialOutMixin:
             self._dial_out_failed(call_sid, CALL_FAILED, str(exc))
             return call_sid
         gevent.spawn(self._watch_originate, call_sid, job, timeout_s + 60)
+        if progress is not None and getattr(job, "ringing", None) is not None:
+            gevent.spawn(self._watch_ringing, call_sid, job, timeout_s + 60)
         return call_sid
+
+    def _watch_ringing(self, call_sid: str, job, timeout_s: float) -> None:
+        """Report call-progress ``ringing`` when the engine says the dial-out rings (FreeSWITCH
+        CHANNEL_PROGRESS; ``job.ringing`` is an Event)."""
+        if job.ringing.wait(timeout_s):
+            self.call_progress(call_sid, RINGING)
 
     def _record_queued(self, call_sid: str) -> None:
         """Store the queued participant ``call_sid`` (no DomainEvent reports it). Under the bridge lock."""
@@ -121,6 +132,7 @@ class DialOutMixin:
         for a call that is no longer a queued participant."""
         if call_status not in DIAL_OUT_FAILED_STATUSES:
             call_status = CALL_FAILED
+        self.call_progress(call_sid, COMPLETED, call_status)
         with self._lock:
             outcome = self.state.dial_out_failed(call_sid, call_status, detail, timestamp_us=self.now_us())
             self._publish(outcome.events)

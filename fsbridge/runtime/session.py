@@ -22,7 +22,7 @@ from fsbridge.conference.commands import DEFAULT_HOLD_MUSIC
 from fsbridge.markup import parse, verbs_allowed_in_wait
 from fsbridge.markup.errors import MarkupError
 from fsbridge.markup.model import Hook, Pause, Play, Redirect, Response, Say
-from fsbridge.runtime import params
+from fsbridge.runtime import params, progress
 from fsbridge.wire import TWIML
 from fsbridge.wire import twilio as tw
 from fsbridge.runtime.fetch import FetchError, Fetched
@@ -201,6 +201,7 @@ class CallSession:
             self.leg.answer()
             self.answered = True
             rec.status = tw.CALL_IN_PROGRESS
+            self.bridge.call_progress(rec.call_sid, progress.ANSWERED)
             self._run_documents(response, url)
         except (FetchError, MarkupError) as exc:
             self.notify(exc.code, exc.message)
@@ -218,6 +219,8 @@ class CallSession:
             rec.ended = time.time()
             self.step("ended")
             self.bridge.call_ended(rec)
+            if not self.detached:
+                self.bridge.call_progress(rec.call_sid, progress.COMPLETED)
             rec.done.set()
 
     def _application_error(self) -> None:

@@ -112,7 +112,8 @@ CONFERENCE_EVENTS = (EV_START, EV_END, EV_JOIN, EV_LEAVE, EV_MUTE, EV_HOLD, EV_M
                      EV_ANNOUNCEMENT)
 RECORDING_EVENTS = (REC_IN_PROGRESS, REC_COMPLETED, REC_ABSENT)
 #: the call-progress StatusCallbackEvent words of CreateParticipant
-CALL_EVENTS = ("initiated", RINGING, DIAL_ANSWERED, CALL_COMPLETED)
+CALL_INITIATED = "initiated"
+CALL_EVENTS = (CALL_INITIATED, RINGING, DIAL_ANSWERED, CALL_COMPLETED)
 
 # --- ReasonConferenceEnded ----------------------------------------------------------------------------------
 CONFERENCE_ENDED_VIA_API = "conference-ended-via-api"
@@ -232,6 +233,11 @@ API_VERSION_PARAM = "ApiVersion"
 DIAL_CALL_STATUS = "DialCallStatus"
 DIAL_CALL_DURATION = "DialCallDuration"
 DIAL_BRIDGED = "DialBridged"
+#: call-progress status callbacks (Calls.json / CreateParticipant StatusCallback; Twilio "Call status callbacks")
+CALLBACK_SOURCE = "CallbackSource"
+CALL_PROGRESS_EVENTS = "call-progress-events"
+CALL_DURATION = "CallDuration"
+PARENT_CALL_SID = "ParentCallSid"
 #: the <Gather action> request: the digits pressed (finishOnKey excluded; Twilio TwiML <Gather>)
 DIGITS = "Digits"
 

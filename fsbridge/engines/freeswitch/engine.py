@@ -76,7 +76,9 @@ class FreeSwitchEngine(GateMixin, ConnectionMixin):
             handlers=[(mapping.CONFERENCE_SUBCLASS, self._on_esl_event),
                       (mapping.EV_HANGUP_COMPLETE, self._on_esl_event),
                       (mapping.EV_DTMF, self._on_esl_event),
-                      (mapping.EV_BACKGROUND_JOB, self._on_job)],
+                      (mapping.EV_BACKGROUND_JOB, self._on_job),
+                      (wire.EV_CHANNEL_PROGRESS, self._on_progress),
+                      (wire.EV_CHANNEL_PROGRESS_MEDIA, self._on_progress)],
             on_up=self._on_up, on_down=self._on_down,
             timeout=command_timeout, backoff=reconnect_backoff, max_backoff=max_backoff)
         self.outbound = OutboundServer(outbound_host, outbound_port, on_call=self._call_arrived,
@@ -361,6 +363,13 @@ class FreeSwitchEngine(GateMixin, ConnectionMixin):
                 self._sink(ev)
             except Exception:
                 log.exception("event sink failed on %s", ev.action)
+
+    def _on_progress(self, ev: ESLMessage) -> None:
+        """CHANNEL_PROGRESS(_MEDIA) of a dial-out's channel: its :class:`OriginateJob` is ringing."""
+        uid = ev.get(wire.H_UNIQUE_ID)
+        for job in list(self._jobs.values()):
+            if job.unique_id == uid:
+                job.ringing.set()
 
     def _on_esl_event(self, ev: ESLMessage) -> None:
         ts = ev.get(wire.H_TIMESTAMP)

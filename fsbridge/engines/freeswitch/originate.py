@@ -53,7 +53,7 @@ class OriginateJob:
     :meth:`wait` blocks for the BACKGROUND_JOB result → ``(status, detail)`` where status is
     ``"answered"`` (the call is up and will arrive on the outbound socket with ``fsbridge_call_sid``) or a
     Twilio status ``busy``/``no-answer``/``failed`` (:func:`originate_status`) with the FreeSWITCH cause as
-    detail.
+    detail. ``ringing`` is set when the new channel reports progress (CHANNEL_PROGRESS / _MEDIA: it rings).
     """
 
     job_uuid: str
@@ -61,10 +61,13 @@ class OriginateJob:
     call_sid: str
     command: str
     _result: gevent.event.AsyncResult = None  # type: ignore[assignment]
+    ringing: gevent.event.Event = None  # type: ignore[assignment]
 
     def __post_init__(self):
         if self._result is None:
             self._result = gevent.event.AsyncResult()
+        if self.ringing is None:
+            self.ringing = gevent.event.Event()
 
     def wait(self, timeout: Optional[float] = None) -> Tuple[str, str]:
         """(status, detail); raises :class:`EngineError` on timeout or if ESL dropped (status unknown)."""
