@@ -36,11 +36,15 @@ class JoinMember:
     exit_beep: bool = True
     max_members: int = 250
     end_conference: bool = False
+    #: heard once when the conference starts, after the wait and before the member is mixed (jambonz enterHook:
+    #: "just before they are put into a conference after waiting for it to start"); only with ``waiting``
+    enter_media: Tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class StartConference:
-    """The start rule fired: stop the wait media of every waiting member and mix them (held ones stay held)."""
+    """The start rule fired: stop the wait media of every waiting member and mix them (held ones stay held); a
+    member with ``enter_media`` hears it first and is mixed when it ended."""
 
     room: str
 

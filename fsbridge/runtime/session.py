@@ -175,14 +175,19 @@ class CallSession:
         except MarkupError as exc:
             raise FetchError(exc.code, exc.message, conference.wait_url) from None
 
-    def run_hook_media(self, hook: Hook):
-        """jambonz enterHook: fetch the hook's verbs and play their Play/Say/Pause to the caller."""
+    def hook_media(self, hook: Hook) -> Tuple[str, ...]:
+        """jambonz enterHook: fetch the hook's verbs → the media of their Play/Say/Pause (a failure is a
+        warning and gives no media)."""
         try:
             fetched = self.fetch_raw(hook.url, hook.method, hook=hook)
-            media = self._media_of(self._parse(fetched, wait=True), hook.url)
+            return self._media_of(self._parse(fetched, wait=True), hook.url)
         except (FetchError, MarkupError) as exc:
             self.notify(exc.code, f"enterHook {hook.url}: {exc.message}", end=False)
-            return None
+            return ()
+
+    def run_hook_media(self, hook: Hook):
+        """jambonz enterHook played to the caller now (:meth:`hook_media`); STOP if the caller hung up."""
+        media = self.hook_media(hook)
         if media and not self.leg.play(media) and self.leg.hung_up:
             return STOP
         return None

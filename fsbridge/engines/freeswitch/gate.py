@@ -21,6 +21,8 @@ class _Waiting:
     media: Tuple[str, ...]
     muted: bool
     ref: Optional[str] = None
+    enter: Tuple[str, ...] = ()          # JoinMember.enter_media (jambonz enterHook after the wait)
+    enter_ref: Optional[str] = None      # its file string while it plays (the gate is still closed)
 
 
 class GateMixin:
@@ -28,19 +30,35 @@ class GateMixin:
 
     def _start_conference(self, room: str) -> None:
         for key in [k for k in self._waiting if k[0] == room]:
-            w = self._waiting.pop(key, None)
-            if w is None:   # it left while an earlier member's commands were on the wire (they yield)
+            w = self._waiting.get(key)
+            if w is None or w.enter_ref is not None:   # gone meanwhile (commands yield) / hearing its enter media
                 continue
-            member = key[1]
-            if w.ref is not None:
+            if w.enter:   # jambonz enterHook: played now, the gate opens at its play-file-member-done
+                w.enter_ref = render.media_ref(w.enter)
+            else:
+                self._waiting.pop(key, None)
+            member, wait_ref, w.ref = key[1], w.ref, None   # (no wait-media loop from here on)
+            if wait_ref is not None:
                 self._suppress_once(key, n.PLAY_FILE_MEMBER_DONE)
                 self._api(render.api("stop_member", room=room, member=member), tolerate=True)
-            if key not in self._held:
-                self._suppress_once(key, n.UNDEAF_MEMBER)
-                self._api(render.api("undeaf", room=room, member=member))
-            if not w.muted:
-                self._suppress_once(key, n.UNMUTE_MEMBER)
-                self._api(render.api("unmute_quiet", room=room, member=member))
+            if w.enter_ref is not None:
+                try:
+                    self._api(render.api("play_member", room=room, media=w.enter_ref, member=member))
+                    continue
+                except EngineError as exc:
+                    log.warning("enter media for %s: %s", key, exc)
+            self._open_gate(key, w)
+
+    def _open_gate(self, key: Tuple[str, int], w: _Waiting) -> None:
+        """The waiting member ``key`` is mixed: undeaf (unless held) and quiet unmute (unless joined muted)."""
+        self._waiting.pop(key, None)
+        room, member = key
+        if key not in self._held:
+            self._suppress_once(key, n.UNDEAF_MEMBER)
+            self._api(render.api("undeaf", room=room, member=member))
+        if not w.muted:
+            self._suppress_once(key, n.UNMUTE_MEMBER)
+            self._api(render.api("unmute_quiet", room=room, member=member))
 
     def _engine_side(self, ev: NativeEvent) -> Optional[NativeEvent]:
         """Engine bookkeeping for one mapped event; returns the event to report or None (suppressed)."""
@@ -48,7 +66,7 @@ class GateMixin:
         a = ev.action
         if a == n.ADD_MEMBER and ev.unique_id in self._pending_wait:
             cmd = self._pending_wait.pop(ev.unique_id)
-            w = _Waiting(ev.unique_id, tuple(cmd.wait_media), cmd.muted)
+            w = _Waiting(ev.unique_id, tuple(cmd.wait_media), cmd.muted, enter=tuple(cmd.enter_media))
             self._waiting[key] = w
             if w.media:
                 w.ref = render.media_ref(w.media)
@@ -77,6 +95,9 @@ class GateMixin:
                 del self._file_strings[k]
         if a == n.PLAY_FILE_MEMBER_DONE:
             w = self._waiting.get(key)
+            if w is not None and w.enter_ref is not None and ev.file == w.enter_ref:
+                self._work.put(lambda k=key, w=w: self._open_gate(k, w) if self._waiting.get(k) is w else None)
+                return None
             if w is not None and w.ref is not None and ev.file == w.ref:
                 self._work.put(lambda k=key: self._play_wait(k))
                 return None

@@ -61,14 +61,18 @@ class CommandsMixin:
         done_refs: List[str] = []
         beep = False
         for m in room.members.values():
-            if m.waiting:
-                m.waiting = False
+            if m.waiting and not m.entering:
                 beep = beep or m.enter_beep
                 if m.wait_media is not None:
                     ref = m.wait_media.current or m.wait_media.last
                     if ref not in done_refs:
                         done_refs.append(ref)
                     m.wait_media = None
+                if m.enter_media:   # heard first; the tick mixes the member when it ended
+                    m.entering = True
+                    m.wait_media = Playlist(m.enter_media, self._opener)
+                else:
+                    m.waiting = False
         room.dirty = True
         for ref in done_refs:
             self._emit(N.PLAY_FILE_DONE, room, file=ref)

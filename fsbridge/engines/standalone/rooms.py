@@ -29,7 +29,7 @@ class _Member:
 
     __slots__ = ("id", "call", "room", "slot", "muted", "hold", "waiting", "enter_beep", "exit_beep",
                  "end_conference", "gain", "jitter_ms", "hold_media", "wait_media", "plays", "coach_of",
-                 "member_type")
+                 "member_type", "enter_media", "entering")
 
     def __init__(self, mid: int, call: VirtualCallLeg, room: "_Room", slot: int, cmd: C.JoinMember):
         self.id = mid
@@ -49,6 +49,8 @@ class _Member:
         self.plays: Deque[Playlist] = deque()
         self.coach_of: Optional[int] = None   # member id this coach is heard by
         self.member_type = "member"
+        self.enter_media = tuple(cmd.enter_media) if cmd.waiting else ()   # jambonz enterHook, after the wait
+        self.entering = False   # hearing enter_media: still waiting (not mixed) until it ends
 
 
 class _RoomPlay:

@@ -164,6 +164,9 @@ class TickMixin:
                 wf = m.wait_media.next_frame()
                 if wf is not None:
                     out[i] = wf
+                elif m.entering:   # the enter media (jambonz enterHook) ended: now it is mixed
+                    m.entering, m.waiting, m.wait_media = False, False, None
+                    room.dirty = True
             if m.plays:
                 pf = m.plays[0].next_frame()
                 if pf is None:

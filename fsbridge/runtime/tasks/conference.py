@@ -5,7 +5,8 @@ Sources: Twilio TwiML Conference noun (seed twilio-twiml-conference-noun.txt): t
 ``action`` the call continues with the next verb), ``hangupOnStar`` (pressing ``*`` leaves the conference),
 ``timeLimit`` (removed after N seconds), ``waitUrl`` (audio, or a document of Play/Say/Pause/Redirect run in a
 loop while waiting; "" = silence), participantLabel duplicate → 16025 and the call continues with its next verb.
-jambonz conference verb (seed jambonz-conference-verb.txt): ``enterHook`` (played before joining), ``waitHook``
+jambonz conference verb (seed jambonz-conference-verb.txt): ``enterHook`` (played just before the caller is put
+into the conference — after the wait, when it waited), ``waitHook``
 (like waitUrl), ``actionHook`` (requested when the caller leaves; its JSON verbs continue the call).
 """
 from __future__ import annotations
@@ -95,11 +96,12 @@ class ConferenceTask(Task):
         """Join, stay until the call leaves, then run the action (Goto), continue (None) or STOP."""
         s = self.session
         conf = self._resolved_conference()
-        if conf.enter_hook is not None:
-            # jambonz enterHook: something to play or say just before the caller is put into the conference.
-            result = s.run_hook_media(conf.enter_hook)
-            if result is STOP:
-                return STOP
+        # jambonz enterHook: "something to play or say just before they are put into a conference after waiting
+        # for it to start" — fetched now; a caller who waits hears it when the conference starts, before it is
+        # mixed (JoinMember.enter_media), one who joins a running conference hears it before the join.
+        enter_media = s.hook_media(conf.enter_hook) if conf.enter_hook is not None else ()
+        if s.leg.hung_up:
+            return STOP
         try:
             wait_media = s.wait_media(conf)
         except FetchError as exc:
@@ -118,8 +120,12 @@ class ConferenceTask(Task):
         if join is None:
             s.notify(CONFERENCE_FULL, f"conference {conf.name!r} refused the call", end=False)
             return None
-        s.step(f"joins conference {conf.name!r} ({join.room})")
         leg = s.leg
+        if enter_media and join.waiting:
+            join = replace(join, enter_media=tuple(enter_media))
+        elif enter_media and not leg.play(enter_media) and leg.hung_up:
+            return STOP   # the engine's hangup event takes the joining member out of the domain
+        s.step(f"joins conference {conf.name!r} ({join.room})")
         timer = None
         if self.dial is not None and self.dial.hangup_on_star:
             leg.on_dtmf(lambda digits: self._leave("hangupOnStar") if "*" in (digits or "") else None)
