@@ -49,6 +49,14 @@ class App:
             form = request.form.to_dict()
             item = {"path": name, "form": form, "json": request.get_json(silent=True),
                     "valid": validator.validate(request.url, form, request.headers.get("X-Twilio-Signature", ""))}
+            if name in ("jenter", "enter"):
+                self.requests.add(item)
+                if name == "enter":
+                    return Response(json.dumps([{"verb": "play", "url": self.url + "/tone.wav", "loop": 4}]),
+                                    mimetype="application/json")
+                return Response(json.dumps([{
+                    "verb": "conference", "name": room + "-e", "beep": False, "enterHook": "/enter",
+                    "startConferenceOnEnter": item["json"]["from"] == "Boss"}]), mimetype="application/json")
             if name == "jvoice":
                 self.requests.add(item)
                 return Response(json.dumps([{"verb": "conference", "name": room + "-j", "beep": False,
@@ -83,7 +91,8 @@ def live(tmp_path):
                               command_timeout=5, reconnect_backoff=0.1, max_backoff=1)
     server = start_bridge(str(tmp_path / "bridge"), accounts={AC: TOKEN}, engine=engine, fetch_timeout=5.0,
                           numbers=[Number(number, AC, app.url + "/voice"),
-                                   Number(jnumber, AC, app.url + "/jvoice", dialect="jambonz")])
+                                   Number(jnumber, AC, app.url + "/jvoice", dialect="jambonz"),
+                                   Number(str(int(number) + 2), AC, app.url + "/jenter", dialect="jambonz")])
     engine.set_call_handler(server.bridge.on_call)
     assert engine.wait_connected(10), "cannot reach FreeSWITCH's event socket at %s:%d" % (host, port)
     legs = []
@@ -185,3 +194,22 @@ def test_live_call_progress_of_a_rest_dial_out(live):
     assert [f["SequenceNumber"] for f in forms] == ["0", "1", "2", "3"] and all(i["valid"] for i in got)
     assert {f["CallSid"] for f in forms} == {p.call_sid} and int(forms[3]["CallDuration"]) >= 1
     assert all(f["CallbackSource"] == "call-progress-events" for f in forms)
+
+
+def test_live_jambonz_enter_hook_after_the_wait(live):
+    """enterHook on FreeSWITCH: the waiting guest is still gated (deaf) when the boss starts the conference,
+    hears the enter media as a member play, and is mixed (can_hear, can_speak) once FreeSWITCH reports its
+    play-file-member-done."""
+    from test_freeswitch_live_e2e import members, wait_fs
+    engine, server, app, room, call, jnumber = live
+    enumber = str(int(jnumber) + 1)
+    call("Guest", enumber)
+    assert server.bridge.wait_until(lambda: any(e.name == "participant-join" for e in server.bridge.events), 20)
+    cf = next(e for e in server.bridge.events if e.name == "participant-join").conference_sid
+    assert wait_fs(engine, cf, lambda m: "Guest" in m and not m["Guest"]["can_hear"])
+    call("Boss", enumber)
+    assert server.bridge.wait_until(lambda: any(e.name == "conference-start" for e in server.bridge.events), 20)
+    assert not members(engine, cf)["Guest"]["can_hear"]   # hearing the 2 s enter media, not the room yet
+    assert wait_fs(engine, cf, lambda m: m.get("Guest", {}).get("can_hear") and m["Guest"]["can_speak"]), \
+        members(engine, cf)
+    assert len([r for r in app.requests.items if r["path"] == "enter"]) == 2
