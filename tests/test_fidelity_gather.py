@@ -145,3 +145,21 @@ def test_gather_speech_input_is_refused_with_a_warning(app_server, tmp_path):
         srv.stop()
     assert any(code == 12200 and "speech" in msg for code, msg in rec.errors)
     assert "say 'next verb'" in " | ".join(rec.steps) and "say 'Speak'" not in " | ".join(rec.steps)
+
+
+def test_every_twilio_python_gather_keyword_parses_without_warning():
+    """twilio-python's ``VoiceResponse.gather`` keywords are all known attributes (speech ones accepted without
+    effect); an invalid finishOnKey or numDigits is a 12200 warning with the default kept."""
+    from fsbridge.markup import parse
+    r = VoiceResponse()
+    r.gather(input="dtmf", action="/a", method="GET", timeout=7, speech_timeout="auto", max_speech_time=30,
+             profanity_filter=True, finish_on_key="*", num_digits=6, partial_result_callback="/p",
+             partial_result_callback_method="POST", language="en-GB", hints="x", barge_in=False, debug=False,
+             action_on_empty_result=True, speech_model="default", enhanced=False).say("hi")
+    (g,) = parse(str(r), "twiml").verbs
+    assert parse(str(r), "twiml").warnings == ()
+    assert (g.action, g.method, g.timeout, g.finish_on_key, g.num_digits) == ("/a", "GET", 7, "*", 6)
+    assert g.action_on_empty_result is True and g.dtmf_bargein is False and len(g.prompts) == 1
+    bad = parse('<Response><Gather finishOnKey="x" numDigits="0"/></Response>', "texml")
+    assert [w.path for w in bad.warnings] == ["Response/Gather@finishOnKey", "Response/Gather@numDigits"]
+    assert (bad.verbs[0].finish_on_key, bad.verbs[0].num_digits) == ("#", None)

@@ -93,3 +93,22 @@ def test_participants_create_reports_progress_and_a_failed_dial_out(app_server, 
     assert [f["CallStatus"] for f in bad_cbs] == ["initiated", "failed"]
     assert bad_cbs[1]["CallSid"] == failed.call_sid and bad_cbs[1]["CallDuration"] == "0"
     assert all(c["valid"] for c in _progress(app_server, "/cb-dial") + _progress(app_server, "/cb-bad"))
+
+
+def test_calls_create_refuses_bad_progress_parameters(app_server, tmp_path):
+    """Hostile call-progress input is a Twilio 400, never a 5xx: a StatusCallback that is no http(s) URL is
+    21205, an unknown StatusCallbackEvent word or StatusCallbackMethod 21201; no call is placed."""
+    from e2e_support import rest
+    srv = start_bridge(str(tmp_path / "bad"), accounts={AC: TOKEN}, clock=SPEED,
+                       numbers=[Number(NUMBER, AC, app_server.url + "/voice")])
+    try:
+        base = {"To": "silence:", "From": NUMBER, "Twiml": "<Response/>"}
+        cases = [({"StatusCallback": "file:///etc/passwd"}, 21205),
+                 ({"StatusCallback": app_server.url + "/cb", "StatusCallbackEvent": "initiated bogus"}, 21201),
+                 ({"StatusCallback": app_server.url + "/cb", "StatusCallbackMethod": "PUT"}, 21201)]
+        for extra, code in cases:
+            r = rest(srv, "Calls.json", {**base, **extra})
+            assert r.status_code == 400 and r.json()["code"] == code, (extra, r.text)
+        assert srv.bridge.registry.calls() == []
+    finally:
+        srv.stop()
