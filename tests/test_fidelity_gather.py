@@ -163,3 +163,28 @@ def test_every_twilio_python_gather_keyword_parses_without_warning():
     bad = parse('<Response><Gather finishOnKey="x" numDigits="0"/></Response>', "texml")
     assert [w.path for w in bad.warnings] == ["Response/Gather@finishOnKey", "Response/Gather@numDigits"]
     assert (bad.verbs[0].finish_on_key, bad.verbs[0].num_digits) == ("#", None)
+
+
+def test_fsbridge_call_dtmf_answers_a_gather(app_server, tmp_path, capsys):
+    """``fsbridge call --to NUMBER --dtmf 1234@0.5 --wait`` (the CLI against a served bridge): the virtual
+    caller's digits answer the app's PIN Gather and it joins the conference."""
+    import argparse
+
+    from fsbridge.runtime import callcli
+    _pin_app(app_server, num_digits=4)
+    srv = start_bridge(str(tmp_path / "cli"), accounts={AC: TOKEN}, clock=SPEED,
+                       numbers=[Number(NUMBER, AC, app_server.url + "/voice")])
+    try:
+        parser = argparse.ArgumentParser()
+        callcli.add_arguments(parser)
+        args = parser.parse_args(["--to", NUMBER, "--from", "cli", "--url", srv.base_url, "--account", AC,
+                                  "--token", TOKEN, "--dtmf", "1234@0.5", "--hangup-after", "3", "--wait",
+                                  "--timeout", "30"])
+        assert callcli.run(args) == 0
+        sid = capsys.readouterr().out.split()[0]
+    finally:
+        srv.stop()
+    (pin,) = [r["form"] for r in app_server.requests.items if r["path"] == "/pin"]
+    assert (pin["CallSid"], pin["Digits"]) == (sid, "1234")
+    assert [c["form"]["CallSid"] for c in app_server.callbacks.items
+            if c["form"].get("StatusCallbackEvent") == "participant-join"] == [sid]
