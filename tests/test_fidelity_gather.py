@@ -188,3 +188,15 @@ def test_fsbridge_call_dtmf_answers_a_gather(app_server, tmp_path, capsys):
     assert (pin["CallSid"], pin["Digits"]) == (sid, "1234")
     assert [c["form"]["CallSid"] for c in app_server.callbacks.items
             if c["form"].get("StatusCallbackEvent") == "participant-join"] == [sid]
+
+
+def test_digit_collector_rules():
+    """numDigits ends the input at that many digits; finishOnKey ends it without being kept (alone: no
+    digits); keys after the end and non-DTMF characters are ignored; "" disables the finish key."""
+    from fsbridge.runtime.tasks.gather import DigitCollector
+    c = DigitCollector(4, "#")
+    assert c.feed("12") and not c.finished and c.feed("345") and c.finished and c.digits == "1234"
+    c = DigitCollector(None, "#")
+    assert c.feed("#") and c.finished and c.digits == "" and c.presses == 1 and not c.feed("5")
+    c = DigitCollector(None, "")
+    assert not c.feed("x ") and c.feed("9#*") and not c.finished and c.digits == "9#*"

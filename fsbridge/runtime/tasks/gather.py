@@ -106,6 +106,8 @@ class GatherTask(Task):
             if isinstance(verb, Say):
                 media, loop = s.media.say(verb.text, verb.voice, verb.language), verb.loop
             elif isinstance(verb, Play):
+                if not verb.url:   # <Play digits> sends DTMF: no prompt to hear
+                    continue
                 url = s.absolute(verb.url)
                 try:
                     media, loop = s.media.play(url), verb.loop
