@@ -185,13 +185,6 @@ class CallSession:
             self.notify(exc.code, f"enterHook {hook.url}: {exc.message}", end=False)
             return ()
 
-    def run_hook_media(self, hook: Hook):
-        """jambonz enterHook played to the caller now (:meth:`hook_media`); STOP if the caller hung up."""
-        media = self.hook_media(hook)
-        if media and not self.leg.play(media) and self.leg.hung_up:
-            return STOP
-        return None
-
     # -- the call -----------------------------------------------------------------------------------------------
     def run(self) -> None:
         """Run the call to its end; never raises. Sets the record's status and ``done``."""
