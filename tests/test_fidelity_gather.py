@@ -200,3 +200,5 @@ def test_digit_collector_rules():
     assert c.feed("#") and c.finished and c.digits == "" and c.presses == 1 and not c.feed("5")
     c = DigitCollector(None, "")
     assert not c.feed("x ") and c.feed("9#*") and not c.finished and c.digits == "9#*"
+    c.feed("1" * 200)
+    assert c.finished and len(c.digits) == 128

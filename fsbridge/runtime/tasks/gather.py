@@ -23,14 +23,16 @@ from fsbridge.runtime.media import silence
 from fsbridge.runtime.tasks.base import STOP, Goto, Task
 from fsbridge.wire import JAMBONZ
 
+#: "unlimited" numDigits still ends here: a caller cannot grow the Digits parameter without bound
+MAX_DIGITS = 128
 #: loop="0" on a nested prompt: repeated until a digit, at most this many times (Twilio caps Say loops at 1000)
 MAX_PROMPT_LOOPS = 1000
 
 
 class DigitCollector:
-    """The digits one Gather collects. ``num_digits``: finish after that many (None = unlimited);
-    ``finish_on_key``: ``""`` or one key that finishes without being kept. ``presses`` counts every key
-    taken (finish key included); ``finished`` is set by numDigits or the finish key."""
+    """The digits one Gather collects. ``num_digits``: finish after that many (None = unlimited, which still
+    stops at :data:`MAX_DIGITS`); ``finish_on_key``: ``""`` or one key that finishes without being kept.
+    ``presses`` counts every key taken (finish key included); ``finished`` is set by numDigits or the key."""
 
     def __init__(self, num_digits: Optional[int], finish_on_key: str):
         self.num_digits = num_digits
@@ -53,7 +55,7 @@ class DigitCollector:
                 self.finished = True
             else:
                 self.digits += key.upper()
-                if self.num_digits is not None and len(self.digits) >= self.num_digits:
+                if len(self.digits) >= (self.num_digits or MAX_DIGITS):
                     self.finished = True
         return taken
 
