@@ -22,6 +22,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 from fsbridge.wire import twilio as tw
 from fsbridge.wire.jambonz import STATUS_EVENT_ALIASES, STATUS_EVENTS  # noqa: F401  (re-exported)
 
+from .listen import parse_listen
 from .errors import DOCUMENT_PARSE_FAILURE, SCHEMA_VALIDATION_WARNING, MarkupError
 from .model import JAMBONZ, Conference, Hangup, Hook, MarkupWarning, Pause, Play, Redirect, Response, Say, Verb
 from .twiml import PARTICIPANT_LABEL_MAX
@@ -217,6 +218,8 @@ def _conference(v: Dict[str, Any], warn, path: str) -> List[Verb]:
         v["status_callback"], v["status_callback_method"] = v["status_hook"].url, v["status_hook"].method
     if "record_options" in v:
         v["record"] = tw.RECORD_FROM_START
+    if "listen" in v:   # jambonz listen: a Listen, or dropped (warned) when its URL is unusable
+        v["listen"] = parse_listen(v["listen"], lambda m: warn(m, path + "@listen"))
     return [Conference(**v)]
 
 
