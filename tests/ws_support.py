@@ -17,14 +17,14 @@ class WsReceiver:
     """Messages of every connection in ``messages`` as ``(kind, data)`` (kind ``"text"`` | ``"bytes"``);
     ``requests``: the handshake Requests (headers, subprotocols); ``wait_for(pred, timeout)`` without sleeps."""
 
-    def __init__(self, mode: str = "read"):
+    def __init__(self, mode: str = "read", host: str = "127.0.0.1"):
         self.mode = mode
         self.messages: List[Tuple[str, object]] = []
         self.requests: List[Request] = []
         self.closed = gevent.event.Event()
         self.release = gevent.event.Event()
         self._changed = gevent.event.Event()
-        self.server = gevent.server.StreamServer(("127.0.0.1", 0), self._handle)
+        self.server = gevent.server.StreamServer((host, 0), self._handle)
         self.server.init_socket()
         if mode == "stall":   # a small receive window: a stalled reader blocks the sender soon
             import socket
@@ -33,8 +33,8 @@ class WsReceiver:
 
     @property
     def url(self) -> str:
-        """``ws://127.0.0.1:<port>/listen``."""
-        return "ws://127.0.0.1:%d/listen" % self.server.server_port
+        """``ws://<host>:<port>/listen``."""
+        return "ws://%s:%d/listen" % (self.server.server_host, self.server.server_port)
 
     def stop(self) -> None:
         """Release stalled handlers and stop serving."""
