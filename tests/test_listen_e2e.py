@@ -79,3 +79,22 @@ def test_a_refused_or_bad_listen_url_is_a_warning_and_the_call_goes_on(app_serve
     assert any("joins conference" in step for step in srv.bridge.registry.get(sid).steps)
     assert any("ws:// or wss://" in w for w in _warnings(srv, bad))
     assert any("joins conference" in step for step in srv.bridge.registry.get(bad).steps)
+
+
+def test_pass_dtmf_sends_digits_as_text_frames_and_max_length_ends_the_stream(app_server, tmp_path):
+    """passDtmf: each digit the caller presses is a ``{"event": "dtmf", "dtmf": d}`` text frame (listen.js);
+    maxLength 3: the stream closes 3 s (engine time) after it started, while the call stays in the room."""
+    receiver = WsReceiver()
+    srv = _bridge(tmp_path, app_server, {"url": receiver.url, "passDtmf": True, "maxLength": 3})
+    try:
+        sid = place(srv, "listener", "silence:", to=JNUM, Dtmf="5#@1", TimeLimit="8")
+        assert receiver.closed.wait(30)
+        assert srv.bridge.wait_call(sid, 30)
+    finally:
+        srv.stop()
+        receiver.stop()
+    texts = [json.loads(d) for k, d in receiver.messages if k == "text"]
+    assert texts[0]["mixType"] == "mono" and texts[0]["sampleRate"] == 8000   # listen.js defaults
+    assert texts[1:] == [{"event": "dtmf", "dtmf": "5"}, {"event": "dtmf", "dtmf": "#"}]
+    frames = sum(k == "bytes" for k, _ in receiver.messages)
+    assert 50 <= frames <= 3 * 50 + 2        # about 3 s of 20 ms frames, not the call's 8 s
