@@ -160,3 +160,52 @@ def test_frame_converter_keeps_a_tone_continuous_across_frames(rate_in, rate_out
     body = out[rate_out // 25:]   # past the one-frame delay
     assert energy_at(body, rate_out, 440) > 0.95
     assert np.abs(np.diff(body.astype(int))).max() < 8000 * 2 * np.pi * 440 / rate_out * 1.2   # no clicks
+
+
+def _private_ca(tmp_path):
+    """A self-signed certificate for 127.0.0.1 (its own CA): (certfile, keyfile)."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    certfile, keyfile = tmp_path / "c.pem", tmp_path / "k.pem"
+    certfile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    keyfile.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+    return str(certfile), str(keyfile)
+
+
+def test_wss_is_verified_and_basic_auth_is_sent(eng, tmp_path, monkeypatch):
+    import base64
+    import ssl
+
+    certfile, keyfile = _private_ca(tmp_path)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(certfile, keyfile)
+    secure = WsReceiver(ssl_context=ctx)
+    try:
+        _talker, listener = room_of_two(eng)
+        listener.start_fork(fork(secure.url, username="app", password="s3cret"))   # not trusted yet
+        untrusted = listener.fork
+        assert eng.run_until(lambda: untrusted.closed.is_set(), 60)
+        assert "CERTIFICATE_VERIFY_FAILED" in untrusted.error
+        monkeypatch.setattr(fork_mod, "TLS_CA_FILE", certfile)
+        listener.start_fork(fork(secure.url, username="app", password="s3cret"))
+        run_until_frames(eng, secure, 5)
+    finally:
+        secure.stop()
+    assert secure.url.startswith("wss://")
+    headers = dict(secure.requests[-1].extra_headers)
+    assert headers[b"authorization"] == b"Basic " + base64.b64encode(b"app:s3cret")

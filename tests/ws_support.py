@@ -17,14 +17,14 @@ class WsReceiver:
     """Messages of every connection in ``messages`` as ``(kind, data)`` (kind ``"text"`` | ``"bytes"``);
     ``requests``: the handshake Requests (headers, subprotocols); ``wait_for(pred, timeout)`` without sleeps."""
 
-    def __init__(self, mode: str = "read", host: str = "127.0.0.1"):
+    def __init__(self, mode: str = "read", host: str = "127.0.0.1", ssl_context=None):
         self.mode = mode
         self.messages: List[Tuple[str, object]] = []
         self.requests: List[Request] = []
         self.closed = gevent.event.Event()
         self.release = gevent.event.Event()
         self._changed = gevent.event.Event()
-        self.server = gevent.server.StreamServer((host, 0), self._handle)
+        self.server = gevent.server.StreamServer((host, 0), self._handle, ssl_context=ssl_context)
         self.server.init_socket()
         if mode == "stall":   # a small receive window: a stalled reader blocks the sender soon
             import socket
@@ -33,8 +33,9 @@ class WsReceiver:
 
     @property
     def url(self) -> str:
-        """``ws://<host>:<port>/listen``."""
-        return "ws://%s:%d/listen" % (self.server.server_host, self.server.server_port)
+        """``ws://<host>:<port>/listen`` (``wss://`` with an ssl_context)."""
+        scheme = "wss" if self.server.ssl_enabled else "ws"
+        return "%s://%s:%d/listen" % (scheme, self.server.server_host, self.server.server_port)
 
     def stop(self) -> None:
         """Release stalled handlers and stop serving."""

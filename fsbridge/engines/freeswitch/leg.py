@@ -209,7 +209,7 @@ class FreeSwitchCallLeg:
         if self._forking and not self.hung_up:
             try:
                 audio_fork.send_text(self.session.api, self.unique_id, text)
-            except EngineError as exc:
+            except Exception as exc:   # noqa: BLE001 - the socket may be gone: never raise from here
                 log.info("listen send_text on %s: %s", self.unique_id, exc)
 
     def stop_fork(self) -> None:
@@ -219,7 +219,7 @@ class FreeSwitchCallLeg:
             if not self.hung_up:
                 try:
                     audio_fork.stop(self.session.api, self.unique_id)
-                except EngineError as exc:
+                except Exception as exc:   # noqa: BLE001 - the socket may be gone: never raise from here
                     log.info("listen stop on %s: %s", self.unique_id, exc)
 
     # -- internals --------------------------------------------------------------------------------

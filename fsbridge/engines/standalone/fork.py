@@ -44,6 +44,8 @@ QUEUE_FRAMES = 250
 LOG_EVERY = 500
 #: the kernel send buffer of a stream's socket (bytes): keeps what a stalled receiver holds back small
 SEND_BUFFER = 64 * 1024
+#: CA bundle (PEM path) that ``wss`` certificates are verified against besides the system's (None = the system's)
+TLS_CA_FILE: Optional[str] = None
 #: mod_audio_fork's websocket subprotocol (MOD_AUDIO_FORK_SUBPROTOCOL_NAME default)
 SUBPROTOCOL = "audio.drachtio.org"
 _STOP = object()
@@ -201,7 +203,10 @@ class WebSocketFork:
             raise last or OSError(f"no address for {host}")
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
         if secure:
-            sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
+            ctx = ssl.create_default_context()
+            if TLS_CA_FILE:
+                ctx.load_verify_locations(TLS_CA_FILE)
+            sock = ctx.wrap_socket(sock, server_hostname=host)
         header = [f"Sec-WebSocket-Protocol: {SUBPROTOCOL}"]
         if self.fork.username is not None:
             token = base64.b64encode(f"{self.fork.username}:{self.fork.password or ''}".encode()).decode()
