@@ -44,8 +44,6 @@ def run(members: int, streams: int, seconds: float, mix: str, rate: int, engine_
     eng.run_for(0.2)
     t0 = time.process_time()
     eng.run_for(seconds)
-    for leg in legs[:streams]:
-        leg.fork.queue.join() if False else None
     cpu = time.process_time() - t0
     sent = sum(leg.fork.sent for leg in legs[:streams])
     dropped = sum(leg.fork.dropped for leg in legs[:streams])

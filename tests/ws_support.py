@@ -24,7 +24,8 @@ class WsReceiver:
         self.closed = gevent.event.Event()
         self.release = gevent.event.Event()
         self._changed = gevent.event.Event()
-        self.server = gevent.server.StreamServer((host, 0), self._handle, ssl_context=ssl_context)
+        self.server = gevent.server.StreamServer((host, 0), self._handle,
+                                                 **({"ssl_context": ssl_context} if ssl_context else {}))
         self.server.init_socket()
         if mode == "stall":   # a small receive window: a stalled reader blocks the sender soon
             import socket
