@@ -1,9 +1,9 @@
 """jambonz listen on the standalone engine: what streaming costs, per stream, in CPU time.
 
 One room of ``--members`` callers (1 kHz tones), ``--streams`` of them streaming (``--mix``, ``--rate``) to one
-local websocket receiver (wsproto over gevent, reading everything). Runs ``--seconds`` of engine time on a
+local receiver that reads and discards the bytes after the handshake (so the figure is the sender's side). Runs ``--seconds`` of engine time on a
 simulated clock as fast as possible, twice (without and with the streams), and prints the CPU time of the
-process (``time.process_time``: the engine, the senders, and the receiver, all in this one process) per
+process (``time.process_time``: the engine, the senders, and the discarding receiver, all in this one process) per
 engine second, and what one stream adds per 20 ms frame. Also prints frames sent/dropped. Not a test.
 
     python3 bench/listen.py --members 20 --streams 10 --seconds 20 --mix mixed --rate 8000
@@ -38,7 +38,7 @@ def run(members: int, streams: int, seconds: float, mix: str, rate: int, engine_
         gevent.spawn(leg.join, JoinMember(room="CF1", unique_id=leg.unique_id, call_sid=leg.unique_id,
                                           enter_beep=False, exit_beep=False))
     gevent.sleep(0)
-    receiver = WsReceiver()
+    receiver = WsReceiver("drain")
     for leg in legs[:streams]:
         leg.start_fork(AudioFork(receiver.url, mix, rate, "{}"))
     eng.run_for(0.2)
@@ -68,7 +68,7 @@ def main() -> None:
           f"streams {a.mix} L16 at {a.rate} Hz to one local receiver; CPU time (process_time)")
     print(f"without streams: {base / a.seconds * 1000:.1f} ms CPU per engine second")
     print(f"with {a.streams} streams: {cpu / a.seconds * 1000:.1f} ms CPU per engine second; "
-          f"{(cpu - base) / frames * 1e6:.0f} µs per stream per 20 ms frame (sender + receiver); "
+          f"{(cpu - base) / frames * 1e6:.0f} µs per stream per 20 ms frame (resampling + websocket framing + send); "
           f"sent {sent}/{frames:.0f} frames during the run, dropped {dropped}")
 
 

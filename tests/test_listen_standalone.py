@@ -209,3 +209,20 @@ def test_wss_is_verified_and_basic_auth_is_sent(eng, tmp_path, monkeypatch):
     assert secure.url.startswith("wss://")
     headers = dict(secure.requests[-1].extra_headers)
     assert headers[b"authorization"] == b"Basic " + base64.b64encode(b"app:s3cret")
+
+
+@pytest.mark.parametrize("rate_in,rate_out", [(16000, 8000), (8000, 48000), (16000, 24000), (48000, 8000),
+                                              (8000, 64000)])
+def test_frame_by_frame_resampling_equals_resampling_the_whole_signal(rate_in, rate_out):
+    """Frame by frame, with one frame of delay, the converter gives exactly scipy's resample_poly of the whole
+    signal (the context it keeps covers the filter): no seams at 20 ms boundaries."""
+    from scipy.signal import resample_poly
+    n, m = rate_in // 50, rate_out // 50
+    x = (np.random.RandomState(7).randn(n * 30) * 3000).astype(np.int16)
+    conv = FrameConverter("mono", rate_in, rate_out)
+    out = np.frombuffer(b"".join(conv.convert(x[i * n:(i + 1) * n], x[:n]) for i in range(30)), "<i2")
+    g = np.gcd(rate_in, rate_out)
+    delayed = np.concatenate([np.zeros(n), x.astype(float)])          # one frame of delay (silence first)
+    ref = np.clip(np.rint(resample_poly(delayed, rate_out // g, rate_in // g)), -32768, 32767)
+    assert len(out) == 30 * m and np.abs(out).max() > 1000
+    assert np.array_equal(out, ref[:len(out)])

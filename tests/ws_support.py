@@ -1,6 +1,7 @@
 """A real websocket server for the listen tests: gevent's StreamServer on 127.0.0.1 port 0, the protocol from
 wsproto (a maintained sans-IO library). ``WsReceiver(mode)``: ``"read"`` keeps every message, ``"stall"``
-accepts the handshake and then never reads again (a stuck receiver), ``"mute"`` never answers the handshake."""
+accepts the handshake and then never reads again (a stuck receiver), ``"mute"`` never answers the handshake,
+``"drain"`` reads and discards everything after the handshake (bench/listen.py: the sender's cost alone)."""
 from __future__ import annotations
 
 from typing import List, Optional, Tuple
@@ -96,6 +97,10 @@ class WsReceiver:
                         sock.sendall(out)
                 if self.mode == "stall" and self.requests:
                     self.release.wait()
+                    return
+                if self.mode == "drain" and self.requests:
+                    while sock.recv(262144):
+                        pass
                     return
         except OSError:
             pass

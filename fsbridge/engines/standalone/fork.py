@@ -31,7 +31,7 @@ import gevent.event
 import gevent.queue
 import numpy as np
 import websocket
-from scipy.signal import resample_poly
+from scipy.signal import firwin, resample_poly
 
 from fsbridge.engines.base import AudioFork
 from fsbridge.wire import jambonz as jb
@@ -55,14 +55,20 @@ class FrameConverter:
     """Engine frames → the bytes of one L16 binary frame at ``rate_out`` Hz.
 
     ``convert(own, heard)``: ``own`` = what the caller said, ``heard`` = what it heard, int16 ``(F,)`` at
-    ``rate_in``. A rate change is a polyphase resampling (scipy ``resample_poly``) over three frames with one
-    frame of delay, so frame edges join without clicks (the first frame out is silence)."""
+    ``rate_in``. A rate change is a polyphase resampling (scipy ``resample_poly`` with its default Kaiser
+    filter, designed once) of the previous frame with enough samples of context on both sides for the filter,
+    so frame edges join without clicks; that costs one frame of delay (the first frame out is silence)."""
 
     def __init__(self, mix_type: str, rate_in: int, rate_out: int):
         self.mix_type = mix_type
         g = gcd(rate_in, rate_out)
         self.up, self.down = rate_out // g, rate_in // g
-        self._hist: Optional[np.ndarray] = None
+        wide = max(self.up, self.down)
+        self._filter = (firwin(2 * 10 * wide + 1, 1.0 / wide, window=("kaiser", 5.0))   # resample_poly's own
+                        if wide > 1 else None)
+        ctx = 10 * wide // self.up + 2                    # input samples the filter reaches past an edge
+        self._ctx = -(-ctx // self.down) * self.down       # a multiple of down: output samples stay aligned
+        self._buf: Optional[np.ndarray] = None           # [context before the previous frame | previous frame]
 
     def convert(self, own: np.ndarray, heard: np.ndarray) -> bytes:
         """One 20 ms frame → little-endian int16 bytes (``stereo``: interleaved L/R)."""
@@ -73,14 +79,14 @@ class FrameConverter:
         else:
             x = own.astype(np.float64)[None, :]
         if self.up != self.down:
-            n = x.shape[1]
-            if self._hist is None:
-                self._hist = np.zeros((x.shape[0], 2 * n))
-            window = np.concatenate([self._hist, x], axis=1)
-            self._hist = window[:, n:]
-            y = resample_poly(window, self.up, self.down, axis=1)
-            m = n * self.up // self.down
-            x = y[:, m:2 * m]
+            n, c = x.shape[1], min(self._ctx, x.shape[1])
+            if self._buf is None:
+                self._buf = np.zeros((x.shape[0], c + n))
+            window = np.concatenate([self._buf, x[:, :c]], axis=1)
+            self._buf = np.concatenate([self._buf[:, -c:], x], axis=1)   # [end of this frame's context | it]
+            y = resample_poly(window, self.up, self.down, axis=1, window=self._filter)
+            a = c * self.up // self.down
+            x = y[:, a:a + n * self.up // self.down]
         out = np.clip(np.rint(x), -32768, 32767).astype("<i2")
         return out.T.tobytes()
 
