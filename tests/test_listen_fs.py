@@ -34,7 +34,7 @@ def _stack(tmp_path, module_loaded: bool):
     def voice():
         return Response(json.dumps([{"verb": "conference", "name": "ears", "listen": {
             "url": "wss://listener.example.com/audio?x=1", "mixType": "stereo", "sampleRate": 16000,
-            "metadata": METADATA, "wsAuth": {"username": "u", "password": "p w'd"}}}]),
+            "metadata": METADATA, "wsAuth": {"username": "u", "password": "p w'd"}, "passDtmf": True}}]),
             mimetype="application/json")
     http = HttpApp(app).start()
     engine = FreeSwitchEngine("127.0.0.1", fake.port, "ClueCon", outbound_port=0, command_timeout=3,
@@ -71,6 +71,9 @@ def test_with_mod_audio_fork_the_stream_is_started_and_stopped(tmp_path):
         assert meta["sampleRate"] == 16000 and meta["mixType"] == "stereo" and meta["to"] == NUMBER
         assert meta["note"] == METADATA["note"] and meta["callSid"].startswith("CA")
         assert fake.wait_for(lambda: fake.find(UID) is not None, 15)
+        call.dtmf("7")                                      # passDtmf: a text frame through the module
+        dtmf = call.wait_command("api uuid_audio_fork %s send_text " % UID, timeout=15)
+        assert json.loads(_unquote(dtmf.split(" ", 4)[4])) == {"event": "dtmf", "dtmf": "7"}
         m = fake.find(UID)
         fake.api("conference %s kick %d" % (m.room, m.id))   # the member leaves, the call is still up
         call.wait_command("api uuid_audio_fork %s stop" % UID, timeout=15)

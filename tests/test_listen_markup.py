@@ -79,3 +79,13 @@ def test_the_start_command_is_one_line_with_the_metadata_last():
     assert cmds[2].startswith("uuid_audio_fork uuid-1 start ws://a.example.com/x mixed 16000 '")
     assert all("\n" not in c for c in cmds)
     assert json.loads(_freeswitch_unquote(cmds[2].split(" ", 6)[6])) == {"a": "it's \\ here\n"}
+
+
+def test_every_listen_property_of_the_specification_is_handled_ignored_or_warned(shared_dir):
+    """jambonz verb specification 0.1.13 ``listen``: each property has a decision (no silent gaps)."""
+    from fsbridge.markup.listen import _FIELDS
+    from fsbridge.wire import jambonz as jb
+    spec = json.loads((shared_dir / "specs" / "jambonz_verb_specifications_0.1.13.json").read_text())
+    decided = {jb.LISTEN_URL, jb.LISTEN_BIDIRECTIONAL, *_FIELDS, *jb.LISTEN_IGNORED, *jb.LISTEN_UNSUPPORTED}
+    assert set(spec["listen"]["properties"]) == decided
+    assert spec["conference"]["properties"]["listen"] == "#listen"
