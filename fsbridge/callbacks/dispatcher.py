@@ -22,7 +22,7 @@ import base64
 import logging
 import time
 from collections import deque
-from typing import Callable, Dict, List, Mapping, Optional, Union
+from typing import Callable, Dict, Mapping, Optional, Union
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import gevent
@@ -37,6 +37,7 @@ from fsbridge.wire.jambonz import STOP_TALKING
 from . import outbox, overrides, signing
 from .http import Transport, TransportError
 from .overrides import CLASS_4XX, CLASS_5XX, CLASS_FATAL, DeliveryPolicy
+from .groupcommit import GroupWriter
 from .render import render
 from .request import RenderSettings
 from .subscriptions import StatusSequence
@@ -64,6 +65,10 @@ class Dispatcher:
     state change (logs, metrics, tests); runs in the worker greenlet and must not block.
     ``sequence``: the statusCallback SequenceNumber counter (:class:`.subscriptions.StatusSequence`; default a
     fresh one — every conference counts from 1; pass one with a ``lookup`` to continue after a restart).
+    ``group_commit_s``: batching window of outbox writes (seconds; :mod:`.groupcommit`; 0 = one commit per
+    write). ``node``: this dispatcher's node name — set it to share one PostgreSQL outbox with dispatchers on
+    other nodes (:mod:`.leases`: per-conference leases of ``lease_s`` seconds, ``SKIP LOCKED`` claims,
+    LISTEN/NOTIFY wake-ups); None = the only dispatcher of its database (SQLite's model).
     """
 
     def __init__(
@@ -86,6 +91,9 @@ class Dispatcher:
         jambonz_stop_talking: str = STOP_TALKING,
         on_update: Optional[Callable[[int, str, int, Optional[str]], None]] = None,
         sequence: Optional[StatusSequence] = None,
+        group_commit_s: float = 0.002,
+        node: Optional[str] = None,
+        lease_s: float = 10.0,
     ):
         self.engine = db_engine
         outbox.outbox.create(db_engine, checkfirst=True)
@@ -105,15 +113,18 @@ class Dispatcher:
         self.on_update = on_update
         #: statusCallback SequenceNumbers per conference (counted here, once, for what is actually sent)
         self.sequence = sequence if sequence is not None else StatusSequence()
-        self._writer = None  # one connection for all outbox writes (no pool round trip per event)
+        self.group_commit_s = group_commit_s
+        self._writer: Optional[GroupWriter] = None  # one connection, group commits (no round trip per event)
         self._queues: Dict[str, deque] = {}
         self._workers: Dict[str, gevent.Greenlet] = {}
+        self._live: Dict[int, object] = {}   # row id → CallbackRequest, while this process handles it
         self._idle = gevent.event.Event()
         self._idle.set()
-        self._marks: List[dict] = []
-        self._marks_ready = gevent.event.Event()
-        self._flusher: Optional[gevent.Greenlet] = None
         self._running = False
+        self.leases = None
+        if node is not None:
+            from .leases import Leases
+            self.leases = Leases(self, node, lease_s)
 
     # ------------------------------------------------------------------ public API
     def enqueue(self, event: DomainEvent) -> Optional[int]:
@@ -133,13 +144,16 @@ class Dispatcher:
         now = self.clock()
         if problem:
             row_id = self._conn().insert(req, now, state=outbox.FAILED, last_error=problem)
+            self._live[row_id] = req
             log.error("callback %s (%s) will never be sent: %s", outbox.log_label(req), req.dialect, problem)
             self._notify(row_id, outbox.FAILED, 0, problem)
             return row_id
-        row_id = self._conn().insert(req, now)
+        row_id = self._conn().insert(req, now)   # committed within group_commit_s; then _committed pushes it
+        self._live[row_id] = req
         if self._running:
-            self._push(outbox.OutboxRow(id=row_id, queue_key=req.conference_sid, request=req, attempts=0,
-                                        created_at=now, state=outbox.PENDING))
+            self._idle.clear()
+        else:   # not delivering: nothing to batch for, commit now (readers see the row at once)
+            self._flush()
         return row_id
 
     def start(self) -> "Dispatcher":
@@ -147,7 +161,10 @@ class Dispatcher:
         if self._running:
             return self
         self._running = True
-        self._flusher = gevent.spawn(self._flush_loop)
+        self._flush()
+        if self.leases is not None:
+            self.leases.start()
+            return self
         with self.engine.connect() as conn:
             rows = outbox.load_open(conn)
         for row in rows:
@@ -160,13 +177,11 @@ class Dispatcher:
         """Stop all workers (in-flight attempts are abandoned; their rows stay open for the next start) and
         commit the outcomes already known."""
         self._running = False
+        if self.leases is not None:
+            self.leases.stop()
         gevent.killall(list(self._workers.values()), timeout=timeout)
         self._workers.clear()
         self._queues.clear()
-        if self._flusher is not None:
-            self._flusher.kill(timeout=timeout)
-            self._flusher = None
-        self._flush_marks()
         if self._writer is not None:
             self._writer.close()
             self._writer = None
@@ -179,7 +194,7 @@ class Dispatcher:
     def status(self, outbox_id: Optional[int] = None, *, conference_sid: Optional[str] = None):
         """Delivery status: ``status(id)`` → :class:`~fsbridge.callbacks.outbox.DeliveryStatus` or None;
         ``status(conference_sid="CF…")`` → list of them in queue order."""
-        self._flush_marks()
+        self._flush()
         with self.engine.connect() as conn:
             if conference_sid is not None:
                 return outbox.conference_status(conn, conference_sid)
@@ -188,45 +203,49 @@ class Dispatcher:
     def describe(self, outbox_id: int) -> Optional[str]:
         """How the log names outbox row ``outbox_id``: event, the app's SequenceNumber, ConferenceSid and
         room name (:func:`.outbox.log_label`); None when unknown. Reads the row, so it works after a restart."""
+        req = self._live.get(outbox_id)
+        if req is not None:
+            return outbox.log_label(req)
+        self._flush()
         with self.engine.connect() as conn:
             return outbox.describe(conn, outbox_id)
 
     def purge(self, max_age_s: float = 7 * 86400.0) -> int:
         """Delete delivered/failed outbox rows older than ``max_age_s`` seconds; return the count. Rows still
         pending or retrying are kept whatever their age."""
-        self._flush_marks()
+        self._flush()
         with self.engine.begin() as conn:
             return outbox.purge(conn, self.clock() - max_age_s)
 
     # ------------------------------------------------------------------ outbox writes
-    def _conn(self) -> outbox.Writer:
+    def _conn(self) -> GroupWriter:
         if self._writer is None:
-            self._writer = outbox.Writer(self.engine)
+            self._writer = GroupWriter(
+                self.engine, self.group_commit_s, after_commit=self._committed,
+                before_commit=self.leases.before_commit if self.leases is not None else None)
         return self._writer
 
     def _write_mark(self, row_id: int, state: str, attempts: int, error: Optional[str] = None,
-                    next_at: Optional[float] = None, done_at: Optional[float] = None, batch: bool = False):
-        mark = dict(row_id=row_id, new_state=state, new_attempts=attempts, new_error=error, next_at=next_at,
-                    done_at=done_at)
-        if batch and self._flusher is not None:
-            self._marks.append(mark)
-            self._marks_ready.set()
-            return
-        self._conn().mark_many([mark])
+                    next_at: Optional[float] = None, done_at: Optional[float] = None):
+        self._conn().mark(dict(row_id=row_id, new_state=state, new_attempts=attempts, new_error=error,
+                               next_at=next_at, done_at=done_at))
 
-    def _flush_marks(self) -> None:
-        marks, self._marks = self._marks, []
-        if marks:
-            self._conn().mark_many(marks)
+    def _flush(self) -> None:
+        if self._writer is not None:
+            self._writer.flush()
 
-    def _flush_loop(self) -> None:
-        while True:
-            self._marks_ready.wait()
-            self._marks_ready.clear()
-            try:
-                self._flush_marks()
-            except Exception:
-                log.exception("callbacks: could not record delivery outcomes")
+    def _committed(self, rows) -> None:
+        """The group writer made ``rows`` durable: queue the pending ones (cluster: those whose conference
+        lease this node holds; the holder of any other is woken by NOTIFY)."""
+        if self._running:
+            for row in rows:
+                if row.state == outbox.PENDING and (self.leases is None or self.leases.holds(row.queue_key)):
+                    self._push(row)
+        self._maybe_idle()
+
+    def _maybe_idle(self) -> None:
+        if not self._workers and (self._writer is None or not self._writer.pending):
+            self._idle.set()
 
     # ------------------------------------------------------------------ queues
     def _push(self, row: outbox.OutboxRow) -> None:
@@ -250,8 +269,7 @@ class Dispatcher:
                 del self._workers[key]
                 if not q:
                     self._queues.pop(key, None)
-            if not self._workers:
-                self._idle.set()
+            self._maybe_idle()
 
     # ------------------------------------------------------------------ delivery
     def _deliver(self, row: outbox.OutboxRow) -> None:
@@ -270,7 +288,7 @@ class Dispatcher:
             attempts += 1
             now = self.clock()
             if failure is None:
-                self._write_mark(row.id, outbox.DELIVERED, attempts, done_at=now, batch=True)
+                self._write_mark(row.id, outbox.DELIVERED, attempts, done_at=now)
                 self._notify(row.id, outbox.DELIVERED, attempts, None)
                 return
             retry = retry.increment(method=req.method, url=url)
@@ -297,6 +315,8 @@ class Dispatcher:
                 self.on_update(row_id, state, attempts, error)
             except Exception:
                 log.exception("callbacks: on_update hook failed")
+        if state != outbox.RETRYING:
+            self._live.pop(row_id, None)
 
     def _headers(self, req, url: str) -> Dict[str, str]:
         headers = {"User-Agent": USER_AGENT}
