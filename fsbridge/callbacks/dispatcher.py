@@ -249,6 +249,8 @@ class Dispatcher:
 
     # ------------------------------------------------------------------ queues
     def _push(self, row: outbox.OutboxRow) -> None:
+        if self.leases is not None:
+            self.leases.pushed(row)
         q = self._queues.get(row.queue_key)
         if q is None:
             q = self._queues[row.queue_key] = deque()
@@ -260,8 +262,14 @@ class Dispatcher:
     def _run_queue(self, key: str, q: deque) -> None:
         try:
             while q:
+                if self.leases is not None and not self.leases.holds(key):
+                    raise _LeaseLost(key)
                 self._deliver(q[0])
                 q.popleft()
+        except _LeaseLost:   # the rows stay open; whoever holds the lease next sends them
+            log.warning("callbacks: queue %s paused here: its lease is not (or no longer) held", key)
+            q.clear()
+            self.leases.lost(key)
         except Exception:  # a bug, not a delivery failure: keep the row open for the next start
             log.exception("callbacks: queue %s stopped", key)
         finally:
@@ -308,6 +316,8 @@ class Dispatcher:
                         retries, delay)
             self._notify(row.id, outbox.RETRYING, attempts, error)
             self.sleep(delay)
+            if self.leases is not None and not self.leases.holds(row.queue_key):
+                raise _LeaseLost(row.queue_key)
 
     def _notify(self, row_id: int, state: str, attempts: int, error: Optional[str]) -> None:
         if self.on_update is not None:
@@ -353,6 +363,10 @@ class Dispatcher:
         if 400 <= status < 500:
             return CLASS_4XX, f"HTTP {status}"
         return CLASS_FATAL, f"HTTP {status} (redirects are not followed)"
+
+
+class _LeaseLost(Exception):
+    """This node may no longer send the queue's callbacks (cluster mode, :mod:`.leases`)."""
 
 
 def _for_account(secret, account_sid: str):
