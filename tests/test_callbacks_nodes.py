@@ -144,3 +144,27 @@ def test_leases_need_postgresql(tmp_path):
     d = Dispatcher(make_engine(f"sqlite:///{tmp_path / 'o.sqlite'}"))
     with pytest.raises(ValueError):
         Leases(d, "node-a")
+
+
+def test_a_survivor_writing_to_a_taken_over_conference_keeps_its_rows_after_the_dead_nodes(pg):
+    """The survivor's ids were fetched ahead (a block) before the dead node wrote: its new row for the
+    conference it takes over gets a fresh, higher id, so the outbox order stays the order of writing."""
+    from sqlalchemy import text
+    receiver = Receiver().start()
+    sent_a, sent_b = Delivered(), Delivered()
+    a, b = node(pg[0], "node-a", sent_a), node(pg[1], "node-b", sent_b)
+    try:
+        early = b.enqueue(evt("CFz", 1, receiver.url()))          # b's id block is taken now
+        dead = [a.enqueue(evt("CFx", seq, receiver.url())) for seq in (1, 2)]
+        a.stop()                                                    # a dies before sending anything
+        with pg[0].begin() as conn:                                 # ... and its lease has run out
+            conn.execute(text("UPDATE callback_lease SET lease_until = 0 WHERE node = 'node-a'"))
+        late = b.enqueue(evt("CFx", 3, receiver.url()))
+        assert early < dead[0] < dead[1] < late                    # renumbered above the dead node's rows
+        b.start()
+        assert receiver.wait_for(4, 10) and b.wait_idle(5)
+        assert [s for s, _ in by_conference(receiver)["CFx"]] == [1, 2, 3]
+        assert {late, *dead} <= set(sent_b) and b.describe(late).startswith("participant-join SequenceNumber 3")
+    finally:
+        b.stop()
+        receiver.stop()

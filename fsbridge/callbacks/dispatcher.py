@@ -65,8 +65,8 @@ class Dispatcher:
     state change (logs, metrics, tests); runs in the worker greenlet and must not block.
     ``sequence``: the statusCallback SequenceNumber counter (:class:`.subscriptions.StatusSequence`; default a
     fresh one — every conference counts from 1; pass one with a ``lookup`` to continue after a restart).
-    ``group_commit_s``: batching window of outbox writes (seconds; :mod:`.groupcommit`; 0 = one commit per
-    write). ``node``: this dispatcher's node name — set it to share one PostgreSQL outbox with dispatchers on
+    ``group_commit_s``: batching window of outbox writes (seconds, default 1 ms; :mod:`.groupcommit`; 0 = the
+    next turn of the event loop; None = one commit per write). ``node``: this dispatcher's node name — set it to share one PostgreSQL outbox with dispatchers on
     other nodes (:mod:`.leases`: per-conference leases of ``lease_s`` seconds, ``SKIP LOCKED`` claims,
     LISTEN/NOTIFY wake-ups); None = the only dispatcher of its database (SQLite's model).
     """
@@ -91,7 +91,7 @@ class Dispatcher:
         jambonz_stop_talking: str = STOP_TALKING,
         on_update: Optional[Callable[[int, str, int, Optional[str]], None]] = None,
         sequence: Optional[StatusSequence] = None,
-        group_commit_s: float = 0.002,
+        group_commit_s: Optional[float] = 0.001,
         node: Optional[str] = None,
         lease_s: float = 10.0,
     ):
@@ -118,6 +118,7 @@ class Dispatcher:
         self._queues: Dict[str, deque] = {}
         self._workers: Dict[str, gevent.Greenlet] = {}
         self._live: Dict[int, object] = {}   # row id → CallbackRequest, while this process handles it
+        self._aliases: Dict[int, int] = {}   # id returned by enqueue → id after a renumbering (leases)
         self._idle = gevent.event.Event()
         self._idle.set()
         self._running = False
@@ -154,6 +155,7 @@ class Dispatcher:
             self._idle.clear()
         else:   # not delivering: nothing to batch for, commit now (readers see the row at once)
             self._flush()
+            row_id = self._aliases.get(row_id, row_id)
         return row_id
 
     def start(self) -> "Dispatcher":
@@ -198,11 +200,12 @@ class Dispatcher:
         with self.engine.connect() as conn:
             if conference_sid is not None:
                 return outbox.conference_status(conn, conference_sid)
-            return outbox.status(conn, outbox_id)
+            return outbox.status(conn, self._aliases.get(outbox_id, outbox_id))
 
     def describe(self, outbox_id: int) -> Optional[str]:
         """How the log names outbox row ``outbox_id``: event, the app's SequenceNumber, ConferenceSid and
         room name (:func:`.outbox.log_label`); None when unknown. Reads the row, so it works after a restart."""
+        outbox_id = self._aliases.get(outbox_id, outbox_id)
         req = self._live.get(outbox_id)
         if req is not None:
             return outbox.log_label(req)
@@ -221,7 +224,7 @@ class Dispatcher:
     def _conn(self) -> GroupWriter:
         if self._writer is None:
             self._writer = GroupWriter(
-                self.engine, self.group_commit_s, after_commit=self._committed,
+                self.engine, self.group_commit_s, after_commit=self._committed, on_renumber=self._renumbered,
                 before_commit=self.leases.before_commit if self.leases is not None else None)
         return self._writer
 
@@ -229,6 +232,15 @@ class Dispatcher:
                     next_at: Optional[float] = None, done_at: Optional[float] = None):
         self._conn().mark(dict(row_id=row_id, new_state=state, new_attempts=attempts, new_error=error,
                                next_at=next_at, done_at=done_at))
+
+    def _renumbered(self, old: int, new: int) -> None:
+        req = self._live.pop(old, None)
+        if req is not None:
+            self._live[new] = req
+        if len(self._aliases) > 10000:
+            self._aliases.clear()
+        self._aliases[old] = new
+        log.info("callbacks: outbox row %d is row %d (renumbered after a conference was taken over)", old, new)
 
     def _flush(self) -> None:
         if self._writer is not None:
@@ -249,8 +261,6 @@ class Dispatcher:
 
     # ------------------------------------------------------------------ queues
     def _push(self, row: outbox.OutboxRow) -> None:
-        if self.leases is not None:
-            self.leases.pushed(row)
         q = self._queues.get(row.queue_key)
         if q is None:
             q = self._queues[row.queue_key] = deque()
@@ -269,7 +279,6 @@ class Dispatcher:
         except _LeaseLost:   # the rows stay open; whoever holds the lease next sends them
             log.warning("callbacks: queue %s paused here: its lease is not (or no longer) held", key)
             q.clear()
-            self.leases.lost(key)
         except Exception:  # a bug, not a delivery failure: keep the row open for the next start
             log.exception("callbacks: queue %s stopped", key)
         finally:

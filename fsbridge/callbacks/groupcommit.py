@@ -3,15 +3,17 @@
 Committing every callback on its own costs a transaction per event (≈ 20 % of the CPU of a callback, issue
 16). :class:`GroupWriter` instead gives each new row its id at once (so ``Dispatcher.enqueue`` still returns
 it), keeps the row in memory, and commits every buffered row and delivery outcome together once the batching
-window (``window_s``, default 2 ms) has passed since the first of them — or at once when ``max_batch`` items
+window (``window_s``, the dispatcher's default 1 ms) has passed since the first of them — or at once when ``max_batch`` items
 are waiting, or when :meth:`flush` is called. Only after the commit are the rows handed on (``after_commit``):
 a callback is never attempted before its row is durable. A crash loses at most the last window's rows (they
 were never attempted); the store's own record of the event is separate.
 
-Ids: on PostgreSQL ``nextval`` of the table's sequence (one round trip, no commit; ids stay increasing across
-nodes, so a conference's rows keep their order whichever node wrote them); on SQLite a counter started from
-``max(id)`` — one writing process per SQLite file (fsbridge's model; a conflicting id found at commit is
-renumbered and logged). Nothing holds a transaction open across a greenlet switch (a SQLite write lock held
+Ids: on PostgreSQL blocks of ``id_block`` values of the table's sequence (one round trip per block, not per
+event); a node that takes a conference over from another (cluster leases) starts a fresh block, and rows of a
+batch that would sort before the other node's still-open rows of the same conference are given fresh ids
+(``before_commit`` asks for it), so per-conference id order stays the order of writing. On SQLite a counter
+started from ``max(id)`` — one writing process per SQLite file (fsbridge's model; a conflicting id found at
+commit is renumbered and logged). Nothing holds a transaction open across a greenlet switch (a SQLite write lock held
 over a switch would stall the store's writes in the same process).
 """
 from __future__ import annotations
@@ -32,6 +34,11 @@ from .request import CallbackRequest
 
 log = logging.getLogger("fsbridge.callbacks")
 
+_PG_MARKS = ("UPDATE callback_outbox AS o SET state = v.state, attempts = v.attempts, last_error = v.err, "
+             "next_attempt_at = v.next_at, delivered_at = v.done_at "
+             "FROM (VALUES %s) AS v(id, state, attempts, err, next_at, done_at) WHERE o.id = v.id")
+_PG_MARK_ROW = "(%s::integer, %s::varchar, %s::integer, %s::text, %s::float8, %s::float8)"
+
 
 class GroupWriter:
     """Buffered outbox writer (one SQLAlchemy connection). Use from one process's greenlets.
@@ -40,18 +47,25 @@ class GroupWriter:
     waits for company before the commit (0: at the next turn of the gevent loop, after every greenlet already
     ready ran; None: commit inside each call, the old behaviour). ``max_batch``: items
     that force a commit at once. ``before_commit(conn, rows)``: extra statements inside the same transaction
-    (cluster leases, NOTIFY); ``rows`` are the :class:`~.outbox.OutboxRow` being inserted. ``sleep``: the
-    greenlet sleep (tests may pass a fake one).
+    before the rows are inserted (cluster leases, NOTIFY); ``rows`` are the :class:`~.outbox.OutboxRow` to
+    insert; it returns the rows that need fresh (higher) ids, or None. ``on_renumber(old_id, new_id)``: told
+    about each such change. ``id_block``: ids fetched ahead from the PostgreSQL sequence.
+    ``after_commit(rows)``: called after each successful commit with the rows it made durable. ``sleep``: the
+    greenlet sleep of the batching window.
     """
 
     def __init__(self, engine, window_s: Optional[float] = 0.002, max_batch: int = 500, checkpoint_every: int = 200,
                  before_commit: Optional[Callable] = None, after_commit: Optional[Callable] = None,
+                 on_renumber: Optional[Callable[[int, int], None]] = None, id_block: int = 64,
                  sleep: Callable[[float], None] = gevent.sleep):
         self.engine = engine
         self.window_s = window_s
         self.max_batch = max_batch
         self.before_commit = before_commit
         self.after_commit = after_commit
+        self.on_renumber = on_renumber
+        self.id_block = id_block
+        self._block: List[int] = []         # PostgreSQL: ids fetched ahead, highest first
         self.sleep = sleep
         self.postgres = engine.dialect.name == "postgresql"
         self.conn = engine.connect()
@@ -75,7 +89,11 @@ class GroupWriter:
 
     def _allocate(self) -> int:
         if self.postgres:
-            return int(self._seq.exec_driver_sql("SELECT nextval('callback_outbox_id_seq')").scalar())
+            if not self._block:
+                ids = self._seq.exec_driver_sql("SELECT nextval('callback_outbox_id_seq') FROM generate_series(1, %d)"
+                                                % int(self.id_block)).scalars().all()
+                self._block = sorted((int(i) for i in ids), reverse=True)
+            return self._block.pop()
         if self._next_id is None:
             self._next_id = int(self.conn.execute(select(func.max(ob.outbox.c.id))).scalar() or 0) + 1
             self.conn.commit()
@@ -98,6 +116,10 @@ class GroupWriter:
         self._rows.append((values, row))
         self._schedule()
         return row_id
+
+    def fresh_block(self) -> None:
+        """Forget the ids fetched ahead: the next id is higher than every id handed out so far, by any node."""
+        self._block = []
 
     def mark(self, mark: dict) -> None:
         """Buffer one outcome (a dict as :func:`.outbox.mark_many` takes it)."""
@@ -142,14 +164,39 @@ class GroupWriter:
             self.after_commit([row for _, row in rows])
         return len(rows)
 
+    def _insert(self, rows) -> None:
+        if self.before_commit is not None:
+            stale = self.before_commit(self.conn, [row for _, row in rows])
+            if stale:
+                self.fresh_block()
+                by_id = {row.id: values for values, row in rows}
+                for row in sorted(stale, key=lambda r: r.id):
+                    old = row.id
+                    row.id = by_id[old]["id"] = self._allocate()
+                    if self.on_renumber is not None:
+                        self.on_renumber(old, row.id)
+                rows.sort(key=lambda vr: vr[1].id)
+        self.conn.execute(ob._INSERT, [values for values, _ in rows])
+
+    def _write_marks(self, marks) -> None:
+        if not marks:
+            return
+        if self.postgres:   # one statement (psycopg2's executemany would make a round trip per row)
+            from psycopg2.extras import execute_values
+            marks = list({m["row_id"]: m for m in marks}.values())   # a row's last outcome only
+            cur = self.conn.connection.driver_connection.cursor()
+            execute_values(cur, _PG_MARKS, [(m["row_id"], m["new_state"], m["new_attempts"], m["new_error"],
+                                             m["next_at"], m["done_at"]) for m in marks],
+                           template=_PG_MARK_ROW, page_size=1000)
+            return
+        ob.mark_many(self.conn, marks)
+
     def _commit(self, rows, marks) -> None:
         try:
             with self.conn.begin():
                 if rows:
-                    self.conn.execute(ob._INSERT, [values for values, _ in rows])
-                    if self.before_commit is not None:
-                        self.before_commit(self.conn, [row for _, row in rows])
-                ob.mark_many(self.conn, marks)
+                    self._insert(rows)
+                self._write_marks(marks)
         except IntegrityError:
             if self.postgres or not rows:
                 raise
@@ -157,12 +204,13 @@ class GroupWriter:
             self._next_id = None
             log.warning("callbacks: outbox ids taken by another writer; renumbering %d row(s)", len(rows))
             for values, row in rows:
-                values["id"] = row.id = self._allocate()
+                old = row.id
+                row.id = values["id"] = self._allocate()
+                if self.on_renumber is not None:
+                    self.on_renumber(old, row.id)
             with self.conn.begin():
-                self.conn.execute(ob._INSERT, [values for values, _ in rows])
-                if self.before_commit is not None:
-                    self.before_commit(self.conn, [row for _, row in rows])
-                ob.mark_many(self.conn, marks)
+                self._insert(rows)
+                self._write_marks(marks)
 
     def close(self) -> None:
         """Commit what is buffered (errors logged), stop the committer and give the connection back."""

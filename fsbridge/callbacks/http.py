@@ -45,6 +45,24 @@ class _Connection(http.client.HTTPConnection):
     def __init__(self, host: str, port: int, policy: EgressPolicy, timeout: float):
         super().__init__(host, port, timeout=timeout)
         self.egress_policy = policy
+        self._body: Optional[bytes] = None
+
+    def post(self, method: str, target: str, body: Optional[bytes], headers: Mapping[str, str]) -> None:
+        """Send one request with head and body in a single ``send`` (http.client writes them separately:
+        two packets and two system calls with TCP_NODELAY)."""
+        self._body = None
+        self.putrequest(method, target)
+        for name, value in headers.items():
+            self.putheader(name, value)
+        if body is not None:
+            self.putheader("Content-Length", str(len(body)))
+            self._body = body
+        self.endheaders()
+
+    def send(self, data) -> None:
+        """Write ``data`` (the request head from :meth:`post` gets its body appended)."""
+        body, self._body = self._body, None
+        super().send(data + body if body else data)
 
     def _egress_socket(self) -> socket.socket:
         last: Optional[BaseException] = None
@@ -158,7 +176,7 @@ class Transport:
         """One request/response on ``conn``; the connection goes back to the pool unless it must close."""
         try:
             conn.sock.settimeout(read_timeout)
-            conn.request(method, target, body, headers)
+            conn.post(method, target, body, headers)
             resp = conn.getresponse()
             resp.read()
         except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, http.client.BadStatusLine):

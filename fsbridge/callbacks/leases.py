@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import select
 import time
-from typing import Dict, Iterable, List, Optional, Set
+from typing import Iterable, List, Optional, Set
 
 import gevent
 from sqlalchemy import Column, Float, String, Table, text
@@ -67,6 +67,7 @@ _CLAIMABLE = f"""
      ORDER BY l.node = :node, queue_key LIMIT :limit FOR UPDATE SKIP LOCKED"""
 _SET = text(f"UPDATE callback_lease SET node = :node, lease_until = {_NOW} + :lease_s "
             "WHERE queue_key = ANY(:keys)")
+_NEWEST = text(f"SELECT max(id) FROM callback_outbox WHERE queue_key = :key AND {_OPEN}")
 _RENEW = text(f"UPDATE callback_lease SET lease_until = {_NOW} + :lease_s WHERE node = :node RETURNING queue_key")
 _RELEASE = text(f"""DELETE FROM callback_lease l WHERE l.node = :node AND l.queue_key = ANY(:keys)
     AND NOT EXISTS (SELECT 1 FROM callback_outbox o WHERE o.queue_key = l.queue_key AND o.{_OPEN})""")
@@ -90,7 +91,6 @@ class Leases:
         self.lease_s = float(lease_s)
         self.claim_batch = claim_batch
         self.held: Set[str] = set()
-        self.seen: Dict[str, int] = {}      # queue → highest row id queued here
         self._valid_until = 0.0             # monotonic: send only before this
         self._loop: Optional[gevent.Greenlet] = None
         self._listen = None
@@ -101,23 +101,22 @@ class Leases:
         """True while this node may send ``key``'s callbacks (lease held and renewed recently)."""
         return key in self.held and time.monotonic() < self._valid_until
 
-    def before_commit(self, conn, rows) -> None:
-        """Inside the group commit: take the leases of the new rows' queues where free; NOTIFY the others."""
+    def before_commit(self, conn, rows) -> List[ob.OutboxRow]:
+        """Inside the group commit, before the insert: take the leases of the new rows' queues where free;
+        NOTIFY the others. Returns the rows that need fresh ids: those of a queue just taken over whose
+        still-open rows (another node's) have higher ids."""
         keys = sorted({r.queue_key for r in rows if r.state == ob.PENDING} - self.held)
+        stale: List[ob.OutboxRow] = []
         for key in keys:
             if conn.execute(_TAKE, dict(key=key, node=self.node, lease_s=self.lease_s)).first() is not None:
                 self.held.add(key)
+                newest = conn.execute(_NEWEST, dict(key=key)).scalar()
+                mine = [r for r in rows if r.queue_key == key]
+                if newest is not None and newest > min(r.id for r in mine):
+                    stale += mine
             else:
                 conn.execute(text("SELECT pg_notify(:ch, :key)"), dict(ch=CHANNEL, key=key))
-
-    def pushed(self, row) -> None:
-        """Row ``row`` was queued here (so a reload skips it)."""
-        if row.id > self.seen.get(row.queue_key, 0):
-            self.seen[row.queue_key] = row.id
-
-    def lost(self, key: str) -> None:
-        """The dispatcher gave ``key``'s queue up (lease not valid): forget what was queued."""
-        self.seen.pop(key, None)
+        return stale
 
     # ------------------------------------------------------------ life cycle
     def start(self) -> None:
@@ -142,7 +141,6 @@ class Leases:
                 pass
             self._listen = None
         self.held.clear()
-        self.seen.clear()
         self._valid_until = 0.0
 
     def _run(self) -> None:
@@ -188,8 +186,6 @@ class Leases:
                         text("SELECT queue_key FROM callback_lease WHERE node = :node AND queue_key = ANY(:keys)"),
                         dict(node=self.node, keys=idle))}
                     self.held -= gone
-                    for key in gone:
-                        self.seen.pop(key, None)
                 conn.execute(_ENSURE)
                 got = self._claim(conn, None)
                 load = [k for k in got if k not in d._queues]
@@ -200,8 +196,9 @@ class Leases:
                 got = self._claim(conn, others) if others else []
                 load = mine + [k for k in got if k not in mine]
             rows = self._open_rows(conn, load) if load else []
-        for row in rows:
-            if self.holds(row.queue_key) and row.id > self.seen.get(row.queue_key, 0):
+        queued = {r.id for key in load for r in d._queues.get(key, ())}
+        for row in rows:   # rows queued here already (this node's own, in flight) are not queued twice
+            if self.holds(row.queue_key) and row.id not in queued:
                 d._push(row)
         if rows:
             log.info("callbacks: node %s took %d open callback(s) of %d conference(s)", self.node, len(rows),
@@ -213,6 +210,8 @@ class Leases:
         if only is not None:
             params["only"] = list(only)
         keys = [k for (k,) in conn.execute(text(sql), params)]
+        if set(keys) - self.held and self.d._writer is not None:
+            self.d._writer.fresh_block()   # our next ids sort after the rows taken over
         if keys:
             conn.execute(_SET, dict(node=self.node, lease_s=self.lease_s, keys=keys))
             self.held.update(keys)
