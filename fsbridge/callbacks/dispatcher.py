@@ -11,9 +11,11 @@ the URL's own ``#rc=``/``#rp=`` budget; other answers (3xx, 4xx) give up at once
 undelivered row of the outbox is queued again, so events survive a restart (at-least-once delivery; the
 Twilio idempotency token lets receivers drop a duplicate).
 
-HTTP goes through :mod:`.http` (urllib3 keep-alive pools; retries and redirects are the dispatcher's).
-"delivered" marks are committed in batches by a flusher greenlet (a crash between delivery and flush re-sends
-that callback after restart; receivers de-duplicate by idempotency token / SequenceNumber).
+HTTP goes through :mod:`.http` (keep-alive connections per app host; retries and redirects are the
+dispatcher's). New rows and "delivered"/"retrying"/"failed" marks are group-committed (:mod:`.groupcommit`,
+``group_commit_s``); a crash between delivery and that commit re-sends the callback after restart
+(receivers de-duplicate by idempotency token / SequenceNumber). With ``node=`` several dispatchers share one
+PostgreSQL outbox through per-conference leases (:mod:`.leases`).
 Greenlets: the process is gevent monkey-patched by the entry points (and tests/conftest.py).
 """
 from __future__ import annotations
@@ -131,9 +133,9 @@ class Dispatcher:
     def enqueue(self, event: DomainEvent) -> Optional[int]:
         """Render ``event`` and commit it to the outbox; return the outbox id (None: nothing to send).
 
-        Fast and non-blocking (one local DB insert + commit through SQLAlchemy Core, ≈0.3 ms on SQLite; no
-        HTTP). A URL that can never work (:func:`.overrides.url_problem`) is logged as an error and recorded
-        ``failed`` at once (it does not hold up the conference's queue). Events enqueued before :meth:`start`
+        Fast and non-blocking (the row is buffered and group-committed within ``group_commit_s``; before
+        :meth:`start` it is committed at once; no HTTP). A URL that can never work
+        (:func:`.overrides.url_problem`) is logged as an error and recorded ``failed`` at once (it does not hold up the conference's queue). Events enqueued before :meth:`start`
         wait in the outbox. Raises ValueError for an unknown dialect (:func:`.render.render`).
         """
         req = render(event, self.settings, self.sequence)

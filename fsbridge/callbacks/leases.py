@@ -122,10 +122,7 @@ class Leases:
     def start(self) -> None:
         """LISTEN, renew/claim once (a restarted node takes its own queues back at once), then keep doing so
         on every NOTIFY and every ``lease_s / 3`` seconds."""
-        raw = self.d.engine.raw_connection()
-        raw.driver_connection.autocommit = True
-        raw.driver_connection.cursor().execute(f"LISTEN {CHANNEL}")
-        self._listen = raw
+        self._listen = self._open_listener()
         self._round(None)
         self._loop = gevent.spawn(self._run)
 
@@ -136,25 +133,49 @@ class Leases:
             self._loop = None
         if self._listen is not None:
             try:
-                self._listen.close()
+                self._listen.invalidate()   # a LISTENing connection must not go back to the pool
             except Exception:
                 pass
             self._listen = None
         self.held.clear()
         self._valid_until = 0.0
 
+    def _open_listener(self):
+        raw = self.d.engine.raw_connection()
+        raw.driver_connection.autocommit = True
+        raw.driver_connection.cursor().execute(f"LISTEN {CHANNEL}")
+        return raw
+
+    def _notified(self, wait: float) -> List[str]:
+        """Wait up to ``wait`` s for NOTIFYs; their payloads. A lost listening connection is reopened (its
+        NOTIFYs are lost meanwhile: the next round finds the rows anyway)."""
+        try:
+            if self._listen is None:
+                self._listen = self._open_listener()
+            pg = self._listen.driver_connection
+            readable, _, _ = select.select([pg], [], [], wait)   # gevent-patched: the hub waits
+            if not readable:
+                return []
+            pg.poll()
+            keys = [n.payload for n in pg.notifies]
+            del pg.notifies[:]
+            return keys
+        except Exception as exc:
+            log.warning("callbacks: node %s lost its LISTEN connection (%s); reopening", self.node, exc)
+            try:
+                if self._listen is not None:
+                    self._listen.invalidate()
+            except Exception:
+                pass
+            self._listen = None
+            gevent.sleep(min(wait, 1.0))
+            return []
+
     def _run(self) -> None:
         tick = self.lease_s / 3.0
         next_tick = time.monotonic() + tick
-        pg = self._listen.driver_connection
         while True:
-            wait = max(0.0, next_tick - time.monotonic())
-            readable, _, _ = select.select([pg], [], [], wait)   # gevent-patched: the hub waits
-            keys: List[str] = []
-            if readable:
-                pg.poll()
-                keys = [n.payload for n in pg.notifies]
-                del pg.notifies[:]
+            keys = self._notified(max(0.0, next_tick - time.monotonic()))
             try:
                 if time.monotonic() >= next_tick:
                     next_tick = time.monotonic() + tick
@@ -177,8 +198,7 @@ class Leases:
                 self._valid_until = started + 0.75 * self.lease_s
                 for key in self.held - renewed:
                     log.warning("callbacks: node %s lost the lease of %s", self.node, key)
-                self.held &= renewed
-                self.held |= renewed
+                self.held = renewed
                 idle = [k for k in self.held if k not in d._queues]
                 if idle:
                     conn.execute(_RELEASE, dict(node=self.node, keys=idle))
