@@ -1,30 +1,20 @@
 """Callback throughput, latency and CPU: standalone (enqueue → POST) and FreeSWITCH path (ESL bytes → POST).
 
-Usage::
+Usage: ``python3 bench/callbacks.py [--path standalone|freeswitch] [--rates 1000,2000] [--max-rate 8000]
+[--seconds 4] [--runs 3] [--db sqlite|postgresql] [--window 0.001|none] [--profile FILE]``
 
-    python3 bench/callbacks.py [--path standalone|freeswitch] [--rates 1000,2000] [--max-rate 8000]
-                               [--seconds 4] [--runs 3] [--db sqlite|postgresql] [--window 0.002]
-                               [--profile FILE]
-
-The app (a gevent WSGI server with TCP_NODELAY on port 0, in its own process so its CPU is not the
-bridge's) records when each callback arrives (CLOCK_MONOTONIC, shared by all processes on Linux).
-
-* ``--path standalone``: this process builds DomainEvents at the offered rate over ``--conferences`` and
-  calls :meth:`fsbridge.callbacks.Dispatcher.enqueue` (render, group-committed outbox, HTTP); latency is
-  enqueue → arrival, CPU is this process's minus the time spent building the DomainEvents.
-* ``--path freeswitch``: the bridge (``start_bridge`` with the real :class:`FreeSwitchEngine`: ESL transport
-  and parsing, mapping, the conference domain, ``Store.record``, the outbox and the HTTP client) runs in a
-  child process; this process is the fake FreeSWITCH (tests/fakes: real TCP, event bytes rendered from the
-  recorded FreeSWITCH 1.10.12 transcripts). ``--members`` callers join ``--rooms`` rooms through the
-  outbound socket; then start-talking/stop-talking events are written at the offered rate, each giving one
-  participant-speech-start/-stop callback (talk hangover 0 so that every event is one callback). Latency is
-  the event's bytes written → the callback's arrival; CPU is the bridge process's (``/proc/PID/stat``)
-  divided by the callbacks delivered.
-
-Each offered rate runs for ``--seconds``; then ``--max-rate`` is offered for the sustained maximum (delivered
-callbacks per second between the first and the last arrival). Every callback is checked to arrive once per
-event and in order per conference (SequenceNumber, or the per-member event order). Figures are printed per
-run and as ranges over ``--runs``. ``--db postgresql`` starts a throw-away PostgreSQL (tests/pg_support.py).
+The app (gevent WSGI, TCP_NODELAY, port 0, its own process) stamps each callback's arrival (CLOCK_MONOTONIC).
+``--path standalone``: DomainEvents at the offered rate over ``--conferences`` into
+:meth:`fsbridge.callbacks.Dispatcher.enqueue` (render, group-committed outbox, HTTP); latency enqueue →
+arrival; CPU = this process's minus building the events. ``--path freeswitch``: the bridge (``start_bridge``
+with the real :class:`FreeSwitchEngine`: ESL transport and parsing, mapping, domain, ``Store.record``, outbox,
+HTTP) in a child process; this process is the fake FreeSWITCH (tests/fakes: real TCP, event bytes rendered
+from the recorded FreeSWITCH 1.10.12 transcripts): ``--members`` callers join ``--rooms`` rooms through the
+outbound socket, then start/stop-talking events at the offered rate, one speech-start/-stop callback each
+(talk hangover 0); latency = the event's bytes written → arrival; CPU = the child's (/proc) per callback.
+Each rate runs ``--seconds``; ``--max-rate`` gives the sustained maximum (delivered/s between first and last
+arrival). Every callback is checked once and in order per conference (SequenceNumber / per-member order).
+Ranges over ``--runs``; ``--db postgresql`` starts a throw-away PostgreSQL (tests/pg_support.py).
 """
 from gevent import monkey
 
@@ -57,7 +47,7 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 def _receiver(port_q, rooms):
     """App process: /voice → <Dial><Conference> (room by arrival order); /cb records (key, arrival);
-    GET /count → number of callbacks; GET /stats → all arrivals and this process's CPU."""
+    GET /count → number of callbacks; GET /stats → all arrivals and {CallSid: From}; GET /reset."""
     import socket
     from urllib.parse import parse_qsl
 
@@ -71,10 +61,8 @@ def _receiver(port_q, rooms):
         body = environ["wsgi.input"].read()
         path = environ["PATH_INFO"]
         if environ["REQUEST_METHOD"] == "GET":
-            ru = resource.getrusage(resource.RUSAGE_SELF)
             data = (str(len(arrivals)).encode() if path == "/count" else
-                    json.dumps({"arrivals": arrivals, "callers": callers,
-                                "cpu_s": ru.ru_utime + ru.ru_stime}).encode())
+                    json.dumps({"arrivals": arrivals, "callers": callers}).encode())
             if path == "/reset":
                 del arrivals[:]
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
@@ -87,7 +75,7 @@ def _receiver(port_q, rooms):
             voice[0] += 1
             xml = ('<Response><Dial><Conference statusCallback="http://127.0.0.1:%d/cb" statusCallbackEvent='
                    '"start end join leave speaker">%s</Conference></Dial></Response>'
-                   % (environ["SERVER_PORT_INT"], room)).encode()
+                   % (listener.getsockname()[1], room)).encode()
             start_response("200 OK", [("Content-Type", "text/xml"), ("Content-Length", str(len(xml)))])
             return [xml]
         arrivals.append((f.get("ConferenceSid"), f.get("CallSid"), f.get("StatusCallbackEvent"),
@@ -99,18 +87,13 @@ def _receiver(port_q, rooms):
     listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     listener.bind(("127.0.0.1", 0))
     listener.listen(1024)
-    port = listener.getsockname()[1]
-
-    def with_port(environ, start_response):
-        environ["SERVER_PORT_INT"] = port
-        return app(environ, start_response)
-    server = WSGIServer(listener, with_port, log=None, error_log=None)
-    port_q.put(port)
+    server = WSGIServer(listener, app, log=None, error_log=None)
+    port_q.put(listener.getsockname()[1])
     server.serve_forever()
 
 
 class App:
-    """Handle on the app process."""
+    """Handle on the app process (``_receiver``)."""
 
     def __init__(self, rooms=1):
         ctx = multiprocessing.get_context("fork")
@@ -161,8 +144,7 @@ def cpu_of(pid):
 
 def pace(n_total, rate, emit):
     """Call ``emit(i)`` for i in 0..n_total-1 at ``rate`` per second (bursts of what is due each wake-up)."""
-    start = time.monotonic()
-    n = 0
+    start, n = time.monotonic(), 0
     while n < n_total:
         due = min(n_total, int((time.monotonic() - start) * rate) + 1)
         while n < due:
@@ -185,7 +167,6 @@ def standalone_phase(d, app, rate, seconds, conferences, state):
     sent = {}
     now_dt = datetime.now(timezone.utc)
     total = int(rate * seconds)
-
     made = [0.0]
 
     def emit(n):
@@ -234,11 +215,15 @@ def run_standalone(args, db_url):
                    group_commit_s=args.window).start()
     state = {"base": int(time.time() * 1000) % 10 ** 9 * 1000}
     out = []
+    import cProfile
+    profiler = cProfile.Profile() if args.profile else None
     try:
-        profiler = _profiler(args)
+        profiler and profiler.enable()
         for rate in args.rates + [args.max_rate]:
             out.append(standalone_phase(d, app, rate, args.seconds, args.conferences, state))
-        _dump(profiler, args)
+        if profiler:
+            profiler.disable()
+            profiler.dump_stats(args.profile)
     finally:
         d.stop()
         app.stop()
@@ -255,11 +240,9 @@ def serve(argv):
     from fsbridge.local import start_bridge
     import logging
     logging.basicConfig(level=logging.WARNING, format="bridge %(levelname)s %(name)s: %(message)s")
-    profiler = None
-    if prof != "-":
-        import cProfile
-        profiler = cProfile.Profile()
-        profiler.enable()
+    import cProfile
+    profiler = cProfile.Profile() if prof != "-" else None
+    profiler and profiler.enable()
     engine = FreeSwitchEngine(host, int(port), "ClueCon", outbound_port=0, command_timeout=5, talk_stop_ms=0)
     kw = {"database_url": db_url} if db_url != "-" else {}
     server = start_bridge(workdir, accounts={AC: TOKEN}, numbers=[Number(NUMBER, AC, voice)], engine=engine,
@@ -342,21 +325,6 @@ def talk_phase(args, app, fake, members, pid, rate, uid_of):
 
 
 # ---------------------------------------------------------------- common
-def _profiler(args):
-    if not args.profile:
-        return None
-    import cProfile
-    p = cProfile.Profile()
-    p.enable()
-    return p
-
-
-def _dump(profiler, args):
-    if profiler is not None:
-        profiler.disable()
-        profiler.dump_stats(args.profile)
-
-
 def rng(vals, fmt="%.2f"):
     vals = [v for v in vals if v == v]
     if not vals:
