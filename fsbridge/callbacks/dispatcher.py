@@ -143,40 +143,23 @@ class Dispatcher:
             self.sequence.forget(event.conference_sid)
         if req is None:
             return None
+        return self.enqueue_request(req)
+
+    def enqueue_request(self, req: CallbackRequest) -> Optional[int]:
+        """Commit a rendered request (as :meth:`enqueue`; :mod:`.call_progress`: key = CallSid); → outbox id."""
         problem = overrides.url_problem(req.url)
-        now = self.clock()
+        state = outbox.FAILED if problem else outbox.PENDING   # a URL that can never work: failed at once
+        row_id = self._conn().insert(req, self.clock(), state=state, last_error=problem or None)
+        self._live[row_id] = req   # committed within group_commit_s; then _committed pushes a pending row
         if problem:
-            row_id = self._conn().insert(req, now, state=outbox.FAILED, last_error=problem)
-            self._live[row_id] = req
             log.error("callback %s (%s) will never be sent: %s", outbox.log_label(req), req.dialect, problem)
             self._notify(row_id, outbox.FAILED, 0, problem)
             return row_id
-        row_id = self._conn().insert(req, now)   # committed within group_commit_s; then _committed pushes it
-        self._live[row_id] = req
         if self._running:
             self._idle.clear()
         else:   # not delivering: nothing to batch for, commit now (readers see the row at once)
             self._flush()
             row_id = self._aliases.get(row_id, row_id)
-        return row_id
-
-    # -- call-progress callbacks (issue 17 item 9): already rendered, queued per CallSid ----------------------
-    def enqueue_request(self, req: CallbackRequest) -> Optional[int]:
-        """Commit an already rendered request (a call-progress callback, :mod:`.call_progress`, whose
-        ``conference_sid`` is its queue key: the CallSid) to the outbox; returns the outbox id. Delivered
-        like every callback: durable, in order per queue key, signed and retried. A URL that can never work
-        is recorded ``failed`` at once."""
-        problem = overrides.url_problem(req.url)
-        now = self.clock()
-        if problem:
-            row_id = self._conn().insert(req, now, state=outbox.FAILED, last_error=problem)
-            log.error("callback %s (%s) will never be sent: %s", outbox.log_label(req), req.dialect, problem)
-            self._notify(row_id, outbox.FAILED, 0, problem)
-            return row_id
-        row_id = self._conn().insert(req, now)
-        if self._running:
-            self._push(outbox.OutboxRow(id=row_id, queue_key=req.conference_sid, request=req, attempts=0,
-                                        created_at=now, state=outbox.PENDING))
         return row_id
 
     def start(self) -> "Dispatcher":
