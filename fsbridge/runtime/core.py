@@ -104,6 +104,8 @@ class BridgeCore:
         self.engine.warm_up()
         self._restore()
         self.engine.set_event_sink(self._sink)
+        if getattr(self.store, "engine_value", None) is not None:   # e.g. FreeSWITCH's core_uuid (issue 15)
+            self.engine.set_state_store(self.store)
         self._pump_greenlet = gevent.spawn(self._pump)
         self.engine.start()
         if self.dispatcher is not None:
@@ -253,6 +255,9 @@ class BridgeCore:
             outcome = self.state.resync(snapshot)
             self._publish(outcome.events)
             self._execute(outcome.commands)
+        adopt = getattr(self, "adopt_calls", None)   # runtime/adoption.py: calls a previous bridge left
+        if adopt is not None:
+            adopt(snapshot.members)
         pulse, self._applied = self._applied, gevent.event.Event()
         pulse.set()
 
