@@ -188,6 +188,16 @@ def channel_gone(conn, uuid_, timeout=15):
     return False
 
 
+def wait_adopted(url, call_sid, timeout=15):
+    """The new bridge runs the call again (its Call resource, read from the bridge's calls, exists): from then
+    on the call's DTMF reaches it (a digit pressed before that is lost, as with any bridge outage)."""
+    with gevent.Timeout(timeout, False):
+        while rest(url, "Calls/%s.json" % call_sid).status_code != 200:
+            gevent.sleep(0.1)
+        return True
+    return False
+
+
 def test_live_adopted_calls_continue_their_application(tmp_path):
     """The bridge is SIGKILLed with Alice and Bob in a room under ``<Dial action hangupOnStar>``; the next
     bridge adopts them. Bob presses ``*`` (DTMF seen on the inbound stream only): he is taken out, the action
@@ -211,6 +221,7 @@ def test_live_adopted_calls_continue_their_application(tmp_path):
         second = Serve(cfg)
         parts = rest(second.url, "Conferences/%s/Participants.json" % cf).json()
         assert sorted(p["label"] for p in parts["participants"]) == ["Alice", "Bob"], parts
+        assert wait_adopted(second.url, sids["Bob"]) and wait_adopted(second.url, sids["Alice"])
         conn.api("uuid_send_dtmf %s *" % legs[1])          # Bob presses *
         assert app.after.wait_for(lambda items: len(items) == 1, 20), "no Dial action for Bob"
         after = app.after.items[0]

@@ -93,6 +93,8 @@ class BridgeCore:
         self._originated: Dict[str, dict] = {}       # CallSid → what an originated call runs once answered
         self._outbox: Dict[int, Optional[str]] = {}   # outbox id → log label (the app's SequenceNumber, room)
         self._applied = gevent.event.Event()      # pulsed after every applied engine event
+        self._reconciled = gevent.event.Event()   # cleared while restored conferences await a snapshot
+        self._reconciled.set()
         self.running = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -127,6 +129,8 @@ class BridgeCore:
             return
         with self._lock:
             added = self.state.restore(stored)
+            if added:
+                self._reconciled.clear()   # set again by the first applied EngineSnapshot
         if added:
             log.warning("recovery: %d conference(s) left open by the previous run: %s", len(added),
                         ", ".join(added))
@@ -148,18 +152,20 @@ class BridgeCore:
                 log.exception("engine refuse_calls failed")
         detached = []
         for rec in self.registry.active():
-            if rec.session is None:
+            session = rec.session
+            if session is None:
                 continue
             try:
-                if keep and rec.member_id is not None and hasattr(rec.session.leg, "detach"):
-                    rec.session.detach()
+                leg = session.leg
+                if keep and rec.member_id is not None and hasattr(leg, "detach"):
+                    session.detach()
                     detached.append(rec.call_sid)
                     g = self._sessions.get(rec.call_sid)
                     if g is not None:    # stop its verbs first (no action URL), then let go of the socket
-                        g.kill(block=True, timeout=timeout)
-                    rec.session.leg.detach()
+                        g.kill(block=True, timeout=timeout)   # (its end may clear rec.session: call_ended)
+                    leg.detach()
                 else:
-                    rec.session.kill()
+                    session.kill()
             except Exception:
                 log.exception("call %s: kill failed", rec.call_sid)
         if detached:
@@ -255,6 +261,7 @@ class BridgeCore:
             outcome = self.state.resync(snapshot)
             self._publish(outcome.events)
             self._execute(outcome.commands)
+            self._reconciled.set()
         adopt = getattr(self, "adopt_calls", None)   # runtime/adoption.py: calls a previous bridge left
         if adopt is not None:
             adopt(snapshot.members)
@@ -395,5 +402,10 @@ class BridgeCore:
                 del self._waiters[key]
 
     def engine_available(self) -> bool:
-        """False while the engine is unreachable (REST writes answer 503)."""
-        return bool(self.engine.available)
+        """False while the engine is unreachable (REST writes answer 503), and — when the store restored
+        conferences at start — until the engine's first snapshot reconciled them (before that their members'
+        engine ids are unknown: a write would address nobody). While the engine is up and that snapshot is on
+        its way (a moment after start), waits for it, at most ``confirm_timeout_s``."""
+        if not self.engine.available:
+            return False
+        return self._reconciled.is_set() or self._reconciled.wait(self.confirm_timeout_s)

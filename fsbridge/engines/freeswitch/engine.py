@@ -62,7 +62,7 @@ class FreeSwitchEngine(GateMixin, ConnectionMixin, AdoptionMixin):
                  command_timeout: float = 5.0, reconnect_backoff: float = 0.25, max_backoff: float = 1.0,
                  talk_stop_ms: int = 300, dial_template: str = "user/{to}", sip_profile: str = "internal",
                  outbound_advertise: Optional[str] = None, talk_gate: Optional[mapping.TalkGate] = None,
-                 rate: int = 16000, say: Optional[Callable[..., str]] = None, sweep_interval: float = 5.0):
+                 rate: int = 16000, say: Optional[Callable[..., str]] = None, sweep_interval: float = 10.0):
         self.profile = profile
         self.rate = rate
         self._say = say
