@@ -23,7 +23,6 @@ from typing import Any, Dict, Iterable, Optional, Tuple, Union
 import gevent
 
 from fsbridge.markup import model
-from fsbridge.markup.serialize import verb_to_json
 from fsbridge.wire import twilio as tw
 from fsbridge.runtime.registry import CallRecord
 
@@ -36,10 +35,49 @@ def _classes() -> Dict[str, type]:
     return {name.lower(): cls for name, cls in vars(model).items() if isinstance(cls, type) and is_dataclass(cls)}
 
 
+TAG = "__dataclass__"   # nested model values are tagged with their class (a field typed ``object`` says nothing)
+
+
+def dump_verb(verb) -> Dict[str, Any]:
+    """A verb as JSON: :func:`fsbridge.markup.serialize.verb_to_json`'s shape, every nested dataclass tagged
+    with its class (``"__dataclass__": "fsbridge.markup.listen.Listen"``) so :func:`verb_from_json` can
+    rebuild values whose field type does not name their class."""
+    out = {"verb": type(verb).__name__.lower()}
+    out.update({k: v for k, v in _dump(verb).items() if k != TAG})
+    return out
+
+
+def _dump(value: Any) -> Any:
+    if is_dataclass(value):
+        out = {f.name: _dump(getattr(value, f.name)) for f in fields(value)}
+        out[TAG] = "%s.%s" % (type(value).__module__, type(value).__qualname__)
+        return out
+    if isinstance(value, (tuple, list)):
+        return [_dump(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _dump(v) for k, v in value.items()}
+    return value
+
+
+def _tagged(name: str):
+    """The model class a tag names: only dataclasses of ``fsbridge.markup`` (ValueError otherwise)."""
+    import importlib
+    module, _, cls = str(name).rpartition(".")
+    if not (module == "fsbridge.markup" or module.startswith("fsbridge.markup.")):
+        raise ValueError("not a markup class: %r" % name)
+    found = getattr(importlib.import_module(module), cls, None)
+    if not (isinstance(found, type) and is_dataclass(found)):
+        raise ValueError("not a markup class: %r" % name)
+    return found
+
+
 def _build(tp, value: Any) -> Any:
-    """``value`` (JSON) as type ``tp`` of the verb model: dataclasses from dicts, tuples from lists."""
+    """``value`` (JSON) as type ``tp`` of the verb model: dataclasses from dicts (tagged ones by their tag),
+    tuples from lists."""
     if value is None:
         return None
+    if isinstance(value, dict) and TAG in value:
+        return _dataclass(_tagged(value[TAG]), {k: v for k, v in value.items() if k != TAG})
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin is Union:
         options = [a for a in args if a is not type(None)]
@@ -64,7 +102,8 @@ def _dataclass(cls, value: dict):
 
 
 def verb_from_json(data: dict):
-    """The inverse of :func:`fsbridge.markup.serialize.verb_to_json`; raises ValueError for an unknown verb."""
+    """The inverse of :func:`dump_verb` (and of :func:`fsbridge.markup.serialize.verb_to_json` where every field
+    type names its class); raises ValueError for an unknown verb."""
     cls = _classes().get(str(data.get("verb", "")))
     if cls is None:
         raise ValueError("unknown verb %r" % data.get("verb"))
@@ -77,8 +116,8 @@ def continuation(session, verb, room: str, started_s: float) -> dict:
     r = session.record
     return {"v": VERSION, "call_sid": r.call_sid, "account_sid": r.account_sid, "from": r.from_, "to": r.to,
             "direction": r.direction, "dialect": session.dialect, "unique_id": r.unique_id,
-            "doc_url": session.doc_url, "room": room, "started": started_s, "verb": verb_to_json(verb),
-            "rest": [verb_to_json(v) for v in session.remaining]}
+            "doc_url": session.doc_url, "room": room, "started": started_s, "verb": dump_verb(verb),
+            "rest": [dump_verb(v) for v in session.remaining]}
 
 
 def rest_verbs(data: dict) -> Tuple[Any, ...]:
@@ -156,4 +195,4 @@ class AdoptionMixin:
         return self._start_session(record, leg, url=None, method="POST", dialect=data["dialect"], resume=data)
 
 
-__all__ = ["AdoptionMixin", "continuation", "verb_from_json", "rest_verbs", "VERSION"]
+__all__ = ["AdoptionMixin", "continuation", "dump_verb", "verb_from_json", "rest_verbs", "VERSION"]
