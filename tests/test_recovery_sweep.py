@@ -74,3 +74,20 @@ def test_a_freeswitch_restart_during_the_bridge_downtime_is_recognised_at_start(
         assert store.engine_value("core_uuid@127.0.0.1:%d" % fake.port) == "core-2"
     finally:
         fake.stop()
+
+
+def test_old_continuations_are_pruned(tmp_path):
+    """Continuations are deleted when their call leaves its room; one whose call ended while no bridge ran is
+    forgotten once it is older than any stay (prune_continuations, run at the first snapshot)."""
+    from datetime import datetime
+    from sqlalchemy import update
+    from fsbridge.store import tables as t
+    store = Store(make_engine("sqlite:///%s" % (tmp_path / "c.sqlite")))
+    store.create_all()
+    store.keep_continuation("CAold", "AC1", {"v": 1})
+    store.keep_continuation("CAnew", "AC1", {"v": 1})
+    cc = t.call_continuations
+    with store.engine.begin() as conn:   # written long ago
+        conn.execute(update(cc).where(cc.c.call_sid == "CAold").values(date_created=datetime(2020, 1, 1)))
+    assert store.prune_continuations(3600) == 1
+    assert store.continuation("CAold") is None and store.continuation("CAnew") == {"v": 1}

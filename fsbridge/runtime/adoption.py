@@ -29,6 +29,7 @@ from fsbridge.runtime.registry import CallRecord
 log = logging.getLogger("fsbridge.runtime.bridge")
 
 VERSION = 1
+CONTINUATION_MAX_AGE_S = 2 * 86400   # longer than any stay: Twilio's Dial timeLimit is at most 4 h
 
 
 def _classes() -> Dict[str, type]:
@@ -161,13 +162,26 @@ class AdoptionMixin:
 
     def adopt_calls(self, members: Iterable) -> None:
         """For members of an engine snapshot (MemberSnapshot: unique_id, call_sid, room, member_id) that this
-        process runs no call for: spawn their adoption (store reads off the pump greenlet)."""
+        process runs no call for: spawn their adoption (store reads off the pump greenlet). The first time,
+        continuations older than :data:`CONTINUATION_MAX_AGE_S` are pruned (calls that ended unseen)."""
         if not self._keeps_continuations():
             return
+        if not getattr(self, "_continuations_pruned", False):
+            self._continuations_pruned = True
+            gevent.spawn(self._prune_continuations)
         todo = [m for m in members if m.call_sid and (self.registry.get(m.call_sid) is None
                                                       or self.registry.get(m.call_sid).done.is_set())]
         if todo:
             gevent.spawn(self._adopt, todo)
+
+    def _prune_continuations(self) -> None:
+        try:
+            gone = self.store.prune_continuations(CONTINUATION_MAX_AGE_S)
+        except Exception:
+            log.exception("pruning old continuations failed")
+            return
+        if gone:
+            log.info("recovery: %d continuation(s) of calls that ended while no bridge ran forgotten", gone)
 
     def _adopt(self, members) -> None:
         for m in members:

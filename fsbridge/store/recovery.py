@@ -7,7 +7,7 @@ A part of :class:`fsbridge.store.store.Store`.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import List, Optional
 
 from sqlalchemy import delete, insert, select, update
@@ -118,6 +118,14 @@ class Recovery:
         with self.engine.begin() as conn:
             conn.execute(delete(cc).where(cc.c.call_sid == call_sid))
         self._committed()
+
+    def prune_continuations(self, older_than_s: float) -> int:
+        """Forget continuations written more than ``older_than_s`` seconds ago (their calls ended while no
+        bridge was up to see it); returns how many."""
+        cc = t.call_continuations
+        cutoff = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(seconds=older_than_s)
+        with self.engine.begin() as conn:
+            return conn.execute(delete(cc).where(cc.c.date_created < cutoff)).rowcount or 0
 
     def engine_value(self, key: str) -> Optional[str]:
         """A kept engine fact (``fsb_engine_state``), or None."""
