@@ -303,7 +303,8 @@ def rest_phase(args, app, info, pid, sids, room_of, out):
 def live_run(args, prof, app, work, host, port, password):
     """One run against a live FreeSWITCH: joins and REST (no talk phase: loopback calls carry no speech)."""
     child = subprocess.Popen([sys.executable, __file__, "--serve", host, port, password, work,
-                              app.url + "/voice", "8084", prof], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+                              app.url + "/voice", str(args.socket_port), prof], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE)
     info = json.loads(child.stdout.readline())
     pid, out = child.pid, {}
     gevent.sleep(0.5)  # start-up CPU settles (not synchronisation)
@@ -356,6 +357,8 @@ def main():
     p.add_argument("--profile", default="-")
     p.add_argument("--timeout", type=float, default=120.0)
     p.add_argument("--live", action="store_true", help="against FSBRIDGE_TEST_ESL (binds 127.0.0.1:8084)")
+    p.add_argument("--socket-port", type=int, default=8084,
+                   help="--live: the outbound-socket port that FreeSWITCH's dialplan calls (default 8084)")
     a = p.parse_args()
     runs = []
     for r in range(a.runs):
