@@ -58,6 +58,13 @@ class ConnectionMixin:
             cause = body[len(wire.REPLY_ERR):].strip() if body.startswith(wire.REPLY_ERR) else body
             job._result.set((originate_status(cause), cause))
 
+    def _on_progress(self, ev: ESLMessage) -> None:
+        """CHANNEL_PROGRESS(_MEDIA) of a dial-out's channel: its :class:`OriginateJob` is ringing."""
+        uid = ev.get(wire.H_UNIQUE_ID)
+        for job in list(self._jobs.values()):
+            if job.unique_id == uid:
+                job.ringing.set()
+
     def _on_up(self, conn) -> None:
         """After every (re)connect: rebuild Unique-ID ↔ member from ``conference json_list`` (the engine's own
         bookkeeping), then send one :class:`~fsbridge.conference.native.EngineSnapshot` through the event

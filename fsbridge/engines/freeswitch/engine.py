@@ -374,13 +374,6 @@ class FreeSwitchEngine(GateMixin, ConnectionMixin, AdoptionMixin):
             except Exception:
                 log.exception("event sink failed on %s", ev.action)
 
-    def _on_progress(self, ev: ESLMessage) -> None:
-        """CHANNEL_PROGRESS(_MEDIA) of a dial-out's channel: its :class:`OriginateJob` is ringing."""
-        uid = ev.get(wire.H_UNIQUE_ID)
-        for job in list(self._jobs.values()):
-            if job.unique_id == uid:
-                job.ringing.set()
-
     def _on_esl_event(self, ev: ESLMessage) -> None:
         ts = ev.get(wire.H_TIMESTAMP)
         if ts and ts.isdigit():  # FreeSWITCH's clock may differ from ours: talk hangovers use its clock
