@@ -67,9 +67,11 @@ class FreeSwitchCallLeg:
 
     # -- setup / teardown -------------------------------------------------------------------------
     def setup(self, linger: bool = True, timeout: Optional[float] = None) -> None:
-        """``myevents``, ``event plain CUSTOM conference::maintenance``, ``linger`` (outbound/basic); each
-        waits ``timeout`` s for its reply (default: the session's ``send_timeout``)."""
+        """``myevents``, ``nixevent`` of the channel events no leg reads (:data:`wire.OUTBOUND_NIXEVENT`),
+        ``event plain CUSTOM conference::maintenance``, ``linger`` (outbound/basic); each waits ``timeout`` s
+        for its reply (default: the session's ``send_timeout``)."""
         self.session.send(wire.CMD_MYEVENTS, timeout=timeout)
+        self.session.send(wire.OUTBOUND_NIXEVENT, timeout=timeout)
         self.session.send(wire.OUTBOUND_CONFERENCE_EVENTS, timeout=timeout)
         if linger:
             self.session.send(wire.CMD_LINGER, timeout=timeout)
