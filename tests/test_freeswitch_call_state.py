@@ -58,3 +58,35 @@ def test_every_per_call_table_is_empty_after_the_calls_ended(engine, fake, sink)
     # … and empty once every call ended (the engine's handler greenlet has mapped every event by now: the
     # last CHANNEL_HANGUP_COMPLETE came after every del-member on the same socket)
     assert {name: t for name, t in per_call_tables(engine).items() if t} == {}
+
+
+def test_an_idle_esl_session_pins_no_event():
+    """A call sitting in its room reads nothing for minutes: neither the reader greenlet (its last raw message)
+    nor the handler greenlet (its last event) may keep that ≈ 190-header message alive meanwhile."""
+    import gc
+    import weakref
+
+    import gevent.socket
+
+    from fakes.esl import plain_event
+    from fsbridge.engines.freeswitch.outbound import FsOutboundSession
+
+    ours, theirs = gevent.socket.socketpair()
+    session = FsOutboundSession(("127.0.0.1", 0), ours, timeout=2)
+    session.start_event_handlers()
+    seen, handled = [], gevent.event.Event()
+
+    def handler(ev):
+        seen.append(weakref.ref(ev))
+        handled.set()
+    session.register_handle("*", handler)
+    theirs.sendall(plain_event([("Event-Name", "CHANNEL_EXECUTE_COMPLETE"), ("Unique-ID", "u1")] +
+                               [("variable_v%d" % i, "x" * 20) for i in range(190)]))
+    assert handled.wait(5)
+    gevent.idle()   # both greenlets are blocked again: the reader on the socket, the handler on its queue
+    gc.collect()
+    try:
+        assert seen[0]() is None
+    finally:
+        session.stop()
+        theirs.close()
