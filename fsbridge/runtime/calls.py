@@ -188,6 +188,8 @@ class CallsMixin:
         record = CallRecord(call_sid=call_sid, account_sid=account_sid, from_=from_, to=to,
                             direction=direction or tw.DIRECTION_OUTBOUND_API,
                             unique_id=leg.unique_id, dialect=dialect or TWIML)
+        if isinstance(source, str):   # what another node needs to run this call (issue 18: cluster moves)
+            record.origin = {"source": source, "dtmf": [list(d) for d in dtmf], "hangup_after_s": hangup_after_s}
         return self._start_session(record, leg, url=url, method=method or "POST", dialect=dialect or TWIML,
                                    first=first)
 
