@@ -112,12 +112,12 @@ class BridgeServer:
         restrict(s.database_url)   # 0600: the outbox holds hook credentials (#14)
         db = make_db(s.database_url)
         self.store = Store(db)
-        self.store.create_all()
-        if s.cluster is not None:   # issue 18: one node of a cluster on this PostgreSQL
+        if s.cluster is not None:   # issue 18: one node of a cluster on this PostgreSQL (creates the tables)
             from fsbridge.cluster.node import ClusterNode
             self.cluster = ClusterNode(s, db, self.store, server_cls=server_class())
             self.cluster.join()
             self.cluster.start()
+        self.store.create_all()
         # Bind first so that port 0 is known before anything needs the public base URL.
         self.http = server_class()((s.host, s.port), None, log=None)   # TCP_NODELAY: no 40 ms Nagle stall
         self.http.init_socket()

@@ -162,20 +162,9 @@ class Node:
         return self.proc.returncode
 
 
-def create_tables(db_url: str) -> None:
-    """The store's and the cluster's tables, created once before the nodes start together."""
-    from fsbridge.cluster import tables
-    from fsbridge.store import Store
-    from fsbridge.store.db import make_engine
-    engine = make_engine(db_url)
-    Store(engine).create_all()
-    tables.create_all(engine)
-    engine.dispose()
-
-
 def start_cluster(work, db_url: str, app_url: str, n: int = 3):
-    """Start ``n`` nodes n1…nN together (the tables are created first) and wait until all serve."""
-    create_tables(db_url)
+    """Start ``n`` nodes n1…nN together (they create the tables under an advisory lock) and wait until all
+    serve."""
     nodes = [Node(f"n{i}", node_config(work, f"n{i}", db_url, app_url), work) for i in range(1, n + 1)]
     return [node.ready() for node in nodes]
 

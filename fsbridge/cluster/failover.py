@@ -97,6 +97,7 @@ class Monitor:
         if not node.registry.heartbeat(node.load()):
             log.error("node %s was declared down by the cluster (heartbeats late?): rejoining", node.me)
             node.join()
+        node.refresh_peers()
 
     def take_over(self, dead: str) -> List[str]:
         """End node ``dead``'s conferences if this node wins its lock and it is still stale; returns the

@@ -47,7 +47,7 @@ def owner_of_request(node, conference_blueprint: str) -> Optional[str]:
         info = node.bridge.state.conference(key)
         if info is not None and info.status != "completed":
             return None
-        owner = node.placement.room_owner(key)
+        owner = node.room_owner(key)
     else:   # a FriendlyName (Participant create)
         owner = node.placement.owner(getattr(g, "account_sid", ""), key)
     return owner if owner and owner != node.me else None
@@ -56,8 +56,8 @@ def owner_of_request(node, conference_blueprint: str) -> Optional[str]:
 def carry(node, owner: str) -> Optional[Response]:
     """Send the current request to node ``owner``; its answer as a Flask Response, a 503 when it is alive
     but unreachable, or None (serve here) when it is dead."""
-    peer = node.registry.get(owner)
-    if peer is None or not node.registry.is_alive(owner):
+    peer = node.peer(owner)
+    if peer is None:   # dead (or gone): served here, as a single node answers for a room it does not run
         return None
     envelope = {"method": request.method, "path": request.path, "query": request.query_string.decode(),
                 "headers": {k: request.headers[k] for k in CARRIED_HEADERS if k in request.headers},

@@ -59,13 +59,13 @@ class Mover:
             log.warning("call %s: room %r is owned by node %s but this call cannot be moved (engine leg): "
                         "joining here", rec.call_sid, conference.name, owner)
             return False
-        peer = node.registry.get(owner)
-        if peer is None or not node.registry.is_alive(owner):
+        peer = node.peer(owner)
+        if peer is None:   # the owner is dead: take the room over (its old conference is ended by failover)
             owner = node.placement.take_over(rec.account_sid, conference.name, owner)
             if owner == node.me:
                 session.step(f"room {conference.name!r} taken over from a dead node")
                 return False
-            peer = node.registry.get(owner)
+            peer = node.peer(owner) or node.registry.get(owner)
         payload = {"call_sid": rec.call_sid, "account_sid": rec.account_sid, "from": rec.from_, "to": rec.to,
                    "direction": rec.direction, "dialect": session.dialect, "doc_url": session.doc_url,
                    "verb": verbs.to_json(verb), "origin": origin, "from_node": node.me}

@@ -58,7 +58,8 @@ class ClusterNode:
         self.secret = self.settings.secret
         self.engine = db_engine
         self.store = store
-        tables.create_all(db_engine)
+        from fsbridge.store.db import metadata as store_metadata   # the store's tables, outbox included
+        tables.create_all(db_engine, store_metadata)
         self.registry = NodeRegistry(db_engine, self.me, self.settings.failure_timeout)
         self.placement = Placement(db_engine, self.settings)
         self.peers = Peers(self.me, self.secret)
@@ -71,6 +72,8 @@ class ClusterNode:
                                        **kw)
         self.api_url = self.settings.advertised_url(self.internal.bind())
         self._open: set = set()
+        self._alive: dict = {}          # name → NodeInfo of the live nodes, refreshed every heartbeat
+        self._room_owner: dict = {}     # ConferenceSid → node (a conference never changes node)
 
     def join(self) -> None:
         """Register (or re-register) this node, waiting for a survivor still ending its previous run."""
@@ -107,6 +110,30 @@ class ClusterNode:
         except Exception:
             log.exception("cluster: marking node %s down failed", self.me)
         self.peers.close()
+
+    def refresh_peers(self) -> None:
+        """Re-read the live nodes (called by the heartbeat loop)."""
+        self._alive = {n.name: n for n in self.registry.alive()}
+
+    def peer(self, name: str):
+        """The NodeInfo of live node ``name`` as of the last heartbeat (re-read once if unknown), or None."""
+        info = self._alive.get(name)
+        if info is None:
+            self.refresh_peers()
+            info = self._alive.get(name)
+        return info
+
+    def room_owner(self, conference_sid: str):
+        """The node running conference ``conference_sid`` (cached: a conference never changes node), or
+        None."""
+        owner = self._room_owner.get(conference_sid)
+        if owner is None:
+            owner = self.placement.room_owner(conference_sid)
+            if owner is not None:
+                if len(self._room_owner) > 10000:
+                    self._room_owner.clear()
+                self._room_owner[conference_sid] = owner
+        return owner
 
     def load(self) -> int:
         """Live conferences + active calls here (the heartbeat's ``load``)."""

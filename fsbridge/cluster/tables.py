@@ -11,7 +11,7 @@
 """
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, func
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, func, select
 
 metadata = MetaData()
 
@@ -44,13 +44,18 @@ rooms = Table(
 )
 
 
-def create_all(engine) -> None:
-    """Create the cluster tables if missing (idempotent; several nodes may start at once)."""
-    from sqlalchemy.exc import IntegrityError, ProgrammingError
-    try:
-        metadata.create_all(engine)
-    except (IntegrityError, ProgrammingError):   # another node created them at the same moment
-        metadata.create_all(engine)
+SCHEMA_LOCK = 0x66736272_31380001   # advisory-lock key: one node at a time creates tables
+
+
+def create_all(engine, *others) -> None:
+    """Create the cluster tables — and the tables of ``others`` (MetaData, e.g. the store's, outbox
+    included) — if missing, holding a cluster-wide advisory lock: nodes starting together do not race on
+    ``CREATE TABLE`` (PostgreSQL's catalog would refuse the loser)."""
+    with engine.begin() as conn:
+        conn.execute(select(func.pg_advisory_xact_lock(SCHEMA_LOCK)))
+        metadata.create_all(conn)
+        for other in others:
+            other.create_all(conn)
 
 
 __all__ = ["metadata", "nodes", "placements", "rooms", "create_all"]
