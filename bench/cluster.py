@@ -16,6 +16,7 @@ monkey.patch_all()
 
 import argparse  # noqa: E402
 import os  # noqa: E402
+import shutil  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -146,6 +147,7 @@ def main() -> int:
         drop()
         if pg is not None:
             pg.stop()
+        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

@@ -119,11 +119,12 @@ class Node:
 
     def __init__(self, name: str, cfg: str, work):
         self.name, self.cfg, self.work = name, cfg, work
-        self.proc = subprocess.Popen([sys.executable, "-m", "fsbridge", "serve", "--config", cfg],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO,
-                                     env=dict(os.environ, FSBRIDGE_CLUSTER_SECRET=SECRET))
+        self.log_path = work / f"{name}.log"   # a file, not a pipe: a full pipe would stall the node
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", "fsbridge", "serve", "--config", cfg],
+                                         stdout=subprocess.PIPE, stderr=log, cwd=REPO,
+                                         env=dict(os.environ, FSBRIDGE_CLUSTER_SECRET=SECRET))
         self.url = None
-        self.stderr = b""
 
     def ready(self) -> "Node":
         """Wait for ``fsbridge serving on URL``."""
@@ -131,7 +132,7 @@ class Node:
             line = self.proc.stdout.readline().decode()
         if not line.startswith("fsbridge serving on http://127.0.0.1:"):
             self.proc.kill()
-            raise AssertionError(f"{self.name}: {line!r} {self.proc.stderr.read().decode()[-3000:]}")
+            raise AssertionError(f"{self.name}: {line!r} {self.log()[-3000:]}")
         self.url = line.split()[-1]
         return self
 
@@ -147,6 +148,10 @@ class Node:
         assert resp.status_code == 201, resp.text
         return resp.json()["sid"]
 
+    def log(self) -> str:
+        """What the node logged so far."""
+        return self.log_path.read_text(errors="replace")
+
     def kill(self) -> None:
         """SIGKILL (a crash)."""
         self.proc.send_signal(signal.SIGKILL)
@@ -158,7 +163,7 @@ class Node:
             return self.proc.returncode
         self.proc.send_signal(signal.SIGTERM)
         with gevent.Timeout(30, AssertionError(f"node {self.name} did not exit after SIGTERM")):
-            _, self.stderr = self.proc.communicate()
+            self.proc.communicate()
         return self.proc.returncode
 
 

@@ -26,10 +26,10 @@ def cluster(tmp_path, pg_url):
         nodes = start_cluster(tmp_path, url, app.http.url)
         yield app, nodes, url
     finally:
-        for node in nodes:
-            node.stop()
+        codes = {node.name: node.stop() for node in nodes}
         app.http.stop()
         drop()
+    assert codes == {"n1": 0, "n2": 0, "n3": 0}, "\n".join(node.log()[-2000:] for node in nodes)
 
 
 def windows(audio, rate):
