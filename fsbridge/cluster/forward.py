@@ -20,6 +20,8 @@ from typing import Iterable, Optional
 
 from flask import Response, g, request
 
+from fsbridge.wire import twilio as tw
+
 from .internal import CARRIED_HEADERS, FORWARDED, REST_PATH
 from .peers import PeerError
 
@@ -38,14 +40,14 @@ def _unavailable(node_name: str) -> Response:
 def owner_of_request(node, conference_blueprint: str) -> Optional[str]:
     """The node a write request must run on, or None to run it here (see the module docstring)."""
     args = request.view_args or {}
-    key = args.get("ConferenceSid")
+    key = args.get(tw.CONFERENCE_SID)
     if key is None and request.blueprint == conference_blueprint:
         key = args.get("Sid")
     if not key:
         return None
     if key.startswith("CF"):
         info = node.bridge.state.conference(key)
-        if info is not None and info.status != "completed":
+        if info is not None and info.status != tw.CONF_COMPLETED:
             return None
         owner = node.room_owner(key)
     else:   # a FriendlyName (Participant create)
@@ -66,6 +68,8 @@ def carry(node, owner: str) -> Optional[Response]:
         answer = node.peers.post_json(peer.api_url, REST_PATH, envelope)
     except PeerError as exc:
         log.warning("REST %s %s: owner %s unreachable: %s", request.method, request.path, owner, exc)
+        if exc.status is None and not node.registry.is_alive(owner):   # died since the last heartbeat
+            return None
         return _unavailable(owner)
     resp = Response(base64.b64decode(answer.get("body") or ""), status=int(answer["status"]))
     if answer.get("content_type"):

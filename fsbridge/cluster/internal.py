@@ -29,6 +29,7 @@ log = logging.getLogger("fsbridge.cluster")
 FORWARDED = "fsbridge.cluster.forwarded"   # WSGI environ key of a carried request (never set from a header)
 REST_PATH = "/cluster/v1/rest"
 CARRIED_HEADERS = ("Authorization", "Content-Type", "Accept", "User-Agent")
+MAX_BODY_BYTES = 8 * 1024 * 1024   # a carried REST body (≤ the tenant limit) in base64, with room to spare
 
 
 def _json(status: int, payload: dict) -> Response:
@@ -53,6 +54,7 @@ def create_internal_app(node) -> Flask:
     """The internal API's Flask app for ``node`` (a :class:`~fsbridge.cluster.node.ClusterNode`: ``me``,
     ``secret``, ``mover``, ``tenant_app``)."""
     app = Flask("fsbridge.cluster.internal", static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
 
     @app.before_request
     def _authenticate():

@@ -72,6 +72,10 @@ class Mover:
         try:
             node.peers.post_json(peer.api_url, MOVE_PATH, payload)
         except PeerError as exc:
+            if exc.status is None and not node.registry.is_alive(owner):   # died since the last heartbeat
+                if node.placement.take_over(rec.account_sid, conference.name, owner) == node.me:
+                    session.step(f"room {conference.name!r} taken over from dead node {owner}")
+                    return False
             session.notify(MOVE_FAILED, f"room {conference.name!r} is on node {owner}, unreachable: {exc}",
                            end=False)
             return True

@@ -14,6 +14,7 @@ import logging
 from typing import Iterable, Optional, Tuple
 
 from fsbridge.conference.events import CONFERENCE_END, PARTICIPANT_JOIN
+from fsbridge.wire import twilio as tw
 
 from . import forward, tables
 from .failover import Monitor
@@ -153,7 +154,7 @@ class ClusterNode:
             self._open.discard(event.conference_sid)
             self.placement.room_closed(event.conference_sid)
             newer = self.bridge.state.conference_by_name(event.account_sid, event.friendly_name)
-            if newer is None or newer.status == "completed" or newer.sid == event.conference_sid:
+            if newer is None or newer.status == tw.CONF_COMPLETED or newer.sid == event.conference_sid:
                 self.placement.release(event.account_sid, event.friendly_name)
 
 
