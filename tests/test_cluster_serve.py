@@ -1,8 +1,9 @@
 """A 3-node standalone cluster (issue #18) of real ``fsbridge serve`` processes on one PostgreSQL (a database
 of its own per test): callers entering at all three nodes into one room are moved to the owning node and
 mixed there (the room's recording holds all three voices); a REST mute through node 2 of a caller in the
-room owned by node 1 takes effect (the caller's tone leaves the mix) and its callback arrives in order; the
-Dial action of every moved caller is requested; REST reads and the end through node 3."""
+room owned by node 1 takes effect (the caller's tone leaves the mix) and its callback arrives in order; a
+dial-out through node 3 and its kick through node 2 run on the owner; the Dial action of every moved caller
+is requested; REST reads and the end through node 3."""
 from __future__ import annotations
 
 import gevent
@@ -68,6 +69,15 @@ def test_callers_at_three_nodes_share_one_room_and_rest_writes_go_to_the_owner(c
     carried = n2.api(f"Conferences/{conf}/Participants/CA{'0' * 32}.json", {"Muted": "true"})
     assert (carried.status_code, carried.json()) == (single.status_code, single.json())
     assert carried.status_code == 404
+    # a dial-out through node 3 and its kick through node 2 run on the owner
+    dialed = n3.api(f"Conferences/{conf}/Participants.json", {"From": "bridge", "To": "tone:500", "Label": "dialed"})
+    assert dialed.status_code == 201 and dialed.json()["status"] == "queued", dialed.text
+    out_sid = dialed.json()["call_sid"]
+    assert app.status.wait_for(lambda items: any(c.get("ParticipantLabel") == "dialed" for c in items), 10)
+    kicked = n2.api(f"Conferences/{conf}/Participants/dialed.json", method="DELETE")
+    assert kicked.status_code == 204, kicked.text
+    assert app.status.wait_for(lambda items: [c["CallSid"] for c in items if c["StatusCallbackEvent"]
+                                              == "participant-leave"] == [out_sid], 10)
     gevent.sleep(0.6)    # Bob muted: more mix without him
     ended = n3.api(f"Conferences/{conf}.json", {"Status": "completed"})
     assert ended.status_code == 200 and ended.json()["status"] == "completed", ended.text
