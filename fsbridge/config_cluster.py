@@ -8,6 +8,9 @@ No ``[cluster]`` section (the default) = one node, exactly as before. With it::
     api_port = 8090                    # 0 = any free port (tests)
     api_url = "http://10.0.0.11:8090"  # how the other nodes reach it (default http://api_host:bound port)
     sip_address = "10.0.0.11:5060"     # this node's FreeSWITCH, as the other nodes reach it (SIP moves)
+    sip_profile = "internal"           # the sofia profile a move leaves this node's FreeSWITCH by
+    sip_auth = "user:password"         # credentials a move answers the owner FreeSWITCH's challenge with
+                                       # (FSBRIDGE_CLUSTER_SIP_AUTH; none: the owner admits peers by ACL)
     secret = "…"                       # shared by every node (FSBRIDGE_CLUSTER_SECRET; ≥ 16 characters)
     heartbeat_interval = 1.0           # s between heartbeats
     failure_timeout = 10.0             # s without a heartbeat before a survivor ends the node's rooms
@@ -46,6 +49,8 @@ class ClusterSettings:
     api_port: int = 0
     api_url: Optional[str] = None
     sip_address: Optional[str] = None
+    sip_profile: str = "internal"
+    sip_auth: Optional[str] = field(default=None, repr=False)
     heartbeat_interval: float = 1.0
     failure_timeout: float = 10.0
     placement: str = FIRST_CALL
@@ -88,7 +93,8 @@ def parse(data: Optional[Mapping], env: Mapping[str, str]) -> Optional[ClusterSe
         s = ClusterSettings(
             node=node, secret=secret, api_host=str(data.get("api_host", "127.0.0.1")),
             api_port=int(data.get("api_port", 0)), api_url=data.get("api_url"),
-            sip_address=data.get("sip_address"),
+            sip_address=data.get("sip_address"), sip_profile=str(data.get("sip_profile", "internal")),
+            sip_auth=env.get("FSBRIDGE_CLUSTER_SIP_AUTH") or data.get("sip_auth"),
             heartbeat_interval=float(data.get("heartbeat_interval", 1.0)),
             failure_timeout=float(data.get("failure_timeout", 10.0)),
             placement=str(data.get("placement", FIRST_CALL)).lower(),
@@ -100,6 +106,12 @@ def parse(data: Optional[Mapping], env: Mapping[str, str]) -> Optional[ClusterSe
         raise ClusterConfigError(f"cluster.placement must be one of {', '.join(POLICIES)}")
     if s.placement == REGION and not s.regions:
         raise ClusterConfigError("cluster.placement = \"region\" needs a [cluster.regions] map")
+    if s.sip_auth is not None and ":" not in s.sip_auth:
+        raise ClusterConfigError("cluster.sip_auth must be \"user:password\"")
+    for key, value in (("sip_address", s.sip_address or ""), ("sip_profile", s.sip_profile),
+                       ("sip_auth", s.sip_auth or "")):
+        if any(ch in value for ch in ",{}[]\n\r\t '\""):
+            raise ClusterConfigError(f"cluster.{key} must not contain separators, quotes or spaces")
     if not 0 <= s.api_port <= 65535:
         raise ClusterConfigError("cluster.api_port must be 0..65535")
     if s.heartbeat_interval <= 0 or s.failure_timeout < 2 * s.heartbeat_interval:

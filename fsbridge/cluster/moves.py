@@ -9,8 +9,8 @@ endConferenceOnExit, waitUrl, the Dial ``action`` …) and, for a standalone vir
 DTMF and hang-up timer. The owner runs the call from that verb (:meth:`Mover.accept`): it joins the room
 there, and the Dial action is requested by the owner. Here the call's session ends quietly.
 
-A FreeSWITCH leg is not moved by this code (that is a SIP bridge to the owner; docs/cluster.md): it joins
-here, with a warning. A room whose owner is dead is taken over (the survivor's failover ends the old
+A FreeSWITCH leg is moved over SIP instead (:mod:`.sipmove`: a bridge to the owner's FreeSWITCH with a
+signed one-time header); if the owner's FreeSWITCH does not answer, the call joins here. A room whose owner is dead is taken over (the survivor's failover ends the old
 conference); an owner alive but unreachable fails the call's join (Dial completes ``failed``) rather than
 splitting the room.
 """
@@ -23,6 +23,7 @@ from fsbridge.markup.model import Response
 
 from . import verbs
 from .peers import PeerError
+from .sipmove import SipMoves
 
 log = logging.getLogger("fsbridge.cluster")
 
@@ -37,6 +38,7 @@ class Mover:
     def __init__(self, node):
         self.node = node
         self._moved_in: set = set()    # CallSids handed to this node: they join here, never move again
+        self.sip = SipMoves(node)
 
     def move_call(self, session, conference, verb) -> bool:
         """Called by the conference task before joining: True when the call is no longer this node's (moved
@@ -55,10 +57,6 @@ class Mover:
         if owner == node.me:
             return False
         origin = rec.origin
-        if origin is None or not node.bridge.engine.can_create_calls:
-            log.warning("call %s: room %r is owned by node %s but this call cannot be moved (engine leg): "
-                        "joining here", rec.call_sid, conference.name, owner)
-            return False
         peer = node.peer(owner)
         if peer is None:   # the owner is dead: take the room over (its old conference is ended by failover)
             owner = node.placement.take_over(rec.account_sid, conference.name, owner)
@@ -69,6 +67,8 @@ class Mover:
         payload = {"call_sid": rec.call_sid, "account_sid": rec.account_sid, "from": rec.from_, "to": rec.to,
                    "direction": rec.direction, "dialect": session.dialect, "doc_url": session.doc_url,
                    "verb": verbs.to_json(verb), "origin": origin, "from_node": node.me}
+        if origin is None or not node.bridge.engine.can_create_calls:   # an engine leg: over SIP
+            return self.sip.move(session, owner, peer, payload)
         try:
             node.peers.post_json(peer.api_url, MOVE_PATH, payload)
         except PeerError as exc:
@@ -81,6 +81,25 @@ class Mover:
             return True
         session.step(f"moved to node {owner} (room {conference.name!r})")
         return True
+
+    def accept_leg(self, leg) -> Optional[dict]:
+        """The runtime's ``on_call`` hook: for an engine leg moved here over SIP (:mod:`.sipmove`), what its
+        session runs — ``{"call_sid", "account_sid", "from", "to", "direction", "dialect", "doc_url",
+        "first"}`` (``first``: a Response of the moved verb) — else None (an ordinary call)."""
+        payload = self.sip.accept_leg(leg)
+        if payload is None:
+            return None
+        try:
+            verb = verbs.from_json(payload["verb"])
+            dialect = str(payload["dialect"])
+            out = {k: str(payload[k]) for k in ("call_sid", "account_sid", "from", "to", "direction")}
+        except (KeyError, TypeError, ValueError) as exc:
+            log.warning("a SIP move with a bad payload: %s", exc)
+            return None
+        self._moved_in.add(out["call_sid"])
+        log.info("call %s moved here over SIP from node %s", out["call_sid"], payload.get("from_node"))
+        return dict(out, dialect=dialect, doc_url=payload.get("doc_url") or None,
+                    first=Response(verbs=(verb,), dialect=dialect))
 
     def accept(self, payload: dict) -> str:
         """The internal API's ``POST /cluster/v1/calls``: run the moved call here from its verb (a new

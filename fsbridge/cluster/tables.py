@@ -8,10 +8,12 @@
   The primary key makes the claim atomic (``INSERT … ON CONFLICT DO NOTHING``, then read the owner).
 * ``fsb_cluster_rooms``: ConferenceSid → owning node, written when the owner's domain opens the conference,
   removed when it ends: what a survivor ends when that node dies, and where REST writes are carried.
+* ``fsb_cluster_moves``: a call on its way to the owner over SIP — what the owner needs to run it, under a
+  one-time token the SIP INVITE carries (signed) in ``X-Fsbridge-Move``.
 """
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, func, select
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, func, select
 
 metadata = MetaData()
 
@@ -43,6 +45,12 @@ rooms = Table(
     Column("node", String(64), nullable=False, index=True),
 )
 
+moves = Table(
+    "fsb_cluster_moves", metadata,
+    Column("token", String(32), primary_key=True),
+    Column("payload", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
 
 SCHEMA_LOCK = 0x66736272_31380001   # advisory-lock key: one node at a time creates tables
 
@@ -58,4 +66,4 @@ def create_all(engine, *others) -> None:
             other.create_all(conn)
 
 
-__all__ = ["metadata", "nodes", "placements", "rooms", "create_all"]
+__all__ = ["metadata", "nodes", "placements", "rooms", "moves", "create_all"]
