@@ -1,15 +1,16 @@
 """Two live FreeSWITCH instances, one bridge each, one PostgreSQL (issue #18, live part): callers dialled
 into each box join, and REST through either bridge controls the callers of both — a write for a room the
-other bridge runs is carried there (FreeSWITCH's own member list shows the flag). In-process bridges (the
-``[cluster]`` settings given directly); calls are ``loopback/<ext>`` legs parked on their box, as in
-tests/test_freeswitch_live_e2e.py.
+other bridge runs is carried there (FreeSWITCH's own member list shows the flag); a caller of box 2 dialling
+a room box 1 runs is moved there over SIP and both callers are members of that one FreeSWITCH conference.
+In-process bridges (the ``[cluster]`` settings given directly); calls are ``loopback/<ext>`` legs parked on
+their box, as in tests/test_freeswitch_live_e2e.py.
 
-Environment (skipped unless both are set; marker ``freeswitch``):
+Environment (skipped unless the first two are set; marker ``freeswitch``):
   FSBRIDGE_TEST_CLUSTER_ESL=host:port:password,host:port:password   the two event sockets
   FSBRIDGE_TEST_CLUSTER_SOCKET=host:port,host:port                  their dialplans' ``socket`` addresses
-
-Not checked here, because it is not built: a caller of one box entering a room the other box runs is not
-moved over SIP (docs/cluster.md, "What is not done yet") — each room here has its callers on its own box.
+  FSBRIDGE_TEST_CLUSTER_SIP=host:port,host:port                     their SIP profiles (default 5060, 5070)
+  FSBRIDGE_TEST_CLUSTER_SIP_AUTH=user:pw,user:pw                    what node 1 / node 2 answer the *other*
+                                                                    box's challenge with (a directory user)
 """
 from __future__ import annotations
 
@@ -41,13 +42,15 @@ NUMBER = "7200"
 def _boxes():
     esl = os.environ.get("FSBRIDGE_TEST_CLUSTER_ESL", "")
     sock = os.environ.get("FSBRIDGE_TEST_CLUSTER_SOCKET", "")
+    sip = os.environ.get("FSBRIDGE_TEST_CLUSTER_SIP", "127.0.0.1:5060,127.0.0.1:5070").split(",")
+    auth = (os.environ.get("FSBRIDGE_TEST_CLUSTER_SIP_AUTH") or ",").split(",")
     if len(esl.split(",")) != 2 or len(sock.split(",")) != 2:
         pytest.skip("set FSBRIDGE_TEST_CLUSTER_ESL and FSBRIDGE_TEST_CLUSTER_SOCKET (two FreeSWITCH instances)")
     out = []
-    for e, s in zip(esl.split(","), sock.split(",")):
+    for e, s, address, cred in zip(esl.split(","), sock.split(","), sip, auth):
         host, port, password = e.rsplit(":", 2)
         shost, sport = s.rsplit(":", 1)
-        out.append((host, int(port), password, shost, int(sport)))
+        out.append((host, int(port), password, shost, int(sport), address, cred or None))
     return out
 
 
@@ -87,13 +90,13 @@ def two_boxes(tmp_path, pg_url):
     app = App()
     servers, engines, legs = [], [], []
     try:
-        for i, (host, port, password, shost, sport) in enumerate(boxes, 1):
+        for i, (host, port, password, shost, sport, address, cred) in enumerate(boxes, 1):
             engine = FreeSwitchEngine(host, port, password, outbound_host=shost, outbound_port=sport,
                                       command_timeout=5, reconnect_backoff=0.1, max_backoff=1)
             server = start_bridge(str(tmp_path / f"fs{i}"), accounts={AC: TOKEN}, engine=engine, fetch_timeout=5.0,
                                   numbers=[Number(NUMBER, AC, app.http.url + "/voice")], database_url=url,
                                   cluster=ClusterSettings(node=f"fs{i}", secret=SECRET, heartbeat_interval=0.5,
-                                                          failure_timeout=5.0, sip_address=f"{host}:{5050 + 10 * i}"))
+                                                          failure_timeout=5.0, sip_address=address, sip_auth=cred))
             engine.set_call_handler(server.bridge.on_call)
             assert engine.wait_connected(10), f"cannot reach FreeSWITCH {i} at {host}:{port}"
             servers.append(server)
@@ -151,3 +154,24 @@ def test_rest_through_either_bridge_controls_the_callers_of_both_boxes(two_boxes
         listed = requests.get(f"{server.base_url}/2010-04-01/Accounts/{AC}/Conferences.json?Status=in-progress",
                               auth=(AC, TOKEN), timeout=10).json()["conferences"]
         assert {c["friendly_name"] for c in listed} >= {"east", "west"}
+
+
+def test_a_caller_of_box_2_is_moved_over_sip_into_the_room_box_1_runs(two_boxes):
+    (b1, b2), (e1, e2), app, call = two_boxes
+    call(0, "shared-alice")
+
+    def joins(items):
+        return [c for c in items if c["StatusCallbackEvent"] == "participant-join" and c["FriendlyName"] == "shared"]
+    assert app.callbacks.wait_for(lambda items: len(joins(items)) == 1, 20), app.callbacks.items
+    call(1, "shared-bob")
+    assert app.callbacks.wait_for(lambda items: len(joins(items)) == 2, 20), app.callbacks.items
+    alice, bob = joins(app.callbacks.items)
+    assert alice["ConferenceSid"] == bob["ConferenceSid"] and bob["ParticipantLabel"] == "bob"
+    room = alice["ConferenceSid"]
+    with gevent.Timeout(10, False):
+        while len(members(e1, room)) < 2:
+            gevent.sleep(0.05)   # FreeSWITCH's member list has no event to wait on
+    assert len(members(e1, room)) == 2, members(e1, room)     # both callers mixed by box 1
+    assert members(e2, room) == {}                             # nothing of that room on box 2
+    r = rest(b2, f"Conferences/{room}/Participants/{bob['CallSid']}.json", Muted="true")
+    assert r.status_code == 200 and r.json()["muted"] is True, r.text
