@@ -79,7 +79,7 @@ class ClusterApp:
         self.http = HttpApp(app).start()
 
 
-def node_config(work, name: str, db_url: str, app_url: str, timeout: float = 2.0) -> str:
+def node_config(work, name: str, db_url: str, app_url: str, timeout: float = 3.0) -> str:
     """Write ``work/<name>.toml``: a standalone node (realtime clock) of the cluster on ``db_url``."""
     os.makedirs(work / name, exist_ok=True)
     path = work / f"{name}.toml"
@@ -167,10 +167,10 @@ class Node:
         return self.proc.returncode
 
 
-def start_cluster(work, db_url: str, app_url: str, n: int = 3):
+def start_cluster(work, db_url: str, app_url: str, n: int = 3, timeout: float = 3.0):
     """Start ``n`` nodes n1…nN together (they create the tables under an advisory lock) and wait until all
     serve."""
-    nodes = [Node(f"n{i}", node_config(work, f"n{i}", db_url, app_url), work) for i in range(1, n + 1)]
+    nodes = [Node(f"n{i}", node_config(work, f"n{i}", db_url, app_url, timeout), work) for i in range(1, n + 1)]
     return [node.ready() for node in nodes]
 
 

@@ -24,7 +24,7 @@ def cluster(tmp_path, pg_url):
     app = ClusterApp()
     nodes = []
     try:
-        nodes = start_cluster(tmp_path, url, app.http.url)
+        nodes = start_cluster(tmp_path, url, app.http.url, timeout=10.0)   # no failure expected here
         yield app, nodes, url
     finally:
         codes = {node.name: node.stop() for node in nodes}
