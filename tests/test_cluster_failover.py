@@ -2,8 +2,8 @@
 callers who entered at all three nodes → one survivor ends that room with the full callback sequence
 (participant-leave × 3, conference-end; reasons as a restart gives them; SequenceNumbers gapless after the
 delivered ones; repeats only with the same idempotency token) within 10 s; REST through a survivor shows it
-completed; node 1 restarted on the same config rejoins and owns a new room that a caller at node 2 is moved
-into."""
+completed; a room the surviving node 2 runs is untouched; node 1 restarted on the same config rejoins and owns
+a new room that a caller at node 2 is moved into."""
 from __future__ import annotations
 
 import time
@@ -25,6 +25,10 @@ def node_state(db_url, name):
         engine.dispose()
 
 
+def room_events(items, room):
+    return [c["StatusCallbackEvent"] for c in items if c["FriendlyName"] == room]
+
+
 def test_kill_9_of_the_owner_ends_its_rooms_from_a_survivor_and_the_node_rejoins(tmp_path, pg_url):
     url, drop = fresh_database(pg_url)
     app = ClusterApp()
@@ -39,6 +43,15 @@ def test_kill_9_of_the_owner_ends_its_rooms_from_a_survivor_and_the_node_rejoins
         assert app.status.wait_for(lambda items: names(items).count("participant-join") == 3
                                    and "conference-start" in names(items), 20), names(app.status.items)
         conf = app.status.items[0]["ConferenceSid"]
+        # a room the survivor n2 runs (a caller at n3 moved there) must come through n1's death untouched
+        app.room = "SurvivorRoom"
+        n2.call("Sam", 900)
+        assert app.status.wait_for(lambda items: room_events(items, "SurvivorRoom") == ["participant-join"], 20)
+        n3.call("Tia", 950)
+        assert app.status.wait_for(lambda items: room_events(items, "SurvivorRoom") == [
+            "participant-join", "participant-join", "conference-start"], 20), names(app.status.items)
+        survivor = next(c for c in app.status.items if c["FriendlyName"] == "SurvivorRoom")["ConferenceSid"]
+        app.status.items[:] = [c for c in app.status.items if c["FriendlyName"] == "KillRoom"]
         before = len(app.status.items)
         killed = time.monotonic()
         n1.kill()
@@ -57,6 +70,8 @@ def test_kill_9_of_the_owner_ends_its_rooms_from_a_survivor_and_the_node_rejoins
         assert fetched["status"] == "completed" and n3.api(f"Conferences/{conf}/Participants.json").json()[
             "participants"] == []
         assert node_state(url, "n1") == "down"
+        assert n3.api(f"Conferences/{survivor}.json").json()["status"] == "in-progress"
+        assert [c["StatusCallbackEvent"] for c in app.status.items if c["ConferenceSid"] == survivor] == []
         # node 1 comes back under its name: it rejoins and owns the next room opened there
         n1 = nodes[0] = Node("n1", node_config(tmp_path, "n1", url, app.http.url), tmp_path).ready()
         assert node_state(url, "n1") == "up"
