@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import gc
-import inspect
 import logging
 import os
 import signal
@@ -141,8 +140,9 @@ class BridgeServer:
             if user_update is not None:
                 user_update(outbox_id, state, attempts, error)
         kw.setdefault("sequence", restart_sequence(db))   # statusCallback SequenceNumbers continue (issue 15)
-        if self.cluster is not None and "node" in inspect.signature(Dispatcher).parameters:
+        if self.cluster is not None:
             kw.setdefault("node", s.cluster.node)   # issue 18: one outbox, a dispatcher per node (callbacks/leases)
+            kw.setdefault("lease_s", s.cluster.failure_timeout)   # a dead node's queues move with its rooms
         self.dispatcher = Dispatcher(db, accounts, self.base_url, telnyx_private_key=telnyx_keys or None,
                                      jambonz_secret=jambonz or None, on_update=on_update, **kw)
         engine = self._engine if self._engine is not None else make_engine(s)
