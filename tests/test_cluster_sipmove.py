@@ -62,6 +62,7 @@ def test_the_bridge_carries_the_header_and_a_refusal_keeps_the_call_here(node):
     assert moves.move(session(leg), "fs1", peer, {"call_sid": "CAy"}) is True
     (dial,) = leg.dialed
     assert dial.startswith("{sip_h_X-Fsbridge-Move=") and dial.endswith("}sofia/internal/7200@127.0.0.1:5060")
+    assert "absolute_codec_string=^^:G722:PCMU:PCMA" in dial
     assert "sip_auth_username=1000,sip_auth_password=pw" in dial
     value = dial[len("{sip_h_X-Fsbridge-Move="):].split(",")[0]
     assert moves.claim(value) == {"call_sid": "CAy"}                  # what the owner will find

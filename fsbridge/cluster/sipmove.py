@@ -32,6 +32,7 @@ HEADER = "X-Fsbridge-Move"
 CHANNEL_VARIABLE = "variable_sip_h_" + HEADER    # how FreeSWITCH shows the received header to the socket
 SAFE_NUMBER = re.compile(r"^[0-9A-Za-z+*#._-]{1,64}$")
 STASH_TTL_S = 600
+CODECS = "^^:G722:PCMU:PCMA"   # FreeSWITCH list syntax (``^^:`` = ':' separates, inside the {} variables)
 
 
 class SipMoves:
@@ -72,7 +73,8 @@ class SipMoves:
                         rec.call_sid, owner)
             return False
         value = self.stash(payload)
-        variables = [f"sip_h_{HEADER}={value}"]
+        # SIP-safe codecs: the leg may run a codec the owner's profile refuses over SIP (loopback's L16 → 488)
+        variables = [f"sip_h_{HEADER}={value}", f"absolute_codec_string={CODECS}"]
         if settings.sip_auth:
             user, _, password = settings.sip_auth.partition(":")
             variables += [f"sip_auth_username={user}", f"sip_auth_password={password}"]
