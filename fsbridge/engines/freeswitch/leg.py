@@ -37,7 +37,7 @@ class FreeSwitchCallLeg:
     def __init__(self, session, on_event: Optional[Callable[[n.NativeEvent], None]] = None):
         self.session = session
         data = session.session_data or ESLMessage()
-        self.channel_data: Dict[str, str] = dict(data.headers)
+        self.channel_data: Dict[str, str] = data.headers   # shared, not copied (≈ 190 headers a call: issue 21)
         self.unique_id: str = data.get(wire.H_UNIQUE_ID, "")
         self.from_: str = data.get(wire.H_CALLER_NUMBER, "")
         self.to: str = data.get(wire.H_DEST_NUMBER, "")
@@ -67,9 +67,11 @@ class FreeSwitchCallLeg:
 
     # -- setup / teardown -------------------------------------------------------------------------
     def setup(self, linger: bool = True, timeout: Optional[float] = None) -> None:
-        """``myevents``, ``event plain CUSTOM conference::maintenance``, ``linger`` (outbound/basic); each
-        waits ``timeout`` s for its reply (default: the session's ``send_timeout``)."""
+        """``myevents``, ``nixevent`` of the channel events no leg reads (:data:`wire.OUTBOUND_NIXEVENT`),
+        ``event plain CUSTOM conference::maintenance``, ``linger`` (outbound/basic); each waits ``timeout`` s
+        for its reply (default: the session's ``send_timeout``)."""
         self.session.send(wire.CMD_MYEVENTS, timeout=timeout)
+        self.session.send(wire.OUTBOUND_NIXEVENT, timeout=timeout)
         self.session.send(wire.OUTBOUND_CONFERENCE_EVENTS, timeout=timeout)
         if linger:
             self.session.send(wire.CMD_LINGER, timeout=timeout)
@@ -234,6 +236,15 @@ class FreeSwitchCallLeg:
                     log.info("listen stop on %s: %s", self.unique_id, exc)
 
     # -- internals --------------------------------------------------------------------------------
+    def transfer(self, dialstring: str, timeout_s: float = 14400.0) -> bool:
+        """``bridge`` to ``dialstring`` and wait until it ended (issue 18: a move to the node owning the room);
+        True when it was answered (``last_bridge_to`` set on the channel), False when the far end could not be
+        reached. Raises EngineError when the application is refused."""
+        if self.hung_up:
+            return False
+        done = self._execute("bridge", dialstring, wait=True, timeout=timeout_s)
+        return bool(done is not None and done.get(wire.VARIABLE_PREFIX + "last_bridge_to"))
+
     def _execute(self, app: str, arg: Optional[str], wait: bool = True, lock: bool = False,
                  timeout: Optional[float] = 60.0) -> Optional[ESLMessage]:
         event_uuid = str(uuidlib.uuid4())

@@ -96,6 +96,9 @@ class ConferenceTask(Task):
         """Join, stay until the call leaves, then run the action (Goto), continue (None) or STOP."""
         s = self.session
         conf = self._resolved_conference()
+        cluster = getattr(s.bridge, "cluster", None)   # issue 18: the room may be owned by another node
+        if cluster is not None and cluster.move_call(s, conf, self.dial if self.dial is not None else self.conference):
+            return STOP
         # jambonz enterHook: "something to play or say just before they are put into a conference after waiting
         # for it to start" — fetched now; a caller who waits hears it when the conference starts, before it is
         # mixed (JoinMember.enter_media), one who joins a running conference hears it before the join.
