@@ -93,6 +93,7 @@ class BridgeServer:
         self.base_url: Optional[str] = None
         self.observability = None   # metrics + console (fsbridge.observability), set by start()
         self.retention = None       # conference log purger (fsbridge.store.retention), set by start()
+        self.exports = None         # Bulk Export job runner (fsbridge.api.bulkexport_jobs), set by start()
 
     def start(self) -> "BridgeServer":
         """Build everything, bind the HTTP port and start serving (returns at once)."""
@@ -140,8 +141,10 @@ class BridgeServer:
         self.bridge = Bridge(engine, s, store=self.store, dispatcher=self.dispatcher)
         self.bridge.fetcher.egress = egress
         telnyx_keys = {a.telnyx_api_key: sid for sid, a in s.accounts.items() if a.telnyx_api_key}
+        from fsbridge.api.bulkexport_jobs import ExportRunner   # issue 22: Bulk Export jobs + their webhook
+        self.exports = ExportRunner(db, s.exports_dir, dispatcher=self.dispatcher)
         self.app = create_app(self.store, self.bridge, accounts, base_url=self.base_url, telnyx_keys=telnyx_keys,
-                              api_keys=s.api_keys())
+                              api_keys=s.api_keys(), exports=self.exports)
         from urllib.parse import urlparse
         prefix = urlparse(self.base_url).path.rstrip("/")
         from fsbridge.observability import attach
@@ -154,6 +157,7 @@ class BridgeServer:
         self.http.start()
         from fsbridge.store.retention import RetentionPurger   # issue 22: conference log retention
         self.retention = RetentionPurger(db, s.retention_months, s.retention_interval).start()
+        self.exports.resume()   # jobs interrupted by a stop are redone
         log.info("fsbridge serving on %s (engine %s, database %s)", self.base_url, s.engine, s.database_url)
         if not s.accounts:
             log.warning("no account configured: the REST API refuses every request (see docs/runtime.md)")

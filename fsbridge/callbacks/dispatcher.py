@@ -38,7 +38,7 @@ from . import outbox, overrides, signing
 from .http import Transport, TransportError
 from .overrides import CLASS_4XX, CLASS_5XX, CLASS_FATAL, DeliveryPolicy
 from .render import render
-from .request import RenderSettings
+from .request import CallbackRequest, RenderSettings
 from .subscriptions import StatusSequence
 
 log = logging.getLogger("fsbridge.callbacks")
@@ -141,6 +141,25 @@ class Dispatcher:
             self._push(outbox.OutboxRow(id=row_id, queue_key=req.conference_sid, request=req, attempts=0,
                                         created_at=now, state=outbox.PENDING))
         return row_id
+
+    # --- issue 22 (insights): pre-rendered requests (Bulk Export webhook, Insights Event Stream) ---------------
+    def enqueue_request(self, req: CallbackRequest) -> int:
+        """Commit an already rendered ``req`` to the outbox and queue it (key: ``req.conference_sid``) exactly
+        as :meth:`enqueue` does after rendering; return the outbox id. For webhooks that are not conference
+        status callbacks (:mod:`.insights`); signed per attempt like every other request."""
+        problem = overrides.url_problem(req.url)
+        now = self.clock()
+        if problem:
+            row_id = self._conn().insert(req, now, state=outbox.FAILED, last_error=problem)
+            log.error("callback %s will never be sent: %s", outbox.log_label(req), problem)
+            self._notify(row_id, outbox.FAILED, 0, problem)
+            return row_id
+        row_id = self._conn().insert(req, now)
+        if self._running:
+            self._push(outbox.OutboxRow(id=row_id, queue_key=req.conference_sid, request=req, attempts=0,
+                                        created_at=now, state=outbox.PENDING))
+        return row_id
+    # --- end issue 22 -----------------------------------------------------------------------------------------
 
     def start(self) -> "Dispatcher":
         """Start delivering: queue every undelivered outbox row (restart recovery), then new events."""

@@ -7,3 +7,4 @@ from fsbridge.store.store import Store
 
 __all__ = ["Store", "ConferenceRow", "ParticipantRow", "RecordingRow", "PageRequest", "PageResult",
            "DateRange"]
+from fsbridge.store import exports as _exports  # noqa: E402,F401 - Bulk Export tables on the shared metadata (#22)
