@@ -5,11 +5,14 @@ participant rows. Registered on :data:`fsbridge.api.insights.bp` (same auth, bas
 fsbridge has no participant Sid of its own (Twilio's ``CP…``): ``participant_sid`` is the participant's
 CallSid, and the fetch route takes the CallSid. Fields: the SDK's ``ConferenceParticipantInstance``
 (:data:`fsbridge.wire.insights.PARTICIPANT_SUMMARY_FIELDS`); sources in docs/insights.md; the ones in
-:data:`~fsbridge.wire.insights.PARTICIPANT_NO_SOURCE` (quality metrics, events, call direction …) are null.
+:data:`~fsbridge.wire.insights.PARTICIPANT_NO_SOURCE` (events, call direction …) are null; ``metrics`` come
+from the call's measured quality (:mod:`fsbridge.store.quality`), null without one.
 List: join order; ``ParticipantSid`` / ``Label`` narrow it to that one participant (a label: the present one,
 else the most recent); ``Events`` matches nothing (no per-participant event log is kept yet).
 """
 from __future__ import annotations
+
+from typing import Optional
 
 from flask import g, jsonify, request
 
@@ -17,6 +20,8 @@ from fsbridge.api import paging, params
 from fsbridge.api.context import ctx
 from fsbridge.api.errors import not_found
 from fsbridge.api.insights import CONFERENCES, _base, _seconds, bp, iso, listing
+from fsbridge.store import quality
+from fsbridge.store.quality import CallQuality
 from fsbridge.store.rows import ConferenceRow, PageResult, ParticipantRow
 from fsbridge.store.summary import NEVER_JOINED
 from fsbridge.wire import insights as wi
@@ -25,8 +30,24 @@ PARTICIPANTS = "/v1/Conferences/<ConferenceSid>/Participants"
 PARTICIPANT = "/v1/Conferences/<ConferenceSid>/Participants/<ParticipantSid>"
 
 
-def participant_summary(p: ParticipantRow, conf: ConferenceRow, base: str, region: str) -> dict:
-    """Insights Conference Participant Summary JSON."""
+def metrics(q: Optional[CallQuality]) -> Optional[dict]:
+    """The summary's ``metrics`` (Twilio's shape: ``inbound`` / ``outbound`` objects of total_packets_lost,
+    total_packets_received, packet_loss_percentage, jitter {avg, max}, latency {avg, max} (ms), mos) from the
+    call's measured quality — received direction only, so ``outbound`` is null; None without a measurement."""
+    if q is None:
+        return None
+    return {wi.METRICS_INBOUND: {
+        wi.M_PACKETS_LOST: q.packets_lost, wi.M_PACKETS_RECEIVED: q.packets_received,
+        wi.M_LOSS_PERCENTAGE: q.loss_percentage,
+        wi.M_JITTER: {wi.M_AVG: q.jitter_avg_ms, wi.M_MAX: q.jitter_max_ms},
+        wi.M_LATENCY: {wi.M_AVG: q.latency_avg_ms, wi.M_MAX: q.latency_max_ms},
+        wi.M_MOS: q.mos,
+    }, wi.METRICS_OUTBOUND: None}
+
+
+def participant_summary(p: ParticipantRow, conf: ConferenceRow, base: str, region: str,
+                        q: Optional[CallQuality] = None) -> dict:
+    """Insights Conference Participant Summary JSON; ``q``: the call's measured quality (``metrics``)."""
     joined = p.date_created if p.status not in NEVER_JOINED else None
     out = {name: None for name in wi.PARTICIPANT_SUMMARY_FIELDS}
     out.update({
@@ -46,6 +67,7 @@ def participant_summary(p: ParticipantRow, conf: ConferenceRow, base: str, regio
         "coached_participants": [p.call_sid_to_coach] if p.coaching and p.call_sid_to_coach else None,
         "conference_region": conf.region or region,
         "processing_state": wi.PROCESSING_IN_PROGRESS if p.present else wi.PROCESSING_COMPLETE,
+        "metrics": metrics(q),
         "url": f"{base}{CONFERENCES}/{p.conference_sid}/Participants/{p.call_sid}",
     })
     return out
@@ -73,7 +95,9 @@ def list_participants(ConferenceSid: str):
                             last_key=None)
     else:
         result = store.list_participants(g.account_sid, ConferenceSid, include_left=True, page=page.request)
-    return listing(wi.PARTICIPANTS_LIST_KEY, [participant_summary(p, conf, base, region) for p in result.items],
+    qs = quality.load(store.engine, ConferenceSid, [p.call_sid for p in result.items])
+    return listing(wi.PARTICIPANTS_LIST_KEY,
+                   [participant_summary(p, conf, base, region, qs.get(p.call_sid)) for p in result.items],
                    f"{base}{CONFERENCES}/{ConferenceSid}/Participants", args, page, result)
 
 
@@ -84,4 +108,5 @@ def fetch_participant(ConferenceSid: str, ParticipantSid: str):
     p = ctx().store.participant(g.account_sid, ConferenceSid, ParticipantSid)
     if p is None or p.call_sid != ParticipantSid:
         raise not_found()
-    return jsonify(participant_summary(p, conf, _base(), ctx().region))
+    q = quality.load(ctx().store.engine, ConferenceSid, [p.call_sid]).get(p.call_sid)
+    return jsonify(participant_summary(p, conf, _base(), ctx().region, q))

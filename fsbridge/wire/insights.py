@@ -74,5 +74,31 @@ PARTICIPANT_SUMMARY_FIELDS = (
     "metrics", "url")
 #: participant fields with no source in fsbridge (yet): always null
 PARTICIPANT_NO_SOURCE = ("call_direction", "country_code", "outbound_queue_length", "outbound_time_in_queue",
-                         "jitter_buffer_size", "participant_region", "call_type", "properties", "events",
-                         "metrics")
+                         "jitter_buffer_size", "participant_region", "call_type", "properties", "events")
+
+# --- Participant Summary ``metrics`` (shape of Twilio's documented example: inbound / outbound objects) --------
+METRICS_INBOUND = "inbound"
+METRICS_OUTBOUND = "outbound"
+M_PACKETS_LOST = "total_packets_lost"
+M_PACKETS_RECEIVED = "total_packets_received"
+M_LOSS_PERCENTAGE = "packet_loss_percentage"
+M_JITTER = "jitter"
+M_LATENCY = "latency"
+M_MOS = "mos"
+M_AVG = "avg"
+M_MAX = "max"
+
+# --- engine-neutral call quality carried on a CHANNEL_HANGUP_COMPLETE NativeEvent's ``extra`` pairs ----------
+#: (name, decimal string) pairs an engine attaches at hangup; each optional. Receive direction (the caller's
+#: audio as the bridge received it). Times in ms; MOS 1–5.
+Q_PACKETS_RECEIVED = "fsbridge-quality-packets-received"
+Q_PACKETS_LOST = "fsbridge-quality-packets-lost"
+Q_JITTER_AVG_MS = "fsbridge-quality-jitter-avg-ms"
+Q_JITTER_MAX_MS = "fsbridge-quality-jitter-max-ms"
+Q_LATENCY_AVG_MS = "fsbridge-quality-latency-avg-ms"
+Q_LATENCY_MAX_MS = "fsbridge-quality-latency-max-ms"
+Q_MOS = "fsbridge-quality-mos"
+#: which engine measured it: ``freeswitch`` | ``standalone``
+Q_SOURCE = "fsbridge-quality-source"
+QUALITY_EXTRAS = (Q_PACKETS_RECEIVED, Q_PACKETS_LOST, Q_JITTER_AVG_MS, Q_JITTER_MAX_MS, Q_LATENCY_AVG_MS,
+                  Q_LATENCY_MAX_MS, Q_MOS)

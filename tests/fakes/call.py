@@ -214,9 +214,10 @@ class FakeCall:
         self.send(self.event("DTMF", "", (("DTMF-Digit", digit), ("DTMF-Duration", "1600"),
                                           ("DTMF-Source", "RTP"))))
 
-    def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
+    def hangup(self, cause: str = "NORMAL_CLEARING", extra=()) -> None:
         """The caller hangs up: CHANNEL_HANGUP, linger notice, member removed, conference app completes
-        with Answer-State hangup, CHANNEL_HANGUP_COMPLETE (outbound/basic order, finding 29)."""
+        with Answer-State hangup, CHANNEL_HANGUP_COMPLETE (outbound/basic order, finding 29) — with the
+        ``extra`` (header, value) pairs, e.g. recorded ``variable_rtp_audio_in_*`` statistics."""
         if self.hung_up:
             return
         self.hung_up = True
@@ -225,7 +226,8 @@ class FakeCall:
             self.send(disconnect_notice("linger", ""))
         if self.member is not None and self.fake is not None:
             self.fake.remove_member(self.member, "hangup", cause)
-        hc = self.event("CHANNEL_HANGUP_COMPLETE", "", (("Hangup-Cause", cause), ("Answer-State", "hangup")))
+        hc = self.event("CHANNEL_HANGUP_COMPLETE", "", (("Hangup-Cause", cause), ("Answer-State", "hangup"))
+                        + tuple(extra))
         self.send(hc)
         if self.fake is not None:
             self.fake.broadcast(hc)
