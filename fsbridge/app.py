@@ -94,6 +94,7 @@ class BridgeServer:
         self.observability = None   # metrics + console (fsbridge.observability), set by start()
         self.retention = None       # conference log purger (fsbridge.store.retention), set by start()
         self.exports = None         # Bulk Export job runner (fsbridge.api.bulkexport_jobs), set by start()
+        self.insights = None        # Insights Event Stream (fsbridge.api.insights_stream), when configured
 
     def start(self) -> "BridgeServer":
         """Build everything, bind the HTTP port and start serving (returns at once)."""
@@ -140,6 +141,12 @@ class BridgeServer:
         engine = self._engine if self._engine is not None else make_engine(s)
         self.bridge = Bridge(engine, s, store=self.store, dispatcher=self.dispatcher)
         self.bridge.fetcher.egress = egress
+        sinks = {sid: a.insights_webhook_url for sid, a in s.accounts.items() if a.insights_webhook_url}
+        if sinks:   # issue 22: Insights Event Stream webhooks of the accounts that configured one
+            from fsbridge.api.insights_stream import InsightsStream
+            self.insights = InsightsStream(self.store, self.dispatcher, sinks, self.base_url)
+            self.bridge.listeners.append(self.insights.on_event)
+            self.bridge.quality_listeners.append(self.insights.on_quality)
         telnyx_keys = {a.telnyx_api_key: sid for sid, a in s.accounts.items() if a.telnyx_api_key}
         from fsbridge.api.bulkexport_jobs import ExportRunner   # issue 22: Bulk Export jobs + their webhook
         self.exports = ExportRunner(db, s.exports_dir, dispatcher=self.dispatcher)

@@ -102,3 +102,13 @@ Q_MOS = "fsbridge-quality-mos"
 Q_SOURCE = "fsbridge-quality-source"
 QUALITY_EXTRAS = (Q_PACKETS_RECEIVED, Q_PACKETS_LOST, Q_JITTER_AVG_MS, Q_JITTER_MAX_MS, Q_LATENCY_AVG_MS,
                   Q_LATENCY_MAX_MS, Q_MOS)
+
+# --- Insights Event Stream (CloudEvents as Twilio's Event Streams webhook sink sends them) --------------------
+EVENT_CONFERENCE_PARTIAL = "com.twilio.voice.insights.conference-summary.partial"
+EVENT_CONFERENCE_COMPLETE = "com.twilio.voice.insights.conference-summary.complete"
+EVENT_PARTICIPANT_COMPLETE = "com.twilio.voice.insights.conference-participant-summary.complete"
+SCHEMA_CONFERENCE = "https://events-schemas.twilio.com/VoiceInsights.ConferenceSummary/2"
+SCHEMA_PARTICIPANT = "https://events-schemas.twilio.com/VoiceInsights.ConferenceParticipantSummary/2"
+CLOUDEVENTS_VERSION = "1.0"
+#: Twilio's JSON-body webhook signing: the body's SHA-256 (hex) in this query parameter of the signed URL
+BODY_SHA256 = "bodySHA256"
