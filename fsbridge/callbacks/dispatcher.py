@@ -129,6 +129,12 @@ class Dispatcher:
             self.sequence.forget(event.conference_sid)
         if req is None:
             return None
+        return self.enqueue_request(req)
+
+    def enqueue_request(self, req: CallbackRequest) -> int:   # issue 22: also for pre-rendered webhooks
+        """Commit the rendered ``req`` to the outbox and queue it (key: ``req.conference_sid``); return the
+        outbox id. :meth:`enqueue`'s second half, and the entry point of webhooks that are no conference
+        status callbacks (:mod:`.insights`: Bulk Export, Insights Event Stream), signed per attempt alike."""
         problem = overrides.url_problem(req.url)
         now = self.clock()
         if problem:
@@ -141,25 +147,6 @@ class Dispatcher:
             self._push(outbox.OutboxRow(id=row_id, queue_key=req.conference_sid, request=req, attempts=0,
                                         created_at=now, state=outbox.PENDING))
         return row_id
-
-    # --- issue 22 (insights): pre-rendered requests (Bulk Export webhook, Insights Event Stream) ---------------
-    def enqueue_request(self, req: CallbackRequest) -> int:
-        """Commit an already rendered ``req`` to the outbox and queue it (key: ``req.conference_sid``) exactly
-        as :meth:`enqueue` does after rendering; return the outbox id. For webhooks that are not conference
-        status callbacks (:mod:`.insights`); signed per attempt like every other request."""
-        problem = overrides.url_problem(req.url)
-        now = self.clock()
-        if problem:
-            row_id = self._conn().insert(req, now, state=outbox.FAILED, last_error=problem)
-            log.error("callback %s will never be sent: %s", outbox.log_label(req), problem)
-            self._notify(row_id, outbox.FAILED, 0, problem)
-            return row_id
-        row_id = self._conn().insert(req, now)
-        if self._running:
-            self._push(outbox.OutboxRow(id=row_id, queue_key=req.conference_sid, request=req, attempts=0,
-                                        created_at=now, state=outbox.PENDING))
-        return row_id
-    # --- end issue 22 -----------------------------------------------------------------------------------------
 
     def start(self) -> "Dispatcher":
         """Start delivering: queue every undelivered outbox row (restart recovery), then new events."""
