@@ -141,6 +141,8 @@ class BridgeServer:
         engine = self._engine if self._engine is not None else make_engine(s)
         self.bridge = Bridge(engine, s, store=self.store, dispatcher=self.dispatcher)
         self.bridge.fetcher.egress = egress
+        from fsbridge.store import participant_events   # issue 22: Participant Summary ``events``
+        self.bridge.listeners.append(lambda e: participant_events.record(db, e))
         sinks = {sid: a.insights_webhook_url for sid, a in s.accounts.items() if a.insights_webhook_url}
         if sinks:   # issue 22: Insights Event Stream webhooks of the accounts that configured one
             from fsbridge.api.insights_stream import InsightsStream

@@ -29,16 +29,21 @@ def test_three_insights_events_arrive_signed_as_cloudevents(tmp_path):
                 {"Content-Type": "text/xml"})
 
     customer, sink = HttpApp(app).start(), Receiver().start()
-    settings = local_settings(str(tmp_path), accounts={AC: TOKEN},
+    settings = local_settings(str(tmp_path), accounts={AC: TOKEN}, clock="1",   # real time: the test acts
                               numbers=[Number(NUMBER, AC, customer.url + "/voice")])
     settings = replace(settings, accounts={AC: Account(AC, TOKEN, insights_webhook_url=sink.url("/insights"))})
     server = BridgeServer(settings).start()
     try:
         tone = tmp_path / "talker.wav"
         tone.write_bytes(wav_bytes(440, 10.0))
-        talker = server.bridge.place_call(AC, "+15551111", NUMBER, f"file:{tone}", hangup_after_s=2.0)
+        talker = server.bridge.place_call(AC, "+15551111", NUMBER, f"file:{tone}", hangup_after_s=1.5)
         talker.leg.network = NetEm(delay_ms=30, jitter_ms=30, loss=0.1, seed=7)   # before its first frame
-        listener = server.bridge.place_call(AC, "+15552222", NUMBER, "silence:", hangup_after_s=2.0)
+        listener = server.bridge.place_call(AC, "+15552222", NUMBER, "silence:")
+        assert sink.wait_for(1, timeout=20)                                        # conference-summary.partial
+        cf = json.loads(sink.requests[0]["body"])[0]["data"]["conference_sid"]
+        server.bridge.update_participant(AC, cf, listener.call_sid, muted=True)   # → the summary's events
+        assert server.bridge.wait_call(talker.call_sid, timeout=20)
+        server.bridge.end_conference(AC, cf)
         assert sink.wait_for(4, timeout=20), sink.requests
         assert server.dispatcher.wait_idle(10)
     finally:
@@ -69,4 +74,6 @@ def test_three_insights_events_arrive_signed_as_cloudevents(tmp_path):
     assert lossy["total_packets_lost"] > 0 and 0 < lossy["packet_loss_percentage"] < 40
     assert lossy["jitter"]["max"] > 0 and lossy["mos"] < 4.3
     assert people[listener.call_sid]["metrics"] is None     # no emulated network: nothing measured
+    assert list(people[listener.call_sid]["events"]) == ["mute"] and people[talker.call_sid]["events"] is None
+    assert people[talker.call_sid]["properties"]["start_conference_on_enter"] is True
     assert len({e["id"] for e in events}) == 4

@@ -28,10 +28,9 @@ import gevent
 import gevent.event
 
 from fsbridge.api.insights import iso, summary
-from fsbridge.api.insights_participants import participant_summary
+from fsbridge.api.insights_participants import summaries
 from fsbridge.callbacks.insights import event_stream_request
 from fsbridge.conference.events import DomainEvent
-from fsbridge.store import quality
 from fsbridge.store.summary import fetch_summary
 from fsbridge.wire import insights as wi
 from fsbridge.wire import twilio as tw
@@ -92,8 +91,7 @@ class InsightsStream:
             p = self.store.participant(event.account_sid, event.conference_sid, key[1])
             if conf is None or p is None:
                 return
-            q = quality.load(self.store.engine, event.conference_sid, [key[1]]).get(key[1])
-            data = {k: v for k, v in participant_summary(p, conf, self.base, self.region, q).items()
+            data = {k: v for k, v in summaries(self.store.engine, [p], conf, self.base, self.region)[0].items()
                     if k not in _DROP}
             self._send(event.account_sid, event.conference_sid, wi.EVENT_PARTICIPANT_COMPLETE,
                        wi.SCHEMA_PARTICIPANT, data)

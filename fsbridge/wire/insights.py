@@ -74,7 +74,7 @@ PARTICIPANT_SUMMARY_FIELDS = (
     "metrics", "url")
 #: participant fields with no source in fsbridge (yet): always null
 PARTICIPANT_NO_SOURCE = ("call_direction", "country_code", "outbound_queue_length", "outbound_time_in_queue",
-                         "jitter_buffer_size", "participant_region", "call_type", "properties", "events")
+                         "jitter_buffer_size", "participant_region", "call_type")
 
 # --- Participant Summary ``metrics`` (shape of Twilio's documented example: inbound / outbound objects) --------
 METRICS_INBOUND = "inbound"
@@ -112,3 +112,12 @@ SCHEMA_PARTICIPANT = "https://events-schemas.twilio.com/VoiceInsights.Conference
 CLOUDEVENTS_VERSION = "1.0"
 #: Twilio's JSON-body webhook signing: the body's SHA-256 (hex) in this query parameter of the signed URL
 BODY_SHA256 = "bodySHA256"
+
+# --- Participant Summary ``properties`` (the keys fsbridge has a source for) and ``events`` ------------------
+P_START_CONFERENCE_ON_ENTER = "start_conference_on_enter"
+P_END_CONFERENCE_ON_EXIT = "end_conference_on_exit"
+P_BEEP_ON_ENTER = "beep_on_enter"
+P_BEEP_ON_EXIT = "beep_on_exit"
+#: REST 2010 participant event → its Participant Summary ``events`` key (Unix ms timestamps)
+EVENT_KEYS = {tw.PARTICIPANT_MUTE: "mute", tw.PARTICIPANT_UNMUTE: "unmute", tw.PARTICIPANT_HOLD: "hold",
+              tw.PARTICIPANT_UNHOLD: "unhold"}

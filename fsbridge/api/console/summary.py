@@ -12,8 +12,7 @@ from fsbridge.api.console.views import bp
 from fsbridge.api.context import ctx
 from fsbridge.api.errors import not_found
 from fsbridge.api.insights import CONFERENCES, _base, summary
-from fsbridge.api.insights_participants import participant_summary
-from fsbridge.store import quality
+from fsbridge.api.insights_participants import summaries
 from fsbridge.store.rows import PageRequest
 from fsbridge.store.summary import fetch_summary
 
@@ -26,8 +25,7 @@ def conference_summary(sid: str):
     if found is None:
         raise not_found()
     parts = store.list_participants(account, sid, include_left=True, page=PageRequest(limit=1000)).items
-    qs = quality.load(store.engine, sid, [p.call_sid for p in parts])
-    people = [participant_summary(p, found.conference, base, region, qs.get(p.call_sid)) for p in parts]
+    people = summaries(store.engine, parts, found.conference, base, region)
     return render_template("console/summary.html", conf=found.conference, summary=summary(found, base, region),
                            participants=people, json_url=f"{base}{CONFERENCES}/{sid}")
 
