@@ -1,7 +1,8 @@
 """Bulk Export v1 through the official twilio SDK (``client.bulkexports.v1.exports('Conferences')``), only its
 base URL changed (issue 22): a custom job for a day range runs in the background, its completion webhook comes
 through the durable outbox signed with the account's AuthToken (checked with twilio's RequestValidator), the
-Days list / fetch follow, and a day's file holds exactly that day's records of that account."""
+Days list / fetch follow, and a day's file holds exactly that day's records of that account. SQLite file and
+PostgreSQL."""
 import gzip
 import json
 from datetime import datetime, timedelta, timezone
@@ -19,8 +20,7 @@ from fsbridge.api import create_app, serve
 from fsbridge.api.bulkexport_jobs import ExportRunner
 from fsbridge.callbacks.dispatcher import Dispatcher
 from fsbridge.conference import events as ev
-from fsbridge.store import Store
-from fsbridge.store.db import make_engine
+from pg_support import store  # noqa: F401  (pytest fixture: SQLite + PostgreSQL)
 from fsbridge.wire import bulkexports as bx
 
 AC_A, TOKEN_A = "AC" + "a" * 32, "token-a"
@@ -33,9 +33,8 @@ def _sid(prefix, n):
 
 
 class Rig:
-    def __init__(self, tmp):
-        self.store = Store(make_engine(f"sqlite:///{tmp / 'fsbridge.sqlite'}"))
-        self.store.create_all()
+    def __init__(self, store, tmp):
+        self.store = store
         self.dispatcher = Dispatcher(self.store.engine, {AC_A: TOKEN_A, AC_B: TOKEN_B}).start()
         self.runner = ExportRunner(self.store.engine, str(tmp / "exports"), dispatcher=self.dispatcher)
         app = create_app(self.store, None, {AC_A: TOKEN_A, AC_B: TOKEN_B}, exports=self.runner)
@@ -55,8 +54,9 @@ class Rig:
 
 
 @pytest.fixture
-def rig(tmp_path):
-    r = Rig(tmp_path)
+def rig(store, tmp_path):
+    """Bulk Export on a SQLite file and on PostgreSQL (tests/pg_support.py)."""
+    r = Rig(store, tmp_path)
     try:
         yield r
     finally:
