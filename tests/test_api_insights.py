@@ -177,4 +177,6 @@ def test_participant_properties_and_events(api):
     assert conf.conference_participants(_sid("CA", 4)).fetch().events is None
     assert [p.call_sid for p in conf.conference_participants.list(events="hold")] == [bob]
     assert sorted(p.call_sid for p in conf.conference_participants.list(events="mute hold")) == [alice, bob]
+    assert sorted(p.call_sid for p in conf.conference_participants.list(events="mute,hold", page_size=1)) == [
+        alice, bob]   # the SDK follows next_page_url
     assert conf.conference_participants.list(events="unhold") == []

@@ -116,9 +116,10 @@ def list_participants(ConferenceSid: str):
                                            page=PageRequest(limit=MAX_PARTICIPANTS)).items
         evs = participant_events.load(store.engine, ConferenceSid, [p.call_sid for p in everyone])
         hits = [p for p in everyone if set(wanted) & set(evs.get(p.call_sid, {}))]
-        start = page.page * page.page_size
-        result = PageResult(items=hits[start:start + page.page_size], has_more=len(hits) > start + page.page_size,
-                            last_key=None)
+        start = page.page * page.page_size   # Page × PageSize (the next page's PageToken is not needed)
+        items = hits[start:start + page.page_size]
+        result = PageResult(items=items, has_more=len(hits) > start + page.page_size,
+                            last_key=(items[-1].date_created, items[-1].call_sid) if items else None)
     elif who is not None:
         one = store.participant(g.account_sid, ConferenceSid, who)
         result = PageResult(items=[one] if one is not None and page.page == 0 else [], has_more=False,
