@@ -253,6 +253,16 @@ class ConferenceMachine(RuleBasedStateMachine):
             assert connected == self.present[c]
 
     @invariant()
+    def status_counts_match_a_scan(self):
+        """The O(1) counts (issue #16) equal what a scan of every participant record says."""
+        for conf in self.h.state._confs.values():
+            scanned = {}
+            for m in conf.members.values():
+                scanned[m.status] = scanned.get(m.status, 0) + 1
+            assert {k: v for k, v in conf.status_counts.items() if v} == scanned
+            assert conf.joined_count == len([m for m in conf.members.values() if m.joined])
+
+    @invariant()
     def one_live_instance_per_name(self):
         for room in ROOMS:
             live = [i for i in self.h.state.conferences() if i.friendly_name == room and i.status != "completed"]

@@ -25,10 +25,10 @@ def test_outbound_call_join_sends_the_exact_conference_execute(engine, fake, sin
                     "execute-app-arg: CF1@fsbridge+flags{nomoh}\nevent-lock: true")
     assert uuid_line.startswith("Event-UUID: ")
     sets = [r.split("execute-app-arg: ")[1].split("\n")[0] for r in call.received
-            if "execute-app-name: set" in r or "execute-app-name: unset" in r]
-    assert sets == ["jitterbuffer_msec=60", "hangup_after_conference=false", "conference_enter_sound",
-                    "conference_exit_sound=silence_stream://1", "conference_max_members=250",
-                    "fsbridge_call_sid=CA1"]
+            if "execute-app-name: set" in r or "execute-app-name: unset" in r or "execute-app-name: multiset" in r]
+    assert sets == ["^^;jitterbuffer_msec=60;hangup_after_conference=false;conference_enter_sound=;"
+                    "conference_exit_sound=silence_stream://1;conference_max_members=250;fsbridge_call_sid=CA1"]
+    assert call.variables["fsbridge_call_sid"] == "CA1" and "conference_enter_sound" not in call.variables
     assert call.received[:4][0] == "connect" and "myevents" in call.received
     assert "event plain CUSTOM conference::maintenance" in call.received and "linger" in call.received
     add = sink.wait(lambda e: e.action == n.ADD_MEMBER and e.room == "CF1")
@@ -60,7 +60,8 @@ def test_join_applies_the_jitter_buffer_to_an_answered_call(engine, fake, sink):
     apps = [(r.split("execute-app-name: ")[1].split("\n")[0], r.split("execute-app-arg: ")[1].split("\n")[0])
             for r in call.received if "execute-app-name: " in r and "execute-app-arg: " in r]
     jb = apps.index(("jitterbuffer", "20"))
-    assert apps.index(("set", "jitterbuffer_msec=20")) < jb < apps.index(("conference", "CFJB@fsbridge+flags{nomoh}"))
+    multiset = next(i for i, (app, arg) in enumerate(apps) if app == "multiset" and "jitterbuffer_msec=20;" in arg)
+    assert multiset < jb < apps.index(("conference", "CFJB@fsbridge+flags{nomoh}"))
     off, _, _ = run_call(engine, fake, lambda leg: c.JoinMember("CFJB2", leg.unique_id, "CAJB2",
                                                                jitter_buffer_ms=None),
                          uid="33333333-0000-4000-8000-000000000001")
@@ -83,9 +84,9 @@ def test_max_participants_1_is_set_through_the_api_and_the_second_join_refused(e
     first, first_result, _ = run_call(engine, fake, join, uid="22222222-0000-4000-8000-00000000a001")
     sink.wait(lambda e: e.action == n.ADD_MEMBER and e.room == "CFMAX")
     fake.wait_command("api conference CFMAX set max_members 1")
-    assert "execute-app-arg: conference_max_members" in "".join(
-        r for r in first.received if "execute-app-name: unset" in r)
+    assert ";conference_max_members=;" in "".join(r for r in first.received if "execute-app-name: multiset" in r)
     assert not [r for r in first.received if "conference_max_members=1" in r]
+    assert "conference_max_members" not in first.variables
     assert fake.log == [] and fake.max_members["CFMAX"] == 1
     second, second_result, _ = run_call(engine, fake, join, uid="22222222-0000-4000-8000-00000000a002", session="full")
     assert second_result.get(timeout=5) == "refused"
@@ -96,7 +97,7 @@ def test_max_participants_1_is_set_through_the_api_and_the_second_join_refused(e
 def test_max_participants_2_and_more_use_the_channel_variable(engine, fake, sink):
     call, _, _ = run_call(engine, fake, lambda leg: c.JoinMember("CFMAX2", leg.unique_id, "CA9", max_members=2))
     sink.wait(lambda e: e.action == n.ADD_MEMBER and e.room == "CFMAX2")
-    assert any("execute-app-arg: conference_max_members=2" in r for r in call.received)
+    assert call.variables["conference_max_members"] == "2"
     assert fake.max_members["CFMAX2"] == 2
     assert not [x for x in fake.commands if "set max_members" in x]
 

@@ -137,21 +137,24 @@ def test_join_plan_exact():
     cmd = c.JoinMember(room="CF123", unique_id="u1", call_sid="CA1", muted=True, jitter_buffer_ms=40,
                        enter_beep=False, exit_beep=True, max_members=10, end_conference=True)
     assert render.join_plan(cmd).executes() == [
-        ("set", "jitterbuffer_msec=40"),
+        ("multiset", "^^;jitterbuffer_msec=40;hangup_after_conference=false;"
+                     "conference_enter_sound=silence_stream://1;conference_exit_sound=;conference_max_members=10;"
+                     "fsbridge_call_sid=CA1"),
         ("jitterbuffer", "40"),
-        ("set", "hangup_after_conference=false"),
-        ("set", "conference_enter_sound=silence_stream://1"),
-        ("unset", "conference_exit_sound"),
-        ("set", "conference_max_members=10"),
-        ("set", "fsbridge_call_sid=CA1"),
         ("conference", "CF123@fsbridge+flags{nomoh|mute|endconf}"),
     ]
+
+
+def test_join_plan_refuses_a_value_that_would_split_the_multiset():
+    with pytest.raises(EngineError):
+        render.join_plan(c.JoinMember(room="CF1", unique_id="u", call_sid="CA1;conference_max_members=1"))
 
 
 def test_join_plan_waiting_and_no_jitter_buffer():
     cmd = c.JoinMember(room="CF1", unique_id="u1", call_sid="CA1", waiting=True, jitter_buffer_ms=None)
     plan = render.join_plan(cmd, profile="other")
-    assert plan.variables[:2] == (("unset", "jitterbuffer_msec"), ("jitterbuffer", "stop"))
+    assert plan.variables[0][1].startswith("^^;jitterbuffer_msec=;")
+    assert plan.variables[1] == ("jitterbuffer", "stop")
     assert plan.conference_arg == "CF1@other+flags{nomoh|mute|deaf}"
     plain = render.join_plan(c.JoinMember(room="CF1", unique_id="u", call_sid="CA"))
     assert plain.conference_arg == "CF1@fsbridge+flags{nomoh}"

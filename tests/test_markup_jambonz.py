@@ -72,10 +72,16 @@ def test_conference_without_a_usable_name_is_skipped(name):
     assert warnings[-1].path == "[0]/conference"
 
 
-@pytest.mark.parametrize("value", [True, 0, 251, 1.5, "ten", float("1e300")])
-def test_max_participants_must_be_whole_1_to_250(value):
+@pytest.mark.parametrize("value", [True, 0, 5001, 1.5, "ten", float("1e300")])
+def test_max_participants_must_be_whole_1_to_the_cap(value):
     conf, warnings = one("conference", name="r", maxParticipants=value)
     assert conf.max_participants == 250 and [w.code for w in warnings] == [12200]
+
+
+def test_max_participants_above_twilios_250_is_jambonz():
+    """jambonz has no limit of its own (FreeSWITCH max-members): rooms above Twilio's 250 are allowed."""
+    conf, warnings = one("conference", name="r", maxParticipants=1000)
+    assert conf.max_participants == 1000 and warnings == ()
 
 
 def test_wait_verbs():

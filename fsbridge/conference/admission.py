@@ -74,7 +74,7 @@ class Admission:
         if queued is not None:
             m = queued
             m.unique_id, m.date_updated = unique_id, ts
-            m.status = T.step(T.PARTICIPANT, m.status, T.JOIN)[0]
+            conf.set_status(m, T.step(T.PARTICIPANT, m.status, T.JOIN)[0])
             for name, value in member_fields(conference, coach_member).items():
                 setattr(m, name, value)
             m.from_, m.to = from_ or m.from_, to or m.to
@@ -194,7 +194,7 @@ class Admission:
             call_sid=call_sid, unique_id=unique_id, conference_sid=conf.sid, account_sid=account_sid,
             date_created=ts, date_updated=ts, from_=from_, to=to, status=T.step(T.PARTICIPANT, None, how)[0],
             **member_fields(conference, coach_member))
-        conf.members[call_sid] = m
+        conf.add_member(m)
         self._by_call[call_sid] = conf.sid
         return m
 

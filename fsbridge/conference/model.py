@@ -13,9 +13,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Dict, List, Optional, Tuple
 
+from fsbridge.conference.errors import INVALID_STATE, DomainError, not_found
 from fsbridge.conference.events import CallbackConfig, ParticipantView, RecordingView
 from fsbridge.wire import TWIML
 from fsbridge.wire import twilio as R
+
+#: participant statuses of someone present or on the way (queued dial-out, connecting, connected)
+LIVE = (R.P_QUEUED, R.P_CONNECTING, R.P_CONNECTED)
 
 
 @dataclass(frozen=True)
@@ -146,10 +150,70 @@ class ConferenceRecord:
     grace_end: Optional[Tuple[str, str, Optional[str], str]] = None   # (reason, call_sid, label, text)   # (call_sid, label, text) of the pending end
     last_left: Optional[Tuple[str, Optional[str], bool]] = None  # (call_sid, label, kicked) of the last leave
 
+    # Participants by status, counted as they change (issue #16: joins O(1) in room size): every change of a
+    # member's ``status`` and every insertion/removal in ``members`` goes through add_member / set_status /
+    # remove_member, so counts never need a scan of ``members`` (which keeps those who left).
+    status_counts: Dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+    coaching_seen: bool = False   # someone coached once: a leave must look for coaches of the leaver
+
+    def add_member(self, m: MemberRecord) -> None:
+        """Register ``m`` under its CallSid (a new join, a queued dial-out, a restored participant); a record
+        of the same CallSid that left before (the same call joining again) is replaced."""
+        old = self.members.get(m.call_sid)
+        if old is not None:
+            self.status_counts[old.status] -= 1
+        self.members[m.call_sid] = m
+        self.status_counts[m.status] = self.status_counts.get(m.status, 0) + 1
+        self.coaching_seen = self.coaching_seen or m.coaching
+
+    def set_status(self, m: MemberRecord, status: str) -> None:
+        """Move registered ``m`` to participant ``status`` (R.P_*), keeping the counts."""
+        self.status_counts[m.status] -= 1
+        m.status = status
+        self.status_counts[status] = self.status_counts.get(status, 0) + 1
+
+    def remove_member(self, m: MemberRecord) -> None:
+        """Forget registered ``m`` (a join that never reached the room)."""
+        del self.members[m.call_sid]
+        self.status_counts[m.status] -= 1
+
+    def count(self, *statuses: str) -> int:
+        """How many participants have one of ``statuses`` (R.P_*) — O(1)."""
+        return sum(self.status_counts.get(s, 0) for s in statuses)
+
+    def find(self, who: str) -> MemberRecord:
+        """The live participant whose CallSid or label is ``who``; else DomainError 20404."""
+        m = self.members.get(who)
+        if m is None or m.status not in LIVE:
+            m = next((x for x in self.members.values() if x.status in LIVE and x.label is not None
+                      and x.label == who), None)
+        if m is None:
+            raise not_found(f"Participant {who}")
+        return m
+
+    def joined_member(self, who: str) -> MemberRecord:
+        """The connected participant ``who``; DomainError 20404 (unknown), 21220 (not connected yet)."""
+        m = self.find(who)
+        if not m.joined:
+            raise DomainError(INVALID_STATE, f"Participant {who} is not connected to the conference yet")
+        return m
+
+    def member_by_id(self, member_id: Optional[int]) -> Optional[MemberRecord]:
+        """The participant with engine member id ``member_id`` (any status), or None."""
+        if member_id is None:
+            return None
+        return next((x for x in self.members.values() if x.member_id == member_id), None)
+
+    @property
+    def joined_count(self) -> int:
+        """len(:attr:`joined`) without the scan: a connected participant always has its member id."""
+        return self.status_counts.get(R.P_CONNECTED, 0)
+
     @property
     def joined(self) -> List[MemberRecord]:
-        """Participants the engine confirmed and that have not left, in join order."""
-        return [m for m in self.members.values() if m.joined]
+        """Participants the engine confirmed and that have not left, in join order (a scan: for iteration;
+        counts come from :attr:`joined_count`)."""
+        return [m for m in self.members.values() if m.joined] if self.joined_count else []
 
     @property
     def ever_joined(self) -> bool:
@@ -159,12 +223,14 @@ class ConferenceRecord:
     @property
     def pending(self) -> List[MemberRecord]:
         """Participants asked to join whose add-member has not arrived."""
+        if not self.status_counts.get(R.P_CONNECTING):
+            return []
         return [m for m in self.members.values() if m.member_id is None and m.status == R.P_CONNECTING]
 
     @property
     def queued(self) -> List[MemberRecord]:
         """REST dial-outs (Twilio create Participant) not answered yet (status queued)."""
-        return [m for m in self.members.values() if m.status == R.P_QUEUED]
+        return [m for m in self.members.values() if m.status == R.P_QUEUED] if self.count(R.P_QUEUED) else []
 
     @property
     def ending(self) -> bool:
@@ -180,9 +246,9 @@ class ConferenceRecord:
             reason_conference_ended=self.ending_reason if done else None,
             call_sid_ending_conference=self.call_sid_ending if done else None,
             participant_label_ending_conference=self.label_ending if done else None,
-            member_count=len(self.joined), callbacks=self.callbacks, recording_sids=tuple(self.recordings),
+            member_count=self.joined_count, callbacks=self.callbacks, recording_sids=tuple(self.recordings),
             started_at=self.started_at, ended_at=self.ended_at, dialect=self.dialect,
             max_participants=self.max_participants)
 
 
-__all__ = ["ConferenceInfo", "MemberRecord", "RecordingRecord", "ConferenceRecord"]
+__all__ = ["ConferenceInfo", "LIVE", "MemberRecord", "RecordingRecord", "ConferenceRecord"]

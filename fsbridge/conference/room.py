@@ -18,18 +18,15 @@ from fsbridge.conference import events as E
 from fsbridge.conference import native as N
 from fsbridge.wire import twilio as R
 from fsbridge.conference import tables as T
-from fsbridge.conference.errors import (BAD_COACH, CONFERENCE_FULL, DUPLICATE_LABEL, INVALID_STATE, DomainError,
-                                        not_found)
+from fsbridge.conference.errors import BAD_COACH, CONFERENCE_FULL, DUPLICATE_LABEL, DomainError
 from fsbridge.conference.media import MediaRules
-from fsbridge.conference.model import ConferenceRecord, MemberRecord
+from fsbridge.conference.model import LIVE, ConferenceRecord, MemberRecord
 from fsbridge.conference.outcome import EMPTY, Out, Outcome
 from fsbridge.conference.recovery_rules import RecoveryRules
 from fsbridge.conference.rules import beep_flags, beep_mode, should_start
 from fsbridge.markup import model as markup
 from fsbridge.wire import JAMBONZ
 
-#: participant statuses of someone present or on the way (queued dial-out, connecting, connected)
-LIVE = (R.P_QUEUED, R.P_CONNECTING, R.P_CONNECTED)
 
 
 @dataclass(eq=False)
@@ -48,48 +45,27 @@ class Conference(RecoveryRules, MediaRules, ConferenceRecord):
         out.events.append(kind(
             account_sid=self.account_sid, conference_sid=self.sid, friendly_name=self.friendly_name,
             sequence_number=self.sequence, timestamp=ts, callbacks=self.callbacks,
-            member_count=len(self.joined), started_at=self.started_at,
+            member_count=self.joined_count, started_at=self.started_at,
             participant=participant.view() if participant is not None else None, **fields))
-
-    # ------------------------------------------------------------------ lookups
-    def find(self, who: str) -> MemberRecord:
-        """The live participant whose CallSid or label is ``who``; else DomainError 20404."""
-        live = [m for m in self.members.values() if m.status in LIVE]
-        m = next((x for x in live if x.call_sid == who), None) or next(
-            (x for x in live if x.label is not None and x.label == who), None)
-        if m is None:
-            raise not_found(f"Participant {who}")
-        return m
-
-    def joined_member(self, who: str) -> MemberRecord:
-        """The connected participant ``who``; DomainError 20404 (unknown), 21220 (not connected yet)."""
-        m = self.find(who)
-        if not m.joined:
-            raise DomainError(INVALID_STATE, f"Participant {who} is not connected to the conference yet")
-        return m
-
-    def member_by_id(self, member_id: Optional[int]) -> Optional[MemberRecord]:
-        """The participant with engine member id ``member_id`` (any status), or None."""
-        if member_id is None:
-            return None
-        return next((x for x in self.members.values() if x.member_id == member_id), None)
 
     # ------------------------------------------------------------------ admission
     def admit(self, conference: markup.Conference, queued: Optional[MemberRecord]) -> Optional[MemberRecord]:
         """Check that a participant may be added (``queued``: the call's own queued dial-out, which does not
         collide with itself); returns the member it coaches, or None. Raises DomainError 16025 duplicate
         label, 13240 coach target not connected, 16020 maxParticipants reached."""
-        live = [m for m in self.members.values() if m.status in LIVE and m is not queued]
         label = conference.participant_label
+        coach_target = conference.coach or conference.speak_only_to   # Twilio coach / jambonz speakOnlyTo
+        live = [m for m in self.members.values() if m.status in LIVE and m is not queued] \
+            if label is not None or coach_target else ()   # a scan only when a label or coach asks for one
         if label is not None and any(m.label == label for m in live):
             raise DomainError(DUPLICATE_LABEL, f"Participant label {label!r} already exists in the conference")
         coach_member = None
-        coach_target = conference.coach or conference.speak_only_to   # Twilio coach / jambonz speakOnlyTo
         if coach_target:
             coach_member = next((m for m in live if coach_target in (m.call_sid, m.label)), None)
             if coach_member is None or not coach_member.joined:
                 raise DomainError(BAD_COACH, f"Call {coach_target} to coach is not in the conference")
-        if len(live) >= self.max_participants:
+        seats = self.count(*LIVE) - (1 if queued is not None and queued.status in LIVE else 0)
+        if seats >= self.max_participants:
             raise DomainError(CONFERENCE_FULL, f"Conference {conference.name!r} is full ({self.max_participants})")
         return coach_member
 
@@ -126,6 +102,7 @@ class Conference(RecoveryRules, MediaRules, ConferenceRecord):
                 raise DomainError(BAD_COACH, f"Call {target_sid} to coach is not in the conference")
             if not m.coaching or m.call_sid_to_coach != target.call_sid:
                 m.coaching, m.call_sid_to_coach = True, target.call_sid
+                self.coaching_seen = True
                 out.commands.append(C.SetCoach(room=self.sid, coach_member_id=m.member_id,
                                                coached_member_id=target.member_id))
                 changed = True
@@ -167,7 +144,8 @@ class Conference(RecoveryRules, MediaRules, ConferenceRecord):
         new, kinds = T.step(T.PARTICIPANT, m.status, T.ADDED) or (None, None)
         if new is None:
             return
-        m.member_id, m.status, m.date_updated = member_id, new, ts
+        m.member_id, m.date_updated = member_id, ts
+        self.set_status(m, new)
         if m.end_conference_on_exit and self.grace_end is not None:   # its join cancels the grace end
             self.grace_end, self.grace = None, self.grace + 1
         if m.coaching:   # the coached participant may have left meanwhile
@@ -314,10 +292,11 @@ class Conference(RecoveryRules, MediaRules, ConferenceRecord):
         it gets participant-leave (participant_add_failed, ``call_status``) and, when nobody left before it,
         counts as who left last; other joins leave no trace. Then the end rules run (nothing while the end
         is already decided)."""
-        m.status, kinds = T.step(T.PARTICIPANT, m.status, T.ADD_FAILED if m.dialed else T.REFUSED)
+        new, kinds = T.step(T.PARTICIPANT, m.status, T.ADD_FAILED if m.dialed else T.REFUSED)
+        self.set_status(m, new)
         m.date_updated = ts
         self.index.forget(m)
-        del self.members[m.call_sid]
+        self.remove_member(m)
         for kind in kinds:
             self.emit(out, kind, ts, m, reason_participant_left=R.LEFT_PARTICIPANT_ADD_FAILED,
                       participant_call_status=call_status)
@@ -333,11 +312,12 @@ class Conference(RecoveryRules, MediaRules, ConferenceRecord):
         kicked = m.kicked and reason != R.LEFT_PARTICIPANT_HUNG_UP
         hung_up = hangup_cause is not None     # FreeSWITCH: del-member carries Hangup-Cause only when the
         #                                        channel is hanging up; otherwise the call continues
-        m.status, kinds = T.step(T.PARTICIPANT, m.status, T.LEFT)
+        new, kinds = T.step(T.PARTICIPANT, m.status, T.LEFT)
+        self.set_status(m, new)
         m.date_updated = ts
         self.index.forget(m)
         self.forget_announcements(m.member_id)
-        for other in self.joined:   # a coach whose coached participant left coaches nobody
+        for other in (self.joined if self.coaching_seen else ()):   # a coach of the leaver coaches nobody
             if other.coaching and other.call_sid_to_coach == m.call_sid:
                 other.coaching, other.call_sid_to_coach = False, None
                 out.commands.append(C.SetCoach(room=self.sid, coach_member_id=other.member_id,
@@ -349,13 +329,13 @@ class Conference(RecoveryRules, MediaRules, ConferenceRecord):
         if self.status == R.CONF_COMPLETED:
             return
         if self.ending:
-            if not self.joined:
+            if not self.joined_count:
                 self._finish(out, ts)
             return
         if m.end_conference_on_exit:
             end_reason = R.ECOE_KICKED if kicked else R.ECOE_LEFT
             text = f"Participant {m.call_sid} with endConferenceOnExit {'was kicked' if kicked else 'left'}"
-            if m.end_conference_grace_s and self.joined:   # jambonz endConferenceDuration: end it later
+            if m.end_conference_grace_s and self.joined_count:   # jambonz endConferenceDuration: end it later
                 self.grace += 1
                 self.grace_end = (end_reason, m.call_sid, m.label, text)
                 out.commands.append(C.EndConferenceAfter(room=self.sid, delay_s=m.end_conference_grace_s,
@@ -370,7 +350,7 @@ class Conference(RecoveryRules, MediaRules, ConferenceRecord):
         (last-participant-left/-kicked). A conference nobody ever joined is dropped without an event —
         unless a REST dial-out was queued in it (its ConferenceSid was answered to the API and its failure
         reported): then it ends with conference-end like any other (docs/domain.md)."""
-        if self.status == R.CONF_COMPLETED or self.ending or self.joined or self.pending or self.queued:
+        if self.status == R.CONF_COMPLETED or self.ending or self.count(R.P_CONNECTED, R.P_CONNECTING, R.P_QUEUED):
             return
         if not self.ever_joined and not self.dialed_out:   # refused joins only: the instance never existed
             self.index.drop(self)

@@ -7,7 +7,8 @@ engine; the runtime knows this module only (tests/test_layers.py).
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable, List, Optional, Protocol, Sequence, Tuple, Union
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, List, Optional, Protocol, Sequence, Tuple, Union
 
 from fsbridge.conference.commands import Command
 from fsbridge.conference.native import EngineSnapshot, MemberSnapshot, NativeEvent
@@ -28,6 +29,25 @@ class NotSupported(EngineError):
     """The engine cannot do this at all (the standalone engine cannot ``originate`` to a phone number; the
     FreeSWITCH engine cannot ``create_call`` a virtual caller). ``can_originate`` / ``can_create_calls``
     say so up front."""
+
+
+@dataclass(frozen=True)
+class AudioFork:
+    """Stream one call's audio to a websocket (jambonz ``listen``; FreeSWITCH mod_audio_fork's wire format):
+    one text frame ``metadata`` (JSON text) first, then binary frames of 16-bit little-endian PCM (L16) at
+    ``sample_rate`` Hz. ``mix_type``: ``mono`` (what the caller says), ``mixed`` (that plus what the caller
+    hears, one channel), ``stereo`` (two interleaved channels: left the caller, right what it hears).
+    ``username``/``password``: HTTP Basic auth for the handshake (None = none). ``egress``: the
+    :class:`fsbridge.egress.EgressPolicy` an engine that connects by itself must connect through (None = the
+    caller checked the URL)."""
+
+    url: str
+    mix_type: str
+    sample_rate: int
+    metadata: str
+    username: Optional[str] = None
+    password: Optional[str] = None
+    egress: Any = None
 
 
 class Timer(Protocol):
@@ -167,3 +187,14 @@ class CallLeg(Protocol):
 
     def on_dtmf(self, callback: Optional[Callable[[str], None]]) -> None:
         """Call ``callback(digit)`` for each DTMF digit received (None = stop)."""
+
+    def start_fork(self, fork: AudioFork) -> None:
+        """Start streaming this call's audio as ``fork`` says (jambonz listen) while it is in a conference;
+        returns at once (the connection is made in the background). Raises :class:`NotSupported` when the
+        engine cannot stream (FreeSWITCH without mod_audio_fork), EngineError when the start is refused."""
+
+    def fork_text(self, text: str) -> None:
+        """Send a text frame on the running stream (jambonz passDtmf); nothing without one. Never raises."""
+
+    def stop_fork(self) -> None:
+        """Stop the stream and close its websocket (idempotent; never raises)."""

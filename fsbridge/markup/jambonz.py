@@ -22,12 +22,16 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 from fsbridge.wire import twilio as tw
 from fsbridge.wire.jambonz import STATUS_EVENT_ALIASES, STATUS_EVENTS  # noqa: F401  (re-exported)
 
+from .listen import parse_listen
 from .errors import DOCUMENT_PARSE_FAILURE, SCHEMA_VALIDATION_WARNING, MarkupError
 from .model import JAMBONZ, Conference, Hangup, Hook, MarkupWarning, Pause, Play, Redirect, Response, Say, Verb
 from .twiml import PARTICIPANT_LABEL_MAX
 from .values import METHOD, Bool, Events, Int, Invalid, Number, Text, convert
 
 # statusEvents words and the alias jambonz's code emits: fsbridge.wire.jambonz.
+#: jambonz sets no room limit of its own (maxParticipants goes to FreeSWITCH's max-members, an int): fsbridge
+#: caps it here — Twilio's 250 is TwiML/TeXML's cap; the standalone engine is measured with rooms of 2000.
+MAX_PARTICIPANTS = 5000
 #: Verbs of the jambonz verb specification 0.1.13 that fsbridge does not run (warned 12200, skipped).
 UNSUPPORTED_VERBS = frozenset({
     "alert", "answer", "sip:decline", "sip:request", "sip:refer", "config", "dub", "dequeue", "enqueue", "leave",
@@ -120,7 +124,7 @@ PROPERTIES: Mapping[str, Mapping[str, Tuple[Optional[str], Any]]] = {
         "startConferenceOnEnter": ("start_conference_on_enter", Bool()),
         "endConferenceOnExit": ("end_conference_on_exit", Bool()),
         "endConferenceDuration": ("end_conference_duration", Number(0)),
-        "maxParticipants": ("max_participants", Int(1, 250)),
+        "maxParticipants": ("max_participants", Int(1, MAX_PARTICIPANTS)),
         "joinMuted": ("muted", Bool()),
         "actionHook": ("action_hook", HookKind()),
         "waitHook": ("wait_hook", HookKind()),
@@ -217,6 +221,8 @@ def _conference(v: Dict[str, Any], warn, path: str) -> List[Verb]:
         v["status_callback"], v["status_callback_method"] = v["status_hook"].url, v["status_hook"].method
     if "record_options" in v:
         v["record"] = tw.RECORD_FROM_START
+    if "listen" in v:   # jambonz listen: a Listen, or dropped (warned) when its URL is unusable
+        v["listen"] = parse_listen(v["listen"], lambda m: warn(m, path + "@listen"))
     return [Conference(**v)]
 
 

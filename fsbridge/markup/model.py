@@ -94,7 +94,7 @@ class Conference:
     enter_hook: Optional[Hook] = None
     status_hook: Optional[Hook] = None
     distribute_dtmf: bool = False
-    listen: Optional[dict] = None
+    listen: Optional[object] = None   # a fsbridge.markup.listen.Listen
     record_options: Optional[dict] = None
 
 

@@ -126,7 +126,7 @@ class CallsMixin:
         if not self.settings.capture_heard:   # an ended call keeps its record, not its media (issue 15 soak)
             record.session = None
             record.leg = None
-        self.registry.prune()
+        self.registry.prune(record)
 
     def on_call(self, leg) -> Optional[CallRecord]:
         """An inbound call leg from the engine (FreeSWITCH outbound socket): look up the dialled number

@@ -7,6 +7,7 @@ ConferenceSid). All methods are cheap dict operations, called from greenlets of 
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
@@ -50,6 +51,7 @@ class Registry:
     def __init__(self):
         self._by_sid: Dict[str, CallRecord] = {}
         self._by_uid: Dict[str, str] = {}
+        self._ended: deque = deque()   # CallSids of ended calls, in the order prune() saw them end
 
     def add(self, record: CallRecord) -> CallRecord:
         """Register a new call."""
@@ -87,12 +89,14 @@ class Registry:
             rec.left_us = timestamp_us
         return rec
 
-    def prune(self, keep_completed: int = 10_000) -> None:
-        """Forget the oldest ended calls beyond ``keep_completed`` (a long-running serve stays bounded)."""
-        ended = [r for r in self._by_sid.values() if r.done.is_set()]
-        for rec in ended[:max(0, len(ended) - keep_completed)]:
-            self._by_sid.pop(rec.call_sid, None)
-            if self._by_uid.get(rec.unique_id) == rec.call_sid:
+    def prune(self, record: Optional[CallRecord] = None, keep_completed: int = 10_000) -> None:
+        """Note that ``record`` ended, then forget the oldest ended calls beyond ``keep_completed`` (a
+        long-running serve stays bounded). O(1) per call: the ended calls are queued, not searched for."""
+        if record is not None:
+            self._ended.append(record.call_sid)
+        while len(self._ended) > keep_completed:
+            rec = self._by_sid.pop(self._ended.popleft(), None)
+            if rec is not None and self._by_uid.get(rec.unique_id) == rec.call_sid:
                 del self._by_uid[rec.unique_id]
 
     def calls(self) -> List[CallRecord]:

@@ -52,3 +52,44 @@ DIRECTION_INBOUND = _tw.DIRECTION_INBOUND
 DIRECTION_OUTBOUND = "outbound"
 #: ParticipantView.status → jambonz call_status (jambonz uses Twilio's call status words)
 CALL_STATUS_WORDS = {_tw.P_CONNECTED: _tw.CALL_IN_PROGRESS, _tw.P_COMPLETE: _tw.CALL_COMPLETED}
+
+# --- listen (the conference verb's nested ``#listen``; jambonz verb specification 0.1.13, lib/tasks/listen.js) -----
+LISTEN_URL = "url"
+LISTEN_MIX_TYPE = "mixType"
+LISTEN_SAMPLE_RATE = "sampleRate"
+LISTEN_METADATA = "metadata"
+LISTEN_WS_AUTH = "wsAuth"
+LISTEN_PASS_DTMF = "passDtmf"
+LISTEN_MAX_LENGTH = "maxLength"
+LISTEN_BIDIRECTIONAL = "bidirectionalAudio"
+LISTEN_BIDIRECTIONAL_OFF = "disableBidirectionalAudio"
+LISTEN_ENABLED = "enabled"
+AUTH_USERNAME = "username"
+AUTH_PASSWORD = "password"
+#: properties of ``#listen`` accepted and ignored (no effect on a conference member's stream)
+LISTEN_IGNORED = ("id", "earlyMedia", "channel", LISTEN_BIDIRECTIONAL_OFF)
+#: properties of ``#listen`` jambonz runs but fsbridge does not inside a conference (warned 12200, ignored)
+LISTEN_UNSUPPORTED = ("actionHook", "auth", "finishOnKey", "playBeep", "timeout", "transcribe")
+#: mixType words (jambonz listen = mod_audio_fork's mix-type): the caller's audio only; caller + what the caller
+#: hears in one channel; two channels (left the caller, right what the caller hears)
+MIX_MONO = "mono"
+MIX_MIXED = "mixed"
+MIX_STEREO = "stereo"
+MIX_TYPES = (MIX_MONO, MIX_STEREO, MIX_MIXED)
+#: listen.js defaults
+DEFAULT_MIX_TYPE = MIX_MONO
+DEFAULT_SAMPLE_RATE = 8000
+#: the first text frame: ``{sampleRate, mixType, <CallInfo.toJSON()>, <metadata>}`` (listen.js _startListening);
+#: CallInfo keys (lib/session/call-info.js toJSON, camelCase: not snake-cased like webhook bodies)
+META_CALL_SID = "callSid"
+META_DIRECTION = "direction"
+META_FROM = "from"
+META_TO = "to"
+META_CALL_ID = "callId"
+META_SIP_STATUS = "sipStatus"
+META_SIP_REASON = "sipReason"
+META_CALL_STATUS = "callStatus"
+META_ACCOUNT_SID = "accountSid"
+#: the text frame listen.js sends for each digit when ``passDtmf`` is true: ``{"event": "dtmf", "dtmf": digit}``
+DTMF_EVENT = "dtmf"
+DTMF_DIGIT = "dtmf"

@@ -165,6 +165,14 @@ class FakeCall:
             self.variables[name] = value
         elif app == "unset":
             self.variables.pop(arg, None)
+        elif app == "multiset":   # mod_dptools: "^^<delim>" then name=value pairs; an empty value unsets
+            delim, body = (arg[2], arg[3:]) if arg.startswith("^^") else (" ", arg)
+            for pair in body.split(delim):
+                name, _, value = pair.partition("=")
+                if value:
+                    self.variables[name] = value
+                else:
+                    self.variables.pop(name, None)
         if app == "conference" and not self.refuse_join and self.fake is not None and not self.hung_up \
                 and not self._room_full(arg.partition("@")[0]):
             room, _, flags = arg.partition("@")

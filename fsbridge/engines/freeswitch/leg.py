@@ -12,7 +12,8 @@ import gevent.event
 
 from fsbridge.conference import native as n
 from fsbridge.conference.commands import JoinMember
-from fsbridge.engines.base import EngineError, EngineUnavailable
+from fsbridge.engines.base import AudioFork, EngineError, EngineUnavailable
+from fsbridge.engines.freeswitch import fork as audio_fork
 from fsbridge.engines.freeswitch import render, wire
 from fsbridge.engines.freeswitch.esl_parse import ESLMessage
 
@@ -56,6 +57,7 @@ class FreeSwitchCallLeg:
         self._join_result: Optional[gevent.event.AsyncResult] = None
         self._waiters: Dict[str, gevent.event.AsyncResult] = {}
         self._dtmf: Optional[Callable[[str], None]] = None
+        self._forking = False   # a mod_audio_fork stream was started (jambonz listen)
         self._closed = False
         self.ended = gevent.event.Event()
         session.register_handle("*", self._on_event)
@@ -196,6 +198,29 @@ class FreeSwitchCallLeg:
         """Call ``callback(digit)`` for each DTMF event of this channel (None = stop), each in a greenlet
         of its own, so the callback may block (send ESL commands) without holding up this call's events."""
         self._dtmf = callback
+
+    def start_fork(self, fork: AudioFork) -> None:
+        """jambonz listen through mod_audio_fork (:mod:`.fork`): NotSupported when it is not loaded."""
+        audio_fork.start(self.session.api, self.unique_id, fork)
+        self._forking = True
+
+    def fork_text(self, text: str) -> None:
+        """A text frame on the running stream (``uuid_audio_fork … send_text``); never raises."""
+        if self._forking and not self.hung_up:
+            try:
+                audio_fork.send_text(self.session.api, self.unique_id, text)
+            except Exception as exc:   # noqa: BLE001 - the socket may be gone: never raise from here
+                log.info("listen send_text on %s: %s", self.unique_id, exc)
+
+    def stop_fork(self) -> None:
+        """``uuid_audio_fork <uuid> stop`` when a stream was started and the call is up; never raises."""
+        if self._forking:
+            self._forking = False
+            if not self.hung_up:
+                try:
+                    audio_fork.stop(self.session.api, self.unique_id)
+                except Exception as exc:   # noqa: BLE001 - the socket may be gone: never raise from here
+                    log.info("listen stop on %s: %s", self.unique_id, exc)
 
     # -- internals --------------------------------------------------------------------------------
     def _execute(self, app: str, arg: Optional[str], wait: bool = True, lock: bool = False,

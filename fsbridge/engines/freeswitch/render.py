@@ -85,6 +85,11 @@ ORIG_TIMEOUT = "originate_timeout"
 # dialplan applications run on the channel (outbound socket sendmsg execute)
 APP_SET = "set"
 APP_UNSET = "unset"
+#: mod_dptools ``multiset``: ``^^<d>`` then ``name=value`` pairs split on ``<d>``, each applied as ``set`` (an
+#: empty value unsets: switch_channel_add_variable_var_check deletes the variable) — one execute, so one
+#: CHANNEL_EXECUTE/_COMPLETE pair (≈ 190 headers each) instead of one pair per variable (issue 21)
+APP_MULTISET = "multiset"
+MULTISET_DELIM = ";"
 APP_CONFERENCE = "conference"
 APP_PLAYBACK = "playback"
 APP_ANSWER = "answer"
@@ -115,6 +120,18 @@ def _word(value) -> str:
     return s
 
 
+def multiset_arg(settings: Sequence[Tuple[str, Optional[str]]]) -> str:
+    """``multiset`` argument for ``(variable, value)`` pairs (value None: unset), e.g.
+    ``^^;jitterbuffer_msec=60;conference_enter_sound=``. Raises EngineError for a value holding the
+    delimiter or white space (it would split into another setting)."""
+    out = []
+    for name, value in settings:
+        if value is not None and (MULTISET_DELIM in value or any(ch.isspace() for ch in value)):
+            raise EngineError("channel variable value must be one word without %r: %r" % (MULTISET_DELIM, value))
+        out.append("%s=%s" % (name, value or ""))
+    return "^^" + MULTISET_DELIM + MULTISET_DELIM.join(out)
+
+
 def media_ref(media: Sequence[str]) -> str:
     """Media tuple → one FreeSWITCH file string: one item as is, several as ``file_string://a!b!c``.
 
@@ -143,7 +160,7 @@ class RoomView(Protocol):
 @dataclass(frozen=True)
 class JoinPlan:
     """The executes for a :class:`~fsbridge.conference.commands.JoinMember`: ``variables`` as ordered
-    (app, arg) ``set``/``unset``/``jitterbuffer`` executes, then the ``conference`` execute with
+    (app, arg) ``multiset``/``jitterbuffer`` executes, then the ``conference`` execute with
     ``conference_arg``."""
 
     variables: Tuple[Tuple[str, str], ...]
@@ -172,9 +189,11 @@ def join_flags(cmd: c.JoinMember) -> List[str]:
 
 
 def join_plan(cmd: c.JoinMember, profile: str = PROFILE) -> JoinPlan:
-    """Render a join: channel variables first, then ``conference <room>@<profile>[+flags{a|b}]``.
+    """Render a join: channel variables first (one ``multiset``), then
+    ``conference <room>@<profile>[+flags{a|b}]``.
 
-    Variables (outbound fixture ``basic``: ``set jitterbuffer_msec=60`` before the conference execute):
+    Variables (outbound fixture ``basic``: ``set jitterbuffer_msec=60`` before the conference execute; set
+    together since issue 21, an empty value unsetting):
     ``jitterbuffer_msec`` (20/40/60; ``unset`` when off) followed by the ``jitterbuffer <ms>`` (``stop``)
     application, which applies it to a call whose RTP is already up (:data:`APP_JITTERBUFFER`), ``hangup_after_conference=false`` (finding 24: an
     endconf member leaving must not hang the others up), ``conference_enter_sound``/``conference_exit_sound``
@@ -184,21 +203,17 @@ def join_plan(cmd: c.JoinMember, profile: str = PROFILE) -> JoinPlan:
     ``conference <room> set max_members 1``, see :data:`MIN_MAX_MEMBERS_VAR`), ``fsbridge_call_sid``
     (correlation in events).
     """
-    v: List[Tuple[str, str]] = []
-    if cmd.jitter_buffer_ms:
-        v.append((APP_SET, "%s=%d" % (JITTER_VAR, int(cmd.jitter_buffer_ms))))
-        v.append((APP_JITTERBUFFER, "%d" % int(cmd.jitter_buffer_ms)))
-    else:
-        v.append((APP_UNSET, JITTER_VAR))
-        v.append((APP_JITTERBUFFER, JITTER_STOP))
-    v.append((APP_SET, "%s=false" % HANGUP_AFTER_VAR))
-    v.append((APP_UNSET, ENTER_SOUND_VAR) if cmd.enter_beep else (APP_SET, "%s=%s" % (ENTER_SOUND_VAR, SILENT_SOUND)))
-    v.append((APP_UNSET, EXIT_SOUND_VAR) if cmd.exit_beep else (APP_SET, "%s=%s" % (EXIT_SOUND_VAR, SILENT_SOUND)))
-    if int(cmd.max_members) >= MIN_MAX_MEMBERS_VAR:
-        v.append((APP_SET, "%s=%d" % (MAX_MEMBERS_VAR, int(cmd.max_members))))
-    else:
-        v.append((APP_UNSET, MAX_MEMBERS_VAR))
-    v.append((APP_SET, "%s=%s" % (CALL_SID_VAR, _word(cmd.call_sid))))
+    jitter = int(cmd.jitter_buffer_ms) if cmd.jitter_buffer_ms else None
+    settings: List[Tuple[str, Optional[str]]] = [   # (variable, value); None unsets
+        (JITTER_VAR, "%d" % jitter if jitter else None),
+        (HANGUP_AFTER_VAR, "false"),
+        (ENTER_SOUND_VAR, None if cmd.enter_beep else SILENT_SOUND),
+        (EXIT_SOUND_VAR, None if cmd.exit_beep else SILENT_SOUND),
+        (MAX_MEMBERS_VAR, "%d" % int(cmd.max_members) if int(cmd.max_members) >= MIN_MAX_MEMBERS_VAR else None),
+        (CALL_SID_VAR, _word(cmd.call_sid)),
+    ]
+    v: List[Tuple[str, str]] = [(APP_MULTISET, multiset_arg(settings)),
+                                (APP_JITTERBUFFER, "%d" % jitter if jitter else JITTER_STOP)]
     arg = "%s@%s" % (_word(cmd.room), _word(profile))
     flags = join_flags(cmd)
     if flags:

@@ -10,8 +10,9 @@ import gevent.event
 import numpy as np
 
 from fsbridge.conference import commands as C
-from fsbridge.engines.base import EngineError
+from fsbridge.engines.base import AudioFork, EngineError
 
+from .fork import WebSocketFork
 from .jitter import JitterBuffer
 from .media import MediaError, check_media
 from .recorder import HeardCapture
@@ -65,6 +66,7 @@ class VirtualCallLeg:
         self._source_ended = False
         self._net_src_done = False
         self.heard_path: Optional[str] = None
+        self.fork: Optional[WebSocketFork] = None   # jambonz listen: fed by the tick while in a room
 
     # --- CallLeg protocol ------------------------------------------------------------------------
     def answer(self) -> None:
@@ -127,6 +129,27 @@ class VirtualCallLeg:
     def on_dtmf(self, callback: Optional[Callable[[str], None]]) -> None:
         """Call ``callback(digit)`` (from the event greenlet) for every digit the caller sends."""
         self._dtmf_cb = callback
+
+    def start_fork(self, fork: AudioFork) -> None:
+        """Stream this call's audio (:class:`~.fork.WebSocketFork`) while it is in a room: the tick feeds
+        it what the caller says and hears. A running stream is stopped first."""
+        self.stop_fork()
+        self.fork = WebSocketFork(fork, self.engine.rate)
+        if self.member is not None:
+            self.member.room.dirty = True
+
+    def fork_text(self, text: str) -> None:
+        """A text frame on the running stream (jambonz passDtmf); nothing without one."""
+        if self.fork is not None:
+            self.fork.send_text(text)
+
+    def stop_fork(self) -> None:
+        """Stop the stream (what is queued is still sent, then the websocket closes); idempotent."""
+        fork, self.fork = self.fork, None
+        if fork is not None:
+            fork.stop()
+            if self.member is not None:
+                self.member.room.dirty = True
 
     # --- helpers ---------------------------------------------------------------------------------
     @property

@@ -77,6 +77,7 @@ class _Room:
         self.has_coach = self.has_gain = False
         self.overlay_members: List[_Member] = []   # members with hold/wait music or private plays
         self.capture_members: List[_Member] = []   # members whose call keeps what it heard
+        self.fork_members: List[_Member] = []      # members whose call streams to a websocket (listen)
         self.beeps: List[_RoomPlay] = []
         self.announcements: Deque[_RoomPlay] = deque()
         self.recorders: Dict[str, Recorder] = {}
@@ -136,6 +137,7 @@ class _Room:
         self.has_gain = has_gain
         self.overlay_members = [m for m in ms if m.hold_media is not None or m.wait_media is not None or m.plays]
         self.capture_members = [m for m in ms if m.call.heard is not None]
+        self.fork_members = [m for m in ms if m.call.fork is not None]
         self._dirty = False
 
     def special(self) -> bool:

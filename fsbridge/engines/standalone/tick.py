@@ -109,6 +109,10 @@ class TickMixin:
             if room.capture_members:
                 for m in room.capture_members:
                     m.call.heard.add(out[m.slot])
+            for m in room.fork_members:   # jambonz listen: what the member says and hears (never blocks)
+                fork = m.call.fork
+                if fork is not None:
+                    fork.push(pool.frames[m.slot], out[m.slot])
             if talk is not None and room in talk:
                 self._emit_talk(room, talk[room])
 

@@ -16,7 +16,7 @@ from typing import Optional
 
 from fsbridge.conference.errors import CONFERENCE_FULL, DUPLICATE_LABEL, DomainError
 from fsbridge.markup.model import Conference, Dial, Hook
-from fsbridge.runtime import params
+from fsbridge.runtime import listen, params
 from fsbridge.wire import twilio as tw
 from fsbridge.runtime.fetch import FetchError
 from fsbridge.runtime.tasks.base import STOP, Goto, Task
@@ -121,10 +121,16 @@ class ConferenceTask(Task):
         s.step(f"joins conference {conf.name!r} ({join.room})")
         leg = s.leg
         timer = None
+        on_dtmf = None
         if self.dial is not None and self.dial.hangup_on_star:
-            leg.on_dtmf(lambda digits: self._leave("hangupOnStar") if "*" in (digits or "") else None)
+            on_dtmf = lambda digits: self._leave("hangupOnStar") if "*" in (digits or "") else None  # noqa: E731
         elif conf.distribute_dtmf:   # jambonz: this caller's digits reach the other members
-            leg.on_dtmf(lambda digits, sid=s.record.call_sid: s.bridge.distribute_dtmf(sid, digits or ""))
+            on_dtmf = lambda digits, sid=s.record.call_sid: s.bridge.distribute_dtmf(sid, digits or "")  # noqa
+        listening = listen.start(s, conf.listen) if conf.listen is not None else None   # jambonz listen
+        if listening is not None:
+            on_dtmf = listening.chain(on_dtmf)   # passDtmf: digits also go to the websocket
+        if on_dtmf is not None:
+            leg.on_dtmf(on_dtmf)
         if self.dial is not None and self.dial.time_limit and self.dial.time_limit > 0:
             timer = s.bridge.call_later(float(self.dial.time_limit), lambda: self._leave("timeLimit"))
         try:
@@ -132,8 +138,10 @@ class ConferenceTask(Task):
         finally:
             if timer is not None:
                 timer.cancel()
-            if (self.dial is not None and self.dial.hangup_on_star) or conf.distribute_dtmf:
+            if on_dtmf is not None:
                 leg.on_dtmf(None)
+            if listening is not None:
+                listening.stop()
         # The engine's del-member must have reached the domain (duration, participant-leave first).
         s.bridge.wait_left(s.record.call_sid)
         if why == REFUSED:
