@@ -3,8 +3,13 @@
 * ``fsbridge serve`` (a real process, FreeSWITCH engine) is SIGKILLed while two callers are in a room:
   FreeSWITCH keeps them there; a new ``fsbridge serve`` on the same config and database adopts them — REST
   mute works on FreeSWITCH and is reported, a hangup is reported, the conference ends with its callbacks;
+* the same with ``<Dial action hangupOnStar>``: the adopted calls, taken out by ``*`` or a REST kick, get
+  their Dial action requested and its answer run after they come back on the outbound socket (the
+  dialplan's next ``socket`` action — freeswitch-conf/dialplan/default/fsbridge.xml);
 * FreeSWITCH itself is killed and restarted under a running bridge (only when FSBRIDGE_TEST_FS_KILL and
-  FSBRIDGE_TEST_FS_START are set: shell commands that kill -9 / start that FreeSWITCH): the bridge
+  FSBRIDGE_TEST_FS_START are set: shell commands that kill -9 / start that FreeSWITCH; the kill command should
+  return once the process is gone — a start script that checks a pid file may otherwise see the dying process
+  and do nothing, so the start is retried while ESL does not come back): the bridge
   reconnects, ends the room with leave/end callbacks and a completed recording, and serves new calls.
 
 Environment as tests/test_freeswitch_live_e2e.py (FSBRIDGE_TEST_ESL, FSBRIDGE_TEST_SOCKET, FSBRIDGE_TEST_NUMBER,
@@ -41,8 +46,8 @@ class App:
     at-least-once (a callback delivered just before a SIGKILL may come again from the outbox, with the same
     SequenceNumber): repeats are counted in ``repeats``, not recorded twice."""
 
-    def __init__(self, room):
-        self.callbacks, self.recordings = CallbackLog(), CallbackLog()
+    def __init__(self, room, dial=""):
+        self.callbacks, self.recordings, self.after = CallbackLog(), CallbackLog(), CallbackLog()
         self.repeats = []
         app = Flask("live-recovery-app")
 
@@ -56,10 +61,13 @@ class App:
                 else:
                     log.add(form)
                 return Response("", status=204)
-            return Response('<Response><Dial><Conference statusCallback="/cb" statusCallbackEvent="start end join '
+            if name == "after":   # the Dial action: a second of silence, then hang up
+                self.after.add(form)
+                return Response('<Response><Pause length="1"/><Hangup/></Response>', mimetype="text/xml")
+            return Response('<Response><Dial%s><Conference statusCallback="/cb" statusCallbackEvent="start end join '
                             'leave mute" participantLabel="%s" record="record-from-start" recordingStatusCallback='
                             '"/rcb" recordingStatusCallbackEvent="in-progress completed absent">%s</Conference>'
-                            '</Dial></Response>' % (form.get("From", ""), room), mimetype="text/xml")
+                            '</Dial></Response>' % (dial, form.get("From", ""), room), mimetype="text/xml")
 
         self.http = HttpApp(app).start()
 
@@ -172,6 +180,74 @@ def test_live_bridge_killed_and_restarted_calls_survive_and_are_controllable(tmp
         app.http.stop()
 
 
+def channel_gone(conn, uuid_, timeout=15):
+    with gevent.Timeout(timeout, False):
+        while conn.api("uuid_exists %s" % uuid_).strip() == "true":
+            gevent.sleep(0.1)
+        return True
+    return False
+
+
+def wait_adopted(url, call_sid, timeout=15):
+    """The new bridge runs the call again (its Call resource, read from the bridge's calls, exists): from then
+    on the call's DTMF reaches it (a digit pressed before that is lost, as with any bridge outage)."""
+    with gevent.Timeout(timeout, False):
+        while rest(url, "Calls/%s.json" % call_sid).status_code != 200:
+            gevent.sleep(0.1)
+        return True
+    return False
+
+
+def test_live_adopted_calls_continue_their_application(tmp_path):
+    """The bridge is SIGKILLed with Alice and Bob in a room under ``<Dial action hangupOnStar>``; the next
+    bridge adopts them. Bob presses ``*`` (DTMF seen on the inbound stream only): he is taken out, the action
+    is requested (DialCallStatus=completed), he comes back through the dialplan's next ``socket`` and the
+    action's answer (a second of silence, then Hangup) runs on him. Alice is kicked over REST: the same."""
+    room = "live-rec-" + uuid.uuid4().hex[:10]
+    app = App(room, dial=' action="/after" hangupOnStar="true"')
+    conn = esl()
+    cfg = serve_config(tmp_path, app.http.url)
+    legs = []
+    first = Serve(cfg)
+    second = None
+    try:
+        legs += [caller(conn, "Alice"), caller(conn, "Bob")]
+        app.wait(lambda n: ("conference-start", None) in n)
+        cf = app.callbacks.items[0]["ConferenceSid"]
+        sids = {c["ParticipantLabel"]: c["CallSid"] for c in app.callbacks.items if c.get("ParticipantLabel")}
+        first.proc.kill()                       # SIGKILL: no drain at all
+        first.proc.communicate(timeout=30)
+        assert wait_fs(conn, cf, lambda m: set(m) == {"Alice", "Bob"}), "FreeSWITCH dropped the callers"
+        second = Serve(cfg)
+        parts = rest(second.url, "Conferences/%s/Participants.json" % cf).json()
+        assert sorted(p["label"] for p in parts["participants"]) == ["Alice", "Bob"], parts
+        assert wait_adopted(second.url, sids["Bob"]) and wait_adopted(second.url, sids["Alice"])
+        conn.api("uuid_send_dtmf %s *" % legs[1])          # Bob presses *
+        assert app.after.wait_for(lambda items: len(items) == 1, 20), "no Dial action for Bob"
+        after = app.after.items[0]
+        assert (after["CallSid"], after["DialCallStatus"], after["CallStatus"]) == (
+            sids["Bob"], "completed", "in-progress")
+        assert wait_fs(conn, cf, lambda m: set(m) == {"Alice"})
+        assert channel_gone(conn, legs[1]), "Bob was not hung up by the action's <Hangup>"
+        r = requests.delete("%s/2010-04-01/Accounts/%s/Conferences/%s/Participants/%s.json" % (
+            second.url, AC, cf, sids["Alice"]), auth=(AC, TOKEN), timeout=10)
+        assert r.status_code == 204, r.text
+        assert app.after.wait_for(lambda items: len(items) == 2, 20), "no Dial action for Alice"
+        assert app.after.items[1]["CallSid"] == sids["Alice"]
+        assert channel_gone(conn, legs[0]), "Alice was not hung up by the action's <Hangup>"
+        app.wait(lambda n: ("conference-end", None) in n)
+        seqs = [int(c["SequenceNumber"]) for c in app.callbacks.items]
+        assert seqs == list(range(1, len(seqs) + 1))
+    finally:
+        kill_legs(conn, legs)
+        if first.proc.poll() is None:
+            first.proc.kill()
+        if second is not None:
+            second.stop()
+        conn.stop()
+        app.http.stop()
+
+
 @pytest.mark.skipif(not (os.environ.get("FSBRIDGE_TEST_FS_KILL") and os.environ.get("FSBRIDGE_TEST_FS_START")),
                     reason="FSBRIDGE_TEST_FS_KILL / FSBRIDGE_TEST_FS_START not set")
 def test_live_freeswitch_killed_and_restarted_rooms_end_and_new_calls_are_served(tmp_path):
@@ -193,7 +269,11 @@ def test_live_freeswitch_killed_and_restarted_rooms_end_and_new_calls_are_served
         cf = app.callbacks.items[0]["ConferenceSid"]
         subprocess.run(os.environ["FSBRIDGE_TEST_FS_KILL"], shell=True, check=True, timeout=30)
         assert engine.esl.down_event.wait(10)
-        subprocess.run(os.environ["FSBRIDGE_TEST_FS_START"], shell=True, check=True, timeout=120)
+        for _ in range(3):   # a start racing the killed process's exit may find it "still running": again
+            subprocess.run(os.environ["FSBRIDGE_TEST_FS_START"], shell=True, check=True, timeout=120)
+            if engine.esl.wait_ready(2, 20):
+                break
+        assert engine.esl.wait_ready(2, 1), "FreeSWITCH did not come back"
         app.wait(lambda n: ("conference-end", None) in n, timeout=60)
         tail = [e for e, _ in app.names()[3:]]
         assert tail == ["participant-leave", "participant-leave", "conference-end"], app.names()

@@ -57,7 +57,8 @@ def bridge(tmp_path, fake, app):
     engine = FreeSwitchEngine("127.0.0.1", fake.port, "ClueCon", outbound_port=0, command_timeout=3,
                               reconnect_backoff=0.01, talk_stop_ms=0)
     server = start_bridge(str(tmp_path / "bridge"), accounts={AC: TOKEN},
-                          numbers=[Number(NUMBER, AC, app.http.url + "/voice")], engine=engine, fetch_timeout=3.0)
+                          numbers=[Number(NUMBER, AC, app.http.url + "/voice")], engine=engine, fetch_timeout=3.0,
+                          capture_heard=False)   # as `fsbridge serve`: an ended call drops its session
     engine.set_call_handler(server.bridge.on_call)
     assert engine.wait_connected(5)
     return engine, server

@@ -17,6 +17,7 @@ does; updating or kicking one who left is an impossible transition → 409 / 212
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Callable, Dict, Tuple
 
@@ -67,9 +68,15 @@ def parse_update(form: MultiDict, current: ParticipantRow) -> dict:
     return kwargs
 
 
+# Updates whose effect on the row is exactly the value asked (Muted, Hold, EndConferenceOnExit): answered from
+# the row read before the update (issue 21: the second read of the row was a third of the handler's time).
+_ROW_FIELDS = ("muted", "hold", "end_conference_on_exit")
+
+
 def update(account_sid: str, conference_sid: str, who: str, form: MultiDict) -> ParticipantRow:
     """Shared by the Twilio and Telnyx routes: validate, check the participant is present, call
-    ``update_participant``, re-read the participant."""
+    ``update_participant``; the participant as updated (the row re-read only when Coaching, CallSidToCoach or
+    WaitUrl changed)."""
     current = participant_or_404(account_sid, conference_sid, who)
     kwargs = parse_update(form, current)
     if not any(k in kwargs for k in _ACTING):
@@ -78,6 +85,9 @@ def update(account_sid: str, conference_sid: str, who: str, form: MultiDict) -> 
         raise conflict(f"Participant {current.call_sid} has left conference {conference_sid}")
     with live_control() as control:
         call_sid = control.update_participant(account_sid, conference_sid, current.call_sid, **kwargs)
+    if not any(k in kwargs for k in ("coaching", "call_sid_to_coach", "wait_url")):
+        changes = {k: kwargs[k] for k in _ROW_FIELDS if k in kwargs}
+        return replace(current, date_updated=datetime.now(timezone.utc), **changes) if changes else current
     row = ctx().store.participant(account_sid, conference_sid, call_sid or current.call_sid)
     if row is None:
         raise not_found()

@@ -11,9 +11,11 @@ the URL's own ``#rc=``/``#rp=`` budget; other answers (3xx, 4xx) give up at once
 undelivered row of the outbox is queued again, so events survive a restart (at-least-once delivery; the
 Twilio idempotency token lets receivers drop a duplicate).
 
-HTTP goes through :mod:`.http` (urllib3 keep-alive pools; retries and redirects are the dispatcher's).
-"delivered" marks are committed in batches by a flusher greenlet (a crash between delivery and flush re-sends
-that callback after restart; receivers de-duplicate by idempotency token / SequenceNumber).
+HTTP goes through :mod:`.http` (keep-alive connections per app host; retries and redirects are the
+dispatcher's). New rows and "delivered"/"retrying"/"failed" marks are group-committed (:mod:`.groupcommit`,
+``group_commit_s``); a crash between delivery and that commit re-sends the callback after restart
+(receivers de-duplicate by idempotency token / SequenceNumber). With ``node=`` several dispatchers share one
+PostgreSQL outbox through per-conference leases (:mod:`.leases`).
 Greenlets: the process is gevent monkey-patched by the entry points (and tests/conftest.py).
 """
 from __future__ import annotations
@@ -22,7 +24,7 @@ import base64
 import logging
 import time
 from collections import deque
-from typing import Callable, Dict, List, Mapping, Optional, Union
+from typing import Callable, Dict, Mapping, Optional, Union
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import gevent
@@ -37,6 +39,7 @@ from fsbridge.wire.jambonz import STOP_TALKING
 from . import outbox, overrides, signing
 from .http import Transport, TransportError
 from .overrides import CLASS_4XX, CLASS_5XX, CLASS_FATAL, DeliveryPolicy
+from .groupcommit import GroupWriter
 from .render import render
 from .request import CallbackRequest, RenderSettings
 from .subscriptions import StatusSequence
@@ -64,6 +67,10 @@ class Dispatcher:
     state change (logs, metrics, tests); runs in the worker greenlet and must not block.
     ``sequence``: the statusCallback SequenceNumber counter (:class:`.subscriptions.StatusSequence`; default a
     fresh one — every conference counts from 1; pass one with a ``lookup`` to continue after a restart).
+    ``group_commit_s``: batching window of outbox writes (seconds, default 1 ms; :mod:`.groupcommit`; 0 = the
+    next turn of the event loop; None = one commit per write). ``node``: this dispatcher's node name — set it to share one PostgreSQL outbox with dispatchers on
+    other nodes (:mod:`.leases`: per-conference leases of ``lease_s`` seconds, ``SKIP LOCKED`` claims,
+    LISTEN/NOTIFY wake-ups); None = the only dispatcher of its database (SQLite's model).
     """
 
     def __init__(
@@ -86,6 +93,9 @@ class Dispatcher:
         jambonz_stop_talking: str = STOP_TALKING,
         on_update: Optional[Callable[[int, str, int, Optional[str]], None]] = None,
         sequence: Optional[StatusSequence] = None,
+        group_commit_s: Optional[float] = 0.001,
+        node: Optional[str] = None,
+        lease_s: float = 10.0,
     ):
         self.engine = db_engine
         outbox.outbox.create(db_engine, checkfirst=True)
@@ -105,23 +115,27 @@ class Dispatcher:
         self.on_update = on_update
         #: statusCallback SequenceNumbers per conference (counted here, once, for what is actually sent)
         self.sequence = sequence if sequence is not None else StatusSequence()
-        self._writer = None  # one connection for all outbox writes (no pool round trip per event)
+        self.group_commit_s = group_commit_s
+        self._writer: Optional[GroupWriter] = None  # one connection, group commits (no round trip per event)
         self._queues: Dict[str, deque] = {}
         self._workers: Dict[str, gevent.Greenlet] = {}
+        self._live: Dict[int, object] = {}   # row id → CallbackRequest, while this process handles it
+        self._aliases: Dict[int, int] = {}   # id returned by enqueue → id after a renumbering (leases)
         self._idle = gevent.event.Event()
         self._idle.set()
-        self._marks: List[dict] = []
-        self._marks_ready = gevent.event.Event()
-        self._flusher: Optional[gevent.Greenlet] = None
         self._running = False
+        self.leases = None
+        if node is not None:
+            from .leases import Leases
+            self.leases = Leases(self, node, lease_s)
 
     # ------------------------------------------------------------------ public API
     def enqueue(self, event: DomainEvent) -> Optional[int]:
         """Render ``event`` and commit it to the outbox; return the outbox id (None: nothing to send).
 
-        Fast and non-blocking (one local DB insert + commit through SQLAlchemy Core, ≈0.3 ms on SQLite; no
-        HTTP). A URL that can never work (:func:`.overrides.url_problem`) is logged as an error and recorded
-        ``failed`` at once (it does not hold up the conference's queue). Events enqueued before :meth:`start`
+        Fast and non-blocking (the row is buffered and group-committed within ``group_commit_s``; before
+        :meth:`start` it is committed at once; no HTTP). A URL that can never work
+        (:func:`.overrides.url_problem`) is logged as an error and recorded ``failed`` at once (it does not hold up the conference's queue). Events enqueued before :meth:`start`
         wait in the outbox. Raises ValueError for an unknown dialect (:func:`.render.render`).
         """
         req = render(event, self.settings, self.sequence)
@@ -139,13 +153,17 @@ class Dispatcher:
         now = self.clock()
         if problem:
             row_id = self._conn().insert(req, now, state=outbox.FAILED, last_error=problem)
+            self._live[row_id] = req
             log.error("callback %s (%s) will never be sent: %s", outbox.log_label(req), req.dialect, problem)
             self._notify(row_id, outbox.FAILED, 0, problem)
             return row_id
-        row_id = self._conn().insert(req, now)
+        row_id = self._conn().insert(req, now)   # committed within group_commit_s; then _committed pushes it
+        self._live[row_id] = req
         if self._running:
-            self._push(outbox.OutboxRow(id=row_id, queue_key=req.conference_sid, request=req, attempts=0,
-                                        created_at=now, state=outbox.PENDING))
+            self._idle.clear()
+        else:   # not delivering: nothing to batch for, commit now (readers see the row at once)
+            self._flush()
+            row_id = self._aliases.get(row_id, row_id)
         return row_id
 
     def start(self) -> "Dispatcher":
@@ -153,7 +171,10 @@ class Dispatcher:
         if self._running:
             return self
         self._running = True
-        self._flusher = gevent.spawn(self._flush_loop)
+        self._flush()
+        if self.leases is not None:
+            self.leases.start()
+            return self
         with self.engine.connect() as conn:
             rows = outbox.load_open(conn)
         for row in rows:
@@ -166,13 +187,11 @@ class Dispatcher:
         """Stop all workers (in-flight attempts are abandoned; their rows stay open for the next start) and
         commit the outcomes already known."""
         self._running = False
+        if self.leases is not None:
+            self.leases.stop()
         gevent.killall(list(self._workers.values()), timeout=timeout)
         self._workers.clear()
         self._queues.clear()
-        if self._flusher is not None:
-            self._flusher.kill(timeout=timeout)
-            self._flusher = None
-        self._flush_marks()
         if self._writer is not None:
             self._writer.close()
             self._writer = None
@@ -185,54 +204,68 @@ class Dispatcher:
     def status(self, outbox_id: Optional[int] = None, *, conference_sid: Optional[str] = None):
         """Delivery status: ``status(id)`` → :class:`~fsbridge.callbacks.outbox.DeliveryStatus` or None;
         ``status(conference_sid="CF…")`` → list of them in queue order."""
-        self._flush_marks()
+        self._flush()
         with self.engine.connect() as conn:
             if conference_sid is not None:
                 return outbox.conference_status(conn, conference_sid)
-            return outbox.status(conn, outbox_id)
+            return outbox.status(conn, self._aliases.get(outbox_id, outbox_id))
 
     def describe(self, outbox_id: int) -> Optional[str]:
         """How the log names outbox row ``outbox_id``: event, the app's SequenceNumber, ConferenceSid and
         room name (:func:`.outbox.log_label`); None when unknown. Reads the row, so it works after a restart."""
+        outbox_id = self._aliases.get(outbox_id, outbox_id)
+        req = self._live.get(outbox_id)
+        if req is not None:
+            return outbox.log_label(req)
+        self._flush()
         with self.engine.connect() as conn:
             return outbox.describe(conn, outbox_id)
 
     def purge(self, max_age_s: float = 7 * 86400.0) -> int:
         """Delete delivered/failed outbox rows older than ``max_age_s`` seconds; return the count. Rows still
         pending or retrying are kept whatever their age."""
-        self._flush_marks()
+        self._flush()
         with self.engine.begin() as conn:
             return outbox.purge(conn, self.clock() - max_age_s)
 
     # ------------------------------------------------------------------ outbox writes
-    def _conn(self) -> outbox.Writer:
+    def _conn(self) -> GroupWriter:
         if self._writer is None:
-            self._writer = outbox.Writer(self.engine)
+            self._writer = GroupWriter(
+                self.engine, self.group_commit_s, after_commit=self._committed, on_renumber=self._renumbered,
+                before_commit=self.leases.before_commit if self.leases is not None else None)
         return self._writer
 
     def _write_mark(self, row_id: int, state: str, attempts: int, error: Optional[str] = None,
-                    next_at: Optional[float] = None, done_at: Optional[float] = None, batch: bool = False):
-        mark = dict(row_id=row_id, new_state=state, new_attempts=attempts, new_error=error, next_at=next_at,
-                    done_at=done_at)
-        if batch and self._flusher is not None:
-            self._marks.append(mark)
-            self._marks_ready.set()
-            return
-        self._conn().mark_many([mark])
+                    next_at: Optional[float] = None, done_at: Optional[float] = None):
+        self._conn().mark(dict(row_id=row_id, new_state=state, new_attempts=attempts, new_error=error,
+                               next_at=next_at, done_at=done_at))
 
-    def _flush_marks(self) -> None:
-        marks, self._marks = self._marks, []
-        if marks:
-            self._conn().mark_many(marks)
+    def _renumbered(self, old: int, new: int) -> None:
+        req = self._live.pop(old, None)
+        if req is not None:
+            self._live[new] = req
+        if len(self._aliases) > 10000:
+            self._aliases.clear()
+        self._aliases[old] = new
+        log.info("callbacks: outbox row %d is row %d (renumbered after a conference was taken over)", old, new)
 
-    def _flush_loop(self) -> None:
-        while True:
-            self._marks_ready.wait()
-            self._marks_ready.clear()
-            try:
-                self._flush_marks()
-            except Exception:
-                log.exception("callbacks: could not record delivery outcomes")
+    def _flush(self) -> None:
+        if self._writer is not None:
+            self._writer.flush()
+
+    def _committed(self, rows) -> None:
+        """The group writer made ``rows`` durable: queue the pending ones (cluster: those whose conference
+        lease this node holds; the holder of any other is woken by NOTIFY)."""
+        if self._running:
+            for row in rows:
+                if row.state == outbox.PENDING and (self.leases is None or self.leases.holds(row.queue_key)):
+                    self._push(row)
+        self._maybe_idle()
+
+    def _maybe_idle(self) -> None:
+        if not self._workers and (self._writer is None or not self._writer.pending):
+            self._idle.set()
 
     # ------------------------------------------------------------------ queues
     def _push(self, row: outbox.OutboxRow) -> None:
@@ -247,8 +280,13 @@ class Dispatcher:
     def _run_queue(self, key: str, q: deque) -> None:
         try:
             while q:
+                if self.leases is not None and not self.leases.holds(key):
+                    raise _LeaseLost(key)
                 self._deliver(q[0])
                 q.popleft()
+        except _LeaseLost:   # the rows stay open; whoever holds the lease next sends them
+            log.warning("callbacks: queue %s paused here: its lease is not (or no longer) held", key)
+            q.clear()
         except Exception:  # a bug, not a delivery failure: keep the row open for the next start
             log.exception("callbacks: queue %s stopped", key)
         finally:
@@ -256,8 +294,7 @@ class Dispatcher:
                 del self._workers[key]
                 if not q:
                     self._queues.pop(key, None)
-            if not self._workers:
-                self._idle.set()
+            self._maybe_idle()
 
     # ------------------------------------------------------------------ delivery
     def _deliver(self, row: outbox.OutboxRow) -> None:
@@ -276,7 +313,7 @@ class Dispatcher:
             attempts += 1
             now = self.clock()
             if failure is None:
-                self._write_mark(row.id, outbox.DELIVERED, attempts, done_at=now, batch=True)
+                self._write_mark(row.id, outbox.DELIVERED, attempts, done_at=now)
                 self._notify(row.id, outbox.DELIVERED, attempts, None)
                 return
             retry = retry.increment(method=req.method, url=url)
@@ -296,6 +333,8 @@ class Dispatcher:
                         retries, delay)
             self._notify(row.id, outbox.RETRYING, attempts, error)
             self.sleep(delay)
+            if self.leases is not None and not self.leases.holds(row.queue_key):
+                raise _LeaseLost(row.queue_key)
 
     def _notify(self, row_id: int, state: str, attempts: int, error: Optional[str]) -> None:
         if self.on_update is not None:
@@ -303,6 +342,8 @@ class Dispatcher:
                 self.on_update(row_id, state, attempts, error)
             except Exception:
                 log.exception("callbacks: on_update hook failed")
+        if state != outbox.RETRYING:
+            self._live.pop(row_id, None)
 
     def _headers(self, req, url: str) -> Dict[str, str]:
         headers = {"User-Agent": USER_AGENT}
@@ -339,6 +380,10 @@ class Dispatcher:
         if 400 <= status < 500:
             return CLASS_4XX, f"HTTP {status}"
         return CLASS_FATAL, f"HTTP {status} (redirects are not followed)"
+
+
+class _LeaseLost(Exception):
+    """This node may no longer send the queue's callbacks (cluster mode, :mod:`.leases`)."""
 
 
 def _for_account(secret, account_sid: str):

@@ -7,9 +7,10 @@ dispatcher (:mod:`fsbridge.callbacks.overrides`) and never reaches the receiver.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Optional, Tuple
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import quote_plus, urlsplit, urlunsplit
 
 from fsbridge.wire.jambonz import STOP_TALKING
 
@@ -62,6 +63,23 @@ class CallbackRequest:
     headers: Tuple[Tuple[str, str], ...] = ()
     username: Optional[str] = None
     password: Optional[str] = None
+
+
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*\Z").match   # what quote_plus leaves as it is
+
+
+def _quote(x) -> str:
+    if x.__class__ is not str:
+        if isinstance(x, (bytes, bytearray)):
+            return quote_plus(x)
+        x = str(x)
+    return x if _UNRESERVED(x) else quote_plus(x)
+
+
+def urlencode(pairs) -> str:
+    """``urllib.parse.urlencode(pairs)`` for (name, value) pairs, byte for byte, without its per-character
+    cost for the names and values that need no escaping (most of a callback's: SIDs, numbers, event words)."""
+    return "&".join(_quote(k) + "=" + _quote(v) for k, v in pairs)
 
 
 def form_request(

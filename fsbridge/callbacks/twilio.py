@@ -74,6 +74,26 @@ def _participant_params(p):
     return out
 
 
+class _SecondCache:
+    """``rfc2822_callback`` memoised for the last second seen: callbacks of one second share the text, so the
+    date is formatted once per second instead of once per event (issue 16: 12 % of a callback's CPU)."""
+
+    __slots__ = ("key", "text")
+
+    def __init__(self):
+        self.key = None
+        self.text = ""
+
+    def __call__(self, when) -> str:
+        key = int(when.timestamp()) if when.tzinfo is not None else when.replace(microsecond=0)
+        if key != self.key:
+            self.text, self.key = rfc2822_callback(when), key
+        return self.text
+
+
+_timestamp = _SecondCache()
+
+
 def _optional(pairs):
     return [(k, str(v)) for k, v in pairs if v is not None]
 
@@ -86,7 +106,7 @@ def _common_params(event: DomainEvent, status_sequence: Optional[int] = None):
         (FRIENDLY_NAME, event.friendly_name),
         (ACCOUNT_SID, event.account_sid),
         (SEQUENCE_NUMBER, sequence_number(event, status_sequence)),
-        (TIMESTAMP, rfc2822_callback(event.timestamp)),
+        (TIMESTAMP, _timestamp(event.timestamp)),
     ]
 
 

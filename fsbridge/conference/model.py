@@ -82,6 +82,10 @@ class MemberRecord:
     kicked: bool = False                 # removed by kick/hup rather than by its own hangup
     dialed: bool = False                 # created by a REST dial-out (Twilio create Participant)
     join_waiting: bool = False           # its JoinMember said ``waiting`` (the room had not started)
+    #: the last Muted / Hold a REST update asked for (None: never); the engine confirms later, so an update
+    #: made before that confirmation is decided against what was asked, not against the older state (#21)
+    asked_muted: Optional[bool] = None
+    asked_hold: Optional[bool] = None
 
     @property
     def joined(self) -> bool:

@@ -3,9 +3,9 @@ intents, the engine's member events). Recordings and announcements are in :mod:`
 are the tables of :mod:`.tables`; :class:`~fsbridge.conference.state.ConferenceState` is the index that
 finds the conference an input is for and routes it here.
 
-The event order and the seed sentence behind each choice are in docs/domain.md. Sources:
-twilio-twiml-conference-noun.txt (start/end rules, statusCallback parameters), twilio-conference-events-
-announcement.txt, ../shared/fixtures/freeswitch/README.md (engine event order).
+The event order and the seed sentence behind each choice are in docs/domain.md. Sources: twilio-twiml-conference-
+noun.txt (start/end rules, statusCallback parameters), twilio-conference-events-announcement.txt,
+../shared/fixtures/freeswitch/README.md (engine event order).
 """
 from __future__ import annotations
 
@@ -71,18 +71,19 @@ class Conference(RecoveryRules, MediaRules, ConferenceRecord):
 
     # ------------------------------------------------------------------ participant intents
     def set_muted(self, who: str, muted: bool) -> Outcome:
-        """→ MuteMember/UnmuteMember, nothing when already so (the event comes with the engine's)."""
+        """→ MuteMember/UnmuteMember; nothing when already so and so asked last (model.asked_muted)."""
         m = self.joined_member(who)
-        if m.muted == bool(muted):
+        if m.muted == bool(muted) and m.asked_muted in (None, bool(muted)):
             return EMPTY
-        cmd = C.MuteMember if muted else C.UnmuteMember
-        return Outcome(commands=(cmd(room=self.sid, member_id=m.member_id),))
+        m.asked_muted = bool(muted)
+        return Outcome(commands=((C.MuteMember if muted else C.UnmuteMember)(room=self.sid, member_id=m.member_id),))
 
     def set_hold(self, who: str, hold: bool, media: tuple) -> Outcome:
-        """→ HoldMember(media)/UnholdMember, nothing when already so."""
+        """→ HoldMember(media)/UnholdMember, nothing when already so and so asked last (as set_muted)."""
         m = self.joined_member(who)
-        if m.hold == bool(hold):
+        if m.hold == bool(hold) and m.asked_hold in (None, bool(hold)):
             return EMPTY
+        m.asked_hold = bool(hold)
         if hold:
             return Outcome(commands=(C.HoldMember(room=self.sid, member_id=m.member_id, media=tuple(media)),))
         return Outcome(commands=(C.UnholdMember(room=self.sid, member_id=m.member_id),))

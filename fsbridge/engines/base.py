@@ -116,6 +116,16 @@ class Engine(Protocol):
     def refuse_calls(self) -> None:
         """Stop accepting new calls (drain); calls already running go on."""
 
+    def set_state_store(self, store) -> None:
+        """Optional: keep small facts across bridge restarts in ``store`` (``engine_value(key)``,
+        ``set_engine_value(key, value)``) — FreeSWITCH keeps its ``${core_uuid}`` there."""
+
+    def adopt_call(self, unique_id: str, call_sid: str, room: str, member_id: Optional[int]) -> "CallLeg":
+        """Only where ``calls_outlive_bridge``: take over a call a previous bridge left in ``room`` (issue 15).
+        The leg returned serves ``wait_left``/``leave``/``hangup``/``on_dtmf``/``detach`` while the call is in
+        the room, and ``wait_reentry(timeout)`` → the call's new leg (or None) once it left alive."""
+        raise NotSupported("this engine's calls do not outlive the bridge")
+
     # ---- time
     def now_us(self) -> int:
         """Engine time, µs since the epoch (standalone: its clock, possibly faster than real time;

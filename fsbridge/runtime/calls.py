@@ -101,17 +101,17 @@ class CallsMixin:
         return leg.wait_left()
 
     def _start_session(self, record: CallRecord, leg, *, url: Optional[str], method: str, dialect: str,
-                       first: Optional[Response] = None) -> CallRecord:
+                       first: Optional[Response] = None, resume: Optional[dict] = None) -> CallRecord:
         from fsbridge.runtime.session import CallSession
         record.leg = leg
         session = CallSession(self, record, leg, url=url, method=method, dialect=dialect, first=first)
         record.session = session
         self.registry.add(record)
-        g = gevent.spawn(session.run)
+        g = gevent.spawn(session.resume, resume) if resume is not None else gevent.spawn(session.run)
         self._sessions[record.call_sid] = g
         g.link(lambda _g: self._sessions.pop(record.call_sid, None))
-        log.info("call %s %s → %s: new %s call (%s)", record.call_sid, record.from_, record.to,
-                 record.direction, dialect)
+        log.info("call %s %s → %s: %s %s call (%s)", record.call_sid, record.from_, record.to,
+                 "adopted" if resume is not None else "new", record.direction, dialect)
         return record
 
     def call_ended(self, record: CallRecord) -> None:

@@ -24,7 +24,7 @@ from fsbridge.callbacks.subscriptions import is_subscribed
 from fsbridge.conference import commands as C
 from fsbridge.conference import native as N
 from fsbridge.conference.events import DomainEvent
-from fsbridge.conference.state import ConferenceState, Outcome
+from fsbridge.conference.state import ConferenceState
 from fsbridge.config import Settings
 from fsbridge.egress import EgressPolicy
 from fsbridge.engines.base import Engine, EngineError, EngineUnavailable, Timer
@@ -32,6 +32,7 @@ from fsbridge.wire import twilio as tw
 from fsbridge.runtime.fetch import Fetcher
 from fsbridge.textsafe import keep
 from fsbridge.runtime.media import MediaResolver
+from fsbridge.runtime.writes import CommandOrder, WritesMixin
 from fsbridge.runtime.recovery import with_recording_files
 from fsbridge.runtime.registry import Registry
 from fsbridge.runtime import quality
@@ -41,22 +42,9 @@ cblog = logging.getLogger("fsbridge.events")
 
 _STOP = object()
 
-#: command type → the native action that confirms it (None member = room-level)
-_CONFIRMS = {
-    C.MuteMember: N.MUTE_MEMBER,
-    C.UnmuteMember: N.UNMUTE_MEMBER,
-    C.HoldMember: N.HOLD_MEMBER,
-    C.UnholdMember: N.UNHOLD_MEMBER,
-    C.KickMember: N.DEL_MEMBER,
-    C.EndConference: N.CONFERENCE_DESTROY,
-    C.StartRecording: N.START_RECORDING,
-    C.PauseRecording: N.PAUSE_RECORDING,
-    C.ResumeRecording: N.RESUME_RECORDING,
-    C.StopRecording: N.STOP_RECORDING,
-}
 
 
-class BridgeCore:
+class BridgeCore(WritesMixin):
     """ConferenceState (+ one lock) ⇄ engine, store, dispatcher: pump, publish, confirmations, waiters.
 
     ``engine``: an :class:`~fsbridge.engines.base.Engine` (standalone or FreeSWITCH). ``settings``: a
@@ -95,6 +83,9 @@ class BridgeCore:
         self._originated: Dict[str, dict] = {}       # CallSid → what an originated call runs once answered
         self._outbox: Dict[int, Optional[str]] = {}   # outbox id → log label (the app's SequenceNumber, room)
         self._applied = gevent.event.Event()      # pulsed after every applied engine event
+        self._reconciled = gevent.event.Event()   # cleared while restored conferences await a snapshot
+        self._order = CommandOrder()              # REST commands sent outside the lock, in order per target
+        self._reconciled.set()
         self.running = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -106,6 +97,8 @@ class BridgeCore:
         self.engine.warm_up()
         self._restore()
         self.engine.set_event_sink(self._sink)
+        if getattr(self.store, "engine_value", None) is not None:   # e.g. FreeSWITCH's core_uuid (issue 15)
+            self.engine.set_state_store(self.store)
         self._pump_greenlet = gevent.spawn(self._pump)
         self.engine.start()
         if self.dispatcher is not None:
@@ -127,6 +120,8 @@ class BridgeCore:
             return
         with self._lock:
             added = self.state.restore(stored)
+            if added:
+                self._reconciled.clear()   # set again by the first applied EngineSnapshot
         if added:
             log.warning("recovery: %d conference(s) left open by the previous run: %s", len(added),
                         ", ".join(added))
@@ -148,18 +143,20 @@ class BridgeCore:
                 log.exception("engine refuse_calls failed")
         detached = []
         for rec in self.registry.active():
-            if rec.session is None:
+            session = rec.session
+            if session is None:
                 continue
             try:
-                if keep and rec.member_id is not None and hasattr(rec.session.leg, "detach"):
-                    rec.session.detach()
+                leg = session.leg
+                if keep and rec.member_id is not None and hasattr(leg, "detach"):
+                    session.detach()
                     detached.append(rec.call_sid)
                     g = self._sessions.get(rec.call_sid)
                     if g is not None:    # stop its verbs first (no action URL), then let go of the socket
-                        g.kill(block=True, timeout=timeout)
-                    rec.session.leg.detach()
+                        g.kill(block=True, timeout=timeout)   # (its end may clear rec.session: call_ended)
+                    leg.detach()
                 else:
-                    rec.session.kill()
+                    session.kill()
             except Exception:
                 log.exception("call %s: kill failed", rec.call_sid)
         if detached:
@@ -256,6 +253,10 @@ class BridgeCore:
             outcome = self.state.resync(snapshot)
             self._publish(outcome.events)
             self._execute(outcome.commands)
+            self._reconciled.set()
+        adopt = getattr(self, "adopt_calls", None)   # runtime/adoption.py: calls a previous bridge left
+        if adopt is not None:
+            adopt(snapshot.members)
         pulse, self._applied = self._applied, gevent.event.Event()
         pulse.set()
 
@@ -345,53 +346,11 @@ class BridgeCore:
             self._publish(outcome.events)
             self._execute(outcome.commands)
 
-    # ------------------------------------------------------------------ confirmations
-    def _expect(self, cmd) -> Optional[gevent.event.Event]:
-        action = _CONFIRMS.get(type(cmd))
-        if action is None:
-            return None
-        key = (cmd.room, action, getattr(cmd, "member_id", None))
-        ev = gevent.event.Event()
-        self._waiters.setdefault(key, []).append(ev)
-        return ev
-
-    def _resolve(self, event) -> None:
-        for key in ((event.room, event.action, event.member_id), (event.room, event.action, None)):
-            for w in self._waiters.pop(key, ()):
-                w.set()
-        if event.action == N.CONFERENCE_DESTROY:   # an ended room confirms everything still waited on in it
-            for key in [k for k in self._waiters if k[0] == event.room]:
-                for w in self._waiters.pop(key, ()):
-                    w.set()
-
-    def _intent(self, fn, *args, **kw) -> Outcome:
-        """Run a domain intent, send its commands, wait (bounded) for the confirming engine events."""
-        if not self.engine_available():
-            raise EngineUnavailable("the engine is not reachable")
-        with self._lock:
-            outcome = fn(*args, **kw)
-            waiters = [w for w in (self._expect(c) for c in outcome.commands) if w is not None]
-            self._publish(outcome.events)
-            try:
-                self._execute(outcome.commands, raise_unavailable=True)
-            except EngineUnavailable:
-                self._drop_waiters(waiters)
-                raise
-        deadline = time.monotonic() + self.confirm_timeout_s
-        for w in waiters:
-            if not w.wait(max(0.0, deadline - time.monotonic())):
-                log.warning("%s: no confirming engine event within %.1f s", getattr(fn, "__name__", fn),
-                            self.confirm_timeout_s)
-                break
-        self._drop_waiters(waiters)
-        return outcome
-
-    def _drop_waiters(self, waiters) -> None:
-        for key in list(self._waiters):
-            self._waiters[key] = [w for w in self._waiters[key] if w not in waiters]
-            if not self._waiters[key]:
-                del self._waiters[key]
-
     def engine_available(self) -> bool:
-        """False while the engine is unreachable (REST writes answer 503)."""
-        return bool(self.engine.available)
+        """False while the engine is unreachable (REST writes answer 503), and — when the store restored
+        conferences at start — until the engine's first snapshot reconciled them (before that their members'
+        engine ids are unknown: a write would address nobody). While the engine is up and that snapshot is on
+        its way (a moment after start), waits for it, at most ``confirm_timeout_s``."""
+        if not self.engine.available:
+            return False
+        return self._reconciled.is_set() or self._reconciled.wait(self.confirm_timeout_s)

@@ -37,6 +37,7 @@ SCHEMA_VALIDATION_WARNING = 12200
 MAX_DOCUMENTS = 100          # Redirect/action chain bound per call
 MAX_WAIT_REDIRECTS = 5       # Redirects followed inside one waitUrl document
 APPLICATION_ERROR_TEXT = "We are sorry, an application error has occurred. Goodbye."
+REENTRY_TIMEOUT_S = 10.0     # an adopted call that left its room alive must be back on the socket by then
 
 
 class CallSession:
@@ -58,6 +59,7 @@ class CallSession:
         self.media = bridge.media
         self.answered = False
         self.current = None
+        self.remaining: Tuple = ()   # the verbs after the one running (a Dial's continuation: adoption.py)
         self.detached = False   # given up at shutdown, the call left running in the engine (issue 15)
 
     # -- small services for the tasks ---------------------------------------------------------------------------
@@ -190,18 +192,73 @@ class CallSession:
     # -- the call -----------------------------------------------------------------------------------------------
     def run(self) -> None:
         """Run the call to its end; never raises. Sets the record's status and ``done``."""
+        self._guarded(self._run)
+
+    def _run(self) -> None:
+        rec = self.record
+        if self.first is not None:
+            response, url = self.first, self.url or ""
+        else:
+            rec.status = tw.CALL_RINGING
+            self.step(f"fetching voice URL {self.url}")
+            response, url = self.fetch_document(self.url, self.method), self.url
+        self.leg.answer()
+        self.answered = True
+        rec.status = tw.CALL_IN_PROGRESS
+        self._run_documents(response, url)
+
+    def resume(self, data: dict) -> None:
+        """Continue an adopted call (runtime/adoption.py): it is in the conference of ``data`` (a kept
+        continuation) under the Dial ``data["verb"]``; stay there (timeLimit from the original join,
+        hangupOnStar), then run the Dial action's answer or the verbs after the Dial once the call is back on
+        the outbound socket. Never raises; sets the record's status and ``done`` like :meth:`run`."""
+        self._guarded(lambda: self._resume(data))
+
+    def _resume(self, data: dict) -> None:
+        from fsbridge.runtime.adoption import rest_verbs, verb_from_json
+        from fsbridge.runtime.tasks.conference import ConferenceTask
+        self.answered = True
+        self.doc_url = data.get("doc_url") or ""
+        rest = rest_verbs(data)
+        task = ConferenceTask(verb_from_json(data["verb"]), self)
+        self.current = task
+        self.step("adopted from a previous bridge: " + task.describe())
+        adopted = self.leg
+        try:
+            result = task.resume(data["room"], float(data["started"]))
+            self.current = None
+            if result is STOP or not self._reattach():
+                return
+        finally:
+            if self.leg is adopted and not self.detached:
+                adopted.detach()   # the engine stops feeding it (the call ended or never came back)
+        if isinstance(result, Goto):
+            self._run_documents(result.response, result.url)
+        else:
+            self._run_documents(Response(verbs=rest, dialect=self.dialect), self.doc_url)
+
+    def _reattach(self) -> bool:
+        """An adopted call left its room alive: wait for it on the outbound socket (the dialplan's next
+        ``socket`` action, docs/freeswitch.md observed-live §1b) and drive it there. False (the call is hung
+        up) when it does not come back within :data:`REENTRY_TIMEOUT_S`."""
+        wait = getattr(self.leg, "wait_reentry", None)
+        if wait is None:
+            return True
+        live = None if self.leg.hung_up else wait(REENTRY_TIMEOUT_S)
+        if live is None:
+            if not self.leg.hung_up:
+                log.warning("call %s: not back on the outbound socket %.0f s after leaving its conference "
+                            "(dialplan without a further socket action?); hanging up", self.record.call_sid,
+                            REENTRY_TIMEOUT_S)
+            return False
+        self.leg = self.record.leg = live
+        self.step("back on the outbound socket")
+        return True
+
+    def _guarded(self, body) -> None:
         rec = self.record
         try:
-            if self.first is not None:
-                response, url = self.first, self.url or ""
-            else:
-                rec.status = tw.CALL_RINGING
-                self.step(f"fetching voice URL {self.url}")
-                response, url = self.fetch_document(self.url, self.method), self.url
-            self.leg.answer()
-            self.answered = True
-            rec.status = tw.CALL_IN_PROGRESS
-            self._run_documents(response, url)
+            body()
         except (FetchError, MarkupError) as exc:
             self.notify(exc.code, exc.message)
             self._application_error()
@@ -222,8 +279,8 @@ class CallSession:
 
     def _application_error(self) -> None:
         """Twilio's answer to a broken app: say so, then hang up."""
-        if self.leg.hung_up:
-            return
+        if self.leg.hung_up or (hasattr(self.leg, "wait_reentry") and not self._reattach()):
+            return   # (an adopted call must be back on the outbound socket to hear anything)
         try:
             if not self.answered:
                 self.leg.answer()
@@ -241,7 +298,8 @@ class CallSession:
                 return
             self.doc_url = url
             nxt = None
-            for verb in response.verbs:
+            for index, verb in enumerate(response.verbs):
+                self.remaining = response.verbs[index + 1:]
                 if self.leg.hung_up:
                     return
                 try:

@@ -7,9 +7,10 @@ A part of :class:`fsbridge.store.store.Store`.
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 from typing import List, Optional
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from fsbridge.conference import events as ev
@@ -93,6 +94,52 @@ class Recovery:
                     recordings=tuple(RecordingView(sid=x.sid, status=x.status, path=x.path,
                                                    start_time=x.start_time) for x in recs)))
         return out
+
+    # -- continuations of calls in a room (engines whose calls outlive the bridge) ------------------------
+    def keep_continuation(self, call_sid: str, account_sid: str, data: dict) -> None:
+        """Write (replace) ``call_sid``'s continuation: a JSON-able dict (runtime/adoption.py builds it)."""
+        cc = t.call_continuations
+        with self.engine.begin() as conn:
+            conn.execute(delete(cc).where(cc.c.call_sid == call_sid))
+            conn.execute(insert(cc).values(call_sid=call_sid, account_sid=account_sid, data=json.dumps(data),
+                                           date_created=datetime.now(timezone.utc).replace(tzinfo=None)))
+        self._committed()
+
+    def continuation(self, call_sid: str) -> Optional[dict]:
+        """The continuation kept for ``call_sid``, or None."""
+        cc = t.call_continuations
+        with self.engine.connect() as conn:
+            text = conn.execute(select(cc.c.data).where(cc.c.call_sid == call_sid)).scalar()
+        return json.loads(text) if text else None
+
+    def drop_continuation(self, call_sid: str) -> None:
+        """Forget ``call_sid``'s continuation (it left its room; nothing to continue by another bridge)."""
+        cc = t.call_continuations
+        with self.engine.begin() as conn:
+            conn.execute(delete(cc).where(cc.c.call_sid == call_sid))
+        self._committed()
+
+    def prune_continuations(self, older_than_s: float) -> int:
+        """Forget continuations written more than ``older_than_s`` seconds ago (their calls ended while no
+        bridge was up to see it); returns how many."""
+        cc = t.call_continuations
+        cutoff = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(seconds=older_than_s)
+        with self.engine.begin() as conn:
+            return conn.execute(delete(cc).where(cc.c.date_created < cutoff)).rowcount or 0
+
+    def engine_value(self, key: str) -> Optional[str]:
+        """A kept engine fact (``fsb_engine_state``), or None."""
+        es = t.engine_state
+        with self.engine.connect() as conn:
+            return conn.execute(select(es.c.value).where(es.c.key == key)).scalar()
+
+    def set_engine_value(self, key: str, value: str) -> None:
+        """Keep an engine fact (insert or replace)."""
+        es = t.engine_state
+        with self.engine.begin() as conn:
+            if not conn.execute(update(es).where(es.c.key == key).values(value=value)).rowcount:
+                conn.execute(insert(es).values(key=key, value=value))
+        self._committed()
 
 
 __all__ = ["Recovery", "config_json", "config_from_json"]

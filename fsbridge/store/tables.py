@@ -103,3 +103,26 @@ conference_callbacks = Table(
 """``fsb_conference_callbacks``: each conference's CallbackConfig as JSON (where its callbacks go), written
 with its first participant-join — what start-up reconciliation needs to send a crashed conference's
 leave/end callbacks (issue 15). A table of its own, so databases made before it get it from create_all."""
+
+call_continuations = Table(
+    "fsb_call_continuations",
+    metadata,
+    Column("call_sid", String(64), primary_key=True),
+    Column("account_sid", String(64), nullable=False),
+    Column("data", Text, nullable=False),
+    Column("date_created", DateTime, nullable=False),
+)
+"""``fsb_call_continuations``: for a call that is in a conference on an engine whose calls outlive the bridge
+(FreeSWITCH), what its application does when it leaves (the Dial verb, the verbs after it, the document URL,
+dialect, when it joined) as JSON — written at the join, deleted when the call left its room; the next bridge
+continues an adopted call from it (issue 15)."""
+
+engine_state = Table(
+    "fsb_engine_state",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+"""``fsb_engine_state``: small facts about an engine kept across bridge restarts, e.g. FreeSWITCH's
+``${core_uuid}`` (key ``core_uuid@<esl host:port>``): a FreeSWITCH restarted while the bridge was down is
+recognised at the bridge's start (issue 15)."""

@@ -36,11 +36,16 @@ class ConnectionMixin:
 
     def _talk_poll_loop(self) -> None:
         gate = self.mapper.talk
-        while gate is not None:
+        while True:
             gevent.sleep(0.1)
-            if gate.pending():
+            if gate is not None and gate.pending():
                 for ev in gate.poll(int(time.time() * 1_000_000) + self._clock_offset_us):
                     self._emit_one(ev)
+            if self.sweep_interval > 0 and time.monotonic() >= self._sweep_due:
+                self._sweep_due = time.monotonic() + self.sweep_interval
+                if self.esl.is_up and self.outbound.running:
+                    from fsbridge.engines.freeswitch.rescue import sweep_stuck_calls
+                    self._work.put(lambda: sweep_stuck_calls(self))
 
     def _on_job(self, ev: ESLMessage) -> None:
         job = self._jobs.pop(ev.get(wire.H_JOB_UUID, ""), None)
@@ -104,6 +109,8 @@ class ConnectionMixin:
         if self.esl.connections == 1 and self.outbound.running:   # after start: calls a dead bridge left
             from fsbridge.engines.freeswitch.rescue import rescue_stuck_calls
             self._work.put(lambda: rescue_stuck_calls(self))
+        elif self.outbound.running:   # a reconnect: sweep soon (calls may have been stranded meanwhile)
+            self._sweep_due = 0.0
 
     def _restarted(self, conn) -> Optional[str]:
         """``CRASH`` when FreeSWITCH restarted since the previous connection (its ``${core_uuid}``, the
@@ -117,7 +124,36 @@ class ConnectionMixin:
         if not core or core.startswith(wire.REPLY_ERR) or any(ch.isspace() for ch in core):
             return None
         previous, self._core_uuid = self._core_uuid, core
+        if previous is None and self._state is not None:   # the first connection: the previous run's
+            previous = self._kept("core_uuid")
+        if previous != core:
+            self._keep("core_uuid", core)
         return CAUSE_CRASH if previous is not None and previous != core else None
+
+    # -- facts kept across bridge restarts (set_state_store) ----------------------------------------------
+    def set_state_store(self, store) -> None:
+        """Keep facts across bridge restarts in ``store`` (``engine_value(key)``/``set_engine_value(key,
+        value)``, fsbridge.store): FreeSWITCH's ``${core_uuid}``, so that a FreeSWITCH restarted while the
+        bridge was down is recognised at its first connection (issue 15)."""
+        self._state = store
+
+    def _state_key(self, name: str) -> str:
+        return "%s@%s:%s" % (name, self.esl.host, self.esl.port)
+
+    def _kept(self, name: str) -> Optional[str]:
+        try:
+            return self._state.engine_value(self._state_key(name))
+        except Exception:
+            log.exception("reading the kept %s failed", name)
+            return None
+
+    def _keep(self, name: str, value: str) -> None:
+        if self._state is None:
+            return
+        try:
+            self._state.set_engine_value(self._state_key(name), value)
+        except Exception:
+            log.exception("keeping %s failed", name)
 
     def _with_call_sid(self, conn, s: MemberSnapshot) -> MemberSnapshot:
         """``s`` with the CallSid its channel carries (``uuid_getvar <uuid> fsbridge_call_sid``, set at every

@@ -29,6 +29,7 @@ from fsbridge.conference import native as n
 from fsbridge.conference.native import MemberSnapshot, NativeEvent
 from fsbridge.engines.base import EngineError, EventSink, NotSupported
 from fsbridge.engines.freeswitch import mapping, render, wire
+from fsbridge.engines.freeswitch.adopted import AdoptionMixin
 from fsbridge.engines.freeswitch.esl_parse import ESLMessage
 from fsbridge.engines.freeswitch.connection import ConnectionMixin
 from fsbridge.engines.freeswitch.gate import GateMixin, _Waiting  # noqa: F401
@@ -39,7 +40,7 @@ from fsbridge.engines.freeswitch.transport import ReconnectingESL
 
 log = logging.getLogger(__name__)
 
-class FreeSwitchEngine(GateMixin, ConnectionMixin):
+class FreeSwitchEngine(GateMixin, ConnectionMixin, AdoptionMixin):
     """``FreeSwitchEngine(host, port, password, outbound_host="127.0.0.1", outbound_port=8084,
     profile="fsbridge", …)`` — implements :class:`~fsbridge.engines.base.Engine`.
 
@@ -50,7 +51,9 @@ class FreeSwitchEngine(GateMixin, ConnectionMixin):
     string (``sip:`` URIs go to ``sofia/<sip_profile>/…``); ``outbound_advertise`` is the host:port
     FreeSWITCH dials back to (default outbound_host:bound port). ``say(text, voice=, language=, rate=,
     out_dir=) -> path``: the ``<Say>`` renderer (given by the composition root; FreeSWITCH plays the file it
-    writes); ``rate``: Hz those renderings are written at.
+    writes); ``rate``: Hz those renderings are written at. ``sweep_interval`` (s): how often calls stuck in
+    the ``socket`` application or parked with nobody driving them are looked for (:mod:`.rescue`; 0 = only
+    at the first connection).
     """
 
     def __init__(self, host: str, port: int, password: str, outbound_host: str = "127.0.0.1",
@@ -59,7 +62,7 @@ class FreeSwitchEngine(GateMixin, ConnectionMixin):
                  command_timeout: float = 5.0, reconnect_backoff: float = 0.25, max_backoff: float = 1.0,
                  talk_stop_ms: int = 300, dial_template: str = "user/{to}", sip_profile: str = "internal",
                  outbound_advertise: Optional[str] = None, talk_gate: Optional[mapping.TalkGate] = None,
-                 rate: int = 16000, say: Optional[Callable[..., str]] = None):
+                 rate: int = 16000, say: Optional[Callable[..., str]] = None, sweep_interval: float = 10.0):
         self.profile = profile
         self.rate = rate
         self._say = say
@@ -99,6 +102,11 @@ class FreeSwitchEngine(GateMixin, ConnectionMixin):
         self._started = False
         self._clock_offset_us = 0
         self._core_uuid: Optional[str] = None   # FreeSWITCH's ${core_uuid} at the last connect
+        self._adopted: Dict[str, object] = {}    # Unique-ID → AdoptedLeg (adopted.py)
+        self._state = None                       # set_state_store: facts kept across bridge restarts
+        self.sweep_interval = sweep_interval      # s between stuck-call sweeps (rescue.py); 0 = start-up only
+        self._sweep_due = time.monotonic() + sweep_interval
+        self._stuck_seen: Dict[str, int] = {}     # Unique-ID → consecutive sweeps that saw it stuck
 
     # ---------------------------------------------------------------- Engine protocol
     def set_event_sink(self, sink: EventSink) -> None:
@@ -334,9 +342,11 @@ class FreeSwitchEngine(GateMixin, ConnectionMixin):
         self.outbound.close_listener()
 
     def _call_arrived(self, leg: FreeSwitchCallLeg) -> None:
+        if leg.reentry and self._reentry(leg):
+            return   # an adopted call left its room: the runtime continues its application on this leg
         if leg.reentry:
-            # its conference ended while no bridge held its socket: the session that ran it (verbs after
-            # <Dial>, action URL) died with the previous bridge — end the call rather than run it twice
+            # its conference ended while no bridge held its socket and nobody adopted it (no stored
+            # continuation): end the call rather than run its application twice
             log.warning("call %s re-entered after its conference ended under a previous bridge; hanging up",
                         leg.unique_id)
             leg.hangup()
@@ -367,6 +377,8 @@ class FreeSwitchEngine(GateMixin, ConnectionMixin):
         if ts and ts.isdigit():  # FreeSWITCH's clock may differ from ours: talk hangovers use its clock
             self._clock_offset_us = int(ts) - int(time.time() * 1_000_000)
         for native in self.mapper.map(ev):
+            if self._adopted:
+                self._feed_adopted(native)
             native = self._engine_side(native)
             if native is not None:
                 self._emit_one(native)

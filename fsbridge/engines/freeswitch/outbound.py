@@ -211,6 +211,10 @@ class OutboundServer(gesl.OutboundESLServer):
             else:
                 session.stop()
 
+    def setups_pending(self) -> int:
+        """Accepted sockets whose call is not (yet) a leg: in setup, queued for it, or being refused."""
+        return max(0, len(self._sessions) - len(self.legs))
+
     def setup_deadline(self) -> float:
         """Seconds one setup command may wait for FreeSWITCH: ``setup_timeout``, or 4× the slowest of the
         last 64 setups when that is longer (a FreeSWITCH getting slower gets more time, not hang-ups)."""

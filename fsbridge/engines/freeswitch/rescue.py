@@ -5,6 +5,12 @@ start the engine lists them (``show channels as json``: ``application`` ``socket
 as ``application_data``, not a call this bridge accepted, older than ``MIN_AGE_S``) and re-runs their
 dialplan with ``uuid_transfer <uuid> <dest> XML <context>`` — they arrive on the new listener like new calls
 (65 ms on FreeSWITCH 1.10.12).
+
+After that a periodic sweep (:func:`sweep_stuck_calls`, every ``FreeSwitchEngine.sweep_interval`` s and soon
+after each ESL reconnect) does the same for calls that got stranded while the bridge runs (a listener
+briefly closed, another bridge's backlog on the same address): a channel is re-dialled when two consecutive
+sweeps saw it stuck (never a call this bridge is still setting up: the sweep waits while any accepted socket
+has no leg yet), and hung up with a log when it is still stuck at the sweep after that.
 """
 from __future__ import annotations
 
@@ -67,4 +73,39 @@ def rescue_stuck_calls(engine) -> int:
     return done
 
 
-__all__ = ["stuck_calls", "rescue_stuck_calls", "MIN_AGE_S"]
+def sweep_stuck_calls(engine) -> Tuple[int, int]:
+    """One periodic sweep of ``engine`` (module docstring); returns ``(re-dialled, hung up)``. Errors are
+    logged, never raised (runs in the engine's worker greenlet)."""
+    from fsbridge.engines.base import EngineError
+    from fsbridge.engines.freeswitch import render
+    if engine.outbound.setups_pending():
+        return 0, 0
+    address = engine.outbound_advertise or "%s:%d" % (engine.outbound.bind_address, engine.outbound_port)
+    try:
+        body = engine.esl.api(render.api("channels_json"), timeout=engine.command_timeout)
+    except EngineError as exc:
+        log.warning("listing channels for stuck calls failed: %s", exc)
+        return 0, 0
+    seen, engine._stuck_seen = engine._stuck_seen, {}
+    moved = killed = 0
+    for uuid, dest, context in stuck_calls(body, address, engine.outbound.legs, time.time()):
+        count = engine._stuck_seen[uuid] = seen.get(uuid, 0) + 1
+        try:
+            if count == 2:
+                engine.esl.api(render.api("transfer", uuid=uuid, dest=dest, context=context),
+                               timeout=engine.command_timeout)
+                moved += 1
+                log.warning("call %s was stuck in socket %s with no bridge driving it: dialplan %s@%s re-run",
+                            uuid, address, dest, context)
+            elif count > 2:
+                engine.esl.api(render.api("kill", uuid=uuid, cause="NORMAL_TEMPORARY_FAILURE"),
+                               timeout=engine.command_timeout)
+                killed += 1
+                log.warning("call %s still stuck in socket %s after its dialplan was re-run: hung up "
+                            "(NORMAL_TEMPORARY_FAILURE)", uuid, address)
+        except EngineError as exc:
+            log.warning("rescuing stuck call %s failed: %s", uuid, exc)
+    return moved, killed
+
+
+__all__ = ["stuck_calls", "rescue_stuck_calls", "sweep_stuck_calls", "MIN_AGE_S"]

@@ -138,6 +138,13 @@ class StandaloneEngine(EventQueueMixin, TickMixin, RoomsMixin, CommandsMixin):
     def refuse_calls(self) -> None:
         """Nothing to refuse: the standalone engine receives no calls from outside (contract no-op)."""
 
+    def set_state_store(self, store) -> None:
+        """Nothing to keep across restarts (contract no-op)."""
+
+    def adopt_call(self, unique_id, call_sid, room, member_id):
+        """Never: virtual calls end with the bridge (contract; raises NotSupported)."""
+        raise NotSupported("virtual calls do not outlive the bridge")
+
     def snapshot(self) -> List[MemberSnapshot]:
         """Every member now, as FreeSWITCH ``json_list`` would list them."""
         out = []

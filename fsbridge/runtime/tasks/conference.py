@@ -119,6 +119,18 @@ class ConferenceTask(Task):
             s.notify(CONFERENCE_FULL, f"conference {conf.name!r} refused the call", end=False)
             return None
         s.step(f"joins conference {conf.name!r} ({join.room})")
+        started = s.bridge.now_us() / 1e6
+        s.bridge.keep_continuation(s, self.verb, join.room, started)   # for a next bridge (adoption.py)
+        return self._stay(conf, join.room, started, join)
+
+    def resume(self, room: str, started: float):
+        """An adopted call (runtime/adoption.py) is in ``room`` since ``started`` (wall-clock s): stay until it
+        leaves — the timeLimit counted from ``started`` — then as :meth:`execute`."""
+        return self._stay(self._resolved_conference(), room, started, None)
+
+    def _stay(self, conf: Conference, room: str, started: float, join):
+        """While the call is in ``room`` (``join``: the JoinMember to execute, None when adopted)."""
+        s = self.session
         leg = s.leg
         timer = None
         on_dtmf = None
@@ -126,15 +138,17 @@ class ConferenceTask(Task):
             on_dtmf = lambda digits: self._leave("hangupOnStar") if "*" in (digits or "") else None  # noqa: E731
         elif conf.distribute_dtmf:   # jambonz: this caller's digits reach the other members
             on_dtmf = lambda digits, sid=s.record.call_sid: s.bridge.distribute_dtmf(sid, digits or "")  # noqa
-        listening = listen.start(s, conf.listen) if conf.listen is not None else None   # jambonz listen
+        # jambonz listen (not again for an adopted call: its mod_audio_fork stream lives in FreeSWITCH)
+        listening = listen.start(s, conf.listen) if conf.listen is not None and join is not None else None
         if listening is not None:
             on_dtmf = listening.chain(on_dtmf)   # passDtmf: digits also go to the websocket
         if on_dtmf is not None:
             leg.on_dtmf(on_dtmf)
         if self.dial is not None and self.dial.time_limit and self.dial.time_limit > 0:
-            timer = s.bridge.call_later(float(self.dial.time_limit), lambda: self._leave("timeLimit"))
+            left_s = max(0.0, float(self.dial.time_limit) - (s.bridge.now_us() / 1e6 - started))
+            timer = s.bridge.call_later(left_s, lambda: self._leave("timeLimit"))
         try:
-            why = s.bridge.run_join(leg, join)
+            why = s.bridge.run_join(leg, join) if join is not None else leg.wait_left()
         finally:
             if timer is not None:
                 timer.cancel()
@@ -142,6 +156,7 @@ class ConferenceTask(Task):
                 leg.on_dtmf(None)
             if listening is not None:
                 listening.stop()
+        s.bridge.drop_continuation(s.record.call_sid)
         # The engine's del-member must have reached the domain (duration, participant-leave first).
         s.bridge.wait_left(s.record.call_sid)
         if why == REFUSED:
@@ -149,7 +164,7 @@ class ConferenceTask(Task):
             return None
         hung_up = why == HANGUP or leg.hung_up
         s.step(f"left conference {conf.name!r}: {'hung up' if hung_up else why}")
-        return self._after(tw.DIAL_COMPLETED, join.room, hung_up=hung_up)
+        return self._after(tw.DIAL_COMPLETED, room, hung_up=hung_up)
 
     def _after(self, dial_status: str, conference_sid: Optional[str], *, hung_up: bool):
         """Request the action URL / actionHook (Twilio: also after a hang-up, its answer ignored)."""
