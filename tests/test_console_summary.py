@@ -31,7 +31,8 @@ def test_finished_conferences_link_to_their_summary(server, app, tmp_path):
     finished = index.split("Finished conferences")[1]
     links = re.findall(r'class="summary-link" href="([^"]+)"', finished)
     assert links == [f"/console/conferences/{sid}/summary"]
-    assert f'id="summary-link" href="/console/conferences/{sid}/summary"' in get(server, f"/console/conferences/{sid}").text
+    conference_page = get(server, f"/console/conferences/{sid}").text
+    assert f'id="summary-link" href="/console/conferences/{sid}/summary"' in conference_page
     page = get(server, links[0])
     assert page.status_code == 200
     assert f'href="{server.base_url}/v1/Conferences/{sid}"' in page.text         # the REST JSON of it

@@ -1,6 +1,6 @@
 """Bulk Export jobs run in the background (issue 22): each day of a job's StartDay..EndDay range becomes one
 day file (:func:`fsbridge.api.export_files.export_day`, only the job's account), then the completion webhook
-goes through the durable callback outbox (:meth:`fsbridge.callbacks.dispatcher.Dispatcher.enqueue_request`,
+goes through the durable callback outbox (:meth:`fsbridge.callbacks.dispatcher.Dispatcher.enqueue`,
 signed with the account's AuthToken).
 
 ``ExportRunner(engine, out_dir, dispatcher=None, region="us1", spawn=gevent.spawn)``:
@@ -100,7 +100,7 @@ class ExportRunner:
             error = f"{type(exc).__name__}: {exc}"
         st.set_job(self.engine, job.job_sid, status=status, days_done=done, error=error)
         if job.webhook_url and self.dispatcher is not None:
-            self.dispatcher.enqueue_request(export_webhook(
+            self.dispatcher.enqueue(export_webhook(
                 account_sid=job.account_sid, job_sid=job.job_sid, resource_type=job.resource_type,
                 friendly_name=job.friendly_name, start_day=job.start_day, end_day=job.end_day, status=status,
                 days=done, url=job.webhook_url, method=job.webhook_method or "POST"))

@@ -74,7 +74,7 @@ class InsightsStream:
             account_sid=account_sid, conference_sid=conference_sid, event_type=event_type, schema=schema,
             source=f"{self.base}/v1/Conferences/{conference_sid}", data=data, url=self.sinks[account_sid],
             time=iso(datetime.now(timezone.utc)))
-        self.dispatcher.enqueue_request(req)
+        self.dispatcher.enqueue(req)
 
     def _conference(self, event: DomainEvent, event_type: str) -> None:
         found = fetch_summary(self.store.engine, event.account_sid, event.conference_sid)

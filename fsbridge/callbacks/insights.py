@@ -1,6 +1,6 @@
 """Issue 22 webhooks that are not conference status callbacks, rendered to :class:`.request.CallbackRequest`
-for the durable outbox (``Dispatcher.enqueue_request``): the Bulk Export job-completion webhook (this module)
-and the Insights Event Stream events (:func:`event_stream_request`).
+for the durable outbox (``Dispatcher.enqueue`` takes a CallbackRequest as is): the Bulk Export job-completion
+webhook and the Insights Event Stream events (:func:`event_stream_request`).
 
 Kinds (the outbox ``kind`` column): :data:`KIND_EXPORT`, :data:`KIND_INSIGHTS`. Both go out in the ``twiml``
 dialect, so the dispatcher signs every attempt with the account's AuthToken (``X-Twilio-Signature``) like the
