@@ -18,7 +18,11 @@ callback arrived), **hangup** (every caller hangs up; until every conference-end
 joins and after). Printed: bridge CPU per joining call, per callback (talk phase: CPU / callbacks
 delivered), per REST update; REST latency p50/p99; added latency = the fake's start-talking event written
 → the callback's arrival at the app (p50/p99; includes two loopback hops), and each as a range over runs.
-``--profile FILE`` runs the bridge under cProfile and writes FILE (last run).
+``--profile FILE`` runs the bridge under cProfile and writes FILE (last run). ``--storms N`` (fake only)
+repeats the join + hangup storm N-1 more times in the same bridge and prints RSS after each (memory: a leak
+grows with every storm, an allocator high-water mark does not). Environment: ``FSBENCH_TRACEMALLOC=<frames>``
+(tracemalloc in the bridge, growth from idle to the end printed on stderr; slows the bridge ~5×),
+``FSBENCH_CENSUS=1`` (objects by type, greenlets alive and containers reachable from the server that grew).
 """
 from gevent import monkey
 
@@ -69,31 +73,13 @@ def serve(argv):
     engine.set_call_handler(server.bridge.on_call)
     engine.wait_connected(10)
     print(json.dumps({"outbound_port": engine.outbound_port, "base_url": server.base_url}), flush=True)
-    snaps = []
-    if os.environ.get("FSBENCH_TRACEMALLOC"):
-        import tracemalloc
-        tracemalloc.start(int(os.environ["FSBENCH_TRACEMALLOC"]))
-    while True:  # the parent writes "snap" lines (tracemalloc) and closes stdin to stop us
+    import fsmemory
+    snapshots = fsmemory.Snapshots(server)
+    while True:  # the parent writes "snap"/"trim" lines (fsmemory.Snapshots) and closes stdin to stop us
         line = gevent.get_hub().threadpool.apply(sys.stdin.readline)
         if not line:
             break
-        if line.strip() == "trim":  # glibc keeps freed heap pages: hand them back (RSS after calls, item 4)
-            import ctypes
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
-        if line.strip() == "snap" and os.environ.get("FSBENCH_TRACEMALLOC"):
-            import gc
-            import tracemalloc
-            gc.collect()
-            snaps.append(tracemalloc.take_snapshot())
-            if len(snaps) >= 2:
-                top = snaps[-1].compare_to(snaps[0], "traceback")
-                print("tracemalloc: %+.1f KiB since the first snapshot; top growth:"
-                      % (sum(t.size_diff for t in top) / 1024), file=sys.stderr)
-                for t in top[:12]:
-                    print("  %+8.1f KiB %+6d blocks  %s" % (t.size_diff / 1024, t.count_diff,
-                          " <- ".join("%s:%d" % (f.filename.rsplit("/", 2)[-1], f.lineno)
-                                      for f in list(t.traceback)[:5])), file=sys.stderr)
-                sys.stderr.flush()
+        snapshots.command(line.strip())
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(prof)
@@ -164,7 +150,7 @@ def pct(xs, q):
 
 class LiveCalls:
     """Callers on a live FreeSWITCH (``FSBRIDGE_TEST_ESL=host:port:password``): ``originate`` loopback calls
-    to 7200 (freeswitch-conf's dialplan → ``socket 127.0.0.1:8084``), each with its own caller number and
+    to 7200 (freeswitch-conf's dialplan → ``socket`` FSBRIDGE_TEST_SOCKET), each with its own caller number and
     A-leg uuid (hung up with ``uuid_kill``, never ``hupall``: the FreeSWITCH is shared)."""
 
     def __init__(self, spec):
@@ -214,6 +200,9 @@ def one_run(args, prof):
         app.by_event["participant-join"], args.calls, len(app.voice), [c.received for c in calls[:2]])
     app.wait("conference-start", args.rooms, 30)
     out["join_ms"] = (cpu_s(pid) - c0) * 1000 / args.calls
+    if os.environ.get("FSBENCH_TRACEMALLOC") or os.environ.get("FSBENCH_CENSUS"):
+        child.stdin.write(b"snap\n")   # every call in its room: what a live call holds
+        child.stdin.flush()
     sid_of = {c.uid: app.voice["9%06d" % i] for i, c in enumerate(calls)}
     members = [fake.find(c.uid) for c in calls]
     # -- talk
@@ -256,6 +245,9 @@ def one_run(args, prof):
     child.stdin.flush()
     gevent.sleep(0.5)  # the child trims (not synchronisation of the measured work)
     out["rss_trimmed"] = rss_mb(pid)
+    if args.storms > 1:
+        import fsmemory
+        fsmemory.repeat_storms(args, app, fake, info, child, out, lambda: rss_mb(pid))
     child.stdin.write(b"snap\n")
     child.stdin.flush()
     child.stdin.close()
@@ -300,6 +292,12 @@ def rest_phase(args, app, info, pid, sids, room_of, out):
     out["rest_p50"], out["rest_p99"] = pct(rest_lat, 0.5), pct(rest_lat, 0.99)
 
 
+def live_socket_port():
+    """The outbound-socket port the live FreeSWITCH's dialplan dials: FSBRIDGE_TEST_SOCKET (host:port) as the
+    live tests use it, else 8084 (freeswitch-conf's default)."""
+    return os.environ.get("FSBRIDGE_TEST_SOCKET", "127.0.0.1:8084").rsplit(":", 1)[1]
+
+
 def live_run(args, prof, app, work, host, port, password):
     """One run against a live FreeSWITCH: joins and REST (no talk phase: loopback calls carry no speech)."""
     child = subprocess.Popen([sys.executable, __file__, "--serve", host, port, password, work,
@@ -313,7 +311,9 @@ def live_run(args, prof, app, work, host, port, password):
     c0 = cpu_s(pid)
     for i in range(args.calls):
         calls.place(i)
-        gevent.sleep(1.0 / 20)  # FreeSWITCH's sessions-per-second limit (switch.conf.xml: 30) refuses faster
+        # FreeSWITCH's sessions-per-second limit (switch.conf.xml: 30) refuses faster; a loopback call is two
+        # sessions (the -a and -b legs), so 12 calls/s stay below it
+        gevent.sleep(1.0 / 12)
     ok = app.wait("participant-join", args.calls, args.timeout)
     out["join_ms"] = (cpu_s(pid) - c0) * 1000 / max(1, app.by_event["participant-join"])
     out["joined"] = app.by_event["participant-join"]
@@ -354,11 +354,15 @@ def main():
     p.add_argument("--updates", type=int, default=400)
     p.add_argument("--rate", type=float, default=200.0, help="REST req/s")
     p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--storms", type=int, default=1,
+                   help="fake only: after the phases, join+hang up --calls callers again N-1 times in the same "
+                        "bridge; RSS after each (rss_stormN)")
     p.add_argument("--profile", default="-")
     p.add_argument("--timeout", type=float, default=120.0)
-    p.add_argument("--live", action="store_true", help="against FSBRIDGE_TEST_ESL (binds 127.0.0.1:8084)")
-    p.add_argument("--socket-port", type=int, default=8084,
-                   help="--live: the outbound-socket port that FreeSWITCH's dialplan calls (default 8084)")
+    p.add_argument("--live", action="store_true", help="against FSBRIDGE_TEST_ESL (binds --socket-port)")
+    p.add_argument("--socket-port", type=int, default=int(live_socket_port()),
+                   help="--live: the outbound-socket port that FreeSWITCH's dialplan calls (default: the port of "
+                        "FSBRIDGE_TEST_SOCKET, else 8084)")
     a = p.parse_args()
     runs = []
     for r in range(a.runs):
@@ -381,6 +385,11 @@ def main():
           % (rng(col["added_p50"], "%.1f"), rng(col["added_p99"], "%.1f")))
     print("RSS idle → after hangup   %s → %s MB (%s MB after malloc_trim)" % (
         rng(col["rss_idle"], "%.0f"), rng(col["rss_after"], "%.0f"), rng(col["rss_trimmed"], "%.0f")))
+    if a.storms > 1:
+        print("RSS after storms 2..%d     %s MB (after malloc_trim: %s MB)" % (a.storms, " → ".join(
+            rng([x.get("rss_storm%d" % k, float("nan")) for x in runs], "%.0f") for k in range(2, a.storms + 1)),
+            " → ".join(rng([x.get("rss_storm%d_trimmed" % k, float("nan")) for x in runs], "%.0f")
+                       for k in range(2, a.storms + 1))))
 
 
 if __name__ == "__main__":

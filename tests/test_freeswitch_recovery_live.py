@@ -131,6 +131,16 @@ voice_url = "{app_url}/voice"
     return str(path)
 
 
+def wait_ready(url, timeout=15):
+    """Poll ``/readyz`` until 200 (database and FreeSWITCH reachable): what an operator's load balancer waits
+    for before sending REST to a restarted bridge — before it, a write answers 20503 (engine unavailable)."""
+    with gevent.Timeout(timeout, False):
+        while requests.get(url + "/readyz", timeout=5).status_code != 200:
+            gevent.sleep(0.05)
+        return True
+    return False
+
+
 def rest(url, path, **data):
     full = "%s/2010-04-01/Accounts/%s/%s" % (url, AC, path)
     return requests.post(full, data=data, auth=(AC, TOKEN), timeout=10) if data else \
@@ -156,6 +166,7 @@ def test_live_bridge_killed_and_restarted_calls_survive_and_are_controllable(tmp
         ids_before = {k: v["id"] for k, v in members(conn, cf).items()}
         before = len(app.callbacks.items)
         second = Serve(cfg)
+        assert wait_ready(second.url), "the restarted bridge never got ready"
         parts = rest(second.url, "Conferences/%s/Participants.json" % cf).json()
         assert sorted(p["label"] for p in parts["participants"]) == ["Alice", "Bob"], parts
         assert {k: v["id"] for k, v in members(conn, cf).items()} == ids_before   # same members, nobody rejoined

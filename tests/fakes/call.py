@@ -16,6 +16,15 @@ from fakes.esl import (_enc, _now_us, _set, api_response, disconnect_notice, fix
 from fakes.freeswitch import FakeFreeSwitch, Member
 
 
+#: the channel events ``myevents`` subscribes to (mod_event_socket.c 1.10.12, parse_command "myevents")
+MYEVENTS = frozenset((
+    "CHANNEL_ANSWER", "CHANNEL_APPLICATION", "CHANNEL_BRIDGE", "CHANNEL_CREATE", "CHANNEL_DATA",
+    "CHANNEL_DESTROY", "CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE",
+    "CHANNEL_ORIGINATE", "CHANNEL_UUID", "CHANNEL_OUTGOING", "CHANNEL_PARK", "CHANNEL_PROGRESS",
+    "CHANNEL_PROGRESS_MEDIA", "CHANNEL_STATE", "CHANNEL_UNBRIDGE", "CHANNEL_UNPARK", "DETECTED_SPEECH", "DTMF",
+    "NOTALK", "TALK"))
+
+
 class FakeCall:
     """FreeSWITCH handing a call to an outbound-socket server (``socket host:port async full``).
 
@@ -26,6 +35,13 @@ class FakeCall:
     (finding 26). ``received``: every command the app sent. ``connect_delay``: seconds FreeSWITCH takes to
     answer ``connect`` (a CPU-bound FreeSWITCH, issue 21); with ``connect_lock`` (a semaphore shared by
     many calls) the delays are served one after another, as a saturated FreeSWITCH does.
+
+    Subscriptions as mod_event_socket.c 1.10.12 keeps them: channel events reach the app only once it
+    subscribed (``myevents`` = :data:`MYEVENTS`, ``event plain <names>`` adds, ``nixevent <names>`` removes;
+    before any of them every event is sent, as this fake always did). ``delivered`` counts the channel
+    events written, by Event-Name. Besides the events an app reads, the fake emits the ones FreeSWITCH sends
+    around them in outbound/basic (CHANNEL_EXECUTE, PROGRESS_MEDIA + ANSWER on answer, UNPARK + two
+    CHANNEL_STATE before CHANNEL_HANGUP_COMPLETE).
     """
 
     def __init__(self, fake: Optional[FakeFreeSwitch], host: str, port: int,
@@ -40,6 +56,8 @@ class FakeCall:
         self.lingering = False
         self.hung_up = False
         self.member: Optional[Member] = None
+        self.subscribed: Optional[set] = None    # channel event names the app gets (None: all, never subscribed)
+        self.delivered: Dict[str, int] = {}
         self._conf_done: Optional[Tuple[str, gevent.event.AsyncResult]] = None
         self.closed = gevent.event.Event()
         self._changed = gevent.event.Event()
@@ -102,6 +120,29 @@ class FakeCall:
             p = _set(p, k, v)
         return plain_event(p)
 
+    def emit(self, name: str, app: str = "", extra=()) -> None:
+        """Send the channel event ``name`` (see :meth:`event`) if the app is subscribed to it."""
+        if self.subscribed is not None and name not in self.subscribed:
+            return
+        self.delivered[name] = self.delivered.get(name, 0) + 1
+        self.send(self.event(name, app, extra))
+
+    def _subscribe(self, first: str) -> str:
+        """``myevents`` / ``event plain <names> [CUSTOM <subclasses>]`` / ``nixevent <names>`` → the reply."""
+        words = first.split()
+        if words[0] == "myevents":
+            self.subscribed = set(self.subscribed or ()) | MYEVENTS
+            return "+OK Events Enabled"
+        names = words[2:] if words[0] == "event" else words[1:]
+        names = names[:names.index("CUSTOM")] if "CUSTOM" in names else names
+        if words[0] == "event":
+            self.subscribed = set(self.subscribed or ()) | set(names)
+            return "+OK event listener enabled plain"
+        if not words[1:]:
+            return "-ERR no keywords supplied"
+        self.subscribed = set(self.subscribed if self.subscribed is not None else MYEVENTS) - set(names)
+        return "+OK events nixed"
+
     def _run(self):
         try:
             while True:
@@ -128,10 +169,8 @@ class FakeCall:
                 with (self.connect_lock or gevent.lock.DummySemaphore()):
                     gevent.sleep(self.connect_delay)  # the delay is data: how slow FreeSWITCH is
             self.send(self.connect_reply)
-        elif first == "myevents":
-            self.send(reply("+OK Events Enabled"))
-        elif first.startswith("event "):
-            self.send(reply("+OK event listener enabled plain"))
+        elif first == "myevents" or first.startswith("event ") or first.split(" ")[0] == "nixevent":
+            self.send(reply(self._subscribe(first)))
         elif first.startswith("linger"):
             self.lingering = True
             self.send(reply("+OK will linger"))
@@ -159,7 +198,10 @@ class FakeCall:
     def _execute(self, h: Dict[str, str]) -> None:
         app, arg, ev_uuid = h.get("execute-app-name"), h.get("execute-app-arg", ""), h.get("Event-UUID", "")
         ext = (("Application", app), ("Application-Data", arg), ("Application-UUID", ev_uuid))
-        self.send(self.event("CHANNEL_EXECUTE", app, ext))
+        self.emit("CHANNEL_EXECUTE", app, ext)
+        if app == "answer":
+            self.emit("CHANNEL_PROGRESS_MEDIA")
+            self.emit("CHANNEL_ANSWER")
         if app == "set" and "=" in arg:
             name, _, value = arg.partition("=")
             self.variables[name] = value
@@ -188,10 +230,10 @@ class FakeCall:
                 extra += (("Answer-State", "hangup"),)
             else:
                 extra += (("Answer-State", "answered"),)
-            self.send(self.event("CHANNEL_EXECUTE_COMPLETE", app, extra))
+            self.emit("CHANNEL_EXECUTE_COMPLETE", app, extra)
             return
         resp = "FILE PLAYED" if app == "playback" else "_none_"
-        self.send(self.event("CHANNEL_EXECUTE_COMPLETE", app, ext + (("Application-Response", resp),)))
+        self.emit("CHANNEL_EXECUTE_COMPLETE", app, ext + (("Application-Response", resp),))
 
     def _room_full(self, room: str) -> bool:
         """mod_conference's max-members check for a join into ``room``. A new room takes its limit from the
@@ -219,8 +261,7 @@ class FakeCall:
 
     def dtmf(self, digit: str) -> None:
         """The caller pressed ``digit`` (DTMF event on this socket)."""
-        self.send(self.event("DTMF", "", (("DTMF-Digit", digit), ("DTMF-Duration", "1600"),
-                                          ("DTMF-Source", "RTP"))))
+        self.emit("DTMF", "", (("DTMF-Digit", digit), ("DTMF-Duration", "1600"), ("DTMF-Source", "RTP")))
 
     def hangup(self, cause: str = "NORMAL_CLEARING", extra=()) -> None:
         """The caller hangs up: CHANNEL_HANGUP, linger notice, member removed, conference app completes
@@ -229,14 +270,16 @@ class FakeCall:
         if self.hung_up:
             return
         self.hung_up = True
-        self.send(self.event("CHANNEL_HANGUP", "", (("Hangup-Cause", cause), ("Answer-State", "hangup"))))
+        self.emit("CHANNEL_HANGUP", "", (("Hangup-Cause", cause), ("Answer-State", "hangup")))
         if self.lingering:
             self.send(disconnect_notice("linger", ""))
         if self.member is not None and self.fake is not None:
             self.fake.remove_member(self.member, "hangup", cause)
-        hc = self.event("CHANNEL_HANGUP_COMPLETE", "", (("Hangup-Cause", cause), ("Answer-State", "hangup"))
-                        + tuple(extra))
-        self.send(hc)
+        for name in ("CHANNEL_UNPARK", "CHANNEL_STATE", "CHANNEL_STATE"):
+            self.emit(name, "", (("Answer-State", "hangup"),))
+        pairs = (("Hangup-Cause", cause), ("Answer-State", "hangup")) + tuple(extra)
+        self.emit("CHANNEL_HANGUP_COMPLETE", "", pairs)
+        hc = self.event("CHANNEL_HANGUP_COMPLETE", "", pairs)
         if self.fake is not None:
             self.fake.broadcast(hc)
         if not self.lingering:

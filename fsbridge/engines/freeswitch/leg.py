@@ -37,7 +37,7 @@ class FreeSwitchCallLeg:
     def __init__(self, session, on_event: Optional[Callable[[n.NativeEvent], None]] = None):
         self.session = session
         data = session.session_data or ESLMessage()
-        self.channel_data: Dict[str, str] = dict(data.headers)
+        self.channel_data: Dict[str, str] = data.headers   # shared, not copied (≈ 190 headers a call: issue 21)
         self.unique_id: str = data.get(wire.H_UNIQUE_ID, "")
         self.from_: str = data.get(wire.H_CALLER_NUMBER, "")
         self.to: str = data.get(wire.H_DEST_NUMBER, "")
@@ -67,9 +67,11 @@ class FreeSwitchCallLeg:
 
     # -- setup / teardown -------------------------------------------------------------------------
     def setup(self, linger: bool = True, timeout: Optional[float] = None) -> None:
-        """``myevents``, ``event plain CUSTOM conference::maintenance``, ``linger`` (outbound/basic); each
-        waits ``timeout`` s for its reply (default: the session's ``send_timeout``)."""
+        """``myevents``, ``nixevent`` of the channel events no leg reads (:data:`wire.OUTBOUND_NIXEVENT`),
+        ``event plain CUSTOM conference::maintenance``, ``linger`` (outbound/basic); each waits ``timeout`` s
+        for its reply (default: the session's ``send_timeout``)."""
         self.session.send(wire.CMD_MYEVENTS, timeout=timeout)
+        self.session.send(wire.OUTBOUND_NIXEVENT, timeout=timeout)
         self.session.send(wire.OUTBOUND_CONFERENCE_EVENTS, timeout=timeout)
         if linger:
             self.session.send(wire.CMD_LINGER, timeout=timeout)

@@ -70,6 +70,7 @@ class StrictESLMixin:
                 if msg is None:
                     break
                 self.handle_event(msg)
+                msg = None   # not pinned while blocked on the next read (≈ 190 headers + raw text: issue 21)
         except Exception:  # socket errors
             log.debug("ESL read ended", exc_info=True)
         finally:
@@ -139,6 +140,7 @@ class StrictESLMixin:
                 handlers = self.event_handlers["*"]
             for h in list(handlers or ()):
                 self._safe_exec_handler(h, event)
+            event = handlers = None   # the last event is not pinned while waiting for the next (issue 21)
 
     def send(self, data: str, timeout: Optional[float] = None) -> ESLMessage:
         """Send one command (``data`` without the final blank line) and wait for its reply.

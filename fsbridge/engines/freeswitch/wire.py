@@ -14,6 +14,7 @@ CMD_BGAPI = "bgapi"
 CMD_EXIT = "exit"
 CMD_CONNECT = "connect"          # outbound socket: → channel data (finding 27)
 CMD_MYEVENTS = "myevents"
+CMD_NIXEVENT = "nixevent"        # unsubscribe event types; after myevents it keeps the channel filter
 CMD_LINGER = "linger"            # plain linger never closes: send exit (finding 30)
 CMD_SENDMSG = "sendmsg"
 
@@ -41,6 +42,20 @@ SUBSCRIBED_EVENTS = (EV_CHANNEL_ANSWER, EV_CHANNEL_HANGUP_COMPLETE, EV_DTMF, EV_
 SUBSCRIPTION = "%s %s %s %s" % (CMD_EVENT_PLAIN, " ".join(SUBSCRIBED_EVENTS), EV_CUSTOM, CONFERENCE_SUBCLASS)
 # On an outbound socket: this channel's member events only (finding 28).
 OUTBOUND_CONFERENCE_EVENTS = "%s %s %s" % (CMD_EVENT_PLAIN, EV_CUSTOM, CONFERENCE_SUBCLASS)
+# What ``myevents`` subscribes an outbound socket to (mod_event_socket.c 1.10.12, parse_command "myevents":
+# 23 event types, only for this channel's Unique-ID).
+MYEVENTS = ("CHANNEL_ANSWER", "CHANNEL_APPLICATION", "CHANNEL_BRIDGE", "CHANNEL_CREATE", "CHANNEL_DATA",
+            "CHANNEL_DESTROY", "CHANNEL_EXECUTE", EV_CHANNEL_EXECUTE_COMPLETE, EV_CHANNEL_HANGUP,
+            EV_CHANNEL_HANGUP_COMPLETE, "CHANNEL_ORIGINATE", "CHANNEL_UUID", "CHANNEL_OUTGOING", "CHANNEL_PARK",
+            "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA", "CHANNEL_STATE", "CHANNEL_UNBRIDGE", "CHANNEL_UNPARK",
+            "DETECTED_SPEECH", EV_DTMF, "NOTALK", "TALK")
+# The channel events a leg reads (leg.FreeSwitchCallLeg._on_event: execute completions, hangup, DTMF).
+# Each event carries ~190 URL-encoded headers, and parsing them was the top cost of a join (issue 21), so
+# the rest are dropped with ``nixevent`` right after ``myevents``: nixevent only clears event_list[type]
+# (mod_event_socket.c, parse_command "nixevent"); LFLAG_MYEVENTS and its Unique-ID check stay. A leg that
+# starts reading another event name must add it here.
+OUTBOUND_EVENTS = (EV_CHANNEL_EXECUTE_COMPLETE, EV_CHANNEL_HANGUP, EV_CHANNEL_HANGUP_COMPLETE, EV_DTMF)
+OUTBOUND_NIXEVENT = "%s %s" % (CMD_NIXEVENT, " ".join(e for e in MYEVENTS if e not in OUTBOUND_EVENTS))
 
 # --- headers ------------------------------------------------------------------------------------------
 H_REPLY_TEXT = "Reply-Text"
