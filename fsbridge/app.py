@@ -95,6 +95,7 @@ class BridgeServer:
         self.retention = None       # conference log purger (fsbridge.store.retention), set by start()
         self.exports = None         # Bulk Export job runner (fsbridge.api.bulkexport_jobs), set by start()
         self.insights = None        # Insights Event Stream (fsbridge.api.insights_stream), when configured
+        self.cluster = None         # fsbridge.cluster.node.ClusterNode when settings.cluster is set (issue 18)
 
     def start(self) -> "BridgeServer":
         """Build everything, bind the HTTP port and start serving (returns at once)."""
@@ -113,6 +114,11 @@ class BridgeServer:
         restrict(s.database_url)   # 0600: the outbox holds hook credentials (#14)
         db = make_db(s.database_url)
         self.store = Store(db)
+        if s.cluster is not None:   # issue 18: one node of a cluster on this PostgreSQL (creates the tables)
+            from fsbridge.cluster.node import ClusterNode
+            self.cluster = ClusterNode(s, db, self.store, server_cls=server_class())
+            self.cluster.join()
+            self.cluster.start()
         self.store.create_all()
         # Bind first so that port 0 is known before anything needs the public base URL.
         self.http = server_class()((s.host, s.port), None, log=None)   # TCP_NODELAY: no 40 ms Nagle stall
@@ -136,10 +142,14 @@ class BridgeServer:
             if user_update is not None:
                 user_update(outbox_id, state, attempts, error)
         kw.setdefault("sequence", restart_sequence(db))   # statusCallback SequenceNumbers continue (issue 15)
+        if self.cluster is not None:
+            kw.setdefault("node", s.cluster.node)   # issue 18: one outbox, a dispatcher per node (callbacks/leases)
+            kw.setdefault("lease_s", s.cluster.failure_timeout)   # a dead node's queues move with its rooms
         self.dispatcher = Dispatcher(db, accounts, self.base_url, telnyx_private_key=telnyx_keys or None,
                                      jambonz_secret=jambonz or None, on_update=on_update, **kw)
         engine = self._engine if self._engine is not None else make_engine(s)
-        self.bridge = Bridge(engine, s, store=self.store, dispatcher=self.dispatcher)
+        bridge_store = self.cluster.bridge_store() if self.cluster is not None else self.store
+        self.bridge = Bridge(engine, s, store=bridge_store, dispatcher=self.dispatcher)
         self.bridge.fetcher.egress = egress
         from fsbridge.store import participant_events   # issue 22: Participant Summary ``events``
         self.bridge.listeners.append(lambda e: participant_events.record(db, e))
@@ -160,6 +170,10 @@ class BridgeServer:
         self.observability = attach(self)   # /metrics, /healthz, /readyz, /console (before the bridge starts)
         self.app.register_blueprint(calls_blueprint(self.bridge, prefix), url_prefix=prefix or None)
         self.app.config["MAX_CONTENT_LENGTH"] = s.max_body_bytes   # fsbridge.api.limits: 413 before reading
+        if self.cluster is not None:   # call moves, room bookkeeping, REST writes carried to the owner
+            from fsbridge.api.app import TWILIO_BLUEPRINTS
+            from fsbridge.cluster.node import blueprint_names
+            self.cluster.attach(self.bridge, self.app, *blueprint_names(TWILIO_BLUEPRINTS))
         self.http.application = self.app
         engine.set_call_handler(self.bridge.on_call)   # FreeSWITCH: calls from the outbound socket → sessions
         self.bridge.start()
@@ -186,6 +200,8 @@ class BridgeServer:
             self.http.stop(timeout=timeout)
         if self.bridge is not None:
             self.bridge.stop(timeout)
+        if self.cluster is not None:   # after the bridge: its rooms ended and were released
+            self.cluster.stop()
         log.info("fsbridge stopped")
 
 

@@ -20,12 +20,15 @@ File layout::
                  insights_webhook_url (Insights Event Stream webhooks, CloudEvents; issue 22),
                  api_keys = [{sid = "SK…", secret = "…"}]   (Twilio API keys: Basic ``SK…:secret``)
     [[numbers]]  number, account, voice_url, voice_method, dialect = "twiml" | "texml" | "jambonz"
+    [cluster]  node, secret, api_host, api_port, api_url, sip_address, heartbeat_interval, failure_timeout,
+               placement, region, [cluster.regions] (fsbridge.config_cluster; none = one node, as before)
 
 Environment: ``FSBRIDGE_CONFIG`` (file), ``FSBRIDGE_HOST``, ``FSBRIDGE_PORT``, ``FSBRIDGE_PUBLIC_URL``,
 ``FSBRIDGE_DATABASE_URL``, ``FSBRIDGE_AUDIO_DIR``, ``FSBRIDGE_RECORDINGS_DIR``, ``FSBRIDGE_ENGINE``,
 ``FSBRIDGE_CLOCK``, ``FSBRIDGE_ESL`` (host:port), ``FSBRIDGE_ESL_PASSWORD``, ``FSBRIDGE_ACCOUNT_SID`` +
 ``FSBRIDGE_AUTH_TOKEN`` (one more account), ``FSBRIDGE_NUMBERS`` (``NUMBER=URL[;NUMBER=URL…]``, TwiML, POST,
-first account), ``FSBRIDGE_FETCH_TIMEOUT``, ``FSBRIDGE_EGRESS_ALLOW`` (comma-separated networks).
+first account), ``FSBRIDGE_FETCH_TIMEOUT``, ``FSBRIDGE_EGRESS_ALLOW`` (comma-separated networks),
+``FSBRIDGE_CLUSTER_NODE`` / ``FSBRIDGE_CLUSTER_SECRET`` (the ``[cluster]`` node name and shared secret).
 """
 from __future__ import annotations
 
@@ -34,6 +37,8 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from typing import Dict, List, Mapping, Optional, Tuple
 
+from fsbridge import config_cluster
+from fsbridge.config_cluster import ClusterSettings
 from fsbridge.egress import allow_from_env
 from fsbridge.wire import DIALECTS, TWIML  # noqa: F401  (DIALECTS re-exported: the dialect ids live in fsbridge.wire)
 
@@ -104,6 +109,8 @@ class Settings:
     esl_allow_stock_password: bool = False
     retention_months: int = 13             # conference log retention (Twilio: 13 months); 0 keeps everything
     retention_interval: float = 3600.0     # seconds between retention purges
+    cluster: Optional[ClusterSettings] = None   # [cluster] (issue 18); None = one node
+    cluster_table: Optional[Mapping] = field(default=None, repr=False, compare=False)   # [cluster] as read
 
     def base_url(self, bound_port: Optional[int] = None) -> str:
         """The public base URL (``public_base_url`` or ``http://host:port``; ``bound_port`` for port 0)."""
@@ -228,8 +235,16 @@ def from_mapping(data: Mapping) -> Settings:
         esl_allow_stock_password=bool(fs.get("allow_stock_password", False)),
         retention_months=int(retention.get("months", s.retention_months)),
         retention_interval=float(retention.get("purge_interval", s.retention_interval)),
+        cluster_table=data.get("cluster"), cluster=_cluster(data.get("cluster"), os.environ),
     )
     return validate(Settings(**kw))
+
+
+def _cluster(table, env) -> Optional[ClusterSettings]:
+    try:
+        return config_cluster.parse(table, env)
+    except config_cluster.ClusterConfigError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def validate(s: Settings) -> Settings:
@@ -327,6 +342,8 @@ def apply_env(s: Settings, env: Mapping[str, str]) -> Settings:
         kw["esl_allow_stock_password"] = True
     if allow_from_env(env):
         kw["egress_allow"] = allow_from_env(env)
+    if env.get("FSBRIDGE_CLUSTER_NODE") or env.get("FSBRIDGE_CLUSTER_SECRET"):
+        kw["cluster"] = _cluster(s.cluster_table, env)
     numbers = dict(s.numbers)
     if env.get("FSBRIDGE_NUMBERS"):
         default_account = next(iter(accounts), "")

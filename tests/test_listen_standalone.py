@@ -203,6 +203,9 @@ def test_wss_is_verified_and_basic_auth_is_sent(eng, tmp_path, monkeypatch):
         assert "CERTIFICATE_VERIFY_FAILED" in untrusted.error
         monkeypatch.setattr(fork_mod, "TLS_CA_FILE", certfile)
         listener.start_fork(fork(secure.url, username="app", password="s3cret"))
+        trusted = listener.fork
+        # the handshakes run in wall time, the engine's clock may run far faster: connected first
+        assert trusted.connected.wait(20), trusted.error
         run_until_frames(eng, secure, 5)
     finally:
         secure.stop()

@@ -208,3 +208,9 @@ class CallLeg(Protocol):
 
     def stop_fork(self) -> None:
         """Stop the stream and close its websocket (idempotent; never raises)."""
+
+    def transfer(self, dialstring: str, timeout_s: float = 14400.0) -> bool:
+        """Bridge this call to ``dialstring`` (FreeSWITCH: ``{sip_h_X-…=…}sofia/<profile>/<ext>@<host:port>``)
+        and block until that bridge ended; True when the far end answered (the call then went on there),
+        False when it could not be reached. Used to move a call to the cluster node that owns its room
+        (issue 18). Raises :class:`NotSupported` (standalone: virtual calls move without SIP)."""

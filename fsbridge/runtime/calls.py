@@ -138,6 +138,14 @@ class CallsMixin:
                                 dialect=pending["dialect"])
             return self._start_session(record, leg, url=None, method="POST", dialect=pending["dialect"],
                                        first=pending["first"])
+        cluster = getattr(self, "cluster", None)   # issue 18: a call moved here over SIP by another node
+        moved = cluster.accept_leg(leg) if cluster is not None else None
+        if moved is not None:
+            record = CallRecord(call_sid=moved["call_sid"], account_sid=moved["account_sid"], from_=moved["from"],
+                                to=moved["to"], direction=moved["direction"], unique_id=leg.unique_id,
+                                dialect=moved["dialect"])
+            return self._start_session(record, leg, url=moved["doc_url"], method="POST", dialect=moved["dialect"],
+                                       first=moved["first"])
         number = self.settings.number(leg.to)
         if number is None:
             log.warning("call from %s to unknown number %s: hanging up", leg.from_, leg.to)
@@ -188,6 +196,8 @@ class CallsMixin:
         record = CallRecord(call_sid=call_sid, account_sid=account_sid, from_=from_, to=to,
                             direction=direction or tw.DIRECTION_OUTBOUND_API,
                             unique_id=leg.unique_id, dialect=dialect or TWIML)
+        if isinstance(source, str):   # what another node needs to run this call (issue 18: cluster moves)
+            record.origin = {"source": source, "dtmf": [list(d) for d in dtmf], "hangup_after_s": hangup_after_s}
         return self._start_session(record, leg, url=url, method=method or "POST", dialect=dialect or TWIML,
                                    first=first)
 

@@ -43,6 +43,7 @@ class CallRecord:
     done: gevent.event.Event = field(default_factory=gevent.event.Event, repr=False)
     leg: object = field(default=None, repr=False)
     session: object = field(default=None, repr=False)
+    origin: Optional[dict] = field(default=None, repr=False)   # a virtual call's source/dtmf/hangup (cluster moves)
 
 
 class Registry:

@@ -225,6 +225,15 @@ class FreeSwitchCallLeg:
                     log.info("listen stop on %s: %s", self.unique_id, exc)
 
     # -- internals --------------------------------------------------------------------------------
+    def transfer(self, dialstring: str, timeout_s: float = 14400.0) -> bool:
+        """``bridge`` to ``dialstring`` and wait until it ended (issue 18: a move to the node owning the room);
+        True when it was answered (``last_bridge_to`` set on the channel), False when the far end could not be
+        reached. Raises EngineError when the application is refused."""
+        if self.hung_up:
+            return False
+        done = self._execute("bridge", dialstring, wait=True, timeout=timeout_s)
+        return bool(done is not None and done.get(wire.VARIABLE_PREFIX + "last_bridge_to"))
+
     def _execute(self, app: str, arg: Optional[str], wait: bool = True, lock: bool = False,
                  timeout: Optional[float] = 60.0) -> Optional[ESLMessage]:
         event_uuid = str(uuidlib.uuid4())

@@ -122,6 +122,11 @@ class VirtualCallLeg:
         if self.member is not None:
             self.engine._remove_member(self.member, "left")
 
+    def transfer(self, dialstring: str, timeout_s: float = 14400.0) -> bool:
+        """Not for virtual calls (they are moved by re-creating them on the owning node, issue 18)."""
+        from fsbridge.engines.base import NotSupported
+        raise NotSupported("a virtual call cannot be bridged over SIP")
+
     def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
         """Hang up (del-member with ``hangup_cause`` if in a room, then CHANNEL_HANGUP_COMPLETE)."""
         self.engine._hangup_call(self, cause)

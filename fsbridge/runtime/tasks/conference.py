@@ -95,6 +95,9 @@ class ConferenceTask(Task):
         """Join, stay until the call leaves, then run the action (Goto), continue (None) or STOP."""
         s = self.session
         conf = self._resolved_conference()
+        cluster = getattr(s.bridge, "cluster", None)   # issue 18: the room may be owned by another node
+        if cluster is not None and cluster.move_call(s, conf, self.dial if self.dial is not None else self.conference):
+            return STOP
         if conf.enter_hook is not None:
             # jambonz enterHook: something to play or say just before the caller is put into the conference.
             result = s.run_hook_media(conf.enter_hook)

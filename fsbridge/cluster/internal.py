@@ -1,0 +1,131 @@
+"""The internal API: its own listener (``[cluster] api_host/api_port``), never mounted on the tenant REST
+app, every request signed with the cluster's shared secret (:mod:`.signing`; unsigned → 401, bad signature
+or stale timestamp → 403, checked in constant time).
+
+Routes (JSON):
+
+* ``GET /cluster/v1/health`` → ``{"node": name}``;
+* ``POST /cluster/v1/calls`` — a call moved here (:meth:`~fsbridge.cluster.moves.Mover.accept`) → 201;
+* ``POST /cluster/v1/rest`` — a tenant REST write carried from a non-owning node (:mod:`.forward`):
+  ``{"method", "path", "query", "headers", "body" (base64)}`` is run through this node's own tenant app
+  (its authentication included) and its answer returned as ``{"status", "content_type", "body"}`` — so the
+  tenant gets exactly the status and body a single node would give.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import logging
+
+from flask import Flask, Response, request
+from gevent.pywsgi import WSGIServer
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Response as WResponse
+
+from . import signing
+
+log = logging.getLogger("fsbridge.cluster")
+
+FORWARDED = "fsbridge.cluster.forwarded"   # WSGI environ key of a carried request (never set from a header)
+REST_PATH = "/cluster/v1/rest"
+CARRIED_HEADERS = ("Authorization", "Content-Type", "Accept", "User-Agent")
+MAX_BODY_BYTES = 8 * 1024 * 1024   # a carried REST body (≤ the tenant limit) in base64, with room to spare
+
+
+def _json(status: int, payload: dict) -> Response:
+    return Response(json.dumps(payload), status=status, mimetype="application/json")
+
+
+def replay(tenant_app, envelope: dict) -> dict:
+    """Run a carried REST request (``envelope`` as in the module docstring) through ``tenant_app`` (the
+    node's Flask REST app) marked :data:`FORWARDED`; returns the answer envelope."""
+    headers = {k: v for k, v in (envelope.get("headers") or {}).items() if k in CARRIED_HEADERS}
+    builder = EnvironBuilder(path=str(envelope["path"]), method=str(envelope["method"]).upper(),
+                             query_string=str(envelope.get("query") or ""), headers=headers,
+                             data=base64.b64decode(envelope.get("body") or ""))
+    environ = builder.get_environ()
+    environ[FORWARDED] = True
+    resp = WResponse.from_app(tenant_app, environ, buffered=True)
+    return {"status": resp.status_code, "content_type": resp.headers.get("Content-Type", ""),
+            "body": base64.b64encode(resp.get_data()).decode()}
+
+
+def create_internal_app(node) -> Flask:
+    """The internal API's Flask app for ``node`` (a :class:`~fsbridge.cluster.node.ClusterNode`: ``me``,
+    ``secret``, ``mover``, ``tenant_app``)."""
+    app = Flask("fsbridge.cluster.internal", static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+
+    @app.before_request
+    def _authenticate():
+        path = request.path + (("?" + request.query_string.decode()) if request.query_string else "")
+        refused = signing.verify(node.secret, request.headers, request.method, path, request.get_data())
+        if refused is not None:
+            log.warning("internal API: %s %s from %s refused (%d)", request.method, request.path,
+                        request.remote_addr, refused)
+            return _json(refused, {"message": "unauthenticated" if refused == 401 else "forbidden"})
+        return None
+
+    @app.get("/cluster/v1/health")
+    def health():
+        return _json(200, {"node": node.me})
+
+    @app.post("/cluster/v1/calls")
+    def move():
+        if node.bridge is None or not node.bridge.running:
+            return _json(503, {"message": "not ready"})
+        try:
+            call_sid = node.mover.accept(json.loads(request.get_data() or b"{}"))
+        except (ValueError, TypeError) as exc:
+            return _json(400, {"message": str(exc)})
+        return _json(201, {"call_sid": call_sid})
+
+    @app.post(REST_PATH)
+    def rest():
+        if node.tenant_app is None:
+            return _json(503, {"message": "not ready"})
+        try:
+            envelope = json.loads(request.get_data() or b"{}")
+            return _json(200, replay(node.tenant_app, envelope))
+        except (KeyError, TypeError, ValueError) as exc:
+            return _json(400, {"message": f"bad envelope: {exc}"})
+
+    @app.errorhandler(404)
+    def _nf(_exc):
+        return _json(404, {"message": "not found"})
+
+    @app.errorhandler(405)
+    def _na(_exc):
+        return _json(405, {"message": "method not allowed"})
+
+    return app
+
+
+class InternalServer:
+    """The internal API on a gevent WSGI server: ``start()`` binds ``host:port`` (0 = any) and serves;
+    ``port`` is the bound port; ``stop()``. ``server_cls``: the WSGIServer class (the composition root passes
+    the API's TCP_NODELAY one: fsbridge.api.server_class)."""
+
+    def __init__(self, app, host: str, port: int, server_cls=WSGIServer):
+        self.server = server_cls((host, port), app, log=None)
+        self.port = None
+
+    def bind(self) -> int:
+        """Bind the listening socket (before serving: the bound port is advertised first); returns it."""
+        if self.port is None:
+            self.server.init_socket()
+            self.port = self.server.socket.getsockname()[1]
+        return self.port
+
+    def start(self) -> "InternalServer":
+        """Bind (if not yet) and serve in the background."""
+        self.bind()
+        self.server.start()
+        return self
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop serving."""
+        self.server.stop(timeout=timeout)
+
+
+__all__ = ["create_internal_app", "InternalServer", "replay", "FORWARDED", "REST_PATH"]
