@@ -93,6 +93,8 @@ class BridgeServer:
         self.base_url: Optional[str] = None
         self.observability = None   # metrics + console (fsbridge.observability), set by start()
         self.retention = None       # conference log purger (fsbridge.store.retention), set by start()
+        self.exports = None         # Bulk Export job runner (fsbridge.api.bulkexport_jobs), set by start()
+        self.insights = None        # Insights Event Stream (fsbridge.api.insights_stream), when configured
         self.cluster = None         # fsbridge.cluster.node.ClusterNode when settings.cluster is set (issue 18)
 
     def start(self) -> "BridgeServer":
@@ -149,9 +151,19 @@ class BridgeServer:
         bridge_store = self.cluster.bridge_store() if self.cluster is not None else self.store
         self.bridge = Bridge(engine, s, store=bridge_store, dispatcher=self.dispatcher)
         self.bridge.fetcher.egress = egress
+        from fsbridge.store import participant_events   # issue 22: Participant Summary ``events``
+        self.bridge.listeners.append(lambda e: participant_events.record(db, e))
+        sinks = {sid: a.insights_webhook_url for sid, a in s.accounts.items() if a.insights_webhook_url}
+        if sinks:   # issue 22: Insights Event Stream webhooks of the accounts that configured one
+            from fsbridge.api.insights_stream import InsightsStream
+            self.insights = InsightsStream(self.store, self.dispatcher, sinks, self.base_url)
+            self.bridge.listeners.append(self.insights.on_event)
+            self.bridge.quality_listeners.append(self.insights.on_quality)
         telnyx_keys = {a.telnyx_api_key: sid for sid, a in s.accounts.items() if a.telnyx_api_key}
+        from fsbridge.api.bulkexport_jobs import ExportRunner   # issue 22: Bulk Export jobs + their webhook
+        self.exports = ExportRunner(db, s.exports_dir, dispatcher=self.dispatcher)
         self.app = create_app(self.store, self.bridge, accounts, base_url=self.base_url, telnyx_keys=telnyx_keys,
-                              api_keys=s.api_keys())
+                              api_keys=s.api_keys(), exports=self.exports)
         from urllib.parse import urlparse
         prefix = urlparse(self.base_url).path.rstrip("/")
         from fsbridge.observability import attach
@@ -168,6 +180,7 @@ class BridgeServer:
         self.http.start()
         from fsbridge.store.retention import RetentionPurger   # issue 22: conference log retention
         self.retention = RetentionPurger(db, s.retention_months, s.retention_interval).start()
+        self.exports.resume()   # jobs interrupted by a stop are redone
         log.info("fsbridge serving on %s (engine %s, database %s)", self.base_url, s.engine, s.database_url)
         if not s.accounts:
             log.warning("no account configured: the REST API refuses every request (see docs/runtime.md)")

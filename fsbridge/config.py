@@ -15,7 +15,9 @@ File layout::
                cache_max_mb: bound of the downloaded-audio cache (LRU; default 512)
     [freeswitch] allow_stock_password = true: accept the stock ESL password ClueCon (refused otherwise)
     [retention] months = 13 (conference log retention, as Twilio; 0 keeps everything), purge_interval (s)
+    [export]   dir = "exports": where Bulk Export day files are written (issue 22)
     [[accounts]] sid, auth_token, telnyx_private_key, jambonz_secret, telnyx_api_key,
+                 insights_webhook_url (Insights Event Stream webhooks, CloudEvents; issue 22),
                  api_keys = [{sid = "SK…", secret = "…"}]   (Twilio API keys: Basic ``SK…:secret``)
     [[numbers]]  number, account, voice_url, voice_method, dialect = "twiml" | "texml" | "jambonz"
     [cluster]  node, secret, api_host, api_port, api_url, sip_address, heartbeat_interval, failure_timeout,
@@ -59,6 +61,7 @@ class Account:
     jambonz_secret: Optional[str] = None
     telnyx_api_key: Optional[str] = None
     api_keys: Mapping[str, str] = field(default_factory=dict)   # Twilio API keys: {SK… sid: secret}
+    insights_webhook_url: Optional[str] = None   # Insights Event Stream sink (issue 22); None: no events
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ class Settings:
     database_url: str = "sqlite:///fsbridge.sqlite"
     audio_dir: str = "audio"
     recordings_dir: str = "recordings"
+    exports_dir: str = "exports"           # Bulk Export day files (issue 22)
     engine: str = "standalone"
     rate: int = 16000
     clock: str = "realtime"
@@ -148,7 +152,8 @@ def _parse_accounts(items) -> Dict[str, Account]:
                           telnyx_private_key=item.get("telnyx_private_key"),
                           jambonz_secret=item.get("jambonz_secret"),
                           telnyx_api_key=item.get("telnyx_api_key"),
-                          api_keys=_parse_api_keys(item.get("api_keys"), i))
+                          api_keys=_parse_api_keys(item.get("api_keys"), i),
+                          insights_webhook_url=item.get("insights_webhook_url"))
         except KeyError as exc:
             raise ConfigError(f"accounts[{i}]: missing {exc.args[0]}") from None
         out[acc.sid] = acc
@@ -211,6 +216,7 @@ def from_mapping(data: Mapping) -> Settings:
         database_url=storage.get("database_url", s.database_url),
         audio_dir=storage.get("audio_dir", s.audio_dir),
         recordings_dir=storage.get("recordings_dir", s.recordings_dir),
+        exports_dir=str(data.get("export", {}).get("dir", s.exports_dir)),
         engine=engine.get("type", s.engine), rate=int(engine.get("rate", s.rate)),
         clock=str(engine.get("clock", s.clock)),
         esl_host=fs.get("esl_host", s.esl_host), esl_port=int(fs.get("esl_port", s.esl_port)),

@@ -148,3 +148,35 @@ def test_participant_summaries_through_the_sdk(api):
         with pytest.raises(TwilioRestException) as exc:
             client.insights.v1.conferences(cf).conference_participants(ca).fetch()
         assert (exc.value.status, exc.value.code) == (404, 20404)
+
+
+def test_participant_properties_and_events(api):
+    """``properties`` from the participant row; ``events`` (Unix ms) from the mute / hold events the bridge
+    kept (fsbridge.store.participant_events, a Bridge listener in a server); the Events list filter."""
+    from fsbridge.store import participant_events
+    _seed(api.store, api.tmp)
+    alice, bob = _sid("CA", 1), _sid("CA", 2)
+    for seq, name, at, who in ((20, ev.PARTICIPANT_MUTE, 30, alice), (21, ev.PARTICIPANT_UNMUTE, 40, alice),
+                               (22, ev.PARTICIPANT_MUTE, 50, alice), (23, ev.PARTICIPANT_HOLD, 12, bob),
+                               (24, ev.CONFERENCE_START, 13, None)):
+        kept = participant_events.record(api.store.engine, ev.make(
+            name, account_sid=AC_A, conference_sid=CF1, friendly_name="room1", sequence_number=seq,
+            timestamp=T0 + timedelta(seconds=at),
+            participant=ev.ParticipantView(call_sid=who) if who else None))
+        assert kept is (who is not None)
+    assert participant_events.record(api.store.engine, ev.make(   # the same event again: kept once
+        ev.PARTICIPANT_MUTE, account_sid=AC_A, conference_sid=CF1, friendly_name="room1", sequence_number=20,
+        timestamp=T0 + timedelta(seconds=30), participant=ev.ParticipantView(call_sid=alice))) is False
+    conf = _client(api).insights.v1.conferences(CF1)
+    got = conf.conference_participants(alice).fetch()
+    ms = int(T0.timestamp() * 1000)
+    assert got.events == {"mute": [ms + 30000, ms + 50000], "unmute": [ms + 40000]}
+    assert got.properties == {"start_conference_on_enter": True, "end_conference_on_exit": False,
+                              "beep_on_enter": True, "beep_on_exit": True}
+    assert conf.conference_participants(bob).fetch().events == {"hold": [ms + 12000]}
+    assert conf.conference_participants(_sid("CA", 4)).fetch().events is None
+    assert [p.call_sid for p in conf.conference_participants.list(events="hold")] == [bob]
+    assert sorted(p.call_sid for p in conf.conference_participants.list(events="mute hold")) == [alice, bob]
+    assert sorted(p.call_sid for p in conf.conference_participants.list(events="mute,hold", page_size=1)) == [
+        alice, bob]   # the SDK follows next_page_url
+    assert conf.conference_participants.list(events="unhold") == []

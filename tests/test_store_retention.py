@@ -10,6 +10,7 @@ from sqlalchemy import func, insert, select
 import fsbridge.callbacks.outbox as outbox
 from fsbridge.api.app import create_app
 from fsbridge.conference import events as ev
+from fsbridge.store import quality
 from fsbridge.store.db import metadata
 from fsbridge.store.retention import RetentionPurger, months_before, purge
 from pg_support import store  # noqa: F401  (store: pytest fixture, SQLite + PostgreSQL)
@@ -66,6 +67,8 @@ def test_purge_removes_old_records_from_rest_and_disk_and_keeps_new(store, tmp_p
     _callback(store, outbox.DELIVERED, OLD)
     _callback(store, outbox.DELIVERED, NEW)
     _callback(store, outbox.PENDING, OLD)
+    for cf, ca in ((cf_old, ca_old), (cf_new, ca_new)):   # measured call quality (Insights metrics)
+        quality.save(store.engine, AC, cf, ca, quality.CallQuality(packets_received=10, mos=4.4, source="test"))
     client = create_app(store, None, {AC: TOKEN}).test_client()
     for path in (f"Conferences/{cf_old}.json", f"Conferences/{cf_old}/Participants/{ca_old}.json",
                  f"Conferences/{cf_old}/Recordings/{re_old}.json"):
@@ -93,6 +96,8 @@ def test_purge_removes_old_records_from_rest_and_disk_and_keeps_new(store, tmp_p
         from fsbridge.store import tables as t
         assert conn.execute(select(func.count()).select_from(t.applied_events)
                             .where(t.applied_events.c.conference_sid == cf_old)).scalar() == 0
+    assert list(quality.load(store.engine, cf_old, [ca_old])) == []
+    assert list(quality.load(store.engine, cf_new, [ca_new])) == [ca_new]
     # a second purge finds nothing more
     again = purge(store.engine, months_before(NOW, 13))
     assert (again.conferences, again.callbacks) == (0, 0)

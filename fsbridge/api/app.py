@@ -11,6 +11,8 @@
   to ``https://api.twilio.com`` — so an SDK pointed at ``base_url`` follows ``next_page_uri`` correctly;
 * ``telnyx_keys``: ``{api_key: account_sid}`` for the Telnyx routes (Bearer auth); none → Telnyx routes 401;
 * ``region``: the Twilio ``region`` value conferences report.
+* ``exports``: the Bulk Export job runner (:class:`fsbridge.api.bulkexport_jobs.ExportRunner`), or None (creating
+  an export job → 503; listing and downloading what exists still work).
 """
 from __future__ import annotations
 
@@ -40,13 +42,14 @@ def _twilio_auth() -> None:
 
 def create_app(store: Store, control: Any, accounts: Mapping[str, str], base_url: Optional[str] = None,
                telnyx_keys: Optional[Mapping[str, str]] = None, region: str = "us1",
-               api_keys: Optional[Mapping[str, tuple]] = None) -> Flask:
+               api_keys: Optional[Mapping[str, tuple]] = None, exports: Any = None) -> Flask:
     """Build the Flask app (see module docstring for the arguments)."""
     app = Flask("fsbridge.api", static_folder=None)
     app.json.sort_keys = False
     app.extensions["fsbridge"] = ApiContext(store=store, control=control, accounts=dict(accounts),
                                             telnyx_keys=dict(telnyx_keys or {}), base_url=base_url,
-                                            region=region, api_keys=dict(api_keys or {}))
+                                            region=region, api_keys=dict(api_keys or {}),
+                                            exports=exports)
     prefix = urlparse(base_url).path.rstrip("/") if base_url else ""
     errors.register(app)
     limits.install(app)   # 413 before reading a large body; Twilio JSON (never HTML) for a bug (#14)
@@ -56,4 +59,6 @@ def create_app(store: Store, control: Any, accounts: Mapping[str, str], base_url
     app.register_blueprint(telnyx.bp, url_prefix=prefix or None)
     from fsbridge.api import insights   # Voice Insights v1 Conference Summary (issue 22)
     app.register_blueprint(insights.bp, url_prefix=prefix or None)
+    from fsbridge.api import bulkexports   # Bulk Export v1 (issue 22); ``exports``: its job runner
+    app.register_blueprint(bulkexports.bp, url_prefix=prefix or None)
     return app

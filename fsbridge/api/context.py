@@ -26,6 +26,7 @@ class ApiContext:
     base_url: Optional[str] = None
     region: str = "us1"
     api_keys: Mapping[str, tuple] = field(default_factory=dict)   # {SK…: (AccountSid, secret)}
+    exports: Optional[object] = None   # Bulk Export job runner (fsbridge.api.bulkexport_jobs.ExportRunner), #22
 
 
 def ctx() -> ApiContext:

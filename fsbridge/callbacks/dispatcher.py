@@ -130,16 +130,16 @@ class Dispatcher:
             self.leases = Leases(self, node, lease_s)
 
     # ------------------------------------------------------------------ public API
-    def enqueue(self, event: DomainEvent) -> Optional[int]:
-        """Render ``event`` and commit it to the outbox; return the outbox id (None: nothing to send).
+    def enqueue(self, event: Union[DomainEvent, CallbackRequest]) -> Optional[int]:
+        """Render ``event`` (a CallbackRequest as is: #22 webhooks, :mod:`.insights`) and commit it; the row id.
 
         Fast and non-blocking (the row is buffered and group-committed within ``group_commit_s``; before
         :meth:`start` it is committed at once; no HTTP). A URL that can never work
         (:func:`.overrides.url_problem`) is logged as an error and recorded ``failed`` at once (it does not hold up the conference's queue). Events enqueued before :meth:`start`
         wait in the outbox. Raises ValueError for an unknown dialect (:func:`.render.render`).
         """
-        req = render(event, self.settings, self.sequence)
-        if event.name == CONFERENCE_END:   # the last status event of the instance
+        req = event if isinstance(event, CallbackRequest) else render(event, self.settings, self.sequence)
+        if req is not event and event.name == CONFERENCE_END:   # the last status event of the instance
             self.sequence.forget(event.conference_sid)
         if req is None:
             return None

@@ -17,21 +17,10 @@ the path printed on stdout; 2 for a bad ``--day``.
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
-import os
 import sys
-from datetime import date, datetime, timedelta
-from typing import Callable, Iterator, Optional, Sequence
+from datetime import date
 
-from sqlalchemy import and_, or_, select
-from sqlalchemy.engine import Engine
-
-from fsbridge.api import render
-from fsbridge.store import tables as t
-from fsbridge.store.rows import ConferenceRow, ParticipantRow
-
-BATCH = 500
+from fsbridge.api.export_files import BATCH, export_day, file_name  # noqa: F401 - the day file writer
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,70 +30,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=".", metavar="DIR", help="directory for the file (default: .)")
     parser.add_argument("--account", default=None, help="only this AccountSid's records")
     parser.add_argument("--database-url", default=None, help="SQLAlchemy URL (overrides the config)")
-
-
-def file_name(day: date) -> str:
-    """``conferences-YYYY-MM-DD.jsonl.gz``."""
-    return f"conferences-{day.isoformat()}.jsonl.gz"
-
-
-def _after(keys: Sequence, values: Sequence):
-    """SQL condition: the row's ``keys`` tuple sorts strictly after ``values`` (lexicographic, ascending)."""
-    first = keys[0] > values[0]
-    if len(keys) == 1:
-        return first
-    return or_(first, and_(keys[0] == values[0], _after(keys[1:], values[1:])))
-
-
-def _rows(engine: Engine, table, keys: Sequence, start: datetime, end: datetime, account: Optional[str],
-          from_mapping: Callable) -> Iterator:
-    """``table`` rows with date_created in [start, end) (and of ``account`` if given), ordered by ``keys``
-    (ascending columns, date_created first, unique together), read in keyset batches of :data:`BATCH`;
-    each row passed through ``from_mapping``."""
-    conds = [table.c.date_created >= start, table.c.date_created < end]
-    if account:
-        conds.append(table.c.account_sid == account)
-    after = None
-    while True:
-        where = conds if after is None else conds + [_after(keys, after)]
-        q = select(table).where(*where).order_by(*keys).limit(BATCH)
-        with engine.connect() as conn:
-            batch = conn.execute(q).mappings().all()
-        for m in batch:
-            yield from_mapping(m)
-        if len(batch) < BATCH:
-            return
-        after = [batch[-1][k.name] for k in keys]
-
-
-def _conferences(engine: Engine, start: datetime, end: datetime, account: Optional[str]) -> Iterator:
-    """Conferences with date_created in [start, end), ordered by (date_created, sid), in keyset batches."""
-    c = t.conferences
-    return _rows(engine, c, (c.c.date_created, c.c.sid), start, end, account, ConferenceRow.from_mapping)
-
-
-def export_day(engine: Engine, day: date, out_dir: str, *, account: Optional[str] = None,
-               region: str = render.DEFAULT_REGION) -> str:
-    """Write ``out_dir/conferences-DAY.jsonl.gz`` (see the module docstring); returns its path."""
-    start = datetime(day.year, day.month, day.day)
-    end = start + timedelta(days=1)
-    os.makedirs(out_dir, exist_ok=True)
-    path = os.path.join(out_dir, file_name(day))
-    tmp = path + ".part"
-    with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
-        for row in _conferences(engine, start, end, account):
-            gz.write(json.dumps(render.conference(row, region), ensure_ascii=False).encode() + b"\n")
-        for row in _participants(engine, start, end, account):
-            gz.write(json.dumps(render.participant(row), ensure_ascii=False).encode() + b"\n")
-    os.replace(tmp, path)
-    return path
-
-
-def _participants(engine: Engine, start: datetime, end: datetime, account: Optional[str]) -> Iterator:
-    """Participants with date_created in [start, end), by (date_created, conference_sid, call_sid), batched."""
-    p = t.participants
-    return _rows(engine, p, (p.c.date_created, p.c.conference_sid, p.c.call_sid), start, end, account,
-                 ParticipantRow.from_mapping)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -35,6 +35,7 @@ from fsbridge.runtime.media import MediaResolver
 from fsbridge.runtime.writes import CommandOrder, WritesMixin
 from fsbridge.runtime.recovery import with_recording_files
 from fsbridge.runtime.registry import Registry
+from fsbridge.runtime import quality
 
 log = logging.getLogger("fsbridge.runtime.bridge")
 cblog = logging.getLogger("fsbridge.events")
@@ -73,6 +74,7 @@ class BridgeCore(WritesMixin):
         # 100 000 held ~60 MB of views in a long run (bench/soak.py, issue 15)
         self.events: Deque[DomainEvent] = collections.deque(maxlen=2_000)
         self.listeners: List[Callable[[DomainEvent], None]] = []
+        self.quality_listeners: List[Callable] = []   # (account, conference, call, CallQuality) — #22
         self._lock = gevent.lock.RLock()
         self._inbox: gevent.queue.Queue = gevent.queue.Queue()
         self._waiters: Dict[tuple, List[gevent.event.Event]] = {}
@@ -231,6 +233,7 @@ class BridgeCore(WritesMixin):
             self._publish(outcome.events)
             self._execute(outcome.commands)
             self._resolve(event)
+            quality.on_native(self, event)   # issue 22: RTP / emulated-network quality at hangup
         pulse, self._applied = self._applied, gevent.event.Event()
         pulse.set()
 

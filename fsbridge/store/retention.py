@@ -6,9 +6,9 @@ configurable retention (``[retention] months = 13``; 0 keeps everything). A purg
 database, so GET answers 404 exactly as for an unknown Sid.
 
 :func:`purge` removes, oldest first, *completed* conferences whose ``date_created`` is before the cutoff,
-with everything hanging off them: participants, recordings (rows **and** their audio files), applied-event
-marks and the kept callback configuration. A conference still ``init`` / ``in-progress`` is never touched
-(it is live, or waits for start-up reconciliation). Delivered / failed callback-outbox rows created before
+with everything hanging off them: participants, recordings (rows **and** their audio files), quality and
+participant-event rows, applied-event marks and the kept callback configuration. A conference still ``init`` /
+``in-progress`` is never touched (it is live, or waits for start-up reconciliation). Delivered / failed callback-outbox rows created before
 the cutoff go too (open ones never). Each batch of ``batch`` conferences is one short transaction; between
 batches ``pause()`` runs (``gevent.sleep(0)`` in the server: live traffic gets the hub back), so a purge of a
 large backlog never holds the database or the hub for long.
@@ -26,6 +26,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 
 from fsbridge.store import tables as t
+from fsbridge.store.participant_events import events as participant_events
+from fsbridge.store.quality import quality
 from fsbridge.store.rows import to_naive_utc
 from fsbridge.wire.twilio import CONF_COMPLETED
 
@@ -77,6 +79,8 @@ def purge(engine: Engine, cutoff: datetime, *, batch: int = 50, pause: Callable[
             out.recordings += conn.execute(delete(r).where(r.c.conference_sid.in_(sids))).rowcount or 0
             out.participants += conn.execute(delete(p).where(p.c.conference_sid.in_(sids))).rowcount or 0
             conn.execute(delete(t.applied_events).where(t.applied_events.c.conference_sid.in_(sids)))
+            conn.execute(delete(quality).where(quality.c.conference_sid.in_(sids)))
+            conn.execute(delete(participant_events).where(participant_events.c.conference_sid.in_(sids)))
             conn.execute(delete(t.conference_callbacks).where(t.conference_callbacks.c.sid.in_(sids)))
             out.conferences += conn.execute(delete(c).where(c.c.sid.in_(sids))).rowcount or 0
         for path in paths:

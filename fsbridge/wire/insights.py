@@ -74,5 +74,50 @@ PARTICIPANT_SUMMARY_FIELDS = (
     "metrics", "url")
 #: participant fields with no source in fsbridge (yet): always null
 PARTICIPANT_NO_SOURCE = ("call_direction", "country_code", "outbound_queue_length", "outbound_time_in_queue",
-                         "jitter_buffer_size", "participant_region", "call_type", "properties", "events",
-                         "metrics")
+                         "jitter_buffer_size", "participant_region", "call_type")
+
+# --- Participant Summary ``metrics`` (shape of Twilio's documented example: inbound / outbound objects) --------
+METRICS_INBOUND = "inbound"
+METRICS_OUTBOUND = "outbound"
+M_PACKETS_LOST = "total_packets_lost"
+M_PACKETS_RECEIVED = "total_packets_received"
+M_LOSS_PERCENTAGE = "packet_loss_percentage"
+M_JITTER = "jitter"
+M_LATENCY = "latency"
+M_MOS = "mos"
+M_AVG = "avg"
+M_MAX = "max"
+
+# --- engine-neutral call quality carried on a CHANNEL_HANGUP_COMPLETE NativeEvent's ``extra`` pairs ----------
+#: (name, decimal string) pairs an engine attaches at hangup; each optional. Receive direction (the caller's
+#: audio as the bridge received it). Times in ms; MOS 1–5.
+Q_PACKETS_RECEIVED = "fsbridge-quality-packets-received"
+Q_PACKETS_LOST = "fsbridge-quality-packets-lost"
+Q_JITTER_AVG_MS = "fsbridge-quality-jitter-avg-ms"
+Q_JITTER_MAX_MS = "fsbridge-quality-jitter-max-ms"
+Q_LATENCY_AVG_MS = "fsbridge-quality-latency-avg-ms"
+Q_LATENCY_MAX_MS = "fsbridge-quality-latency-max-ms"
+Q_MOS = "fsbridge-quality-mos"
+#: which engine measured it: ``freeswitch`` | ``standalone``
+Q_SOURCE = "fsbridge-quality-source"
+QUALITY_EXTRAS = (Q_PACKETS_RECEIVED, Q_PACKETS_LOST, Q_JITTER_AVG_MS, Q_JITTER_MAX_MS, Q_LATENCY_AVG_MS,
+                  Q_LATENCY_MAX_MS, Q_MOS)
+
+# --- Insights Event Stream (CloudEvents as Twilio's Event Streams webhook sink sends them) --------------------
+EVENT_CONFERENCE_PARTIAL = "com.twilio.voice.insights.conference-summary.partial"
+EVENT_CONFERENCE_COMPLETE = "com.twilio.voice.insights.conference-summary.complete"
+EVENT_PARTICIPANT_COMPLETE = "com.twilio.voice.insights.conference-participant-summary.complete"
+SCHEMA_CONFERENCE = "https://events-schemas.twilio.com/VoiceInsights.ConferenceSummary/2"
+SCHEMA_PARTICIPANT = "https://events-schemas.twilio.com/VoiceInsights.ConferenceParticipantSummary/2"
+CLOUDEVENTS_VERSION = "1.0"
+#: Twilio's JSON-body webhook signing: the body's SHA-256 (hex) in this query parameter of the signed URL
+BODY_SHA256 = "bodySHA256"
+
+# --- Participant Summary ``properties`` (the keys fsbridge has a source for) and ``events`` ------------------
+P_START_CONFERENCE_ON_ENTER = "start_conference_on_enter"
+P_END_CONFERENCE_ON_EXIT = "end_conference_on_exit"
+P_BEEP_ON_ENTER = "beep_on_enter"
+P_BEEP_ON_EXIT = "beep_on_exit"
+#: REST 2010 participant event → its Participant Summary ``events`` key (Unix ms timestamps)
+EVENT_KEYS = {tw.PARTICIPANT_MUTE: "mute", tw.PARTICIPANT_UNMUTE: "unmute", tw.PARTICIPANT_HOLD: "hold",
+              tw.PARTICIPANT_UNHOLD: "unhold"}

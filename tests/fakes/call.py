@@ -270,9 +270,11 @@ class FakeCall:
         """The caller pressed ``digit`` (DTMF event on this socket)."""
         self.emit("DTMF", "", (("DTMF-Digit", digit), ("DTMF-Duration", "1600"), ("DTMF-Source", "RTP")))
 
-    def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
-        """The caller hangs up (a silence playback under way ends): CHANNEL_HANGUP, linger notice, member removed, conference app completes
-        with Answer-State hangup, CHANNEL_HANGUP_COMPLETE (outbound/basic order, finding 29)."""
+    def hangup(self, cause: str = "NORMAL_CLEARING", extra=()) -> None:
+        """The caller hangs up (a silence playback under way ends): CHANNEL_HANGUP, linger notice, member
+        removed, conference app completes with Answer-State hangup, CHANNEL_HANGUP_COMPLETE (outbound/basic
+        order, finding 29) — with the ``extra`` (header, value) pairs, e.g. recorded ``variable_rtp_audio_in_*``
+        statistics."""
         if self.hung_up:
             return
         self.hung_up = True
@@ -284,8 +286,9 @@ class FakeCall:
             self.fake.remove_member(self.member, "hangup", cause)
         for name in ("CHANNEL_UNPARK", "CHANNEL_STATE", "CHANNEL_STATE"):
             self.emit(name, "", (("Answer-State", "hangup"),))
-        self.emit("CHANNEL_HANGUP_COMPLETE", "", (("Hangup-Cause", cause), ("Answer-State", "hangup")))
-        hc = self.event("CHANNEL_HANGUP_COMPLETE", "", (("Hangup-Cause", cause), ("Answer-State", "hangup")))
+        pairs = (("Hangup-Cause", cause), ("Answer-State", "hangup")) + tuple(extra)
+        self.emit("CHANNEL_HANGUP_COMPLETE", "", pairs)
+        hc = self.event("CHANNEL_HANGUP_COMPLETE", "", pairs)
         if self.fake is not None:
             self.fake.broadcast(hc)
         if not self.lingering:

@@ -10,6 +10,7 @@ from typing import Any
 from fsbridge.api.console import guard
 from fsbridge.api.console.live import LiveHub
 from fsbridge.api.console.views import ConsoleContext, bp
+from fsbridge.api.console import summary as _summary  # noqa: F401,E402 - Insights summary page (#22)
 
 
 def register(app: Any, hub: LiveHub, dispatcher: Any = None, metrics: Any = None, prefix: str = "") -> None:

@@ -29,6 +29,7 @@ from fsbridge.conference.native import MemberSnapshot
 from fsbridge.engines.base import EngineError
 from fsbridge.engines.freeswitch import wire
 from fsbridge.engines.freeswitch.esl_parse import ESLMessage
+from fsbridge.engines.freeswitch.quality import quality_extras
 
 # wire names (wire.py), re-exported under the names the engine uses
 CONFERENCE_SUBCLASS = wire.CONFERENCE_SUBCLASS
@@ -230,7 +231,8 @@ class EventMapper:
             member_id=member_id,
             hangup_cause=ev.get(wire.H_HANGUP_CAUSE) if action == n.CHANNEL_HANGUP_COMPLETE else None,
             digits=ev.get(wire.H_DTMF_DIGIT) if action == n.DTMF else None,
-            extra=tuple((h, ev.get(h)) for h in (wire.H_DTMF_SOURCE,) if ev.get(h) is not None),
+            extra=tuple((h, ev.get(h)) for h in (wire.H_DTMF_SOURCE,) if ev.get(h) is not None)
+            + (quality_extras(ev) if action == n.CHANNEL_HANGUP_COMPLETE else ()),   # RTP stats (#22)
         )
 
 

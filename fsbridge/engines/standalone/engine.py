@@ -38,6 +38,7 @@ from .events import EventQueueMixin
 from .tick import TickMixin
 from .leg import VirtualCallLeg
 from .pool import MemberPool
+from .quality import quality_extras
 from .media import MediaError, moh_samples, open_media, render_say
 from .rooms import RoomsMixin, _Member, _Room
 from .sources import RATES, frame_len, load_audio
@@ -269,7 +270,8 @@ class StandaloneEngine(EventQueueMixin, TickMixin, RoomsMixin, CommandsMixin):
             except Exception:
                 log.exception("cannot write %s", call.heard_path)
         self._emit(N.CHANNEL_HANGUP_COMPLETE, None, call.unique_id, hangup_cause=cause,
-                   extra=(("Caller-Caller-ID-Number", call.from_), ("Caller-Destination-Number", call.to)))
+                   extra=(("Caller-Caller-ID-Number", call.from_), ("Caller-Destination-Number", call.to))
+                   + quality_extras(call.network, call.jitter or call.last_jitter))   # emulated-network quality (#22)
         self._handoff()
 
     # ------------------------------------------------------------------------ driving ------------

@@ -40,7 +40,10 @@ class JitterBuffer:
     ``frame_len``: samples per frame (320 at 16 kHz); ``max_conceal``: frames of concealment before silence.
     Stats: ``received``, ``played``, ``late``, ``duplicates``, ``concealed``, ``delays_ms`` (time each played
     packet spent in the buffer, ms: the last ``delay_history`` of them, all when None — a long call's
-    history would otherwise grow without bound), ``last_played_ts``.
+    history would otherwise grow without bound), ``last_played_ts``. Arrival quality (issue 22, Insights
+    metrics): ``jitter_ms`` (RFC 3550 interarrival jitter estimate, ms: J += (|D| − J)/16 over the transit
+    differences D), ``jitter_max_ms``, ``jitter_avg_ms`` (mean of the estimate over the packets),
+    ``transit_avg_ms`` / ``transit_max_ms`` (arrival − media timestamp: the one-way network latency, ms).
     """
 
     def __init__(self, size_ms: Optional[int], frame_ms: int = 20, frame_len: int = 320, max_conceal: int = 2,
@@ -59,10 +62,23 @@ class JitterBuffer:
         self.received = self.played = self.late = self.duplicates = self.concealed = 0
         self.delays_ms: Deque[float] = deque(maxlen=delay_history)
         self.last_played_ts: Optional[int] = None   # media timestamp (ms) of the last packet played
+        self.jitter_ms = self.jitter_max_ms = 0.0
+        self._transit: Optional[float] = None
+        self._jitter_sum = self._transit_sum = self.transit_max_ms = 0.0
 
     def push(self, seq: int, timestamp_ms: int, payload: np.ndarray, now_ms: float) -> bool:
         """A packet seen at ``now_ms``; False if dropped (late or duplicate)."""
         self.received += 1
+        transit = now_ms - timestamp_ms   # RFC 3550 §6.4.1 interarrival jitter (issue 22 quality metrics)
+        if self._transit is not None:
+            self.jitter_ms += (abs(transit - self._transit) - self.jitter_ms) / 16.0
+            if self.jitter_ms > self.jitter_max_ms:
+                self.jitter_max_ms = self.jitter_ms
+        self._transit = transit
+        self._jitter_sum += self.jitter_ms
+        self._transit_sum += transit
+        if transit > self.transit_max_ms:
+            self.transit_max_ms = transit
         if self._offset is None:
             self._offset = int(now_ms) + self.size_ms - timestamp_ms
             self._next_ts = timestamp_ms
@@ -116,6 +132,16 @@ class JitterBuffer:
     def empty(self) -> bool:
         """True when no packet waits in the buffer."""
         return not self._packets
+
+    @property
+    def jitter_avg_ms(self) -> float:
+        """Mean of the interarrival jitter estimate over the packets received (ms)."""
+        return self._jitter_sum / self.received if self.received else 0.0
+
+    @property
+    def transit_avg_ms(self) -> float:
+        """Mean arrival − media timestamp over the packets received (ms): the one-way latency."""
+        return self._transit_sum / self.received if self.received else 0.0
 
     @property
     def late_loss(self) -> float:

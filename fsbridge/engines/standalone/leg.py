@@ -50,6 +50,7 @@ class VirtualCallLeg:
         self.hangup_at_end = hangup_at_end
         self.network = network
         self.jitter = None
+        self.last_jitter = None   # the jitter buffer of the call's last finished join (issue 22 quality)
         self.dtmf_schedule: Deque[Tuple[int, str]] = deque(
             sorted((int(round(at * 1000)), str(d)) for d, at in dtmf))
         self.hangup_after_ms = None if hangup_after_s is None else int(round(hangup_after_s * 1000))

@@ -186,6 +186,7 @@ class RoomsMixin:
                 o.coach_of = None
         self._emit(N.DEL_MEMBER, room, member=m, hangup_cause=cause)
         m.call.member = None
+        m.call.last_jitter = m.call.jitter or m.call.last_jitter   # its stats: hangup quality (#22)
         m.call.jitter = None
         m.call._finish_join(reason)
         if ending:
