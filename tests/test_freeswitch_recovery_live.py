@@ -147,29 +147,52 @@ def rest(url, path, **data):
         requests.get(full, auth=(AC, TOKEN), timeout=10)
 
 
+class Killed:
+    """A bridge (``fsbridge serve``) SIGKILLed while Alice and Bob are in ``app``'s room: ``conn`` (ESL),
+    ``legs``, ``cfg``, ``cf`` (ConferenceSid), ``sids`` (label → CallSid); ``second`` is the next bridge the
+    test starts. A context manager: on exit the legs, bridges, ESL and app are stopped."""
+
+    def __init__(self, tmp_path, app):
+        self.app, self.conn = app, esl()
+        self.cfg = serve_config(tmp_path, app.http.url)
+        self.legs, self.second = [], None
+        self.first = Serve(self.cfg)
+
+    def __enter__(self) -> "Killed":
+        try:
+            self.legs += [caller(self.conn, "Alice"), caller(self.conn, "Bob")]
+            self.app.wait(lambda n: ("conference-start", None) in n)
+            self.cf = self.app.callbacks.items[0]["ConferenceSid"]
+            self.sids = {c["ParticipantLabel"]: c["CallSid"] for c in self.app.callbacks.items
+                         if c.get("ParticipantLabel")}
+            self.first.proc.kill()                       # SIGKILL: no drain at all
+            self.first.proc.communicate(timeout=30)
+            assert wait_fs(self.conn, self.cf, lambda m: set(m) == {"Alice", "Bob"}), "FreeSWITCH dropped the callers"
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        kill_legs(self.conn, self.legs)
+        if self.first.proc.poll() is None:
+            self.first.proc.kill()
+        if self.second is not None:
+            self.second.stop()
+        self.conn.stop()
+        self.app.http.stop()
+
+
 def test_live_bridge_killed_and_restarted_calls_survive_and_are_controllable(tmp_path):
-    room = "live-rec-" + uuid.uuid4().hex[:10]
-    app = App(room)
-    conn = esl()
-    cfg = serve_config(tmp_path, app.http.url)
-    legs = []
-    first = Serve(cfg)
-    second = None
-    try:
-        legs += [caller(conn, "Alice"), caller(conn, "Bob")]
-        app.wait(lambda n: ("conference-start", None) in n)
-        cf = app.callbacks.items[0]["ConferenceSid"]
-        sids = {c["ParticipantLabel"]: c["CallSid"] for c in app.callbacks.items if c.get("ParticipantLabel")}
-        first.proc.kill()                       # SIGKILL: no drain at all
-        first.proc.communicate(timeout=30)
-        assert wait_fs(conn, cf, lambda m: set(m) == {"Alice", "Bob"}), "FreeSWITCH dropped the callers"
-        ids_before = {k: v["id"] for k, v in members(conn, cf).items()}
+    with Killed(tmp_path, App("live-rec-" + uuid.uuid4().hex[:10])) as k:
+        app, conn, legs, cf, sids, cfg = k.app, k.conn, k.legs, k.cf, k.sids, k.cfg
+        ids_before = {name: v["id"] for name, v in members(conn, cf).items()}
         before = len(app.callbacks.items)
-        second = Serve(cfg)
+        second = k.second = Serve(cfg)
         assert wait_ready(second.url), "the restarted bridge never got ready"
         parts = rest(second.url, "Conferences/%s/Participants.json" % cf).json()
         assert sorted(p["label"] for p in parts["participants"]) == ["Alice", "Bob"], parts
-        assert {k: v["id"] for k, v in members(conn, cf).items()} == ids_before   # same members, nobody rejoined
+        assert {name: v["id"] for name, v in members(conn, cf).items()} == ids_before   # same members, nobody rejoined
         r = rest(second.url, "Conferences/%s/Participants/%s.json" % (cf, sids["Alice"]), Muted="true")
         assert r.status_code == 200, r.text
         assert wait_fs(conn, cf, lambda m: not m["Alice"]["flags"]["can_speak"])
@@ -181,14 +204,6 @@ def test_live_bridge_killed_and_restarted_calls_survive_and_are_controllable(tmp
         app.wait(lambda n: ("conference-end", None) in n)
         seqs = [int(c["SequenceNumber"]) for c in app.callbacks.items]
         assert seqs == list(range(1, len(seqs) + 1))
-    finally:
-        kill_legs(conn, legs)
-        if first.proc.poll() is None:
-            first.proc.kill()
-        if second is not None:
-            second.stop()
-        conn.stop()
-        app.http.stop()
 
 
 def channel_gone(conn, uuid_, timeout=15):
@@ -214,22 +229,9 @@ def test_live_adopted_calls_continue_their_application(tmp_path):
     bridge adopts them. Bob presses ``*`` (DTMF seen on the inbound stream only): he is taken out, the action
     is requested (DialCallStatus=completed), he comes back through the dialplan's next ``socket`` and the
     action's answer (a second of silence, then Hangup) runs on him. Alice is kicked over REST: the same."""
-    room = "live-rec-" + uuid.uuid4().hex[:10]
-    app = App(room, dial=' action="/after" hangupOnStar="true"')
-    conn = esl()
-    cfg = serve_config(tmp_path, app.http.url)
-    legs = []
-    first = Serve(cfg)
-    second = None
-    try:
-        legs += [caller(conn, "Alice"), caller(conn, "Bob")]
-        app.wait(lambda n: ("conference-start", None) in n)
-        cf = app.callbacks.items[0]["ConferenceSid"]
-        sids = {c["ParticipantLabel"]: c["CallSid"] for c in app.callbacks.items if c.get("ParticipantLabel")}
-        first.proc.kill()                       # SIGKILL: no drain at all
-        first.proc.communicate(timeout=30)
-        assert wait_fs(conn, cf, lambda m: set(m) == {"Alice", "Bob"}), "FreeSWITCH dropped the callers"
-        second = Serve(cfg)
+    with Killed(tmp_path, App("live-rec-" + uuid.uuid4().hex[:10], dial=' action="/after" hangupOnStar="true"')) as k:
+        app, conn, legs, cf, sids, cfg = k.app, k.conn, k.legs, k.cf, k.sids, k.cfg
+        second = k.second = Serve(cfg)
         parts = rest(second.url, "Conferences/%s/Participants.json" % cf).json()
         assert sorted(p["label"] for p in parts["participants"]) == ["Alice", "Bob"], parts
         assert wait_adopted(second.url, sids["Bob"]) and wait_adopted(second.url, sids["Alice"])
@@ -249,14 +251,6 @@ def test_live_adopted_calls_continue_their_application(tmp_path):
         app.wait(lambda n: ("conference-end", None) in n)
         seqs = [int(c["SequenceNumber"]) for c in app.callbacks.items]
         assert seqs == list(range(1, len(seqs) + 1))
-    finally:
-        kill_legs(conn, legs)
-        if first.proc.poll() is None:
-            first.proc.kill()
-        if second is not None:
-            second.stop()
-        conn.stop()
-        app.http.stop()
 
 
 @pytest.mark.skipif(not (os.environ.get("FSBRIDGE_TEST_FS_KILL") and os.environ.get("FSBRIDGE_TEST_FS_START")),

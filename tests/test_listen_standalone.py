@@ -17,6 +17,7 @@ from fsbridge.engines.standalone.clock import Clock
 from fsbridge.engines.standalone.engine import StandaloneEngine
 from fsbridge.engines.standalone.fork import FrameConverter
 from ws_support import WsReceiver
+from tls_support import self_signed_ca
 
 RATE = 16000
 TONE = "tone_stream://%(1000,0,1000)"    # a continuous 1 kHz tone
@@ -162,36 +163,11 @@ def test_frame_converter_keeps_a_tone_continuous_across_frames(rate_in, rate_out
     assert np.abs(np.diff(body.astype(int))).max() < 8000 * 2 * np.pi * 440 / rate_out * 1.2   # no clicks
 
 
-def _private_ca(tmp_path):
-    """A self-signed certificate for 127.0.0.1 (its own CA): (certfile, keyfile)."""
-    import datetime as dt
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(1).not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-            .sign(key, hashes.SHA256()))
-    certfile, keyfile = tmp_path / "c.pem", tmp_path / "k.pem"
-    certfile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    keyfile.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()))
-    return str(certfile), str(keyfile)
-
-
 def test_wss_is_verified_and_basic_auth_is_sent(eng, tmp_path, monkeypatch):
     import base64
     import ssl
 
-    certfile, keyfile = _private_ca(tmp_path)
+    certfile, keyfile = self_signed_ca(tmp_path)
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(certfile, keyfile)
     secure = WsReceiver(ssl_context=ctx)
