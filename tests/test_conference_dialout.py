@@ -7,6 +7,7 @@ are not disturbed. Source: twilio-twiml-conference-noun.txt (statusCallback tabl
 import pytest
 
 from fsbridge.callbacks.subscriptions import is_subscribed
+from fsbridge.conference import commands as C
 from fsbridge.conference import native as N
 from fsbridge.wire import twilio as R
 from fsbridge.conference.errors import DomainError
@@ -168,3 +169,18 @@ def test_queued_dial_outs_take_seats():
         h.dial_out("CAe", "room", **CB)
     assert e.value.code == 16020
     assert names(h.join("CAd", "room", **CB)) == ["participant-join", "conference-start"]   # its own seat
+
+
+def test_a_dialled_out_coach_stops_coaching_when_its_coached_participant_leaves():
+    """A REST dial-out (queued) answered into a ``<Conference coach=…>``: when the coached participant leaves,
+    the coach coaches nobody (SetCoach with no coached member) — as for a coach that dialled in."""
+    h = Harness()
+    h.join("CAagent", "r")
+    h.join("CAcaller", "r")
+    h.dial_out("CAsup", "r")
+    h.join("CAsup", "r", coach="CAagent")
+    sup = h.state.participant_of_call("CAsup")
+    assert sup.coaching
+    h.hangup("CAagent")
+    assert h.commands[-1] == C.SetCoach(room=h.sid_of("r"), coach_member_id=sup.member_id, coached_member_id=None)
+    assert not h.state.participant_of_call("CAsup").coaching

@@ -389,3 +389,4 @@ def test_join_computed_before_the_start_is_started_when_it_lands_after_it():
     assert not d_join.commands[0].waiting
     h.run(d_join)
     assert sum(isinstance(c, C.StartConference) for c in h.commands) == starts + 1
+

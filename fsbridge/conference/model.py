@@ -151,14 +151,14 @@ class ConferenceRecord:
     announcements: List[Tuple[Optional[int], str, str]] = field(default_factory=list)  # (member_id, file, url)
     dialed_out: bool = False   # a REST dial-out (queued participant) was ever added: the instance is public
     grace: int = 0                               # jambonz endConferenceDuration: token of the scheduled end
-    grace_end: Optional[Tuple[str, str, Optional[str], str]] = None   # (reason, call_sid, label, text)   # (call_sid, label, text) of the pending end
+    grace_end: Optional[Tuple[str, str, Optional[str], str]] = None   # (reason, call_sid, label, text) of the pending end
     last_left: Optional[Tuple[str, Optional[str], bool]] = None  # (call_sid, label, kicked) of the last leave
 
     # Participants by status, counted as they change (issue #16: joins O(1) in room size): every change of a
     # member's ``status`` and every insertion/removal in ``members`` goes through add_member / set_status /
     # remove_member, so counts never need a scan of ``members`` (which keeps those who left).
     status_counts: Dict[str, int] = field(default_factory=dict, repr=False, compare=False)
-    coaching_seen: bool = False   # someone coached once: a leave must look for coaches of the leaver
+    coaching_seen: bool = False   # someone coached once (admit, modify, restore): a leave looks for its coaches
 
     def add_member(self, m: MemberRecord) -> None:
         """Register ``m`` under its CallSid (a new join, a queued dial-out, a restored participant); a record

@@ -64,6 +64,7 @@ class Conference(RecoveryRules, MediaRules, ConferenceRecord):
             coach_member = next((m for m in live if coach_target in (m.call_sid, m.label)), None)
             if coach_member is None or not coach_member.joined:
                 raise DomainError(BAD_COACH, f"Call {coach_target} to coach is not in the conference")
+            self.coaching_seen = True   # every coaching join passes here (a queued dial-out's adoption too)
         seats = self.count(*LIVE) - (1 if queued is not None and queued.status in LIVE else 0)
         if seats >= self.max_participants:
             raise DomainError(CONFERENCE_FULL, f"Conference {conference.name!r} is full ({self.max_participants})")
