@@ -20,6 +20,7 @@ import gevent.event
 from fsbridge.conference import native as n
 from fsbridge.engines.base import EngineError
 from fsbridge.engines.freeswitch import render
+from fsbridge.engines.freeswitch.mapping import api_ok
 
 log = logging.getLogger("fsbridge.engines.freeswitch.outbound")
 
@@ -93,7 +94,7 @@ class AdoptedLeg:
             return
         body = self.engine.esl.api(render.api("hup", room=self.room, member=self.member_id),
                                    timeout=self.engine.command_timeout)
-        if not body.startswith("+OK"):
+        if not api_ok(body):
             raise EngineError(body.strip())
 
     def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
@@ -102,7 +103,7 @@ class AdoptedLeg:
             return
         body = self.engine.esl.api(render.api("kill", uuid=self.unique_id, cause=cause),
                                    timeout=self.engine.command_timeout)
-        if not body.startswith("+OK"):
+        if not api_ok(body):
             log.warning("hangup of adopted call %s: %s", self.unique_id, body.strip())
 
     def on_dtmf(self, callback: Optional[Callable[[str], None]]) -> None:

@@ -13,7 +13,7 @@ import gevent
 from fsbridge.conference import ids
 from fsbridge.conference.native import CAUSE_CRASH, EngineSnapshot, MemberSnapshot
 from fsbridge.engines.base import EngineError, EngineUnavailable
-from fsbridge.engines.freeswitch import render, wire
+from fsbridge.engines.freeswitch import render, rescue, wire
 from fsbridge.engines.freeswitch.esl_parse import ESLMessage
 from fsbridge.engines.freeswitch.mapping import parse_json_list
 from fsbridge.engines.freeswitch.originate import originate_status
@@ -44,8 +44,7 @@ class ConnectionMixin:
             if self.sweep_interval > 0 and time.monotonic() >= self._sweep_due:
                 self._sweep_due = time.monotonic() + self.sweep_interval
                 if self.esl.is_up and self.outbound.running:
-                    from fsbridge.engines.freeswitch.rescue import sweep_stuck_calls
-                    self._work.put(lambda: sweep_stuck_calls(self))
+                    self._work.put(lambda: rescue.sweep_stuck_calls(self))
 
     def _on_job(self, ev: ESLMessage) -> None:
         job = self._jobs.pop(ev.get(wire.H_JOB_UUID, ""), None)
@@ -114,8 +113,7 @@ class ConnectionMixin:
         self._emit_one(EngineSnapshot(timestamp_us=int(time.time() * 1_000_000), members=tuple(members),
                                       rooms=tuple(sorted({s.room for s in snap})), lost_cause=lost_cause))
         if self.esl.connections == 1 and self.outbound.running:   # after start: calls a dead bridge left
-            from fsbridge.engines.freeswitch.rescue import rescue_stuck_calls
-            self._work.put(lambda: rescue_stuck_calls(self))
+            self._work.put(lambda: rescue.rescue_stuck_calls(self))
         elif self.outbound.running:   # a reconnect: sweep soon (calls may have been stranded meanwhile)
             self._sweep_due = 0.0
 

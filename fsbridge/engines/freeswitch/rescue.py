@@ -17,7 +17,10 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Iterable, List, Tuple
+from typing import Iterable, List, Optional, Tuple
+
+from fsbridge.engines.base import EngineError
+from fsbridge.engines.freeswitch import render
 
 log = logging.getLogger(__name__)
 
@@ -49,17 +52,25 @@ def stuck_calls(body: str, address: str, known: Iterable[str], now_s: float,
     return out
 
 
-def rescue_stuck_calls(engine) -> int:
-    """Find and re-dial the stuck calls of ``engine`` (a FreeSwitchEngine); returns how many were
-    transferred. Errors are logged, never raised (runs in the engine's worker greenlet)."""
-    from fsbridge.engines.base import EngineError
-    from fsbridge.engines.freeswitch import render
+def _list_channels(engine) -> Optional[Tuple[str, str]]:
+    """``(our outbound address as FreeSWITCH's socket application sees it, show channels as json body)``,
+    or None (logged) when the listing failed."""
     address = engine.outbound_advertise or "%s:%d" % (engine.outbound.bind_address, engine.outbound_port)
     try:
         body = engine.esl.api(render.api("channels_json"), timeout=engine.command_timeout)
     except EngineError as exc:
         log.warning("listing channels for stuck calls failed: %s", exc)
+        return None
+    return address, body
+
+
+def rescue_stuck_calls(engine) -> int:
+    """Find and re-dial the stuck calls of ``engine`` (a FreeSwitchEngine); returns how many were
+    transferred. Errors are logged, never raised (runs in the engine's worker greenlet)."""
+    listed = _list_channels(engine)
+    if listed is None:
         return 0
+    address, body = listed
     done = 0
     for uuid, dest, context in stuck_calls(body, address, engine.outbound.legs, time.time()):
         try:
@@ -76,16 +87,12 @@ def rescue_stuck_calls(engine) -> int:
 def sweep_stuck_calls(engine) -> Tuple[int, int]:
     """One periodic sweep of ``engine`` (module docstring); returns ``(re-dialled, hung up)``. Errors are
     logged, never raised (runs in the engine's worker greenlet)."""
-    from fsbridge.engines.base import EngineError
-    from fsbridge.engines.freeswitch import render
     if engine.outbound.setups_pending():
         return 0, 0
-    address = engine.outbound_advertise or "%s:%d" % (engine.outbound.bind_address, engine.outbound_port)
-    try:
-        body = engine.esl.api(render.api("channels_json"), timeout=engine.command_timeout)
-    except EngineError as exc:
-        log.warning("listing channels for stuck calls failed: %s", exc)
+    listed = _list_channels(engine)
+    if listed is None:
         return 0, 0
+    address, body = listed
     seen, engine._stuck_seen = engine._stuck_seen, {}
     moved = killed = 0
     for uuid, dest, context in stuck_calls(body, address, engine.outbound.legs, time.time()):

@@ -10,7 +10,7 @@ import gevent.event
 import numpy as np
 
 from fsbridge.conference import commands as C
-from fsbridge.engines.base import AudioFork, EngineError
+from fsbridge.engines.base import AudioFork, EngineError, NotSupported
 
 from .fork import WebSocketFork
 from .jitter import JitterBuffer
@@ -124,7 +124,6 @@ class VirtualCallLeg:
 
     def transfer(self, dialstring: str, timeout_s: float = 14400.0) -> bool:
         """Not for virtual calls (they are moved by re-creating them on the owning node, issue 18)."""
-        from fsbridge.engines.base import NotSupported
         raise NotSupported("a virtual call cannot be bridged over SIP")
 
     def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
