@@ -233,7 +233,9 @@ class BridgeCore(WritesMixin):
             self._publish(outcome.events)
             self._execute(outcome.commands)
             self._resolve(event)
-            quality.on_native(self, event)   # issue 22: RTP / emulated-network quality at hangup
+        # issue 22: RTP / emulated-network quality at hangup — a database write, kept out of the domain lock
+        # (REST writes wait on that lock); still in the pump greenlet, so in event order
+        quality.on_native(self, event)
         pulse, self._applied = self._applied, gevent.event.Event()
         pulse.set()
 
