@@ -340,8 +340,9 @@ def apply_env(s: Settings, env: Mapping[str, str]) -> Settings:
         accounts[sid] = Account(sid=sid, auth_token=env["FSBRIDGE_AUTH_TOKEN"])
     if env.get("FSBRIDGE_ESL_ALLOW_STOCK_PASSWORD", "").lower() in ("1", "true", "yes"):
         kw["esl_allow_stock_password"] = True
-    if allow_from_env(env):
-        kw["egress_allow"] = allow_from_env(env)
+    egress_allow = allow_from_env(env)
+    if egress_allow:
+        kw["egress_allow"] = egress_allow
     if env.get("FSBRIDGE_CLUSTER_NODE") or env.get("FSBRIDGE_CLUSTER_SECRET"):
         kw["cluster"] = _cluster(s.cluster_table, env)
     numbers = dict(s.numbers)
