@@ -20,15 +20,17 @@ File layout::
                  insights_webhook_url (Insights Event Stream webhooks, CloudEvents; issue 22),
                  api_keys = [{sid = "SK…", secret = "…"}]   (Twilio API keys: Basic ``SK…:secret``)
     [[numbers]]  number, account, voice_url, voice_method, dialect = "twiml" | "texml" | "jambonz"
-    [cluster]  node, secret, api_host, api_port, api_url, sip_address, heartbeat_interval, failure_timeout,
-               placement, region, [cluster.regions] (fsbridge.config_cluster; none = one node, as before)
+    [cluster]  node, secret, api_host, api_port, api_url, sip_address, sip_profile, sip_auth,
+               heartbeat_interval, failure_timeout, placement, region, [cluster.regions]
+               (fsbridge.config_cluster; none = one node, as before)
 
 Environment: ``FSBRIDGE_CONFIG`` (file), ``FSBRIDGE_HOST``, ``FSBRIDGE_PORT``, ``FSBRIDGE_PUBLIC_URL``,
 ``FSBRIDGE_DATABASE_URL``, ``FSBRIDGE_AUDIO_DIR``, ``FSBRIDGE_RECORDINGS_DIR``, ``FSBRIDGE_ENGINE``,
 ``FSBRIDGE_CLOCK``, ``FSBRIDGE_ESL`` (host:port), ``FSBRIDGE_ESL_PASSWORD``, ``FSBRIDGE_ACCOUNT_SID`` +
 ``FSBRIDGE_AUTH_TOKEN`` (one more account), ``FSBRIDGE_NUMBERS`` (``NUMBER=URL[;NUMBER=URL…]``, TwiML, POST,
 first account), ``FSBRIDGE_FETCH_TIMEOUT``, ``FSBRIDGE_EGRESS_ALLOW`` (comma-separated networks),
-``FSBRIDGE_CLUSTER_NODE`` / ``FSBRIDGE_CLUSTER_SECRET`` (the ``[cluster]`` node name and shared secret).
+``FSBRIDGE_CLUSTER_NODE`` / ``FSBRIDGE_CLUSTER_SECRET`` / ``FSBRIDGE_CLUSTER_SIP_AUTH`` (the ``[cluster]``
+node name, shared secret and SIP-move credentials).
 """
 from __future__ import annotations
 
