@@ -40,6 +40,9 @@ from fsbridge.local import CallbackLog, HttpApp  # noqa: E402
 
 
 def tenant_app(rooms: int):
+    """The tenant's web app, served in this process: ``POST /voice`` puts caller ``c<i>`` (its From) into
+    ``room-<i % rooms>`` with a ``join`` statusCallback to ``POST /cb``, which records each callback's form
+    plus ``_at`` (time.monotonic() seconds). Returns ``(CallbackLog, started HttpApp)``."""
     log = CallbackLog()
     app = Flask("bench-cluster")
 
@@ -57,11 +60,13 @@ def tenant_app(rooms: int):
 
 
 def pct(values, p):
+    """The ``p``-th percentile (0..100, nearest rank) of ``values``, in their unit; NaN when empty."""
     values = sorted(values)
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))] if values else float("nan")
 
 
 def main() -> int:
+    """Run the bench (arguments in the module docstring) and print its figures; returns the exit status."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--callers", type=int, default=600)
     ap.add_argument("--rooms", type=int, default=100)

@@ -20,15 +20,17 @@ File layout::
                  insights_webhook_url (Insights Event Stream webhooks, CloudEvents; issue 22),
                  api_keys = [{sid = "SK…", secret = "…"}]   (Twilio API keys: Basic ``SK…:secret``)
     [[numbers]]  number, account, voice_url, voice_method, dialect = "twiml" | "texml" | "jambonz"
-    [cluster]  node, secret, api_host, api_port, api_url, sip_address, heartbeat_interval, failure_timeout,
-               placement, region, [cluster.regions] (fsbridge.config_cluster; none = one node, as before)
+    [cluster]  node, secret, api_host, api_port, api_url, sip_address, sip_profile, sip_auth,
+               heartbeat_interval, failure_timeout, placement, region, [cluster.regions]
+               (fsbridge.config_cluster; none = one node, as before)
 
 Environment: ``FSBRIDGE_CONFIG`` (file), ``FSBRIDGE_HOST``, ``FSBRIDGE_PORT``, ``FSBRIDGE_PUBLIC_URL``,
 ``FSBRIDGE_DATABASE_URL``, ``FSBRIDGE_AUDIO_DIR``, ``FSBRIDGE_RECORDINGS_DIR``, ``FSBRIDGE_ENGINE``,
 ``FSBRIDGE_CLOCK``, ``FSBRIDGE_ESL`` (host:port), ``FSBRIDGE_ESL_PASSWORD``, ``FSBRIDGE_ACCOUNT_SID`` +
 ``FSBRIDGE_AUTH_TOKEN`` (one more account), ``FSBRIDGE_NUMBERS`` (``NUMBER=URL[;NUMBER=URL…]``, TwiML, POST,
 first account), ``FSBRIDGE_FETCH_TIMEOUT``, ``FSBRIDGE_EGRESS_ALLOW`` (comma-separated networks),
-``FSBRIDGE_CLUSTER_NODE`` / ``FSBRIDGE_CLUSTER_SECRET`` (the ``[cluster]`` node name and shared secret).
+``FSBRIDGE_CLUSTER_NODE`` / ``FSBRIDGE_CLUSTER_SECRET`` / ``FSBRIDGE_CLUSTER_SIP_AUTH`` (the ``[cluster]``
+node name, shared secret and SIP-move credentials).
 """
 from __future__ import annotations
 
@@ -340,8 +342,9 @@ def apply_env(s: Settings, env: Mapping[str, str]) -> Settings:
         accounts[sid] = Account(sid=sid, auth_token=env["FSBRIDGE_AUTH_TOKEN"])
     if env.get("FSBRIDGE_ESL_ALLOW_STOCK_PASSWORD", "").lower() in ("1", "true", "yes"):
         kw["esl_allow_stock_password"] = True
-    if allow_from_env(env):
-        kw["egress_allow"] = allow_from_env(env)
+    egress_allow = allow_from_env(env)
+    if egress_allow:
+        kw["egress_allow"] = egress_allow
     if env.get("FSBRIDGE_CLUSTER_NODE") or env.get("FSBRIDGE_CLUSTER_SECRET"):
         kw["cluster"] = _cluster(s.cluster_table, env)
     numbers = dict(s.numbers)

@@ -128,6 +128,13 @@ def test_least_loaded_and_region_policies(db):
     assert p1.claim("AC1", "a") == "n1"          # tie → by name
     assert p1.claim("AC1", "b") == "n2"          # n1 owns one room now
     assert p2.claim("AC1", "c") == "n1"
+    stale, _ = _node(db, "n0")                   # no rooms and first by name, but no longer alive
+    down, _ = _node(db, "n00")
+    down.leave()
+    with db.begin() as conn:
+        conn.execute(update(tables.nodes).where(tables.nodes.c.name == "n0").values(
+            heartbeat_at=text("now() - interval '1 hour'")))
+    assert p1.claim("AC1", "d") == "n2"          # the stale n0 and the down n00 are never chosen
     regions = {"us1": ("n1",), "ie1": ("n2",)}
     _, r1 = _node(db, "n1", placement="region", region="us1", regions=regions)
     assert r1.claim("AC1", "eu-room", "ie1") == "n2"

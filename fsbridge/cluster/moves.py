@@ -114,7 +114,8 @@ class Mover:
             hangup: Optional[float] = origin.get("hangup_after_s")
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"bad move: {exc}") from None
-        if bridge.registry.get(call_sid) is not None and not bridge.registry.get(call_sid).done.is_set():
+        running = bridge.registry.get(call_sid)
+        if running is not None and not running.done.is_set():
             raise ValueError(f"call {call_sid} already runs here")
         self._moved_in.add(call_sid)
         try:

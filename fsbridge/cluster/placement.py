@@ -18,13 +18,13 @@ from __future__ import annotations
 
 from typing import List, Optional
 
-from sqlalchemy import and_, delete, func, select, text, update
+from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from fsbridge.config_cluster import FIRST_CALL, LEAST_LOADED, REGION, ClusterSettings
 
 from . import tables as t
-from .registry import UP
+from .registry import alive_clause
 
 
 class Placement:
@@ -37,16 +37,12 @@ class Placement:
         self.me = settings.node
 
     # ------------------------------------------------------------------ policy
-    def _alive_clause(self):
-        return and_(t.nodes.c.state == UP, t.nodes.c.heartbeat_at >= func.now() - text(
-            f"interval '{self.settings.failure_timeout:.3f} seconds'"))
-
     def least_loaded(self, conn, among: Optional[List[str]] = None) -> Optional[str]:
         """The live node (of ``among``, if given) owning the fewest rooms, ties by name; None if none."""
         owned = (select(t.placements.c.node, func.count().label("n")).group_by(t.placements.c.node)
                  .subquery())
         q = (select(t.nodes.c.name).select_from(t.nodes.outerjoin(owned, owned.c.node == t.nodes.c.name))
-             .where(self._alive_clause()).order_by(func.coalesce(owned.c.n, 0), t.nodes.c.name).limit(1))
+             .where(alive_clause(self.settings.failure_timeout)).order_by(func.coalesce(owned.c.n, 0), t.nodes.c.name).limit(1))
         if among is not None:
             q = q.where(t.nodes.c.name.in_(list(among)))
         return conn.execute(q).scalar()

@@ -38,6 +38,17 @@ class NodeInfo:
     load: int
 
 
+def alive_clause(timeout_s: float):
+    """SQL condition (on ``fsb_cluster_nodes``): state ``up`` and a heartbeat younger than ``timeout_s``
+    seconds by the database clock — the one definition of *alive* (registry and placement)."""
+    return and_(t.nodes.c.state == UP, fresh_clause(timeout_s))
+
+
+def fresh_clause(timeout_s: float):
+    """SQL condition: ``heartbeat_at`` within the last ``timeout_s`` seconds (database clock)."""
+    return t.nodes.c.heartbeat_at >= func.now() - text(f"interval '{float(timeout_s):.3f} seconds'")
+
+
 def _info(row) -> NodeInfo:
     return NodeInfo(row.name, row.api_url, row.sip_address, row.region, row.state, row.load)
 
@@ -78,13 +89,12 @@ class NodeRegistry:
             c.execute(update(t.nodes).where(t.nodes.c.name == self.me).values(state=DOWN))
 
     def _fresh(self):
-        return t.nodes.c.heartbeat_at >= func.now() - text(f"interval '{self.timeout:.3f} seconds'")
+        return fresh_clause(self.timeout)
 
     def alive(self) -> List[NodeInfo]:
         """Nodes up with a fresh heartbeat, by name."""
         with self.engine.connect() as c:
-            rows = c.execute(select(t.nodes).where(and_(t.nodes.c.state == UP, self._fresh()))
-                             .order_by(t.nodes.c.name)).all()
+            rows = c.execute(select(t.nodes).where(alive_clause(self.timeout)).order_by(t.nodes.c.name)).all()
         return [_info(r) for r in rows]
 
     def get(self, name: str) -> Optional[NodeInfo]:
@@ -97,7 +107,7 @@ class NodeRegistry:
         """Node ``name`` is up with a fresh heartbeat."""
         with self.engine.connect() as c:
             return c.execute(select(t.nodes.c.name).where(and_(
-                t.nodes.c.name == name, t.nodes.c.state == UP, self._fresh()))).first() is not None
+                t.nodes.c.name == name, alive_clause(self.timeout)))).first() is not None
 
     def stale(self) -> List[str]:
         """Other nodes still marked up whose heartbeat is older than the failure timeout."""
@@ -126,4 +136,4 @@ def lock(conn, name: str) -> None:
     conn.execute(select(func.pg_advisory_xact_lock(node_lock_key(name))))
 
 
-__all__ = ["NodeRegistry", "NodeInfo", "node_lock_key", "try_lock", "lock", "UP", "DOWN"]
+__all__ = ["NodeRegistry", "NodeInfo", "alive_clause", "fresh_clause", "node_lock_key", "try_lock", "lock", "UP", "DOWN"]
