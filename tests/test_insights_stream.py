@@ -12,6 +12,7 @@ from twilio.request_validator import RequestValidator
 from fixtures.callbacks import Receiver
 from fsbridge.app import BridgeServer
 from fsbridge.config import Account, Number
+from fsbridge.api.insights_stream import InsightsStream
 from fsbridge.engines.standalone.netem import NetEm
 from fsbridge.local import HttpApp, local_settings
 from fsbridge.wire import insights as wi
@@ -77,3 +78,13 @@ def test_three_insights_events_arrive_signed_as_cloudevents(tmp_path):
     assert list(people[listener.call_sid]["events"]) == ["mute"] and people[talker.call_sid]["events"] is None
     assert people[talker.call_sid]["properties"]["start_conference_on_enter"] is True
     assert len({e["id"] for e in events}) == 4
+
+
+def test_quality_of_a_call_whose_account_has_no_sink_is_not_kept():
+    stream = InsightsStream(store=None, dispatcher=None, sinks={AC: "http://sink.invalid/x", "ACnone": ""},
+                            base_url="http://bridge.invalid")
+    stream.on_quality("ACnone", "CF1", "CA1", None)
+    stream.on_quality("ACother", "CF1", "CA2", None)
+    assert stream._kept == {}
+    stream.on_quality(AC, "CF1", "CA3", None)
+    assert stream._kept[("CF1", "CA3")].is_set()

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from typing import Callable, Dict, List, Optional
 
 import gevent
@@ -27,6 +27,7 @@ import gevent.event
 from fsbridge.api.export_files import export_day
 from fsbridge.callbacks.insights import export_webhook
 from fsbridge.store import exports as st
+from fsbridge.store.rows import naive_utc_now
 from fsbridge.wire import bulkexports as bx
 
 log = logging.getLogger("fsbridge.bulkexport")
@@ -90,7 +91,7 @@ class ExportRunner:
                 st.put_day(self.engine, st.ExportDay(
                     account_sid=job.account_sid, resource_type=job.resource_type, day=day,
                     size=os.path.getsize(path), path=path, friendly_name=job.friendly_name, job_sid=job.job_sid,
-                    create_date=datetime.now(timezone.utc).replace(tzinfo=None)))
+                    create_date=naive_utc_now()))
                 done.append(day)
                 st.set_job(self.engine, job.job_sid, status=bx.RUNNING, days_done=done)
                 gevent.sleep(0)

@@ -37,6 +37,7 @@ from fsbridge.api.errors import UNAVAILABLE, ApiError, invalid, not_found
 from fsbridge.api.insights import listing
 from fsbridge.conference.ids import new_sid
 from fsbridge.store import exports as st
+from fsbridge.store.rows import naive_utc_now
 from fsbridge.wire import bulkexports as bx
 
 JOBS = "/v1/Exports/<ResourceType>/Jobs"
@@ -135,7 +136,7 @@ def create_job(ResourceType: str):
     job = st.ExportJob(job_sid=new_sid("JS"), account_sid=g.account_sid, resource_type=resource,
                        friendly_name=name, start_day=start.isoformat(), end_day=end.isoformat(),
                        webhook_url=hook, webhook_method=method, email=params.text(form, bx.EMAIL, 255),
-                       status=bx.SUBMITTED, date_created=datetime.now(timezone.utc).replace(tzinfo=None))
+                       status=bx.SUBMITTED, date_created=naive_utc_now())
     st.add_job(ctx().store.engine, job)
     runner.submit(job)
     return jsonify(render_job(job)), 201

@@ -66,7 +66,10 @@ class InsightsStream:
             self.spawn(self._participant_later, event, key)
 
     def on_quality(self, account_sid: str, conference_sid: str, call_sid: str, _q) -> None:
-        """A quality listener: the call's quality was kept — its participant event may go now."""
+        """A quality listener: the call's quality was kept — its participant event may go now. Accounts without
+        a sink get no participant event, so nothing is kept for them (it would never be popped)."""
+        if account_sid not in self.sinks:
+            return
         self._kept.setdefault((conference_sid, call_sid), gevent.event.Event()).set()
 
     def _send(self, account_sid: str, conference_sid: str, event_type: str, schema: str, data: dict) -> None:

@@ -29,6 +29,8 @@ from .overrides import CLASS_RT as RT
 from .overrides import url_problem
 
 _Key = Tuple[str, str, int]
+#: what a request on a connection the server has closed meanwhile raises (a pooled one gets one fresh retry)
+_DROPPED = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, http.client.BadStatusLine)
 
 
 class TransportError(Exception):
@@ -150,8 +152,7 @@ class Transport:
             conn = idle.pop()
             try:
                 return self._exchange(conn, key, method, target, body, headers, read_timeout)
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
-                    http.client.BadStatusLine):
+            except _DROPPED:
                 conn.close()
         conn = self._new(key, connect_timeout)
         try:
@@ -162,14 +163,11 @@ class Transport:
             conn.close()
             raise TransportError(CT, f"connection failed: connect timeout ({connect_timeout:g}s)") from None
         except (OSError, ssl.SSLError, http.client.HTTPException) as exc:
-            conn.close()
-            raise TransportError(CT, f"connection failed: {_why(exc)}") from None
+            raise _connection_failed(conn, exc) from None
         try:
             return self._exchange(conn, key, method, target, body, headers, read_timeout)
-        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
-                http.client.BadStatusLine) as exc:
-            conn.close()
-            raise TransportError(CT, f"connection failed: {_why(exc)}") from None
+        except _DROPPED as exc:
+            raise _connection_failed(conn, exc) from None
 
     def _exchange(self, conn: _Connection, key: _Key, method: str, target: str, body: Optional[bytes],
                   headers: Mapping[str, str], read_timeout: float) -> int:
@@ -179,14 +177,13 @@ class Transport:
             conn.post(method, target, body, headers)
             resp = conn.getresponse()
             resp.read()
-        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, http.client.BadStatusLine):
+        except _DROPPED:
             raise
         except (socket.timeout, TimeoutError):
             conn.close()
             raise TransportError(RT, f"read timeout ({read_timeout:g}s)") from None
         except (OSError, ssl.SSLError, http.client.HTTPException) as exc:
-            conn.close()
-            raise TransportError(CT, f"connection failed: {_why(exc)}") from None
+            raise _connection_failed(conn, exc) from None
         if resp.will_close:
             conn.close()
         else:
@@ -203,6 +200,12 @@ class Transport:
         for conns in idle.values():
             for conn in conns:
                 conn.close()
+
+
+def _connection_failed(conn: _Connection, exc: BaseException) -> TransportError:
+    """Close ``conn`` (it is unusable) and return the ``CT`` error for ``exc`` (the caller raises it)."""
+    conn.close()
+    return TransportError(CT, f"connection failed: {_why(exc)}")
 
 
 def _why(exc: BaseException) -> str:

@@ -9,10 +9,14 @@ other Twilio callbacks, and carry a stable ``I-Twilio-Idempotency-Token``. Queue
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Sequence
+from urllib.parse import urlsplit, urlunsplit
 
 from fsbridge.wire import TWIML
 from fsbridge.wire import bulkexports as bx
+from fsbridge.wire import insights as wi
 
 from .request import JSON, CallbackRequest, form_request
 from .signing import TWILIO_IDEMPOTENCY_HEADER, twilio_idempotency_token
@@ -46,9 +50,6 @@ def export_webhook(*, account_sid: str, job_sid: str, resource_type: str, friend
                         hook_url=url, method=method, params=params, headers=headers)
 
 
-__all__ = ["KIND_EXPORT", "KIND_INSIGHTS", "export_webhook"]
-
-
 def event_stream_request(*, account_sid: str, conference_sid: str, event_type: str, schema: str, source: str,
                          data: dict, url: str, time: str, sequence_number: int = 0) -> CallbackRequest:
     """One Insights Event Stream event as Twilio's Event Streams webhook sink delivers it: a JSON POST of an
@@ -58,13 +59,7 @@ def event_stream_request(*, account_sid: str, conference_sid: str, event_type: s
 
     Signed like Twilio's JSON webhooks: the URL gets ``bodySHA256=<hex SHA-256 of the body>`` and the
     dispatcher's ``X-Twilio-Signature`` covers that URL (twilio's ``RequestValidator.validate(url, body, sig)``
-    checks both)."""
-    import hashlib
-    import json
-    from urllib.parse import urlsplit, urlunsplit
-
-    from fsbridge.wire import insights as wi
-
+    checks both). The outbox ``event_name`` is the type's last two parts (``conference-summary.complete``)."""
     event_id = twilio_idempotency_token(conference_sid, event_type, data.get("call_sid") or "")
     body = json.dumps([{
         "specversion": wi.CLOUDEVENTS_VERSION, "type": event_type, "source": source, "id": event_id,
@@ -74,10 +69,10 @@ def event_stream_request(*, account_sid: str, conference_sid: str, event_type: s
     digest = f"{wi.BODY_SHA256}={hashlib.sha256(body).hexdigest()}"
     signed = urlunsplit((parts.scheme, parts.netloc, parts.path, "&".join(q for q in (parts.query, digest) if q),
                          parts.fragment))
-    return CallbackRequest(dialect=TWIML, kind=KIND_INSIGHTS, event_name=event_type.rsplit(".", 2)[-2] + "."
-                           + event_type.rsplit(".", 1)[-1], account_sid=account_sid, conference_sid=conference_sid,
+    return CallbackRequest(dialect=TWIML, kind=KIND_INSIGHTS, event_name=".".join(event_type.split(".")[-2:]),
+                           account_sid=account_sid, conference_sid=conference_sid,
                            sequence_number=sequence_number, method="POST", url=signed, body=body, content_type=JSON,
                            headers=((TWILIO_IDEMPOTENCY_HEADER, event_id),))
 
 
-__all__ += ["event_stream_request"]
+__all__ = ["KIND_EXPORT", "KIND_INSIGHTS", "event_stream_request", "export_webhook"]

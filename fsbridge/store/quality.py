@@ -9,13 +9,13 @@ written once when the call hangs up (a later write replaces it): packets receive
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Dict, Iterable, Optional, Tuple
 
 from sqlalchemy import Column, DateTime, Float, Integer, String, Table, delete, insert, select
 from sqlalchemy.engine import Engine
 
 from fsbridge.store.db import metadata
+from fsbridge.store.rows import naive_utc_now
 
 quality = Table(
     "fsb_participant_quality",
@@ -68,7 +68,7 @@ def save(engine: Engine, account_sid: str, conference_sid: str, call_sid: str, q
                                            quality.c.call_sid == call_sid))
         conn.execute(insert(quality).values(
             conference_sid=conference_sid, call_sid=call_sid, account_sid=account_sid,
-            recorded_at=datetime.now(timezone.utc).replace(tzinfo=None), **{k: getattr(q, k) for k in _FIELDS}))
+            recorded_at=naive_utc_now(), **{k: getattr(q, k) for k in _FIELDS}))
 
 
 def load(engine: Engine, conference_sid: str, call_sids: Iterable[str]) -> Dict[str, CallQuality]:

@@ -7,7 +7,7 @@ A part of :class:`fsbridge.store.store.Store`.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import List, Optional
 
 from sqlalchemy import delete, insert, select, update
@@ -19,7 +19,7 @@ from fsbridge.wire.twilio import CONF_COMPLETED, REC_IN_PROGRESS, REC_PAUSED, RE
 from fsbridge.conference.restore import StoredConference
 from fsbridge.markup.model import Hook
 from fsbridge.store import tables as t
-from fsbridge.store.rows import ConferenceRow, ParticipantRow, RecordingRow
+from fsbridge.store.rows import ConferenceRow, ParticipantRow, RecordingRow, naive_utc_now
 
 
 def _hook(h: Optional[Hook]) -> Optional[list]:
@@ -102,7 +102,7 @@ class Recovery:
         with self.engine.begin() as conn:
             conn.execute(delete(cc).where(cc.c.call_sid == call_sid))
             conn.execute(insert(cc).values(call_sid=call_sid, account_sid=account_sid, data=json.dumps(data),
-                                           date_created=datetime.now(timezone.utc).replace(tzinfo=None)))
+                                           date_created=naive_utc_now()))
         self._committed()
 
     def continuation(self, call_sid: str) -> Optional[dict]:
@@ -123,7 +123,7 @@ class Recovery:
         """Forget continuations written more than ``older_than_s`` seconds ago (their calls ended while no
         bridge was up to see it); returns how many."""
         cc = t.call_continuations
-        cutoff = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(seconds=older_than_s)
+        cutoff = naive_utc_now() - timedelta(seconds=older_than_s)
         with self.engine.begin() as conn:
             return conn.execute(delete(cc).where(cc.c.date_created < cutoff)).rowcount or 0
 

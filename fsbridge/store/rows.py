@@ -28,6 +28,11 @@ def to_naive_utc(value: Optional[datetime]) -> Optional[datetime]:
     return value
 
 
+def naive_utc_now() -> datetime:
+    """The current time as the tables hold it: naive ``datetime`` in UTC."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
 class _FromRow:
     """Mixin: build the dataclass from a SQLAlchemy row mapping, converting DateTime columns to aware UTC."""
 

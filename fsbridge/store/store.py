@@ -25,7 +25,7 @@ of that participant (join, or participant-leave ``participant_add_failed`` → s
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Callable, Dict, Optional, Tuple
 
 from sqlalchemy import event as sa_event
@@ -39,16 +39,12 @@ from fsbridge.store import tables as t
 from fsbridge.store.db import WalCheckpointer, metadata, sqlite_file
 from fsbridge.store.queries import Queries
 from fsbridge.store.recovery import Recovery
-from fsbridge.store.rows import RecordingRow, to_naive_utc, to_utc
+from fsbridge.store.rows import RecordingRow, naive_utc_now, to_naive_utc, to_utc
 from fsbridge.wire import TWIML
 from fsbridge.wire import twilio as tw
 
 # Participant statuses that mean "no longer in the conference" (Twilio participant_enum_status).
 LEFT_STATUSES = ("complete", "failed")
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 class Store(Queries, Recovery):
@@ -113,7 +109,7 @@ class Store(Queries, Recovery):
     def record(self, event: ev.DomainEvent) -> bool:
         """Apply one DomainEvent. Returns False (and changes nothing) if this (conference_sid,
         sequence_number) was already recorded, True otherwise. One transaction per event."""
-        params = {"cf": event.conference_sid, "seq": event.sequence_number, "name": event.name, "at": _now()}
+        params = {"cf": event.conference_sid, "seq": event.sequence_number, "name": event.name, "at": naive_utc_now()}
         try:
             with self.engine.begin() as conn:
                 conn.execute(self._ins_applied, params)
@@ -190,7 +186,7 @@ class Store(Queries, Recovery):
         return bool(conn.execute(exists, {"w_" + k: v for k, v in key.items()}).scalar())
 
     def _apply(self, conn: Connection, event: ev.DomainEvent) -> None:
-        ts = to_naive_utc(event.timestamp) or _now()
+        ts = to_naive_utc(event.timestamp) or naive_utc_now()
         seq = event.sequence_number
         c = t.conferences
         # date_updated / last_sequence follow the newest event; the status follows its own order
@@ -263,7 +259,7 @@ class Store(Queries, Recovery):
         :class:`~fsbridge.conference.events.ParticipantView` (status ``queued``). Both rows get
         ``last_sequence`` 0: any later event wins, and a row an event already wrote is left alone.
         Returns True if the participant row was written."""
-        ts = to_naive_utc(participant.date_created) or _now()
+        ts = to_naive_utc(participant.date_created) or naive_utc_now()
         with self.engine.begin() as conn:
             self._insert_missing(conn, t.conferences, {"sid": conference.sid}, dict(
                 account_sid=conference.account_sid, friendly_name=conference.friendly_name, status=tw.CONF_INIT,
@@ -294,7 +290,7 @@ class Store(Queries, Recovery):
             return bool(conn.execute(update(r).where(
                 r.c.sid == recording_sid, r.c.account_sid == account_sid, r.c.conference_sid == conference_sid,
                 r.c.status.in_(tw.RECORDING_RUNNING),
-            ).values(status=status, date_updated=_now())).rowcount)
+            ).values(status=status, date_updated=naive_utc_now())).rowcount)
 
     def delete_recording(self, account_sid: str, conference_sid: str, recording_sid: str
                          ) -> Optional[RecordingRow]:
