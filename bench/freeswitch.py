@@ -41,12 +41,15 @@ from urllib.parse import parse_qsl  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
+sys.path.insert(0, HERE)
 
 import gevent  # noqa: E402
 import gevent.event  # noqa: E402
 import gevent.lock  # noqa: E402
 import requests  # noqa: E402
 from gevent.pywsgi import WSGIServer  # noqa: E402
+
+from callbacks import rng  # noqa: E402  (NaN = not measured in this mode)
 
 AC = "AC" + "9" * 32
 TOKEN = "bench-token"
@@ -334,13 +337,6 @@ def live_run(args, prof, app, work, host, port, password):
     child.wait(30)
     app.server.stop()
     return out
-
-
-def rng(vals, fmt="%.2f"):
-    vals = [v for v in vals if v == v]  # NaN: not measured in this mode
-    if not vals:
-        return "n/a"
-    return (fmt + "–" + fmt) % (min(vals), max(vals)) if min(vals) != max(vals) else fmt % vals[0]
 
 
 def main():
