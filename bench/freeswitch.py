@@ -139,6 +139,7 @@ def cpu_s(pid):
 
 
 def rss_mb(pid):
+    """VmRSS of process ``pid`` in MiB, from /proc/<pid>/status (0.0 without that line; OSError once it exited)."""
     with open("/proc/%d/status" % pid) as f:
         for line in f:
             if line.startswith("VmRSS:"):
@@ -147,6 +148,7 @@ def rss_mb(pid):
 
 
 def pct(xs, q):
+    """The ``q``-quantile (0–1, rank ⌊q·n⌋) of ``xs`` in seconds, returned in ms (NaN when ``xs`` is empty)."""
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(q * len(xs)))] * 1000 if xs else float("nan")
 
@@ -175,6 +177,8 @@ class LiveCalls:
 
 
 def one_run(args, prof):
+    """One measured run (live FreeSWITCH when ``--live`` and FSBRIDGE_TEST_ESL, else the fake and a child
+    bridge; ``prof``: cProfile output path, "-" for none) → {figure name: value} as printed by :func:`main`."""
     live = os.environ.get("FSBRIDGE_TEST_ESL") if args.live else None
     app = App(args.rooms)
     work = tempfile.mkdtemp(prefix="fsbench-")
