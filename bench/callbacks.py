@@ -326,6 +326,7 @@ def talk_phase(args, app, fake, members, pid, rate, uid_of):
 
 # ---------------------------------------------------------------- common
 def rng(vals, fmt="%.2f"):
+    """Floats ``vals`` (NaN = not measured, skipped) as "min–max" in ``fmt`` (one value if all equal; "n/a" if none)."""
     vals = [v for v in vals if v == v]
     if not vals:
         return "n/a"

@@ -41,12 +41,15 @@ from urllib.parse import parse_qsl  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
+sys.path.insert(0, HERE)
 
 import gevent  # noqa: E402
 import gevent.event  # noqa: E402
 import gevent.lock  # noqa: E402
 import requests  # noqa: E402
 from gevent.pywsgi import WSGIServer  # noqa: E402
+
+from callbacks import rng  # noqa: E402  (NaN = not measured in this mode)
 
 AC = "AC" + "9" * 32
 TOKEN = "bench-token"
@@ -136,6 +139,7 @@ def cpu_s(pid):
 
 
 def rss_mb(pid):
+    """VmRSS of process ``pid`` in MiB, from /proc/<pid>/status (0.0 without that line; OSError once it exited)."""
     with open("/proc/%d/status" % pid) as f:
         for line in f:
             if line.startswith("VmRSS:"):
@@ -144,6 +148,7 @@ def rss_mb(pid):
 
 
 def pct(xs, q):
+    """The ``q``-quantile (0–1, rank ⌊q·n⌋) of ``xs`` in seconds, returned in ms (NaN when ``xs`` is empty)."""
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(q * len(xs)))] * 1000 if xs else float("nan")
 
@@ -172,6 +177,8 @@ class LiveCalls:
 
 
 def one_run(args, prof):
+    """One measured run (live FreeSWITCH when ``--live`` and FSBRIDGE_TEST_ESL, else the fake and a child
+    bridge; ``prof``: cProfile output path, "-" for none) → {figure name: value} as printed by :func:`main`."""
     live = os.environ.get("FSBRIDGE_TEST_ESL") if args.live else None
     app = App(args.rooms)
     work = tempfile.mkdtemp(prefix="fsbench-")
@@ -334,13 +341,6 @@ def live_run(args, prof, app, work, host, port, password):
     child.wait(30)
     app.server.stop()
     return out
-
-
-def rng(vals, fmt="%.2f"):
-    vals = [v for v in vals if v == v]  # NaN: not measured in this mode
-    if not vals:
-        return "n/a"
-    return (fmt + "–" + fmt) % (min(vals), max(vals)) if min(vals) != max(vals) else fmt % vals[0]
 
 
 def main():

@@ -43,6 +43,7 @@ TOKEN = "soak-token"
 
 
 def rss_mib() -> float:
+    """This process's VmRSS in MiB (/proc/self/status; the peak ru_maxrss where /proc is missing)."""
     with open("/proc/self/status") as f:
         for line in f:
             if line.startswith("VmRSS:"):
@@ -51,6 +52,7 @@ def rss_mib() -> float:
 
 
 def greenlets() -> int:
+    """Greenlets alive now (not dead), counted over the garbage collector's objects (slow: soak samples only)."""
     return sum(1 for o in gc.get_objects() if isinstance(o, gevent.Greenlet) and not o.dead)
 
 

@@ -128,6 +128,8 @@ def place(server, name, media, to=NUMBER, **extra):
 
 
 def conference_twiml(form, name="TeamMeeting", **attrs):
+    """TwiML string ``<Dial><Conference attrs…>name</Conference></Dial>`` for an ``AppServer.twiml`` hook; ``form``
+    (the voice request, unused) keeps the hook's signature; ``statusCallback`` defaults to ``/cb``."""
     attrs.setdefault("statusCallback", "/cb")
     rendered = "".join(f' {k}="{v}"' for k, v in attrs.items())
     return f"<Response><Dial><Conference{rendered}>{name}</Conference></Dial></Response>"

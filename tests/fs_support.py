@@ -9,8 +9,6 @@ import gevent.queue
 import gevent.socket
 import pytest
 
-from fsbridge.conference import commands as c
-from fsbridge.conference import native as n
 from fsbridge.engines.freeswitch.engine import FreeSwitchEngine
 from fakes import FakeCall, FakeFreeSwitch, Sink
 

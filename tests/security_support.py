@@ -51,6 +51,7 @@ class Site:
         return next(h for h in self.hits.items if h["path"] == path)
 
     def stop(self):
+        """Stop the site's HTTP server (``HttpApp.stop``); the recorded ``hits`` stay readable."""
         self.http.stop()
 
 

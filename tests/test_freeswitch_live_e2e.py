@@ -53,6 +53,23 @@ def _tone_wav() -> bytes:
     return buf.getvalue()
 
 
+def tone_app(name: str) -> Flask:
+    """A Flask app called ``name`` that already serves ``GET /tone.wav`` (:func:`_tone_wav`, audio/wav)."""
+    app = Flask(name)
+
+    @app.route("/tone.wav", methods=["GET"])
+    def tone():
+        return Response(_tone_wav(), mimetype="audio/wav")
+    return app
+
+
+def signed_form(validator: RequestValidator):
+    """(form fields as a dict, whether X-Twilio-Signature verifies with ``validator``) of the Flask request
+    being handled."""
+    form = request.form.to_dict()
+    return form, validator.validate(request.url, form, request.headers.get("X-Twilio-Signature", ""))
+
+
 def kill_legs(conn, legs):
     """Hang up every channel UUID in ``legs`` (``uuid_kill`` over ``conn``, an inbound ESL connection);
     one already gone, or a connection that fails, is passed over (test clean-up)."""
@@ -78,16 +95,11 @@ class App:
         self.callbacks = CallbackLog()
         self.voice = CallbackLog()
         validator = RequestValidator(TOKEN)
-        app = Flask("live-e2e-app")
-
-        @app.route("/tone.wav", methods=["GET"])
-        def tone():
-            return Response(_tone_wav(), mimetype="audio/wav")
+        app = tone_app("live-e2e-app")
 
         @app.route("/<path:name>", methods=["POST"])
         def route(name):
-            form = request.form.to_dict()
-            valid = validator.validate(request.url, form, request.headers.get("X-Twilio-Signature", ""))
+            form, valid = signed_form(validator)
             if name in ("cb", "rcb"):
                 self.callbacks.add({"path": name, "form": form, "valid": valid})
                 return Response("", status=204)

@@ -13,7 +13,7 @@ import uuid
 
 import gevent
 import pytest
-from flask import Flask, Response, request
+from flask import Response, request
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
@@ -22,7 +22,7 @@ from fsbridge.config import Number
 from fsbridge.engines.freeswitch import FreeSwitchEngine
 from fsbridge.engines.freeswitch.transport import FsInboundESL
 from fsbridge.local import CallbackLog, HttpApp, start_bridge
-from test_freeswitch_live_e2e import _env, _tone_wav, kill_legs
+from test_freeswitch_live_e2e import _env, kill_legs, signed_form, tone_app
 
 pytestmark = pytest.mark.freeswitch
 
@@ -38,17 +38,12 @@ class App:
         self.callbacks = CallbackLog()
         self.requests = CallbackLog()
         validator = RequestValidator(TOKEN)
-        app = Flask("live-fidelity-app")
-
-        @app.route("/tone.wav", methods=["GET"])
-        def tone():
-            return Response(_tone_wav(), mimetype="audio/wav")
+        app = tone_app("live-fidelity-app")
 
         @app.route("/<path:name>", methods=["POST"])
         def route(name):
-            form = request.form.to_dict()
-            item = {"path": name, "form": form, "json": request.get_json(silent=True),
-                    "valid": validator.validate(request.url, form, request.headers.get("X-Twilio-Signature", ""))}
+            form, valid = signed_form(validator)
+            item = {"path": name, "form": form, "json": request.get_json(silent=True), "valid": valid}
             if name in ("jenter", "enter"):
                 self.requests.add(item)
                 if name == "enter":

@@ -2,7 +2,6 @@
 parsed with prometheus_client's own text parser); probes need no credentials and name no account."""
 from __future__ import annotations
 
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from console_rig import AC, get, meeting, scrape, start, value

@@ -16,7 +16,8 @@ from wsproto.events import AcceptConnection, CloseConnection, Message, Ping, Req
 
 class WsReceiver:
     """Messages of every connection in ``messages`` as ``(kind, data)`` (kind ``"text"`` | ``"bytes"``);
-    ``requests``: the handshake Requests (headers, subprotocols); ``wait_for(pred, timeout)`` without sleeps."""
+    ``requests``: the handshake Requests (headers, subprotocols); ``closed`` is set when a connection ends (the
+    tests wait on it, or run the engine until ``messages`` holds enough: no sleeps)."""
 
     def __init__(self, mode: str = "read", host: str = "127.0.0.1", ssl_context=None):
         self.mode = mode
@@ -24,7 +25,6 @@ class WsReceiver:
         self.requests: List[Request] = []
         self.closed = gevent.event.Event()
         self.release = gevent.event.Event()
-        self._changed = gevent.event.Event()
         self.server = gevent.server.StreamServer((host, 0), self._handle,
                                                  **({"ssl_context": ssl_context} if ssl_context else {}))
         self.server.init_socket()
@@ -44,26 +44,11 @@ class WsReceiver:
         self.release.set()
         self.server.stop(timeout=1)
 
-    def wait_for(self, pred, timeout: float = 10.0) -> bool:
-        """Block until ``pred(messages)`` is true (re-checked on every message) or ``timeout`` s."""
-        deadline = gevent.get_hub().loop.now() + timeout
-        while not pred(self.messages):
-            left = deadline - gevent.get_hub().loop.now()
-            if left <= 0:
-                return False
-            self._changed.clear()
-            self._changed.wait(min(left, 0.5))
-        return True
-
     def audio(self, channels: int = 1) -> np.ndarray:
         """Every binary frame so far as int16 samples, ``(n,)`` or ``(n, channels)``."""
         data = b"".join(d for k, d in self.messages if k == "bytes")
         samples = np.frombuffer(data, "<i2")
         return samples if channels == 1 else samples.reshape(-1, channels)
-
-    def _add(self, kind: str, data) -> None:
-        self.messages.append((kind, data))
-        self._changed.set()
 
     def _handle(self, sock, addr) -> None:
         ws = WSConnection(ConnectionType.SERVER)
@@ -86,7 +71,7 @@ class WsReceiver:
                         parts.append(event.data)
                         if event.message_finished:
                             kind = "text" if isinstance(event, TextMessage) else "bytes"
-                            self._add(kind, "".join(parts) if kind == "text" else b"".join(parts))
+                            self.messages.append((kind, "".join(parts) if kind == "text" else b"".join(parts)))
                             parts = []
                     elif isinstance(event, Ping):
                         out = ws.send(event.response())
@@ -106,6 +91,5 @@ class WsReceiver:
             pass
         finally:
             self.closed.set()
-            self._changed.set()
             sock.close()
 

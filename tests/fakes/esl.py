@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import List, Optional, Tuple
 from urllib.parse import quote
 
-import gevent
 import gevent.event
 
 from fsbridge.engines.freeswitch import esl_parse

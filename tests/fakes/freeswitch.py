@@ -32,10 +32,10 @@ class Member:
         self.talking = False
 
 
-
-#: member flag commands → (FakeMember attribute, value); each is confirmed by ``<command>-member``
+#: member flag commands → (Member attribute, value); each is confirmed by ``<command>-member``
 _FLAG_COMMANDS = {"mute": ("speak", False), "unmute": ("speak", True), "deaf": ("hear", False),
                   "undeaf": ("hear", True), "hold": ("hold", True), "unhold": ("hold", False)}
+
 
 class FakeFreeSwitch:
     """Inbound-ESL fake. ``port`` after :meth:`start`. ``commands``: every command (first line + headers
