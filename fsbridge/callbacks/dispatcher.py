@@ -98,7 +98,7 @@ class Dispatcher:
         lease_s: float = 10.0,
     ):
         self.engine = db_engine
-        outbox.outbox.create(db_engine, checkfirst=True)
+        outbox.create(db_engine)
         self.accounts = dict(accounts or {})
         self.settings = RenderSettings(base_url=base_url.rstrip("/"), jambonz_stop_talking=jambonz_stop_talking)
         self.telnyx_key = ({sid: signing.load_ed25519_private_key(k) for sid, k in telnyx_private_key.items()}

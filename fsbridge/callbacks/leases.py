@@ -33,7 +33,7 @@ from typing import Iterable, List, Optional, Set
 import gevent
 from sqlalchemy import Column, Float, String, Table, text
 
-from fsbridge.store.db import metadata
+from fsbridge.store.db import create_tables, metadata
 
 from . import outbox as ob
 
@@ -94,7 +94,7 @@ class Leases:
         self._valid_until = 0.0             # monotonic: send only before this
         self._loop: Optional[gevent.Greenlet] = None
         self._listen = None
-        lease.create(dispatcher.engine, checkfirst=True)
+        create_tables(dispatcher.engine, lease)
 
     # ------------------------------------------------------------ used by the dispatcher
     def holds(self, key: str) -> bool:

@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, urlsplit
 from sqlalchemy import Column, Float, Index, Integer, LargeBinary, String, Table, Text, bindparam, delete, select, update
 from sqlalchemy.engine import Connection
 
-from fsbridge.store.db import WalCheckpointer, metadata, sqlite_file
+from fsbridge.store.db import WalCheckpointer, create_tables, metadata, sqlite_file
 
 from .request import KIND_STATUS, CallbackRequest
 from .twilio import FRIENDLY_NAME, SEQUENCE_NUMBER
@@ -104,6 +104,11 @@ _MARK = (update(outbox).where(outbox.c.id == bindparam("row_id"))
          .values(state=bindparam("new_state"), attempts=bindparam("new_attempts"),
                  last_error=bindparam("new_error"), next_attempt_at=bindparam("next_at"),
                  delivered_at=bindparam("done_at")))
+
+
+def create(engine) -> None:
+    """Create ``callback_outbox`` if missing (under the schema lock, :func:`fsbridge.store.db.create_tables`)."""
+    create_tables(engine, outbox)
 
 
 def insert(conn: Connection, req: CallbackRequest, now: float, state: str = PENDING,

@@ -13,7 +13,9 @@
 """
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, func, select
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, func
+
+from fsbridge.store.db import create_tables
 
 metadata = MetaData()
 
@@ -52,18 +54,11 @@ moves = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
-SCHEMA_LOCK = 0x66736272_31380001   # advisory-lock key: one node at a time creates tables
-
-
 def create_all(engine, *others) -> None:
     """Create the cluster tables — and the tables of ``others`` (MetaData, e.g. the store's, outbox
-    included) — if missing, holding a cluster-wide advisory lock: nodes starting together do not race on
-    ``CREATE TABLE`` (PostgreSQL's catalog would refuse the loser)."""
-    with engine.begin() as conn:
-        conn.execute(select(func.pg_advisory_xact_lock(SCHEMA_LOCK)))
-        metadata.create_all(conn)
-        for other in others:
-            other.create_all(conn)
+    included) — if missing, under the schema advisory lock (:func:`fsbridge.store.db.create_tables`): nodes
+    starting together do not race on ``CREATE TABLE``."""
+    create_tables(engine, metadata, *others)
 
 
 __all__ = ["metadata", "nodes", "placements", "rooms", "moves", "create_all"]

@@ -2,11 +2,11 @@
 
 ``make_engine(url)``: SQLite (default, a file: ``sqlite:///path/fsbridge.sqlite``) gets WAL journaling and a
 busy timeout so several greenlets/processes can share the file; PostgreSQL URLs are passed through.
-Tables are declared on :data:`metadata` by their own modules and created with ``metadata.create_all``.
+Tables are declared on :data:`metadata` by their own modules and created with :func:`create_tables`.
 """
 from __future__ import annotations
 
-from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy import MetaData, create_engine, event, func, select
 from sqlalchemy.engine import Engine
 
 metadata = MetaData()
@@ -34,6 +34,25 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+#: PostgreSQL advisory-lock key held while tables are created: one process at a time (signed 64-bit)
+SCHEMA_LOCK = 0x66736272_31380001
+
+
+def create_tables(engine: Engine, *schemas) -> None:
+    """Create whatever of ``schemas`` (MetaData or Table objects; default: :data:`metadata`) does not exist
+    yet, in one transaction. On PostgreSQL the transaction first takes ``pg_advisory_xact_lock(SCHEMA_LOCK)``:
+    processes starting together (cluster nodes, a dispatcher beside its store) do not race on ``CREATE TABLE``
+    — PostgreSQL's catalog refuses the loser with a unique violation on ``pg_type`` (seen in CI, issue 18)."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(select(func.pg_advisory_xact_lock(SCHEMA_LOCK)))
+        for schema in schemas or (metadata,):
+            if isinstance(schema, MetaData):
+                schema.create_all(conn)
+            else:
+                schema.create(conn, checkfirst=True)
 
 
 def sqlite_file(engine: Engine):

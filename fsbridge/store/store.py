@@ -36,7 +36,7 @@ from sqlalchemy.exc import IntegrityError
 
 from fsbridge.conference import events as ev
 from fsbridge.store import tables as t
-from fsbridge.store.db import WalCheckpointer, metadata, sqlite_file
+from fsbridge.store.db import WalCheckpointer, create_tables, metadata, sqlite_file
 from fsbridge.store.queries import Queries
 from fsbridge.store.recovery import Recovery
 from fsbridge.store.rows import RecordingRow, naive_utc_now, to_naive_utc, to_utc
@@ -103,7 +103,7 @@ class Store(Queries, Recovery):
     # ------------------------------------------------------------------ schema
     def create_all(self) -> None:
         """Create every table declared on :data:`fsbridge.store.db.metadata` that does not exist yet."""
-        metadata.create_all(self.engine)
+        create_tables(self.engine, metadata)
 
     # ------------------------------------------------------------------ writes
     def record(self, event: ev.DomainEvent) -> bool:
