@@ -117,6 +117,7 @@ class Dispatcher:
         self.sequence = sequence if sequence is not None else StatusSequence()
         self.group_commit_s = group_commit_s
         self._writer: Optional[GroupWriter] = None  # one connection, group commits (no round trip per event)
+        self._sources: list = []   # co-writers in the writer's transactions (share_commit: the store)
         self._queues: Dict[str, deque] = {}
         self._workers: Dict[str, gevent.Greenlet] = {}
         self._live: Dict[int, object] = {}   # row id → CallbackRequest, while this process handles it
@@ -224,12 +225,35 @@ class Dispatcher:
         with self.engine.begin() as conn:
             return outbox.purge(conn, self.clock() - max_age_s)
 
+    def share_commit(self, store) -> bool:
+        """Commit ``store``'s recorded DomainEvents in the outbox's group commit, before the outbox rows
+        (:mod:`fsbridge.store.batch`; a callback then never leaves before the rows it describes are committed).
+        Only for a store on this dispatcher's own engine (False, nothing changed, otherwise)."""
+        if getattr(store, "engine", None) is not self.engine or not hasattr(store, "share_commit"):
+            return False
+        if store not in self._sources:
+            self._sources.append(store)
+            if self._writer is not None:
+                self._writer.add_source(store)
+            store.share_commit(self._source_buffered, lambda: self._conn().flush())
+        return True
+
+    def _source_buffered(self) -> None:
+        """A shared store buffered an event: commit within the window — at once while not delivering."""
+        writer = self._conn()
+        if self._running:
+            writer.schedule()
+        else:
+            writer.flush()
+
     # ------------------------------------------------------------------ outbox writes
     def _conn(self) -> GroupWriter:
         if self._writer is None:
             self._writer = GroupWriter(
                 self.engine, self.group_commit_s, after_commit=self._committed, on_renumber=self._renumbered,
                 before_commit=self.leases.before_commit if self.leases is not None else None)
+            for source in self._sources:
+                self._writer.add_source(source)
         return self._writer
 
     def _write_mark(self, row_id: int, state: str, attempts: int, error: Optional[str] = None,

@@ -6,7 +6,9 @@ it), keeps the row in memory, and commits every buffered row and delivery outcom
 window (``window_s``, the dispatcher's default 1 ms) has passed since the first of them — or at once when ``max_batch`` items
 are waiting, or when :meth:`flush` is called. Only after the commit are the rows handed on (``after_commit``):
 a callback is never attempted before its row is durable. A crash loses at most the last window's rows (they
-were never attempted); the store's own record of the event is separate.
+were never attempted). Other writers join the same transaction as *sources* (:meth:`GroupWriter.add_source`:
+the store's buffered DomainEvents, :mod:`fsbridge.store.batch`): their batch is written first, so a callback
+never leaves before the store rows it describes are committed.
 
 Ids: on PostgreSQL blocks of ``id_block`` values of the table's sequence (one round trip per block, not per
 event); a node that takes a conference over from another (cluster leases) starts a fresh block, and rows of a
@@ -24,6 +26,7 @@ from typing import Callable, List, Optional
 
 import gevent
 import gevent.event
+import gevent.lock
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -81,6 +84,21 @@ class GroupWriter:
         self._due = gevent.event.Event()
         self._committer: Optional[gevent.Greenlet] = None
         self.commits = 0                    # transactions committed (bench/tests)
+        self._sources: List = []            # co-writers in the same transaction (add_source)
+        self._flushing = gevent.lock.Semaphore()   # one transaction at a time on self.conn, whoever flushes
+        self._flusher = None                # the greenlet inside flush (a nested flush from it is a no-op)
+
+    def add_source(self, source) -> None:
+        """Write ``source``'s batch in every transaction, before the outbox rows. ``source`` has
+        ``take_batch()`` → list or None, ``write_batch(conn, batch)`` (inside the transaction),
+        ``batch_committed(batch)`` and ``batch_failed(batch, requeue)`` (rolled back; ``requeue``: buffer it
+        again, the writer retries). It asks for a commit with :meth:`schedule`."""
+        if source not in self._sources:
+            self._sources.append(source)
+
+    def schedule(self) -> None:
+        """A source has buffered something: commit within the window (at once with no window)."""
+        self._schedule()
 
     @property
     def pending(self) -> int:
@@ -147,19 +165,36 @@ class GroupWriter:
                 self.sleep(min(1.0, max(0.05, self.window_s * 10)))
 
     def flush(self) -> int:
-        """Commit everything buffered now, then call ``after_commit``; return the number of rows committed.
-        Raises what the database raises (the items stay buffered)."""
-        if not self._rows and not self._marks:
+        """Commit everything buffered now (the sources' batches first), then call ``after_commit``; return the
+        number of outbox rows committed. Raises what the database raises (the items stay buffered). Called
+        by another greenlet while a commit is under way, it waits for that one and commits what is left;
+        from inside a commit (a hook of it), it does nothing."""
+        if self._flusher is gevent.getcurrent():
+            return 0
+        with self._flushing:
+            self._flusher = gevent.getcurrent()
+            try:
+                return self._flush_locked()
+            finally:
+                self._flusher = None
+
+    def _flush_locked(self) -> int:
+        batches = [(src, b) for src, b in ((src, src.take_batch()) for src in self._sources) if b]
+        if not self._rows and not self._marks and not batches:
             return 0
         rows, marks = self._rows, self._marks
         self._rows, self._marks = [], []
         try:
-            self._commit(rows, marks)
+            self._commit(rows, marks, batches)
         except Exception:
             self._rows, self._marks = rows + self._rows, marks + self._marks
+            for src, b in batches:
+                src.batch_failed(b, requeue=True)
             raise
         self.commits += 1
         self._checkpoints.committed()
+        for src, b in batches:
+            src.batch_committed(b)
         if self.after_commit is not None:
             self.after_commit([row for _, row in rows])
         return len(rows)
@@ -191,9 +226,11 @@ class GroupWriter:
             return
         ob.mark_many(self.conn, marks)
 
-    def _commit(self, rows, marks) -> None:
+    def _commit(self, rows, marks, batches=()) -> None:
         try:
             with self.conn.begin():
+                for src, b in batches:
+                    src.write_batch(self.conn, b)
                 if rows:
                     self._insert(rows)
                 self._write_marks(marks)
@@ -202,6 +239,8 @@ class GroupWriter:
                 raise
             # another writer used our ids (a second process on the SQLite file): renumber and retry once
             self._next_id = None
+            for src, b in batches:
+                src.batch_failed(b, requeue=False)   # rolled back: forget what writing it cached (written again)
             log.warning("callbacks: outbox ids taken by another writer; renumbering %d row(s)", len(rows))
             for values, row in rows:
                 old = row.id
@@ -209,6 +248,8 @@ class GroupWriter:
                 if self.on_renumber is not None:
                     self.on_renumber(old, row.id)
             with self.conn.begin():
+                for src, b in batches:
+                    src.write_batch(self.conn, b)
                 self._insert(rows)
                 self._write_marks(marks)
 

@@ -95,6 +95,8 @@ class BridgeCore(WritesMixin):
             return self
         self.running = True
         self.engine.warm_up()
+        if self.store is not None and hasattr(self.dispatcher, "share_commit"):
+            self.dispatcher.share_commit(self.store)   # store writes in the outbox's group commit (#16/#21)
         self._restore()
         self.engine.set_event_sink(self._sink)
         if getattr(self.store, "engine_value", None) is not None:   # e.g. FreeSWITCH's core_uuid (issue 15)

@@ -36,6 +36,7 @@ from sqlalchemy.exc import IntegrityError
 
 from fsbridge.conference import events as ev
 from fsbridge.store import tables as t
+from fsbridge.store.batch import BatchedRecords
 from fsbridge.store.db import WalCheckpointer, create_tables, metadata, sqlite_file
 from fsbridge.store.queries import Queries
 from fsbridge.store.recovery import Recovery
@@ -47,7 +48,7 @@ from fsbridge.wire import twilio as tw
 LEFT_STATUSES = ("complete", "failed")
 
 
-class Store(Queries, Recovery):
+class Store(Queries, Recovery, BatchedRecords):
     """Conference / participant / recording history on one SQLAlchemy engine (SQLite file or PostgreSQL).
 
     Thread/greenlet-safe: every method opens its own connection from the engine's pool.
@@ -69,6 +70,7 @@ class Store(Queries, Recovery):
             sa_event.listen(db_engine, "connect", _no_autocheckpoint)
         self._stmts: Dict[tuple, object] = {}
         self._config_known: Dict[str, bool] = {}   # conferences whose CallbackConfig is kept (recovery.py)
+        self._init_batch()   # group commit shared with the callback outbox, once wired (batch.py)
         c, p, r, a = t.conferences, t.participants, t.recordings, t.applied_events
         self._ins_applied = insert(a).values(conference_sid=bindparam("cf"), sequence_number=bindparam("seq"),
                                              name=bindparam("name"), recorded_at=bindparam("at"))
@@ -108,7 +110,11 @@ class Store(Queries, Recovery):
     # ------------------------------------------------------------------ writes
     def record(self, event: ev.DomainEvent) -> bool:
         """Apply one DomainEvent. Returns False (and changes nothing) if this (conference_sid,
-        sequence_number) was already recorded, True otherwise. One transaction per event."""
+        sequence_number) was already recorded, True otherwise. One transaction per event — or, once the
+        callback outbox shares its group commit (:meth:`share_commit`, :mod:`fsbridge.store.batch`), buffered
+        and committed with the outbox's next batch (readers of the engine see it: they commit it first)."""
+        if self._schedule is not None:
+            return self._record_buffered(event)
         params = {"cf": event.conference_sid, "seq": event.sequence_number, "name": event.name, "at": naive_utc_now()}
         try:
             with self.engine.begin() as conn:

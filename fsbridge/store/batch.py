@@ -1,0 +1,148 @@
+"""Group commit of :meth:`Store.record` (issues 16 / 21): DomainEvents written in the callback outbox's transaction.
+
+One transaction per DomainEvent (BEGIN, applied-table insert, upserts, COMMIT) was the largest single cost of a
+status callback on the FreeSWITCH path (37 % of the bridge's CPU, bench/README.md "Callbacks"). Once a
+:class:`fsbridge.callbacks.Dispatcher` on the same database engine shares its group commit
+(:meth:`BatchedRecords.share_commit`, called by the bridge at start), ``record(event)`` instead
+
+* decides "duplicate?" at once, exactly: (conference, sequence number) already waiting in the batch, or — for a
+  number at or below the newest this process knows for the conference (read once per conference from the
+  applied table) — already in the applied table; a new number above the newest needs no read (the domain
+  numbers a conference's events in order);
+* buffers the event and asks the outbox's :class:`~fsbridge.callbacks.groupcommit.GroupWriter` for a commit;
+  the writer applies every buffered event in ITS transaction, before the outbox rows (so a callback POST, which
+  leaves only after that commit, never describes rows that are not committed — invariant (a));
+* keeps read-your-writes: any connection checked out of the store's engine (every Queries read, REST handler,
+  listener, export) first commits the buffered events (an ``engine_connect`` hook), so a REST GET after a REST
+  write — or after any applied event — sees it.
+
+Crash safety is the outbox's: an event buffered when the process dies (≤ one batching window, 1 ms by default)
+is lost together with its callback row — neither was acknowledged to anybody (no callback was sent, no REST
+reader saw it); the engine's snapshot at the next start reconciles the domain (issue 15). Without a shared
+commit (no dispatcher, another database) ``record`` commits each event itself as before.
+"""
+from __future__ import annotations
+
+import logging
+import weakref
+from typing import Callable, Dict, List, Optional, Set, Tuple
+
+import gevent
+from sqlalchemy import bindparam
+from sqlalchemy import event as sa_event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
+
+from fsbridge.conference import events as ev
+from fsbridge.store import tables as t
+from fsbridge.store.rows import naive_utc_now
+
+log = logging.getLogger("fsbridge.store")
+
+_KEEP_CONFERENCES = 10_000   # newest-sequence cache size (cleared when exceeded; a miss costs one read)
+
+
+class BatchedRecords:
+    """The group-commit half of :class:`~fsbridge.store.store.Store` (state set up by :meth:`_init_batch`)."""
+
+    def _init_batch(self) -> None:
+        self._schedule: Optional[Callable[[], None]] = None   # ask the shared writer for a commit
+        self._flush_shared: Optional[Callable[[], None]] = None   # commit the shared writer's batch now
+        self._pending: List[Tuple[ev.DomainEvent, dict]] = []   # (event, applied-row params) not yet written
+        self._pending_keys: Set[Tuple[str, int]] = set()   # (cf, seq) buffered or in a commit under way
+        self._newest: Dict[str, int] = {}   # conference → newest sequence number known applied or buffered
+        self._syncing: Set[int] = set()     # ids of greenlets whose own reads must not flush (record's reads)
+        self._ins_applied_new: Dict[str, object] = {}   # dialect → applied-row insert ignoring duplicates
+
+    # ------------------------------------------------------------------ wiring
+    def share_commit(self, schedule: Callable[[], None], flush: Callable[[], None]) -> None:
+        """Write recorded events through a shared group commit from now on. ``schedule()``: ask for a commit
+        within the writer's window (the writer then calls :meth:`take_batch` / :meth:`write_batch` /
+        :meth:`batch_committed` or :meth:`batch_failed`); ``flush()``: commit everything buffered now (the
+        read-your-writes hook calls it; raises what the database raises)."""
+        first = self._schedule is None
+        self._schedule, self._flush_shared = schedule, flush
+        if first:
+            ref = weakref.ref(self)
+
+            def before_read(_conn) -> None:   # SQLAlchemy engine_connect: every Engine.connect()/begin()
+                store = ref()
+                if store is not None:
+                    store.sync()
+            sa_event.listen(self.engine, "engine_connect", before_read)
+
+    def sync(self) -> None:
+        """Commit the buffered events now (no-op when none, or when called from ``record``'s own reads)."""
+        if self._pending and self._flush_shared is not None and id(gevent.getcurrent()) not in self._syncing:
+            self._own_read(self._flush_shared)   # the flush's own connects (a new writer) must not recurse
+
+    # ------------------------------------------------------------------ record
+    def _record_buffered(self, event: ev.DomainEvent) -> bool:
+        key = (event.conference_sid, event.sequence_number)
+        if self._duplicate(key):
+            return False
+        self._pending.append((event, {"cf": key[0], "seq": key[1], "name": event.name, "at": naive_utc_now()}))
+        self._pending_keys.add(key)
+        self._own_read(self._schedule)
+        return True
+
+    def _duplicate(self, key: Tuple[str, int]) -> bool:
+        """Exact: True when (cf, seq) is buffered, being committed, or in the applied table."""
+        if key in self._pending_keys:
+            return True
+        cf, seq = key
+        newest = self._newest.get(cf)
+        if newest is None:
+            newest = self._own_read(lambda: self.last_sequence(cf))
+            if len(self._newest) >= _KEEP_CONFERENCES:
+                self._newest.clear()
+        if seq > newest:
+            self._newest[cf] = seq
+            return False
+        self._newest[cf] = newest
+        return self._own_read(lambda: self._already_applied(cf, seq))
+
+    def _own_read(self, fn):
+        """``fn()`` without the read-your-writes flush in this greenlet (record decides on committed rows + its
+        own buffer; a flush's own connects must not start another flush)."""
+        me = id(gevent.getcurrent())
+        self._syncing.add(me)
+        try:
+            return fn()
+        finally:
+            self._syncing.discard(me)
+
+    # ------------------------------------------------------------------ the shared writer's side
+    def take_batch(self) -> Optional[list]:
+        """The buffered events (the writer's next transaction), or None when there are none."""
+        if not self._pending:
+            return None
+        batch, self._pending = self._pending, []
+        return batch
+
+    def write_batch(self, conn: Connection, batch: list) -> None:
+        """Apply ``batch`` inside the writer's open transaction on ``conn`` (in order; a (cf, seq) another
+        writer applied meanwhile is skipped, as :meth:`record` would have)."""
+        ins = self._ins_applied_new.get(conn.dialect.name)
+        if ins is None:   # INSERT … ON CONFLICT DO NOTHING: a duplicate must not abort the shared transaction
+            make = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+            a = t.applied_events
+            ins = make(a).values(conference_sid=bindparam("cf"), sequence_number=bindparam("seq"),
+                                 name=bindparam("name"), recorded_at=bindparam("at")).on_conflict_do_nothing()
+            self._ins_applied_new[conn.dialect.name] = ins
+        for event, params in batch:
+            if conn.execute(ins, params).rowcount:
+                self._apply(conn, event)
+
+    def batch_committed(self, batch: list) -> None:
+        """``batch`` is durable."""
+        for event, _ in batch:
+            self._pending_keys.discard((event.conference_sid, event.sequence_number))
+
+    def batch_failed(self, batch: list, requeue: bool) -> None:
+        """The transaction holding ``batch`` rolled back: forget what its writing cached; ``requeue``: buffer
+        it again, before anything recorded since (the writer retries); else the writer writes it again at once."""
+        self._config_known.clear()   # _keep_config marked these conferences during the rolled-back write
+        if requeue:
+            self._pending = batch + self._pending

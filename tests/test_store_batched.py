@@ -1,0 +1,146 @@
+"""Store.record in the callback outbox's group commit (fsbridge/store/batch.py, issues 16 / 21), on a real SQLite
+file and a real PostgreSQL: the whole of test_store.py again with the store shared by a running Dispatcher, and
+what batching adds — rows wait for the outbox's commit, every reader of the engine commits them first, the
+duplicate verdict stays exact (buffered, committed, across a restart), a rolled-back batch is written again."""
+import pytest
+from sqlalchemy import select
+
+from fsbridge.callbacks import Dispatcher
+from fsbridge.conference import events as ev
+from fsbridge.store import Store, tables
+from fsbridge.store.db import make_engine
+from pg_support import empty_tables
+
+import test_store
+from test_store import AC, CA1, CA2, CF, e, p
+
+# test_store.py's tests, collected again here with the batched ``store`` fixture below
+test_lifecycle_and_history = test_store.test_lifecycle_and_history
+test_record_is_idempotent_and_never_rolls_back = test_store.test_record_is_idempotent_and_never_rolls_back
+test_accounts_are_separate = test_store.test_accounts_are_separate
+test_recordings = test_store.test_recordings
+test_paging_filters_and_keyset = test_store.test_paging_filters_and_keyset
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'fsb.sqlite'}"
+    url = request.getfixturevalue("pg_url")
+    engine = make_engine(url)
+    Store(engine).create_all()
+    empty_tables(engine)
+    engine.dispose()
+    return url
+
+
+def batched(url, window_s=0.001):
+    """A Store sharing the group commit of a started Dispatcher on the same engine (as the bridge wires it)."""
+    s = Store(make_engine(url))
+    s.create_all()
+    d = Dispatcher(s.engine, group_commit_s=window_s)
+    assert d.share_commit(s)
+    d.start()
+    return s, d
+
+
+@pytest.fixture
+def store(db_url):
+    s, d = batched(db_url)
+    yield s
+    d.stop()
+    s.engine.dispose()
+
+
+def participant_committed(url, call_sid=CA1) -> bool:
+    """What another process sees: a separate engine (no read hook of the store's)."""
+    other = make_engine(url)
+    try:
+        with other.connect() as conn:
+            return conn.execute(select(tables.participants.c.call_sid).where(
+                tables.participants.c.call_sid == call_sid)).first() is not None
+    finally:
+        other.dispose()
+
+
+def test_rows_wait_for_the_outbox_commit_and_every_reader_commits_them_first(db_url):
+    s, d = batched(db_url, window_s=30.0)   # nothing commits by itself during the test
+    try:
+        assert s.record(e(ev.PARTICIPANT_JOIN, 1, participant=p(label="alice")))
+        assert not participant_committed(db_url)          # buffered: batching is really on
+        row = s.participant(AC, CF, CA1)                  # a REST read right after the write …
+        assert row is not None and row.label == "alice"   # … sees it (the read committed the batch first)
+        assert participant_committed(db_url)              # and it is durable for everybody now
+        assert s.record(e(ev.PARTICIPANT_MUTE, 2, participant=p(label="alice", muted=True)))
+        d.stop()                                          # a stopping bridge commits what is buffered
+        assert s.participant(AC, CF, CA1).muted is True
+    finally:
+        d.stop()
+        s.engine.dispose()
+
+
+def test_duplicate_verdict_is_exact_buffered_committed_and_after_a_restart(db_url):
+    s, d = batched(db_url, window_s=30.0)
+    try:
+        for seq in (1, 2, 3):
+            assert s.record(e(ev.PARTICIPANT_JOIN if seq == 1 else ev.PARTICIPANT_MUTE, seq,
+                              participant=p(muted=seq > 1)))
+        assert not s.record(e(ev.PARTICIPANT_MUTE, 3, participant=p(muted=True)))   # still buffered
+        s.sync()
+        assert not s.record(e(ev.PARTICIPANT_MUTE, 2, participant=p(muted=True)))   # committed
+        assert s.record(e(ev.PARTICIPANT_UNMUTE, 6, participant=p(muted=False)))
+        assert s.record(e(ev.PARTICIPANT_MUTE, 5, participant=p(muted=True)))        # older, never applied
+        s.sync()
+    finally:
+        d.stop()
+        s.engine.dispose()
+    s2, d2 = batched(db_url, window_s=30.0)   # the next process: nothing cached
+    try:
+        assert not s2.record(e(ev.PARTICIPANT_MUTE, 5, participant=p(muted=True)))
+        assert not s2.record(e(ev.PARTICIPANT_MUTE, 1, participant=p(muted=True)))
+        assert s2.record(e(ev.PARTICIPANT_JOIN, 7, participant=p(CA2)))
+        assert not s2.record(e(ev.PARTICIPANT_JOIN, 7, participant=p(CA2)))
+        assert s2.participant(AC, CF, CA1).muted is False       # 6 (unmute) is the newest: 5 did not roll back
+        assert s2.participant(AC, CF, CA2) is not None
+        assert s2.last_sequence(CF) == 7
+    finally:
+        d2.stop()
+        s2.engine.dispose()
+
+
+def test_a_rolled_back_batch_is_written_again_with_its_callback_config(db_url, monkeypatch):
+    s, d = batched(db_url, window_s=30.0)
+    try:
+        cfg = ev.CallbackConfig(status_callback=ev.Hook("http://127.0.0.1:9/cb"), status_events=("join",))
+        real_apply, failures = s._apply, []
+
+        def flaky(conn, event):
+            real_apply(conn, event)       # writes (and caches) the conference's callback config …
+            if not failures:
+                failures.append(event)
+                raise RuntimeError("disk full")   # … then the transaction rolls back
+
+        monkeypatch.setattr(s, "_apply", flaky)
+        assert s.record(e(ev.PARTICIPANT_JOIN, 1, participant=p(), callbacks=cfg))
+        with pytest.raises(RuntimeError):
+            s.sync()
+        assert not participant_committed(db_url)
+        assert not s.record(e(ev.PARTICIPANT_JOIN, 1, participant=p(), callbacks=cfg))   # still pending
+        s.sync()
+        assert participant_committed(db_url)
+        assert [c.callbacks for c in s.live_conferences()] == [cfg]   # the config row was not skipped
+    finally:
+        d.stop()
+        s.engine.dispose()
+
+
+def test_a_store_on_another_engine_keeps_its_own_commits(tmp_path):
+    s = Store(make_engine(f"sqlite:///{tmp_path / 'a.sqlite'}"))
+    s.create_all()
+    d = Dispatcher(make_engine(f"sqlite:///{tmp_path / 'b.sqlite'}"))
+    try:
+        assert not d.share_commit(s)
+        assert s.record(e(ev.PARTICIPANT_JOIN, 1, participant=p()))
+        assert participant_committed(f"sqlite:///{tmp_path / 'a.sqlite'}")
+    finally:
+        d.stop()
