@@ -6,7 +6,9 @@ Each stage runs ``--n`` times in this process and prints process CPU µs per cal
 recorded FreeSWITCH start-talking event (tests/fakes, talk transcript), rendering (Twilio, participant-join),
 the outbox buffer (``GroupWriter.insert``), the group commit per row (batches of 100), signing + headers, and
 one keep-alive HTTP POST to a gevent WSGI receiver in another process (``Transport.request``; the
-receiver's CPU is not counted). Store.record is the store's (fsbridge/store) and is left out.
+receiver's CPU is not counted). Then ``Store.record`` of a participant-speech-start/-stop (100 conferences, a
+joined participant each): one transaction per event (the store alone, as before the shared group commit), and
+buffered + written in the outbox's group commit (``Dispatcher.share_commit``; batches of 100, per event).
 """
 from gevent import monkey
 
@@ -98,6 +100,7 @@ def main():
         rows["sign + headers (X-Twilio-Signature)"] = per_call(lambda i: d._headers(reqs[i], reqs[i].url), args.n)
         rows["HTTP POST, keep-alive (Transport.request)"] = per_call(
             lambda i: t.request("POST", reqs[i].url, reqs[i].body, hdr, 5, 15), args.n)
+        rows.update(store_stages(os.path.dirname(url[len("sqlite:///"):]) if cluster is None else None, url, args.n))
         print("# CPU per callback by stage, %s, n=%d, load average %.1f" % (args.db, args.n, os.getloadavg()[0]))
         for name, us in rows.items():
             print("%-60s %7.1f µs" % (name, us))
@@ -107,6 +110,61 @@ def main():
         app.stop()
         if cluster is not None:
             cluster.stop()
+
+
+def store_stages(tmpdir, pg_url, n):
+    """µs of CPU per Store.record: {"… one transaction per event": µs, "… group commit": µs}."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import text
+
+    from fsbridge.callbacks import Dispatcher
+    from fsbridge.conference import events as ev
+    from fsbridge.store import Store
+    from fsbridge.store.db import make_engine
+
+    now = datetime.now(timezone.utc)
+
+    def fresh(tag):
+        if tmpdir is not None:
+            return Store(make_engine("sqlite:///" + os.path.join(tmpdir, tag + ".sqlite")))
+        s = Store(make_engine(pg_url))
+        with s.engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        return s
+
+    def talk(i):
+        cf, k = "CF%032d" % (i % 100), i // 100 + 2
+        name = ev.PARTICIPANT_SPEECH_START if k % 2 else ev.PARTICIPANT_SPEECH_STOP
+        return ev.make(name, account_sid=AC, conference_sid=cf, friendly_name="bench", sequence_number=k,
+                       timestamp=now, participant=ev.ParticipantView(call_sid="CA" + cf[2:], status="connected"))
+
+    out = {}
+    for tag in ("one transaction per event", "in the outbox's group commit (batches of 100)"):
+        store = fresh(tag.split()[0])
+        store.create_all()
+        d = None
+        if tag.startswith("in the"):
+            d = Dispatcher(store.engine, group_commit_s=3600.0)
+            d.share_commit(store)
+            d.start()
+        for c in range(100):
+            store.record(ev.make(ev.PARTICIPANT_JOIN, account_sid=AC, conference_sid="CF%032d" % c,
+                                 friendly_name="bench", sequence_number=1, timestamp=now,
+                                 participant=ev.ParticipantView(call_sid="CA%032d" % c, status="connected")))
+        store.sync()
+        todo = [talk(i) for i in range(n)]
+        t0 = time.process_time()
+        for i, event in enumerate(todo):
+            store.record(event)
+            if d is not None and i % 100 == 99:
+                store.sync()
+        store.sync()
+        out["Store.record, " + tag] = (time.process_time() - t0) / n * 1e6
+        if d is not None:
+            d.stop()
+        store.engine.dispose()
+    return out
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ from sqlalchemy.engine import Connection
 
 from fsbridge.conference import events as ev
 from fsbridge.store import tables as t
-from fsbridge.store.rows import naive_utc_now
+from fsbridge.store.rows import naive_utc_now, to_naive_utc
 
 log = logging.getLogger("fsbridge.store")
 
@@ -79,19 +79,11 @@ class BatchedRecords:
 
     # ------------------------------------------------------------------ record
     def _record_buffered(self, event: ev.DomainEvent) -> bool:
-        key = (event.conference_sid, event.sequence_number)
-        if self._duplicate(key):
-            return False
-        self._pending.append((event, {"cf": key[0], "seq": key[1], "name": event.name, "at": naive_utc_now()}))
-        self._pending_keys.add(key)
-        self._own_read(self._schedule)
-        return True
-
-    def _duplicate(self, key: Tuple[str, int]) -> bool:
-        """Exact: True when (cf, seq) is buffered, being committed, or in the applied table."""
+        """Exact duplicate verdict — (cf, seq) buffered, being committed, or in the applied table — then buffer.
+        A number above the newest known for the conference needs no read; one at or below it is looked up."""
+        cf, seq = key = (event.conference_sid, event.sequence_number)
         if key in self._pending_keys:
-            return True
-        cf, seq = key
+            return False
         newest = self._newest.get(cf)
         if newest is None:
             newest = self._own_read(lambda: self.last_sequence(cf))
@@ -99,9 +91,16 @@ class BatchedRecords:
                 self._newest.clear()
         if seq > newest:
             self._newest[cf] = seq
-            return False
-        self._newest[cf] = newest
-        return self._own_read(lambda: self._already_applied(cf, seq))
+            in_order = newest > 0   # after an applied event of the conference: its row exists, seq is newest
+        else:
+            self._newest[cf] = newest
+            if self._own_read(lambda: self._already_applied(cf, seq)):
+                return False
+            in_order = False
+        self._pending.append((event, {"cf": cf, "seq": seq, "name": event.name, "at": naive_utc_now()}, in_order))
+        self._pending_keys.add(key)
+        self._own_read(self._schedule)
+        return True
 
     def _own_read(self, fn):
         """``fn()`` without the read-your-writes flush in this greenlet (record decides on committed rows + its
@@ -122,22 +121,71 @@ class BatchedRecords:
         return batch
 
     def write_batch(self, conn: Connection, batch: list) -> None:
-        """Apply ``batch`` inside the writer's open transaction on ``conn`` (in order; a (cf, seq) another
-        writer applied meanwhile is skipped, as :meth:`record` would have)."""
-        ins = self._ins_applied_new.get(conn.dialect.name)
-        if ins is None:   # INSERT … ON CONFLICT DO NOTHING: a duplicate must not abort the shared transaction
-            make = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+        """Apply ``batch`` inside the writer's open transaction on ``conn``, with the effect of applying its
+        events one by one in order (a (cf, seq) another writer applied meanwhile is skipped, as ``record``
+        would have). The applied rows go in one statement; an in-order participant update that creates,
+        closes or ends nothing (talking, mute, hold …) only updates its conference and participant rows —
+        those updates are deferred and run as one ``executemany`` per statement (SQLite; one by one on
+        PostgreSQL), before any other event of a conference with deferred updates and at the end."""
+        dialect = conn.dialect.name
+        ins = self._ins_applied_new.get(dialect)
+        if ins is None:   # INSERT … ON CONFLICT DO NOTHING RETURNING: which rows are new, one statement
+            make = pg_insert if dialect == "postgresql" else sqlite_insert
             a = t.applied_events
             ins = make(a).values(conference_sid=bindparam("cf"), sequence_number=bindparam("seq"),
-                                 name=bindparam("name"), recorded_at=bindparam("at")).on_conflict_do_nothing()
-            self._ins_applied_new[conn.dialect.name] = ins
-        for event, params in batch:
-            if conn.execute(ins, params).rowcount:
-                self._apply(conn, event)
+                                 name=bindparam("name"), recorded_at=bindparam("at")).on_conflict_do_nothing(
+            ).returning(a.c.conference_sid, a.c.sequence_number)
+            self._ins_applied_new[dialect] = ins
+        new = {(cf, int(seq)) for cf, seq in conn.execute(ins, [params for _, params, _ in batch])}
+        confs: List[tuple] = []
+        parts: List[tuple] = []
+        deferred: Set[str] = set()   # conferences with deferred updates
+        for event, params, in_order in batch:
+            if (params["cf"], params["seq"]) not in new:
+                continue
+            if in_order and _only_updates(event):
+                ts = to_naive_utc(event.timestamp) or naive_utc_now()
+                key, values = self._conference_values(event, ts)
+                confs.append((t.conferences, key, values, event.sequence_number,
+                              self._conference_defaults(event, ts)))
+                key, values = self._participant_values(event, ts)
+                parts.append((t.participants, key, values, event.sequence_number,
+                              {"date_created": ts, "from_": "", "to": ""}))
+                deferred.add(event.conference_sid)
+                continue
+            if event.conference_sid in deferred:
+                self._write_deferred(conn, confs + parts)
+                confs, parts = [], []
+                deferred.clear()
+            self._apply(conn, event)
+        self._write_deferred(conn, confs + parts)
+
+    def _write_deferred(self, conn: Connection, items: List[tuple]) -> None:
+        """Run the deferred upserts ``(table, key, values, seq, insert_defaults)`` in order; a run of the same
+        UPDATE statement as one executemany where the driver counts its rows (SQLite). A run whose count
+        falls short goes row by row through ``_upsert`` (its guarded UPDATE is a no-op for the rows already
+        written; a missing row is inserted)."""
+        multi = conn.dialect.name != "postgresql" and conn.dialect.supports_sane_multi_rowcount
+        i = 0
+        while i < len(items):
+            table, key, values = items[i][:3]
+            stmt = self._update_stmt(table, tuple(key), tuple(values))
+            j = i + 1
+            while j < len(items) and self._update_stmt(items[j][0], tuple(items[j][1]), tuple(items[j][2])) is stmt:
+                j += 1
+            run, i = items[i:j], j
+            if multi and len(run) > 1:
+                params = [dict({"v_" + k: v for k, v in values.items()},
+                               **{"w_" + k: v for k, v in key.items()}, w_seq=seq)
+                          for _, key, values, seq, _ in run]
+                if conn.execute(stmt, params).rowcount == len(run):
+                    continue
+            for table, key, values, seq, defaults in run:
+                self._upsert(conn, table, key, values, seq, defaults)
 
     def batch_committed(self, batch: list) -> None:
         """``batch`` is durable."""
-        for event, _ in batch:
+        for event, _, _ in batch:
             self._pending_keys.discard((event.conference_sid, event.sequence_number))
 
     def batch_failed(self, batch: list, requeue: bool) -> None:
@@ -146,3 +194,17 @@ class BatchedRecords:
         self._config_known.clear()   # _keep_config marked these conferences during the rolled-back write
         if requeue:
             self._pending = batch + self._pending
+
+
+def _only_updates(event: ev.DomainEvent) -> bool:
+    """True for an event whose whole effect on the store (in order, conference row present) is the two guarded
+    updates of its conference and participant rows: it carries a participant that neither joins nor leaves,
+    and it starts, ends and records nothing."""
+    view = event.participant
+    if view is None or event.recording is not None or view.status in _LEFT:
+        return False
+    return not isinstance(event, (ev.ParticipantJoined, ev.ParticipantLeft, ev.ConferenceStarted,
+                                  ev.ConferenceEnded))
+
+
+_LEFT = ("complete", "failed")   # store.LEFT_STATUSES (not imported: store.py imports this module)

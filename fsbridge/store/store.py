@@ -197,11 +197,7 @@ class Store(Queries, Recovery, BatchedRecords):
         c = t.conferences
         # date_updated / last_sequence follow the newest event; the status follows its own order
         # (init → in-progress → completed, never back), whatever order the events arrive in.
-        late = not self._upsert(
-            conn, c, {"sid": event.conference_sid}, {"date_updated": ts, "last_sequence": seq}, seq,
-            dict(account_sid=event.account_sid, friendly_name=event.friendly_name, status=tw.CONF_INIT,
-                 dialect=event.callbacks.dialect if event.callbacks else TWIML,
-                 date_created=to_naive_utc(event.started_at) or ts))
+        late = not self._upsert(conn, c, *self._conference_values(event, ts), seq, self._conference_defaults(event, ts))
         if isinstance(event, ev.ConferenceStarted):
             conn.execute(self._upd_conf_start, {"cf": event.conference_sid,
                                                  "at": to_naive_utc(event.started_at) or ts})
@@ -218,7 +214,28 @@ class Store(Queries, Recovery, BatchedRecords):
         if event.recording is not None:
             self._apply_recording(conn, event, ts)
 
+    @staticmethod
+    def _conference_values(event: ev.DomainEvent, ts: datetime) -> Tuple[dict, dict]:
+        """(row key, column values) every event writes to its conference row (if newer than the row's)."""
+        return {"sid": event.conference_sid}, {"date_updated": ts, "last_sequence": event.sequence_number}
+
+    @staticmethod
+    def _conference_defaults(event: ev.DomainEvent, ts: datetime) -> dict:
+        """The columns of a conference row an event creates."""
+        return dict(account_sid=event.account_sid, friendly_name=event.friendly_name, status=tw.CONF_INIT,
+                    dialect=event.callbacks.dialect if event.callbacks else TWIML,
+                    date_created=to_naive_utc(event.started_at) or ts)
+
     def _apply_participant(self, conn: Connection, event: ev.DomainEvent, ts: datetime, late: bool) -> None:
+        key, values = self._participant_values(event, ts)
+        if self._upsert(conn, t.participants, key, values, event.sequence_number,
+                        {"date_created": ts, "from_": "", "to": ""}) and late:
+            # an event delivered after a newer one of its conference (maybe the end): nobody is present in a
+            # completed room
+            conn.execute(self._upd_close_late, {"cf": event.conference_sid, "call": view_sid(event)})
+
+    def _participant_values(self, event: ev.DomainEvent, ts: datetime) -> Tuple[dict, dict]:
+        """(row key, column values) an event carrying a participant view writes to its participant row."""
         view = event.participant
         values = dict(
             account_sid=event.account_sid, label=view.label, muted=view.muted, hold=view.hold,
@@ -236,12 +253,7 @@ class Store(Queries, Recovery, BatchedRecords):
             values["status"] = view.status if view.status in LEFT_STATUSES else "complete"
         elif isinstance(event, ev.ParticipantJoined):
             values["left_at"] = None
-        key = {"conference_sid": event.conference_sid, "call_sid": view.call_sid}
-        if self._upsert(conn, t.participants, key, values, event.sequence_number,
-                        {"date_created": ts, "from_": "", "to": ""}) and late:
-            # an event delivered after a newer one of its conference (maybe the end): nobody is present in a
-            # completed room
-            conn.execute(self._upd_close_late, {"cf": event.conference_sid, "call": view.call_sid})
+        return {"conference_sid": event.conference_sid, "call_sid": view.call_sid}, values
 
     def _apply_recording(self, conn: Connection, event: ev.DomainEvent, ts: datetime) -> None:
         view = event.recording
@@ -308,6 +320,11 @@ class Store(Queries, Recovery, BatchedRecords):
                 return None
             conn.execute(delete(t.recordings).where(t.recordings.c.sid == recording_sid))
             return row
+
+
+def view_sid(event: ev.DomainEvent) -> str:
+    """The CallSid of the participant view an event carries."""
+    return event.participant.call_sid
 
 
 def _no_autocheckpoint(dbapi_conn, _record) -> None:
