@@ -3,6 +3,7 @@ file and a real PostgreSQL: the whole of test_store.py again with the store shar
 what batching adds — rows wait for the outbox's commit, every reader of the engine commits them first, the
 duplicate verdict stays exact (buffered, committed, across a restart), a rolled-back batch is written again."""
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import select
 
 from fsbridge.callbacks import Dispatcher
@@ -144,3 +145,68 @@ def test_a_store_on_another_engine_keeps_its_own_commits(tmp_path):
         assert participant_committed(f"sqlite:///{tmp_path / 'a.sqlite'}")
     finally:
         d.stop()
+
+
+@st.composite
+def deliveries(draw):
+    """Histories of two conferences (joins, talking / mute / hold changes, a leave, maybe the end), interleaved,
+    mostly in order with some events moved late and some duplicated; and where the batches end."""
+    events = []
+    for cf in ("CF" + "a" * 32, "CF" + "b" * 32):
+        calls = ["CA%032x" % (i + (16 if cf.endswith("b") else 0)) for i in range(draw(st.integers(1, 3)))]
+        hist = [e(ev.PARTICIPANT_JOIN, i + 1, cf=cf, participant=p(c, label="p%d" % i, from_="+1555"))
+                for i, c in enumerate(calls)]
+        hist.append(e(ev.CONFERENCE_START, len(hist) + 1, cf=cf, at=1))
+        kinds = (ev.PARTICIPANT_SPEECH_START, ev.PARTICIPANT_SPEECH_STOP, ev.PARTICIPANT_MUTE, ev.PARTICIPANT_HOLD,
+                 ev.PARTICIPANT_LEAVE)
+        for kind, who, flag in draw(st.lists(st.tuples(st.sampled_from(kinds), st.sampled_from(calls),
+                                                        st.booleans()), max_size=12)):
+            hist.append(e(kind, len(hist) + 1, cf=cf, at=len(hist), participant=p(
+                who, muted=flag and kind == ev.PARTICIPANT_MUTE, hold=flag and kind == ev.PARTICIPANT_HOLD,
+                status="complete" if kind == ev.PARTICIPANT_LEAVE else "connected")))
+        if draw(st.booleans()):
+            hist.append(e(ev.CONFERENCE_END, len(hist) + 1, cf=cf, at=99, reason_conference_ended="x"))
+        events.append(hist)
+    merged = draw(st.permutations([0] * len(events[0]) + [1] * len(events[1])))
+    order = [events[k].pop(0) for k in merged]
+    for _ in range(draw(st.integers(0, 3))):   # an event delivered late
+        if len(order) > 2:
+            i = draw(st.integers(0, len(order) - 2))
+            order.append(order.pop(i))
+    order += draw(st.lists(st.sampled_from(order), max_size=3))   # duplicates
+    cuts = draw(st.sets(st.integers(0, len(order)), max_size=6))
+    return order, cuts
+
+
+def dump(engine):
+    """Every store table's rows (applied rows without their wall-clock recorded_at)."""
+    out = {}
+    with engine.connect() as conn:
+        for table in (tables.conferences, tables.participants, tables.applied_events, tables.conference_callbacks):
+            cols = [c for c in table.c if c.name != "recorded_at"]
+            out[table.name] = sorted(tuple(r) for r in conn.execute(select(*cols)))
+    return out
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=deliveries())
+def test_batched_records_leave_the_same_rows_as_one_transaction_each(tmp_path_factory, case):
+    order, cuts = case
+    d = tmp_path_factory.mktemp("b")
+    plain = Store(make_engine(f"sqlite:///{d / 'plain.sqlite'}"))
+    plain.create_all()
+    s, disp = batched(f"sqlite:///{d / 'batched.sqlite'}", window_s=3600.0)
+    try:
+        expected = [plain.record(x) for x in order]
+        got = []
+        for i, x in enumerate(order):
+            if i in cuts:
+                s.sync()
+            got.append(s.record(x))
+        s.sync()
+        assert got == expected
+        assert dump(s.engine) == dump(plain.engine)
+    finally:
+        disp.stop()
+        s.engine.dispose()
+        plain.engine.dispose()
