@@ -35,6 +35,7 @@ JAMBONZ_SIGNATURE_HEADER = "Jambonz-Signature"
 Params = Union[Mapping[str, object], Iterable[Tuple[str, object]], None]
 
 _IDEMPOTENCY_NAMESPACE = uuid.UUID("6f2b8a53-3c1e-4d0a-9a57-0b5d1f0c2e41")
+_NAMESPACE_BYTES = _IDEMPOTENCY_NAMESPACE.bytes
 
 
 def _pairs(params: Params):
@@ -65,8 +66,15 @@ def twilio_signature(auth_token: str, url: str, params: Params = None) -> str:
 
 def twilio_idempotency_token(*parts: object) -> str:
     """A stable idempotency token (UUID string) derived from ``parts`` (e.g. conference SID, sequence number,
-    target kind): every retry of the same webhook carries the same token, as Twilio's does."""
-    return str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, "|".join(str(p) for p in parts)))
+    target kind): every retry of the same webhook carries the same token, as Twilio's does.
+
+    The text of ``uuid.uuid5(namespace, "|".join(parts))`` (RFC 4122 §4.3: SHA-1, version 5, RFC 4122 variant),
+    formatted without building a ``uuid.UUID`` (its int arithmetic was 3.5 % of a callback's CPU, issue 16)."""
+    h = bytearray(hashlib.sha1(_NAMESPACE_BYTES + "|".join(str(p) for p in parts).encode("utf-8")).digest()[:16])
+    h[6] = (h[6] & 0x0F) | 0x50   # version 5
+    h[8] = (h[8] & 0x3F) | 0x80   # variant RFC 4122
+    x = h.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
 
 
 def telnyx_signature(private_key: Ed25519PrivateKey, timestamp: int, body: bytes) -> str:

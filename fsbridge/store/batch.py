@@ -137,43 +137,44 @@ class BatchedRecords:
             ).returning(a.c.conference_sid, a.c.sequence_number)
             self._ins_applied_new[dialect] = ins
         new = {(cf, int(seq)) for cf, seq in conn.execute(ins, [params for _, params, _ in batch])}
-        confs: List[tuple] = []
-        parts: List[tuple] = []
-        deferred: Set[str] = set()   # conferences with deferred updates
+        deferred: Dict[tuple, list] = {}   # row → [table, key, merged values, newest seq, first insert defaults]
+        cfs: Set[str] = set()              # conferences with deferred updates
         for event, params, in_order in batch:
             if (params["cf"], params["seq"]) not in new:
                 continue
             if in_order and _only_updates(event):
                 ts = to_naive_utc(event.timestamp) or naive_utc_now()
-                key, values = self._conference_values(event, ts)
-                confs.append((t.conferences, key, values, event.sequence_number,
-                              self._conference_defaults(event, ts)))
-                key, values = self._participant_values(event, ts)
-                parts.append((t.participants, key, values, event.sequence_number,
-                              {"date_created": ts, "from_": "", "to": ""}))
-                deferred.add(event.conference_sid)
+                seq = event.sequence_number
+                for table, (key, values), defaults in (
+                        (t.conferences, self._conference_values(event, ts), self._conference_defaults(event, ts)),
+                        (t.participants, self._participant_values(event, ts),
+                         {"date_created": ts, "from_": "", "to": ""})):
+                    item = deferred.get((table.name, *key.values()))
+                    if item is None:
+                        deferred[(table.name, *key.values())] = [table, key, values, seq, defaults]
+                    else:   # the same row again: applied in order, its columns end as the merge of the values
+                        item[2] = {**item[2], **values}
+                        item[3] = seq
+                cfs.add(event.conference_sid)
                 continue
-            if event.conference_sid in deferred:
-                self._write_deferred(conn, confs + parts)
-                confs, parts = [], []
-                deferred.clear()
+            if event.conference_sid in cfs:
+                self._write_deferred(conn, deferred)
+                deferred, cfs = {}, set()
             self._apply(conn, event)
-        self._write_deferred(conn, confs + parts)
+        self._write_deferred(conn, deferred)
 
-    def _write_deferred(self, conn: Connection, items: List[tuple]) -> None:
-        """Run the deferred upserts ``(table, key, values, seq, insert_defaults)`` in order; a run of the same
-        UPDATE statement as one executemany where the driver counts its rows (SQLite). A run whose count
-        falls short goes row by row through ``_upsert`` (its guarded UPDATE is a no-op for the rows already
-        written; a missing row is inserted)."""
+    def _write_deferred(self, conn: Connection, deferred: Dict[tuple, list]) -> None:
+        """Run the deferred upserts (one per row: updates of different rows commute; the rows' merged values
+        equal their updates applied in order, all of which succeed: every one is newer than the row). Rows
+        with the same UPDATE statement go as one executemany where the driver counts its rows (SQLite); a
+        run whose count falls short goes row by row through ``_upsert`` (its guarded UPDATE is a no-op for
+        the rows already written; a missing row is inserted, with its first event's insert defaults)."""
         multi = conn.dialect.name != "postgresql" and conn.dialect.supports_sane_multi_rowcount
-        i = 0
-        while i < len(items):
-            table, key, values = items[i][:3]
-            stmt = self._update_stmt(table, tuple(key), tuple(values))
-            j = i + 1
-            while j < len(items) and self._update_stmt(items[j][0], tuple(items[j][1]), tuple(items[j][2])) is stmt:
-                j += 1
-            run, i = items[i:j], j
+        runs: Dict[object, list] = {}
+        for item in deferred.values():
+            table, key, values = item[:3]
+            runs.setdefault(self._update_stmt(table, tuple(key), tuple(values)), []).append(item)
+        for stmt, run in runs.items():
             if multi and len(run) > 1:
                 params = [dict({"v_" + k: v for k, v in values.items()},
                                **{"w_" + k: v for k, v in key.items()}, w_seq=seq)
