@@ -15,8 +15,8 @@ HTTP goes through :mod:`.http` (keep-alive connections per app host; retries and
 dispatcher's). New rows and "delivered"/"retrying"/"failed" marks are group-committed (:mod:`.groupcommit`,
 ``group_commit_s``); a crash between delivery and that commit re-sends the callback after restart
 (receivers de-duplicate by idempotency token / SequenceNumber). With ``node=`` several dispatchers share one
-PostgreSQL outbox through per-conference leases (:mod:`.leases`).
-Greenlets: the process is gevent monkey-patched by the entry points (and tests/conftest.py).
+PostgreSQL outbox through per-conference leases (:mod:`.leases`); the store can share the group commit
+(:mod:`.sharing`). Greenlets: the process is gevent monkey-patched by the entry points (and tests/conftest.py).
 """
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ from . import outbox, overrides, signing
 from .http import Transport, TransportError
 from .overrides import CLASS_4XX, CLASS_5XX, CLASS_FATAL, DeliveryPolicy
 from .groupcommit import GroupWriter
+from .sharing import SharedCommit
 from .render import render
 from .request import CallbackRequest, RenderSettings
 from .subscriptions import StatusSequence
@@ -49,19 +50,18 @@ log = logging.getLogger("fsbridge.callbacks")
 USER_AGENT = "fsbridge-callbacks/0.1"
 
 
-class Dispatcher:
+class Dispatcher(SharedCommit):
     """Sends conference callbacks from a durable outbox, ordered per conference.
 
     ``db_engine``: a SQLAlchemy engine (``fsbridge.store.db.make_engine("sqlite:///…")``); the outbox table is
     created if missing. ``accounts``: ``{AccountSid: AuthToken}`` for Twilio signatures (unknown account →
     sent unsigned, with a warning). ``base_url``: the bridge's public base URL (recording URLs in callbacks).
     ``telnyx_private_key``: Ed25519 key (object, PEM, or base64 raw seed) for Telnyx signatures, or
-    ``{AccountSid: key}``.
-    ``jambonz_secret``: webhook secret (str) or ``{AccountSid: secret}``.
-    ``clock()`` → seconds (float) and ``sleep(seconds)``: injectable for simulated time.
-    ``deadline_s``: how long after enqueue a callback is retried (seconds). ``connect_timeout_s`` /
-    ``read_timeout_s``: per attempt (URL ``#ct=``/``#rt=`` override). ``backoff_factor`` / ``backoff_max_s`` /
-    ``backoff_jitter_s``: urllib3 ``Retry`` backoff between attempts (0, 2f, 4f, … capped, seconds).
+    ``{AccountSid: key}``. ``jambonz_secret``: webhook secret (str) or ``{AccountSid: secret}``. ``clock()`` →
+    seconds (float) and ``sleep(seconds)``: injectable for simulated time. ``deadline_s``: how long after
+    enqueue a callback is retried (seconds). ``connect_timeout_s`` / ``read_timeout_s``: per attempt (URL
+    ``#ct=``/``#rt=`` override). ``backoff_factor`` / ``backoff_max_s`` / ``backoff_jitter_s``: urllib3 ``Retry``
+    backoff between attempts (0, 2f, 4f, … capped, seconds).
     ``transport``: the :class:`~fsbridge.callbacks.http.Transport` to use (e.g. one trusting a private CA). ``jambonz_stop_talking``: event name sent to jambonz apps on
     talk-stop (see :mod:`.jambonz`). ``on_update(outbox_id, state, attempts, last_error)``: called after every
     state change (logs, metrics, tests); runs in the worker greenlet and must not block.
@@ -115,9 +115,8 @@ class Dispatcher:
         self.on_update = on_update
         #: statusCallback SequenceNumbers per conference (counted here, once, for what is actually sent)
         self.sequence = sequence if sequence is not None else StatusSequence()
-        self.group_commit_s = group_commit_s
+        self.group_commit_s, self._sources = group_commit_s, []   # _sources: co-writers (sharing.py: the store)
         self._writer: Optional[GroupWriter] = None  # one connection, group commits (no round trip per event)
-        self._sources: list = []   # co-writers in the writer's transactions (share_commit: the store)
         self._queues: Dict[str, deque] = {}
         self._workers: Dict[str, gevent.Greenlet] = {}
         self._live: Dict[int, object] = {}   # row id → CallbackRequest, while this process handles it
@@ -225,35 +224,12 @@ class Dispatcher:
         with self.engine.begin() as conn:
             return outbox.purge(conn, self.clock() - max_age_s)
 
-    def share_commit(self, store) -> bool:
-        """Commit ``store``'s recorded DomainEvents in the outbox's group commit, before the outbox rows
-        (:mod:`fsbridge.store.batch`; a callback then never leaves before the rows it describes are committed).
-        Only for a store on this dispatcher's own engine (False, nothing changed, otherwise)."""
-        if getattr(store, "engine", None) is not self.engine or not hasattr(store, "share_commit"):
-            return False
-        if store not in self._sources:
-            self._sources.append(store)
-            if self._writer is not None:
-                self._writer.add_source(store)
-            store.share_commit(self._source_buffered, lambda: self._conn().flush())
-        return True
-
-    def _source_buffered(self) -> None:
-        """A shared store buffered an event: commit within the window — at once while not delivering."""
-        writer = self._conn()
-        if self._running:
-            writer.schedule()
-        else:
-            writer.flush()
-
     # ------------------------------------------------------------------ outbox writes
     def _conn(self) -> GroupWriter:
         if self._writer is None:
             self._writer = GroupWriter(
                 self.engine, self.group_commit_s, after_commit=self._committed, on_renumber=self._renumbered,
-                before_commit=self.leases.before_commit if self.leases is not None else None)
-            for source in self._sources:
-                self._writer.add_source(source)
+                before_commit=self.leases.before_commit if self.leases is not None else None, sources=self._sources)
         return self._writer
 
     def _write_mark(self, row_id: int, state: str, attempts: int, error: Optional[str] = None,

@@ -54,13 +54,13 @@ class GroupWriter:
     insert; it returns the rows that need fresh (higher) ids, or None. ``on_renumber(old_id, new_id)``: told
     about each such change. ``id_block``: ids fetched ahead from the PostgreSQL sequence.
     ``after_commit(rows)``: called after each successful commit with the rows it made durable. ``sleep``: the
-    greenlet sleep of the batching window.
+    greenlet sleep of the batching window. ``sources``: co-writers, as :meth:`add_source` adds them.
     """
 
     def __init__(self, engine, window_s: Optional[float] = 0.002, max_batch: int = 500, checkpoint_every: int = 200,
                  before_commit: Optional[Callable] = None, after_commit: Optional[Callable] = None,
                  on_renumber: Optional[Callable[[int, int], None]] = None, id_block: int = 64,
-                 sleep: Callable[[float], None] = gevent.sleep):
+                 sleep: Callable[[float], None] = gevent.sleep, sources=()):
         self.engine = engine
         self.window_s = window_s
         self.max_batch = max_batch
@@ -84,7 +84,7 @@ class GroupWriter:
         self._due = gevent.event.Event()
         self._committer: Optional[gevent.Greenlet] = None
         self.commits = 0                    # transactions committed (bench/tests)
-        self._sources: List = []            # co-writers in the same transaction (add_source)
+        self._sources: List = list(sources)   # co-writers in the same transaction (add_source)
         self._flushing = gevent.lock.Semaphore()   # one transaction at a time on self.conn, whoever flushes
         self._flusher = None                # the greenlet inside flush (a nested flush from it is a no-op)
 
