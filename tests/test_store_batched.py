@@ -123,8 +123,7 @@ def test_a_rolled_back_batch_is_written_again_with_its_callback_config(db_url, m
 
         monkeypatch.setattr(s, "_apply", flaky)
         assert s.record(e(ev.PARTICIPANT_JOIN, 1, participant=p(), callbacks=cfg))
-        with pytest.raises(RuntimeError):
-            s.sync()
+        assert not s.sync()                 # rolled back (logged); still buffered
         assert not participant_committed(db_url)
         assert not s.record(e(ev.PARTICIPANT_JOIN, 1, participant=p(), callbacks=cfg))   # still pending
         s.sync()
@@ -210,3 +209,24 @@ def test_batched_records_leave_the_same_rows_as_one_transaction_each(tmp_path_fa
         disp.stop()
         s.engine.dispose()
         plain.engine.dispose()
+
+
+def test_an_event_the_database_refuses_does_not_block_the_others(db_url):
+    """Issue 14 under batching: a lone surrogate (no UTF-8 form) in one event rolls its batch back once; the
+    batch is then written event by event — that event with the text replaced by U+FFFD — and the outbox and
+    every other event go on."""
+    s, d = batched(db_url, window_s=30.0)
+    try:
+        assert s.record(e(ev.PARTICIPANT_JOIN, 1, participant=p(label="ok")))
+        assert s.record(e(ev.PARTICIPANT_JOIN, 2, participant=p(CA2, label="bad\ud800")))
+        assert s.record(e(ev.PARTICIPANT_MUTE, 3, participant=p(label="ok", muted=True)))
+        assert not s.sync()                          # rolled back (logged), still buffered
+        assert not participant_committed(db_url)
+        assert s.sync()                              # one by one: nothing lost
+        assert s.participant(AC, CF, CA1).muted is True
+        assert s.participant(AC, CF, CA2).label == "bad\ufffd"
+        assert s.record(e(ev.PARTICIPANT_UNMUTE, 4, participant=p(label="ok")))
+        assert s.sync() and s.participant(AC, CF, CA1).muted is False   # and batching goes on
+    finally:
+        d.stop()
+        s.engine.dispose()

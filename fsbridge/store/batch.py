@@ -33,10 +33,12 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from fsbridge.conference import events as ev
 from fsbridge.store import tables as t
 from fsbridge.store.rows import naive_utc_now, to_naive_utc
+from fsbridge.textsafe import scrub
 
 log = logging.getLogger("fsbridge.store")
 
@@ -54,6 +56,7 @@ class BatchedRecords:
         self._newest: Dict[str, int] = {}   # conference → newest sequence number known applied or buffered
         self._syncing: Set[int] = set()     # ids of greenlets whose own reads must not flush (record's reads)
         self._ins_applied_new: Dict[str, object] = {}   # dialect → applied-row insert ignoring duplicates
+        self._careful = False   # write the next batch event by event (after a rolled-back one)
 
     # ------------------------------------------------------------------ wiring
     def share_commit(self, schedule: Callable[[], None], flush: Callable[[], None]) -> None:
@@ -72,10 +75,16 @@ class BatchedRecords:
                     store.sync()
             sa_event.listen(self.engine, "engine_connect", before_read)
 
-    def sync(self) -> None:
-        """Commit the buffered events now (no-op when none, or when called from ``record``'s own reads)."""
+    def sync(self) -> bool:
+        """Commit the buffered events now (no-op when none, or when called from ``record``'s own reads).
+        False when the commit failed (logged; the events stay buffered, the writer retries them)."""
         if self._pending and self._flush_shared is not None and id(gevent.getcurrent()) not in self._syncing:
-            self._own_read(self._flush_shared)   # the flush's own connects (a new writer) must not recurse
+            try:
+                self._own_read(self._flush_shared)   # the flush's own connects (a new writer) must not recurse
+            except Exception:
+                log.exception("store: committing the recorded events failed (retried)")
+                return False
+        return True
 
     # ------------------------------------------------------------------ record
     def _record_buffered(self, event: ev.DomainEvent) -> bool:
@@ -127,15 +136,12 @@ class BatchedRecords:
         closes or ends nothing (talking, mute, hold …) only updates its conference and participant rows —
         those updates are deferred and run as one ``executemany`` per statement (SQLite; one by one on
         PostgreSQL), before any other event of a conference with deferred updates and at the end."""
-        dialect = conn.dialect.name
-        ins = self._ins_applied_new.get(dialect)
-        if ins is None:   # INSERT … ON CONFLICT DO NOTHING RETURNING: which rows are new, one statement
-            make = pg_insert if dialect == "postgresql" else sqlite_insert
-            a = t.applied_events
-            ins = make(a).values(conference_sid=bindparam("cf"), sequence_number=bindparam("seq"),
-                                 name=bindparam("name"), recorded_at=bindparam("at")).on_conflict_do_nothing(
-            ).returning(a.c.conference_sid, a.c.sequence_number)
-            self._ins_applied_new[dialect] = ins
+        ins = self._applied_insert(conn.dialect.name)
+        if self._careful:   # the last try of this batch rolled back: one event at a time this once
+            self._careful = False
+            for event, params, _ in batch:
+                self._write_alone(conn, ins, event, params)
+            return
         new = {(cf, int(seq)) for cf, seq in conn.execute(ins, [params for _, params, _ in batch])}
         deferred: Dict[tuple, list] = {}   # row → [table, key, merged values, newest seq, first insert defaults]
         cfs: Set[str] = set()              # conferences with deferred updates
@@ -162,6 +168,40 @@ class BatchedRecords:
                 deferred, cfs = {}, set()
             self._apply(conn, event)
         self._write_deferred(conn, deferred)
+
+    def _applied_insert(self, dialect: str):
+        """INSERT … ON CONFLICT DO NOTHING RETURNING (cf, seq) into the applied table: which rows are new."""
+        ins = self._ins_applied_new.get(dialect)
+        if ins is None:
+            make = pg_insert if dialect == "postgresql" else sqlite_insert
+            a = t.applied_events
+            ins = make(a).values(conference_sid=bindparam("cf"), sequence_number=bindparam("seq"),
+                                 name=bindparam("name"), recorded_at=bindparam("at")).on_conflict_do_nothing(
+            ).returning(a.c.conference_sid, a.c.sequence_number)
+            self._ins_applied_new[dialect] = ins
+        return ins
+
+    def _write_alone(self, conn: Connection, ins, event: ev.DomainEvent, params: dict) -> None:
+        """One event in its own SAVEPOINT; failing, again with invalid text replaced (issue 14,
+        :func:`fsbridge.textsafe.scrub`); failing again, logged and left out (the rest of the batch is kept)."""
+        for attempt in (event, scrub(event)):
+            try:
+                with conn.begin_nested():
+                    if conn.execute(ins, params).first() is not None:
+                        self._apply(conn, attempt)
+            except (OperationalError, InterfaceError):
+                raise   # the database, not this event (locked, unreachable): the writer retries the batch
+            except Exception:
+                log.exception("store.record failed for %s #%s", event.conference_sid, event.sequence_number)
+                if attempt is event and scrub(event) is not event:
+                    continue
+                log.error("store.record: event %s #%s LOST (see the traceback above)", event.conference_sid,
+                          event.sequence_number)
+                return
+            if attempt is not event:
+                log.error("store.record: event %s #%s kept with invalid text replaced by U+FFFD",
+                          event.conference_sid, event.sequence_number)
+            return
 
     def _write_deferred(self, conn: Connection, deferred: Dict[tuple, list]) -> None:
         """Run the deferred upserts (one per row: updates of different rows commute; the rows' merged values
@@ -195,6 +235,7 @@ class BatchedRecords:
         self._config_known.clear()   # _keep_config marked these conferences during the rolled-back write
         if requeue:
             self._pending = batch + self._pending
+            self._careful = True   # a poison event (issue 14: text the database refuses) must not block the rest
 
 
 def _only_updates(event: ev.DomainEvent) -> bool:
