@@ -8,7 +8,7 @@ from flask import Response
 
 from e2e_support import place, rest
 
-CALLERS = ("A", "B", "C", "D")
+CALLERS = ("A", "B", "C")
 
 
 def test_callback_arrives_after_its_rows_are_committed_and_a_rest_get_sees_them(app_server, bridge_server):

@@ -51,7 +51,9 @@ LEFT_STATUSES = ("complete", "failed")
 class Store(Queries, Recovery, BatchedRecords):
     """Conference / participant / recording history on one SQLAlchemy engine (SQLite file or PostgreSQL).
 
-    Thread/greenlet-safe: every method opens its own connection from the engine's pool.
+    Greenlet-safe: every method opens its own connection from the engine's pool. Once a callback dispatcher
+    shares its group commit (:meth:`share_commit`, :mod:`fsbridge.store.batch`), ``record`` buffers and the
+    outbox's transaction writes the events; every connection checked out of the engine commits them first.
     """
 
     def __init__(self, db_engine: Engine, checkpoint_every: int = 200,
