@@ -92,3 +92,17 @@ def test_auto_band_changes_the_score_and_the_default_is_the_telephone_band():
     w = np.mean([wide._auto.scores_db(frames[k:k + 1])[0] for k in range(10, 40)])
     d = np.mean([default._auto.scores_db(frames[k:k + 1])[0] for k in range(10, 40)])
     assert w > d + 1.0
+
+
+def test_auto_level_filters_at_half_rate_only_when_the_band_fits(monkeypatch):
+    from fsbridge.engines.standalone.talk import AutoLevel
+    assert AutoLevel(2.0, 16000).decimate and not AutoLevel(2.0, 8000).decimate
+    assert not AutoLevel(2.0, 16000, (300, 7000)).decimate
+    frames, _, _ = _noisy("pink")
+    half = AutoLevel(2.0, 16000)
+    monkeypatch.setattr(AutoLevel, "DECIMATE", False)
+    full = AutoLevel(2.0, 16000)
+    for a in (half, full):
+        a.grow(1)
+    diff = [half.scores_db(frames[k:k + 1])[0] - full.scores_db(frames[k:k + 1])[0] for k in range(5, 100)]
+    assert abs(np.mean(diff)) < 1.0 and np.max(np.abs(diff)) < 2.0
