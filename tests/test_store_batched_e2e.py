@@ -3,7 +3,9 @@ statusCallback arrives at the app, the store rows it describes are already commi
 the database file sees them — and the REST GET the app makes right away answers them (Twilio apps do exactly
 this). And (b): a REST write's answer, and a GET right after it, show the write."""
 import sqlite3
+import time
 
+import gevent.event
 from flask import Response
 
 from e2e_support import place, rest
@@ -14,6 +16,18 @@ CALLERS = ("A", "B", "C")
 def test_callback_arrives_after_its_rows_are_committed_and_a_rest_get_sees_them(app_server, bridge_server):
     db_file = bridge_server.settings.database_url[len("sqlite:///"):]
     seen = []
+    arrived = gevent.event.Event()
+
+    def count(name):
+        return sum(1 for s in seen if s["name"] == name)
+
+    def wait_for(name, n, timeout=30.0):
+        """Until ``n`` probes of callback ``name`` ran (event-driven, bounded)."""
+        deadline = time.monotonic() + timeout
+        while count(name) < n and time.monotonic() < deadline:
+            arrived.clear()
+            arrived.wait(max(0.0, deadline - time.monotonic()))
+        return count(name) >= n
 
     def probe(form):   # runs while the bridge's POST waits for the answer
         call, conf, name = form["CallSid"], form["ConferenceSid"], form["StatusCallbackEvent"]
@@ -26,14 +40,14 @@ def test_callback_arrives_after_its_rows_are_committed_and_a_rest_get_sees_them(
         got = rest(bridge_server, f"Conferences/{conf}/Participants/{call}.json", method="GET")
         seen.append(dict(name=name, call=call, conf=conf, row=row, code=got.status_code,
                          muted=got.json().get("muted") if got.status_code == 200 else None))
+        arrived.set()
         return Response("", status=204)
 
     app_server.routes["/probe"] = probe
     app_server.twiml = lambda form: ('<Response><Dial><Conference beep="false" statusCallback="/probe" '
                                      'statusCallbackEvent="join mute">Batch</Conference></Dial></Response>')
     calls = [place(bridge_server, who, "silence:") for who in CALLERS]
-    bridge = bridge_server.bridge
-    assert bridge.wait_until(lambda: sum(1 for s in seen if s["name"] == "participant-join") == len(CALLERS), 30)
+    assert wait_for("participant-join", len(CALLERS))
     joins = [s for s in seen if s["name"] == "participant-join"]
     assert {s["call"] for s in joins} == set(calls)
     for s in joins:
@@ -46,7 +60,7 @@ def test_callback_arrives_after_its_rows_are_committed_and_a_rest_get_sees_them(
         assert reply.status_code == 200 and reply.json()["muted"] is True, reply.text
         again = rest(bridge_server, path, method="GET")
         assert again.status_code == 200 and again.json()["muted"] is True, again.text
-    assert bridge.wait_until(lambda: sum(1 for s in seen if s["name"] == "participant-mute") == len(CALLERS), 30)
+    assert wait_for("participant-mute", len(CALLERS))
     for s in (s for s in seen if s["name"] == "participant-mute"):
         assert s["row"] == ("connected", 1), s
         assert s["code"] == 200 and s["muted"] is True, s
