@@ -19,8 +19,8 @@ from __future__ import annotations
 import io
 import json
 import re
-from dataclasses import dataclass, field
-from typing import IO, Iterable, List, Optional, Tuple
+from collections.abc import Mapping
+from typing import IO, Iterable, Iterator, List, Optional, Tuple
 from urllib.parse import unquote
 
 CONTENT_TYPE = "Content-Type"
@@ -46,34 +46,110 @@ class ESLParseError(ValueError):
 
 Headers = Tuple[Tuple[str, str], ...]
 
+_TRAILING_CR = re.compile(r"\r+$", re.M)
 
-@dataclass
+
+class HeaderView(Mapping):
+    """Read-only mapping name → *first* value (decoded) of an :class:`ESLMessage`, decoding on access —
+    what ``msg.headers`` returns (greenswitch handlers and ``leg.channel_data`` read it like a dict)."""
+
+    __slots__ = ("_msg",)
+
+    def __init__(self, msg: "ESLMessage"):
+        self._msg = msg
+
+    def __getitem__(self, name: str) -> str:
+        value = self._msg.get(name)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def get(self, name: str, default: Optional[str] = None) -> Optional[str]:
+        """First value of ``name`` or ``default`` (decoded on access)."""
+        return self._msg.get(name, default)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._msg._first and _good_name(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name in self._msg._first if _good_name(name))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
 class ESLMessage:
     """One ESL message or event.
 
-    ``header_list``: every (name, value) in wire order, values already decoded (plain events) — repeated
-    names kept. ``headers``: name → *first* value (a dict, also what greenswitch's dispatcher reads).
-    ``body``: the body as text ('' when none): the api/response text, the reply of a command, the inner
-    body of a BACKGROUND_JOB, a disconnect notice's text. ``data``: set by the transport for greenswitch
-    compatibility (Reply-Text or body). ``event``: for text/event-* outer messages, the parsed inner event
-    (None with ``error`` set when the event body could not be parsed).
+    ``header_list``: every (name, value) in wire order, values decoded (plain events) — repeated names
+    kept. ``headers``: a read-only mapping name → *first* value (also what greenswitch's dispatcher reads).
+    :meth:`get` is what the engine uses: values are kept as received and URL-decoded only when read
+    (issue 21: an event has ≈ 60 headers, the mapping reads ≈ 10) — still *after* the block was split into
+    lines, so a ``%0A`` in a value can never forge a header (finding 7). ``body``: the body as text ('' when
+    none): the api/response text, the reply of a command, the inner body of a BACKGROUND_JOB, a disconnect
+    notice's text. ``data``: set by the transport for greenswitch compatibility (Reply-Text or body).
+    ``event``: for text/event-* outer messages, the parsed inner event (None with ``error`` set when the
+    event body could not be parsed).
+
+    ``ESLMessage(header_list=…, body=…)`` takes values already decoded; the parser builds messages with
+    :meth:`from_raw` (values still URL-encoded).
     """
 
-    header_list: Headers = ()
-    body: str = ""
-    headers: dict = field(default_factory=dict)
-    data: Optional[str] = None
-    event: Optional["ESLMessage"] = None
-    error: Optional[str] = None
+    __slots__ = ("_pairs", "_first", "_encoded", "_decoded", "_list", "body", "data", "event", "error",
+                 "__weakref__")
 
-    def __post_init__(self) -> None:
-        if not self.headers:
-            for name, value in self.header_list:
-                self.headers.setdefault(name, value)
+    def __init__(self, header_list: Iterable[Tuple[str, str]] = (), body: str = "", data: Optional[str] = None,
+                 event: Optional["ESLMessage"] = None, error: Optional[str] = None):
+        self._pairs = tuple(header_list)
+        self._first = dict(reversed(self._pairs))
+        self._encoded = False
+        self._decoded: Optional[dict] = None
+        self._list: Optional[Headers] = None
+        self.body, self.data, self.event, self.error = body, data, event, error
+
+    @classmethod
+    def from_raw(cls, pairs: List[Tuple[str, str]], encoded: bool, body: str = "") -> "ESLMessage":
+        """A message from (name, value) pairs as received; ``encoded``: the values are URL-encoded
+        (decoded on access)."""
+        msg = cls(body=body)
+        msg._pairs = pairs
+        msg._first = dict(reversed(pairs))
+        msg._encoded = encoded
+        return msg
 
     def get(self, name: str, default: Optional[str] = None) -> Optional[str]:
         """First value of header ``name`` (case-sensitive, as FreeSWITCH sends them) or ``default``."""
-        return self.headers.get(name, default)
+        value = self._first.get(name)
+        if value is None:
+            return default
+        if self._encoded and "%" in value:
+            cache = self._decoded
+            if cache is None:
+                cache = self._decoded = {}
+            decoded = cache.get(name)
+            if decoded is None:
+                decoded = cache[name] = unquote(value)
+            return decoded
+        return value
+
+    @property
+    def headers(self) -> HeaderView:
+        """Name → first value, decoded on access (read-only)."""
+        return HeaderView(self)
+
+    @property
+    def header_list(self) -> Headers:
+        """Every (name, value) in wire order, values decoded."""
+        if self._list is None:
+            pairs = [(n, v) for n, v in self._pairs if _good_name(n)]
+            if self._encoded:
+                self._list = tuple((n, unquote(v) if "%" in v else v) for n, v in pairs)
+            else:
+                self._list = tuple(pairs)
+        return self._list
 
     def get_all(self, name: str) -> List[str]:
         """Every value of header ``name`` in wire order (finding 6: some names repeat)."""
@@ -84,24 +160,47 @@ class ESLMessage:
         """The ``Content-Type`` header (``api/response``, ``text/event-plain`` …) or None."""
         return self.get(CONTENT_TYPE)
 
+    def __repr__(self) -> str:
+        return "ESLMessage(%d headers, Event-Name=%r, Content-Type=%r, body=%d chars)" % (
+            len(self._pairs), self.get("Event-Name"), self.content_type, len(self.body))
 
-#: a character a header name may not hold (colon or white space); one regex search instead of a per-character
-#: generator (the parser's top cost on a busy FreeSWITCH: issue 21 profile)
+
+#: a character a header name may not hold (colon or white space; FreeSWITCH switch_event.c writes "name: value")
 _BAD_NAME = re.compile(r"[:\s]")
 
 
-def _split_line(line: str, decode: bool) -> Tuple[str, str]:
-    if ": " in line:
-        name, value = line.split(": ", 1)
-    elif line.endswith(":"):
-        name, value = line[:-1], ""
-    else:
-        raise ESLParseError("not a header line: %r" % line[:80])
-    if not name or _BAD_NAME.search(name):
-        raise ESLParseError("bad header name: %r" % name[:80])
-    if decode and "%" in value:
-        value = unquote(value)
-    return name, value
+def _scan(block: str, lenient: bool) -> List[Tuple[str, str]]:
+    """(name, raw value) pairs of a header block, in order, split on ``\\n`` *before* any decoding.
+
+    A line that is not ``Name: value`` (nor ``Name:``) raises :class:`ESLParseError`, or — with
+    ``lenient`` — is skipped. Names are checked (no colon, no white space) here only when not ``lenient``;
+    a lenient block's odd names are left out when the message lists its headers (:func:`_good_name`) —
+    a lookup by a well-formed name can never match one. One ``partition`` per line in a comprehension:
+    the per-line function call and name regex were the parser's top cost (issue 21).
+    """
+    if "\r" in block:
+        block = _TRAILING_CR.sub("", block)
+    lines = block.split("\n")
+    parts = [line.partition(": ") for line in lines]
+    pairs = [(name, value) for name, sep, value in parts if sep]
+    if len(pairs) != len(lines) - lines.count(""):   # a bare "Name:" or a line that is no header
+        pairs = []
+        for line, (name, sep, value) in zip(lines, parts):
+            if sep:
+                pairs.append((name, value))
+            elif line.endswith(":"):
+                pairs.append((line[:-1], ""))
+            elif line and not lenient:
+                raise ESLParseError("not a header line: %r" % line[:80])
+    if not lenient:
+        for name, _ in pairs:
+            if not _good_name(name):
+                raise ESLParseError("bad header name: %r" % name[:80])
+    return pairs
+
+
+def _good_name(name: str) -> bool:
+    return bool(name) and not _BAD_NAME.search(name)
 
 
 def parse_header_block(block: str, decode: bool, lenient: bool = False) -> Headers:
@@ -113,17 +212,10 @@ def parse_header_block(block: str, decode: bool, lenient: bool = False) -> Heade
     is not ``Name: value``, or — with ``lenient`` — skips it (event bodies: the stream stays framed by the
     outer Content-Length, so one odd line must not cost the connection).
     """
-    out = []
-    for line in block.split("\n"):
-        line = line.rstrip("\r")
-        if not line:
-            continue
-        try:
-            out.append(_split_line(line, decode))
-        except ESLParseError:
-            if not lenient:
-                raise
-    return tuple(out)
+    pairs = _scan(block, lenient)
+    if decode:
+        return tuple((n, unquote(v) if "%" in v else v) for n, v in pairs)
+    return tuple(pairs)
 
 
 def parse_event_plain(body: str) -> ESLMessage:
@@ -133,18 +225,17 @@ def parse_event_plain(body: str) -> ESLMessage:
     FreeSWITCH 1.10.12 fixture conference_lifecycle/events_plain: ``Job-UUID … Content-Length: 41\\n\\n+OK <uuid>\\n``.
     """
     head, sep, rest = body.partition("\n\n")
-    headers = parse_header_block(head, decode=True, lenient=True)
-    inner = ""
-    lengths = [v for n, v in headers if n == CONTENT_LENGTH]
-    if lengths:
+    msg = ESLMessage.from_raw(_scan(head, lenient=True), encoded=True)
+    length = msg.get(CONTENT_LENGTH)
+    if length is not None:
         try:
-            n = int(lengths[0])
+            n = int(length)
         except ValueError:
-            raise ESLParseError("bad inner Content-Length %r" % lengths[0])
+            raise ESLParseError("bad inner Content-Length %r" % length)
         if len(rest.encode("utf-8")) < n:
             raise ESLParseError("inner body truncated")
-        inner = rest.encode("utf-8")[:n].decode("utf-8")
-    return ESLMessage(header_list=headers, body=inner)
+        msg.body = rest.encode("utf-8")[:n].decode("utf-8")
+    return msg
 
 
 def parse_event_json(body: str) -> ESLMessage:
@@ -186,7 +277,7 @@ def parse_message(raw: bytes) -> ESLMessage:
 
 
 def _build(head: str) -> ESLMessage:
-    return ESLMessage(header_list=parse_header_block(head, decode=True))
+    return ESLMessage.from_raw(_scan(head, lenient=False), encoded=True)
 
 
 def _content_length(msg: ESLMessage) -> Optional[int]:
