@@ -13,7 +13,6 @@ from fsbridge.conference import commands as C
 from fsbridge.engines.base import AudioFork, EngineError, NotSupported
 
 from .fork import WebSocketFork
-from .jitter import JitterBuffer
 from .media import MediaError, check_media
 from .recorder import HeardCapture
 from .sources import FRAME_MS, Playlist
@@ -23,6 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .rooms import _Member
 
 log = logging.getLogger("fsbridge.engines.standalone.engine")
+NET_PENDING = np.zeros(0, np.int16)   # "this call's frame comes from the NetBank after the call loop"
 
 
 class VirtualCallLeg:
@@ -65,6 +65,7 @@ class VirtualCallLeg:
         self.received_dtmf: list = []   # digits sent to this caller (conference dtmf: jambonz distributeDtmf)
         self._source_ended = False
         self._net_src_done = False
+        self._net_row: Optional[int] = None   # its row in the engine's NetBank (emulated network)
         self.heard_path: Optional[str] = None
         self.fork: Optional[WebSocketFork] = None   # jambonz listen: fed by the tick while in a room
 
@@ -199,23 +200,32 @@ class VirtualCallLeg:
             self._source_ended = True
         return f
 
-    def _read_network(self, tick: int) -> Optional[np.ndarray]:
-        """Caller audio over an emulated network: one packet per 20 ms (seq, timestamp = caller time),
-        through :class:`~.netem.NetEm`, into this call's :class:`~.jitter.JitterBuffer` (size from
-        JoinMember.jitter_buffer_ms; a new buffer on every join), one frame out per tick."""
-        now_ms = (tick - self.start_tick) * FRAME_MS
-        if self.jitter is None:
-            size = self.member.jitter_ms if self.member else None
-            self.jitter = JitterBuffer(size, frame_ms=FRAME_MS, frame_len=self.engine.frame_len)
-        network, jitter = self.network, self.jitter
-        if not self._net_src_done:
-            f = self.source.next_frame()
-            if f is None:
-                self._net_src_done = True
-            else:
-                network.send(now_ms // FRAME_MS, now_ms, f, now_ms)
-        network.deliver_into(jitter.push, now_ms)
-        out = jitter.pop(now_ms)
-        if self._net_src_done and network.idle() and jitter.empty():
+    def _read_network(self, tick: int):
+        """Caller audio over an emulated network: one packet per 20 ms (seq = ticks since answer, timestamp
+        = caller time) through the call's :class:`~.netem.NetEm` into its jitter buffer (size from
+        JoinMember.jitter_buffer_ms; a new buffer on every join), one frame out per tick — all calls at once
+        in the engine's :class:`~.netbank.NetBank`, which writes the frame into the member's pool row after
+        the tick's call loop. Returns :data:`NET_PENDING` (None once the source ended and the network and
+        the buffer drained)."""
+        bank = self.engine._netbank
+        row = self._net_row
+        if row is None:
+            row = self._net_row = bank.attach(self)
+        elif bank.ended[row]:   # the tick after the source ended and network + buffer drained
             self._source_ended = True
-        return out
+            return None
+        m = self.member
+        if self.jitter is None:
+            self.jitter = bank.new_buffer(row, m.jitter_ms if m is not None else None)
+        bank._rows.append(row)   # NetBank.feed, inlined (the per-call part of the tick)
+        bank._slots.append(m.slot if m is not None else -1)
+        if self._net_src_done:
+            return NET_PENDING
+        f = self.source.next_frame()
+        if f is None:
+            self._net_src_done = True
+            bank.src_done[row] = True
+        else:
+            bank._srows.append(row)
+            bank.pay[row * bank.R + (tick - self.start_tick) % bank.R] = f
+        return NET_PENDING

@@ -1,0 +1,231 @@
+"""Jitter-buffer bank: the emulated network and the jitter buffer of every networked call of one
+:class:`~.engine.StandaloneEngine` in arrays, advanced for all calls at once per 20 ms tick (issue #16 goal 1,
+the way :class:`~.talk.TalkDetectorBank` vectorises talk detection).
+
+A call with a :class:`~.netem.NetEm` gets a *row*: a ring of ``R`` packet slots (slot = seq mod R; state
+free / in flight / buffered, arrival time, seq, time seen) plus its jitter-buffer state (playout offset,
+next timestamp, last frame, concealment run, counters, RFC 3550 jitter estimate, delay history). Per tick
+(:meth:`NetBank.tick`), for every row fed by the tick loop: the packets sent this tick get their fate from
+one vectorised draw (loss, uniform jitter, reordering), the ones arrived by now are pushed (arrival order
+per row: ``(arrival, seq)``, as the emulator's heap), and the frame due now is played, concealed or silent
+— the semantics of :class:`~.jitter.JitterBuffer` (fixed-delay playout anchored on the first packet seen,
+reordering by timestamp, late packets dropped, the last frame repeated at halved amplitude for
+``max_conceal`` frames, then silence) and of :meth:`NetEm.send`. Randomness: each row consumes its own
+NetEm's sequence of ``rng.random()`` doubles in the order ``NetEm.send`` does (loss, jitter, reorder),
+through a window of pre-drawn doubles, so a seeded call gets exactly the arrivals the per-call path gave.
+Normal / Pareto jitter rows draw through their NetEm (one Python call per packet: exact, not vectorised).
+
+Payloads are never copied: a slot holds a reference to the frame the source returned.
+"""
+from __future__ import annotations
+
+from typing import List, Optional
+
+import numpy as np
+
+from .jitter import _zero_frame
+from .netbank_ops import deliver, play, send
+from .netbank_view import BankedJitter
+
+FRAME_MS = 20
+_W = 64          # pre-drawn doubles per row (refilled when fewer than 3 are left)
+_H = 64          # delay history per row (JitterBuffer's default delay_history)
+_GROW = ("start", "size", "has_off", "off", "next_ts", "run", "received", "played", "late", "concealed",
+         "jit", "jit_max", "has_tr", "tr_prev", "jit_sum", "tr_sum", "tr_max", "last_ts", "dn", "src_done",
+         "ended", "alive", "delay", "jscale", "jcap", "loss", "reorder", "reorder_ms", "uniform", "up", "sent", "lost",
+         "U", "delays", "status", "arrival", "seq", "seen")
+
+
+class NetBank:
+    """Every networked call's NetEm + jitter buffer of one engine. ``frame_len``: samples per frame.
+
+    Use: :meth:`attach` a call (its row), :meth:`new_buffer` on every join (a fresh jitter buffer view),
+    :meth:`feed` once per tick per call (its source frame or None), :meth:`tick` after the tick's call
+    loop (fills the pool rows of members), :meth:`release` at hangup (writes the NetEm's counters and
+    random state back, freezes the view)."""
+
+    def __init__(self, frame_len: int, ring: int = 8, max_conceal: int = 2):
+        self.frame_len = frame_len
+        self.max_conceal = max_conceal
+        self.R = self._want_R = ring
+        self.cap = 0
+        self._free: List[int] = []
+        self.pay = np.empty(0, object)      # cap*R frame references (slot k of row r: r*R + k)
+        self.last = np.empty(0, object)     # last played frame per row (concealment)
+        self._mv: list = []                 # memoryviews of the pool's frame rows (row_views)
+        self._mv_of = None
+        self.views: list = []
+        self.nets: list = []
+        self._rows: List[int] = []
+        self._slots: List[int] = []
+        self._srows: List[int] = []
+        self._zero = _zero_frame(frame_len)
+        self._alloc(64)
+
+    # ------------------------------------------------------------------ rows -----------------------
+    def _alloc(self, cap: int) -> None:
+        old, R = self.cap, self.R
+        f8, i8, b = np.float64, np.int64, np.bool_
+        spec = {"start": i8, "size": i8, "has_off": b, "off": i8, "next_ts": i8, "run": i8, "received": i8,
+                "played": i8, "late": i8, "concealed": i8, "jit": f8, "jit_max": f8, "has_tr": b, "tr_prev": f8,
+                "jit_sum": f8, "tr_sum": f8, "tr_max": f8, "last_ts": i8, "dn": i8, "src_done": b, "ended": b,
+                "alive": b, "delay": f8, "jscale": f8, "jcap": f8, "loss": f8, "reorder": f8, "reorder_ms": f8, "uniform": b,
+                "up": i8, "sent": i8, "lost": i8}
+        shapes = {"U": ((_W,), f8), "delays": ((_H,), np.float32), "status": ((R,), np.int8),
+                  "arrival": ((R,), f8), "seq": ((R,), i8), "seen": ((R,), np.int32)}
+        for name in _GROW:
+            if name in spec:
+                new = np.zeros(cap, spec[name])
+            else:
+                shp, dt = shapes[name]
+                new = np.zeros((cap,) + shp, dt)
+            if old:
+                new[:old] = getattr(self, name)
+            setattr(self, name, new)
+        self.pay = np.concatenate([self.pay, np.full((cap - old) * R, None, object)])
+        self.last = np.concatenate([self.last, np.full(cap - old, None, object)])
+        self.views += [None] * (cap - old)
+        self.nets += [None] * (cap - old)
+        self._free.extend(range(cap - 1, old - 1, -1))
+        self.cap = cap
+
+    def _ensure_ring(self, ms: float) -> None:
+        """Ask for a ring in which a packet may spend ``ms`` between send and playout (grown at the next
+        :meth:`tick`, before anything is sent: this tick's payloads are re-laid too)."""
+        need = self.R
+        while need * FRAME_MS < ms + 3 * FRAME_MS:
+            need *= 2
+        self._want_R = max(self._want_R, need)
+
+    def _grow_ring(self, fed: np.ndarray, fed_seq: np.ndarray) -> None:
+        """Re-lay every slot (by its seq) and this tick's fed payloads (``fed`` rows, ``fed_seq``) in a ring
+        of ``_want_R`` slots."""
+        old_R, n, need = self.R, self.cap, self._want_R
+        st, ar, sq, se, pay = self.status, self.arrival, self.seq, self.seen, self.pay
+        self.R = need
+        self.status = np.zeros((n, need), np.int8)
+        self.arrival = np.zeros((n, need))
+        self.seq = np.zeros((n, need), np.int64)
+        self.seen = np.zeros((n, need), np.int32)
+        self.pay = np.full(n * need, None, object)
+        r, k = np.nonzero(st)
+        nk = sq[r, k] % need
+        for name, src in (("status", st), ("arrival", ar), ("seq", sq), ("seen", se)):
+            getattr(self, name)[r, nk] = src[r, k]
+        for ri, ki, nki in zip(r.tolist() + fed.tolist(), k.tolist() + (fed_seq % old_R).tolist(),
+                               nk.tolist() + (fed_seq % need).tolist()):
+            self.pay[ri * need + nki] = pay[ri * old_R + ki]
+
+    def attach(self, call) -> int:
+        """Give ``call`` (answered, with ``network`` a fresh NetEm) a row; returns it."""
+        if not self._free:
+            self._alloc(self.cap + max(64, self.cap // 4))
+        r = self._free.pop()
+        net = call.network
+        for name in _GROW:
+            a = getattr(self, name)
+            a[r] = 0
+        self.pay[r * self.R:(r + 1) * self.R] = None
+        self.last[r] = None
+        self.start[r] = call.start_tick
+        j = float(net.jitter_ms)
+        self.jcap[r] = max(0.0, {"uniform": j, "normal": j}.get(net.distribution, 10 * j))
+        self.delay[r], self.jscale[r], self.loss[r] = net.delay_ms, j, net.loss
+        self.reorder[r], self.reorder_ms[r] = net.reorder, net.reorder_ms
+        self.uniform[r] = net.distribution == "uniform"
+        self.alive[r] = True
+        if self.uniform[r]:   # the NetEm's undrawn batch, then its generator: the same sequence of doubles
+            rest = net._u[net._ui:]
+            self.U[r, :rest.size] = rest
+            self.U[r, rest.size:] = net.rng.random(_W - rest.size)
+            net._u, net._ui = np.zeros(0), 0
+        self.nets[r] = net
+        net._bank_row = (self, r)
+        self.views[r] = None
+        return r
+
+    def new_buffer(self, r: int, size_ms: Optional[int]) -> BankedJitter:
+        """A fresh jitter buffer on row ``r`` (every join): the previous view is frozen, its buffered
+        packets dropped; packets in flight stay in flight."""
+        old = self.views[r]
+        if old is not None:
+            old.freeze()
+        size = int(size_ms or 0)
+        self._ensure_ring(self.delay[r] + self.jcap[r] + (self.reorder_ms[r] if self.reorder[r] else 0) + size)
+        st = self.status[r]
+        for k in np.nonzero(st == 2)[0].tolist():
+            self.pay[r * self.R + k] = None
+        st[st == 2] = 0
+        for name in ("has_off", "off", "next_ts", "run", "received", "played", "late", "concealed", "jit",
+                     "jit_max", "has_tr", "tr_prev", "jit_sum", "tr_sum", "tr_max", "dn"):
+            getattr(self, name)[r] = 0
+        self.last_ts[r] = -1
+        self.size[r] = size
+        self.last[r] = None
+        v = self.views[r] = BankedJitter(self, r, size, FRAME_MS, self.frame_len, self.max_conceal)
+        return v
+
+    def release(self, call) -> None:
+        """Hangup: write the row's counters and undrawn randoms back into the NetEm, freeze the view, free
+        the row (its packets are gone with the call)."""
+        r = call._net_row
+        if r is None:
+            return
+        call._net_row = None
+        v = self.views[r]
+        if v is not None:
+            v.freeze()
+        net = self.nets[r]
+        net._bank_row = None
+        net._sent += int(self.sent[r])
+        net._lost += int(self.lost[r])
+        if self.uniform[r]:
+            net._u, net._ui = self.U[r, self.up[r]:].copy(), 0
+        self.alive[r] = False
+        self.status[r] = 0
+        self.pay[r * self.R:(r + 1) * self.R] = None
+        self.last[r] = self.views[r] = self.nets[r] = None
+        self._free.append(r)
+
+    def row_views(self, frames: np.ndarray) -> list:
+        """Memoryviews of ``frames``' rows (the pool's input matrix; rebuilt when the pool reallocates
+        it): copying a frame into one is the cheapest per-call step Python has."""
+        if self._mv_of is not frames:
+            self._mv = [memoryview(row) for row in frames]
+            self._mv_of = frames
+        return self._mv
+
+    def idle_row(self, r: int) -> bool:
+        """True when row ``r`` has no packet in flight nor buffered."""
+        return not self.status[r].any()
+
+    # ------------------------------------------------------------------ per tick ---------------------
+    def feed(self, r: int, seq: int, frame, slot: int) -> None:
+        """This tick, row ``r`` sends ``frame`` (int16 ``(F,)``, None = nothing to send) with sequence
+        number ``seq`` (ticks since answer) and plays into pool row ``slot`` (-1: not in a room)."""
+        self._rows.append(r)
+        self._slots.append(slot)
+        if frame is not None:
+            self._srows.append(r)
+            self.pay[r * self.R + seq % self.R] = frame
+
+    def tick(self, tick: int, frames: np.ndarray) -> None:
+        """Advance every row fed this tick: send, deliver, play; the frames of rows in a room go into
+        ``frames`` (the pool's int16 ``(rows, F)`` input matrix)."""
+        if not self._rows:
+            return
+        rows = np.array(self._rows, np.intp)
+        slots = np.array(self._slots, np.intp)
+        srows = np.array(self._srows, np.intp)
+        self._rows, self._slots, self._srows = [], [], []
+        ok = self.alive[rows]
+        if not ok.all():    # hung up after being fed this tick
+            rows, slots = rows[ok], slots[ok]
+            srows = srows[self.alive[srows]]
+        if self._want_R > self.R:
+            self._grow_ring(srows, tick - self.start[srows])
+        if srows.size:
+            send(self, srows, (tick - self.start[srows]) * FRAME_MS)
+        now = (tick - self.start[rows]) * FRAME_MS
+        deliver(self, rows, now)
+        play(self, rows, now, slots, frames)
