@@ -190,42 +190,49 @@ class VirtualCallLeg:
             done.set(reason)
 
     def _read_input(self, tick: int) -> Optional[np.ndarray]:
-        """This tick's input frame int16 ``(F,)``; None = the source ended."""
+        """This tick's input frame int16 ``(F,)``; None = the source ended. With an emulated network:
+        :data:`NET_PENDING` — the frame comes out of the engine's :class:`~.netbank.NetBank` after the
+        tick's call loop (:meth:`_read_network`, inlined here: this is the per-call step of every tick)."""
         if self._source_ended:
             return None
-        if self.network is not None:
+        if self.network is None:
+            f = self.source.next_frame()
+            if f is None:
+                self._source_ended = True
+            return f
+        bank = self.engine._netbank
+        row = self._net_row
+        if row is None or self.jitter is None:
             return self._read_network(tick)
-        f = self.source.next_frame()
-        if f is None:
-            self._source_ended = True
-        return f
+        if not self._net_src_done:
+            f = self.source.next_frame()
+            if f is None:
+                self._net_src_done = True
+                bank.src_done[row] = True
+            else:
+                bank.sf[row] = f
+        return NET_PENDING
 
     def _read_network(self, tick: int):
         """Caller audio over an emulated network: one packet per 20 ms (seq = ticks since answer, timestamp
         = caller time) through the call's :class:`~.netem.NetEm` into its jitter buffer (size from
-        JoinMember.jitter_buffer_ms; a new buffer on every join), one frame out per tick — all calls at once
-        in the engine's :class:`~.netbank.NetBank`, which writes the frame into the member's pool row after
-        the tick's call loop. Returns :data:`NET_PENDING` (None once the source ended and the network and
-        the buffer drained)."""
+        JoinMember.jitter_buffer_ms; a new buffer on every join and leave), one frame out per tick — all
+        calls at once in the engine's :class:`~.netbank.NetBank`, which writes the frame into the member's
+        pool row after the tick's call loop, and marks the source ended once it ended and the network and
+        the buffer drained. Returns :data:`NET_PENDING`. (:meth:`_read_input` does the steady state.)"""
         bank = self.engine._netbank
         row = self._net_row
         if row is None:
             row = self._net_row = bank.attach(self)
-        elif bank.ended[row]:   # the tick after the source ended and network + buffer drained
-            self._source_ended = True
-            return None
-        m = self.member
         if self.jitter is None:
-            self.jitter = bank.new_buffer(row, m.jitter_ms if m is not None else None)
-        bank._rows.append(row)   # NetBank.feed, inlined (the per-call part of the tick)
-        bank._slots.append(m.slot if m is not None else -1)
-        if self._net_src_done:
-            return NET_PENDING
-        f = self.source.next_frame()
-        if f is None:
-            self._net_src_done = True
-            bank.src_done[row] = True
-        else:
-            bank._srows.append(row)
-            bank.pay[row * bank.R + (tick - self.start_tick) % bank.R] = f
+            m = self.member
+            self.jitter = bank.new_buffer(row, m.jitter_ms if m is not None else None,
+                                          m.slot if m is not None else -1)
+        if not self._net_src_done:
+            f = self.source.next_frame()
+            if f is None:
+                self._net_src_done = True
+                bank.src_done[row] = True
+            else:
+                bank.sf[row] = f
         return NET_PENDING

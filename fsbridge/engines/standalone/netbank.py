@@ -6,20 +6,22 @@ A call with a :class:`~.netem.NetEm` gets a *row*: a ring of ``R`` packet slots 
 free / in flight / buffered, arrival time, seq, time seen) plus its jitter-buffer state (playout offset,
 next timestamp, last frame, concealment run, counters, RFC 3550 jitter estimate, delay history). Per tick
 (:meth:`NetBank.tick`), for every row fed by the tick loop: the packets sent this tick get their fate from
-one vectorised draw (loss, uniform jitter, reordering), the ones arrived by now are pushed (arrival order
+one vectorised draw (loss, jitter, reordering), the ones arrived by now are pushed (arrival order
 per row: ``(arrival, seq)``, as the emulator's heap), and the frame due now is played, concealed or silent
 — the semantics of :class:`~.jitter.JitterBuffer` (fixed-delay playout anchored on the first packet seen,
 reordering by timestamp, late packets dropped, the last frame repeated at halved amplitude for
-``max_conceal`` frames, then silence) and of :meth:`NetEm.send`. Randomness: each row consumes its own
-NetEm's sequence of ``rng.random()`` doubles in the order ``NetEm.send`` does (loss, jitter, reorder),
-through a window of pre-drawn doubles, so a seeded call gets exactly the arrivals the per-call path gave.
-Normal / Pareto jitter rows draw through their NetEm (one Python call per packet: exact, not vectorised).
+``max_conceal`` frames, then silence) and of :meth:`NetEm.send` (same distributions and order of effects).
+
+Randomness: the bank's own generator, one draw per quantity for all sending rows at once; it is re-seeded
+from the previous generator and the call's ``NetEm.seed`` whenever a call attaches, so a run is
+deterministic for given seeds and join order — but a call no longer gets its NetEm's own sequence (the
+standalone ``NetEm.send`` path still does).
 
 Payloads are never copied: a slot holds a reference to the frame the source returned.
 """
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import List, Optional  # noqa: F401
 
 import numpy as np
 
@@ -28,12 +30,11 @@ from .netbank_ops import deliver, play, send
 from .netbank_view import BankedJitter
 
 FRAME_MS = 20
-_W = 64          # pre-drawn doubles per row (refilled when fewer than 3 are left)
+DISTRIBUTIONS = ("uniform", "normal", "pareto")
 _H = 64          # delay history per row (JitterBuffer's default delay_history)
 _GROW = ("start", "size", "has_off", "off", "next_ts", "run", "received", "played", "late", "concealed",
-         "jit", "jit_max", "has_tr", "tr_prev", "jit_sum", "tr_sum", "tr_max", "last_ts", "dn", "src_done",
-         "ended", "alive", "delay", "jscale", "jcap", "loss", "reorder", "reorder_ms", "uniform", "up", "sent", "lost",
-         "U", "delays", "status", "arrival", "seq", "seen")
+         "jit", "jit_max", "has_tr", "tr_prev", "jit_sum", "tr_sum", "tr_max", "last_ts", "last_seq", "dn", "src_done", "slot", "active",
+         "alive", "delay", "jscale", "jcap", "loss", "reorder", "reorder_ms", "dist", "sent", "lost", "delays", "status", "arrival", "seq", "seen")
 
 
 class NetBank:
@@ -51,14 +52,14 @@ class NetBank:
         self.cap = 0
         self._free: List[int] = []
         self.pay = np.empty(0, object)      # cap*R frame references (slot k of row r: r*R + k)
-        self.last = np.empty(0, object)     # last played frame per row (concealment)
-        self._mv: list = []                 # memoryviews of the pool's frame rows (row_views)
-        self._mv_of = None
         self.views: list = []
         self.nets: list = []
-        self._rows: List[int] = []
-        self._slots: List[int] = []
-        self._srows: List[int] = []
+        self.calls: list = []
+        self.sf = np.empty(0, object)       # this tick's frame per row (set by the call leg)
+        self._act = np.zeros(0, np.intp)    # the active rows (fed every tick), ascending
+        self._ix: object = self._act        # the same as a slice when they are 0..n-1
+        self._dirty = False
+        self.rng = np.random.default_rng(0)
         self._zero = _zero_frame(frame_len)
         self._alloc(64)
 
@@ -68,10 +69,11 @@ class NetBank:
         f8, i8, b = np.float64, np.int64, np.bool_
         spec = {"start": i8, "size": i8, "has_off": b, "off": i8, "next_ts": i8, "run": i8, "received": i8,
                 "played": i8, "late": i8, "concealed": i8, "jit": f8, "jit_max": f8, "has_tr": b, "tr_prev": f8,
-                "jit_sum": f8, "tr_sum": f8, "tr_max": f8, "last_ts": i8, "dn": i8, "src_done": b, "ended": b,
-                "alive": b, "delay": f8, "jscale": f8, "jcap": f8, "loss": f8, "reorder": f8, "reorder_ms": f8, "uniform": b,
-                "up": i8, "sent": i8, "lost": i8}
-        shapes = {"U": ((_W,), f8), "delays": ((_H,), np.float32), "status": ((R,), np.int8),
+                "jit_sum": f8, "tr_sum": f8, "tr_max": f8, "last_ts": i8, "last_seq": i8, "dn": i8, "src_done": b, "slot": i8,
+                "active": b,
+                "alive": b, "delay": f8, "jscale": f8, "jcap": f8, "loss": f8, "reorder": f8, "reorder_ms": f8, "dist": np.int8,
+                "sent": i8, "lost": i8}
+        shapes = {"delays": ((_H,), np.float32), "status": ((R,), np.int8),
                   "arrival": ((R,), f8), "seq": ((R,), i8), "seen": ((R,), np.int32)}
         for name in _GROW:
             if name in spec:
@@ -83,7 +85,8 @@ class NetBank:
                 new[:old] = getattr(self, name)
             setattr(self, name, new)
         self.pay = np.concatenate([self.pay, np.full((cap - old) * R, None, object)])
-        self.last = np.concatenate([self.last, np.full(cap - old, None, object)])
+        self.sf = np.concatenate([self.sf, np.full(cap - old, None, object)])
+        self.calls += [None] * (cap - old)
         self.views += [None] * (cap - old)
         self.nets += [None] * (cap - old)
         self._free.extend(range(cap - 1, old - 1, -1))
@@ -93,13 +96,12 @@ class NetBank:
         """Ask for a ring in which a packet may spend ``ms`` between send and playout (grown at the next
         :meth:`tick`, before anything is sent: this tick's payloads are re-laid too)."""
         need = self.R
-        while need * FRAME_MS < ms + 3 * FRAME_MS:
+        while need * FRAME_MS <= ms + 3 * FRAME_MS:   # (+ 20 ms tick + max_conceal slots of the last frame)
             need *= 2
         self._want_R = max(self._want_R, need)
 
-    def _grow_ring(self, fed: np.ndarray, fed_seq: np.ndarray) -> None:
-        """Re-lay every slot (by its seq) and this tick's fed payloads (``fed`` rows, ``fed_seq``) in a ring
-        of ``_want_R`` slots."""
+    def _grow_ring(self) -> None:
+        """Re-lay every slot (by its seq) in a ring of ``_want_R`` slots."""
         old_R, n, need = self.R, self.cap, self._want_R
         st, ar, sq, se, pay = self.status, self.arrival, self.seq, self.seen, self.pay
         self.R = need
@@ -112,9 +114,7 @@ class NetBank:
         nk = sq[r, k] % need
         for name, src in (("status", st), ("arrival", ar), ("seq", sq), ("seen", se)):
             getattr(self, name)[r, nk] = src[r, k]
-        for ri, ki, nki in zip(r.tolist() + fed.tolist(), k.tolist() + (fed_seq % old_R).tolist(),
-                               nk.tolist() + (fed_seq % need).tolist()):
-            self.pay[ri * need + nki] = pay[ri * old_R + ki]
+        self.pay[r * need + nk] = pay[r * old_R + k]
 
     def attach(self, call) -> int:
         """Give ``call`` (answered, with ``network`` a fresh NetEm) a row; returns it."""
@@ -126,27 +126,25 @@ class NetBank:
             a = getattr(self, name)
             a[r] = 0
         self.pay[r * self.R:(r + 1) * self.R] = None
-        self.last[r] = None
         self.start[r] = call.start_tick
         j = float(net.jitter_ms)
         self.jcap[r] = max(0.0, {"uniform": j, "normal": j}.get(net.distribution, 10 * j))
         self.delay[r], self.jscale[r], self.loss[r] = net.delay_ms, j, net.loss
         self.reorder[r], self.reorder_ms[r] = net.reorder, net.reorder_ms
-        self.uniform[r] = net.distribution == "uniform"
+        self.dist[r] = DISTRIBUTIONS.index(net.distribution)
         self.alive[r] = True
-        if self.uniform[r]:   # the NetEm's undrawn batch, then its generator: the same sequence of doubles
-            rest = net._u[net._ui:]
-            self.U[r, :rest.size] = rest
-            self.U[r, rest.size:] = net.rng.random(_W - rest.size)
-            net._u, net._ui = np.zeros(0), 0
+        seed = net.seed if net.seed is not None else np.random.SeedSequence().entropy
+        self.rng = np.random.default_rng([int(self.rng.integers(1 << 62)), int(seed)])
         self.nets[r] = net
+        self.calls[r] = call
         net._bank_row = (self, r)
         self.views[r] = None
         return r
 
-    def new_buffer(self, r: int, size_ms: Optional[int]) -> BankedJitter:
-        """A fresh jitter buffer on row ``r`` (every join): the previous view is frozen, its buffered
-        packets dropped; packets in flight stay in flight."""
+    def new_buffer(self, r: int, size_ms: Optional[int], slot: int) -> BankedJitter:
+        """A fresh jitter buffer on row ``r`` (every join and leave: ``slot`` is the member's pool row, -1
+        outside a room): the previous view is frozen, its buffered packets dropped; packets in flight stay
+        in flight. From now on the row is fed every tick (``sf[r]``, or ``src_done[r]``)."""
         old = self.views[r]
         if old is not None:
             old.freeze()
@@ -159,9 +157,11 @@ class NetBank:
         for name in ("has_off", "off", "next_ts", "run", "received", "played", "late", "concealed", "jit",
                      "jit_max", "has_tr", "tr_prev", "jit_sum", "tr_sum", "tr_max", "dn"):
             getattr(self, name)[r] = 0
-        self.last_ts[r] = -1
+        self.last_ts[r] = self.last_seq[r] = -1
         self.size[r] = size
-        self.last[r] = None
+        self.slot[r] = slot
+        if not self.active[r]:
+            self.active[r] = self._dirty = True
         v = self.views[r] = BankedJitter(self, r, size, FRAME_MS, self.frame_len, self.max_conceal)
         return v
 
@@ -179,53 +179,47 @@ class NetBank:
         net._bank_row = None
         net._sent += int(self.sent[r])
         net._lost += int(self.lost[r])
-        if self.uniform[r]:
-            net._u, net._ui = self.U[r, self.up[r]:].copy(), 0
         self.alive[r] = False
+        if self.active[r]:
+            self.active[r], self._dirty = False, True
         self.status[r] = 0
+        self.sf[r] = None
         self.pay[r * self.R:(r + 1) * self.R] = None
-        self.last[r] = self.views[r] = self.nets[r] = None
+        self.views[r] = self.nets[r] = self.calls[r] = None
         self._free.append(r)
-
-    def row_views(self, frames: np.ndarray) -> list:
-        """Memoryviews of ``frames``' rows (the pool's input matrix; rebuilt when the pool reallocates
-        it): copying a frame into one is the cheapest per-call step Python has."""
-        if self._mv_of is not frames:
-            self._mv = [memoryview(row) for row in frames]
-            self._mv_of = frames
-        return self._mv
 
     def idle_row(self, r: int) -> bool:
         """True when row ``r`` has no packet in flight nor buffered."""
         return not self.status[r].any()
 
     # ------------------------------------------------------------------ per tick ---------------------
-    def feed(self, r: int, seq: int, frame, slot: int) -> None:
-        """This tick, row ``r`` sends ``frame`` (int16 ``(F,)``, None = nothing to send) with sequence
-        number ``seq`` (ticks since answer) and plays into pool row ``slot`` (-1: not in a room)."""
-        self._rows.append(r)
-        self._slots.append(slot)
-        if frame is not None:
-            self._srows.append(r)
-            self.pay[r * self.R + seq % self.R] = frame
-
     def tick(self, tick: int, frames: np.ndarray) -> None:
-        """Advance every row fed this tick: send, deliver, play; the frames of rows in a room go into
-        ``frames`` (the pool's int16 ``(rows, F)`` input matrix)."""
-        if not self._rows:
+        """Advance every active row (each was fed this tick by its call leg: ``sf[r]`` = its source frame,
+        or ``src_done[r]``): send, deliver, play; the frames of rows in a room go into ``frames`` (the
+        pool's int16 ``(rows, F)`` input matrix). A row whose source ended and whose network and buffer
+        drained goes inactive and its call's source is marked ended (read as None from the next tick)."""
+        if self._dirty:
+            act = self._act = np.flatnonzero(self.active)
+            n = act.size
+            self._ix = slice(0, n) if n and act[-1] == n - 1 else act
+            self._dirty = False
+        rows, ix = self._act, self._ix
+        if not rows.size:
             return
-        rows = np.array(self._rows, np.intp)
-        slots = np.array(self._slots, np.intp)
-        srows = np.array(self._srows, np.intp)
-        self._rows, self._slots, self._srows = [], [], []
-        ok = self.alive[rows]
-        if not ok.all():    # hung up after being fed this tick
-            rows, slots = rows[ok], slots[ok]
-            srows = srows[self.alive[srows]]
         if self._want_R > self.R:
-            self._grow_ring(srows, tick - self.start[srows])
-        if srows.size:
-            send(self, srows, (tick - self.start[srows]) * FRAME_MS)
-        now = (tick - self.start[rows]) * FRAME_MS
-        deliver(self, rows, now)
-        play(self, rows, now, slots, frames)
+            self._grow_ring()
+        sd = self.src_done[ix]
+        if sd.any():
+            sr = rows[~sd]
+            sx = sr
+        else:
+            sr, sx = rows, ix
+        if sr.size:
+            objs = self.sf[sx].copy()   # (a view when sx is a slice)
+            self.sf[sx] = None
+            send(self, sr, sx, (tick - self.start[sx]) * FRAME_MS, objs)
+        now = (tick - self.start[ix]) * FRAME_MS
+        deliver(self, rows, ix, now)
+        for r in play(self, rows, ix, now, self.slot[ix], frames):
+            self.active[r], self._dirty = False, True
+            self.calls[r]._source_ended = True

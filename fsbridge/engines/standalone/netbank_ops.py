@@ -7,79 +7,66 @@ from __future__ import annotations
 import numpy as np
 
 FRAME_MS = 20
-_LOW = 3   # a packet draws at most 3 doubles (loss, jitter, reorder)
 
 
-def send(b, sr: np.ndarray, now: np.ndarray) -> None:
-    """Rows ``sr`` (unique) send their packet of this tick (``now``: int64 ms since answer per row; its
-    payload was stored by :meth:`NetBank.feed`): lost, or in flight until ``arrival``."""
-    R = b.R
+def send(b, sr: np.ndarray, sx, now: np.ndarray, frames: np.ndarray) -> None:
+    """Rows ``sr`` (unique, ascending; ``sx`` the same or a slice) send their packet of this tick: ``now``
+    int64 ms since answer per row,
+    ``frames`` the payloads (object array). Drawn for all rows at once from the bank's generator, as
+    :meth:`NetEm.draw_arrival` does per packet: lost (``loss``), else arrival = now + delay + jitter
+    (uniform [0, j] / |N(0, j/2)| capped at j / Pareto(2.5)·j/3 capped at 10 j) + ``reorder_ms`` when
+    reordered (``reorder``)."""
+    R, rng = b.R, b.rng
     seq = now // FRAME_MS
     k = seq % R
-    occ = b.status[sr, k] != 0
+    flat = sr * R + k
+    st = b.status.reshape(-1)
+    occ = st[flat] != 0
     if occ.any():   # a packet older than the ring (cannot happen with the ring sized at attach): gone
-        b.status[sr[occ], k[occ]] = 0
-    uni = b.uniform[sr]
-    if not uni.all():   # normal / pareto jitter: through the row's NetEm, one Python call per packet
-        for r, t, s, kk in zip(sr[~uni].tolist(), now[~uni].tolist(), seq[~uni].tolist(), k[~uni].tolist()):
-            a = b.nets[r].draw_arrival(t)
-            if a is not None:
-                b.status[r, kk], b.arrival[r, kk], b.seq[r, kk] = 1, a, s
-        sr, now, seq, k = sr[uni], now[uni], seq[uni], k[uni]
-        if not sr.size:
-            return
-    U = b.U
-    p = b.up[sr]
-    loss = b.loss[sr]
-    hl = loss > 0
-    lost = hl & (U[sr, p] < loss)
-    live = ~lost
-    p = p + hl
-    j = b.jscale[sr]
-    hj = j > 0
-    ju = U[sr, p]
-    p = p + (hj & live)
-    arr = now + b.delay[sr] + np.where(hj, j * ju, 0.0)     # NetEm.send: now + delay + j * random()
-    reo = b.reorder[sr]
-    hr = (reo > 0) & live
-    ru = U[sr, p]
-    p = p + hr
-    re = hr & (ru < reo)
-    if re.any():
+        st[flat[occ]] = 0
+    n = sr.size
+    b.sent[sx] += 1
+    loss = b.loss[sx]
+    if loss.any():
+        lost = rng.random(n) < loss
+        if lost.any():
+            b.lost[sx] += lost
+            live = ~lost
+            sr, now, seq, flat, frames = sr[live], now[live], seq[live], flat[live], frames[live]
+            sx = sr
+            n = sr.size
+            if not n:
+                return
+    j = b.jscale[sx]
+    jit = j * rng.random(n)
+    dist = b.dist[sx]
+    if dist.any():
+        normal, pareto = dist == 1, dist == 2
+        if normal.any():
+            jn = j[normal]
+            jit[normal] = np.minimum(np.abs(rng.standard_normal(jn.size) * (jn / 2)), jn)
+        if pareto.any():
+            jp = j[pareto]
+            jit[pareto] = np.minimum(rng.pareto(2.5, jp.size) * jp / 3, 10 * jp)
+    arr = now + b.delay[sx] + np.where(j > 0, jit, 0.0)
+    reo = b.reorder[sx]
+    if reo.any():
+        re = rng.random(n) < reo
         arr[re] += b.reorder_ms[sr[re]]
-    b.up[sr] = p
-    b.sent[sr] += 1
-    low = p > U.shape[1] - _LOW
-    if low.any():
-        refill(b, sr[low])
-    if lost.any():
-        b.lost[sr] += lost
-        sr, k, seq, arr = sr[live], k[live], seq[live], arr[live]
-    b.status[sr, k] = 1
-    b.arrival[sr, k] = arr
-    b.seq[sr, k] = seq
+    st[flat] = 1
+    b.arrival.reshape(-1)[flat] = arr
+    b.seq.reshape(-1)[flat] = seq
+    b.pay[flat] = frames
 
 
-def refill(b, rows: np.ndarray) -> None:
-    """Rows whose window of pre-drawn doubles runs low: the unused ones moved to the front, the rest drawn
-    from the row's NetEm generator (the same sequence of doubles as ``NetEm._random``; every ≥ 20 ticks)."""
-    U = b.U
-    for r in rows.tolist():
-        q = int(b.up[r])
-        rest = U[r, q:].copy()
-        U[r, :rest.size] = rest
-        U[r, rest.size:] = b.nets[r].rng.random(q)
-        b.up[r] = 0
-
-
-def deliver(b, rows: np.ndarray, now: np.ndarray) -> None:
-    """Push the packets arrived by ``now`` (per row) into the rows' jitter buffers, in ``(arrival, seq)``
-    order per row: RFC 3550 jitter + transit stats, playout anchored on the first packet, late dropped."""
-    st = b.status[rows]
-    m = st == 1
+def deliver(b, rows: np.ndarray, ix, now: np.ndarray) -> None:
+    """Push the packets arrived by ``now`` (per row; ``ix``: ``rows`` or the same as a slice) into the
+    rows' jitter buffers, in ``(arrival, seq)`` order per row: RFC 3550 jitter + transit stats, playout
+    anchored on the first packet, late dropped."""
+    m = b.status[ix] == 1
     if not m.any():
         return
-    m &= b.arrival[rows] <= now[:, None]
+    m &= b.arrival[ix] <= now[:, None]
     ri, k = np.nonzero(m)
     n = ri.size
     if not n:
@@ -133,22 +120,37 @@ def deliver(b, rows: np.ndarray, now: np.ndarray) -> None:
     b.seen[r, k] = t
 
 
-def copy_rows(b, frames: np.ndarray, slots: list, objs: list) -> None:
-    """``frames[s] = f`` for each pair — the one per-call step of the bank: through memoryviews of the
-    rows (cheaper than numpy's setitem), numpy's setitem for a frame that is not plain int16 ``(F,)``."""
-    mv = b.row_views(frames)
+def copy_rows(frames: np.ndarray, ps: np.ndarray, objs: list) -> None:
+    """``frames[ps[i]] = objs[i]`` for every i: one C-level concatenation of the payloads (straight into
+    ``frames`` when ``ps`` is a run of consecutive rows, the usual case), not one numpy call per frame."""
+    n = len(objs)
+    if not n:
+        return
     try:
-        for s, f in zip(slots, objs):
-            mv[s][:] = f.data
-    except (ValueError, TypeError, NotImplementedError):
-        for s, f in zip(slots, objs):
+        a = int(ps[0])
+        if int(ps[-1]) - a == n - 1 and (n == 1 or bool((ps[1:] - ps[:-1] == 1).all())):
+            np.concatenate(objs, out=frames[a:a + n].reshape(-1))
+        else:
+            frames[ps] = np.concatenate(objs).reshape(n, frames.shape[1])
+    except ValueError:   # a frame of another length: numpy's own error, per frame
+        for s, f in zip(ps.tolist(), objs):
             frames[s] = f
+
+
+def last_frame(b, r: int):
+    """Row ``r``'s last played frame, still referenced by its ring slot (the ring is sized so that no new
+    packet reuses the slot while concealment may need it); None before the first."""
+    ls = int(b.last_seq[r])
+    if ls < 0:
+        return None
+    k = ls % b.R
+    return b.pay[r * b.R + k] if b.seq[r, k] == ls else None
 
 
 def _conceal(b, r: int):
     """Row ``r``'s slot due now is missing: its last frame at halved amplitude (up to max_conceal), else
     silence (JitterBuffer.pop's loss concealment)."""
-    lf = b.last[r]
+    lf = last_frame(b, r)
     run = int(b.run[r])
     if lf is not None and run < b.max_conceal:
         run += 1
@@ -164,26 +166,24 @@ def _play_slot(b, r: int, ts: int, now: int):
     s = ts // FRAME_MS
     kk = s % b.R
     if b.status[r, kk] == 2 and b.seq[r, kk] == s:
-        i = r * b.R + kk
-        f = b.pay[i]
-        b.pay[i] = None
+        f = b.pay[r * b.R + kk]
         b.status[r, kk] = 0
         b.played[r] += 1
         b.delays[r, b.dn[r] % b.delays.shape[1]] = now - b.seen[r, kk]
         b.dn[r] += 1
         b.last_ts[r] = ts
-        b.last[r] = f
+        b.last_seq[r] = s
         b.run[r] = 0
         return f
     return _conceal(b, r)
 
 
-def play(b, rows: np.ndarray, now: np.ndarray, slots: np.ndarray, frames: np.ndarray) -> None:
+def play(b, rows: np.ndarray, ix, now: np.ndarray, slots: np.ndarray, frames: np.ndarray) -> list:
     """The frame due now per row (played / concealed / silence) into ``frames[slot]`` for rows in a
-    room (slot ≥ 0); rows whose source ended and whose network and buffer are empty are marked ended."""
-    nt = b.next_ts[rows]
-    off = b.off[rows]
-    due = b.has_off[rows] & (nt + off <= now)
+    room (slot ≥ 0). Returns the rows whose source ended and whose network and buffer are empty."""
+    nt = b.next_ts[ix]
+    off = b.off[ix]
+    due = b.has_off[ix] & (nt + off <= now)
     idle = ~due & (slots >= 0)
     if idle.any():
         frames[slots[idle]] = 0
@@ -208,23 +208,23 @@ def play(b, rows: np.ndarray, now: np.ndarray, slots: np.ndarray, frames: np.nda
             b.delays[pr, b.dn[pr] % b.delays.shape[1]] = dt[present] - b.seen[pr, pk]
             b.dn[pr] += 1
             b.last_ts[pr] = dn[present]
+            b.last_seq[pr] = seqd[present]
             b.run[pr] = 0
-            b.status[pr, pk] = 0
             flat = pr * b.R + pk
-            objs = b.pay[flat]
-            b.pay[flat] = None
-            b.last[pr] = objs
+            b.status.reshape(-1)[flat] = 0
+            objs = b.pay[flat]   # (the slot keeps its reference: the last frame, for concealment)
             ps = ds[present]
             inroom = ps >= 0
             if not inroom.all():
                 ps, objs = ps[inroom], objs[inroom]
-            copy_rows(b, frames, ps.tolist(), objs.tolist())
+            copy_rows(frames, ps, objs.tolist())
         if not present.all():
             for r, s in zip(dr[~present].tolist(), ds[~present].tolist()):
                 f = _conceal(b, r)
                 if s >= 0:
                     frames[s] = f
-    sd = b.src_done[rows]
+    sd = b.src_done[ix]
     if sd.any():
         rr = rows[sd]
-        b.ended[rr[~b.status[rr].any(axis=1)]] = True
+        return rr[~b.status[rr].any(axis=1)].tolist()
+    return []

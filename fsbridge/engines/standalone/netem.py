@@ -38,7 +38,8 @@ class NetEm:
     ``distribution``: uniform | normal | pareto; ``loss``, ``reorder``: probabilities; ``reorder_ms``: extra
     delay of a reordered packet; ``seed``: RNG seed. Counters: ``sent``, ``lost``. Inside a
     :class:`~.engine.StandaloneEngine` a call's emulator is driven by the engine's
-    :class:`~.netbank.NetBank` (the same draws, for all calls at once).
+    :class:`~.netbank.NetBank`: the same distributions, drawn for all calls at once from the bank's
+    generator (seeded from each call's ``seed`` as it attaches), not this emulator's own sequence.
     """
 
     def __init__(self, delay_ms: float = 30.0, jitter_ms: float = 20.0, distribution: str = "uniform",
@@ -51,13 +52,22 @@ class NetEm:
         self.loss = loss
         self.reorder = reorder
         self.reorder_ms = reorder_ms
-        self.rng = np.random.default_rng(seed)
+        self.seed = seed
+        self._rng: Optional[np.random.Generator] = None   # made on first use (1.2 KiB: an engine's NetBank
+        #                                                   draws for its calls and never needs it)
         self._heap: List[Packet] = []
         self._u = np.zeros(0)    # a batch of rng.random() doubles (float64, 512 B)
         self._ui = 0
         self._sent = 0
         self._lost = 0
         self._bank_row = None   # (NetBank, row) while an engine's NetBank draws this emulator's packets
+
+    @property
+    def rng(self) -> np.random.Generator:
+        """This emulator's generator (``np.random.default_rng(seed)``), made on first use."""
+        if self._rng is None:
+            self._rng = np.random.default_rng(self.seed)
+        return self._rng
 
     @property
     def sent(self) -> int:
@@ -85,7 +95,7 @@ class NetEm:
     def _random(self) -> float:
         """``rng.random()``, drawn :data:`_BATCH` at a time (the same sequence of doubles)."""
         i = self._ui
-        if i >= self._u.size:   # (a NetBank hands back a shorter batch: its undrawn doubles)
+        if i >= self._u.size:
             self._u = self.rng.random(_BATCH)
             i = 0
         self._ui = i + 1
