@@ -59,6 +59,7 @@ class NetBank:
         self._act = np.zeros(0, np.intp)    # the active rows (fed every tick), ascending
         self._ix: object = self._act        # the same as a slice when they are 0..n-1
         self._dirty = False
+        self.n_loss = self.n_reorder = self.n_dist = 0   # rows with loss / reordering / non-uniform jitter
         self.rng = np.random.default_rng(0)
         self._zero = _zero_frame(frame_len)
         self._alloc(64)
@@ -129,9 +130,10 @@ class NetBank:
         self.start[r] = call.start_tick
         j = float(net.jitter_ms)
         self.jcap[r] = max(0.0, {"uniform": j, "normal": j}.get(net.distribution, 10 * j))
-        self.delay[r], self.jscale[r], self.loss[r] = net.delay_ms, j, net.loss
+        self.delay[r], self.jscale[r], self.loss[r] = net.delay_ms, max(j, 0.0), net.loss
         self.reorder[r], self.reorder_ms[r] = net.reorder, net.reorder_ms
         self.dist[r] = DISTRIBUTIONS.index(net.distribution)
+        self._count(r, 1)
         self.alive[r] = True
         seed = net.seed if net.seed is not None else np.random.SeedSequence().entropy
         self.rng = np.random.default_rng([int(self.rng.integers(1 << 62)), int(seed)])
@@ -140,6 +142,11 @@ class NetBank:
         net._bank_row = (self, r)
         self.views[r] = None
         return r
+
+    def _count(self, r: int, d: int) -> None:
+        self.n_loss += d * bool(self.loss[r] > 0)
+        self.n_reorder += d * bool(self.reorder[r] > 0)
+        self.n_dist += d * bool(self.dist[r] != 0)
 
     def new_buffer(self, r: int, size_ms: Optional[int], slot: int) -> BankedJitter:
         """A fresh jitter buffer on row ``r`` (every join and leave: ``slot`` is the member's pool row, -1
@@ -179,6 +186,7 @@ class NetBank:
         net._bank_row = None
         net._sent += int(self.sent[r])
         net._lost += int(self.lost[r])
+        self._count(r, -1)
         self.alive[r] = False
         if self.active[r]:
             self.active[r], self._dirty = False, True

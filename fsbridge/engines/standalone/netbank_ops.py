@@ -11,24 +11,22 @@ FRAME_MS = 20
 
 def send(b, sr: np.ndarray, sx, now: np.ndarray, frames: np.ndarray) -> None:
     """Rows ``sr`` (unique, ascending; ``sx`` the same or a slice) send their packet of this tick: ``now``
-    int64 ms since answer per row,
-    ``frames`` the payloads (object array). Drawn for all rows at once from the bank's generator, as
-    :meth:`NetEm.draw_arrival` does per packet: lost (``loss``), else arrival = now + delay + jitter
-    (uniform [0, j] / |N(0, j/2)| capped at j / Pareto(2.5)·j/3 capped at 10 j) + ``reorder_ms`` when
-    reordered (``reorder``)."""
+    int64 ms since answer per row, ``frames`` the payloads (object array). Drawn for all rows at once
+    from the bank's generator, as :meth:`NetEm.draw_arrival` does per packet: lost (``loss``), else
+    arrival = now + delay + jitter (uniform [0, j] / |N(0, j/2)| capped at j / Pareto(2.5)·j/3 capped
+    at 10 j) + ``reorder_ms`` when reordered (``reorder``)."""
     R, rng = b.R, b.rng
     seq = now // FRAME_MS
-    k = seq % R
-    flat = sr * R + k
+    flat = sr * R
+    flat += seq % R
     st = b.status.reshape(-1)
-    occ = st[flat] != 0
+    occ = st[flat]
     if occ.any():   # a packet older than the ring (cannot happen with the ring sized at attach): gone
-        st[flat[occ]] = 0
+        st[flat[occ != 0]] = 0
     n = sr.size
     b.sent[sx] += 1
-    loss = b.loss[sx]
-    if loss.any():
-        lost = rng.random(n) < loss
+    if b.n_loss:
+        lost = rng.random(n) < b.loss[sx]
         if lost.any():
             b.lost[sx] += lost
             live = ~lost
@@ -38,9 +36,10 @@ def send(b, sr: np.ndarray, sx, now: np.ndarray, frames: np.ndarray) -> None:
             if not n:
                 return
     j = b.jscale[sx]
-    jit = j * rng.random(n)
-    dist = b.dist[sx]
-    if dist.any():
+    jit = rng.random(n)
+    jit *= j
+    if b.n_dist:
+        dist = b.dist[sx]
         normal, pareto = dist == 1, dist == 2
         if normal.any():
             jn = j[normal]
@@ -48,10 +47,10 @@ def send(b, sr: np.ndarray, sx, now: np.ndarray, frames: np.ndarray) -> None:
         if pareto.any():
             jp = j[pareto]
             jit[pareto] = np.minimum(rng.pareto(2.5, jp.size) * jp / 3, 10 * jp)
-    arr = now + b.delay[sx] + np.where(j > 0, jit, 0.0)
-    reo = b.reorder[sx]
-    if reo.any():
-        re = rng.random(n) < reo
+    arr = now + b.delay[sx]
+    arr += jit
+    if b.n_reorder:
+        re = rng.random(n) < b.reorder[sx]
         arr[re] += b.reorder_ms[sr[re]]
     st[flat] = 1
     b.arrival.reshape(-1)[flat] = arr
@@ -64,20 +63,20 @@ def deliver(b, rows: np.ndarray, ix, now: np.ndarray) -> None:
     rows' jitter buffers, in ``(arrival, seq)`` order per row: RFC 3550 jitter + transit stats, playout
     anchored on the first packet, late dropped."""
     m = b.status[ix] == 1
-    if not m.any():
-        return
     m &= b.arrival[ix] <= now[:, None]
     ri, k = np.nonzero(m)
     n = ri.size
     if not n:
         return
-    r = rows[ri]
+    R = b.R
+    r = ri if isinstance(ix, slice) else rows[ri]
+    flat = r * R
+    flat += k
     t = now[ri]
-    sq = b.seq[r, k]
-    multi = n > 1 and bool((ri[1:] == ri[:-1]).any())
-    if multi:
-        o = np.lexsort((sq, b.arrival[r, k], ri))
-        ri, k, r, t, sq = ri[o], k[o], r[o], t[o], sq[o]
+    sq = b.seq.reshape(-1)[flat]
+    if n > 1 and bool((ri[1:] == ri[:-1]).any()):   # rows with several arrivals: (arrival, seq) order
+        o = np.lexsort((sq, b.arrival.reshape(-1)[flat], ri))
+        ri, flat, r, t, sq = ri[o], flat[o], r[o], t[o], sq[o]
         idx = np.arange(n)
         first = np.empty(n, np.bool_)
         first[0] = True
@@ -86,7 +85,6 @@ def deliver(b, rows: np.ndarray, ix, now: np.ndarray) -> None:
         b.received += np.bincount(r, minlength=b.cap)
         rounds = [rank == q for q in range(int(rank.max()) + 1)]
     else:
-        rank = None
         b.received[r] += 1
         rounds = [slice(None)]
     ts = sq * FRAME_MS
@@ -94,7 +92,12 @@ def deliver(b, rows: np.ndarray, ix, now: np.ndarray) -> None:
     for sel in rounds:   # the jitter estimate is a recurrence: one round per packet rank within a row
         rr, x = r[sel], tr[sel]
         J = b.jit[rr]
-        J = np.where(b.has_tr[rr], J + (np.abs(x - b.tr_prev[rr]) - J) / 16.0, J)
+        prev = b.tr_prev[rr]
+        Jn = np.abs(x - prev)
+        Jn -= J
+        Jn /= 16.0
+        Jn += J
+        J = np.where(b.has_tr[rr], Jn, J)
         b.jit[rr] = J
         b.jit_max[rr] = np.maximum(b.jit_max[rr], J)
         b.has_tr[rr] = True
@@ -110,14 +113,15 @@ def deliver(b, rows: np.ndarray, ix, now: np.ndarray) -> None:
         b.off[rn] = t[first][need] + b.size[rn] - ts[first][need]
         b.next_ts[rn] = ts[first][need]
         b.has_off[rn] = True
+    st = b.status.reshape(-1)
     late = ts < b.next_ts[r]
     if late.any():
         b.late += np.bincount(r[late], minlength=b.cap)
-        b.status[r[late], k[late]] = 0
+        st[flat[late]] = 0
         ok = ~late
-        r, k, t = r[ok], k[ok], t[ok]
-    b.status[r, k] = 2
-    b.seen[r, k] = t
+        flat, t = flat[ok], t[ok]
+    st[flat] = 2
+    b.seen.reshape(-1)[flat] = t
 
 
 def copy_rows(frames: np.ndarray, ps: np.ndarray, objs: list) -> None:
@@ -182,43 +186,55 @@ def play(b, rows: np.ndarray, ix, now: np.ndarray, slots: np.ndarray, frames: np
     """The frame due now per row (played / concealed / silence) into ``frames[slot]`` for rows in a
     room (slot ≥ 0). Returns the rows whose source ended and whose network and buffer are empty."""
     nt = b.next_ts[ix]
-    off = b.off[ix]
-    due = b.has_off[ix] & (nt + off <= now)
-    idle = ~due & (slots >= 0)
-    if idle.any():
-        frames[slots[idle]] = 0
-    if due.any():
-        multi = due & (nt + FRAME_MS + off <= now)
-        if multi.any():   # ticks were skipped: catch up slot by slot (JitterBuffer.pop's loop)
-            for r, t, s in zip(rows[multi].tolist(), now[multi].tolist(), slots[multi].tolist()):
-                out = b._zero
-                while b.next_ts[r] + b.off[r] <= t:
-                    out = _play_slot(b, r, int(b.next_ts[r]), t)
-                if s >= 0:
-                    frames[s] = out
-            due &= ~multi
+    due_at = nt + b.off[ix]
+    due = due_at <= now
+    due &= b.has_off[ix]
+    if due.all():   # the steady state: every row has a slot due (dr … are then the full arrays)
+        dr, dn, dt, ds = rows, nt, now, slots
+        multi = due_at + FRAME_MS <= now
+    else:
+        idle = ~due & (slots >= 0)
+        if idle.any():
+            frames[slots[idle]] = 0
         dr, dn, dt, ds = rows[due], nt[due], now[due], slots[due]
+        multi = due_at[due] + FRAME_MS <= dt
+    if multi.any():   # ticks were skipped: catch up slot by slot (JitterBuffer.pop's loop)
+        for r, t, s in zip(dr[multi].tolist(), dt[multi].tolist(), ds[multi].tolist()):
+            out = b._zero
+            while b.next_ts[r] + b.off[r] <= t:
+                out = _play_slot(b, r, int(b.next_ts[r]), t)
+            if s >= 0:
+                frames[s] = out
+        keep = ~multi
+        dr, dn, dt, ds = dr[keep], dn[keep], dt[keep], ds[keep]
+    if dr.size:
         seqd = dn // FRAME_MS
-        kd = seqd % b.R
-        present = (b.status[dr, kd] == 2) & (b.seq[dr, kd] == seqd)
+        flat = dr * b.R
+        flat += seqd % b.R
+        st = b.status.reshape(-1)
+        present = st[flat] == 2
+        present &= b.seq.reshape(-1)[flat] == seqd
         b.next_ts[dr] = dn + FRAME_MS
-        if present.any():
-            pr, pk = dr[present], kd[present]
+        allp = present.all()
+        if allp:
+            pr, pf, pseq, pt, ps = dr, flat, seqd, dt, ds
+        else:
+            pr, pf, pseq, pt, ps = dr[present], flat[present], seqd[present], dt[present], ds[present]
+        if pr.size:
             b.played[pr] += 1
-            b.delays[pr, b.dn[pr] % b.delays.shape[1]] = dt[present] - b.seen[pr, pk]
-            b.dn[pr] += 1
-            b.last_ts[pr] = dn[present]
-            b.last_seq[pr] = seqd[present]
+            dn_p = b.dn[pr]
+            b.delays[pr, dn_p % b.delays.shape[1]] = pt - b.seen.reshape(-1)[pf]
+            b.dn[pr] = dn_p + 1
+            b.last_ts[pr] = pseq * FRAME_MS
+            b.last_seq[pr] = pseq
             b.run[pr] = 0
-            flat = pr * b.R + pk
-            b.status.reshape(-1)[flat] = 0
-            objs = b.pay[flat]   # (the slot keeps its reference: the last frame, for concealment)
-            ps = ds[present]
+            st[pf] = 0
+            objs = b.pay[pf]   # (the slot keeps its reference: the last frame, for concealment)
             inroom = ps >= 0
             if not inroom.all():
                 ps, objs = ps[inroom], objs[inroom]
             copy_rows(frames, ps, objs.tolist())
-        if not present.all():
+        if not allp:
             for r, s in zip(dr[~present].tolist(), ds[~present].tolist()):
                 f = _conceal(b, r)
                 if s >= 0:
