@@ -94,15 +94,15 @@ class NetBank:
         self.cap = cap
 
     def _ensure_ring(self, ms: float) -> None:
-        """Ask for a ring in which a packet may spend ``ms`` between send and playout (grown at the next
-        :meth:`tick`, before anything is sent: this tick's payloads are re-laid too)."""
+        """Ask for a ring in which a packet may spend ``ms`` between send and playout, plus a tick and the
+        concealment slots that may still need the last frame (grown at the next :meth:`tick`)."""
         need = self.R
         while need * FRAME_MS <= ms + 3 * FRAME_MS:   # (+ 20 ms tick + max_conceal slots of the last frame)
             need *= 2
         self._want_R = max(self._want_R, need)
 
     def _grow_ring(self) -> None:
-        """Re-lay every slot (by its seq) in a ring of ``_want_R`` slots."""
+        """Re-lay every used slot (by its seq; each row's last played frame too) in a ring of ``_want_R``."""
         old_R, n, need = self.R, self.cap, self._want_R
         st, ar, sq, se, pay = self.status, self.arrival, self.seq, self.seen, self.pay
         self.R = need
@@ -111,7 +111,12 @@ class NetBank:
         self.seq = np.zeros((n, need), np.int64)
         self.seen = np.zeros((n, need), np.int32)
         self.pay = np.full(n * need, None, object)
-        r, k = np.nonzero(st)
+        keep = st != 0
+        lr = np.flatnonzero(self.last_seq >= 0)   # and each row's last played slot (concealment)
+        lk = self.last_seq[lr] % old_R
+        lr, lk = lr[sq[lr, lk] == self.last_seq[lr]], lk[sq[lr, lk] == self.last_seq[lr]]
+        keep[lr, lk] = True
+        r, k = np.nonzero(keep)
         nk = sq[r, k] % need
         for name, src in (("status", st), ("arrival", ar), ("seq", sq), ("seen", se)):
             getattr(self, name)[r, nk] = src[r, k]
