@@ -13,7 +13,8 @@ clipped, and events are queued — the whole engine, not a kernel. Reported per 
 * **KiB per member** — tracemalloc: bytes allocated by joining the members and running 0.2 s, / members.
 
 ``--jitter`` adds the per-call network path (``NetEm`` with 30 ms delay, 0–20 ms uniform jitter) and a
-40 ms jitter buffer per call. FreeSWITCH's own conference (mod_conference, 16 kHz, measured on this machine,
+40 ms jitter buffer per call — inside the engine all calls' networks and buffers are one
+:class:`~fsbridge.engines.standalone.netbank.NetBank`, advanced for every call at once per tick. FreeSWITCH's own conference (mod_conference, 16 kHz, measured on this machine,
 issue #16) costs 20–45 µs per member per tick, median 29. Goal (issue #16): ≤ 3 µs per member in every
 shape, ≤ 16 KiB per member. Not a test: it prints figures (see bench/README.md).
 
