@@ -14,9 +14,10 @@ clipped, and events are queued — the whole engine, not a kernel. Reported per 
 
 ``--jitter`` adds the per-call network path (``NetEm`` with 30 ms delay, 0–20 ms uniform jitter) and a
 40 ms jitter buffer per call — inside the engine all calls' networks and buffers are one
-:class:`~fsbridge.engines.standalone.netbank.NetBank`, advanced for every call at once per tick. FreeSWITCH's own conference (mod_conference, 16 kHz, measured on this machine,
-issue #16) costs 20–45 µs per member per tick, median 29. Goal (issue #16): ≤ 3 µs per member in every
-shape, ≤ 16 KiB per member. Not a test: it prints figures (see bench/README.md).
+:class:`~fsbridge.engines.standalone.netbank.NetBank`, advanced for every call at once per tick.
+FreeSWITCH's own conference (mod_conference, 16 kHz, measured on this machine, issue #16) costs 20–45 µs
+per member per tick, median 29. Goal (issue #16): ≤ 3 µs per member in every shape, ≤ 16 KiB per member.
+Not a test: it prints figures (see bench/README.md).
 
 ``--interleave N`` instead times, per shape, an engine without and one with jitter buffers alternately for
 N slices of 10 ticks each (CPU time per slice) and prints min / median per member and tick: on a loaded

@@ -21,7 +21,7 @@ Payloads are never copied: a slot holds a reference to the frame the source retu
 """
 from __future__ import annotations
 
-from typing import List, Optional  # noqa: F401
+from typing import List, Optional
 
 import numpy as np
 
@@ -32,18 +32,26 @@ from .netbank_view import BankedJitter
 FRAME_MS = 20
 DISTRIBUTIONS = ("uniform", "normal", "pareto")
 _H = 64          # delay history per row (JitterBuffer's default delay_history)
-_GROW = ("start", "size", "has_off", "off", "next_ts", "run", "received", "played", "late", "concealed",
-         "jit", "jit_max", "has_tr", "tr_prev", "jit_sum", "tr_sum", "tr_max", "last_ts", "last_seq", "dn", "src_done", "slot", "active",
-         "alive", "delay", "jscale", "jcap", "loss", "reorder", "reorder_ms", "dist", "sent", "lost", "delays", "status", "arrival", "seq", "seen")
+_f8, _i8, _b = np.float64, np.int64, np.bool_
+_ROW = {   # one value per row
+    "start": _i8, "size": _i8, "slot": _i8, "active": _b, "alive": _b, "src_done": _b,             # the call
+    "delay": _f8, "jscale": _f8, "jcap": _f8, "loss": _f8, "reorder": _f8, "reorder_ms": _f8,     # its NetEm
+    "dist": np.int8, "sent": _i8, "lost": _i8,
+    "has_off": _b, "off": _i8, "next_ts": _i8, "run": _i8, "last_ts": _i8, "last_seq": _i8,      # its buffer
+    "received": _i8, "played": _i8, "late": _i8, "concealed": _i8, "dn": _i8,
+    "jit": _f8, "jit_max": _f8, "has_tr": _b, "tr_prev": _f8, "jit_sum": _f8, "tr_sum": _f8, "tr_max": _f8,
+}
+_RING = {"status": np.int8, "arrival": _f8, "seq": _i8, "seen": np.int32}   # R slots per row
+_GROW = tuple(_ROW) + tuple(_RING) + ("delays",)
 
 
 class NetBank:
     """Every networked call's NetEm + jitter buffer of one engine. ``frame_len``: samples per frame.
 
-    Use: :meth:`attach` a call (its row), :meth:`new_buffer` on every join (a fresh jitter buffer view),
-    :meth:`feed` once per tick per call (its source frame or None), :meth:`tick` after the tick's call
-    loop (fills the pool rows of members), :meth:`release` at hangup (writes the NetEm's counters and
-    random state back, freezes the view)."""
+    Use: :meth:`attach` a call (its row), :meth:`new_buffer` on every join and leave (a fresh jitter
+    buffer view), every tick ``sf[row] = frame`` or ``src_done[row] = True`` for every active row (the call
+    leg does it), then :meth:`tick` after the tick's call loop (fills the pool rows of members);
+    :meth:`release` at hangup (the NetEm's counters written back, the view frozen, the row freed)."""
 
     def __init__(self, frame_len: int, ring: int = 8, max_conceal: int = 2):
         self.frame_len = frame_len
@@ -67,21 +75,13 @@ class NetBank:
     # ------------------------------------------------------------------ rows -----------------------
     def _alloc(self, cap: int) -> None:
         old, R = self.cap, self.R
-        f8, i8, b = np.float64, np.int64, np.bool_
-        spec = {"start": i8, "size": i8, "has_off": b, "off": i8, "next_ts": i8, "run": i8, "received": i8,
-                "played": i8, "late": i8, "concealed": i8, "jit": f8, "jit_max": f8, "has_tr": b, "tr_prev": f8,
-                "jit_sum": f8, "tr_sum": f8, "tr_max": f8, "last_ts": i8, "last_seq": i8, "dn": i8, "src_done": b, "slot": i8,
-                "active": b,
-                "alive": b, "delay": f8, "jscale": f8, "jcap": f8, "loss": f8, "reorder": f8, "reorder_ms": f8, "dist": np.int8,
-                "sent": i8, "lost": i8}
-        shapes = {"delays": ((_H,), np.float32), "status": ((R,), np.int8),
-                  "arrival": ((R,), f8), "seq": ((R,), i8), "seen": ((R,), np.int32)}
         for name in _GROW:
-            if name in spec:
-                new = np.zeros(cap, spec[name])
+            if name in _ROW:
+                new = np.zeros(cap, _ROW[name])
+            elif name in _RING:
+                new = np.zeros((cap, R), _RING[name])
             else:
-                shp, dt = shapes[name]
-                new = np.zeros((cap,) + shp, dt)
+                new = np.zeros((cap, _H), np.float32)
             if old:
                 new[:old] = getattr(self, name)
             setattr(self, name, new)
@@ -200,10 +200,6 @@ class NetBank:
         self.pay[r * self.R:(r + 1) * self.R] = None
         self.views[r] = self.nets[r] = self.calls[r] = None
         self._free.append(r)
-
-    def idle_row(self, r: int) -> bool:
-        """True when row ``r`` has no packet in flight nor buffered."""
-        return not self.status[r].any()
 
     # ------------------------------------------------------------------ per tick ---------------------
     def tick(self, tick: int, frames: np.ndarray) -> None:
