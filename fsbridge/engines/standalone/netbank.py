@@ -217,17 +217,14 @@ class NetBank:
             return
         if self._want_R > self.R:
             self._grow_ring()
+        now = (tick - self.start[ix]) * FRAME_MS
         sd = self.src_done[ix]
         if sd.any():
             sr = rows[~sd]
-            sx = sr
-        else:
-            sr, sx = rows, ix
-        if sr.size:
-            objs = self.sf[sx].copy()   # (a view when sx is a slice)
-            self.sf[sx] = None
-            send(self, sr, sx, (tick - self.start[sx]) * FRAME_MS, objs)
-        now = (tick - self.start[ix]) * FRAME_MS
+            if sr.size:
+                send(self, sr, sr, now[~sd], self.sf[sr])
+        else:   # sf keeps its references until the next tick overwrites them (send copies them out)
+            send(self, rows, ix, now, self.sf[ix])
         deliver(self, rows, ix, now)
         for r in play(self, rows, ix, now, self.slot[ix], frames):
             self.active[r], self._dirty = False, True

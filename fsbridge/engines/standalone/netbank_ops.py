@@ -136,7 +136,7 @@ def copy_rows(frames: np.ndarray, ps: np.ndarray, objs: list) -> None:
             np.concatenate(objs, out=frames[a:a + n].reshape(-1))
         else:
             frames[ps] = np.concatenate(objs).reshape(n, frames.shape[1])
-    except ValueError:   # a frame of another length: numpy's own error, per frame
+    except (ValueError, TypeError):   # a frame of another length or type: numpy's own error, per frame
         for s, f in zip(ps.tolist(), objs):
             frames[s] = f
 
