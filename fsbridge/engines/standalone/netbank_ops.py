@@ -74,16 +74,30 @@ def deliver(b, rows: np.ndarray, ix, now: np.ndarray) -> None:
     flat += k
     t = now[ri]
     sq = b.seq.reshape(-1)[flat]
-    if n > 1 and bool((ri[1:] == ri[:-1]).any()):   # rows with several arrivals: (arrival, seq) order
-        o = np.lexsort((sq, b.arrival.reshape(-1)[flat], ri))
-        ri, flat, r, t, sq = ri[o], flat[o], r[o], t[o], sq[o]
-        idx = np.arange(n)
-        first = np.empty(n, np.bool_)
-        first[0] = True
-        np.not_equal(ri[1:], ri[:-1], out=first[1:])
-        rank = idx - np.maximum.accumulate(np.where(first, idx, 0))
+    dup = ri[1:] == ri[:-1] if n > 1 else None
+    if dup is not None and dup.any():   # rows with several arrivals: (arrival, seq) order within each
         b.received += np.bincount(r, minlength=b.cap)
-        rounds = [rank == q for q in range(int(rank.max()) + 1)]
+        a = b.arrival.reshape(-1)[flat]
+        if not (dup[1:] & dup[:-1]).any():   # the usual case: at most two per row — order each pair
+            i = np.flatnonzero(dup)
+            swap = (a[i + 1] < a[i]) | ((a[i + 1] == a[i]) & (sq[i + 1] < sq[i]))
+            if swap.any():
+                o = np.arange(n)
+                i = i[swap]
+                o[i], o[i + 1] = i + 1, i
+                flat, t, sq = flat[o], t[o], sq[o]
+            second = np.zeros(n, np.bool_)
+            second[np.flatnonzero(dup) + 1] = True
+            rounds = [~second, second]
+        else:
+            o = np.lexsort((sq, a, ri))
+            ri, flat, r, t, sq = ri[o], flat[o], r[o], t[o], sq[o]
+            idx = np.arange(n)
+            first = np.empty(n, np.bool_)
+            first[0] = True
+            np.not_equal(ri[1:], ri[:-1], out=first[1:])
+            rank = idx - np.maximum.accumulate(np.where(first, idx, 0))
+            rounds = [rank == q for q in range(int(rank.max()) + 1)]
     else:
         b.received[r] += 1
         rounds = [slice(None)]
