@@ -1,6 +1,9 @@
 """REST latency bench: Twilio ``POST …/Participants/{CallSid}.json Muted=…`` on the standalone engine.
 
-``python3 bench/rest.py [--rate 500] [--seconds 10] [--participants 10] [--control bridge|fake]``
+``python3 bench/rest.py [--rate 500] [--seconds 10] [--participants 10] [--control bridge|fake]
+[--op update|get|list|conference] [--status-callback] [--profile OUT]`` — over HTTP (below);
+``python3 bench/rest.py inproc [--reps 5] [--calls-per-rep 400]`` — the Flask app called directly, the
+minimum CPU per call over the repetitions, the update split by greenlet (:func:`run_inproc`).
 
 Server side (this process): the whole bridge in-process (:class:`fsbridge.app.BridgeServer`: standalone
 engine in real time, SQLite store + callback outbox in a temp dir, REST API on gevent's WSGI server at
@@ -374,10 +377,118 @@ def run_server(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------------------------- inproc
+def run_inproc(args) -> int:
+    """``inproc`` mode: the same bridge, the Flask app called directly (no HTTP server, no client process),
+    each operation ``--calls-per-rep`` times per repetition, ``--reps`` repetitions; prints the **minimum**
+    CPU per call over the repetitions (the least-disturbed figure on a shared machine), split by greenlet for
+    the update: the request's own greenlet (parse, auth, lookup, domain write, engine command, JSON) and the
+    pump applying the confirming engine event (domain, ``Store.record``, listeners; no callback configured)."""
+    from gevent import monkey
+    monkey.patch_all()
+    import base64
+    import gc
+    import io
+    import logging
+
+    import greenlet
+    import requests
+    from gevent import get_hub
+
+    from fsbridge.app import BridgeServer
+    from fsbridge.config import Account, Settings
+    logging.basicConfig(level=logging.WARNING)
+    tmp = tempfile.mkdtemp(prefix="fsbridge-bench-rest-")
+    settings = Settings(host="127.0.0.1", port=0, database_url=f"sqlite:///{tmp}/fsbridge.sqlite",
+                        audio_dir=f"{tmp}/audio", recordings_dir=f"{tmp}/rec", clock="realtime",
+                        accounts={ACCOUNT: Account(ACCOUNT, TOKEN)})
+    server = BridgeServer(settings).start()
+    try:
+        root = f"{server.base_url}/2010-04-01/Accounts/{ACCOUNT}"
+        calls = [requests.post(f"{root}/Conferences/bench-room/Participants.json", auth=(ACCOUNT, TOKEN),
+                               data={"From": f"+1555000{i:04d}", "To": "silence:", "Beep": "false"}
+                               ).json()["call_sid"] for i in range(args.participants)]
+        bridge = server.bridge
+        if not bridge.wait_until(lambda: all(bridge.state.participant_of_call(c) is not None for c in calls),
+                                 timeout=10):
+            raise SystemExit("participants did not join")
+        conf = requests.get(f"{root}/Conferences.json", auth=(ACCOUNT, TOKEN)).json()["conferences"][0]["sid"]
+        auth = "Basic " + base64.b64encode(f"{ACCOUNT}:{TOKEN}".encode()).decode()
+        base_path = f"/2010-04-01/Accounts/{ACCOUNT}/Conferences/{conf}"
+        muted = {c: False for c in calls}
+
+        def environ(op, i):
+            env = {"SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80", "wsgi.url_scheme": "http",
+                   "SERVER_PROTOCOL": "HTTP/1.1", "HTTP_HOST": "127.0.0.1", "HTTP_AUTHORIZATION": auth,
+                   "wsgi.errors": sys.stderr, "REQUEST_METHOD": "GET", "wsgi.input": io.BytesIO()}
+            c = calls[i % len(calls)]
+            if op == "update":
+                muted[c] = not muted[c]
+                body = b"Muted=" + (b"true" if muted[c] else b"false")
+                env.update({"REQUEST_METHOD": "POST", "PATH_INFO": f"{base_path}/Participants/{c}.json",
+                            "CONTENT_TYPE": "application/x-www-form-urlencoded",
+                            "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body)})
+            elif op == "get":
+                env["PATH_INFO"] = f"{base_path}/Participants/{c}.json"
+            elif op == "list":
+                env.update(PATH_INFO=f"{base_path}/Participants.json", QUERY_STRING=f"PageSize={args.page_size}")
+            else:
+                env["PATH_INFO"] = f"{base_path}.json"
+            return env
+
+        statuses = []
+        app = server.app
+
+        def start_response(status, headers, exc_info=None):
+            statuses.append(status)
+
+        me, hub = greenlet.getcurrent(), get_hub()
+        by = {}
+        last = [0.0]
+
+        def trace(event, gs):
+            if event in ("switch", "throw"):
+                now = time.process_time()
+                k = "request" if gs[0] is me else ("hub" if gs[0] is hub else
+                                                   getattr(getattr(gs[0], "_run", None), "__qualname__", "other"))
+                by[k] = by.get(k, 0.0) + now - last[0]
+                last[0] = now
+
+        gc.collect()
+        gc.freeze()
+        out = {}
+        for op in ("get", "list", "conference", "update"):
+            best = None
+            for _ in range(args.reps):
+                for i in range(20):   # warm
+                    b"".join(app(environ(op, i), start_response))
+                by.clear()
+                t0 = last[0] = time.process_time()
+                greenlet.settrace(trace)
+                for i in range(args.calls_per_rep):
+                    b"".join(app(environ(op, i), start_response))
+                greenlet.settrace(None)
+                now = time.process_time()
+                by["request"] = by.get("request", 0.0) + now - last[0]
+                total = now - t0
+                if best is None or total < best[0]:
+                    best = (total, dict(by))
+            assert all(s.startswith("200") for s in statuses), set(statuses)
+            n = args.calls_per_rep
+            out[op] = {"cpu_ms_per_call": round(best[0] * 1000 / n, 3),
+                       "by_greenlet": {k: round(v * 1000 / n, 3) for k, v in sorted(best[1].items(),
+                                                                                key=lambda kv: -kv[1])}}
+        out["load_average"] = os.getloadavg()[0]
+        print(json.dumps(out, indent=2))
+    finally:
+        server.stop()
+    return 0
+
+
 def main(argv=None) -> int:
     """CLI entry (see module docstring)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("mode", nargs="?", default="server", choices=("server", "client", "receiver"))
+    p.add_argument("mode", nargs="?", default="server", choices=("server", "client", "receiver", "inproc"))
     p.add_argument("--rate", type=float, default=500.0, help="offered requests per second")
     p.add_argument("--seconds", type=float, default=10.0, help="load duration (the first second is warm-up)")
     p.add_argument("--participants", type=int, default=10)
@@ -395,12 +506,14 @@ def main(argv=None) -> int:
     p.add_argument("--status-callback", action="store_true",
                    help="participants get a ConferenceStatusCallback (event mute) to a receiver process: each "
                         "update then also costs its callback (outbox + POST)")
+    p.add_argument("--reps", type=int, default=5, help="inproc: repetitions (the minimum is reported)")
+    p.add_argument("--calls-per-rep", type=int, default=400, help="inproc: calls per operation and repetition")
     p.add_argument("--profile", metavar="OUT", help="cProfile the bridge process during the load (pstats file)")
     p.add_argument("--url")
     p.add_argument("--calls")
     p.add_argument("--conference")
     args = p.parse_args(argv)
-    return {"client": run_client, "receiver": run_receiver}.get(args.mode, run_server)(args)
+    return {"client": run_client, "receiver": run_receiver, "inproc": run_inproc}.get(args.mode, run_server)(args)
 
 
 if __name__ == "__main__":
