@@ -18,7 +18,8 @@ callback arrived), **hangup** (every caller hangs up; until every conference-end
 joins and after). Printed: bridge CPU per joining call, per callback (talk phase: CPU / callbacks
 delivered), per REST update; REST latency p50/p99; added latency = the fake's start-talking event written
 → the callback's arrival at the app (p50/p99; includes two loopback hops), and each as a range over runs.
-``--profile FILE`` runs the bridge under cProfile and writes FILE (last run). ``--storms N`` (fake only)
+``--profile FILE`` runs the bridge under cProfile and writes FILE (last run; with ``--profile-joins``
+the join phase alone). ``--storms N`` (fake only)
 repeats the join + hangup storm N-1 more times in the same bridge and prints RSS after each (memory: a leak
 grows with every storm, an allocator high-water mark does not). Environment: ``FSBENCH_TRACEMALLOC=<frames>``
 (tracemalloc in the bridge, growth from idle to the end printed on stderr; slows the bridge ~5×),
@@ -69,7 +70,8 @@ def serve(argv):
     if prof != "-":
         import cProfile
         profiler = cProfile.Profile()
-        profiler.enable()
+        if not os.environ.get("FSBENCH_PROFILE_JOINS"):
+            profiler.enable()
     engine = FreeSwitchEngine(host, int(port), password, outbound_port=int(out_port), command_timeout=5)
     server = start_bridge(workdir, accounts={AC: TOKEN}, numbers=[Number(NUMBER, AC, voice)], engine=engine,
                           fetch_timeout=10.0, capture_heard=False)  # as `fsbridge serve`
@@ -82,6 +84,10 @@ def serve(argv):
         line = gevent.get_hub().threadpool.apply(sys.stdin.readline)
         if not line:
             break
+        if line.strip() in ("prof-on", "prof-off"):   # --profile-joins: the join phase alone
+            if profiler is not None:
+                profiler.enable() if line.strip() == "prof-on" else profiler.disable()
+            continue
         snapshots.command(line.strip())
     if profiler is not None:
         profiler.disable()
@@ -196,6 +202,7 @@ def one_run(args, prof):
     child.stdin.write(b"snap\n")
     child.stdin.flush()
     # -- joins
+    _prof_phase(child, "prof-on")
     c0 = cpu_s(pid)
     calls = []
     for i in range(args.calls):
@@ -207,6 +214,7 @@ def one_run(args, prof):
         app.by_event["participant-join"], args.calls, len(app.voice), [c.received for c in calls[:2]])
     app.wait("conference-start", args.rooms, 30)
     out["join_ms"] = (cpu_s(pid) - c0) * 1000 / args.calls
+    _prof_phase(child, "prof-off")
     if os.environ.get("FSBENCH_TRACEMALLOC") or os.environ.get("FSBENCH_CENSUS"):
         child.stdin.write(b"snap\n")   # every call in its room: what a live call holds
         child.stdin.flush()
@@ -264,6 +272,13 @@ def one_run(args, prof):
     return out
 
 
+def _prof_phase(child, command):
+    """``--profile-joins`` (FSBENCH_PROFILE_JOINS set): tell the child to start/stop its profiler."""
+    if os.environ.get("FSBENCH_PROFILE_JOINS"):
+        child.stdin.write(command.encode() + b"\n")
+        child.stdin.flush()
+
+
 def rest_phase(args, app, info, pid, sids, room_of, out):
     """REST mute/unmute at ``args.rate`` req/s round-robin over ``sids``; fills out[rest_*]."""
     sess = requests.Session()
@@ -315,6 +330,7 @@ def live_run(args, prof, app, work, host, port, password):
     gevent.sleep(0.5)  # start-up CPU settles (not synchronisation)
     out["rss_idle"] = rss_mb(pid)
     calls = LiveCalls("%s:%s:%s" % (host, port, password))
+    _prof_phase(child, "prof-on")
     c0 = cpu_s(pid)
     for i in range(args.calls):
         calls.place(i)
@@ -324,6 +340,7 @@ def live_run(args, prof, app, work, host, port, password):
     ok = app.wait("participant-join", args.calls, args.timeout)
     out["join_ms"] = (cpu_s(pid) - c0) * 1000 / max(1, app.by_event["participant-join"])
     out["joined"] = app.by_event["participant-join"]
+    _prof_phase(child, "prof-off")
     joins = [f for _, f in app.cbs if f.get("StatusCallbackEvent") == "participant-join"]
     room_of = {f["CallSid"]: f["ConferenceSid"] for f in joins}
     gevent.sleep(0.5)  # the start rule's unmutes settle (load pacing)
@@ -358,12 +375,15 @@ def main():
                    help="fake only: after the phases, join+hang up --calls callers again N-1 times in the same "
                         "bridge; RSS after each (rss_stormN)")
     p.add_argument("--profile", default="-")
+    p.add_argument("--profile-joins", action="store_true", help="with --profile: profile the join phase only")
     p.add_argument("--timeout", type=float, default=120.0)
     p.add_argument("--live", action="store_true", help="against FSBRIDGE_TEST_ESL (binds --socket-port)")
     p.add_argument("--socket-port", type=int, default=int(live_socket_port()),
                    help="--live: the outbound-socket port that FreeSWITCH's dialplan calls (default: the port of "
                         "FSBRIDGE_TEST_SOCKET, else 8084)")
     a = p.parse_args()
+    if a.profile_joins:
+        os.environ["FSBENCH_PROFILE_JOINS"] = "1"   # read by the child (serve) and _prof_phase
     runs = []
     for r in range(a.runs):
         runs.append(one_run(a, a.profile if r == a.runs - 1 else "-"))

@@ -2,9 +2,10 @@
 """Talk-detection benchmark: FreeSWITCH-style energy detector vs webrtcvad, on labelled speech + noise.
 
 Signal: the speech fixtures (asterisk-core-sounds clips + espeak-ng, tests/fixtures/audio) placed one
-after another with random gains (±6 dB) and random silent gaps (1.0–2.5 s), then white Gaussian noise
-added at a given SNR (speech power over the labelled speech samples / noise power). Labels: each clip,
-trimmed of its leading/trailing frames quieter than −40 dBFS peak, is one speech segment.
+after another with random gains (±6 dB) and random silent gaps (1.0–2.5 s), then noise (white, pink,
+babble or hold music, see ``noise_signal``) added at a given SNR (speech power over the labelled speech
+samples / noise power). Labels: each clip, trimmed of its leading/trailing frames quieter than −40 dBFS
+peak, is one speech segment.
 
 Metrics per detector (all use the same FreeSWITCH debounce: 5 gated frames to start / 40 to stop, or a
 big jump):
@@ -15,9 +16,11 @@ big jump):
   within ±200 ms of the onset and its stop within −200 ms … +1200 ms of the labelled end (the 800 ms
   hangover plus slack); precision = matched / detected, recall = matched / labelled.
 
-Targets (issue #5): latency ≤ 60 ms, F1 ≥ 0.95. Not a test: prints a table (see bench/README.md).
+Targets (issue #16 goal 5): latency ≤ 60 ms, F1 ≥ 0.95. Not a test: prints a table (see bench/README.md).
 
-    python3 bench/talk.py [--rate 16000] [--segments 40] [--seed 7]
+    python3 bench/talk.py [--rate 16000] [--segments 40] [--seeds 1,2,3,4,5,6,7] [--snrs clean,20,10]
+    python3 bench/talk.py --separability --snrs 10    # why babble / hold music miss: oracle thresholds
+    python3 bench/talk.py --cpu 2000                  # CPU per member per 20 ms tick of each detector
 """
 from __future__ import annotations
 
@@ -172,9 +175,77 @@ def detectors(noise_floor: int):
         ("FreeSWITCH energy, level 100 (default)", dict(mode="energy", energy_level=100)),
         ("FreeSWITCH energy, level 2x floor (oracle)", dict(mode="energy", energy_level=calibrated)),
         ("energy, auto level (fsbridge)", dict(mode="energy", energy_level=100, auto_factor=2.0)),
+        ("energy, auto level, band 150-3400 Hz", dict(mode="energy", energy_level=100, auto_factor=2.0,
+                                                      auto_band=(150, 3400))),
         ("webrtcvad mode 3", dict(mode="webrtcvad", vad_mode=3)),
         ("webrtcvad mode 3, 2 frames on", dict(mode="webrtcvad", vad_mode=3, hangunder=2)),
+        ("energy, auto level, factor 3 (fewer starts)", dict(mode="energy", energy_level=100, auto_factor=3.0)),
     ]
+
+
+def frame_features(sig: np.ndarray, labels, rate: int):
+    """Per-frame features of one signal (offline, causal filters), dict name -> float ``(frames,)``, and the
+    noise-only frame mask (≥ 12 frames before an onset, ≥ 40 after an end). The band SNRs use the noise's
+    own per-band mean over the noise-only frames (an oracle noise estimate)."""
+    from scipy.signal import butter, sosfilt
+    fl = rate // 50
+    n = sig.size // fl
+    x = sig[: n * fl].astype(np.float64)
+    frames = x.reshape(n, fl)
+    noise = np.ones(n, bool)
+    for a, b in labels:
+        noise[max(0, a - 12):b + 40] = False
+    feats = {"FreeSWITCH score, dB": 20 * np.log10(np.abs(frames).mean(axis=1) + 1)}
+    for lo, hi in ((300, 3400), (150, 3400), (1000, 3400)):
+        y = sosfilt(butter(2, [lo, hi], btype="bandpass", fs=rate, output="sos"), x)[: n * fl]
+        feats[f"band level {lo}-{hi} Hz, dB"] = 20 * np.log10(np.abs(y.reshape(n, fl)).mean(axis=1) + 1)
+    edges = (250, 400, 550, 700, 850, 1000, 1200, 1400, 1650, 1900, 2200, 2500, 2850, 3250, 3700)
+    f = np.fft.rfftfreq(fl, 1 / rate)
+    bands = np.stack([(f >= edges[i]) & (f < edges[i + 1]) for i in range(len(edges) - 1)], 1).astype(float)
+    power = np.abs(np.fft.rfft(frames * np.hanning(fl), axis=1)) ** 2
+    band_db = 10 * np.log10(power @ bands + 1)
+    snr = np.clip(band_db - band_db[noise].mean(axis=0), 0, 30)
+    feats["14 band SNRs (FFT), mean"] = snr.mean(axis=1)
+    feats["14 band SNRs (FFT), top 4"] = np.sort(snr, axis=1)[:, -4:].mean(axis=1)
+    return feats, noise
+
+
+def separability(sigs, labs, rate: int):
+    """Oracle thresholds: for each feature, the threshold is the signal's own maximum (or 99.5th percentile)
+    over its noise-only frames; returns name -> (worst-seed share of onsets with a frame above it within
+    −200…+200 ms, within −200…+40 ms (a start ≤ 60 ms late), same two at the 99.5th percentile)."""
+    out = {}
+    for sig, lab in zip(sigs, labs):
+        feats, noise = frame_features(sig, lab, rate)
+        for name, f in feats.items():
+            row = []
+            for thr in (f[noise].max(), np.percentile(f[noise], 99.5)):
+                row.append(np.mean([(f[max(0, a - 10):a + 11] > thr).any() for a, _ in lab]))
+                row.append(np.mean([(f[max(0, a - 10):a + 3] > thr).any() for a, _ in lab]))
+            out[name] = np.minimum(out.get(name, row), row)
+    return out
+
+
+def cpu(members: int, rate: int, repeat: int = 3, ticks: int = 100) -> None:
+    """Print µs CPU (process_time) per member per 20 ms tick of each detector over a bank of ``members``
+    slots fed pink-ish noise at speech level (min–max over ``repeat`` runs of ``ticks`` ticks)."""
+    import time
+    fl = rate // 50
+    rng = np.random.default_rng(1)
+    frames = np.clip(rng.normal(0, 2000, (ticks, members, fl)), -32768, 32767).astype(np.int16)
+    active = np.ones(members, bool)
+    print(f"# CPU per member per 20 ms tick, {members} members in one bank, {ticks} ticks x {repeat} runs")
+    for name, kw in detectors(0):
+        if "oracle" in name:
+            continue
+        runs = []
+        for _ in range(repeat):
+            bank = TalkDetectorBank(capacity=members, rate=rate, **kw)
+            t0 = time.process_time()
+            for k in range(ticks):
+                bank.update(frames[k], active, k)
+            runs.append((time.process_time() - t0) / ticks / members * 1e6)
+        print(f"{name:<44} {min(runs):8.2f} - {max(runs):8.2f} us")
 
 
 def main() -> None:
@@ -186,7 +257,12 @@ def main() -> None:
     ap.add_argument("--noises", default=",".join(NOISES))
     ap.add_argument("--snrs", default="clean,20,10", help="comma-separated dB, or clean")
     ap.add_argument("--detectors", default="", help="comma-separated indexes into the detector list (all)")
+    ap.add_argument("--separability", action="store_true", help="oracle-threshold onset table, no detectors")
+    ap.add_argument("--cpu", type=int, default=0, help="members: print CPU per member per tick and exit")
     a = ap.parse_args()
+    if a.cpu:
+        cpu(a.cpu, a.rate)
+        return
     seeds = [int(x) for x in a.seeds.split(",")]
     fl = a.rate // 50
     print(f"# {a.segments} labelled speech segments per signal (~{a.segments * 4.4:.0f} s) at {a.rate} Hz, seeds "
@@ -207,6 +283,14 @@ def main() -> None:
                 labs.append(labels)
             floors = [int(np.percentile(np.abs(s[: s.size // fl * fl].reshape(-1, fl).astype(np.int32))
                                         .mean(axis=1), 10)) for s in sigs]
+            if a.separability:
+                if snr == "clean":
+                    continue
+                print(f"# {kind} {snr} dB: share of onsets (worst seed) with a frame above the oracle threshold: "
+                      f"max / 99.5th pct of the noise-only frames; within +-200 ms, and by +40 ms (start <= 60 ms)")
+                for name, r in separability(sigs, labs, a.rate).items():
+                    print(f"{kind:>6} {snr + 'dB':>5} {name:<32} max: {r[0]:.2f} {r[1]:.2f}   p99.5: {r[2]:.2f} {r[3]:.2f}")
+                continue
             dets = detectors(0)
             pick = [int(x) for x in a.detectors.split(",")] if a.detectors else range(len(dets))
             for d in pick:

@@ -12,7 +12,7 @@ import pytest
 from fsbridge.engines.freeswitch.engine import FreeSwitchEngine
 from fakes import FakeCall, FakeFreeSwitch, Sink
 
-SUB = ("event plain CHANNEL_ANSWER CHANNEL_HANGUP_COMPLETE DTMF BACKGROUND_JOB CHANNEL_PROGRESS "
+SUB = ("event plain CHANNEL_HANGUP_COMPLETE DTMF BACKGROUND_JOB CHANNEL_PROGRESS "
        "CHANNEL_PROGRESS_MEDIA CUSTOM conference::maintenance")
 
 

@@ -28,10 +28,11 @@ def test_outbound_call_join_sends_the_exact_conference_execute(engine, fake, sin
             if "execute-app-name: set" in r or "execute-app-name: unset" in r or "execute-app-name: multiset" in r]
     assert sets == ["^^;jitterbuffer_msec=60;hangup_after_conference=false;conference_enter_sound=;"
                     "conference_exit_sound=silence_stream://1;conference_max_members=250;fsbridge_call_sid=CA1"]
-    assert call.variables["fsbridge_call_sid"] == "CA1" and "conference_enter_sound" not in call.variables
     assert call.received[:4][0] == "connect" and "myevents" in call.received
     assert "event plain CUSTOM conference::maintenance" in call.received and "linger" in call.received
     add = sink.wait(lambda e: e.action == n.ADD_MEMBER and e.room == "CF1")
+    # the variables were set before the conference app ran (the multiset executes first: pipelined in one write)
+    assert call.variables["fsbridge_call_sid"] == "CA1" and "conference_enter_sound" not in call.variables
     assert add.unique_id == call.uid
     # REST-style mute → conference <room> mute <id> → mute-member → NativeEvent
     engine.execute(c.MuteMember("CF1", add.member_id))

@@ -83,8 +83,8 @@ def test_outbound_calls_to_conference_callbacks_and_rest_mute(stack):
     arg = conference_arg(first)
     room = arg.split("@")[0]
     assert room.startswith("CF") and arg == room + "@fsbridge+flags{nomoh|mute|deaf}"
-    assert first.variables["hangup_after_conference"] == "false"
     join1 = app.wait("participant-join")
+    assert first.variables["hangup_after_conference"] == "false"   # set before the conference app ran
     assert join1["CallSid"] == sid1 and join1["ConferenceSid"] == room
     m1 = fake.find(first.uid)
     fake.wait_command("api conference %s play local_stream://moh %d" % (room, m1.id))  # wait music

@@ -67,3 +67,42 @@ def test_auto_level_silent_for_muted_slots():
     for k, f in enumerate(frames):
         s, p, _ = bank.update(f[None, :], np.array([False]), k)
         assert s.size == 0 and p.size == 0
+
+
+@pytest.mark.parametrize("band", [(0, 3400), (3400, 300), (300, 300), (9000, 12000)])
+def test_auto_band_must_be_a_band_below_nyquist(band):
+    with pytest.raises(ValueError, match="auto level band"):
+        TalkDetectorBank(capacity=1, auto_factor=2.0, auto_band=band, rate=16000)
+
+
+@pytest.mark.parametrize("kind", ["white", "pink"])
+def test_auto_level_with_a_wider_band_still_finds_the_utterance(kind):
+    frames, onset, end = _noisy(kind)
+    auto = _events(frames, energy_level=100, auto_factor=2.0, auto_band=(150, 3400))
+    assert [k for k, _ in auto] == ["start", "stop"]
+    assert 0 <= auto[0][1] - onset <= 5 and end < auto[1][1] <= end + 60
+
+
+def test_auto_band_changes_the_score_and_the_default_is_the_telephone_band():
+    frames, _, _ = _noisy("pink")
+    default = TalkDetectorBank(capacity=1, auto_factor=2.0)
+    wide = TalkDetectorBank(capacity=1, auto_factor=2.0, auto_band=(150, 3400))
+    assert default._auto.band == (300.0, 3400.0) and wide._auto.band == (150.0, 3400.0)
+    # pink noise has more power below 300 Hz: the wider band scores it higher
+    w = np.mean([wide._auto.scores_db(frames[k:k + 1])[0] for k in range(10, 40)])
+    d = np.mean([default._auto.scores_db(frames[k:k + 1])[0] for k in range(10, 40)])
+    assert w > d + 1.0
+
+
+def test_auto_level_filters_at_half_rate_only_when_the_band_fits(monkeypatch):
+    from fsbridge.engines.standalone.talk import AutoLevel
+    assert AutoLevel(2.0, 16000).decimate and not AutoLevel(2.0, 8000).decimate
+    assert not AutoLevel(2.0, 16000, (300, 7000)).decimate
+    frames, _, _ = _noisy("pink")
+    half = AutoLevel(2.0, 16000)
+    monkeypatch.setattr(AutoLevel, "DECIMATE", False)
+    full = AutoLevel(2.0, 16000)
+    for a in (half, full):
+        a.grow(1)
+    diff = [half.scores_db(frames[k:k + 1])[0] - full.scores_db(frames[k:k + 1])[0] for k in range(5, 100)]
+    assert abs(np.mean(diff)) < 1.0 and np.max(np.abs(diff)) < 2.0

@@ -77,6 +77,7 @@ class FakeCall:
                 self.templates.setdefault(key, list(ev.header_list))
         self.lock = gevent.lock.Semaphore()
         self._break = gevent.event.Event()   # uuid_break: ends a silence_stream playback early
+        self._exec_order = gevent.lock.Semaphore()   # executes start in the order sent (FreeSWITCH: one queue)
 
     def start(self) -> "FakeCall":
         """Connect to the server and serve in a greenlet."""
@@ -200,6 +201,12 @@ class FakeCall:
         return False
 
     def _execute(self, h: Dict[str, str]) -> None:
+        # FreeSWITCH runs a channel's executes one after another in the order they were sent (the session
+        # thread dequeues its messages): pipelined sendmsgs must not start out of order here either
+        with self._exec_order:
+            self._start_execute(h)
+
+    def _start_execute(self, h: Dict[str, str]) -> None:
         app, arg, ev_uuid = h.get("execute-app-name"), h.get("execute-app-arg", ""), h.get("Event-UUID", "")
         ext = (("Application", app), ("Application-Data", arg), ("Application-UUID", ev_uuid))
         self.emit("CHANNEL_EXECUTE", app, ext)
@@ -228,14 +235,20 @@ class FakeCall:
             m = self.fake.add_member(room, self.uid, fl.group(1).split("|") if fl else (), call=self)
             self.member = m
             self.send(self.fake.member_event("add-member", m))
-            reason = done.get()
-            extra = ext + (("Application-Response", "_none_"), ("variable_conference_member_id", m.id))
-            if reason == "hangup":
-                extra += (("Answer-State", "hangup"),)
-            else:
-                extra += (("Answer-State", "answered"),)
-            self.emit("CHANNEL_EXECUTE_COMPLETE", app, extra)
+            gevent.spawn(self._finish_conference, m, done, app, ext)
             return
+        gevent.spawn(self._finish_execute, app, arg, ext)
+
+    def _finish_conference(self, m, done, app, ext) -> None:
+        reason = done.get()
+        extra = ext + (("Application-Response", "_none_"), ("variable_conference_member_id", m.id))
+        if reason == "hangup":
+            extra += (("Answer-State", "hangup"),)
+        else:
+            extra += (("Answer-State", "answered"),)
+        self.emit("CHANNEL_EXECUTE_COMPLETE", app, extra)
+
+    def _finish_execute(self, app, arg, ext) -> None:
         if app == "playback" and arg.startswith("silence_stream://") and arg[17:].isdigit():
             self._break.clear()   # silence plays for its length (engine time = wall time) or until uuid_break
             self._break.wait(int(arg[17:]) / 1000.0)

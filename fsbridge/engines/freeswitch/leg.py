@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid as uuidlib
-from typing import Callable, Dict, Iterable, Optional
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 import gevent
 import gevent.event
@@ -69,12 +69,11 @@ class FreeSwitchCallLeg:
     def setup(self, linger: bool = True, timeout: Optional[float] = None) -> None:
         """``myevents``, ``nixevent`` of the channel events no leg reads (:data:`wire.OUTBOUND_NIXEVENT`),
         ``event plain CUSTOM conference::maintenance``, ``linger`` (outbound/basic); each waits ``timeout`` s
-        for its reply (default: the session's ``send_timeout``)."""
-        self.session.send(wire.CMD_MYEVENTS, timeout=timeout)
-        self.session.send(wire.OUTBOUND_NIXEVENT, timeout=timeout)
-        self.session.send(wire.OUTBOUND_CONFERENCE_EVENTS, timeout=timeout)
+        for its reply (default: the session's ``send_timeout``). Sent in one write (pipelined, issue 21)."""
+        commands = [wire.CMD_MYEVENTS, wire.OUTBOUND_NIXEVENT, wire.OUTBOUND_CONFERENCE_EVENTS]
         if linger:
-            self.session.send(wire.CMD_LINGER, timeout=timeout)
+            commands.append(wire.CMD_LINGER)
+        self.session.send_many(commands, timeout=timeout)
 
     def close(self) -> None:
         """End the session: hang up if still up, send ``exit`` (plain linger never closes — finding 30),
@@ -137,9 +136,8 @@ class FreeSwitchCallLeg:
         self._joined_seen = False
         self.room = command.room
         try:
-            for app, arg in plan.variables:
-                self._execute(app, arg, wait=False)
-            ev = self._execute(render.APP_CONFERENCE, plan.conference_arg, lock=True, timeout=None)
+            ev = self._execute_all([(app, arg) for app, arg in plan.variables], render.APP_CONFERENCE,
+                                   plan.conference_arg)
         except EngineUnavailable:  # the socket is gone: FreeSWITCH hung up or went away
             self.hung_up = True
             ev = None
@@ -245,8 +243,9 @@ class FreeSwitchCallLeg:
         done = self._execute("bridge", dialstring, wait=True, timeout=timeout_s)
         return bool(done is not None and done.get(wire.VARIABLE_PREFIX + "last_bridge_to"))
 
-    def _execute(self, app: str, arg: Optional[str], wait: bool = True, lock: bool = False,
-                 timeout: Optional[float] = 60.0) -> Optional[ESLMessage]:
+    @staticmethod
+    def _sendmsg(app: str, arg: Optional[str], lock: bool = False) -> Tuple[str, str]:
+        """(``sendmsg`` execute command text, its Event-UUID)."""
         event_uuid = str(uuidlib.uuid4())
         lines = [wire.CMD_SENDMSG, "%s: %s" % (wire.SM_CALL_COMMAND, wire.SM_EXECUTE),
                  "%s: %s" % (wire.SM_APP_NAME, app)]
@@ -257,10 +256,35 @@ class FreeSwitchCallLeg:
         if lock:
             lines.append("%s: true" % wire.SM_EVENT_LOCK)
         lines.append("%s: %s" % (wire.SM_EVENT_UUID, event_uuid))
+        return "\n".join(lines), event_uuid
+
+    def _execute_all(self, before: List[Tuple[str, Optional[str]]], app: str,
+                     arg: Optional[str]) -> Optional[ESLMessage]:
+        """Execute ``before`` (not waited for) and then ``app`` with ``event-lock``, sent in one write
+        (pipelined, issue 21: a join's multiset + jitterbuffer + conference); waits for ``app``'s completion
+        without a timeout. Raises :class:`EngineError` when FreeSWITCH refuses one of them."""
+        msgs = [self._sendmsg(a, x) for a, x in before] + [self._sendmsg(app, arg, lock=True)]
+        waiter = gevent.event.AsyncResult()
+        last_uuid = msgs[-1][1]
+        self._waiters[last_uuid] = waiter
+        try:
+            replies = self.session.send_many([text for text, _ in msgs])
+        except EngineError:
+            self._waiters.pop(last_uuid, None)
+            raise
+        for (a, _), reply in zip(before + [(app, arg)], replies):
+            if not reply.get(wire.H_REPLY_TEXT, "").startswith(wire.REPLY_OK):
+                self._waiters.pop(last_uuid, None)
+                raise EngineError("%s refused: %s" % (a, reply.get(wire.H_REPLY_TEXT)))
+        return waiter.get()
+
+    def _execute(self, app: str, arg: Optional[str], wait: bool = True, lock: bool = False,
+                 timeout: Optional[float] = 60.0) -> Optional[ESLMessage]:
+        text, event_uuid = self._sendmsg(app, arg, lock)
         waiter = gevent.event.AsyncResult()
         if wait:
             self._waiters[event_uuid] = waiter
-        reply = self.session.send("\n".join(lines))
+        reply = self.session.send(text)
         if not reply.get(wire.H_REPLY_TEXT, "").startswith(wire.REPLY_OK):
             self._waiters.pop(event_uuid, None)
             raise EngineError("%s refused: %s" % (app, reply.get(wire.H_REPLY_TEXT)))

@@ -41,7 +41,9 @@ CONFERENCE_SUBCLASS = "conference::maintenance"
 
 # The inbound subscription: CUSTOM <subclass> MUST come last — every word after CUSTOM is read as a
 # subclass (finding 1, inbound/custom_first).
-SUBSCRIBED_EVENTS = (EV_CHANNEL_ANSWER, EV_CHANNEL_HANGUP_COMPLETE, EV_DTMF, EV_BACKGROUND_JOB,
+# No CHANNEL_ANSWER: no inbound handler reads it, and FreeSWITCH sends it with ≈ 190 headers for *every*
+# channel (loopback A legs included) — parsed for nothing (issue 21).
+SUBSCRIBED_EVENTS = (EV_CHANNEL_HANGUP_COMPLETE, EV_DTMF, EV_BACKGROUND_JOB,
                      EV_CHANNEL_PROGRESS, EV_CHANNEL_PROGRESS_MEDIA)
 SUBSCRIPTION = "%s %s %s %s" % (CMD_EVENT_PLAIN, " ".join(SUBSCRIBED_EVENTS), EV_CUSTOM, CONFERENCE_SUBCLASS)
 # On an outbound socket: this channel's member events only (finding 28).
