@@ -37,6 +37,7 @@ from .commands import COMMANDS, CommandsMixin
 from .events import EventQueueMixin
 from .tick import TickMixin
 from .leg import VirtualCallLeg
+from .netbank import NetBank
 from .pool import MemberPool
 from .quality import quality_extras
 from .media import MediaError, moh_samples, open_media, render_say
@@ -88,6 +89,7 @@ class StandaloneEngine(EventQueueMixin, TickMixin, RoomsMixin, CommandsMixin):
         self._pool = MemberPool(self.frame_len, energy_level=energy_level, hangunder=hangunder, hangover=hangover,
                                 mode=talk_mode, vad_mode=vad_mode, rate=rate, auto_factor=auto_energy_factor)
         self._calls: Dict[str, VirtualCallLeg] = {}
+        self._netbank = NetBank(self.frame_len)   # every emulated network + jitter buffer (netbank.py)
         self._members: Dict[int, _Member] = {}
         self._sink: Optional[EventSink] = None
         self._pending: List[object] = []          # events / callables produced since the last flush
@@ -260,6 +262,7 @@ class StandaloneEngine(EventQueueMixin, TickMixin, RoomsMixin, CommandsMixin):
             self._remove_member(call.member, "hangup", cause=cause)
         call.hung_up = True
         call.hangup_cause = cause
+        self._netbank.release(call)   # its NetEm counters and jitter stats out of the bank
         if self._calls.get(call.unique_id) is call:
             del self._calls[call.unique_id]
         call._stop_play(False)

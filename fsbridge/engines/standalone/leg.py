@@ -13,7 +13,6 @@ from fsbridge.conference import commands as C
 from fsbridge.engines.base import AudioFork, EngineError, NotSupported
 
 from .fork import WebSocketFork
-from .jitter import JitterBuffer
 from .media import MediaError, check_media
 from .recorder import HeardCapture
 from .sources import FRAME_MS, Playlist
@@ -23,6 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .rooms import _Member
 
 log = logging.getLogger("fsbridge.engines.standalone.engine")
+NET_PENDING = np.zeros(0, np.int16)   # "this call's frame comes from the NetBank after the call loop"
 
 
 class VirtualCallLeg:
@@ -65,6 +65,7 @@ class VirtualCallLeg:
         self.received_dtmf: list = []   # digits sent to this caller (conference dtmf: jambonz distributeDtmf)
         self._source_ended = False
         self._net_src_done = False
+        self._net_row: Optional[int] = None   # its row in the engine's NetBank (emulated network)
         self.heard_path: Optional[str] = None
         self.fork: Optional[WebSocketFork] = None   # jambonz listen: fed by the tick while in a room
 
@@ -189,33 +190,49 @@ class VirtualCallLeg:
             done.set(reason)
 
     def _read_input(self, tick: int) -> Optional[np.ndarray]:
-        """This tick's input frame int16 ``(F,)``; None = the source ended."""
+        """This tick's input frame int16 ``(F,)``; None = the source ended. With an emulated network:
+        :data:`NET_PENDING` — the frame comes out of the engine's :class:`~.netbank.NetBank` after the
+        tick's call loop (:meth:`_read_network`, inlined here: this is the per-call step of every tick)."""
         if self._source_ended:
             return None
-        if self.network is not None:
+        if self.network is None:
+            f = self.source.next_frame()
+            if f is None:
+                self._source_ended = True
+            return f
+        bank = self.engine._netbank
+        row = self._net_row
+        if row is None or self.jitter is None:
             return self._read_network(tick)
-        f = self.source.next_frame()
-        if f is None:
-            self._source_ended = True
-        return f
-
-    def _read_network(self, tick: int) -> Optional[np.ndarray]:
-        """Caller audio over an emulated network: one packet per 20 ms (seq, timestamp = caller time),
-        through :class:`~.netem.NetEm`, into this call's :class:`~.jitter.JitterBuffer` (size from
-        JoinMember.jitter_buffer_ms; a new buffer on every join), one frame out per tick."""
-        now_ms = (tick - self.start_tick) * FRAME_MS
-        if self.jitter is None:
-            size = self.member.jitter_ms if self.member else None
-            self.jitter = JitterBuffer(size, frame_ms=FRAME_MS, frame_len=self.engine.frame_len)
-        network, jitter = self.network, self.jitter
         if not self._net_src_done:
             f = self.source.next_frame()
             if f is None:
                 self._net_src_done = True
+                bank.src_done[row] = True
             else:
-                network.send(now_ms // FRAME_MS, now_ms, f, now_ms)
-        network.deliver_into(jitter.push, now_ms)
-        out = jitter.pop(now_ms)
-        if self._net_src_done and network.idle() and jitter.empty():
-            self._source_ended = True
-        return out
+                bank.sf[row] = f
+        return NET_PENDING
+
+    def _read_network(self, tick: int):
+        """Caller audio over an emulated network: one packet per 20 ms (seq = ticks since answer, timestamp
+        = caller time) through the call's :class:`~.netem.NetEm` into its jitter buffer (size from
+        JoinMember.jitter_buffer_ms; a new buffer on every join and leave), one frame out per tick — all
+        calls at once in the engine's :class:`~.netbank.NetBank`, which writes the frame into the member's
+        pool row after the tick's call loop, and marks the source ended once it ended and the network and
+        the buffer drained. Returns :data:`NET_PENDING`. (:meth:`_read_input` does the steady state.)"""
+        bank = self.engine._netbank
+        row = self._net_row
+        if row is None:
+            row = self._net_row = bank.attach(self)
+        if self.jitter is None:
+            m = self.member
+            self.jitter = bank.new_buffer(row, m.jitter_ms if m is not None else None,
+                                          m.slot if m is not None else -1)
+        if not self._net_src_done:
+            f = self.source.next_frame()
+            if f is None:
+                self._net_src_done = True
+                bank.src_done[row] = True
+            else:
+                bank.sf[row] = f
+        return NET_PENDING

@@ -36,7 +36,10 @@ class NetEm:
 
     ``delay_ms``: fixed one-way delay (ms); ``jitter_ms``: jitter scale (ms, see module doc);
     ``distribution``: uniform | normal | pareto; ``loss``, ``reorder``: probabilities; ``reorder_ms``: extra
-    delay of a reordered packet; ``seed``: RNG seed. Counters: ``sent``, ``lost``.
+    delay of a reordered packet; ``seed``: RNG seed. Counters: ``sent``, ``lost``. Inside a
+    :class:`~.engine.StandaloneEngine` a call's emulator is driven by the engine's
+    :class:`~.netbank.NetBank`: the same distributions, drawn for all calls at once from the bank's
+    generator (seeded from each call's ``seed`` as it attaches), not this emulator's own sequence.
     """
 
     def __init__(self, delay_ms: float = 30.0, jitter_ms: float = 20.0, distribution: str = "uniform",
@@ -49,12 +52,34 @@ class NetEm:
         self.loss = loss
         self.reorder = reorder
         self.reorder_ms = reorder_ms
-        self.rng = np.random.default_rng(seed)
+        self.seed = seed
+        self._rng: Optional[np.random.Generator] = None   # made on first use (1.2 KiB: an engine's NetBank
+        #                                                   draws for its calls and never needs it)
         self._heap: List[Packet] = []
         self._u = np.zeros(0)    # a batch of rng.random() doubles (float64, 512 B)
-        self._ui = _BATCH
-        self.sent = 0
-        self.lost = 0
+        self._ui = 0
+        self._sent = 0
+        self._lost = 0
+        self._bank_row = None   # (NetBank, row) while an engine's NetBank draws this emulator's packets
+
+    @property
+    def rng(self) -> np.random.Generator:
+        """This emulator's generator (``np.random.default_rng(seed)``), made on first use."""
+        if self._rng is None:
+            self._rng = np.random.default_rng(self.seed)
+        return self._rng
+
+    @property
+    def sent(self) -> int:
+        """Packets sent (including those drawn by a :class:`~.netbank.NetBank` for this emulator)."""
+        b = self._bank_row
+        return self._sent + (int(b[0].sent[b[1]]) if b is not None else 0)
+
+    @property
+    def lost(self) -> int:
+        """Packets lost on the emulated network."""
+        b = self._bank_row
+        return self._lost + (int(b[0].lost[b[1]]) if b is not None else 0)
 
     def sample_jitter(self) -> float:
         """One jitter draw (ms, ≥ 0)."""
@@ -70,7 +95,7 @@ class NetEm:
     def _random(self) -> float:
         """``rng.random()``, drawn :data:`_BATCH` at a time (the same sequence of doubles)."""
         i = self._ui
-        if i >= _BATCH:
+        if i >= self._u.size:
             self._u = self.rng.random(_BATCH)
             i = 0
         self._ui = i + 1
@@ -78,9 +103,19 @@ class NetEm:
 
     def send(self, seq: int, timestamp_ms: int, payload, now_ms: float) -> Optional[Packet]:
         """Send a packet at ``now_ms``; returns it (with its arrival time) or None if lost."""
-        self.sent += 1
+        arrival = self.draw_arrival(now_ms)
+        if arrival is None:
+            return None
+        p = _new_packet(Packet, (arrival, seq, timestamp_ms, now_ms, payload))   # no Python-level __new__
+        heapq.heappush(self._heap, p)
+        return p
+
+    def draw_arrival(self, now_ms: float) -> Optional[float]:
+        """The network's fate of one packet sent at ``now_ms``: its arrival time (ms), or None if lost
+        (counted in ``sent`` / ``lost``). What :meth:`send` draws, without queueing the packet."""
+        self._sent += 1
         if self.loss and self._random() < self.loss:
-            self.lost += 1
+            self._lost += 1
             return None
         j = self.jitter_ms
         if self.distribution == "uniform" and j > 0:   # sample_jitter(), inlined for the engine's per-call path
@@ -89,9 +124,7 @@ class NetEm:
             arrival = now_ms + self.delay_ms + self.sample_jitter()
         if self.reorder and self._random() < self.reorder:
             arrival += self.reorder_ms
-        p = _new_packet(Packet, (arrival, seq, timestamp_ms, now_ms, payload))   # no Python-level __new__
-        heapq.heappush(self._heap, p)
-        return p
+        return arrival
 
     def deliver(self, now_ms: float) -> List[Packet]:
         """Packets that arrived by ``now_ms``, in arrival order."""

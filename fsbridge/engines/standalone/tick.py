@@ -9,6 +9,7 @@ import numpy as np
 
 from fsbridge.conference import native as N
 
+from .leg import NET_PENDING
 from .mixer import clip16, mix_n_minus_1
 from .rooms import _Room, _RoomPlay
 from .sources import FRAME_MS
@@ -62,7 +63,8 @@ class TickMixin:
                 f = zero
             m = call.member
             if m is not None:
-                frames[m.slot] = f
+                if f is not NET_PENDING:
+                    frames[m.slot] = f
             else:
                 out = zero
                 if call._play is not None:
@@ -73,6 +75,8 @@ class TickMixin:
                         out = pf
                 if call.heard is not None:
                     call.heard.add(out)
+        # 1b. networked callers: every emulated network + jitter buffer at once (netbank.py)
+        self._netbank.tick(tick, frames)
         # 2. rooms: every room in one pass (pool.py), then the rooms that need more, room by room
         if self._rooms:
             self._mix_all(tick)
