@@ -1,6 +1,9 @@
 """REST latency bench: Twilio ``POST …/Participants/{CallSid}.json Muted=…`` on the standalone engine.
 
-``python3 bench/rest.py [--rate 500] [--seconds 10] [--participants 10] [--control bridge|fake]``
+``python3 bench/rest.py [--rate 500] [--seconds 10] [--participants 10] [--control bridge|fake]
+[--op update|get|list|conference] [--status-callback] [--profile OUT]`` — over HTTP (below);
+``python3 bench/rest.py inproc [--reps 5] [--calls-per-rep 400]`` — the Flask app called directly, the
+minimum CPU per call over the repetitions, the update split by greenlet (:func:`run_inproc`).
 
 Server side (this process): the whole bridge in-process (:class:`fsbridge.app.BridgeServer`: standalone
 engine in real time, SQLite store + callback outbox in a temp dir, REST API on gevent's WSGI server at
@@ -71,7 +74,15 @@ def run_client(args) -> int:
                 f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n\r\n")
         return head.encode() + body
 
+    def encode_get(path: str) -> bytes:
+        head = (f"GET {u.path.rstrip('/')}/{tw.API_VERSION}/Accounts/{ACCOUNT}/{path} HTTP/1.1\r\n"
+                f"Host: {u.hostname}:{u.port}\r\nAuthorization: {auth}\r\n\r\n")
+        return head.encode()
+
     requests_ = {(c, m): encode(c, m) for c in calls for m in (True, False)}
+    reads = {"get": [encode_get(f"Conferences/{args.conference}/Participants/{c}.json") for c in calls],
+             "list": [encode_get(f"Conferences/{args.conference}/Participants.json?PageSize={args.page_size}")],
+             "conference": [encode_get(f"Conferences/{args.conference}.json")]}.get(args.op)
     muted = {c: False for c in calls}
     queue: gevent.queue.Queue = gevent.queue.Queue()
     results = []   # (due_s, service_s, from_schedule_s, status)
@@ -128,6 +139,9 @@ def run_client(args) -> int:
         delay = due - time.perf_counter()
         if delay > 0:
             gevent.sleep(delay)   # pacing the open-loop schedule (not synchronisation)
+        if reads is not None:
+            queue.put((due, reads[i % len(reads)]))
+            continue
         call_sid = calls[i % len(calls)]
         muted[call_sid] = not muted[call_sid]
         queue.put((due, requests_[(call_sid, muted[call_sid])]))
@@ -151,7 +165,92 @@ def run_client(args) -> int:
     return 0
 
 
+# -------------------------------------------------------------------------------------------- receiver
+def run_receiver(args) -> int:
+    """The status-callback receiver (child process, so its CPU is not the bridge's): answers every request
+    204 on keep-alive connections; prints its port, then (when stdin closes) the count of POSTs received."""
+    from gevent import monkey
+    monkey.patch_all()
+    import gevent
+    from gevent.pywsgi import WSGIServer
+    got = [0]
+
+    def app(environ, start_response):
+        environ["wsgi.input"].read()
+        got[0] += 1
+        start_response("204 No Content", [])
+        return [b""]
+
+    http = WSGIServer(("127.0.0.1", 0), app, log=None)
+    http.start()
+    print(http.server_port, flush=True)
+    gevent.get_hub().threadpool.spawn(sys.stdin.read).get()   # until the parent closes stdin
+    print(got[0], flush=True)
+    return 0
+
+
 # ---------------------------------------------------------------------------------------------- server
+def _install_split(server) -> dict:
+    """Where the bridge process's CPU goes, per request (seconds, live totals):
+
+    * by greenlet (``greenlet.settrace``: at every switch the CPU since the last switch is charged to the
+      greenlet switched away from), grouped by what the greenlet runs — ``rest`` = the WSGI server's
+      connection greenlets (HTTP parsing, Flask, auth, the participant lookup, the domain write and the engine
+      command, the JSON response; not the confirming event), ``engine events`` = the bridge's pump applying
+      engine events (domain, ``Store.record``, the outbox insert, listeners), ``callbacks`` = the
+      dispatcher's delivery, ``hub`` = gevent's loop (socket readiness, timers, engine ticks);
+    * within those, two parts that never switch greenlets, timed directly: the store's participant read
+      (REST) and ``Store.record`` (engine events)."""
+    import greenlet
+    totals = {"store_participant_read": 0.0, "store_record": 0.0}
+    by = {}
+    last = [time.process_time()]
+    hub = greenlet.getcurrent().parent   # monkey-patched: the main greenlet's parent is the hub
+    from gevent import get_hub
+    hub = get_hub()
+
+    def kind(g) -> str:
+        if g is hub:
+            return "hub"
+        run = getattr(g, "_run", None) or getattr(g, "run", None)
+        name = getattr(run, "__qualname__", "") or type(g).__name__
+        module = getattr(run, "__module__", "") or ""
+        if module.startswith("gevent.baseserver") or "pywsgi" in module or "NoDelay" in name:
+            return "rest"
+        if "fsbridge.runtime" in module:
+            return "engine events"
+        if "fsbridge.callbacks" in module:
+            return "callbacks"
+        if g.parent is None:
+            return "main"
+        return f"other ({module}.{name})"
+
+    def trace(event, args):
+        if event in ("switch", "throw"):
+            now = time.process_time()
+            k = kind(args[0])
+            by[k] = by.get(k, 0.0) + now - last[0]
+            last[0] = now
+
+    def wrap(obj, name, key):
+        fn = getattr(obj, name)
+
+        def timed(*a, **kw):
+            t0 = time.process_time()
+            try:
+                return fn(*a, **kw)
+            finally:
+                totals[key] += time.process_time() - t0
+        setattr(obj, name, timed)
+
+    wrap(server.store, "participant", "store_participant_read")
+    wrap(server.store, "record", "store_record")
+    greenlet.settrace(trace)
+    totals["by_greenlet"] = by
+    return totals
+
+
+
 def run_server(args) -> int:
     """Start the bridge (or the fake-control API), dial participants, run the client, print results."""
     from gevent import monkey
@@ -168,7 +267,7 @@ def run_server(args) -> int:
         from fsbridge.config import Account, Settings
         settings = Settings(host="127.0.0.1", port=0, database_url=f"sqlite:///{tmp}/fsbridge.sqlite",
                             audio_dir=f"{tmp}/audio", recordings_dir=f"{tmp}/rec", clock="realtime",
-                            accounts={ACCOUNT: Account(ACCOUNT, TOKEN)})
+                            accounts={ACCOUNT: Account(ACCOUNT, TOKEN)}, egress_allow=("127.0.0.0/8",))
         server = BridgeServer(settings).start()
         base, stop = server.base_url, server.stop
         if args.plain_wsgi:
@@ -196,9 +295,18 @@ def run_server(args) -> int:
     try:
         root = f"{base}/2010-04-01/Accounts/{ACCOUNT}"
         calls, conference = [], None
+        dial = {"To": "silence:", "Beep": "false"}
+        receiver = None
+        if args.status_callback:
+            # every mute/unmute then also costs a participant-mute/unmute callback (outbox + POST)
+            receiver = gevent.subprocess.Popen([sys.executable, os.path.abspath(__file__), "receiver"],
+                                               stdin=gevent.subprocess.PIPE, stdout=gevent.subprocess.PIPE,
+                                               text=True)
+            dial.update(ConferenceStatusCallback=f"http://127.0.0.1:{receiver.stdout.readline().strip()}/cb",
+                        ConferenceStatusCallbackEvent="mute")
         for i in range(args.participants):
             r = requests.post(f"{root}/Conferences/bench-room/Participants.json", auth=auth,
-                              data={"From": f"+1555000{i:04d}", "To": "silence:", "Beep": "false"})
+                              data={"From": f"+1555000{i:04d}", **dial})
             r.raise_for_status()
             calls.append(r.json()["call_sid"])
             conference = r.json()["conference_sid"] or conference
@@ -217,32 +325,170 @@ def run_server(args) -> int:
             gc.freeze()   # startup objects out of the collector's way (see bench/README.md "REST")
         cmd = [sys.executable, os.path.abspath(__file__), "client", "--url", base, "--rate", str(args.rate),
                "--seconds", str(args.seconds), "--calls", ",".join(calls), "--conference", conference,
-               "--connections", str(args.connections)]
+               "--connections", str(args.connections), "--op", args.op, "--page-size", str(args.page_size)]
+        # idle baseline: the bridge's own CPU (engine ticks, timers) with no requests, over the same wall time,
+        # subtracted below so that "marginal" is what the requests cost
+        cpu0 = time.process_time()
+        gevent.sleep(args.seconds)   # measuring the idle process (not synchronisation)
+        idle_cpu_per_s = (time.process_time() - cpu0) / args.seconds
+        split = _install_split(server) if args.control == "bridge" else None
+        prof = None
+        if args.profile:
+            import cProfile
+            prof = cProfile.Profile()
+            prof.enable()
         if args.pin and hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) >= 2:
             cmd = ["taskset", "-c", "1"] + cmd
         cpu0 = time.process_time()
         wall0 = time.perf_counter()
         out = gevent.subprocess.check_output(cmd, text=True)
         server_cpu_s, wall_s = time.process_time() - cpu0, time.perf_counter() - wall0
+        if prof is not None:
+            prof.disable()
+            prof.dump_stats(args.profile)
+        if receiver is not None:   # let the last callbacks arrive, then collect the receiver's count
+            gevent.sleep(1.0)   # the last callbacks are delivered (not synchronisation: the count is reported)
+            received, _ = receiver.communicate("")
         result = json.loads(out.strip().splitlines()[-1])
-        result.update(control=args.control, participants=args.participants, cpu=os.cpu_count(),
-                      load_average=os.getloadavg()[0],
-                      server_cpu_ms_per_request=round(server_cpu_s * 1000 / max(1, args.rate * args.seconds), 2),
+        n_req = max(1, args.rate * args.seconds)
+        result.update(control=args.control, op=args.op, participants=args.participants, cpu=os.cpu_count(),
+                      status_callback=bool(args.status_callback), load_average=os.getloadavg()[0],
+                      server_cpu_ms_per_request=round(server_cpu_s * 1000 / n_req, 3),
+                      idle_cpu_busy=round(idle_cpu_per_s, 3),
+                      marginal_cpu_ms_per_request=round((server_cpu_s - idle_cpu_per_s * wall_s) * 1000 / n_req, 3),
                       server_cpu_busy=round(server_cpu_s / wall_s, 2))
+        if receiver is not None:
+            result["callbacks_received"] = int(received.strip() or 0)
+        if split is not None:   # where the CPU went, per request (see _install_split)
+            import greenlet
+            greenlet.settrace(None)
+            by = split.pop("by_greenlet")
+            result["split_cpu_ms_per_request"] = {k: round(v * 1000 / n_req, 3) for k, v in split.items()}
+            result["by_greenlet_cpu_ms_per_request"] = {k: round(v * 1000 / n_req, 3)
+                                                        for k, v in sorted(by.items(), key=lambda kv: -kv[1])}
         print(json.dumps(result, indent=2))
         s, f = result["service_ms"], result["from_schedule_ms"]
-        label = args.control + (" (plain pywsgi)" if args.plain_wsgi else "") + (" pinned" if args.pin else "") + (" gc.freeze" if args.gc_freeze else "")
+        label = args.control + f" {args.op}" + (" +callback" if args.status_callback else "") + (" (plain pywsgi)" if args.plain_wsgi else "") + (" pinned" if args.pin else "") + (" gc.freeze" if args.gc_freeze else "")
         print(f"| {label} | {args.rate} | {result['achieved_rate']} | {result['ok']}/{result['requests']} "
-              f"| {s['p50']:.2f} | {s['p99']:.2f} | {f['p99']:.2f} | {s['max']:.1f} |")
+              f"| {s['p50']:.2f} | {s['p99']:.2f} | {f['p99']:.2f} | {s['max']:.1f} "
+              f"| {result['server_cpu_ms_per_request']:.3f} | {result['marginal_cpu_ms_per_request']:.3f} |")
     finally:
         stop()
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- inproc
+def run_inproc(args) -> int:
+    """``inproc`` mode: the same bridge, the Flask app called directly (no HTTP server, no client process),
+    each operation ``--calls-per-rep`` times per repetition, ``--reps`` repetitions; prints the **minimum**
+    CPU per call over the repetitions (the least-disturbed figure on a shared machine), split by greenlet for
+    the update: the request's own greenlet (parse, auth, lookup, domain write, engine command, JSON) and the
+    pump applying the confirming engine event (domain, ``Store.record``, listeners; no callback configured)."""
+    from gevent import monkey
+    monkey.patch_all()
+    import base64
+    import gc
+    import io
+    import logging
+
+    import greenlet
+    import requests
+    from gevent import get_hub
+
+    from fsbridge.app import BridgeServer
+    from fsbridge.config import Account, Settings
+    logging.basicConfig(level=logging.WARNING)
+    tmp = tempfile.mkdtemp(prefix="fsbridge-bench-rest-")
+    settings = Settings(host="127.0.0.1", port=0, database_url=f"sqlite:///{tmp}/fsbridge.sqlite",
+                        audio_dir=f"{tmp}/audio", recordings_dir=f"{tmp}/rec", clock="realtime",
+                        accounts={ACCOUNT: Account(ACCOUNT, TOKEN)})
+    server = BridgeServer(settings).start()
+    try:
+        root = f"{server.base_url}/2010-04-01/Accounts/{ACCOUNT}"
+        calls = [requests.post(f"{root}/Conferences/bench-room/Participants.json", auth=(ACCOUNT, TOKEN),
+                               data={"From": f"+1555000{i:04d}", "To": "silence:", "Beep": "false"}
+                               ).json()["call_sid"] for i in range(args.participants)]
+        bridge = server.bridge
+        if not bridge.wait_until(lambda: all(bridge.state.participant_of_call(c) is not None for c in calls),
+                                 timeout=10):
+            raise SystemExit("participants did not join")
+        conf = requests.get(f"{root}/Conferences.json", auth=(ACCOUNT, TOKEN)).json()["conferences"][0]["sid"]
+        auth = "Basic " + base64.b64encode(f"{ACCOUNT}:{TOKEN}".encode()).decode()
+        base_path = f"/2010-04-01/Accounts/{ACCOUNT}/Conferences/{conf}"
+        muted = {c: False for c in calls}
+
+        def environ(op, i):
+            env = {"SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80", "wsgi.url_scheme": "http",
+                   "SERVER_PROTOCOL": "HTTP/1.1", "HTTP_HOST": "127.0.0.1", "HTTP_AUTHORIZATION": auth,
+                   "wsgi.errors": sys.stderr, "REQUEST_METHOD": "GET", "wsgi.input": io.BytesIO()}
+            c = calls[i % len(calls)]
+            if op == "update":
+                muted[c] = not muted[c]
+                body = b"Muted=" + (b"true" if muted[c] else b"false")
+                env.update({"REQUEST_METHOD": "POST", "PATH_INFO": f"{base_path}/Participants/{c}.json",
+                            "CONTENT_TYPE": "application/x-www-form-urlencoded",
+                            "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body)})
+            elif op == "get":
+                env["PATH_INFO"] = f"{base_path}/Participants/{c}.json"
+            elif op == "list":
+                env.update(PATH_INFO=f"{base_path}/Participants.json", QUERY_STRING=f"PageSize={args.page_size}")
+            else:
+                env["PATH_INFO"] = f"{base_path}.json"
+            return env
+
+        statuses = []
+        app = server.app
+
+        def start_response(status, headers, exc_info=None):
+            statuses.append(status)
+
+        me, hub = greenlet.getcurrent(), get_hub()
+        by = {}
+        last = [0.0]
+
+        def trace(event, gs):
+            if event in ("switch", "throw"):
+                now = time.process_time()
+                k = "request" if gs[0] is me else ("hub" if gs[0] is hub else
+                                                   getattr(getattr(gs[0], "_run", None), "__qualname__", "other"))
+                by[k] = by.get(k, 0.0) + now - last[0]
+                last[0] = now
+
+        gc.collect()
+        gc.freeze()
+        out = {}
+        for op in ("get", "list", "conference", "update"):
+            best = None
+            for _ in range(args.reps):
+                for i in range(20):   # warm
+                    b"".join(app(environ(op, i), start_response))
+                by.clear()
+                t0 = last[0] = time.process_time()
+                greenlet.settrace(trace)
+                for i in range(args.calls_per_rep):
+                    b"".join(app(environ(op, i), start_response))
+                greenlet.settrace(None)
+                now = time.process_time()
+                by["request"] = by.get("request", 0.0) + now - last[0]
+                total = now - t0
+                if best is None or total < best[0]:
+                    best = (total, dict(by))
+            assert all(s.startswith("200") for s in statuses), set(statuses)
+            n = args.calls_per_rep
+            out[op] = {"cpu_ms_per_call": round(best[0] * 1000 / n, 3),
+                       "by_greenlet": {k: round(v * 1000 / n, 3) for k, v in sorted(best[1].items(),
+                                                                                key=lambda kv: -kv[1])}}
+        out["load_average"] = os.getloadavg()[0]
+        print(json.dumps(out, indent=2))
+    finally:
+        server.stop()
     return 0
 
 
 def main(argv=None) -> int:
     """CLI entry (see module docstring)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("mode", nargs="?", default="server", choices=("server", "client"))
+    p.add_argument("mode", nargs="?", default="server", choices=("server", "client", "receiver", "inproc"))
     p.add_argument("--rate", type=float, default=500.0, help="offered requests per second")
     p.add_argument("--seconds", type=float, default=10.0, help="load duration (the first second is warm-up)")
     p.add_argument("--participants", type=int, default=10)
@@ -253,11 +499,21 @@ def main(argv=None) -> int:
     p.add_argument("--gc-freeze", action="store_true",
                    help="gc.freeze() once the bridge is up (a full collection otherwise stalls the hub ~100 ms)")
     p.add_argument("--pin", action="store_true", help="pin the bridge to CPU 0 and the client to CPU 1")
+    p.add_argument("--op", choices=("update", "get", "list", "conference"), default="update",
+                   help="update: POST Muted toggles; get: GET participant; list: GET Participants.json page; "
+                        "conference: GET conference")
+    p.add_argument("--page-size", type=int, default=50, help="--op list: PageSize")
+    p.add_argument("--status-callback", action="store_true",
+                   help="participants get a ConferenceStatusCallback (event mute) to a receiver process: each "
+                        "update then also costs its callback (outbox + POST)")
+    p.add_argument("--reps", type=int, default=5, help="inproc: repetitions (the minimum is reported)")
+    p.add_argument("--calls-per-rep", type=int, default=400, help="inproc: calls per operation and repetition")
+    p.add_argument("--profile", metavar="OUT", help="cProfile the bridge process during the load (pstats file)")
     p.add_argument("--url")
     p.add_argument("--calls")
     p.add_argument("--conference")
     args = p.parse_args(argv)
-    return run_client(args) if args.mode == "client" else run_server(args)
+    return {"client": run_client, "receiver": run_receiver, "inproc": run_inproc}.get(args.mode, run_server)(args)
 
 
 if __name__ == "__main__":

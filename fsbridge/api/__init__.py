@@ -18,18 +18,51 @@ def create_app(*args: Any, **kwargs: Any):
     return _create_app(*args, **kwargs)
 
 
+_SERVER_CLASS = None
+
+
 def server_class():
     """gevent's ``pywsgi.WSGIServer`` with ``TCP_NODELAY`` on every accepted connection.
 
     pywsgi writes a response's headers and body in separate sends; with Nagle's algorithm on, the body then
     waits for the client's delayed ACK — ~40 ms added to every keep-alive request (measured: p50 44 ms →
     4 ms for a participant update). Use it wherever the API is served."""
+    global _SERVER_CLASS
+    if _SERVER_CLASS is not None:   # one class (built on first use: gevent is imported only then)
+        return _SERVER_CLASS
     import socket
 
-    from gevent.pywsgi import WSGIServer
+    from gevent.pywsgi import WSGIHandler, WSGIServer
+
+    class OneSendHandler(WSGIHandler):
+        """pywsgi's handler, but a response whose body comes in one piece (every JSON resource: Flask sets
+        Content-Length) leaves in ONE send — status line, headers and body — instead of two: one syscall less
+        per request on the bridge, one segment and one read less for the client (issue 16 goal 3)."""
+
+        def _write_with_headers(self, data):
+            self.headers_sent = True
+            self.finalize_headers()
+            towrite = bytearray(b"HTTP/1.1 ")
+            towrite += self.status
+            towrite += b"\r\n"
+            for header, value in self.response_headers:
+                towrite += header
+                towrite += b": "
+                towrite += value
+                towrite += b"\r\n"
+            towrite += b"\r\n"
+            if self.response_use_chunked or len(data) > 65536:
+                self._sendall(towrite)   # as pywsgi: chunk framing, or a large body sent without a copy
+                self._write(data)
+                return
+            towrite += data
+            self._sendall(towrite)
 
     class NoDelayWSGIServer(WSGIServer):
-        """WSGIServer that disables Nagle's algorithm on each client socket."""
+        """WSGIServer that disables Nagle's algorithm on each client socket (and sends each small response
+        in one piece, :class:`OneSendHandler`)."""
+
+        handler_class = OneSendHandler
 
         def handle(self, sock, address):
             """Set TCP_NODELAY on the accepted socket, then serve it as pywsgi does."""
@@ -39,6 +72,7 @@ def server_class():
                 pass
             return super().handle(sock, address)
 
+    _SERVER_CLASS = NoDelayWSGIServer
     return NoDelayWSGIServer
 
 

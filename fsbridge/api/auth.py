@@ -11,10 +11,30 @@ import hmac
 from typing import Mapping, Optional, Tuple
 
 from flask import request
+from werkzeug.datastructures import Authorization
 
 from fsbridge.api.errors import not_found, unauthenticated
 
 _DUMMY = "x" * 32
+
+# Authorization header → (scheme, username, password), as werkzeug parses it. A client sends the same header on
+# every request; the parse (base64, split) is memoized — only the parse: the credentials are still compared on
+# every request. Bounded (cleared when full), so junk headers cannot grow it.
+_PARSED: dict = {}
+_PARSED_MAX = 1024
+
+
+def _credentials(header: Optional[str]) -> Optional[Tuple[str, str, str]]:
+    if not header:
+        return None
+    got = _PARSED.get(header)
+    if got is None:
+        auth = Authorization.from_header(header)
+        got = (auth.type, auth.username or "", auth.password or "") if auth is not None else ("", "", "")
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[header] = got
+    return got if got[0] else None
 
 
 def basic_account(accounts: Mapping[str, str], api_keys: Optional[Mapping[str, Tuple[str, str]]] = None) -> str:
@@ -22,19 +42,20 @@ def basic_account(accounts: Mapping[str, str], api_keys: Optional[Mapping[str, T
 
     ``accounts``: ``{AccountSid: AuthToken}``; ``api_keys``: ``{SK… key sid: (AccountSid, secret)}`` — a key
     authenticates as its account, as Twilio's API keys do (``Client(key_sid, key_secret, account_sid)``)."""
-    auth = request.authorization
-    if auth is None or auth.type != "basic" or not auth.username:
+    auth = _credentials(request.headers.get("Authorization"))
+    if auth is None or auth[0] != "basic" or not auth[1]:
         raise unauthenticated()
-    if api_keys and auth.username in api_keys:
-        account, secret = api_keys[auth.username]
-        if not hmac.compare_digest(secret.encode(), (auth.password or "").encode()):
+    scheme, username, password = auth
+    if api_keys and username in api_keys:
+        account, secret = api_keys[username]
+        if not hmac.compare_digest(secret.encode(), password.encode()):
             raise unauthenticated()
         return account
-    expected = accounts.get(auth.username)
-    ok = hmac.compare_digest((expected or _DUMMY).encode(), (auth.password or "").encode())
+    expected = accounts.get(username)
+    ok = hmac.compare_digest((expected or _DUMMY).encode(), password.encode())
     if expected is None or not ok:
         raise unauthenticated()
-    return auth.username
+    return username
 
 
 def bearer_account(keys: Mapping[str, str]) -> str:

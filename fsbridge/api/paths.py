@@ -8,6 +8,7 @@ TeXML REST reference (``/v2/texml/Accounts/{account_sid}/Conferences…``, no ``
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import quote
 
 TW_ROOT = "/2010-04-01/Accounts/{AccountSid}"
@@ -44,6 +45,12 @@ def rule(path: str) -> str:
     return _PLACEHOLDER.sub(r"<\1>", path)
 
 
+@lru_cache(maxsize=8192)
+def _segment(value: str) -> str:
+    return quote(value, safe="")
+
+
 def build(path: str, **values: str) -> str:
-    """Fill a path template (values percent-encoded as one path segment)."""
-    return path.format(**{k: quote(str(v), safe="") for k, v in values.items()})
+    """Fill a path template (values percent-encoded as one path segment; the encodings of recent values are
+    memoized: every rendered resource has a ``uri`` built from the same few Sids)."""
+    return path.format(**{k: _segment(str(v)) for k, v in values.items()})

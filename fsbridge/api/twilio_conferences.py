@@ -12,7 +12,7 @@ UpdateConference operations.
 """
 from __future__ import annotations
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, g, request
 
 from fsbridge.api import paging, params, paths, render
 from fsbridge.api.context import conference_or_404, ctx, live_control
@@ -58,7 +58,7 @@ def update(account_sid: str, conference_sid: str, form) -> None:
 def list_conferences(AccountSid: str):
     """Twilio ListConference → ``{"conferences": [...], <paging fields>}``."""
     region = ctx().region
-    return jsonify(list_page(g.account_sid, request.args, paths.build(paths.TW_CONFERENCES,
+    return render.json_response(list_page(g.account_sid, request.args, paths.build(paths.TW_CONFERENCES,
                                                                       AccountSid=AccountSid),
                              lambda r: render.conference(r, region)))
 
@@ -66,11 +66,11 @@ def list_conferences(AccountSid: str):
 @bp.get(paths.rule(paths.TW_CONFERENCE))
 def fetch_conference(AccountSid: str, Sid: str):
     """Twilio FetchConference."""
-    return jsonify(render.conference(conference_or_404(g.account_sid, Sid), ctx().region))
+    return render.json_response(render.conference(conference_or_404(g.account_sid, Sid), ctx().region))
 
 
 @bp.post(paths.rule(paths.TW_CONFERENCE))
 def update_conference(AccountSid: str, Sid: str):
     """Twilio UpdateConference: Status=completed and/or AnnounceUrl/AnnounceMethod."""
     update(g.account_sid, Sid, request.form)
-    return jsonify(render.conference(conference_or_404(g.account_sid, Sid), ctx().region))
+    return render.json_response(render.conference(conference_or_404(g.account_sid, Sid), ctx().region))

@@ -21,7 +21,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Callable, Dict, Tuple
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, g, request
 from werkzeug.datastructures import MultiDict
 
 from fsbridge.api import paging, params, participant_params, paths, render
@@ -165,7 +165,7 @@ def list_page(account_sid: str, conference_sid: str, args, path: str, render_one
 @bp.get(paths.rule(paths.TW_PARTICIPANTS))
 def list_participants(AccountSid: str, ConferenceSid: str):
     """Twilio ListParticipant → ``{"participants": [...], <paging fields>}``."""
-    return jsonify(list_page(g.account_sid, ConferenceSid, request.args, paths.build(
+    return render.json_response(list_page(g.account_sid, ConferenceSid, request.args, paths.build(
         paths.TW_PARTICIPANTS, AccountSid=AccountSid, ConferenceSid=ConferenceSid), render.participant))
 
 
@@ -174,7 +174,7 @@ def create_participant(AccountSid: str, ConferenceSid: str):
     """Twilio CreateParticipant → 201 + participant."""
     row = create(g.account_sid, ConferenceSid, request.form)
     body = render.participant(row, queue_time="0")
-    resp = jsonify(body)
+    resp = render.json_response(body)
     resp.status_code = 201
     return resp
 
@@ -182,13 +182,13 @@ def create_participant(AccountSid: str, ConferenceSid: str):
 @bp.get(paths.rule(paths.TW_PARTICIPANT))
 def fetch_participant(AccountSid: str, ConferenceSid: str, CallSid: str):
     """Twilio FetchParticipant (CallSid or label)."""
-    return jsonify(render.participant(participant_or_404(g.account_sid, ConferenceSid, CallSid)))
+    return render.json_response(render.participant(participant_or_404(g.account_sid, ConferenceSid, CallSid)))
 
 
 @bp.post(paths.rule(paths.TW_PARTICIPANT))
 def update_participant(AccountSid: str, ConferenceSid: str, CallSid: str):
     """Twilio UpdateParticipant."""
-    return jsonify(render.participant(update(g.account_sid, ConferenceSid, CallSid, request.form)))
+    return render.json_response(render.participant(update(g.account_sid, ConferenceSid, CallSid, request.form)))
 
 
 @bp.delete(paths.rule(paths.TW_PARTICIPANT))

@@ -5,9 +5,9 @@ Participant / Conference Recording resources (list filters, paging).
 """
 from __future__ import annotations
 
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.engine import Connection, Engine
 
 from fsbridge.wire.twilio import CONF_COMPLETED
@@ -17,7 +17,12 @@ from fsbridge.store.rows import (ConferenceRow, DateRange, PageRequest, PageResu
 
 
 class Queries:
-    """The read half of :class:`~fsbridge.store.store.Store`."""
+    """The read half of :class:`~fsbridge.store.store.Store`.
+
+    The REST reads run prebuilt statements with bound parameters (the participant / conference fetches are
+    built in ``Store.__init__``; a list's statement is built once per *shape* — which filters are given, which
+    paging — and kept in ``_stmts``): building and cache-keying an ad-hoc SQLAlchemy ``select`` per request
+    cost more CPU than executing it (issue 16 goal 3, bench/README.md § REST)."""
 
     def last_sequence(self, conference_sid: str) -> int:
         """Highest DomainEvent sequence_number recorded for the conference (0 if none)."""
@@ -43,10 +48,10 @@ class Queries:
         """A participant by CallSid, else by label (a present participant wins over one who left, then the
         most recent). Includes participants who left."""
         params = {"acc": account_sid, "cf": conference_sid, "who": call_sid_or_label}
-
         with self.engine.connect() as conn:
-            row = (conn.execute(self._sel_part_call, params).mappings().first()
-                   or conn.execute(self._sel_part_label, params).mappings().first())
+            row = conn.execute(self._sel_part_call, params).mappings().first()
+            if row is None:   # not a CallSid of this conference: a label
+                row = conn.execute(self._sel_part_label, params).mappings().first()
         return ParticipantRow.from_mapping(row) if row else None
 
     def recording(self, account_sid: str, conference_sid: str, recording_sid: str) -> Optional[RecordingRow]:
@@ -76,14 +81,10 @@ class Queries:
         """The account's conferences, newest first (date_created desc, sid desc), filtered by exact
         friendly name, status, and date_created / date_updated ranges (Twilio ListConference)."""
         c = t.conferences
-        conds = [c.c.account_sid == account_sid]
-        if friendly_name is not None:
-            conds.append(c.c.friendly_name == friendly_name)
-        if status is not None:
-            conds.append(c.c.status == status)
-        conds += date_range(c.c.date_created, created) + date_range(c.c.date_updated, updated)
-        return self._page(c, conds, c.c.date_created, c.c.sid, True, page, ConferenceRow.from_mapping,
-                          lambda r: r.sid)
+        values = {"acc": account_sid, "name": friendly_name, "status": status}
+        values.update(_range_values("c", created))
+        values.update(_range_values("u", updated))
+        return self._cached_page("conferences", c, values, page, ConferenceRow.from_mapping, lambda r: r.sid)
 
     def list_participants(self, account_sid: str, conference_sid: str, *, muted: Optional[bool] = None,
                           hold: Optional[bool] = None, coaching: Optional[bool] = None,
@@ -92,32 +93,102 @@ class Queries:
         """The conference's participants in join order (date_created asc, call_sid asc). By default only
         those still present (Twilio: "the set of people currently connected"); ``include_left`` adds the
         history. Filters: Twilio ListParticipant Muted / Hold / Coaching."""
-        p = t.participants
-        conds = [p.c.account_sid == account_sid, p.c.conference_sid == conference_sid]
-        if not include_left:
-            conds.append(p.c.left_at.is_(None))
-        for col, want in ((p.c.muted, muted), (p.c.hold, hold), (p.c.coaching, coaching)):
-            if want is not None:
-                conds.append(col == want)
-        return self._page(p, conds, p.c.date_created, p.c.call_sid, False, page,
-                          ParticipantRow.from_mapping, lambda r: r.call_sid)
+        values = {"acc": account_sid, "cf": conference_sid, "present": None if include_left else True,
+                  "muted": muted, "hold": hold, "coaching": coaching}
+        return self._cached_page("participants", t.participants, values, page, ParticipantRow.from_mapping,
+                                 lambda r: r.call_sid)
 
     def list_recordings(self, account_sid: str, conference_sid: Optional[str], *,
                         created: Optional[DateRange] = None, page: PageRequest = PageRequest()
                         ) -> PageResult[RecordingRow]:
         """The conference's recordings (every conference's when ``conference_sid`` is None: the account-level
         Twilio ListRecording), newest first (Twilio ListConferenceRecording, DateCreated filters)."""
-        r = t.recordings
-        conds = [r.c.account_sid == account_sid]
-        if conference_sid is not None:
-            conds.append(r.c.conference_sid == conference_sid)
-        conds += date_range(r.c.date_created, created)
-        return self._page(r, conds, r.c.date_created, r.c.sid, True, page, RecordingRow.from_mapping,
-                          lambda x: x.sid)
+        values = {"acc": account_sid, "cf": conference_sid}
+        values.update(_range_values("c", created))
+        return self._cached_page("recordings", t.recordings, values, page, RecordingRow.from_mapping,
+                                 lambda x: x.sid)
 
-    def _page(self, table, conds: List, time_col, id_col, descending: bool, page: PageRequest,
-              build: Callable, ident: Callable) -> PageResult:
-        return page_rows(self.engine, table, conds, time_col, id_col, descending, page, build, ident)
+    def _cached_page(self, kind: str, table, values: Dict[str, object], page: PageRequest, build: Callable,
+                     ident: Callable) -> PageResult:
+        """One page of a list: ``values`` are the list's filters by bound-parameter name (None = filter not
+        given); the statement for this shape is built once (:data:`_LISTS` says which conditions and order)."""
+        given = tuple(sorted(k for k, v in values.items() if v is not None))
+        paging = "after" if page.after is not None else ("offset" if page.offset else "first")
+        key = ("list", kind, given, paging)
+        stmt = self._stmts.get(key)
+        if stmt is None:
+            stmt = self._stmts[key] = _list_statement(kind, table, given, paging)
+        params = {k: v for k, v in values.items() if v is not None}
+        params["lim"] = page.limit + 1
+        if paging == "after":
+            params["at"], params["aid"] = to_naive_utc(page.after[0]), page.after[1]
+        elif paging == "offset":
+            params["off"] = page.offset
+        with self.engine.connect() as conn:
+            rows = [build(m) for m in conn.execute(stmt, params).mappings().all()]
+        return _result(rows, page, ident)
+
+
+# Each list: its filters (bound-parameter name → condition on the table), the order columns, descending?
+_LISTS: Dict[str, Tuple[Dict[str, Callable], Callable, bool]] = {
+    "conferences": ({
+        "acc": lambda c: c.account_sid == bindparam("acc"),
+        "name": lambda c: c.friendly_name == bindparam("name"),
+        "status": lambda c: c.status == bindparam("status"),
+        "c_start": lambda c: c.date_created >= bindparam("c_start"),
+        "c_end": lambda c: c.date_created < bindparam("c_end"),
+        "u_start": lambda c: c.date_updated >= bindparam("u_start"),
+        "u_end": lambda c: c.date_updated < bindparam("u_end"),
+    }, lambda c: (c.date_created, c.sid), True),
+    "participants": ({
+        "acc": lambda c: c.account_sid == bindparam("acc"),
+        "cf": lambda c: c.conference_sid == bindparam("cf"),
+        "present": lambda c: c.left_at.is_(None),
+        "muted": lambda c: c.muted == bindparam("muted"),
+        "hold": lambda c: c.hold == bindparam("hold"),
+        "coaching": lambda c: c.coaching == bindparam("coaching"),
+    }, lambda c: (c.date_created, c.call_sid), False),
+    "recordings": ({
+        "acc": lambda c: c.account_sid == bindparam("acc"),
+        "cf": lambda c: c.conference_sid == bindparam("cf"),
+        "c_start": lambda c: c.date_created >= bindparam("c_start"),
+        "c_end": lambda c: c.date_created < bindparam("c_end"),
+    }, lambda c: (c.date_created, c.sid), True),
+}
+
+
+def _list_statement(kind: str, table, given: Tuple[str, ...], paging: str):
+    """The select of list ``kind`` with the conditions of the ``given`` filters, ordered, paged by bound
+    ``lim`` / ``off`` or the keyset (``at``, ``aid``)."""
+    filters, order_cols, descending = _LISTS[kind]
+    cols = table.c
+    conds = [filters[name](cols) for name in given]
+    time_col, id_col = order_cols(cols)
+    if paging == "after":
+        at, aid = bindparam("at"), bindparam("aid")
+        if descending:
+            conds.append(or_(time_col < at, and_(time_col == at, id_col < aid)))
+        else:
+            conds.append(or_(time_col > at, and_(time_col == at, id_col > aid)))
+    order: Sequence = (time_col.desc(), id_col.desc()) if descending else (time_col.asc(), id_col.asc())
+    q = select(table).where(*conds).order_by(*order).limit(bindparam("lim"))
+    if paging == "offset":
+        q = q.offset(bindparam("off"))
+    return q
+
+
+def _range_values(prefix: str, rng: Optional[DateRange]) -> Dict[str, object]:
+    """A DateRange as the ``<prefix>_start`` / ``<prefix>_end`` parameters (naive UTC; None when unbounded)."""
+    if rng is None:
+        return {}
+    return {f"{prefix}_start": to_naive_utc(rng.start), f"{prefix}_end": to_naive_utc(rng.end)}
+
+
+def _result(rows: List, page: PageRequest, ident: Callable) -> PageResult:
+    has_more = len(rows) > page.limit
+    rows = rows[: page.limit]
+    last = (rows[-1].date_created, ident(rows[-1])) if rows else None
+    return PageResult(items=rows, has_more=has_more, last_key=last)
 
 
 def page_rows(engine: Engine, table, conds: List, time_col, id_col, descending: bool, page: PageRequest,
@@ -138,10 +209,7 @@ def page_rows(engine: Engine, table, conds: List, time_col, id_col, descending: 
         q = q.offset(page.offset)
     with engine.connect() as conn:
         rows = [build(m) for m in conn.execute(q).mappings().all()]
-    has_more = len(rows) > page.limit
-    rows = rows[: page.limit]
-    last = (rows[-1].date_created, ident(rows[-1])) if rows else None
-    return PageResult(items=rows, has_more=has_more, last_key=last)
+    return _result(rows, page, ident)
 
 
 def date_range(col, rng: Optional[DateRange]) -> List:
