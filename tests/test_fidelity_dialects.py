@@ -57,11 +57,13 @@ def test_speech_under_way_at_the_start_is_reported_right_after_conference_start(
             mimetype="application/json")
         talkers = {}
         for to in (NUMBER, TNUM, jnum):
-            talkers[to] = talker = place(srv, "talker", tone_track(tmp_path / f"t{to}.wav", 6, [(0, 4)], 1300), to=to,
-                           TimeLimit="6")
+            # talks for 20 s of engine time (2 s of wall time at SPEED 10): the quiet caller's join — which
+            # starts the conference — must land while the talker still talks, even on a loaded machine
+            talkers[to] = talker = place(srv, "talker", tone_track(tmp_path / f"t{to}.wav", 24, [(0, 20)], 1300),
+                                         to=to, TimeLimit="24")
             assert srv.bridge.wait_until(lambda: any(e.name == "participant-join" and e.participant.call_sid
                                                      == talker for e in srv.bridge.events), 20)
-            place(srv, "quiet", "silence:", to=to, TimeLimit="6")
+            place(srv, "quiet", "silence:", to=to, TimeLimit="24")
         assert app_server.callbacks.wait_for(lambda items: sum(
             (c["form"].get("StatusCallbackEvent") or (c["json"] or {}).get("event")) in ("conference-end", "end")
             for c in items) == 3, 40)
