@@ -204,13 +204,7 @@ class VirtualCallLeg:
         row = self._net_row
         if row is None or self.jitter is None:
             return self._read_network(tick)
-        if not self._net_src_done:
-            f = self.source.next_frame()
-            if f is None:
-                self._net_src_done = True
-                bank.src_done[row] = True
-            else:
-                bank.sf[row] = f
+        self._feed_bank(bank, row)
         return NET_PENDING
 
     def _read_network(self, tick: int):
@@ -228,6 +222,12 @@ class VirtualCallLeg:
             m = self.member
             self.jitter = bank.new_buffer(row, m.jitter_ms if m is not None else None,
                                           m.slot if m is not None else -1)
+        self._feed_bank(bank, row)
+        return NET_PENDING
+
+    def _feed_bank(self, bank, row: int) -> None:
+        """Read this tick's source frame int16 ``(F,)`` into ``bank.sf[row]``; once the source ends, mark
+        ``bank.src_done[row]`` (the bank drains the network and the buffer before it ends the input)."""
         if not self._net_src_done:
             f = self.source.next_frame()
             if f is None:
@@ -235,4 +235,3 @@ class VirtualCallLeg:
                 bank.src_done[row] = True
             else:
                 bank.sf[row] = f
-        return NET_PENDING
