@@ -192,7 +192,8 @@ class VirtualCallLeg:
     def _read_input(self, tick: int) -> Optional[np.ndarray]:
         """This tick's input frame int16 ``(F,)``; None = the source ended. With an emulated network:
         :data:`NET_PENDING` — the frame comes out of the engine's :class:`~.netbank.NetBank` after the
-        tick's call loop (:meth:`_read_network`, inlined here: this is the per-call step of every tick)."""
+        tick's call loop (:meth:`_read_network` when the bank row or the buffer is still to be made, else
+        just :meth:`_feed_bank`: this is the per-call step of every tick)."""
         if self._source_ended:
             return None
         if self.network is None:
