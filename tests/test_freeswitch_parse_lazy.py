@@ -87,3 +87,19 @@ def test_any_header_set_reads_like_the_split_first_parser(pairs, lookups):
     for n in lookups + [n for n, _ in pairs]:   # enough lookups to cross into the indexed path, too
         assert ev.get(n) == first.get(n)
     assert ev.header_list == (("Event-Name", "CUSTOM"),) + tuple(pairs)
+
+
+@pytest.mark.parametrize("indexed", [False, True])
+def test_an_encoded_newline_forges_no_header_searched_or_indexed(indexed):
+    """finding 7: ``%0A`` in a caller-controlled value decodes to a newline only after the lines are found."""
+    ev = parse_message(plain_event([("Event-Name", "CUSTOM"),
+                                    ("Caller-Caller-ID-Name", "Bob\nUnique-ID: forged\nX-Evil: 1"),
+                                    ("Unique-ID", "real")])).event
+    if indexed:
+        for k in range(esl_parse._FIND_LOOKUPS + 1):
+            ev.get("X-Not-There-%d" % k)
+        assert ev._first is not None
+    assert ev.get("Unique-ID") == "real" and ev.get_all("Unique-ID") == ["real"]
+    assert ev.get("X-Evil") is None and "X-Evil" not in ev.headers
+    assert ev.get("Caller-Caller-ID-Name") == "Bob\nUnique-ID: forged\nX-Evil: 1"
+    assert list(ev.headers) == ["Event-Name", "Caller-Caller-ID-Name", "Unique-ID"]

@@ -142,12 +142,19 @@ def test_join_leave_rejoin_and_hangup_on_any_tick():
     join(eng, a, 60)
     eng.run_for(0.5)
     assert a.jitter is not first and a.jitter.size_ms == 60 and first.played == played
+    bank, row_b = eng._netbank, b._net_row
     b.hangup()
+    sent_b, lost_b = b.network.sent, b.network.lost
+    assert b._net_row is None and b.network._bank_row is None and row_b in bank._free   # nothing left behind
+    assert bank.calls[row_b] is None and bank.views[row_b] is None and not bank.active[row_b]
     c = eng.create_call("CAc", numbered(400), network=NetEm(delay_ms=30, jitter_ms=10, seed=3))
-    join(eng, c, 40)   # reuses b's row
+    join(eng, c, 40)   # reuses b's row on the next tick
     eng.run_for(0.5)
+    assert c._net_row == row_b and bank.calls[row_b] is c
     assert c.jitter.played > 10 and b.jitter is None and b.last_jitter.played > 40
     assert c.jitter.late == 0 and a.jitter.late == 0
+    assert (b.network.sent, b.network.lost) == (sent_b, lost_b)   # b's counters were written back, not c's
+    assert c.network.sent == 25 and c.jitter.received <= 25
 
 
 def test_source_end_hangs_up_once_network_and_buffer_drained():

@@ -252,18 +252,6 @@ def _block(block: str, lenient: bool) -> str:
     return block
 
 
-def parse_header_block(block: str, decode: bool, lenient: bool = False) -> Headers:
-    """Split a header block (``Name: value`` lines) into (name, value) pairs.
-
-    ``decode``: URL-decode each value *after* splitting (plain event bodies; finding 7). The outer framing
-    headers of a message are not URL-encoded except the outbound ``connect`` reply (finding 27), which
-    the caller decodes the same way. Empty lines are skipped. Raises :class:`ESLParseError` on a line that
-    is not ``Name: value``, or — with ``lenient`` — skips it (event bodies: the stream stays framed by the
-    outer Content-Length, so one odd line must not cost the connection).
-    """
-    return ESLMessage.from_block(_block(block, lenient), encoded=decode).header_list
-
-
 def parse_event_plain(body: str) -> ESLMessage:
     """Parse a ``text/event-plain`` body: decoded headers, then — when an inner ``Content-Length`` is
     present (BACKGROUND_JOB, finding 4) — ``\\n`` and exactly that many characters of body.
@@ -381,13 +369,3 @@ def read_message(stream: IO[bytes]) -> Optional[ESLMessage]:
             got += len(chunk)
         _attach_body(msg, b"".join(chunks))
     return msg
-
-
-def iter_messages(data: bytes) -> Iterable[ESLMessage]:
-    """Parse a byte string holding zero or more complete messages back to back (test helper)."""
-    stream = io.BytesIO(data)
-    while True:
-        msg = read_message(stream)
-        if msg is None:
-            return
-        yield msg

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid as uuidlib
-from typing import Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 import gevent
 import gevent.event
@@ -37,7 +37,7 @@ class FreeSwitchCallLeg:
     def __init__(self, session, on_event: Optional[Callable[[n.NativeEvent], None]] = None):
         self.session = session
         data = session.session_data or ESLMessage()
-        self.channel_data: Dict[str, str] = data.headers   # shared, not copied (≈ 190 headers a call: issue 21)
+        self.channel_data: Mapping[str, str] = data.headers   # a read-only view, not a copy (≈ 190 headers: issue 21)
         self.unique_id: str = data.get(wire.H_UNIQUE_ID, "")
         self.from_: str = data.get(wire.H_CALLER_NUMBER, "")
         self.to: str = data.get(wire.H_DEST_NUMBER, "")

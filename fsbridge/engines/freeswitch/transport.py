@@ -45,8 +45,8 @@ class StrictESLMixin:
     """Mix into a greenswitch ``ESLProtocol`` subclass (put it first in the bases).
 
     Replaces greenswitch's reader with :func:`esl_parse.read_message`; events reach greenswitch's
-    handlers as :class:`ESLMessage` objects whose ``headers`` dict holds the *event* headers (first value
-    of repeated names) — the same shape greenswitch handlers expect — and whose ``header_list`` keeps all.
+    handlers as :class:`ESLMessage` objects whose ``headers`` (a read-only mapping) holds the *event*
+    headers (first value of repeated names) — the same shape greenswitch handlers expect — and whose ``header_list`` keeps all.
     """
 
     send_timeout: float = 10.0
@@ -149,27 +149,18 @@ class StrictESLMixin:
         waiting, :class:`EngineError` on timeout (the late reply is then discarded in order).
         ``timeout`` seconds; default :attr:`send_timeout`.
         """
-        if "\n\n" in data.strip("\n"):
-            raise EngineError("ESL command contains an empty line")
-        waiter = gevent.event.AsyncResult()
-        with self._send_lock:
-            if not self.connected:
-                raise EngineUnavailable("FreeSWITCH ESL is not connected")
-            self._commands_sent.append(waiter)
-            try:
-                self.sock.sendall((data.rstrip("\n") + "\n\n").encode("utf-8"))
-            except OSError as exc:
-                raise EngineUnavailable("ESL send failed: %s" % exc)
-        try:
-            return waiter.get(timeout=self.send_timeout if timeout is None else timeout)
-        except gevent.Timeout:
-            raise EngineError("FreeSWITCH did not answer %r in time" % data.split("\n", 1)[0])
+        return self.send_many([data], timeout=timeout)[0]
 
     def send_many(self, commands: List[str], timeout: Optional[float] = None) -> List[ESLMessage]:
         """Send ``commands`` in one write and wait for their replies, in order (FreeSWITCH reads a socket's
         commands one after another and answers each in turn: pipelining saves a round trip and a wake-up
-        per command — a call's setup sends four, issue 21). Errors as :meth:`send`; ``timeout`` s per
-        reply."""
+        per command — a call's setup sends four, issue 21). ``commands``: each without its final blank line;
+        returns one reply per command, the *n*-th reply for the *n*-th command (replies are matched FIFO by
+        :meth:`handle_event`). ``timeout`` s per reply (default :attr:`send_timeout`). Raises
+        :class:`EngineError` on a command holding an empty line (nothing sent) or when a reply is late —
+        the replies before it are lost to the caller, the late ones are discarded in order when they come;
+        :class:`EngineUnavailable` when not connected, the write fails or the connection drops while
+        waiting (then every waiting command fails)."""
         for data in commands:
             if "\n\n" in data.strip("\n"):
                 raise EngineError("ESL command contains an empty line")

@@ -192,7 +192,8 @@ class VirtualCallLeg:
     def _read_input(self, tick: int) -> Optional[np.ndarray]:
         """This tick's input frame int16 ``(F,)``; None = the source ended. With an emulated network:
         :data:`NET_PENDING` — the frame comes out of the engine's :class:`~.netbank.NetBank` after the
-        tick's call loop (:meth:`_read_network`, inlined here: this is the per-call step of every tick)."""
+        tick's call loop (:meth:`_read_network` when the bank row or the buffer is still to be made, else
+        just :meth:`_feed_bank`: this is the per-call step of every tick)."""
         if self._source_ended:
             return None
         if self.network is None:
@@ -204,13 +205,7 @@ class VirtualCallLeg:
         row = self._net_row
         if row is None or self.jitter is None:
             return self._read_network(tick)
-        if not self._net_src_done:
-            f = self.source.next_frame()
-            if f is None:
-                self._net_src_done = True
-                bank.src_done[row] = True
-            else:
-                bank.sf[row] = f
+        self._feed_bank(bank, row)
         return NET_PENDING
 
     def _read_network(self, tick: int):
@@ -228,6 +223,12 @@ class VirtualCallLeg:
             m = self.member
             self.jitter = bank.new_buffer(row, m.jitter_ms if m is not None else None,
                                           m.slot if m is not None else -1)
+        self._feed_bank(bank, row)
+        return NET_PENDING
+
+    def _feed_bank(self, bank, row: int) -> None:
+        """Read this tick's source frame int16 ``(F,)`` into ``bank.sf[row]``; once the source ends, mark
+        ``bank.src_done[row]`` (the bank drains the network and the buffer before it ends the input)."""
         if not self._net_src_done:
             f = self.source.next_frame()
             if f is None:
@@ -235,4 +236,3 @@ class VirtualCallLeg:
                 bank.src_done[row] = True
             else:
                 bank.sf[row] = f
-        return NET_PENDING

@@ -34,7 +34,7 @@ DISTRIBUTIONS = ("uniform", "normal", "pareto")
 _H = 64          # delay history per row (JitterBuffer's default delay_history)
 _f8, _i8, _b = np.float64, np.int64, np.bool_
 _ROW = {   # one value per row
-    "start": _i8, "size": _i8, "slot": _i8, "active": _b, "alive": _b, "src_done": _b,             # the call
+    "start": _i8, "size": _i8, "slot": _i8, "active": _b, "src_done": _b,             # the call
     "delay": _f8, "jscale": _f8, "jcap": _f8, "loss": _f8, "reorder": _f8, "reorder_ms": _f8,     # its NetEm
     "dist": np.int8, "sent": _i8, "lost": _i8,
     "has_off": _b, "off": _i8, "next_ts": _i8, "run": _i8, "last_ts": _i8, "last_seq": _i8,      # its buffer
@@ -61,7 +61,6 @@ class NetBank:
         self._free: List[int] = []
         self.pay = np.empty(0, object)      # cap*R frame references (slot k of row r: r*R + k)
         self.views: list = []
-        self.nets: list = []
         self.calls: list = []
         self.sf = np.empty(0, object)       # this tick's frame per row (set by the call leg)
         self._act = np.zeros(0, np.intp)    # the active rows (fed every tick), ascending
@@ -89,7 +88,6 @@ class NetBank:
         self.sf = np.concatenate([self.sf, np.full(cap - old, None, object)])
         self.calls += [None] * (cap - old)
         self.views += [None] * (cap - old)
-        self.nets += [None] * (cap - old)
         self._free.extend(range(cap - 1, old - 1, -1))
         self.cap = cap
 
@@ -139,10 +137,8 @@ class NetBank:
         self.reorder[r], self.reorder_ms[r] = net.reorder, net.reorder_ms
         self.dist[r] = DISTRIBUTIONS.index(net.distribution)
         self._count(r, 1)
-        self.alive[r] = True
         seed = net.seed if net.seed is not None else np.random.SeedSequence().entropy
         self.rng = np.random.default_rng([int(self.rng.integers(1 << 62)), int(seed)])
-        self.nets[r] = net
         self.calls[r] = call
         net._bank_row = (self, r)
         self.views[r] = None
@@ -187,18 +183,17 @@ class NetBank:
         v = self.views[r]
         if v is not None:
             v.freeze()
-        net = self.nets[r]
+        net = call.network
         net._bank_row = None
         net._sent += int(self.sent[r])
         net._lost += int(self.lost[r])
         self._count(r, -1)
-        self.alive[r] = False
         if self.active[r]:
             self.active[r], self._dirty = False, True
         self.status[r] = 0
         self.sf[r] = None
         self.pay[r * self.R:(r + 1) * self.R] = None
-        self.views[r] = self.nets[r] = self.calls[r] = None
+        self.views[r] = self.calls[r] = None
         self._free.append(r)
 
     # ------------------------------------------------------------------ per tick ---------------------

@@ -226,6 +226,8 @@ class AutoLevel:
             raise ValueError(f"auto level band {band!r} Hz: need 0 < low < high (< 0.9 x Nyquist)")
         self.factor = float(factor)
         self.band = (low, high)
+        # half rate needs pairs: a 20 ms frame (rate / 50 samples) is even iff rate % 100 == 0. The pair mean
+        # is only a 2-tap low-pass (−3 dB at rate / 4): noise above rate / 4 folds into the band, attenuated
         self.decimate = bool(self.DECIMATE and rate % 100 == 0 and high <= rate / 4 * 0.9)
         fs = rate / 2 if self.decimate else rate
         self.sos = butter(self.ORDER, [low, high], btype="bandpass", fs=fs, output="sos")
