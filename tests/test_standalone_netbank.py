@@ -136,6 +136,9 @@ def test_join_leave_rejoin_and_hangup_on_any_tick():
     eng.run_for(1.02)
     first = a.jitter
     a.leave()
+    # at once, not at its next read: a leave inside the tick's call loop (an end-conference member hanging
+    # up) must not let the bank write a's frame into the freed pool row, which a joiner may get this tick
+    assert eng._netbank.slot[a._net_row] == -1
     eng.run_for(0.5)
     assert a.last_jitter is first and first.played > 40 and first.size_ms == 20   # frozen at the leave
     played = first.played

@@ -173,6 +173,13 @@ class NetBank:
         v = self.views[r] = BankedJitter(self, r, size, FRAME_MS, self.frame_len, self.max_conceal)
         return v
 
+    def left(self, call) -> None:
+        """``call``'s member left its room: its row stops writing into the pool now (slot -1) — not at its
+        next read, since a leave inside the tick's call loop would otherwise have this tick's frame written
+        into the freed pool row, which a member joining this tick may already hold."""
+        if call._net_row is not None:
+            self.slot[call._net_row] = -1
+
     def release(self, call) -> None:
         """Hangup: write the row's counters and undrawn randoms back into the NetEm, freeze the view, free
         the row (its packets are gone with the call)."""

@@ -188,6 +188,7 @@ class RoomsMixin:
         m.call.member = None
         m.call.last_jitter = m.call.jitter or m.call.last_jitter   # its stats: hangup quality (#22)
         m.call.jitter = None
+        self._netbank.left(m.call)
         m.call._finish_join(reason)
         if ending:
             return
