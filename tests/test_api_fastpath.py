@@ -94,3 +94,14 @@ def test_list_statements_built_once_per_shape(api):  # noqa: F811 - fixture
     assert store.list_participants(AC_A, s["cf"], muted=True).items == []
     assert len(store.list_participants(AC_A, s["cf"], muted=False).items) == 2
     assert len(shapes() - before) == 4   # first page, keyset, offset, Muted filter
+
+
+def test_list_statements_keep_the_account_scope_even_when_it_is_none(api):  # noqa: F811 - fixture
+    s = api.seed()
+    store = api.store
+    assert store.list_participants(AC_A, s["cf"]).items   # the seeded conference has participants
+    assert store.list_participants(None, s["cf"]).items == []   # no account: no rows, not every account's
+    assert store.list_participants(AC_A, None).items == []
+    assert store.list_conferences(AC_A).items
+    assert store.list_conferences(None).items == []
+    assert store.list_recordings(None, None).items == []

@@ -96,7 +96,7 @@ class Queries:
         values = {"acc": account_sid, "cf": conference_sid, "present": None if include_left else True,
                   "muted": muted, "hold": hold, "coaching": coaching}
         return self._cached_page("participants", t.participants, values, page, ParticipantRow.from_mapping,
-                                 lambda r: r.call_sid)
+                                 lambda r: r.call_sid, required=("acc", "cf"))
 
     def list_recordings(self, account_sid: str, conference_sid: Optional[str], *,
                         created: Optional[DateRange] = None, page: PageRequest = PageRequest()
@@ -109,16 +109,18 @@ class Queries:
                                  lambda x: x.sid)
 
     def _cached_page(self, kind: str, table, values: Dict[str, object], page: PageRequest, build: Callable,
-                     ident: Callable) -> PageResult:
+                     ident: Callable, required: Tuple[str, ...] = ("acc",)) -> PageResult:
         """One page of a list: ``values`` are the list's filters by bound-parameter name (None = filter not
-        given); the statement for this shape is built once (:data:`_LISTS` says which conditions and order)."""
-        given = tuple(sorted(k for k, v in values.items() if v is not None))
+        given); the statement for this shape is built once (:data:`_LISTS` says which conditions and order).
+        The ``required`` filters (the account scope) are always in the statement: a None there is bound as
+        NULL and matches no row, never widens the list to every account."""
+        given = tuple(sorted(k for k, v in values.items() if v is not None or k in required))
         paging = "after" if page.after is not None else ("offset" if page.offset else "first")
         key = ("list", kind, given, paging)
         stmt = self._stmts.get(key)
         if stmt is None:
             stmt = self._stmts[key] = _list_statement(kind, table, given, paging)
-        params = {k: v for k, v in values.items() if v is not None}
+        params = {k: values[k] for k in given}
         params["lim"] = page.limit + 1
         if paging == "after":
             params["at"], params["aid"] = to_naive_utc(page.after[0]), page.after[1]
