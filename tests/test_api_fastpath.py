@@ -105,3 +105,15 @@ def test_list_statements_keep_the_account_scope_even_when_it_is_none(api):  # no
     assert store.list_conferences(AC_A).items
     assert store.list_conferences(None).items == []
     assert store.list_recordings(None, None).items == []
+
+
+def test_uri_segments_memoize_only_short_values():
+    from fsbridge.api import paths
+    long_label = "é/" * 200
+    assert paths.build(paths.TW_PARTICIPANTS, AccountSid=AC_A, ConferenceSid=long_label).endswith(
+        "/Conferences/" + "%C3%A9%2F" * 200 + "/Participants.json")
+    assert paths.build(paths.TW_PARTICIPANTS, AccountSid=AC_A, ConferenceSid="a b/c").endswith(
+        "/Conferences/a%20b%2Fc/Participants.json")
+    paths._segment_memo.cache_clear()
+    paths.build(paths.TW_PARTICIPANTS, AccountSid=AC_A, ConferenceSid=long_label)
+    assert paths._segment_memo.cache_info().currsize == 1   # the Sid, not the long label
