@@ -164,19 +164,26 @@ def _list_statement(kind: str, table, given: Tuple[str, ...], paging: str):
     ``lim`` / ``off`` or the keyset (``at``, ``aid``)."""
     filters, order_cols, descending = _LISTS[kind]
     cols = table.c
-    conds = [filters[name](cols) for name in given]
     time_col, id_col = order_cols(cols)
-    if paging == "after":
-        at, aid = bindparam("at"), bindparam("aid")
+    return _paged_select(table, [filters[name](cols) for name in given], time_col, id_col, descending,
+                         after=(bindparam("at"), bindparam("aid")) if paging == "after" else None,
+                         limit=bindparam("lim"), offset=bindparam("off") if paging == "offset" else None)
+
+
+def _paged_select(table, conds: List, time_col, id_col, descending: bool, after, limit, offset):
+    """``select(table)`` where ``conds``, ordered by (``time_col``, ``id_col``) descending or ascending, past
+    the keyset ``after`` (``(time, id)`` or None) or skipping ``offset`` rows (or None), at most ``limit`` rows.
+    ``after`` / ``limit`` / ``offset`` are values or ``bindparam``s alike (times naive UTC)."""
+    conds = list(conds)
+    if after is not None:
+        at, aid = after
         if descending:
             conds.append(or_(time_col < at, and_(time_col == at, id_col < aid)))
         else:
             conds.append(or_(time_col > at, and_(time_col == at, id_col > aid)))
     order: Sequence = (time_col.desc(), id_col.desc()) if descending else (time_col.asc(), id_col.asc())
-    q = select(table).where(*conds).order_by(*order).limit(bindparam("lim"))
-    if paging == "offset":
-        q = q.offset(bindparam("off"))
-    return q
+    q = select(table).where(*conds).order_by(*order).limit(limit)
+    return q if offset is None else q.offset(offset)
 
 
 def _range_values(prefix: str, rng: Optional[DateRange]) -> Dict[str, object]:
@@ -198,17 +205,9 @@ def page_rows(engine: Engine, table, conds: List, time_col, id_col, descending: 
     """One page of ``table`` rows matching ``conds``, ordered by (``time_col``, ``id_col``), descending or not;
     offset or keyset paging as ``page`` says (the keyset is (date_created, ``ident(row)``)). ``build`` turns a
     row mapping into the item; at most ``page.limit`` items, ``has_more`` when another page follows."""
-    conds = list(conds)
-    if page.after is not None:
-        at, aid = to_naive_utc(page.after[0]), page.after[1]
-        if descending:
-            conds.append(or_(time_col < at, and_(time_col == at, id_col < aid)))
-        else:
-            conds.append(or_(time_col > at, and_(time_col == at, id_col > aid)))
-    order: Sequence = (time_col.desc(), id_col.desc()) if descending else (time_col.asc(), id_col.asc())
-    q = select(table).where(*conds).order_by(*order).limit(page.limit + 1)
-    if page.after is None and page.offset:
-        q = q.offset(page.offset)
+    after = (to_naive_utc(page.after[0]), page.after[1]) if page.after is not None else None
+    q = _paged_select(table, conds, time_col, id_col, descending, after=after, limit=page.limit + 1,
+                      offset=page.offset if page.after is None and page.offset else None)
     with engine.connect() as conn:
         rows = [build(m) for m in conn.execute(q).mappings().all()]
     return _result(rows, page, ident)
