@@ -205,7 +205,6 @@ def _install_split(server) -> dict:
     totals = {"store_participant_read": 0.0, "store_record": 0.0}
     by = {}
     last = [time.process_time()]
-    hub = greenlet.getcurrent().parent   # monkey-patched: the main greenlet's parent is the hub
     from gevent import get_hub
     hub = get_hub()
 
@@ -248,7 +247,6 @@ def _install_split(server) -> dict:
     greenlet.settrace(trace)
     totals["by_greenlet"] = by
     return totals
-
 
 
 def run_server(args) -> int:
