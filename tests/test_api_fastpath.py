@@ -60,14 +60,21 @@ def test_json_response_is_byte_for_byte_jsonify(body):
 
 def test_memoized_authorization_parse_still_checks_every_request(api):  # noqa: F811 - fixture
     url = api.base + f"{ROOT_A}/Conferences.json"
+    api_auth._PARSED.clear()   # module-wide: other tests' clients authenticated too
     assert requests.get(url, auth=(AC_A, TOKEN_A)).status_code == 200
     assert requests.get(url, auth=(AC_A, TOKEN_A)).status_code == 200   # parse memoized
     assert requests.get(url, auth=(AC_A, "wrong")).status_code == 401
     assert requests.get(url, headers={"Authorization": "Basic !!!"}).status_code == 401
     assert requests.get(url, headers={"Authorization": "Basic !!!"}).status_code == 401
-    api_auth._PARSED.clear()
-    for i in range(api_auth._PARSED_MAX + 10):   # junk headers never grow it past its bound
+    kept = dict(api_auth._PARSED)
+    assert [v[1:] for v in kept.values()] == [(AC_A, TOKEN_A)]   # only the header that authenticated
+    for i in range(50):   # strangers' headers (junk, a wrong token) are never kept: no growth, no eviction
+        assert requests.get(url, auth=(f"AC{i:032x}", "x" * 32)).status_code == 401
+        assert requests.get(url, headers={"Authorization": f"Basic junk{i}"}).status_code == 401
         api_auth._credentials(f"Basic junk{i}")
+    assert api_auth._PARSED == kept
+    for i in range(api_auth._PARSED_MAX + 10):   # and the map never grows past its bound
+        api_auth._remember(f"Basic k{i}", ("basic", f"k{i}", ""))
     assert len(api_auth._PARSED) <= api_auth._PARSED_MAX
     assert requests.get(url, auth=(AC_A, TOKEN_A)).status_code == 200
 
@@ -87,3 +94,26 @@ def test_list_statements_built_once_per_shape(api):  # noqa: F811 - fixture
     assert store.list_participants(AC_A, s["cf"], muted=True).items == []
     assert len(store.list_participants(AC_A, s["cf"], muted=False).items) == 2
     assert len(shapes() - before) == 4   # first page, keyset, offset, Muted filter
+
+
+def test_list_statements_keep_the_account_scope_even_when_it_is_none(api):  # noqa: F811 - fixture
+    s = api.seed()
+    store = api.store
+    assert store.list_participants(AC_A, s["cf"]).items   # the seeded conference has participants
+    assert store.list_participants(None, s["cf"]).items == []   # no account: no rows, not every account's
+    assert store.list_participants(AC_A, None).items == []
+    assert store.list_conferences(AC_A).items
+    assert store.list_conferences(None).items == []
+    assert store.list_recordings(None, None).items == []
+
+
+def test_uri_segments_memoize_only_short_values():
+    from fsbridge.api import paths
+    long_label = "é/" * 200
+    assert paths.build(paths.TW_PARTICIPANTS, AccountSid=AC_A, ConferenceSid=long_label).endswith(
+        "/Conferences/" + "%C3%A9%2F" * 200 + "/Participants.json")
+    assert paths.build(paths.TW_PARTICIPANTS, AccountSid=AC_A, ConferenceSid="a b/c").endswith(
+        "/Conferences/a%20b%2Fc/Participants.json")
+    paths._segment_memo.cache_clear()
+    paths.build(paths.TW_PARTICIPANTS, AccountSid=AC_A, ConferenceSid=long_label)
+    assert paths._segment_memo.cache_info().currsize == 1   # the Sid, not the long label

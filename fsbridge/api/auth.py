@@ -8,7 +8,7 @@ missing or wrong credentials get 401 / 20003.
 from __future__ import annotations
 
 import hmac
-from typing import Mapping, Optional, Tuple
+from typing import Dict, Mapping, Optional, Tuple
 
 from flask import request
 from werkzeug.datastructures import Authorization
@@ -19,22 +19,34 @@ _DUMMY = "x" * 32
 
 # Authorization header → (scheme, username, password), as werkzeug parses it. A client sends the same header on
 # every request; the parse (base64, split) is memoized — only the parse: the credentials are still compared on
-# every request. Bounded (cleared when full), so junk headers cannot grow it.
-_PARSED: dict = {}
+# every request. Only a header that authenticated is kept (its length is bounded by the configured secrets), so
+# a stranger's junk headers neither grow the map nor evict a client's entry; at most _PARSED_MAX (cleared when
+# full: rotating keys).
+_PARSED: Dict[str, Tuple[str, str, str]] = {}
 _PARSED_MAX = 1024
 
 
 def _credentials(header: Optional[str]) -> Optional[Tuple[str, str, str]]:
+    """``header`` (the raw Authorization value) → ``(scheme, username, password)`` (scheme lower-case,
+    ``""`` for a missing part) as werkzeug's ``Authorization.from_header`` parses it; None when absent or
+    unparsable. Reads :data:`_PARSED`, never writes it (:func:`_remember` does, once the header authenticated)."""
     if not header:
         return None
     got = _PARSED.get(header)
     if got is None:
         auth = Authorization.from_header(header)
-        got = (auth.type, auth.username or "", auth.password or "") if auth is not None else ("", "", "")
+        if auth is None:
+            return None
+        got = (auth.type, auth.username or "", auth.password or "")
+    return got
+
+
+def _remember(header: str, parsed: Tuple[str, str, str]) -> None:
+    """Memoize the parse of ``header``, which has just authenticated."""
+    if header not in _PARSED:
         if len(_PARSED) >= _PARSED_MAX:
             _PARSED.clear()
-        _PARSED[header] = got
-    return got if got[0] else None
+        _PARSED[header] = parsed
 
 
 def basic_account(accounts: Mapping[str, str], api_keys: Optional[Mapping[str, Tuple[str, str]]] = None) -> str:
@@ -42,20 +54,23 @@ def basic_account(accounts: Mapping[str, str], api_keys: Optional[Mapping[str, T
 
     ``accounts``: ``{AccountSid: AuthToken}``; ``api_keys``: ``{SK… key sid: (AccountSid, secret)}`` — a key
     authenticates as its account, as Twilio's API keys do (``Client(key_sid, key_secret, account_sid)``)."""
-    auth = _credentials(request.headers.get("Authorization"))
+    header = request.headers.get("Authorization")
+    auth = _credentials(header)
     if auth is None or auth[0] != "basic" or not auth[1]:
         raise unauthenticated()
-    scheme, username, password = auth
+    _, username, password = auth
     if api_keys and username in api_keys:
         account, secret = api_keys[username]
         if not hmac.compare_digest(secret.encode(), password.encode()):
             raise unauthenticated()
-        return account
-    expected = accounts.get(username)
-    ok = hmac.compare_digest((expected or _DUMMY).encode(), password.encode())
-    if expected is None or not ok:
-        raise unauthenticated()
-    return username
+    else:
+        expected = accounts.get(username)
+        ok = hmac.compare_digest((expected or _DUMMY).encode(), password.encode())
+        if expected is None or not ok:
+            raise unauthenticated()
+        account = username
+    _remember(header, auth)
+    return account
 
 
 def bearer_account(keys: Mapping[str, str]) -> str:

@@ -45,9 +45,21 @@ def rule(path: str) -> str:
     return _PLACEHOLDER.sub(r"<\1>", path)
 
 
+_SEGMENT_MEMO_MAX_LEN = 64   # a Sid is 34 characters; a label at most 128 is rare enough to encode afresh
+
+
 @lru_cache(maxsize=8192)
-def _segment(value: str) -> str:
+def _segment_memo(value: str) -> str:
     return quote(value, safe="")
+
+
+def _segment(value: str) -> str:
+    """``value`` percent-encoded as one path segment (``quote(value, safe="")``). Short values (Sids) are
+    memoized, at most 8192 of them; a long one (path input up to pywsgi's 8 KiB request line) is encoded
+    afresh, so tenants' paths cannot pin megabytes in the memo."""
+    if len(value) > _SEGMENT_MEMO_MAX_LEN:
+        return quote(value, safe="")
+    return _segment_memo(value)
 
 
 def build(path: str, **values: str) -> str:

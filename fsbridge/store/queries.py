@@ -96,7 +96,7 @@ class Queries:
         values = {"acc": account_sid, "cf": conference_sid, "present": None if include_left else True,
                   "muted": muted, "hold": hold, "coaching": coaching}
         return self._cached_page("participants", t.participants, values, page, ParticipantRow.from_mapping,
-                                 lambda r: r.call_sid)
+                                 lambda r: r.call_sid, required=("acc", "cf"))
 
     def list_recordings(self, account_sid: str, conference_sid: Optional[str], *,
                         created: Optional[DateRange] = None, page: PageRequest = PageRequest()
@@ -109,16 +109,18 @@ class Queries:
                                  lambda x: x.sid)
 
     def _cached_page(self, kind: str, table, values: Dict[str, object], page: PageRequest, build: Callable,
-                     ident: Callable) -> PageResult:
+                     ident: Callable, required: Tuple[str, ...] = ("acc",)) -> PageResult:
         """One page of a list: ``values`` are the list's filters by bound-parameter name (None = filter not
-        given); the statement for this shape is built once (:data:`_LISTS` says which conditions and order)."""
-        given = tuple(sorted(k for k, v in values.items() if v is not None))
+        given); the statement for this shape is built once (:data:`_LISTS` says which conditions and order).
+        The ``required`` filters (the account scope) are always in the statement: a None there is bound as
+        NULL and matches no row, never widens the list to every account."""
+        given = tuple(sorted(k for k, v in values.items() if v is not None or k in required))
         paging = "after" if page.after is not None else ("offset" if page.offset else "first")
         key = ("list", kind, given, paging)
         stmt = self._stmts.get(key)
         if stmt is None:
             stmt = self._stmts[key] = _list_statement(kind, table, given, paging)
-        params = {k: v for k, v in values.items() if v is not None}
+        params = {k: values[k] for k in given}
         params["lim"] = page.limit + 1
         if paging == "after":
             params["at"], params["aid"] = to_naive_utc(page.after[0]), page.after[1]
@@ -162,19 +164,26 @@ def _list_statement(kind: str, table, given: Tuple[str, ...], paging: str):
     ``lim`` / ``off`` or the keyset (``at``, ``aid``)."""
     filters, order_cols, descending = _LISTS[kind]
     cols = table.c
-    conds = [filters[name](cols) for name in given]
     time_col, id_col = order_cols(cols)
-    if paging == "after":
-        at, aid = bindparam("at"), bindparam("aid")
+    return _paged_select(table, [filters[name](cols) for name in given], time_col, id_col, descending,
+                         after=(bindparam("at"), bindparam("aid")) if paging == "after" else None,
+                         limit=bindparam("lim"), offset=bindparam("off") if paging == "offset" else None)
+
+
+def _paged_select(table, conds: List, time_col, id_col, descending: bool, after, limit, offset):
+    """``select(table)`` where ``conds``, ordered by (``time_col``, ``id_col``) descending or ascending, past
+    the keyset ``after`` (``(time, id)`` or None) or skipping ``offset`` rows (or None), at most ``limit`` rows.
+    ``after`` / ``limit`` / ``offset`` are values or ``bindparam``s alike (times naive UTC)."""
+    conds = list(conds)
+    if after is not None:
+        at, aid = after
         if descending:
             conds.append(or_(time_col < at, and_(time_col == at, id_col < aid)))
         else:
             conds.append(or_(time_col > at, and_(time_col == at, id_col > aid)))
     order: Sequence = (time_col.desc(), id_col.desc()) if descending else (time_col.asc(), id_col.asc())
-    q = select(table).where(*conds).order_by(*order).limit(bindparam("lim"))
-    if paging == "offset":
-        q = q.offset(bindparam("off"))
-    return q
+    q = select(table).where(*conds).order_by(*order).limit(limit)
+    return q if offset is None else q.offset(offset)
 
 
 def _range_values(prefix: str, rng: Optional[DateRange]) -> Dict[str, object]:
@@ -196,17 +205,9 @@ def page_rows(engine: Engine, table, conds: List, time_col, id_col, descending: 
     """One page of ``table`` rows matching ``conds``, ordered by (``time_col``, ``id_col``), descending or not;
     offset or keyset paging as ``page`` says (the keyset is (date_created, ``ident(row)``)). ``build`` turns a
     row mapping into the item; at most ``page.limit`` items, ``has_more`` when another page follows."""
-    conds = list(conds)
-    if page.after is not None:
-        at, aid = to_naive_utc(page.after[0]), page.after[1]
-        if descending:
-            conds.append(or_(time_col < at, and_(time_col == at, id_col < aid)))
-        else:
-            conds.append(or_(time_col > at, and_(time_col == at, id_col > aid)))
-    order: Sequence = (time_col.desc(), id_col.desc()) if descending else (time_col.asc(), id_col.asc())
-    q = select(table).where(*conds).order_by(*order).limit(page.limit + 1)
-    if page.after is None and page.offset:
-        q = q.offset(page.offset)
+    after = (to_naive_utc(page.after[0]), page.after[1]) if page.after is not None else None
+    q = _paged_select(table, conds, time_col, id_col, descending, after=after, limit=page.limit + 1,
+                      offset=page.offset if page.after is None and page.offset else None)
     with engine.connect() as conn:
         rows = [build(m) for m in conn.execute(q).mappings().all()]
     return _result(rows, page, ident)
