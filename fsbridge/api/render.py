@@ -10,16 +10,11 @@ still running is ``"-1"`` as Twilio shows it; ``queue_time`` is only set on the 
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 
 from fsbridge.api import paths
 from fsbridge.store.rows import ConferenceRow, ParticipantRow, RecordingRow
-from fsbridge.wire.serialize import rfc2822_rest as _rfc2822_rest
+from fsbridge.wire.serialize import rfc2822_rest
 from fsbridge.wire.twilio import API_VERSION, RECORDING_RUNNING
-
-# Dates repeat across renders (a participant's date_created, a page's rows): the formatting is memoized
-# (bounded; equal instants format alike, so a hit is exact).
-rfc2822_rest = lru_cache(maxsize=4096)(_rfc2822_rest)
 
 DEFAULT_REGION = "us1"
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Optional
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
@@ -78,9 +79,11 @@ def _rfc2822(when: datetime, day: str) -> str:
             f"{t.hour:02d}:{t.minute:02d}:{t.second:02d} +0000")
 
 
+@lru_cache(maxsize=4096)
 def rfc2822_rest(when: Optional[datetime]) -> Optional[str]:
     """REST resource dates: ``Fri, 08 Feb 2021 20:58:45 +0000`` (RFC 2822, UTC, whole seconds, day padded as
-    the Twilio API specification's examples); None stays None."""
+    the Twilio API specification's examples); None stays None. Memoized (bounded): dates repeat across
+    renders (a participant's date_created, a page's rows) and equal instants format alike, so a hit is exact."""
     if when is None:
         return None
     return _rfc2822(when, "{:02d}")
