@@ -230,3 +230,34 @@ def test_an_event_the_database_refuses_does_not_block_the_others(db_url):
     finally:
         d.stop()
         s.engine.dispose()
+
+
+def test_a_batch_the_database_cannot_take_stays_buffered_and_nothing_is_lost(db_url, monkeypatch):
+    """The database, not an event, fails (locked / unreachable: OperationalError) — twice, so the second try
+    is already the event-by-event one: no event is dropped as a poison event, the duplicate verdict still
+    counts them, and the next commit writes them all."""
+    from sqlalchemy.exc import OperationalError
+
+    s, d = batched(db_url, window_s=30.0)
+    try:
+        real_apply, calls = s._apply, []
+
+        def down(conn, event):
+            calls.append(event.sequence_number)
+            if len(calls) <= 2:
+                raise OperationalError("UPDATE …", {}, Exception("database is locked"))
+            real_apply(conn, event)
+
+        monkeypatch.setattr(s, "_apply", down)
+        assert s.record(e(ev.PARTICIPANT_JOIN, 1, participant=p(label="a")))
+        assert s.record(e(ev.PARTICIPANT_JOIN, 2, participant=p(CA2, label="b")))
+        assert not s.sync()                   # the whole batch rolled back …
+        assert not s.sync()                   # … and again event by event: the database error is not the event's
+        assert not participant_committed(db_url) and not participant_committed(db_url, CA2)
+        assert not s.record(e(ev.PARTICIPANT_JOIN, 2, participant=p(CA2, label="b")))   # still counted
+        assert s.sync()
+        assert participant_committed(db_url) and participant_committed(db_url, CA2)
+        assert s.participant(AC, CF, CA2).label == "b" and s.last_sequence(CF) == 2
+    finally:
+        d.stop()
+        s.engine.dispose()
