@@ -261,3 +261,31 @@ def test_a_batch_the_database_cannot_take_stays_buffered_and_nothing_is_lost(db_
     finally:
         d.stop()
         s.engine.dispose()
+
+
+def test_the_event_by_event_pass_is_still_one_transaction(db_url, monkeypatch):
+    """After a rolled-back batch the events are written one by one, each in a SAVEPOINT — still inside the
+    writer's one transaction: nothing of the batch is committed before all of it is (on SQLite too, where the
+    driver opens a transaction only before a data statement, so a first SAVEPOINT would be a transaction of
+    its own and its RELEASE a commit)."""
+    s, d = batched(db_url, window_s=30.0)
+    try:
+        real_apply, seen = s._apply, []
+
+        def spy(conn, event):
+            if not seen:
+                seen.append("rolled back")
+                raise RuntimeError("disk full")
+            seen.append((event.sequence_number, participant_committed(db_url)))   # what others see meanwhile
+            real_apply(conn, event)
+
+        monkeypatch.setattr(s, "_apply", spy)
+        assert s.record(e(ev.PARTICIPANT_JOIN, 1, participant=p(label="a")))
+        assert s.record(e(ev.PARTICIPANT_JOIN, 2, participant=p(CA2, label="b")))
+        assert not s.sync()
+        assert s.sync()
+        assert seen == ["rolled back", (1, False), (2, False)]   # event 1 not committed while 2 was written
+        assert participant_committed(db_url) and participant_committed(db_url, CA2)
+    finally:
+        d.stop()
+        s.engine.dispose()

@@ -139,6 +139,10 @@ class BatchedRecords:
         ins = self._applied_insert(conn.dialect.name)
         if self._careful:   # the last try of this batch rolled back: one event at a time this once
             self._careful = False
+            if conn.dialect.name == "sqlite" and not conn.connection.driver_connection.in_transaction:
+                # pysqlite opens its transaction only before a data statement: a first SAVEPOINT would be the
+                # outermost transaction and its RELEASE would commit that event alone, outside this batch
+                conn.exec_driver_sql("BEGIN")
             for event, params, _ in batch:
                 self._write_alone(conn, ins, event, params)
             return
