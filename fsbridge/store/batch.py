@@ -51,7 +51,7 @@ class BatchedRecords:
     def _init_batch(self) -> None:
         self._schedule: Optional[Callable[[], None]] = None   # ask the shared writer for a commit
         self._flush_shared: Optional[Callable[[], None]] = None   # commit the shared writer's batch now
-        self._pending: List[Tuple[ev.DomainEvent, dict]] = []   # (event, applied-row params) not yet written
+        self._pending: List[Tuple[ev.DomainEvent, dict, bool]] = []   # (event, applied-row params, in order) unwritten
         self._pending_keys: Set[Tuple[str, int]] = set()   # (cf, seq) buffered or in a commit under way
         self._newest: Dict[str, int] = {}   # conference → newest sequence number known applied or buffered
         self._syncing: Set[int] = set()     # ids of greenlets whose own reads must not flush (record's reads)
@@ -123,7 +123,9 @@ class BatchedRecords:
 
     # ------------------------------------------------------------------ the shared writer's side
     def take_batch(self) -> Optional[list]:
-        """The buffered events (the writer's next transaction), or None when there are none."""
+        """The buffered events (the writer's next transaction) as ``(event, applied-row params, in_order)``
+        triples — ``in_order``: above a sequence number of its conference already applied — or None when there
+        are none."""
         if not self._pending:
             return None
         batch, self._pending = self._pending, []
