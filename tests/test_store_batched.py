@@ -289,3 +289,43 @@ def test_the_event_by_event_pass_is_still_one_transaction(db_url, monkeypatch):
     finally:
         d.stop()
         s.engine.dispose()
+
+
+def test_events_a_stopping_dispatcher_could_not_commit_are_committed_by_the_next_reader(db_url, monkeypatch):
+    """The database is down while the dispatcher stops: its last commit fails (logged) and the events stay
+    buffered. The next reader of the engine commits them — through a writer the read-your-writes hook creates,
+    whose own connect must not start another commit (no recursion)."""
+    from sqlalchemy.exc import OperationalError
+
+    import fsbridge.callbacks.dispatcher as dispatcher_module
+
+    s, d = batched(db_url, window_s=30.0)
+    try:
+        real_apply, down = s._apply, [True]
+
+        def apply(conn, event):
+            if down[0]:
+                raise OperationalError("INSERT …", {}, Exception("could not connect to server"))
+            real_apply(conn, event)
+
+        monkeypatch.setattr(s, "_apply", apply)
+        assert s.record(e(ev.PARTICIPANT_JOIN, 1, participant=p(label="a")))
+        d.stop()                                       # its final commit fails (logged): still buffered
+        assert not participant_committed(db_url)
+        down[0] = False
+        made, real_writer = [], dispatcher_module.GroupWriter
+
+        def writer(*args, **kwargs):
+            made.append(args)
+            if len(made) > 1:   # fail fast instead of recursing (or waiting on an exhausted pool)
+                raise RuntimeError("a second writer: the read-your-writes hook recursed")
+            return real_writer(*args, **kwargs)
+
+        monkeypatch.setattr(dispatcher_module, "GroupWriter", writer)
+        row = s.participant(AC, CF, CA1)               # the read commits them first
+        assert row is not None and row.label == "a"
+        assert participant_committed(db_url)
+        assert len(made) == 1                          # one writer, created once, from inside the hook
+    finally:
+        d.stop()
+        s.engine.dispose()
