@@ -329,3 +329,25 @@ def test_events_a_stopping_dispatcher_could_not_commit_are_committed_by_the_next
     finally:
         d.stop()
         s.engine.dispose()
+
+
+def test_a_full_newest_cache_forgets_no_conference_with_buffered_events(db_url, monkeypatch):
+    """The newest-sequence cache is cleared when full; a conference with events still buffered must keep its
+    entry — read back from the database it would be older than the buffered ones, and a late (older) event
+    would count as in order and overwrite the newer buffered state."""
+    from fsbridge.store import batch
+
+    monkeypatch.setattr(batch, "_KEEP_CONFERENCES", 1)
+    other = "CF" + "e" * 32
+    s, d = batched(db_url, window_s=30.0)
+    try:
+        assert s.record(e(ev.PARTICIPANT_JOIN, 1, participant=p()))
+        assert s.sync()
+        assert s.record(e(ev.PARTICIPANT_MUTE, 3, participant=p(muted=True)))        # buffered, newest
+        assert s.record(e(ev.PARTICIPANT_JOIN, 1, cf=other, participant=p(CA2)))    # the cache is full
+        assert s.record(e(ev.PARTICIPANT_UNMUTE, 2, participant=p(muted=False)))     # late: older than 3
+        assert s.sync()
+        assert s.participant(AC, CF, CA1).muted is True                               # 3 is the newest
+    finally:
+        d.stop()
+        s.engine.dispose()

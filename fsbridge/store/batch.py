@@ -42,7 +42,7 @@ from fsbridge.textsafe import scrub
 
 log = logging.getLogger("fsbridge.store")
 
-_KEEP_CONFERENCES = 10_000   # newest-sequence cache size (cleared when exceeded; a miss costs one read)
+_KEEP_CONFERENCES = 10_000   # newest-sequence cache size (then emptied but for conferences with events buffered)
 
 
 class BatchedRecords:
@@ -96,8 +96,9 @@ class BatchedRecords:
         newest = self._newest.get(cf)
         if newest is None:
             newest = self._own_read(lambda: self.last_sequence(cf))
-            if len(self._newest) >= _KEEP_CONFERENCES:
-                self._newest.clear()
+            if len(self._newest) >= _KEEP_CONFERENCES:   # keep the conferences with events not yet committed:
+                busy = {c for c, _ in self._pending_keys}   # read back, their newest would be too old
+                self._newest = {c: n for c, n in self._newest.items() if c in busy}
         if seq > newest:
             self._newest[cf] = seq
             in_order = newest > 0   # after an applied event of the conference: its row exists, seq is newest
