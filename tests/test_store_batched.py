@@ -230,3 +230,124 @@ def test_an_event_the_database_refuses_does_not_block_the_others(db_url):
     finally:
         d.stop()
         s.engine.dispose()
+
+
+def test_a_batch_the_database_cannot_take_stays_buffered_and_nothing_is_lost(db_url, monkeypatch):
+    """The database, not an event, fails (locked / unreachable: OperationalError) — twice, so the second try
+    is already the event-by-event one: no event is dropped as a poison event, the duplicate verdict still
+    counts them, and the next commit writes them all."""
+    from sqlalchemy.exc import OperationalError
+
+    s, d = batched(db_url, window_s=30.0)
+    try:
+        real_apply, calls = s._apply, []
+
+        def down(conn, event):
+            calls.append(event.sequence_number)
+            if len(calls) <= 2:
+                raise OperationalError("UPDATE …", {}, Exception("database is locked"))
+            real_apply(conn, event)
+
+        monkeypatch.setattr(s, "_apply", down)
+        assert s.record(e(ev.PARTICIPANT_JOIN, 1, participant=p(label="a")))
+        assert s.record(e(ev.PARTICIPANT_JOIN, 2, participant=p(CA2, label="b")))
+        assert not s.sync()                   # the whole batch rolled back …
+        assert not s.sync()                   # … and again event by event: the database error is not the event's
+        assert not participant_committed(db_url) and not participant_committed(db_url, CA2)
+        assert not s.record(e(ev.PARTICIPANT_JOIN, 2, participant=p(CA2, label="b")))   # still counted
+        assert s.sync()
+        assert participant_committed(db_url) and participant_committed(db_url, CA2)
+        assert s.participant(AC, CF, CA2).label == "b" and s.last_sequence(CF) == 2
+    finally:
+        d.stop()
+        s.engine.dispose()
+
+
+def test_the_event_by_event_pass_is_still_one_transaction(db_url, monkeypatch):
+    """After a rolled-back batch the events are written one by one, each in a SAVEPOINT — still inside the
+    writer's one transaction: nothing of the batch is committed before all of it is (on SQLite too, where the
+    driver opens a transaction only before a data statement, so a first SAVEPOINT would be a transaction of
+    its own and its RELEASE a commit)."""
+    s, d = batched(db_url, window_s=30.0)
+    try:
+        real_apply, seen = s._apply, []
+
+        def spy(conn, event):
+            if not seen:
+                seen.append("rolled back")
+                raise RuntimeError("disk full")
+            seen.append((event.sequence_number, participant_committed(db_url)))   # what others see meanwhile
+            real_apply(conn, event)
+
+        monkeypatch.setattr(s, "_apply", spy)
+        assert s.record(e(ev.PARTICIPANT_JOIN, 1, participant=p(label="a")))
+        assert s.record(e(ev.PARTICIPANT_JOIN, 2, participant=p(CA2, label="b")))
+        assert not s.sync()
+        assert s.sync()
+        assert seen == ["rolled back", (1, False), (2, False)]   # event 1 not committed while 2 was written
+        assert participant_committed(db_url) and participant_committed(db_url, CA2)
+    finally:
+        d.stop()
+        s.engine.dispose()
+
+
+def test_events_a_stopping_dispatcher_could_not_commit_are_committed_by_the_next_reader(db_url, monkeypatch):
+    """The database is down while the dispatcher stops: its last commit fails (logged) and the events stay
+    buffered. The next reader of the engine commits them — through a writer the read-your-writes hook creates,
+    whose own connect must not start another commit (no recursion)."""
+    from sqlalchemy.exc import OperationalError
+
+    import fsbridge.callbacks.dispatcher as dispatcher_module
+
+    s, d = batched(db_url, window_s=30.0)
+    try:
+        real_apply, down = s._apply, [True]
+
+        def apply(conn, event):
+            if down[0]:
+                raise OperationalError("INSERT …", {}, Exception("could not connect to server"))
+            real_apply(conn, event)
+
+        monkeypatch.setattr(s, "_apply", apply)
+        assert s.record(e(ev.PARTICIPANT_JOIN, 1, participant=p(label="a")))
+        d.stop()                                       # its final commit fails (logged): still buffered
+        assert not participant_committed(db_url)
+        down[0] = False
+        made, real_writer = [], dispatcher_module.GroupWriter
+
+        def writer(*args, **kwargs):
+            made.append(args)
+            if len(made) > 1:   # fail fast instead of recursing (or waiting on an exhausted pool)
+                raise RuntimeError("a second writer: the read-your-writes hook recursed")
+            return real_writer(*args, **kwargs)
+
+        monkeypatch.setattr(dispatcher_module, "GroupWriter", writer)
+        row = s.participant(AC, CF, CA1)               # the read commits them first
+        assert row is not None and row.label == "a"
+        assert participant_committed(db_url)
+        assert len(made) == 1                          # one writer, created once, from inside the hook
+    finally:
+        d.stop()
+        s.engine.dispose()
+
+
+def test_a_full_newest_cache_forgets_no_conference_with_buffered_events(db_url, monkeypatch):
+    """The newest-sequence cache is cleared when full; a conference with events still buffered must keep its
+    entry — read back from the database it would be older than the buffered ones, and a late (older) event
+    would count as in order and overwrite the newer buffered state."""
+    from fsbridge.store import batch
+
+    monkeypatch.setattr(batch, "_KEEP_CONFERENCES", 1)
+    other = "CF" + "e" * 32
+    s, d = batched(db_url, window_s=30.0)
+    try:
+        assert s.record(e(ev.PARTICIPANT_JOIN, 1, participant=p()))
+        assert s.sync()
+        assert s.record(e(ev.PARTICIPANT_MUTE, 3, participant=p(muted=True)))        # buffered, newest
+        assert s.record(e(ev.PARTICIPANT_JOIN, 1, cf=other, participant=p(CA2)))    # the cache is full
+        assert s.record(e(ev.PARTICIPANT_UNMUTE, 2, participant=p(muted=False)))     # late: older than 3
+        assert s.sync()
+        assert s.participant(AC, CF, CA1).muted is True                               # 3 is the newest
+    finally:
+        d.stop()
+        s.engine.dispose()

@@ -42,7 +42,7 @@ from fsbridge.textsafe import scrub
 
 log = logging.getLogger("fsbridge.store")
 
-_KEEP_CONFERENCES = 10_000   # newest-sequence cache size (cleared when exceeded; a miss costs one read)
+_KEEP_CONFERENCES = 10_000   # newest-sequence cache size (then emptied but for conferences with events buffered)
 
 
 class BatchedRecords:
@@ -51,7 +51,7 @@ class BatchedRecords:
     def _init_batch(self) -> None:
         self._schedule: Optional[Callable[[], None]] = None   # ask the shared writer for a commit
         self._flush_shared: Optional[Callable[[], None]] = None   # commit the shared writer's batch now
-        self._pending: List[Tuple[ev.DomainEvent, dict]] = []   # (event, applied-row params) not yet written
+        self._pending: List[Tuple[ev.DomainEvent, dict, bool]] = []   # (event, applied-row params, in order) unwritten
         self._pending_keys: Set[Tuple[str, int]] = set()   # (cf, seq) buffered or in a commit under way
         self._newest: Dict[str, int] = {}   # conference → newest sequence number known applied or buffered
         self._syncing: Set[int] = set()     # ids of greenlets whose own reads must not flush (record's reads)
@@ -96,8 +96,9 @@ class BatchedRecords:
         newest = self._newest.get(cf)
         if newest is None:
             newest = self._own_read(lambda: self.last_sequence(cf))
-            if len(self._newest) >= _KEEP_CONFERENCES:
-                self._newest.clear()
+            if len(self._newest) >= _KEEP_CONFERENCES:   # keep the conferences with events not yet committed:
+                busy = {c for c, _ in self._pending_keys}   # read back, their newest would be too old
+                self._newest = {c: n for c, n in self._newest.items() if c in busy}
         if seq > newest:
             self._newest[cf] = seq
             in_order = newest > 0   # after an applied event of the conference: its row exists, seq is newest
@@ -123,7 +124,9 @@ class BatchedRecords:
 
     # ------------------------------------------------------------------ the shared writer's side
     def take_batch(self) -> Optional[list]:
-        """The buffered events (the writer's next transaction), or None when there are none."""
+        """The buffered events (the writer's next transaction) as ``(event, applied-row params, in_order)``
+        triples — ``in_order``: above a sequence number of its conference already applied — or None when there
+        are none."""
         if not self._pending:
             return None
         batch, self._pending = self._pending, []
@@ -139,6 +142,10 @@ class BatchedRecords:
         ins = self._applied_insert(conn.dialect.name)
         if self._careful:   # the last try of this batch rolled back: one event at a time this once
             self._careful = False
+            if conn.dialect.name == "sqlite" and not conn.connection.driver_connection.in_transaction:
+                # pysqlite opens its transaction only before a data statement: a first SAVEPOINT would be the
+                # outermost transaction and its RELEASE would commit that event alone, outside this batch
+                conn.exec_driver_sql("BEGIN")
             for event, params, _ in batch:
                 self._write_alone(conn, ins, event, params)
             return

@@ -234,7 +234,7 @@ class Store(Queries, Recovery, BatchedRecords):
                         {"date_created": ts, "from_": "", "to": ""}) and late:
             # an event delivered after a newer one of its conference (maybe the end): nobody is present in a
             # completed room
-            conn.execute(self._upd_close_late, {"cf": event.conference_sid, "call": view_sid(event)})
+            conn.execute(self._upd_close_late, {"cf": event.conference_sid, "call": key["call_sid"]})
 
     def _participant_values(self, event: ev.DomainEvent, ts: datetime) -> Tuple[dict, dict]:
         """(row key, column values) an event carrying a participant view writes to its participant row."""
@@ -322,11 +322,6 @@ class Store(Queries, Recovery, BatchedRecords):
                 return None
             conn.execute(delete(t.recordings).where(t.recordings.c.sid == recording_sid))
             return row
-
-
-def view_sid(event: ev.DomainEvent) -> str:
-    """The CallSid of the participant view an event carries."""
-    return event.participant.call_sid
 
 
 def _no_autocheckpoint(dbapi_conn, _record) -> None:
