@@ -16,7 +16,8 @@ from fsbridge.engines.freeswitch.mapping import EventMapper
 from fsbridge.engines.standalone.clock import Clock
 from fsbridge.engines.standalone.engine import StandaloneEngine
 from fsbridge.engines.standalone.netem import NetEm
-from fsbridge.engines.standalone.quality import mos
+from fsbridge.engines.standalone.jitter import JitterBuffer
+from fsbridge.engines.standalone.quality import mos, quality_extras
 from fsbridge.store.quality import CallQuality, parse_extra
 from fsbridge.wire import insights as wi
 
@@ -57,6 +58,13 @@ def test_standalone_metrics_move_with_an_emulated_lossy_network():
     assert lossy.jitter_avg_ms > 5.0 and lossy.jitter_max_ms > lossy.jitter_avg_ms
     assert lossy.latency_max_ms > clean.latency_max_ms
     assert lossy.mos < clean.mos - 0.5
+
+
+def test_no_packet_arrived_means_no_jitter_latency_or_mos_rather_than_zero():
+    net = NetEm(delay_ms=30, loss=1.0, seed=1)
+    got = dict(quality_extras(net, JitterBuffer(40)))
+    assert got[wi.Q_PACKETS_RECEIVED] == "0"
+    assert not {wi.Q_JITTER_AVG_MS, wi.Q_JITTER_MAX_MS, wi.Q_LATENCY_AVG_MS, wi.Q_MOS} & set(got), got
 
 
 def test_e_model_mos_is_monotonic():

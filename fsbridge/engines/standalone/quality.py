@@ -41,10 +41,11 @@ def quality_extras(network, jitter) -> Tuple[Tuple[str, str], ...]:
     total = received + lost
     loss_pct = 100.0 * lost / total if total else 0.0
     latency: Optional[float] = jitter.transit_avg_ms if jitter.received else None
-    pairs = [(wi.Q_PACKETS_RECEIVED, str(received)), (wi.Q_PACKETS_LOST, str(lost)),
-             (wi.Q_JITTER_AVG_MS, f"{jitter.jitter_avg_ms:.2f}"), (wi.Q_JITTER_MAX_MS, f"{jitter.jitter_max_ms:.2f}")]
-    if latency is not None:
-        pairs += [(wi.Q_LATENCY_AVG_MS, f"{latency:.2f}"), (wi.Q_LATENCY_MAX_MS, f"{jitter.transit_max_ms:.2f}"),
+    pairs = [(wi.Q_PACKETS_RECEIVED, str(received)), (wi.Q_PACKETS_LOST, str(lost))]
+    if latency is not None:   # jitter, latency and MOS need packets: none arrived → absent (null), not 0.00
+        pairs += [(wi.Q_JITTER_AVG_MS, f"{jitter.jitter_avg_ms:.2f}"),
+                  (wi.Q_JITTER_MAX_MS, f"{jitter.jitter_max_ms:.2f}"),
+                  (wi.Q_LATENCY_AVG_MS, f"{latency:.2f}"), (wi.Q_LATENCY_MAX_MS, f"{jitter.transit_max_ms:.2f}"),
                   (wi.Q_MOS, f"{mos(latency, jitter.jitter_avg_ms, loss_pct):.2f}")]
     return tuple(pairs) + ((wi.Q_SOURCE, SOURCE),)
 
