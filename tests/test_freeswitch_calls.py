@@ -10,6 +10,7 @@ from fsbridge.conference import commands as c
 from fsbridge.conference import native as n
 from fsbridge.engines.base import EngineError
 from fakes import FakeCall
+from fakes.esl import reply
 from fs_support import SUB, engine, fake, members_of, run_call, sink, started_engine  # noqa: F401 - fixtures
 
 
@@ -68,6 +69,37 @@ def test_join_applies_the_jitter_buffer_to_an_answered_call(engine, fake, sink):
                          uid="33333333-0000-4000-8000-000000000001")
     off.wait_command("execute-app-name: conference")
     assert any("execute-app-name: jitterbuffer\nexecute-app-arg: stop" in r for r in off.received)
+
+class _RefusesJitterbuffer(FakeCall):
+    """A FakeCall whose FreeSWITCH answers the ``jitterbuffer`` sendmsg with -ERR (and the others +OK)."""
+
+    def _dispatch(self, cmd: str) -> bool:
+        if cmd.startswith("sendmsg") and "execute-app-name: jitterbuffer\n" in cmd:
+            self.send(reply("-ERR memory error"))
+            return False
+        return super()._dispatch(cmd)
+
+
+def test_a_setup_command_refused_in_the_pipelined_join_hangs_the_call_up(engine, fake, sink):
+    """The join's executes go out in one write: when FreeSWITCH refuses an earlier one but accepted the
+    ``conference`` execute, that conference would still run with nobody waiting for it — so the join raises
+    EngineError and the call is hung up (uuid_kill), leaving no member behind in the room."""
+    result = gevent.event.AsyncResult()
+
+    def on_call(leg):
+        try:
+            leg.answer()
+            result.set(leg.join(c.JoinMember("CFERR", leg.unique_id, "CAERR", jitter_buffer_ms=60)))
+        except Exception as exc:
+            result.set_exception(exc)
+    engine.set_call_handler(on_call)
+    call = _RefusesJitterbuffer(fake, "127.0.0.1", engine.outbound_port).start()
+    with pytest.raises(EngineError, match="jitterbuffer refused"):
+        result.get(timeout=5)
+    call.wait_command("api uuid_kill %s NORMAL_TEMPORARY_FAILURE" % call.uid)
+    assert call.closed.wait(5) and call.hung_up
+    assert not fake.rooms.get("CFERR")
+
 
 def test_join_refused_when_full(engine, fake, sink):
     call, result, _ = run_call(engine, fake, lambda leg: c.JoinMember("CF2", leg.unique_id, "CA2"),

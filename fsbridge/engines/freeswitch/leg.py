@@ -262,7 +262,9 @@ class FreeSwitchCallLeg:
                      arg: Optional[str]) -> Optional[ESLMessage]:
         """Execute ``before`` (not waited for) and then ``app`` with ``event-lock``, sent in one write
         (pipelined, issue 21: a join's multiset + jitterbuffer + conference); waits for ``app``'s completion
-        without a timeout. Raises :class:`EngineError` when FreeSWITCH refuses one of them."""
+        without a timeout. Raises :class:`EngineError` when FreeSWITCH refuses one of them; when ``app``
+        itself was accepted it would still run (in a conference nobody waits for), so the call is hung up
+        first (``uuid_kill`` ... ``NORMAL_TEMPORARY_FAILURE``)."""
         msgs = [self._sendmsg(a, x) for a, x in before] + [self._sendmsg(app, arg, lock=True)]
         waiter = gevent.event.AsyncResult()
         last_uuid = msgs[-1][1]
@@ -275,6 +277,11 @@ class FreeSwitchCallLeg:
         for (a, _), reply in zip(before + [(app, arg)], replies):
             if not reply.get(wire.H_REPLY_TEXT, "").startswith(wire.REPLY_OK):
                 self._waiters.pop(last_uuid, None)
+                if replies[-1].get(wire.H_REPLY_TEXT, "").startswith(wire.REPLY_OK):
+                    try:
+                        self.hangup("NORMAL_TEMPORARY_FAILURE")
+                    except EngineError as exc:   # the socket is gone: the call ends anyway
+                        log.info("hangup of %s after a refused %s: %s", self.unique_id, a, exc)
                 raise EngineError("%s refused: %s" % (a, reply.get(wire.H_REPLY_TEXT)))
         return waiter.get()
 
