@@ -20,6 +20,7 @@ import gevent.event
 from fsbridge.conference import native as n
 from fsbridge.engines.base import EngineError
 from fsbridge.engines.freeswitch import render
+from fsbridge.engines.freeswitch.leg import run_dtmf
 from fsbridge.engines.freeswitch.mapping import api_ok
 
 log = logging.getLogger("fsbridge.engines.freeswitch.outbound")
@@ -63,7 +64,7 @@ class AdoptedLeg:
             if not self._live.ready():
                 self._live.set(None)
         elif ev.action == n.DTMF and self._dtmf is not None:
-            gevent.spawn(self._run_dtmf, self._dtmf, ev.digits or "")
+            gevent.spawn(run_dtmf, self._dtmf, ev.digits or "")
 
     def reentered(self, leg) -> None:
         """The call came back on the outbound socket (its conference application returned, the dialplan ran
@@ -120,13 +121,6 @@ class AdoptedLeg:
     def play(self, media) -> bool:
         """Not possible without an outbound socket (the runtime waits for the re-entry leg first)."""
         return False
-
-    @staticmethod
-    def _run_dtmf(callback: Callable[[str], None], digit: str) -> None:
-        try:
-            callback(digit)
-        except Exception:
-            log.exception("DTMF callback of an adopted call failed")
 
 
 __all__ = ["AdoptedLeg", "LEFT", "HANGUP"]

@@ -23,6 +23,16 @@ H_VAR_CALL_SID = wire.VARIABLE_PREFIX + render.CALL_SID_VAR
 H_VAR_MEMBER_ID = wire.VARIABLE_PREFIX + render.MEMBER_ID_VAR
 
 
+def run_dtmf(callback: Callable[[str], None], digit: str) -> None:
+    """Call ``callback(digit)`` (one DTMF digit, ``"0"``–``"9"``, ``*``, ``#``, ``A``–``D``), logging rather
+    than raising what it raises: run in a greenlet of its own per digit, by both the socket leg and the adopted
+    leg (:mod:`.adopted`), so a failing runtime callback cannot kill the ESL handler."""
+    try:
+        callback(digit)
+    except Exception:
+        log.exception("DTMF callback failed")
+
+
 class FreeSwitchCallLeg:
     """One outbound-socket call as a :class:`~fsbridge.engines.base.CallLeg`.
 
@@ -318,14 +328,7 @@ class FreeSwitchCallLeg:
         elif name == wire.EV_DTMF and self._dtmf is not None:
             # not in this handler greenlet (greenswitch runs handlers serially — DESIGN.md "Known traps"):
             # the runtime's callback blocks on ESL (hangupOnStar → leave → api hup) or worse
-            gevent.spawn(self._run_dtmf, self._dtmf, ev.get(wire.H_DTMF_DIGIT, ""))
-
-    @staticmethod
-    def _run_dtmf(callback: Callable[[str], None], digit: str) -> None:
-        try:
-            callback(digit)
-        except Exception:
-            log.exception("DTMF callback failed")
+            gevent.spawn(run_dtmf, self._dtmf, ev.get(wire.H_DTMF_DIGIT, ""))
 
     def _on_conference(self, ev: ESLMessage) -> None:
         if ev.get(wire.H_UNIQUE_ID) != self.unique_id:
