@@ -4,10 +4,15 @@ metrics of issue 22 read). Live while its row holds that buffer; :meth:`BankedJi
 figures out when the call joins again (a new buffer) or hangs up."""
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 _INT = ("received", "played", "late", "concealed")
 _FLOAT = {"jitter_ms": "jit", "jitter_max_ms": "jit_max", "transit_max_ms": "tr_max"}
+
+
+def _figure(name: str, doc: str) -> property:
+    """A read-only property returning figure ``name`` of the live row (or of the frozen copy)."""
+    return property(lambda self: self._get(name), doc=doc)
 
 
 class BankedJitter:
@@ -54,50 +59,17 @@ class BankedJitter:
             self._frozen["empty"] = True
             self._bank = None
 
-    @property
-    def received(self) -> int:
-        """Packets pushed (arrived while the buffer existed)."""
-        return self._get("received")
-
-    @property
-    def played(self) -> int:
-        """Packets played."""
-        return self._get("played")
-
-    @property
-    def late(self) -> int:
-        """Packets dropped because they arrived after their slot."""
-        return self._get("late")
-
-    @property
-    def concealed(self) -> int:
-        """Concealment frames played (last frame, halved)."""
-        return self._get("concealed")
-
-    @property
-    def jitter_ms(self) -> float:
-        """RFC 3550 interarrival jitter estimate now (ms)."""
-        return self._get("jitter_ms")
-
-    @property
-    def jitter_max_ms(self) -> float:
-        """Largest jitter estimate seen (ms)."""
-        return self._get("jitter_max_ms")
-
-    @property
-    def transit_max_ms(self) -> float:
-        """Largest arrival − media timestamp (ms)."""
-        return self._get("transit_max_ms")
-
-    @property
-    def last_played_ts(self) -> Optional[int]:
-        """Media timestamp (ms) of the last packet played, None before the first."""
-        return self._get("last_played_ts")
-
-    @property
-    def delays_ms(self) -> List[float]:
-        """Time each of the last 64 played packets waited in the buffer (ms), oldest first."""
-        return self._get("delays_ms")
+    received = _figure("received", "Packets pushed (arrived while the buffer existed), int.")
+    played = _figure("played", "Packets played, int.")
+    late = _figure("late", "Packets dropped because they arrived after their slot, int.")
+    concealed = _figure("concealed", "Concealment frames played (last frame, halved), int.")
+    jitter_ms = _figure("jitter_ms", "RFC 3550 interarrival jitter estimate now, float ms.")
+    jitter_max_ms = _figure("jitter_max_ms", "Largest jitter estimate seen, float ms.")
+    transit_max_ms = _figure("transit_max_ms", "Largest arrival − media timestamp, float ms.")
+    last_played_ts = _figure("last_played_ts",
+                             "Media timestamp (int ms) of the last packet played, None before the first.")
+    delays_ms = _figure("delays_ms",
+                        "Time each of the last 64 played packets waited in the buffer (float ms), oldest first.")
 
     @property
     def jitter_avg_ms(self) -> float:
