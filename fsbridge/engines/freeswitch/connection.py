@@ -82,8 +82,7 @@ class ConnectionMixin:
             self.mapper.journal = None
             self.resynced.set()
             return
-        known = set(self.mapper.members)
-        snap = [self._with_call_sid(conn, s) if s.unique_id not in known else s for s in snap]
+        snap = self._with_call_sids(conn, snap, known=set(self.mapper.members))
         touched = self.mapper.replace_members({s.unique_id: (s.room, s.member_id) for s in snap})
         for s in snap:  # adopt FreeSWITCH's flags (a held member's mute state is not listed: keep ours)
             if s.unique_id not in touched:
@@ -160,18 +159,28 @@ class ConnectionMixin:
         except Exception:
             log.exception("keeping %s failed", name)
 
-    def _with_call_sid(self, conn, s: MemberSnapshot) -> MemberSnapshot:
-        """``s`` with the CallSid its channel carries (``uuid_getvar <uuid> fsbridge_call_sid``, set at every
-        join): how members of rooms that outlived a bridge restart are re-attached to their participants
-        (docs/freeswitch.md observed-live §1d: json_list has no channel variables). Members without one keep None."""
+    def _with_call_sids(self, conn, snap: List[MemberSnapshot], known) -> List[MemberSnapshot]:
+        """``snap`` with the CallSid each channel not in ``known`` (Unique-IDs) carries (``uuid_getvar <uuid>
+        fsbridge_call_sid``, set at every join): how members of rooms that outlived a bridge restart are
+        re-attached to their participants (docs/freeswitch.md observed-live §1d: json_list has no channel
+        variables). The getvars go out pipelined in one write (one round trip, not one per member); members
+        without a CallSid, or all of them when FreeSWITCH does not answer in time, keep None."""
+        todo = [i for i, s in enumerate(snap) if s.unique_id not in known]
+        if not todo:
+            return snap
+        lines = ["%s %s" % (wire.CMD_API, render.api("getvar", uuid=snap[i].unique_id, name=render.CALL_SID_VAR))
+                 for i in todo]
         try:
-            body = conn.api(render.api("getvar", uuid=s.unique_id, name=render.CALL_SID_VAR),
-                            timeout=self.command_timeout).strip()
-        except EngineError:
-            return s
-        if not body.startswith(ids.CALL) or any(ch.isspace() for ch in body):
-            return s
-        return dataclasses.replace(s, call_sid=body)
+            replies = conn.send_many(lines, timeout=self.command_timeout)
+        except EngineError as exc:
+            log.warning("reading the CallSids of %d members failed: %s", len(todo), exc)
+            return snap
+        out = list(snap)
+        for i, reply in zip(todo, replies):
+            body = (reply.body or "").strip()
+            if body.startswith(ids.CALL) and not any(ch.isspace() for ch in body):
+                out[i] = dataclasses.replace(snap[i], call_sid=body)
+        return out
 
     last_snapshot: List[MemberSnapshot] = []
     """``json_list`` as read after the last (re)connect."""
