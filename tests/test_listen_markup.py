@@ -35,6 +35,13 @@ def test_defaults_are_jambonz_listen_js():
     assert Listen(url="x").mix_type == "mono" and Listen(url="x").sample_rate == 8000
 
 
+def test_a_whole_float_sample_rate_is_that_rate_as_an_int():
+    """JSON has one number type (jambonz is JavaScript): ``16000.0`` is 16000 Hz, handed on as the int the
+    FreeSWITCH command and the standalone resampler (``math.gcd``) need."""
+    listen, warnings = conference({"url": "ws://a.example.com", "sampleRate": 16000.0})
+    assert warnings == [] and listen.sample_rate == 16000 and type(listen.sample_rate) is int
+
+
 @pytest.mark.parametrize("url", ["http://a.example.com/x", "ws://", "ws://a b/x", "ws://a/'x", "ws://a/\\x",
                                  "wss://a:0/", "ws://a:99999/", "file:///etc/passwd", "ws://a/" + "x" * 3000, 42,
                                  "/relative", "ws://a/x\ny"])
@@ -47,7 +54,8 @@ def test_an_unusable_url_drops_the_listen_with_a_warning(url):
                                         ("metadata", "text"), ("metadata", {"x": "y" * 7000}),
                                         ("wsAuth", {"username": "a:b", "password": "p"}),
                                         ("wsAuth", {"username": "u", "password": "p\r\n"}), ("wsAuth", "u:p"),
-                                        ("passDtmf", "yes"), ("maxLength", -1), ("maxLength", True)])
+                                        ("passDtmf", "yes"), ("maxLength", -1), ("maxLength", True),
+                                        ("sampleRate", [8000]), ("mixType", ["mono"])])
 def test_a_bad_optional_value_keeps_the_default_with_a_warning(prop, value):
     listen, warnings = conference({"url": "ws://a.example.com", prop: value})
     assert listen == Listen(url="ws://a.example.com")

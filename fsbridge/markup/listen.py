@@ -102,10 +102,12 @@ def _max_length(raw: object) -> float:
 
 
 def _choice(values):
+    """A checker: ``raw`` equal to one of ``values`` (not a boolean) → that value as listed (JSON ``16000.0``
+    → the int ``16000``); anything else raises ValueError."""
     def check(raw):
-        if raw not in values:
+        if isinstance(raw, bool) or raw not in values:
             raise ValueError(f"must be one of {', '.join(map(str, values))}")
-        return raw
+        return values[values.index(raw)]
     return check
 
 
