@@ -204,9 +204,11 @@ def test_jambonz_distribute_dtmf_sends_a_members_digits_to_the_others(app_server
         app_server.routes["/jvoice"] = lambda body: Response(json.dumps([{
             "verb": "conference", "name": "keys", "beep": False,
             "distributeDtmf": body["from"] != "plain"}]), mimetype="application/json")
-        presser = place(srv, "presser", "silence:", to=jnum, Dtmf="5@2,9#@2.5", TimeLimit="4")
-        other = place(srv, "other", "silence:", to=jnum, TimeLimit="4")
-        plain = place(srv, "plain", "silence:", to=jnum, Dtmf="7@2", TimeLimit="4")
+        # engine seconds (SPEED 10): the digits 2 s of wall time after the answers, the calls 3 s — all three
+        # must be in the room by then (0.2 s / 0.4 s, i.e. Dtmf 5@2 with TimeLimit 4, left no slack under load)
+        presser = place(srv, "presser", "silence:", to=jnum, Dtmf="5@20,9#@25", TimeLimit="30")
+        other = place(srv, "other", "silence:", to=jnum, TimeLimit="30")
+        plain = place(srv, "plain", "silence:", to=jnum, Dtmf="7@20", TimeLimit="30")
         legs = {sid: srv.bridge.registry.get(sid).leg for sid in (presser, other, plain)}
         assert srv.bridge.wait_until(lambda: len("".join(legs[other].received_dtmf)) >= 3, 20)
         assert all(srv.bridge.wait_call(sid, 20) for sid in legs)
