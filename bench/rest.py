@@ -32,15 +32,7 @@ import tempfile
 import time
 
 from rest_cpu import ACCOUNT, TOKEN, install_split, run_inproc   # bench/ is the script's directory
-
-
-def percentile(values, p):
-    """The ``p``-th percentile (0–100) of ``values`` by nearest rank; None if empty."""
-    if not values:
-        return None
-    s = sorted(values)
-    k = max(0, min(len(s) - 1, int(round(p / 100.0 * len(s) + 0.5)) - 1))
-    return s[k]
+from stats import percentile
 
 
 # ---------------------------------------------------------------------------------------------- client
