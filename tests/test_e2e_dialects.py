@@ -40,7 +40,7 @@ def test_jambonz_conference_hooks(app_server, tmp_path):
         assert srv.bridge.wait_call(j1, 20) and srv.bridge.wait_call(j2, 20)
         assert app_server.callbacks.wait_for(
             lambda items: any((c["json"] or {}).get("event") == "end" for c in items), 20)
-        srv.dispatcher.wait_idle(10)
+        assert srv.dispatcher.wait_idle(10)
     finally:
         srv.stop()
     voice = [r for r in app_server.requests.items if r["path"] == "/jvoice"]

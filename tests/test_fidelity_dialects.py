@@ -69,7 +69,7 @@ def test_speech_under_way_at_the_start_is_reported_right_after_conference_start(
         assert app_server.callbacks.wait_for(lambda items: sum(
             (c["form"].get("StatusCallbackEvent") or (c["json"] or {}).get("event")) in ("conference-end", "end")
             for c in items) == 3, 40)
-        srv.dispatcher.wait_idle(10)
+        assert srv.dispatcher.wait_idle(10)
     finally:
         srv.stop()
 
@@ -115,7 +115,7 @@ def test_jambonz_payloads_as_jambonz_feature_server_sends_them(app_server, tmp_p
         assert srv.bridge.wait_call(boss, 20) and srv.bridge.wait_call(guest, 20)
         assert app_server.callbacks.wait_for(lambda items: any((c["json"] or {}).get("event") == "end"
                                                                for c in items), 20)
-        srv.dispatcher.wait_idle(10)
+        assert srv.dispatcher.wait_idle(10)
     finally:
         srv.stop()
     hooks = [c["json"] for c in app_server.callbacks.items if c["path"] == "/cb-j"]

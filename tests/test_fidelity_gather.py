@@ -119,7 +119,7 @@ def test_jambonz_gather_digits_and_timeout_then_conference(app_server, tmp_path)
         good = place(srv, "good", "silence:", to=JNUM, Dtmf="4321@0.5", TimeLimit="4")
         silent = place(srv, "silent", "silence:", to=JNUM)
         assert srv.bridge.wait_call(good, 30) and srv.bridge.wait_call(silent, 30)
-        srv.dispatcher.wait_idle(10)
+        assert srv.dispatcher.wait_idle(10)
     finally:
         srv.stop()
     hooks = {r["json"]["call_sid"]: r["json"] for r in app_server.requests.items if r["path"] == "/jpin"}
