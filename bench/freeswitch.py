@@ -164,12 +164,15 @@ class LiveCalls:
         self.uids = []
 
     def place(self, i):
+        """Originate caller ``i`` (uuid b1000000-…-<i>, caller id 9<i:06d>) to NUMBER over loopback; bgapi,
+        so it returns before FreeSWITCH has placed it."""
         uid = "b1000000-0000-4000-8000-%012d" % i
         self.uids.append(uid)
         self.esl.send("bgapi originate {origination_uuid=%s,origination_caller_id_number=9%06d}"
                       "loopback/%s/default &park()" % (uid, i, NUMBER))
 
     def hangup_all(self):
+        """``uuid_kill`` (bgapi) every call this object placed — never ``hupall``: the FreeSWITCH is shared."""
         for uid in self.uids:
             self.esl.send("bgapi uuid_kill %s" % uid)
 
@@ -353,6 +356,8 @@ def live_run(args, prof, app, work, host, port, password):
 
 
 def main():
+    """``--serve …``: the child bridge (:func:`serve`); otherwise the bench (arguments below) printing its
+    figures per run; returns the exit status."""
     if len(sys.argv) > 1 and sys.argv[1] == "--serve":
         return serve(sys.argv[2:])
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])

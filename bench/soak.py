@@ -56,6 +56,7 @@ def talk_file(path: str, seconds: int, rate: int = 16000) -> str:
 
 
 def main() -> int:
+    """Run the soak (arguments below), printing one sample line per interval; returns the exit status."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--hours", type=float, default=1.0)
     ap.add_argument("--speed", type=float, default=30.0, help="engine seconds per wall second")
