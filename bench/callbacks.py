@@ -38,6 +38,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
 
 import gevent  # noqa: E402
 import requests  # noqa: E402
+from stats import percentile  # noqa: E402  (bench/ is the script's directory)
 
 AC = "AC00000000000000000000000000000001"
 TOKEN = "bench-token"
@@ -128,11 +129,8 @@ class App:
 
 
 def pct(values, p):
-    """The p-th percentile (nearest rank) of ``values`` (NaN when empty)."""
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    return values[min(len(values) - 1, max(0, int(round(p / 100.0 * len(values) + 0.5)) - 1))]
+    """The p-th percentile (0–100, nearest rank: :func:`stats.percentile`) of ``values`` (NaN when empty)."""
+    return percentile(values, p, float("nan"))
 
 
 def cpu_of(pid):

@@ -39,6 +39,8 @@ def per_call(fn, n):
 
 
 def main():
+    """Run every stage ``--n`` times (SQLite, or a throw-away PostgreSQL with ``--db postgresql``) and print
+    process CPU µs per callback for each, then the two Store.record variants."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=3000)
     ap.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")

@@ -50,6 +50,7 @@ import gevent.lock  # noqa: E402
 import requests  # noqa: E402
 from gevent.pywsgi import WSGIServer  # noqa: E402
 
+from stats import rss_mib  # noqa: E402  (bench/ is the script's directory)
 from callbacks import rng  # noqa: E402  (NaN = not measured in this mode)
 
 AC = "AC" + "9" * 32
@@ -144,15 +145,6 @@ def cpu_s(pid):
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
-def rss_mb(pid):
-    """VmRSS of process ``pid`` in MiB, from /proc/<pid>/status (0.0 without that line; OSError once it exited)."""
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-    return 0.0
-
-
 def pct(xs, q):
     """The ``q``-quantile (0–1, rank ⌊q·n⌋) of ``xs`` in seconds, returned in ms (NaN when ``xs`` is empty)."""
     xs = sorted(xs)
@@ -172,12 +164,15 @@ class LiveCalls:
         self.uids = []
 
     def place(self, i):
+        """Originate caller ``i`` (uuid b1000000-…-<i>, caller id 9<i:06d>) to NUMBER over loopback; bgapi,
+        so it returns before FreeSWITCH has placed it."""
         uid = "b1000000-0000-4000-8000-%012d" % i
         self.uids.append(uid)
         self.esl.send("bgapi originate {origination_uuid=%s,origination_caller_id_number=9%06d}"
                       "loopback/%s/default &park()" % (uid, i, NUMBER))
 
     def hangup_all(self):
+        """``uuid_kill`` (bgapi) every call this object placed — never ``hupall``: the FreeSWITCH is shared."""
         for uid in self.uids:
             self.esl.send("bgapi uuid_kill %s" % uid)
 
@@ -198,7 +193,7 @@ def one_run(args, prof):
     info = json.loads(child.stdout.readline())
     pid, out = child.pid, {}
     gevent.sleep(0.5)  # let the child's start-up CPU settle before the first reading (not synchronisation)
-    out["rss_idle"] = rss_mb(pid)
+    out["rss_idle"] = rss_mib(pid)
     child.stdin.write(b"snap\n")
     child.stdin.flush()
     # -- joins
@@ -255,14 +250,14 @@ def one_run(args, prof):
     for c in calls:
         c.closed.wait(10)
     gevent.sleep(1.0)  # outbox drains and greenlets exit before the RSS reading (not synchronisation)
-    out["rss_after"] = rss_mb(pid)
+    out["rss_after"] = rss_mib(pid)
     child.stdin.write(b"trim\n")
     child.stdin.flush()
     gevent.sleep(0.5)  # the child trims (not synchronisation of the measured work)
-    out["rss_trimmed"] = rss_mb(pid)
+    out["rss_trimmed"] = rss_mib(pid)
     if args.storms > 1:
         import fsmemory
-        fsmemory.repeat_storms(args, app, fake, info, child, out, lambda: rss_mb(pid))
+        fsmemory.repeat_storms(args, app, fake, info, child, out, lambda: rss_mib(pid))
     child.stdin.write(b"snap\n")
     child.stdin.flush()
     child.stdin.close()
@@ -328,7 +323,7 @@ def live_run(args, prof, app, work, host, port, password):
     info = json.loads(child.stdout.readline())
     pid, out = child.pid, {}
     gevent.sleep(0.5)  # start-up CPU settles (not synchronisation)
-    out["rss_idle"] = rss_mb(pid)
+    out["rss_idle"] = rss_mib(pid)
     calls = LiveCalls("%s:%s:%s" % (host, port, password))
     _prof_phase(child, "prof-on")
     c0 = cpu_s(pid)
@@ -349,11 +344,11 @@ def live_run(args, prof, app, work, host, port, password):
     calls.hangup_all()
     app.wait("conference-end", args.rooms, 60)
     gevent.sleep(2.0)  # sockets close and the outbox drains before the RSS reading (not synchronisation)
-    out["rss_after"] = rss_mb(pid)
+    out["rss_after"] = rss_mib(pid)
     child.stdin.write(b"trim\n")
     child.stdin.flush()
     gevent.sleep(0.5)  # the child trims (not synchronisation of the measured work)
-    out["rss_trimmed"] = rss_mb(pid)
+    out["rss_trimmed"] = rss_mib(pid)
     child.stdin.close()
     child.wait(30)
     app.server.stop()
@@ -361,6 +356,8 @@ def live_run(args, prof, app, work, host, port, password):
 
 
 def main():
+    """``--serve …``: the child bridge (:func:`serve`); otherwise the bench (arguments below) printing its
+    figures per run; returns the exit status."""
     if len(sys.argv) > 1 and sys.argv[1] == "--serve":
         return serve(sys.argv[2:])
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])

@@ -32,15 +32,7 @@ import tempfile
 import time
 
 from rest_cpu import ACCOUNT, TOKEN, install_split, run_inproc   # bench/ is the script's directory
-
-
-def percentile(values, p):
-    """The ``p``-th percentile (0–100) of ``values`` by nearest rank; None if empty."""
-    if not values:
-        return None
-    s = sorted(values)
-    k = max(0, min(len(s) - 1, int(round(p / 100.0 * len(s) + 0.5)) - 1))
-    return s[k]
+from stats import percentile
 
 
 # ---------------------------------------------------------------------------------------------- client
@@ -285,8 +277,9 @@ def run_server(args) -> int:
         if prof is not None:
             prof.disable()
             prof.dump_stats(args.profile)
-        if receiver is not None:   # let the last callbacks arrive, then collect the receiver's count
-            gevent.sleep(1.0)   # the last callbacks are delivered (not synchronisation: the count is reported)
+        drained = None
+        if receiver is not None:   # the last callbacks delivered (the outbox drained), then the receiver's count
+            drained = server.dispatcher.wait_idle(30) if args.control == "bridge" else True
             received, _ = receiver.communicate("")
         result = json.loads(out.strip().splitlines()[-1])
         n_req = max(1, args.rate * args.seconds)
@@ -298,6 +291,7 @@ def run_server(args) -> int:
                       server_cpu_busy=round(server_cpu_s / wall_s, 2))
         if receiver is not None:
             result["callbacks_received"] = int(received.strip() or 0)
+            result["callbacks_drained"] = drained   # False: the 30 s wait ran out (the count is short)
         if split is not None:   # where the CPU went, per request (see rest_cpu.install_split)
             import greenlet
             greenlet.settrace(None)

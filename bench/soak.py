@@ -20,7 +20,6 @@ import argparse  # noqa: E402
 import gc  # noqa: E402
 import os  # noqa: E402
 import random  # noqa: E402
-import resource  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -37,18 +36,10 @@ from fsbridge.callbacks.outbox import outbox  # noqa: E402
 from fsbridge.local import HttpApp, start_bridge  # noqa: E402
 from fsbridge.markup import parse  # noqa: E402
 from fsbridge.store import tables as t  # noqa: E402
+from stats import rss_mib  # noqa: E402  (bench/ is the script's directory)
 
 AC = "AC" + "8" * 32
 TOKEN = "soak-token"
-
-
-def rss_mib() -> float:
-    """This process's VmRSS in MiB (/proc/self/status; the peak ru_maxrss where /proc is missing)."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def greenlets() -> int:
@@ -65,6 +56,7 @@ def talk_file(path: str, seconds: int, rate: int = 16000) -> str:
 
 
 def main() -> int:
+    """Run the soak (arguments below), printing one sample line per interval; returns the exit status."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--hours", type=float, default=1.0)
     ap.add_argument("--speed", type=float, default=30.0, help="engine seconds per wall second")

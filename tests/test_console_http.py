@@ -87,7 +87,7 @@ def test_event_stream_and_finished_conference(server, app, tmp_path):
     assert seen[0] == "snapshot" and "participant-speech-start" in seen
     server.bridge.end_conference(AC, sid)
     assert app.wait_event("conference-end")
-    server.dispatcher.wait_idle(10)
+    assert server.dispatcher.wait_idle(10)
     index = get(server, "/console/").text
     assert "Finished conferences" in index and sid in index.split("Finished conferences")[1]
     page = get(server, f"/console/conferences/{sid}")

@@ -33,12 +33,14 @@ def test_jambonz_conference_hooks(app_server, tmp_path):
         app_server.routes["/jenter"] = lambda body: js([{"verb": "say", "text": "entering"}])
         app_server.routes["/jwait"] = lambda body: js([{"verb": "pause", "length": 1}])
         app_server.routes["/jaction"] = lambda body: js([{"verb": "hangup"}])
-        j1 = place(srv, "J1", "silence:", to=jnum, TimeLimit="6")
-        j2 = place(srv, "J2", "silence:", to=jnum, TimeLimit="9")
+        # TimeLimits in engine seconds (SPEED 10: 3 s / 3.3 s of wall time): J2 must join (voice, say, enter
+        # hooks) while J1 is still in — seconds of slack for a loaded machine, not 0.6 s (6 / 9)
+        j1 = place(srv, "J1", "silence:", to=jnum, TimeLimit="30")
+        j2 = place(srv, "J2", "silence:", to=jnum, TimeLimit="33")
         assert srv.bridge.wait_call(j1, 20) and srv.bridge.wait_call(j2, 20)
         assert app_server.callbacks.wait_for(
             lambda items: any((c["json"] or {}).get("event") == "end" for c in items), 20)
-        srv.dispatcher.wait_idle(10)
+        assert srv.dispatcher.wait_idle(10)
     finally:
         srv.stop()
     voice = [r for r in app_server.requests.items if r["path"] == "/jvoice"]

@@ -53,7 +53,7 @@ def test_team_meeting_callbacks_mute_and_audio(app_server, bridge_server, tmp_pa
         assert bridge_server.bridge.wait_call(sid, 60)
     app_server.wait_event("conference-end")
     assert app_server.callbacks.wait_for(lambda items: any(c["path"] == "/cb-recording" for c in items), 30)
-    bridge_server.dispatcher.wait_idle(10)
+    assert bridge_server.dispatcher.wait_idle(10)
     bridge = bridge_server.bridge
 
     expected = [

@@ -56,7 +56,7 @@ def test_rest_control_add_hold_announce_kick_end(app_server, bridge_server, rest
     assert reply.status_code == 200 and reply.json()["status"] == "completed", reply.text
     app_server.wait_event("conference-end")
     assert bridge.wait_call(b, 20) and bridge.wait_call(beeper, 20)
-    bridge_server.dispatcher.wait_idle(10)
+    assert bridge_server.dispatcher.wait_idle(10)
     names = [(n, label) for _, n, label in app_server.events()]
     assert names == [
         ("participant-join", a), ("participant-join", b), ("conference-start", ""),

@@ -77,7 +77,7 @@ def test_wait_url_document_moderated_room(app_server, bridge_server, tmp_path):
     moderator = place(bridge_server, "Moderator", tone_track(tmp_path / "m.wav", 3, [(1, 2)], 1700))
     assert bridge.wait_call(moderator, 30) and bridge.wait_call(caller, 30)
     app_server.wait_event("conference-end")
-    bridge_server.dispatcher.wait_idle(10)
+    assert bridge_server.dispatcher.wait_idle(10)
     assert [(n, label) for _, n, label in app_server.events()] == [
         ("participant-join", caller), ("participant-join", moderator), ("conference-start", ""),
         ("participant-leave", moderator), ("participant-leave", caller), ("conference-end", "")]

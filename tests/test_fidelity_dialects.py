@@ -69,7 +69,7 @@ def test_speech_under_way_at_the_start_is_reported_right_after_conference_start(
         assert app_server.callbacks.wait_for(lambda items: sum(
             (c["form"].get("StatusCallbackEvent") or (c["json"] or {}).get("event")) in ("conference-end", "end")
             for c in items) == 3, 40)
-        srv.dispatcher.wait_idle(10)
+        assert srv.dispatcher.wait_idle(10)
     finally:
         srv.stop()
 
@@ -115,7 +115,7 @@ def test_jambonz_payloads_as_jambonz_feature_server_sends_them(app_server, tmp_p
         assert srv.bridge.wait_call(boss, 20) and srv.bridge.wait_call(guest, 20)
         assert app_server.callbacks.wait_for(lambda items: any((c["json"] or {}).get("event") == "end"
                                                                for c in items), 20)
-        srv.dispatcher.wait_idle(10)
+        assert srv.dispatcher.wait_idle(10)
     finally:
         srv.stop()
     hooks = [c["json"] for c in app_server.callbacks.items if c["path"] == "/cb-j"]
@@ -204,9 +204,11 @@ def test_jambonz_distribute_dtmf_sends_a_members_digits_to_the_others(app_server
         app_server.routes["/jvoice"] = lambda body: Response(json.dumps([{
             "verb": "conference", "name": "keys", "beep": False,
             "distributeDtmf": body["from"] != "plain"}]), mimetype="application/json")
-        presser = place(srv, "presser", "silence:", to=jnum, Dtmf="5@2,9#@2.5", TimeLimit="4")
-        other = place(srv, "other", "silence:", to=jnum, TimeLimit="4")
-        plain = place(srv, "plain", "silence:", to=jnum, Dtmf="7@2", TimeLimit="4")
+        # engine seconds (SPEED 10): the digits 2 s of wall time after the answers, the calls 3 s — all three
+        # must be in the room by then (0.2 s / 0.4 s, i.e. Dtmf 5@2 with TimeLimit 4, left no slack under load)
+        presser = place(srv, "presser", "silence:", to=jnum, Dtmf="5@20,9#@25", TimeLimit="30")
+        other = place(srv, "other", "silence:", to=jnum, TimeLimit="30")
+        plain = place(srv, "plain", "silence:", to=jnum, Dtmf="7@20", TimeLimit="30")
         legs = {sid: srv.bridge.registry.get(sid).leg for sid in (presser, other, plain)}
         assert srv.bridge.wait_until(lambda: len("".join(legs[other].received_dtmf)) >= 3, 20)
         assert all(srv.bridge.wait_call(sid, 20) for sid in legs)

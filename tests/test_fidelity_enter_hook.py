@@ -40,7 +40,9 @@ def test_enter_hook_plays_after_the_wait_before_the_room(app_server, tmp_path):
     srv = start_bridge(str(tmp_path / "eh"), accounts={AC: TOKEN}, clock=SPEED, media_dirs=(str(tmp_path),),
                        numbers=[Number(JNUM, AC, app_server.url + "/jvoice", dialect="jambonz")])
     try:
-        guest = place(srv, "guest", "silence:", to=JNUM, TimeLimit="9")
+        # the guest must still hear the room 2.5 s (engine) after the boss's start: 30 engine s (3 s of wall
+        # time at SPEED 10) leaves slack for a loaded machine; 9 (0.9 s) did not
+        guest = place(srv, "guest", "silence:", to=JNUM, TimeLimit="30")
         assert srv.bridge.wait_until(lambda: any(e.name == "participant-join" for e in srv.bridge.events), 20)
         boss_audio = tone_track(tmp_path / "boss.wav", 8, [(0, 8)], BOSS_HZ)
         boss = place(srv, "boss", boss_audio, to=JNUM, TimeLimit="5")

@@ -22,7 +22,7 @@ def _pin_app(app_server, **gather):
     """TwiML numbers: ``/voice`` asks for a PIN (nested Say); ``/pin`` puts 1234 into ``pinroom``."""
     def voice(form):
         r = VoiceResponse()
-        g = r.gather(action="/pin", method="POST", timeout=2, **gather)
+        g = r.gather(action="/pin", method="POST", timeout=8, **gather)
         g.say("Please enter your PIN")
         r.say("We did not get your PIN. Goodbye.")
         return str(r)
@@ -49,11 +49,13 @@ def test_twiml_and_texml_pin_gather_then_conference(app_server, tmp_path):
                        numbers=[Number(NUMBER, AC, app_server.url + "/voice"),
                                 Number(TNUM, AC, app_server.url + "/tvoice", dialect="texml")])
     try:
-        good = place(srv, "good", "silence:", Dtmf="12@0.5,34@1", TimeLimit="8")
+        # digits only reach a Gather already running: pressed 3 engine s (0.3 s of wall time at SPEED 10) after
+        # the answer, not 0.5 (50 ms: a slow /voice fetch under load lost them), with an 8 s Gather timeout
+        good = place(srv, "good", "silence:", Dtmf="12@3,34@3.5", TimeLimit="30")
         app_server.wait_event("participant-join")
-        wrong = place(srv, "wrong", "silence:", Dtmf="99#@0.5")
+        wrong = place(srv, "wrong", "silence:", Dtmf="99#@3")
         silent = place(srv, "silent", "silence:")
-        texml = place(srv, "texml", "silence:", to=TNUM, Dtmf="1234@0.5", TimeLimit="8")
+        texml = place(srv, "texml", "silence:", to=TNUM, Dtmf="1234@3", TimeLimit="30")
         app_server.wait_event("participant-join", count=2)
         assert all(srv.bridge.wait_call(sid, 30) for sid in (wrong, silent))
         steps = {sid: " | ".join(srv.bridge.registry.get(sid).steps) for sid in (good, wrong, silent)}
@@ -84,15 +86,16 @@ def test_gather_without_action_posts_to_the_document_url_and_action_on_empty_res
             r.say("got " + (form["Digits"] or "nothing"))
             return str(r)
         if form["From"] == "empty":
-            r.gather(timeout=1, action_on_empty_result=True, action="/voice")
+            r.gather(timeout=5, action_on_empty_result=True, action="/voice")
         else:
-            r.gather(timeout=1, finish_on_key="")
+            r.gather(timeout=5, finish_on_key="")
         return str(r)
     app_server.twiml = voice
     srv = start_bridge(str(tmp_path / "g2"), accounts={AC: TOKEN}, clock=SPEED,
                        numbers=[Number(NUMBER, AC, app_server.url + "/voice")])
     try:
-        keys = place(srv, "keys", "silence:", Dtmf="5#7@0.3")
+        # 3 engine s (0.3 s of wall time) after the answer, the Gather running by then (0.3: 30 ms, too tight)
+        keys = place(srv, "keys", "silence:", Dtmf="5#7@3")
         empty = place(srv, "empty", "silence:")
         assert srv.bridge.wait_call(keys, 30) and srv.bridge.wait_call(empty, 30)
         steps = {sid: " | ".join(srv.bridge.registry.get(sid).steps) for sid in (keys, empty)}
@@ -108,7 +111,7 @@ def test_jambonz_gather_digits_and_timeout_then_conference(app_server, tmp_path)
     or ``reason: timeout`` without digits; its verbs continue the call (a conference)."""
     js = lambda doc: Response(json.dumps(doc), mimetype="application/json")   # noqa: E731
     app_server.routes["/jvoice"] = lambda body: js([{
-        "verb": "gather", "actionHook": "/jpin", "numDigits": 4, "timeout": 1, "input": ["digits"],
+        "verb": "gather", "actionHook": "/jpin", "numDigits": 4, "timeout": 8, "input": ["digits"],
         "dtmfBargein": True, "say": {"text": "Please enter your PIN"}}])
     app_server.routes["/jpin"] = lambda body: js(
         [{"verb": "conference", "name": "jpinroom", "statusHook": "/cb-j", "statusEvents": ["join"]}]
@@ -116,10 +119,11 @@ def test_jambonz_gather_digits_and_timeout_then_conference(app_server, tmp_path)
     srv = start_bridge(str(tmp_path / "jg"), accounts={AC: TOKEN}, clock=SPEED,
                        numbers=[Number(JNUM, AC, app_server.url + "/jvoice", dialect="jambonz")])
     try:
-        good = place(srv, "good", "silence:", to=JNUM, Dtmf="4321@0.5", TimeLimit="4")
+        # pressed 3 engine s (0.3 s of wall time) after the answer into the running gather (0.5: 50 ms, too tight)
+        good = place(srv, "good", "silence:", to=JNUM, Dtmf="4321@3", TimeLimit="30")
         silent = place(srv, "silent", "silence:", to=JNUM)
         assert srv.bridge.wait_call(good, 30) and srv.bridge.wait_call(silent, 30)
-        srv.dispatcher.wait_idle(10)
+        assert srv.dispatcher.wait_idle(10)
     finally:
         srv.stop()
     hooks = {r["json"]["call_sid"]: r["json"] for r in app_server.requests.items if r["path"] == "/jpin"}
@@ -166,19 +170,19 @@ def test_every_twilio_python_gather_keyword_parses_without_warning():
 
 
 def test_fsbridge_call_dtmf_answers_a_gather(app_server, tmp_path, capsys):
-    """``fsbridge call --to NUMBER --dtmf 1234@0.5 --wait`` (the CLI against a served bridge): the virtual
+    """``fsbridge call --to NUMBER --dtmf 1234@3 --wait`` (the CLI against a served bridge): the virtual
     caller's digits answer the app's PIN Gather and it joins the conference."""
     import argparse
 
     from fsbridge.runtime import callcli
-    _pin_app(app_server, num_digits=4)
+    _pin_app(app_server, num_digits=4)   # digits 0.3 s of wall time after the answer (SPEED 10), not 50 ms
     srv = start_bridge(str(tmp_path / "cli"), accounts={AC: TOKEN}, clock=SPEED,
                        numbers=[Number(NUMBER, AC, app_server.url + "/voice")])
     try:
         parser = argparse.ArgumentParser()
         callcli.add_arguments(parser)
         args = parser.parse_args(["--to", NUMBER, "--from", "cli", "--url", srv.base_url, "--account", AC,
-                                  "--token", TOKEN, "--dtmf", "1234@0.5", "--hangup-after", "3", "--wait",
+                                  "--token", TOKEN, "--dtmf", "1234@3", "--hangup-after", "20", "--wait",
                                   "--timeout", "30"])
         assert callcli.run(args) == 0
         sid = capsys.readouterr().out.split()[0]

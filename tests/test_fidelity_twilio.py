@@ -151,7 +151,7 @@ def test_log_names_callbacks_with_the_apps_sequence_number_and_room_also_after_r
         place(srv, "A", "silence:", TimeLimit="2")
         place(srv, "B", "silence:", TimeLimit="2")
         app_server.wait_event("conference-end")
-        srv.dispatcher.wait_idle(10)
+        assert srv.dispatcher.wait_idle(10)
         conf = app_server.callbacks.items[0]["form"]["ConferenceSid"]
         rows = srv.dispatcher.status(conference_sid=conf)
     finally:

@@ -2,40 +2,29 @@
 quality figures that move with a lossy / jittery network; FreeSWITCH's ``rtp_audio_in_*`` variables of a
 recorded CHANNEL_HANGUP_COMPLETE become the same figures (mapping unit) and, through the bridge on the fake
 FreeSWITCH, the Insights Participant Summary ``metrics`` read with the official twilio SDK."""
-from pathlib import Path
 
-import gevent
 import gevent.event
 import pytest
 
 from fakes.esl import recorded_events
 from fsbridge.conference import native as N
-from fsbridge.conference.commands import JoinMember
 from fsbridge.engines.freeswitch import esl_parse
 from fsbridge.engines.freeswitch.mapping import EventMapper
-from fsbridge.engines.standalone.clock import Clock
-from fsbridge.engines.standalone.engine import StandaloneEngine
 from fsbridge.engines.standalone.netem import NetEm
 from fsbridge.engines.standalone.jitter import JitterBuffer
 from fsbridge.engines.standalone.quality import mos, quality_extras
 from fsbridge.store.quality import CallQuality, parse_extra
 from fsbridge.wire import insights as wi
 
-AUDIO = Path(__file__).resolve().parent / "fixtures" / "audio"
+from test_standalone_jitter import speaker_and_listener
+
 HANGUP_FIXTURE = "outbound/basic.inbound_monitor.esl.txt"
 
 
 def _standalone_quality(network):
     """One caller over ``network`` (medium jitter buffer) and a listener, 3 s; the caller's quality."""
-    eng = StandaloneEngine(rate=16000, clock=Clock(speed=None))
     natives = []
-    eng.set_event_sink(natives.append)
-    spk = eng.create_call("CAspk", str(AUDIO / "speech-a.wav"), hangup_at_end=False, network=network)
-    lis = eng.create_call("CAlis", "silence_stream://-1")
-    for leg, jb in ((spk, 40), (lis, None)):
-        gevent.spawn(leg.join, JoinMember(room="CF", unique_id=leg.unique_id, call_sid=leg.unique_id,
-                                          jitter_buffer_ms=jb, enter_beep=False))
-    gevent.sleep(0)
+    eng, spk, lis = speaker_and_listener(network, 40, natives.append)
     eng.run_for(3.0)
     spk.hangup()
     lis.hangup()

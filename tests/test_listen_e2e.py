@@ -87,7 +87,9 @@ def test_pass_dtmf_sends_digits_as_text_frames_and_max_length_ends_the_stream(ap
     receiver = WsReceiver()
     srv = _bridge(tmp_path, app_server, {"url": receiver.url, "passDtmf": True, "maxLength": 3})
     try:
-        sid = place(srv, "listener", "silence:", to=JNUM, Dtmf="5#@1", TimeLimit="8")
+        # pressed 2.5 engine s (0.25 s of wall time) after the answer: the stream (3 s long) must be open by
+        # then — 1 (0.1 s) left a slow /jvoice fetch or WebSocket connect under load no slack
+        sid = place(srv, "listener", "silence:", to=JNUM, Dtmf="5#@2.5", TimeLimit="8")
         assert receiver.closed.wait(30)
         assert srv.bridge.wait_call(sid, 30)
     finally:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import time
 import wave
 
 import gevent
@@ -80,7 +81,12 @@ def test_sigkill_mid_conference_then_restart_ends_it_with_gapless_callbacks(tmp_
         assert muted.status_code == 200, muted.text
         assert app.status.wait_for(lambda items: names(items)[-1:] == ["participant-mute"], 30)
         assert app.recordings.wait_for(lambda items: [r["RecordingStatus"] for r in items] == ["in-progress"], 30)
-        gevent.sleep(0.5)    # let some audio reach the recording file (a real-time wait, not a sync point)
+        # some audio on disk before the kill (the recorder writes 1 s batches): poll the file, no fixed wait
+        wav = tmp_path / "recordings" / f"{app.recordings.items[0]['RecordingSid']}.wav"
+        deadline = time.monotonic() + 30
+        while not (wav.exists() and wav.stat().st_size > 44) and time.monotonic() < deadline:
+            gevent.sleep(0.05)
+        assert wav.stat().st_size > 44, "no audio reached the recording file"
     finally:
         first.proc.send_signal(signal.SIGKILL)
         first.proc.communicate(timeout=30)

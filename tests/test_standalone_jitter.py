@@ -16,6 +16,22 @@ AUDIO = Path(__file__).resolve().parent / "fixtures" / "audio"
 F = 320
 
 
+def speaker_and_listener(network, jitter_buffer_ms, sink=None):
+    """A manual-clock engine (16 kHz; native events to ``sink`` when given) with speech-a.wav over ``network``
+    into a ``jitter_buffer_ms`` buffer and a silent listener, both joining room CF (enter beep off, joins
+    spawned and started): (engine, spk, lis)."""
+    eng = StandaloneEngine(rate=16000, clock=Clock(speed=None))
+    if sink is not None:
+        eng.set_event_sink(sink)
+    spk = eng.create_call("CAspk", str(AUDIO / "speech-a.wav"), hangup_at_end=False, network=network)
+    lis = eng.create_call("CAlis", "silence_stream://-1")
+    for leg, jb in ((spk, jitter_buffer_ms), (lis, None)):
+        gevent.spawn(leg.join, JoinMember(room="CF", unique_id=leg.unique_id, call_sid=leg.unique_id,
+                                          jitter_buffer_ms=jb, enter_beep=False))
+    gevent.sleep(0)   # one yield: each spawned join queues its command before the caller runs the clock
+    return eng, spk, lis
+
+
 def run_stream(size_ms, net, n=500):
     """Send n numbered frames through net into a jitter buffer, one per 20 ms tick.
     Returns (jb, values played per tick, seqs in the order they were seen)."""
@@ -68,15 +84,8 @@ def test_loss_is_concealed_then_silent():
 
 
 def test_engine_speaker_over_network_heard_in_order_after_buffer_delay():
-    eng = StandaloneEngine(rate=16000, clock=Clock(speed=None))
     src = load_audio(str(AUDIO / "speech-a.wav"), 16000)
-    spk = eng.create_call("CAspk", str(AUDIO / "speech-a.wav"), hangup_at_end=False,
-                          network=NetEm(delay_ms=30, jitter_ms=20, reorder=0.02, reorder_ms=30, seed=5))
-    lis = eng.create_call("CAlis", "silence_stream://-1")
-    for leg, jb in ((spk, 60), (lis, None)):
-        gevent.spawn(leg.join, JoinMember(room="CF", unique_id=leg.unique_id, call_sid=leg.unique_id,
-                                          jitter_buffer_ms=jb, enter_beep=False))
-    gevent.sleep(0)
+    eng, spk, lis = speaker_and_listener(NetEm(delay_ms=30, jitter_ms=20, reorder=0.02, reorder_ms=30, seed=5), 60)
     eng.run_for(4.0)
     heard = lis.heard_audio()
     shifts = [k for k in range(12) if np.array_equal(heard[k * F: k * F + src.size], src)]
