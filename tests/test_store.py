@@ -53,6 +53,20 @@ def test_lifecycle_and_history(store):
     assert store.last_sequence(CF) == 6
 
 
+def test_participant_mute_and_hold_events_are_kept_with_the_event_once(store):
+    """Store.record keeps a participant mute / unmute / hold (the Insights Participant Summary ``events``,
+    fsbridge.store.participant_events) with the event itself; other events and a re-recorded one add nothing."""
+    from fsbridge.store import participant_events
+    ms = int(T0.timestamp() * 1000)
+    assert store.record(e(ev.PARTICIPANT_JOIN, 1, participant=p()))
+    assert store.record(e(ev.PARTICIPANT_MUTE, 2, at=1, participant=p(muted=True)))
+    assert store.record(e(ev.PARTICIPANT_HOLD, 3, at=2, participant=p(CA2, hold=True)))
+    assert store.record(e(ev.PARTICIPANT_UNMUTE, 4, at=3, participant=p()))
+    assert not store.record(e(ev.PARTICIPANT_MUTE, 2, at=9, participant=p(muted=True)))   # the same again
+    assert participant_events.load(store.engine, CF, [CA1, CA2]) == {
+        CA1: {"mute": [ms + 1000], "unmute": [ms + 3000]}, CA2: {"hold": [ms + 2000]}}
+
+
 def test_record_is_idempotent_and_never_rolls_back(store):
     assert store.record(e(ev.PARTICIPANT_JOIN, 1, participant=p()))
     assert store.record(e(ev.PARTICIPANT_MUTE, 3, participant=p(muted=True)))
