@@ -176,3 +176,20 @@ def test_sqlite_wal_size_is_capped(tmp_path):
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_size_limit").scalar() == WAL_SIZE_LIMIT
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_quality_and_export_day_rows_are_replaced_not_added(store):
+    """fsbridge.store.db.replace_row under quality.save and exports.put_day: a second write for the same key
+    replaces the row (its values, not the first's), other keys are untouched."""
+    from fsbridge.store import exports, quality
+    for mos in (3.1, 4.4):
+        quality.save(store.engine, AC, CF, CA1, quality.CallQuality(packets_received=10, mos=mos, source="t"))
+    quality.save(store.engine, AC, CF, CA2, quality.CallQuality(mos=2.0, source="t"))
+    got = quality.load(store.engine, CF, [CA1, CA2])
+    assert (got[CA1].mos, got[CA1].packets_received, got[CA2].mos) == (4.4, 10, 2.0)
+    when = datetime(2026, 1, 2, 3, 4, 5)
+    for size, job in ((1, "JS1"), (2, "JS2")):
+        exports.put_day(store.engine, exports.ExportDay(AC, "Calls", "2026-01-01", size, f"/x/{size}", "n", job, when))
+    day = exports.get_day(store.engine, AC, "Calls", "2026-01-01")
+    assert (day.size, day.job_sid, day.path) == (2, "JS2", "/x/2")
+    assert exports.list_days(store.engine, AC, "Calls").items == [day]
