@@ -103,13 +103,11 @@ def _purge_outbox(engine: Engine, cutoff: datetime, batch: int, pause: Callable[
     box = metadata.tables.get("callback_outbox")
     if box is None:   # the callbacks package is not loaded: no outbox table here
         return 0
-    from fsbridge.callbacks.outbox import DELIVERED, FAILED   # loaded already: it declared the table
-
     before = cutoff.replace(tzinfo=timezone.utc).timestamp()
     done = 0
     while True:
         with engine.begin() as conn:
-            ids = list(conn.execute(select(box.c.id).where(box.c.state.in_((DELIVERED, FAILED)),
+            ids = list(conn.execute(select(box.c.id).where(box.c.state.in_(("delivered", "failed")),
                                                            box.c.created_at < before).limit(batch)).scalars())
             if not ids:
                 return done
