@@ -151,8 +151,6 @@ class BridgeServer:
         bridge_store = self.cluster.bridge_store() if self.cluster is not None else self.store
         self.bridge = Bridge(engine, s, store=bridge_store, dispatcher=self.dispatcher)
         self.bridge.fetcher.egress = egress
-        from fsbridge.store import participant_events   # issue 22: Participant Summary ``events``
-        self.bridge.listeners.append(lambda e: participant_events.record(db, e))
         sinks = {sid: a.insights_webhook_url for sid, a in s.accounts.items() if a.insights_webhook_url}
         if sinks:   # issue 22: Insights Event Stream webhooks of the accounts that configured one
             from fsbridge.api.insights_stream import InsightsStream

@@ -152,7 +152,7 @@ def test_participant_summaries_through_the_sdk(api):
 
 def test_participant_properties_and_events(api):
     """``properties`` from the participant row; ``events`` (Unix ms) from the mute / hold events the bridge
-    kept (fsbridge.store.participant_events, a Bridge listener in a server); the Events list filter."""
+    kept (fsbridge.store.participant_events, written by Store.record with its event); the Events list filter."""
     from fsbridge.store import participant_events
     _seed(api.store, api.tmp)
     alice, bob = _sid("CA", 1), _sid("CA", 2)

@@ -53,6 +53,20 @@ def test_lifecycle_and_history(store):
     assert store.last_sequence(CF) == 6
 
 
+def test_participant_mute_and_hold_events_are_kept_with_the_event_once(store):
+    """Store.record keeps a participant mute / unmute / hold (the Insights Participant Summary ``events``,
+    fsbridge.store.participant_events) with the event itself; other events and a re-recorded one add nothing."""
+    from fsbridge.store import participant_events
+    ms = int(T0.timestamp() * 1000)
+    assert store.record(e(ev.PARTICIPANT_JOIN, 1, participant=p()))
+    assert store.record(e(ev.PARTICIPANT_MUTE, 2, at=1, participant=p(muted=True)))
+    assert store.record(e(ev.PARTICIPANT_HOLD, 3, at=2, participant=p(CA2, hold=True)))
+    assert store.record(e(ev.PARTICIPANT_UNMUTE, 4, at=3, participant=p()))
+    assert not store.record(e(ev.PARTICIPANT_MUTE, 2, at=9, participant=p(muted=True)))   # the same again
+    assert participant_events.load(store.engine, CF, [CA1, CA2]) == {
+        CA1: {"mute": [ms + 1000], "unmute": [ms + 3000]}, CA2: {"hold": [ms + 2000]}}
+
+
 def test_record_is_idempotent_and_never_rolls_back(store):
     assert store.record(e(ev.PARTICIPANT_JOIN, 1, participant=p()))
     assert store.record(e(ev.PARTICIPANT_MUTE, 3, participant=p(muted=True)))
@@ -162,3 +176,20 @@ def test_sqlite_wal_size_is_capped(tmp_path):
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_size_limit").scalar() == WAL_SIZE_LIMIT
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_quality_and_export_day_rows_are_replaced_not_added(store):
+    """fsbridge.store.db.replace_row under quality.save and exports.put_day: a second write for the same key
+    replaces the row (its values, not the first's), other keys are untouched."""
+    from fsbridge.store import exports, quality
+    for mos in (3.1, 4.4):
+        quality.save(store.engine, AC, CF, CA1, quality.CallQuality(packets_received=10, mos=mos, source="t"))
+    quality.save(store.engine, AC, CF, CA2, quality.CallQuality(mos=2.0, source="t"))
+    got = quality.load(store.engine, CF, [CA1, CA2])
+    assert (got[CA1].mos, got[CA1].packets_received, got[CA2].mos) == (4.4, 10, 2.0)
+    when = datetime(2026, 1, 2, 3, 4, 5)
+    for size, job in ((1, "JS1"), (2, "JS2")):
+        exports.put_day(store.engine, exports.ExportDay(AC, "Calls", "2026-01-01", size, f"/x/{size}", "n", job, when))
+    day = exports.get_day(store.engine, AC, "Calls", "2026-01-01")
+    assert (day.size, day.job_sid, day.path) == (2, "JS2", "/x/2")
+    assert exports.list_days(store.engine, AC, "Calls").items == [day]

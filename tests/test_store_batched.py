@@ -18,6 +18,8 @@ from test_store import AC, CA1, CA2, CF, e, p
 # test_store.py's tests, collected again here with the batched ``store`` fixture below
 test_lifecycle_and_history = test_store.test_lifecycle_and_history
 test_record_is_idempotent_and_never_rolls_back = test_store.test_record_is_idempotent_and_never_rolls_back
+test_participant_mute_and_hold_events_are_kept_with_the_event_once = \
+    test_store.test_participant_mute_and_hold_events_are_kept_with_the_event_once
 test_accounts_are_separate = test_store.test_accounts_are_separate
 test_recordings = test_store.test_recordings
 test_paging_filters_and_keyset = test_store.test_paging_filters_and_keyset
@@ -209,6 +211,33 @@ def test_batched_records_leave_the_same_rows_as_one_transaction_each(tmp_path_fa
         disp.stop()
         s.engine.dispose()
         plain.engine.dispose()
+
+
+def test_participant_events_ride_the_batch(db_url):
+    """A mute's fsbridge.store.participant_events row is written in the outbox's group commit with the event
+    (no transaction of its own), also when the batch is written event by event after a rollback."""
+    from fsbridge.store import participant_events
+
+    def kept_elsewhere() -> int:   # what another process sees (no read hook of the store's)
+        other = make_engine(db_url)
+        try:
+            with other.connect() as conn:
+                return len(conn.execute(select(participant_events.events)).all())
+        finally:
+            other.dispose()
+    s, d = batched(db_url, window_s=30.0)
+    try:
+        assert s.record(e(ev.PARTICIPANT_JOIN, 1, participant=p()))
+        assert s.record(e(ev.PARTICIPANT_MUTE, 2, participant=p(muted=True)))
+        assert kept_elsewhere() == 0                 # buffered with its event
+        assert s.sync() and kept_elsewhere() == 1
+        assert s.record(e(ev.PARTICIPANT_JOIN, 3, participant=p(CA2, label="bad\ud800")))
+        assert s.record(e(ev.PARTICIPANT_HOLD, 4, participant=p(CA2, hold=True)))
+        assert not s.sync() and s.sync()             # rolled back once, then event by event
+        assert set(participant_events.load(s.engine, CF, [CA1, CA2])) == {CA1, CA2}
+    finally:
+        d.stop()
+        s.engine.dispose()
 
 
 def test_an_event_the_database_refuses_does_not_block_the_others(db_url):

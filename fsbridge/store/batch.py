@@ -10,7 +10,8 @@ status callback on the FreeSWITCH path (37 % of the bridge's CPU, bench/README.m
   applied table) — already in the applied table; a new number above the newest needs no read (the domain
   numbers a conference's events in order);
 * buffers the event and asks the outbox's :class:`~fsbridge.callbacks.groupcommit.GroupWriter` for a commit;
-  the writer applies every buffered event in ITS transaction, before the outbox rows (so a callback POST, which
+  the writer applies every buffered event (with its :mod:`~fsbridge.store.participant_events` row, if any) in ITS
+  transaction, before the outbox rows (so a callback POST, which
   leaves only after that commit, never describes rows that are not committed — invariant (a));
 * keeps read-your-writes: any connection checked out of the store's engine (every Queries read, REST handler,
   listener, export) first commits the buffered events (an ``engine_connect`` hook), so a REST GET after a REST
@@ -36,7 +37,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from fsbridge.conference import events as ev
-from fsbridge.store import tables as t
+from fsbridge.store import participant_events, tables as t
 from fsbridge.store.rows import naive_utc_now, to_naive_utc
 from fsbridge.textsafe import scrub
 
@@ -150,6 +151,7 @@ class BatchedRecords:
                 self._write_alone(conn, ins, event, params)
             return
         new = {(cf, int(seq)) for cf, seq in conn.execute(ins, [params for _, params, _ in batch])}
+        participant_events.keep(conn, [e for e, params, _ in batch if (params["cf"], params["seq"]) in new])
         deferred: Dict[tuple, list] = {}   # row → [table, key, merged values, newest seq, first insert defaults]
         cfs: Set[str] = set()              # conferences with deferred updates
         for event, params, in_order in batch:
@@ -196,6 +198,7 @@ class BatchedRecords:
                 with conn.begin_nested():
                     if conn.execute(ins, params).first() is not None:
                         self._apply(conn, attempt)
+                        participant_events.keep(conn, [attempt])
             except (OperationalError, InterfaceError):
                 raise   # the database, not this event (locked, unreachable): the writer retries the batch
             except Exception:

@@ -6,7 +6,7 @@ Tables are declared on :data:`metadata` by their own modules and created with :f
 """
 from __future__ import annotations
 
-from sqlalchemy import MetaData, create_engine, event, func, select
+from sqlalchemy import MetaData, Table, create_engine, delete, event, func, insert, select
 from sqlalchemy.engine import Engine
 
 metadata = MetaData()
@@ -34,6 +34,15 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def replace_row(engine: Engine, table: Table, key: dict, values: dict) -> None:
+    """Insert or replace, in one transaction, the row of ``table`` whose columns ``key`` (``{column: value}``,
+    its primary key) hold: the old row (if any) is deleted, ``key`` + ``values`` inserted. Raises what the
+    database raises (the transaction is rolled back)."""
+    with engine.begin() as conn:
+        conn.execute(delete(table).where(*[table.c[k] == v for k, v in key.items()]))
+        conn.execute(insert(table).values(**key, **values))
 
 
 #: PostgreSQL advisory-lock key held while tables are created: one process at a time (signed 64-bit)

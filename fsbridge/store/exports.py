@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import List, Optional
 
-from sqlalchemy import Column, DateTime, Index, Integer, String, Table, Text, delete, insert, select, update
+from sqlalchemy import Column, DateTime, Index, Integer, String, Table, Text, insert, select, update
 from sqlalchemy.engine import Engine
 
-from fsbridge.store.db import metadata
+from fsbridge.store.db import metadata, replace_row
 from fsbridge.store.queries import page_rows
 from fsbridge.store.rows import PageRequest, PageResult
 
@@ -146,11 +146,9 @@ def list_jobs(engine: Engine, account_sid: str, resource_type: str,
 
 def put_day(engine: Engine, day: ExportDay) -> None:
     """Insert or replace the (account, resource type, day) file row."""
-    key = (days.c.account_sid == day.account_sid, days.c.resource_type == day.resource_type,
-           days.c.day == day.day)
-    with engine.begin() as conn:
-        conn.execute(delete(days).where(*key))
-        conn.execute(insert(days).values(**{k: getattr(day, k) for k in ExportDay.__dataclass_fields__}))
+    key = ("account_sid", "resource_type", "day")
+    replace_row(engine, days, {k: getattr(day, k) for k in key},
+                {k: getattr(day, k) for k in ExportDay.__dataclass_fields__ if k not in key})
 
 
 def get_day(engine: Engine, account_sid: str, resource_type: str, day: str) -> Optional[ExportDay]:

@@ -2,17 +2,22 @@
 unhold, as Unix milliseconds (Twilio's ``"events": {"mute": [1633705131000]}``).
 
 Table ``fsb_participant_events`` (on :data:`fsbridge.store.db.metadata`): (conference, CallSid, domain event
-sequence number) → event key + time. :func:`record` is a Bridge listener (wired by the composition root; it
-is called for every published DomainEvent after the store recorded it) and keeps only the four kinds of
-:data:`fsbridge.wire.insights.EVENT_KEYS`; a re-published event (same sequence number) is kept once. Purged
-with its conference by :mod:`fsbridge.store.retention`.
+sequence number) → event key + time. Only the four kinds of :data:`fsbridge.wire.insights.EVENT_KEYS` are
+kept. :meth:`fsbridge.store.Store.record` writes them with the event itself (:func:`keep`, in the event's own
+transaction or the outbox's group commit, :mod:`fsbridge.store.batch`): an event the store already had (same
+sequence number) adds nothing. :func:`record` does the same alone (its own transaction). Purged with its
+conference by :mod:`fsbridge.store.retention`.
 """
 from __future__ import annotations
 
 from typing import Dict, Iterable, List
 
+from typing import Optional
+
 from sqlalchemy import BigInteger, Column, Integer, String, Table, bindparam, insert, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from fsbridge.store.db import metadata
@@ -30,20 +35,41 @@ events = Table(
 )
 
 # Built once (an ``insert().values(...)`` per event cost more CPU than running it; issue 16 goal 3).
-_INSERT = insert(events).values(conference_sid=bindparam("cf"), call_sid=bindparam("call"),
-                                sequence_number=bindparam("seq"), name=bindparam("name"), at_ms=bindparam("at"))
+_VALUES = dict(conference_sid=bindparam("cf"), call_sid=bindparam("call"), sequence_number=bindparam("seq"),
+               name=bindparam("name"), at_ms=bindparam("at"))
+_INSERT = insert(events).values(**_VALUES)
+# the same, a row already there left alone (keep() runs inside the store's transaction: no IntegrityError there)
+_INSERT_NEW = {"sqlite": sqlite_insert(events).values(**_VALUES).on_conflict_do_nothing(),
+               "postgresql": pg_insert(events).values(**_VALUES).on_conflict_do_nothing()}
+
+
+def _row(event) -> Optional[dict]:
+    """``_INSERT``'s parameters for a participant mute / unmute / hold / unhold DomainEvent, else None."""
+    key = EVENT_KEYS.get(event.name)
+    if key is None or event.participant is None:
+        return None
+    return {"cf": event.conference_sid, "call": event.participant.call_sid, "seq": event.sequence_number,
+            "name": key, "at": int(to_utc(event.timestamp).timestamp() * 1000)}
+
+
+def keep(conn: Connection, new_events: Iterable) -> None:
+    """Inside the caller's open transaction on ``conn``: keep the participant mute / unmute / hold / unhold
+    events among ``new_events`` (DomainEvents the store has just applied for the first time) in one
+    statement. A row already there is left as it is (SQLite / PostgreSQL; other dialects insert plainly)."""
+    rows = [r for r in map(_row, new_events) if r is not None]
+    if rows:
+        conn.execute(_INSERT_NEW.get(conn.dialect.name, _INSERT), rows)
 
 
 def record(engine: Engine, event) -> bool:
-    """Keep ``event`` (a DomainEvent) if it is a participant mute / unmute / hold / unhold; True when kept."""
-    key = EVENT_KEYS.get(event.name)
-    if key is None or event.participant is None:
+    """Keep ``event`` (a DomainEvent) in its own transaction if it is a participant mute / unmute / hold /
+    unhold; True when kept, False when not such an event or already kept (same sequence number)."""
+    row = _row(event)
+    if row is None:
         return False
     try:
         with engine.begin() as conn:
-            conn.execute(_INSERT, {"cf": event.conference_sid, "call": event.participant.call_sid,
-                                   "seq": event.sequence_number, "name": key,
-                                   "at": int(to_utc(event.timestamp).timestamp() * 1000)})
+            conn.execute(_INSERT, row)
     except IntegrityError:   # the same event again (restart replay): already kept
         return False
     return True
@@ -64,4 +90,4 @@ def load(engine: Engine, conference_sid: str, call_sids: Iterable[str]) -> Dict[
     return out
 
 
-__all__ = ["events", "load", "record"]
+__all__ = ["events", "keep", "load", "record"]

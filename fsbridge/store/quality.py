@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, Iterable, Optional, Tuple
 
-from sqlalchemy import Column, DateTime, Float, Integer, String, Table, delete, insert, select
+from sqlalchemy import Column, DateTime, Float, Integer, String, Table, select
 from sqlalchemy.engine import Engine
 
-from fsbridge.store.db import metadata
+from fsbridge.store.db import metadata, replace_row
 from fsbridge.store.rows import naive_utc_now
 
 quality = Table(
@@ -63,12 +63,8 @@ _FIELDS = ("packets_received", "packets_lost", "jitter_avg_ms", "jitter_max_ms",
 
 def save(engine: Engine, account_sid: str, conference_sid: str, call_sid: str, q: CallQuality) -> None:
     """Insert or replace the row of (``conference_sid``, ``call_sid``)."""
-    with engine.begin() as conn:
-        conn.execute(delete(quality).where(quality.c.conference_sid == conference_sid,
-                                           quality.c.call_sid == call_sid))
-        conn.execute(insert(quality).values(
-            conference_sid=conference_sid, call_sid=call_sid, account_sid=account_sid,
-            recorded_at=naive_utc_now(), **{k: getattr(q, k) for k in _FIELDS}))
+    replace_row(engine, quality, {"conference_sid": conference_sid, "call_sid": call_sid},
+                dict(account_sid=account_sid, recorded_at=naive_utc_now(), **{k: getattr(q, k) for k in _FIELDS}))
 
 
 def load(engine: Engine, conference_sid: str, call_sids: Iterable[str]) -> Dict[str, CallQuality]:

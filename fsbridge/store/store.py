@@ -35,7 +35,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from fsbridge.conference import events as ev
-from fsbridge.store import tables as t
+from fsbridge.store import participant_events, tables as t
 from fsbridge.store.batch import BatchedRecords
 from fsbridge.store.db import WalCheckpointer, create_tables, metadata, sqlite_file
 from fsbridge.store.queries import Queries
@@ -111,7 +111,8 @@ class Store(Queries, Recovery, BatchedRecords):
 
     # ------------------------------------------------------------------ writes
     def record(self, event: ev.DomainEvent) -> bool:
-        """Apply one DomainEvent. Returns False (and changes nothing) if this (conference_sid,
+        """Apply one DomainEvent (and keep it in :mod:`fsbridge.store.participant_events` if it is a participant
+        mute / unmute / hold / unhold). Returns False (and changes nothing) if this (conference_sid,
         sequence_number) was already recorded, True otherwise. One transaction per event — or, once the
         callback outbox shares its group commit (:meth:`share_commit`, :mod:`fsbridge.store.batch`), buffered
         and committed with the outbox's next batch (readers of the engine see it: they commit it first)."""
@@ -122,6 +123,7 @@ class Store(Queries, Recovery, BatchedRecords):
             with self.engine.begin() as conn:
                 conn.execute(self._ins_applied, params)
                 self._apply(conn, event)
+                participant_events.keep(conn, [event])
         except IntegrityError:
             if self._already_applied(event.conference_sid, event.sequence_number):
                 return False
