@@ -153,18 +153,16 @@ def test_participant_summaries_through_the_sdk(api):
 def test_participant_properties_and_events(api):
     """``properties`` from the participant row; ``events`` (Unix ms) from the mute / hold events the bridge
     kept (fsbridge.store.participant_events, written by Store.record with its event); the Events list filter."""
-    from fsbridge.store import participant_events
     _seed(api.store, api.tmp)
     alice, bob = _sid("CA", 1), _sid("CA", 2)
     for seq, name, at, who in ((20, ev.PARTICIPANT_MUTE, 30, alice), (21, ev.PARTICIPANT_UNMUTE, 40, alice),
                                (22, ev.PARTICIPANT_MUTE, 50, alice), (23, ev.PARTICIPANT_HOLD, 12, bob),
                                (24, ev.CONFERENCE_START, 13, None)):
-        kept = participant_events.record(api.store.engine, ev.make(
+        assert api.store.record(ev.make(
             name, account_sid=AC_A, conference_sid=CF1, friendly_name="room1", sequence_number=seq,
             timestamp=T0 + timedelta(seconds=at),
             participant=ev.ParticipantView(call_sid=who) if who else None))
-        assert kept is (who is not None)
-    assert participant_events.record(api.store.engine, ev.make(   # the same event again: kept once
+    assert api.store.record(ev.make(   # the same event again: kept once
         ev.PARTICIPANT_MUTE, account_sid=AC_A, conference_sid=CF1, friendly_name="room1", sequence_number=20,
         timestamp=T0 + timedelta(seconds=30), participant=ev.ParticipantView(call_sid=alice))) is False
     conf = _client(api).insights.v1.conferences(CF1)

@@ -10,15 +10,12 @@ conference by :mod:`fsbridge.store.retention`.
 """
 from __future__ import annotations
 
-from typing import Dict, Iterable, List
-
-from typing import Optional
+from typing import Dict, Iterable, List, Optional
 
 from sqlalchemy import BigInteger, Column, Integer, String, Table, bindparam, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError
 
 from fsbridge.store.db import metadata
 from fsbridge.store.rows import to_utc
@@ -61,20 +58,6 @@ def keep(conn: Connection, new_events: Iterable) -> None:
         conn.execute(_INSERT_NEW.get(conn.dialect.name, _INSERT), rows)
 
 
-def record(engine: Engine, event) -> bool:
-    """Keep ``event`` (a DomainEvent) in its own transaction if it is a participant mute / unmute / hold /
-    unhold; True when kept, False when not such an event or already kept (same sequence number)."""
-    row = _row(event)
-    if row is None:
-        return False
-    try:
-        with engine.begin() as conn:
-            conn.execute(_INSERT, row)
-    except IntegrityError:   # the same event again (restart replay): already kept
-        return False
-    return True
-
-
 def load(engine: Engine, conference_sid: str, call_sids: Iterable[str]) -> Dict[str, Dict[str, List[int]]]:
     """``{call_sid: {"mute": [ms, …], …}}`` (times ascending) of the given participants that have events."""
     sids = list(call_sids)
@@ -90,4 +73,4 @@ def load(engine: Engine, conference_sid: str, call_sids: Iterable[str]) -> Dict[
     return out
 
 
-__all__ = ["events", "keep", "load", "record"]
+__all__ = ["events", "keep", "load"]
