@@ -158,3 +158,31 @@ def test_stale_nodes_are_found_and_one_survivor_gets_the_lock(db):
         assert r1.stale_in(first, "n3")
         r1.mark_down(first, "n3")
     assert r1.stale() == [] and r3.heartbeat(0) is False   # a node declared down must rejoin
+
+
+def test_internal_api_answers_malformed_signed_bodies_with_400_and_oversize_with_413():
+    from flask import Flask
+    from fsbridge.cluster.internal import MAX_BODY_BYTES
+    from fsbridge.cluster.moves import Mover
+    tenant = Flask("tenant")
+    tenant.post("/x")(lambda: "ok")
+    node = types.SimpleNamespace(me="n1", secret=SECRET, tenant_app=tenant,
+                                 bridge=types.SimpleNamespace(running=True))
+    node.mover = Mover.__new__(Mover)
+    node.mover.node = node
+    client = create_internal_app(node).test_client()
+
+    def post(path, body):
+        return client.post(path, data=body, headers=signing.sign(SECRET, "n2", "POST", path, body))
+    for body in (b"[]", b'"s"', b"\xff", b'{"method": "POST", "path": "/x", "headers": [1]}',
+                 b'{"method": "POST", "path": "/x", "body": "!!"}'):
+        resp = post("/cluster/v1/rest", body)
+        assert resp.status_code == 400 and "message" in resp.json, body
+    verb = verbs.to_json(parse("<Response><Dial><Conference>r</Conference></Dial></Response>", "twiml").verbs[0])
+    move = {"verb": verb, "call_sid": "CA1", "dialect": "twiml", "account_sid": "AC1", "from": "a", "to": "b",
+            "direction": "inbound"}
+    for body in (b"[]", json.dumps(dict(move, origin=[])).encode(), json.dumps(dict(move, origin={})).encode()):
+        resp = post("/cluster/v1/calls", body)
+        assert resp.status_code == 400 and "message" in resp.json, body
+    resp = post("/cluster/v1/rest", b"a" * (MAX_BODY_BYTES + 1))
+    assert resp.status_code == 413 and "message" in resp.json
