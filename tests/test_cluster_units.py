@@ -56,6 +56,9 @@ def test_signature_verifies_in_both_directions_and_refuses_tampering():
                           now=1010) == 403
     assert signing.verify(SECRET, headers, "POST", "/cluster/v1/calls", b'{"a":1}', now=2000) == 403
     assert signing.verify(SECRET, {}, "POST", "/cluster/v1/calls", b"", now=1000) == 401
+    for ts in ("9" * 400, "9" * 5000, "nan", "1e9", ""):
+        forged = dict(headers, **{signing.TIMESTAMP: ts})
+        assert signing.verify(SECRET, forged, "POST", "/cluster/v1/calls", b'{"a":1}', now=1010) in (401, 403), ts
 
 
 def test_internal_api_answers_only_signed_requests():
@@ -73,6 +76,10 @@ def test_internal_api_answers_only_signed_requests():
     assert moved.status_code == 503   # no bridge yet
     unsigned = client.post("/cluster/v1/rest", data=b'{"method": "POST"}')
     assert unsigned.status_code == 401
+    forged = dict(good, **{signing.TIMESTAMP: "9" * 400})
+    assert client.get("/cluster/v1/health", headers=forged).status_code == 403
+    raw_query = {"QUERY_STRING": "a=\xff"}   # not UTF-8: refused, not a 500
+    assert client.get("/cluster/v1/health", environ_overrides=raw_query, headers=good).status_code == 403
 
 
 def test_the_moved_verb_round_trips_as_json_and_nothing_else_is_built():

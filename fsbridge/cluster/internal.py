@@ -71,7 +71,8 @@ def create_internal_app(node) -> Flask:
 
     @app.before_request
     def _authenticate():
-        path = request.path + (("?" + request.query_string.decode()) if request.query_string else "")
+        query = request.query_string.decode("utf-8", "replace")   # raw bytes: a hostile one fails the check
+        path = request.path + (("?" + query) if query else "")
         refused = signing.verify(node.secret, request.headers, request.method, path, request.get_data())
         if refused is not None:
             log.warning("internal API: %s %s from %s refused (%d)", request.method, request.path,
