@@ -7,6 +7,7 @@ from __future__ import annotations
 import types
 
 import pytest
+from sqlalchemy import func, text, update
 
 from cluster_support import fresh_database
 from fsbridge.cluster import tables
@@ -53,6 +54,11 @@ def test_the_token_is_signed_and_used_once(node):
     assert moves.claim(f"{token}.{'0' * 32}") is None               # forged mac
     assert moves.claim(value) == {"call_sid": "CAx"}
     assert moves.claim(value) is None                                # used once
+    stale = moves.stash({"call_sid": "CAy"})
+    with node.engine.begin() as conn:
+        conn.execute(update(tables.moves).where(tables.moves.c.token == stale.partition(".")[0]).values(
+            created_at=func.now() - text("interval '1 hour'")))
+    assert moves.claim(stale) is None                                # expired (not yet swept)
 
 
 def test_the_bridge_carries_the_header_and_a_refusal_keeps_the_call_here(node):

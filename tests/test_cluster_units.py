@@ -56,6 +56,9 @@ def test_signature_verifies_in_both_directions_and_refuses_tampering():
                           now=1010) == 403
     assert signing.verify(SECRET, headers, "POST", "/cluster/v1/calls", b'{"a":1}', now=2000) == 403
     assert signing.verify(SECRET, {}, "POST", "/cluster/v1/calls", b"", now=1000) == 401
+    for ts in ("9" * 400, "9" * 5000, "nan", "1e9", ""):
+        forged = dict(headers, **{signing.TIMESTAMP: ts})
+        assert signing.verify(SECRET, forged, "POST", "/cluster/v1/calls", b'{"a":1}', now=1010) in (401, 403), ts
 
 
 def test_internal_api_answers_only_signed_requests():
@@ -73,6 +76,10 @@ def test_internal_api_answers_only_signed_requests():
     assert moved.status_code == 503   # no bridge yet
     unsigned = client.post("/cluster/v1/rest", data=b'{"method": "POST"}')
     assert unsigned.status_code == 401
+    forged = dict(good, **{signing.TIMESTAMP: "9" * 400})
+    assert client.get("/cluster/v1/health", headers=forged).status_code == 403
+    raw_query = {"QUERY_STRING": "a=\xff"}   # not UTF-8: refused, not a 500
+    assert client.get("/cluster/v1/health", environ_overrides=raw_query, headers=good).status_code == 403
 
 
 def test_the_moved_verb_round_trips_as_json_and_nothing_else_is_built():
@@ -158,3 +165,31 @@ def test_stale_nodes_are_found_and_one_survivor_gets_the_lock(db):
         assert r1.stale_in(first, "n3")
         r1.mark_down(first, "n3")
     assert r1.stale() == [] and r3.heartbeat(0) is False   # a node declared down must rejoin
+
+
+def test_internal_api_answers_malformed_signed_bodies_with_400_and_oversize_with_413():
+    from flask import Flask
+    from fsbridge.cluster.internal import MAX_BODY_BYTES
+    from fsbridge.cluster.moves import Mover
+    tenant = Flask("tenant")
+    tenant.post("/x")(lambda: "ok")
+    node = types.SimpleNamespace(me="n1", secret=SECRET, tenant_app=tenant,
+                                 bridge=types.SimpleNamespace(running=True))
+    node.mover = Mover.__new__(Mover)
+    node.mover.node = node
+    client = create_internal_app(node).test_client()
+
+    def post(path, body):
+        return client.post(path, data=body, headers=signing.sign(SECRET, "n2", "POST", path, body))
+    for body in (b"[]", b'"s"', b"\xff", b'{"method": "POST", "path": "/x", "headers": [1]}',
+                 b'{"method": "POST", "path": "/x", "body": "!!"}'):
+        resp = post("/cluster/v1/rest", body)
+        assert resp.status_code == 400 and "message" in resp.json, body
+    verb = verbs.to_json(parse("<Response><Dial><Conference>r</Conference></Dial></Response>", "twiml").verbs[0])
+    move = {"verb": verb, "call_sid": "CA1", "dialect": "twiml", "account_sid": "AC1", "from": "a", "to": "b",
+            "direction": "inbound"}
+    for body in (b"[]", json.dumps(dict(move, origin=[])).encode(), json.dumps(dict(move, origin={})).encode()):
+        resp = post("/cluster/v1/calls", body)
+        assert resp.status_code == 400 and "message" in resp.json, body
+    resp = post("/cluster/v1/rest", b"a" * (MAX_BODY_BYTES + 1))
+    assert resp.status_code == 413 and "message" in resp.json

@@ -36,13 +36,26 @@ def _json(status: int, payload: dict) -> Response:
     return Response(json.dumps(payload), status=status, mimetype="application/json")
 
 
+def _object(raw: bytes) -> dict:
+    """A request body that must be one JSON object; raises ValueError (→ 400) for anything else, so a
+    peer's malformed body is a 400 rather than an AttributeError's 500."""
+    payload = json.loads(raw or b"{}")
+    if not isinstance(payload, dict):
+        raise ValueError(f"a JSON object expected, not {type(payload).__name__}")
+    return payload
+
+
 def replay(tenant_app, envelope: dict) -> dict:
     """Run a carried REST request (``envelope`` as in the module docstring) through ``tenant_app`` (the
-    node's Flask REST app) marked :data:`FORWARDED`; returns the answer envelope."""
-    headers = {k: v for k, v in (envelope.get("headers") or {}).items() if k in CARRIED_HEADERS}
+    node's Flask REST app) marked :data:`FORWARDED`; returns the answer envelope. Raises KeyError (no
+    ``path``/``method``), TypeError or ValueError (``headers`` not an object, ``body`` not strict base64)."""
+    headers = envelope.get("headers") or {}
+    if not isinstance(headers, dict):
+        raise TypeError("headers: an object expected")
+    headers = {k: v for k, v in headers.items() if k in CARRIED_HEADERS}
     builder = EnvironBuilder(path=str(envelope["path"]), method=str(envelope["method"]).upper(),
                              query_string=str(envelope.get("query") or ""), headers=headers,
-                             data=base64.b64decode(envelope.get("body") or ""))
+                             data=base64.b64decode(envelope.get("body") or "", validate=True))
     environ = builder.get_environ()
     environ[FORWARDED] = True
     resp = WResponse.from_app(tenant_app, environ, buffered=True)
@@ -58,7 +71,8 @@ def create_internal_app(node) -> Flask:
 
     @app.before_request
     def _authenticate():
-        path = request.path + (("?" + request.query_string.decode()) if request.query_string else "")
+        query = request.query_string.decode("utf-8", "replace")   # raw bytes: a hostile one fails the check
+        path = request.path + (("?" + query) if query else "")
         refused = signing.verify(node.secret, request.headers, request.method, path, request.get_data())
         if refused is not None:
             log.warning("internal API: %s %s from %s refused (%d)", request.method, request.path,
@@ -75,7 +89,7 @@ def create_internal_app(node) -> Flask:
         if node.bridge is None or not node.bridge.running:
             return _json(503, {"message": "not ready"})
         try:
-            call_sid = node.mover.accept(json.loads(request.get_data() or b"{}"))
+            call_sid = node.mover.accept(_object(request.get_data()))
         except (ValueError, TypeError) as exc:
             return _json(400, {"message": str(exc)})
         return _json(201, {"call_sid": call_sid})
@@ -85,7 +99,7 @@ def create_internal_app(node) -> Flask:
         if node.tenant_app is None:
             return _json(503, {"message": "not ready"})
         try:
-            envelope = json.loads(request.get_data() or b"{}")
+            envelope = _object(request.get_data())
             return _json(200, replay(node.tenant_app, envelope))
         except (KeyError, TypeError, ValueError) as exc:
             return _json(400, {"message": f"bad envelope: {exc}"})
@@ -97,6 +111,10 @@ def create_internal_app(node) -> Flask:
     @app.errorhandler(405)
     def _na(_exc):
         return _json(405, {"message": "method not allowed"})
+
+    @app.errorhandler(413)
+    def _tl(_exc):
+        return _json(413, {"message": f"body over {MAX_BODY_BYTES} bytes"})
 
     return app
 

@@ -112,7 +112,8 @@ class Mover:
             dialect = str(payload["dialect"])
             dtmf = tuple((str(d), float(at)) for d, at in origin.get("dtmf") or ())
             hangup: Optional[float] = origin.get("hangup_after_s")
-        except (KeyError, TypeError, ValueError) as exc:
+            source = str(origin["source"])
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"bad move: {exc}") from None
         running = bridge.registry.get(call_sid)
         if running is not None and not running.done.is_set():
@@ -120,7 +121,7 @@ class Mover:
         self._moved_in.add(call_sid)
         try:
             bridge.place_call(str(payload["account_sid"]), str(payload["from"]), str(payload["to"]),
-                              str(origin["source"]), url=payload.get("doc_url") or None,
+                              source, url=payload.get("doc_url") or None,
                               first=Response(verbs=(verb,), dialect=dialect), dialect=dialect,
                               direction=str(payload["direction"]), dtmf=dtmf,
                               hangup_after_s=float(hangup) if hangup is not None else None, call_sid=call_sid)

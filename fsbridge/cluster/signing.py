@@ -32,13 +32,14 @@ def sign(secret: str, node: str, method: str, path: str, body: bytes, now: Optio
 def verify(secret: str, headers: Mapping[str, str], method: str, path: str, body: bytes,
            now: Optional[float] = None) -> Optional[int]:
     """None when the request is signed correctly; else the HTTP status to answer: 401 (no signature) or
-    403 (wrong signature, or timestamp too far from now)."""
+    403 (wrong signature, or timestamp too far from now, or not a number). Never raises for hostile header
+    values: it runs before any authentication."""
     sig, ts = headers.get(SIGNATURE), headers.get(TIMESTAMP)
     if not sig or not ts or not headers.get(NODE):
         return 401
     try:
         skew = abs((time.time() if now is None else now) - int(ts))
-    except ValueError:
+    except (ValueError, OverflowError):   # not an integer, or too large for a float (a 400-digit one)
         return 403
     expected = signature(secret, ts, method, path, body)
     if not hmac.compare_digest(expected.encode(), str(sig).encode()) or skew > MAX_SKEW_S:

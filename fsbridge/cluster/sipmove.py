@@ -35,6 +35,11 @@ STASH_TTL_S = 600
 CODECS = "^^:G722:PCMU:PCMA"   # FreeSWITCH list syntax (``^^:`` = ':' separates, inside the {} variables)
 
 
+def _cutoff():
+    """SQL: the creation time before which a stashed move has expired (now − :data:`STASH_TTL_S`)."""
+    return func.now() - text(f"interval '{STASH_TTL_S} seconds'")
+
+
 class SipMoves:
     """SIP moves of ``node`` (a :class:`~fsbridge.cluster.node.ClusterNode`)."""
 
@@ -48,20 +53,21 @@ class SipMoves:
         """Keep ``payload`` for the owner; returns the header value ``token.mac``."""
         token = uuid.uuid4().hex
         with self.node.engine.begin() as conn:
-            conn.execute(delete(t.moves).where(t.moves.c.created_at < func.now() - text(
-                f"interval '{STASH_TTL_S} seconds'")))
+            conn.execute(delete(t.moves).where(t.moves.c.created_at < _cutoff()))
             conn.execute(insert(t.moves).values(token=token, payload=json.dumps(payload)))
         return f"{token}.{self._mac(token)}"
 
     def claim(self, value: str) -> Optional[dict]:
         """The payload stashed under header value ``value`` (removed), or None when the mac is wrong or the
-        token unknown / already used."""
+        token unknown / already used / older than :data:`STASH_TTL_S` (the sweep in :meth:`stash` runs only
+        when another move is stashed)."""
         token, _, mac = str(value).partition(".")
         if not token or not hmac.compare_digest(self._mac(token).encode(), mac.encode()):
             return None
         with self.node.engine.begin() as conn:
-            row = conn.execute(delete(t.moves).where(t.moves.c.token == token).returning(t.moves.c.payload)).first()
-        return json.loads(row.payload) if row is not None else None
+            row = conn.execute(delete(t.moves).where(t.moves.c.token == token).returning(
+                t.moves.c.payload, t.moves.c.created_at >= _cutoff())).first()
+        return json.loads(row[0]) if row is not None and row[1] else None
 
     def move(self, session, owner: str, peer, payload: dict) -> bool:
         """Bridge ``session``'s call to ``owner`` (its NodeInfo ``peer``); True when the owner took it (the
