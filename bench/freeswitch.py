@@ -73,6 +73,9 @@ def serve(argv):
         profiler = cProfile.Profile()
         if not os.environ.get("FSBENCH_PROFILE_JOINS"):
             profiler.enable()
+    if os.environ.get("FSBENCH_TRACE"):
+        import cbtrace
+        cbtrace.install()
     engine = FreeSwitchEngine(host, int(port), password, outbound_port=int(out_port), command_timeout=5)
     server = start_bridge(workdir, accounts={AC: TOKEN}, numbers=[Number(NUMBER, AC, voice)], engine=engine,
                           fetch_timeout=10.0, capture_heard=False)  # as `fsbridge serve`
@@ -85,6 +88,11 @@ def serve(argv):
         line = gevent.get_hub().threadpool.apply(sys.stdin.readline)
         if not line:
             break
+        if line.startswith("trace "):   # FSBENCH_TRACE: stage stamps of the talk callbacks (bench/cbtrace.py)
+            import cbtrace
+            cbtrace.dump(line.split(" ", 1)[1].strip())
+            print("traced", flush=True)
+            continue
         if line.strip() in ("prof-on", "prof-off"):   # --profile-joins: the join phase alone
             if profiler is not None:
                 profiler.enable() if line.strip() == "prof-on" else profiler.disable()
@@ -235,6 +243,8 @@ def one_run(args, prof):
     delivered = len(app.cbs) - n0
     out["cb_ms"] = (cpu_s(pid) - c0) * 1000 / max(1, delivered)
     out["talk_cbs"] = delivered
+    if os.environ.get("FSBENCH_TRACE"):
+        trace_report(child, work, sent, app.cbs[n0:], {c.uid: sid_of[c.uid] for c in calls})
     lat = []
     for t, form in app.cbs[n0:]:
         if form.get("StatusCallbackEvent") == "participant-speech-start" and sent[form["CallSid"]]:
@@ -265,6 +275,20 @@ def one_run(args, prof):
     fake.stop()
     app.server.stop()
     return out
+
+
+def trace_report(child, work, sent, cbs, sid_of):
+    """FSBENCH_TRACE=1: ask the child for its stage stamps (bench/cbtrace.py) and print where the time went."""
+    import cbtrace
+    path = os.path.join(work, "trace.json")
+    child.stdin.write(("trace %s\n" % path).encode())
+    child.stdin.flush()
+    child.stdout.readline()
+    arrived = defaultdict(list)
+    for t, form in cbs:
+        if form.get("StatusCallbackEvent") == "participant-speech-start":
+            arrived[form["CallSid"]].append(t)
+    cbtrace.report(path, {k: list(v) for k, v in sent.items()}, arrived, sid_of, pct)
 
 
 def _prof_phase(child, command):

@@ -90,6 +90,8 @@ class FakeFreeSwitch:
             self.refused += 1
             self._notify()
             return
+        # mod_event_socket.c listener_run: TCP_NODELAY on every ESL connection (no Nagle stall per event)
+        sock.setsockopt(gevent.socket.IPPROTO_TCP, gevent.socket.TCP_NODELAY, 1)
         conn = _Conn(self, sock)
         self.conns.append(conn)
         try:
