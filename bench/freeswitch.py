@@ -104,10 +104,52 @@ def serve(argv):
     os._exit(0)
 
 
-class App:
-    """The customer's app: /voice → a conference (room by arrival order), /cb records (form, arrival)."""
+def receive(argv):
+    """Child ``--receive``: the statusCallback receiver alone in its own process (issue 21 defines the added
+    latency up to the POST leaving the bridge: a receiver sharing a hub with the fake FreeSWITCH and the REST
+    client answers late, and the bridge's per-conference ordering waits for each answer). Answers 204 at
+    once (TCP_NODELAY) and streams one JSON line per callback to stdout: ``[monotonic arrival, event,
+    CallSid, ConferenceSid]``."""
+    import socket
+    out = []
+    flushing = gevent.event.Event()
 
-    def __init__(self, rooms):
+    def flusher():
+        while True:
+            flushing.wait()
+            flushing.clear()
+            lines, out[:] = "".join(out), []
+            sys.stdout.write(lines)
+            sys.stdout.flush()
+
+    def wsgi(environ, start_response):
+        now = time.monotonic()
+        form = dict(parse_qsl(environ["wsgi.input"].read().decode()))
+        start_response("204 No Content", [])
+        out.append(json.dumps([now, form.get("StatusCallbackEvent"), form.get("CallSid"),
+                               form.get("ConferenceSid")]) + "\n")
+        flushing.set()
+        return [b""]
+
+    class Server(WSGIServer):
+        def handle(self, sock, address):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return WSGIServer.handle(self, sock, address)
+
+    server = Server(("127.0.0.1", 0), wsgi, log=None, error_log=None)
+    server.start()
+    gevent.spawn(flusher)
+    print(json.dumps({"port": server.server_port}), flush=True)
+    gevent.get_hub().threadpool.apply(sys.stdin.read)   # until the parent closes stdin
+    os._exit(0)
+
+
+class App:
+    """The customer's app: /voice → a conference (room by arrival order), /cb records (form, arrival).
+    ``separate``: the statusCallbacks go to a receiver process of their own (:func:`receive`), whose arrival
+    stamps land in ``cbs`` the same way."""
+
+    def __init__(self, rooms, separate=False):
         self.rooms, self.count = rooms, 0
         self.voice = {}                     # From → CallSid
         self.cbs = []                       # (monotonic arrival, form)
@@ -116,6 +158,26 @@ class App:
         self.server = WSGIServer(("127.0.0.1", 0), self.wsgi, log=None, error_log=None)
         self.server.start()
         self.url = "http://127.0.0.1:%d" % self.server.server_port
+        self.cb_url, self.receiver = self.url + "/cb", None
+        if separate:
+            self.receiver = subprocess.Popen([sys.executable, __file__, "--receive"], stdin=subprocess.PIPE,
+                                             stdout=subprocess.PIPE)
+            self.cb_url = "http://127.0.0.1:%d/cb" % json.loads(self.receiver.stdout.readline())["port"]
+            gevent.spawn(self._collect)
+
+    def _collect(self):
+        for line in self.receiver.stdout:
+            t, event, call_sid, conf_sid = json.loads(line)
+            self.cbs.append((t, {"StatusCallbackEvent": event, "CallSid": call_sid, "ConferenceSid": conf_sid}))
+            self.by_event[event] += 1
+            self.changed.set()
+
+    def stop(self):
+        """Stop the app's server (and the receiver process)."""
+        self.server.stop()
+        if self.receiver is not None:
+            self.receiver.stdin.close()
+            self.receiver.wait(10)
 
     def wsgi(self, environ, start_response):
         now = time.monotonic()
@@ -129,8 +191,8 @@ class App:
         self.voice[form.get("From")] = form.get("CallSid")
         room = "R%d" % (self.count % self.rooms)
         self.count += 1
-        body = ('<Response><Dial><Conference statusCallback="%s/cb" statusCallbackEvent="start end join leave '
-                'mute speaker">%s</Conference></Dial></Response>' % (self.url, room)).encode()
+        body = ('<Response><Dial><Conference statusCallback="%s" statusCallbackEvent="start end join leave '
+                'mute speaker">%s</Conference></Dial></Response>' % (self.cb_url, room)).encode()
         start_response("200 OK", [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))])
         return [body]
 
@@ -189,7 +251,7 @@ def one_run(args, prof):
     """One measured run (live FreeSWITCH when ``--live`` and FSBRIDGE_TEST_ESL, else the fake and a child
     bridge; ``prof``: cProfile output path, "-" for none) → {figure name: value} as printed by :func:`main`."""
     live = os.environ.get("FSBRIDGE_TEST_ESL") if args.live else None
-    app = App(args.rooms)
+    app = App(args.rooms, separate=args.receiver == "process")
     work = tempfile.mkdtemp(prefix="fsbench-")
     if live:
         host, port, password = live.split(":", 2)
@@ -273,7 +335,7 @@ def one_run(args, prof):
     child.stdin.close()
     child.wait(30)
     fake.stop()
-    app.server.stop()
+    app.stop()
     return out
 
 
@@ -375,7 +437,7 @@ def live_run(args, prof, app, work, host, port, password):
     out["rss_trimmed"] = rss_mib(pid)
     child.stdin.close()
     child.wait(30)
-    app.server.stop()
+    app.stop()
     return out
 
 
@@ -384,6 +446,8 @@ def main():
     figures per run; returns the exit status."""
     if len(sys.argv) > 1 and sys.argv[1] == "--serve":
         return serve(sys.argv[2:])
+    if len(sys.argv) > 1 and sys.argv[1] == "--receive":
+        return receive(sys.argv[2:])
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--calls", type=int, default=200)
     p.add_argument("--rooms", type=int, default=20)
@@ -398,6 +462,10 @@ def main():
     p.add_argument("--profile", default="-")
     p.add_argument("--profile-joins", action="store_true", help="with --profile: profile the join phase only")
     p.add_argument("--timeout", type=float, default=120.0)
+    p.add_argument("--receiver", choices=("process", "inline"), default="process",
+                   help="statusCallbacks to a receiver process of their own (default), or to the app in this "
+                        "process (which also runs the fake FreeSWITCH and the REST client: its own queueing "
+                        "then counts in the added latency)")
     p.add_argument("--live", action="store_true", help="against FSBRIDGE_TEST_ESL (binds --socket-port)")
     p.add_argument("--socket-port", type=int, default=int(live_socket_port()),
                    help="--live: the outbound-socket port that FreeSWITCH's dialplan calls (default: the port of "
@@ -422,8 +490,9 @@ def main():
     print("REST latency p50 / p99    %s / %s ms (target p99 ≤ 10 at 200 req/s; from each request's due time)"
           % (rng(col["rest_p50"], "%.1f"), rng(col["rest_p99"], "%.1f")))
     print("REST mute/unmute callbacks missing  %s of %d" % (rng(col["rest_callbacks_missing"], "%d"), a.updates))
-    print("added latency p50 / p99   %s / %s ms (target p99 ≤ 5; event written → callback arrived)"
-          % (rng(col["added_p50"], "%.1f"), rng(col["added_p99"], "%.1f")))
+    print("added latency p50 / p99   %s / %s ms (target p99 ≤ 5; event written → callback arrived at the %s)"
+          % (rng(col["added_p50"], "%.1f"), rng(col["added_p99"], "%.1f"),
+             "receiver process" if a.receiver == "process" else "app in the bench's process"))
     print("RSS idle → after hangup   %s → %s MB (%s MB after malloc_trim)" % (
         rng(col["rss_idle"], "%.0f"), rng(col["rss_after"], "%.0f"), rng(col["rss_trimmed"], "%.0f")))
     if a.storms > 1:
