@@ -110,6 +110,17 @@ def install():
 
     Dispatcher._attempt = attempt
 
+    import gc
+    started = []
+
+    def on_gc(phase, info):
+        if phase == "start":
+            started[:] = [time.monotonic()]
+        elif started:
+            STAMPS["gc"]["pauses"].append((time.monotonic() - started[0], info.get("generation"), started[0]))
+
+    gc.callbacks.append(on_gc)
+
 
 def dump(path):
     """Write the stamps to ``path`` as ``{stage: {key: [t, …]}}``."""
@@ -120,8 +131,9 @@ def dump(path):
 STAGES = ("read", "handler", "sink", "apply", "published", "committed", "post", "posted")
 
 
-def report(path, sent, arrived, sid_of, pct):
-    """Print per-stage latency quantiles. ``sent``: CallSid → [parent send stamps]; ``arrived``: CallSid →
+def report(path, sent, written, arrived, sid_of, pct):
+    """Print per-stage latency quantiles. ``sent``: CallSid → [parent send stamps] (``written``: after the
+    fake's write returned); ``arrived``: CallSid →
     [app arrival stamps]; ``sid_of``: Unique-ID → CallSid; ``pct(xs, q)`` → ms."""
     with open(path) as f:
         st = json.load(f)
@@ -129,7 +141,7 @@ def report(path, sent, arrived, sid_of, pct):
     for stage in STAGES:
         m = st.get(stage, {})
         by_sid[stage] = {sid_of.get(k, k): v for k, v in m.items()}
-    chain = [("sent", sent)] + [(s, by_sid[s]) for s in STAGES] + [("arrived", arrived)]
+    chain = [("sent", sent), ("written", written)] + [(s, by_sid[s]) for s in STAGES] + [("arrived", arrived)]
     print("stage latency (ms, from the previous stage; p50 / p90 / p99 / max):")
     for (pname, prev), (name, cur) in zip(chain, chain[1:]):
         d = []
@@ -140,7 +152,13 @@ def report(path, sent, arrived, sid_of, pct):
         if d:
             print("  %-10s → %-10s %6.2f / %6.2f / %6.2f / %6.2f  (n=%d)" % (
                 pname, name, pct(d, .5), pct(d, .9), pct(d, .99), pct(d, 1.0), len(d)))
-    for name, cur in (("posted", by_sid["posted"]), ("arrived", arrived)):
+    t0 = min((t for ts in sent.values() for t in ts), default=0.0)
+    t1 = max((t for ts in arrived.values() for t in ts), default=0.0)
+    gcs = [(p, g) for p, g, at in st.get("gc", {}).get("pauses", []) if t0 <= at <= t1]   # the talk phase
+    if gcs:
+        print("  GC in the bridge (talk phase): %d collections, longest %.2f ms, gen-2 %d" % (
+            len(gcs), max(p for p, _ in gcs) * 1000, sum(1 for _, g in gcs if g == 2)))
+    for name, cur in (("post", by_sid["post"]), ("posted", by_sid["posted"]), ("arrived", arrived)):
         d = [b - a for sid, ts in cur.items() for a, b in zip(sent.get(sid, []), ts)]
         if d:
             print("  total sent → %-8s %6.2f / %6.2f / %6.2f / %6.2f" % (name, pct(d, .5), pct(d, .9),

@@ -287,7 +287,7 @@ def one_run(args, prof):
     members = [fake.find(c.uid) for c in calls]
     # -- talk
     gevent.sleep(0.5)  # the start rule's unmutes settle (load pacing)
-    sent = defaultdict(deque)
+    sent, written = defaultdict(deque), defaultdict(list)   # written: after the fake's sendall (--trace)
     n0, c0 = len(app.cbs), cpu_s(pid)
     gap = 1.0 / args.talk_rate
     for _ in range(args.talk_rounds):
@@ -298,6 +298,8 @@ def one_run(args, prof):
                 if state:
                     sent[sid_of[m.uid]].append(time.monotonic())
                 fake.broadcast(raw)
+                if state:
+                    written[sid_of[m.uid]].append(time.monotonic())
                 gevent.sleep(gap)
     want = args.talk_rounds * len(members)
     app.wait("participant-speech-start", want, 60)
@@ -306,7 +308,7 @@ def one_run(args, prof):
     out["cb_ms"] = (cpu_s(pid) - c0) * 1000 / max(1, delivered)
     out["talk_cbs"] = delivered
     if os.environ.get("FSBENCH_TRACE"):
-        trace_report(child, work, sent, app.cbs[n0:], {c.uid: sid_of[c.uid] for c in calls})
+        trace_report(child, work, sent, written, app.cbs[n0:], {c.uid: sid_of[c.uid] for c in calls})
     lat = []
     for t, form in app.cbs[n0:]:
         if form.get("StatusCallbackEvent") == "participant-speech-start" and sent[form["CallSid"]]:
@@ -339,7 +341,7 @@ def one_run(args, prof):
     return out
 
 
-def trace_report(child, work, sent, cbs, sid_of):
+def trace_report(child, work, sent, written, cbs, sid_of):
     """FSBENCH_TRACE=1: ask the child for its stage stamps (bench/cbtrace.py) and print where the time went."""
     import cbtrace
     path = os.path.join(work, "trace.json")
@@ -350,7 +352,7 @@ def trace_report(child, work, sent, cbs, sid_of):
     for t, form in cbs:
         if form.get("StatusCallbackEvent") == "participant-speech-start":
             arrived[form["CallSid"]].append(t)
-    cbtrace.report(path, {k: list(v) for k, v in sent.items()}, arrived, sid_of, pct)
+    cbtrace.report(path, {k: list(v) for k, v in sent.items()}, written, arrived, sid_of, pct)
 
 
 def _prof_phase(child, command):
