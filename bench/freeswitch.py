@@ -17,7 +17,10 @@ each confirmed by FreeSWITCH's mute-member/unmute-member event; until every part
 callback arrived), **hangup** (every caller hangs up; until every conference-end callback; RSS before the
 joins and after). Printed: bridge CPU per joining call, per callback (talk phase: CPU / callbacks
 delivered), per REST update; REST latency p50/p99; added latency = the fake's start-talking event written
-→ the callback's arrival at the app (p50/p99; includes two loopback hops), and each as a range over runs.
+→ the callback's arrival at the receiver (p50/p99; includes two loopback hops), and each as a range over runs.
+The statusCallbacks go to a receiver process of their own (``--receiver inline``: to the app in this process,
+whose own queueing then counts). ``FSBENCH_TRACE=1``: stage timestamps of every speech-start in the bridge
+(bench/cbtrace.py) and a table of where the latency went.
 ``--profile FILE`` runs the bridge under cProfile and writes FILE (last run; with ``--profile-joins``
 the join phase alone). ``--storms N`` (fake only)
 repeats the join + hangup storm N-1 more times in the same bridge and prints RSS after each (memory: a leak
