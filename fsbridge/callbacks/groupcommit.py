@@ -62,14 +62,16 @@ class GroupWriter:
     about each such change. ``id_block``: ids fetched ahead from the PostgreSQL sequence.
     ``after_commit(rows)``: called after each successful commit with the rows it made durable. ``sleep``: the
     greenlet sleep of the batching window. ``sources``: co-writers, as :meth:`add_source` adds them.
-    ``marks_window_s``: how long delivery outcomes alone wait for a new row to share its commit (seconds;
-    nothing waits for a mark to be durable: a crash before it re-sends the callback, as before).
+    ``marks_window_s``: how long delivery outcomes alone wait for a new row to share its commit before the
+    usual window (seconds; default 0). Nothing waits for a mark to be durable, but a crash before it re-sends
+    the callback: a longer wait means more duplicates after a crash (tests/test_recovery_serve.py kills
+    ``serve`` a few ms after a callback arrived and expects no duplicate).
     """
 
     def __init__(self, engine, window_s: Optional[float] = 0.002, max_batch: int = 500, checkpoint_every: int = 200,
                  before_commit: Optional[Callable] = None, after_commit: Optional[Callable] = None,
                  on_renumber: Optional[Callable[[int, int], None]] = None, id_block: int = 64,
-                 sleep: Callable[[float], None] = gevent.sleep, sources=(), marks_window_s: float = 0.025):
+                 sleep: Callable[[float], None] = gevent.sleep, sources=(), marks_window_s: float = 0.0):
         self.engine = engine
         self.window_s = window_s
         self.marks_window_s = marks_window_s
@@ -168,8 +170,8 @@ class GroupWriter:
     def _commit_loop(self) -> None:
         while True:
             self._due.wait()
-            if not self._urgent.is_set():   # outcome marks only: no callback waits for them, so they wait
-                self._urgent.wait(self.marks_window_s)   # for the next row's commit (one transaction, not two)
+            if self.marks_window_s and not self._urgent.is_set():   # outcome marks only: they may wait for
+                self._urgent.wait(self.marks_window_s)   # the next row's commit (one transaction, not two)
             self._wait_window()
             self._due.clear()
             self._urgent.clear()
