@@ -264,8 +264,11 @@ def _pooled_manager(policy: _egress.EgressPolicy) -> urllib3.PoolManager:
     """A keep-alive pool manager (up to 64 idle connections per host, so a storm of concurrent fetches to
     one app server keeps its connections) whose every connection obeys ``policy``
     (:func:`fsbridge.egress.pool_manager`). It keeps no cookies (urllib3 has no cookie jar), so nothing one
-    app sets travels with another's fetch."""
-    return _egress.pool_manager(policy, num_pools=16, maxsize=64)
+    app sets travels with another's fetch. HTTPS is verified against certifi's CA bundle, as ``requests``
+    verified it."""
+    import certifi
+    return _egress.pool_manager(policy, num_pools=16, maxsize=64, cert_reqs="CERT_REQUIRED",
+                                ca_certs=certifi.where())
 
 
 def _scalar(value) -> str:
