@@ -71,7 +71,7 @@ def serve(argv):
     if prof != "-":
         import cProfile
         profiler = cProfile.Profile()
-        if not os.environ.get("FSBENCH_PROFILE_JOINS"):
+        if not (os.environ.get("FSBENCH_PROFILE_JOINS") or os.environ.get("FSBENCH_PROFILE_REST")):
             profiler.enable()
     engine = FreeSwitchEngine(host, int(port), password, outbound_port=int(out_port), command_timeout=5)
     server = start_bridge(workdir, accounts={AC: TOKEN}, numbers=[Number(NUMBER, AC, voice)], engine=engine,
@@ -242,7 +242,11 @@ def one_run(args, prof):
     out["added_p50"], out["added_p99"] = pct(lat, 0.5), pct(lat, 0.99)
     # -- REST mute/unmute
     room_of = {sid_of[c.uid]: members[i].room for i, c in enumerate(calls)}
+    _prof_phase(child, "prof-on", "FSBENCH_PROFILE_REST")
+    spy = _pyspy(pid)
     rest_phase(args, app, info, pid, [sid_of[c.uid] for c in calls], room_of, out)
+    _pyspy_stop(spy)
+    _prof_phase(child, "prof-off", "FSBENCH_PROFILE_REST")
     # -- hangup
     for c in calls:
         c.hangup()
@@ -267,11 +271,30 @@ def one_run(args, prof):
     return out
 
 
-def _prof_phase(child, command):
-    """``--profile-joins`` (FSBENCH_PROFILE_JOINS set): tell the child to start/stop its profiler."""
-    if os.environ.get("FSBENCH_PROFILE_JOINS"):
+def _prof_phase(child, command, env="FSBENCH_PROFILE_JOINS"):
+    """``--profile-joins`` (FSBENCH_PROFILE_JOINS set) or FSBENCH_PROFILE_REST=1 (the REST phase alone): tell
+    the child to start/stop its profiler."""
+    if os.environ.get(env):
         child.stdin.write(command.encode() + b"\n")
         child.stdin.flush()
+
+
+def _pyspy(pid):
+    """FSBENCH_PYSPY=FILE: sample the bridge with py-spy (``--gil``, raw folded stacks) for the REST phase."""
+    out = os.environ.get("FSBENCH_PYSPY")
+    if not out:
+        return None
+    spy = subprocess.Popen(["py-spy", "record", "--gil", "-r", "500", "-f", "raw", "-o", out, "-p", str(pid)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    gevent.sleep(1.0)   # py-spy attaches (not synchronisation of the measured work)
+    return spy
+
+
+def _pyspy_stop(spy):
+    if spy is not None:
+        import signal
+        spy.send_signal(signal.SIGINT)
+        spy.wait(30)
 
 
 def rest_phase(args, app, info, pid, sids, room_of, out):
