@@ -247,9 +247,7 @@ def one_run(args, prof):
     # -- REST mute/unmute
     room_of = {sid_of[c.uid]: members[i].room for i, c in enumerate(calls)}
     _prof_phase(child, "prof-on", "FSBENCH_PROFILE_REST")
-    spy = _pyspy(pid)
     rest_phase(args, app, info, pid, [sid_of[c.uid] for c in calls], room_of, out)
-    _pyspy_stop(spy)
     _prof_phase(child, "prof-off", "FSBENCH_PROFILE_REST")
     # -- hangup
     for c in calls:
@@ -357,6 +355,7 @@ def rest_phase(args, app, info, pid, sids, room_of, out):
     sess = requests.Session()
     served0 = _served(sess, info["base_url"])
     p0 = cpu_s(os.getpid())
+    spy = _pyspy(pid)
     m0, u0, c0 = app.by_event["participant-mute"], app.by_event["participant-unmute"], cpu_s(pid)
     if args.client_process:   # the REST client in its own process: not sharing a hub with the fake and the app
         client = subprocess.Popen([sys.executable, __file__, "--rest-client"], stdin=subprocess.PIPE,
@@ -372,6 +371,7 @@ def rest_phase(args, app, info, pid, sids, room_of, out):
     out["rest_callbacks_missing"] = float(asked[True] + asked[False] - (app.by_event["participant-mute"] - m0)
                                           - (app.by_event["participant-unmute"] - u0))
     out["rest_ms"] = (cpu_s(pid) - c0) * 1000 / args.updates
+    _pyspy_stop(spy)
     out["rest_parent_ms"] = (cpu_s(os.getpid()) - p0) * 1000 / args.updates
     served = _served(sess, info["base_url"])
     if served and served0 is not None:   # inside the bridge: Flask's before_request → after_request
