@@ -97,3 +97,38 @@ def test_writes_are_carried_to_the_owner_and_answered_as_it_answers():
         assert requests.post(internal.url + "/cluster/v1/rest", json={"method": "POST"}, timeout=5).status_code == 401
     finally:
         internal.stop()
+
+
+def test_a_malformed_answer_from_the_owner_is_a_503_not_a_500():
+    """A node of ours answering 2xx with something that is not an envelope (not JSON, not an object, a bad
+    status, a body that is not base64, a content type with a line break) → 503 / 20503, never a 500."""
+    answers = [(b"ok", "text/plain"), (b"[1, 2]", "application/json"),
+               (b'{"status": "200", "body": ""}', "application/json"),
+               (b'{"status": 999, "body": ""}', "application/json"),
+               (b'{"status": true, "body": ""}', "application/json"),
+               (b'{"status": 200, "body": "***"}', "application/json"),
+               (b'{"status": 200, "body": "", "content_type": "text/plain\\r\\nX-Evil: 1"}', "application/json"),
+               (b'{"status": 200, "body": "", "content_type": ["x"]}', "application/json")]
+    liar = Flask("liar")
+
+    @liar.route("/cluster/v1/rest", methods=["POST"])
+    def rest():
+        body, ctype = answers[len(served)]
+        served.append(body)
+        return body, 200, {"Content-Type": ctype}
+
+    served = []
+    server = HttpApp(liar).start()
+    info = {"n1": NodeInfo("n1", server.url, None, None, "up", 0)}
+    node2 = make_node("n2", set(), {"CFowned": "n1"}, info, {"n1", "n2"})
+    app2 = tenant("n2", [])
+    forward.install(app2, node2, ["twilio_conferences"], "twilio_conferences")
+    c = app2.test_client()
+    try:
+        for body, _ in answers:
+            r = c.post("/Accounts/AC1/Conferences/CFowned.json", headers={"Authorization": "Basic QUMxOnRva2Vu"})
+            assert (r.status_code, r.json["code"]) == (503, 20503), body
+            assert "X-Evil" not in r.headers
+        assert len(served) == len(answers)
+    finally:
+        server.stop()

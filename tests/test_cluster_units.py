@@ -76,10 +76,34 @@ def test_internal_api_answers_only_signed_requests():
     assert moved.status_code == 503   # no bridge yet
     unsigned = client.post("/cluster/v1/rest", data=b'{"method": "POST"}')
     assert unsigned.status_code == 401
-    forged = dict(good, **{signing.TIMESTAMP: "9" * 400})
+    assert client.get("/cluster/v1/health", headers=good).status_code == 403   # the same request replayed
+    fresh = signing.sign(SECRET, "n2", "GET", "/cluster/v1/health", b"")
+    forged = dict(fresh, **{signing.TIMESTAMP: "9" * 400})
     assert client.get("/cluster/v1/health", headers=forged).status_code == 403
     raw_query = {"QUERY_STRING": "a=\xff"}   # not UTF-8: refused, not a 500
-    assert client.get("/cluster/v1/health", environ_overrides=raw_query, headers=good).status_code == 403
+    assert client.get("/cluster/v1/health", environ_overrides=raw_query, headers=fresh).status_code == 403
+    assert client.get("/cluster/v1/health", headers=fresh).status_code == 200   # refusals consume no nonce
+
+
+def test_a_nonce_is_accepted_once_within_the_window_and_must_be_well_formed():
+    guard = signing.ReplayGuard()
+    headers = signing.sign(SECRET, "n1", "POST", "/cluster/v1/rest", b"x", now=1000)
+    assert signing.verify(SECRET, headers, "POST", "/cluster/v1/rest", b"x", now=1001, guard=guard) is None
+    assert signing.verify(SECRET, headers, "POST", "/cluster/v1/rest", b"x", now=1059, guard=guard) == 403
+    other = signing.sign(SECRET, "n1", "POST", "/cluster/v1/rest", b"x", now=1000)
+    assert other[signing.NONCE] != headers[signing.NONCE]
+    assert signing.verify(SECRET, other, "POST", "/cluster/v1/rest", b"x", now=1002, guard=guard) is None
+    swapped = dict(other, **{signing.NONCE: "0" * 32})   # the nonce is signed: a new one breaks the MAC
+    assert signing.verify(SECRET, swapped, "POST", "/cluster/v1/rest", b"x", now=1002) == 403
+    missing = {k: v for k, v in other.items() if k != signing.NONCE}
+    assert signing.verify(SECRET, missing, "POST", "/cluster/v1/rest", b"x", now=1002) == 401
+    for bad in ("-x", "A" * 32, "0" * 31, "0" * 33, "0" * 31 + "\n"):
+        forged = dict(other, **{signing.NONCE: bad})
+        assert signing.verify(SECRET, forged, "POST", "/cluster/v1/rest", b"x", now=1002) == 403, bad
+    small = signing.ReplayGuard(window_s=10)
+    assert small.first_use("a" * 32, 0) and not small.first_use("a" * 32, 10)
+    assert small.first_use("a" * 32, 10.5)   # forgotten once older than the window
+    assert len(small._seen) == len(small._order) == 1
 
 
 def test_the_moved_verb_round_trips_as_json_and_nothing_else_is_built():

@@ -43,3 +43,66 @@ def test_fetches_share_one_connection_and_no_cookie():
     ports = {p for p, _ in _Handler.seen}
     assert len(_Handler.seen) == 3 and len(ports) == 1, _Handler.seen   # one TCP connection for all three
     assert [c for _, c in _Handler.seen] == [None, None, None]           # the Set-Cookie was not kept
+
+
+class _Redirecting(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    log: list = []
+    other = ""    # base URL of another host (127.0.0.2 …) for the cross-host hop
+
+    def _answer(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        _Redirecting.log.append((self.command, self.path, body, self.headers.get("Authorization")))
+        hops = {"/302": "/doc", "/303": "/doc", "/307": "/doc", "/rel": "doc", "/away": self.other + "/doc",
+                "/loop": "/loop"}
+        if self.path in hops:
+            self.send_response(int(self.path[1:]) if self.path[1:].isdigit() else 302)
+            self.send_header("Location", hops[self.path])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        out = b"<Response/>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/xml")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    do_GET = do_POST = _answer   # noqa: N815 - http.server's naming
+
+    def log_message(self, *args):
+        pass
+
+
+def test_redirects_follow_requests_semantics():
+    """302/303 turn a POST into a GET without body, 307 keeps it; a relative Location resolves against the
+    URL; Basic auth is kept on the same host and dropped on another; a redirect loop ends in 11200."""
+    import pytest
+    from fsbridge.egress import EgressPolicy
+    from fsbridge.runtime.fetch import FetchError
+
+    servers = [http.server.ThreadingHTTPServer((host, 0), _Redirecting) for host in ("127.0.0.1", "127.0.0.2")]
+    for s in servers:
+        threading.Thread(target=s.serve_forever, daemon=True).start()
+    base = "http://127.0.0.1:%d" % servers[0].server_address[1]
+    _Redirecting.other = "http://127.0.0.2:%d" % servers[1].server_address[1]
+    f = Fetcher(timeout_s=5, egress=EgressPolicy(allow=("127.0.0.0/8",)))
+    try:
+        for path, method in (("/302", "GET"), ("/303", "GET"), ("/307", "POST"), ("/rel", "GET")):
+            _Redirecting.log = []
+            got = f.fetch_markup(base + path, "POST", {"A": "1"}, username="u", password="p")
+            assert got.url == base + "/doc" and got.body == b"<Response/>"
+            (m1, p1, b1, a1), (m2, p2, b2, a2) = _Redirecting.log
+            assert (m1, p1, b1) == ("POST", path, b"A=1") and a1 and a1.startswith("Basic ")
+            assert (m2, p2) == (method, "/doc") and b2 == (b"A=1" if method == "POST" else b"") and a2 == a1
+        _Redirecting.log = []
+        f.fetch_markup(base + "/away", "POST", {"A": "1"}, username="u", password="p")
+        assert [(m, p, a is None) for m, p, _, a in _Redirecting.log] == [("POST", "/away", False),
+                                                                         ("GET", "/doc", True)]
+        with pytest.raises(FetchError) as err:
+            f.fetch_markup(base + "/loop", "GET")
+        assert err.value.code == 11200
+    finally:
+        for s in servers:
+            s.shutdown()
+            s.server_close()

@@ -71,9 +71,29 @@ def carry(node, owner: str) -> Optional[Response]:
         if exc.status is None and not node.registry.is_alive(owner):   # died since the last heartbeat
             return None
         return _unavailable(owner)
-    resp = Response(base64.b64decode(answer.get("body") or ""), status=int(answer["status"]))
-    if answer.get("content_type"):
-        resp.headers["Content-Type"] = answer["content_type"]
+    resp = _relayed(answer)
+    if resp is None:   # a node of ours answered something that is not an envelope: a fault, not the tenant's
+        log.warning("REST %s %s: owner %s answered a malformed envelope", request.method, request.path, owner)
+        return _unavailable(owner)
+    return resp
+
+
+def _relayed(answer: dict) -> Optional[Response]:
+    """The owner's envelope (internal.py: status, content_type, base64 body) as a Response, or None when it
+    is malformed (status not an HTTP status, body not base64, content type not text)."""
+    status, body, ctype = answer.get("status"), answer.get("body") or "", answer.get("content_type")
+    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+        return None
+    if not isinstance(body, str) or not isinstance(ctype, (str, type(None))) or "\n" in (ctype or "") \
+            or "\r" in (ctype or ""):
+        return None
+    try:
+        raw = base64.b64decode(body, validate=True)
+    except ValueError:
+        return None
+    resp = Response(raw, status=status)
+    if ctype:
+        resp.headers["Content-Type"] = ctype
     return resp
 
 

@@ -68,12 +68,14 @@ def create_internal_app(node) -> Flask:
     ``secret``, ``mover``, ``tenant_app``)."""
     app = Flask("fsbridge.cluster.internal", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    replays = signing.ReplayGuard()
 
     @app.before_request
     def _authenticate():
         query = request.query_string.decode("utf-8", "replace")   # raw bytes: a hostile one fails the check
         path = request.path + (("?" + query) if query else "")
-        refused = signing.verify(node.secret, request.headers, request.method, path, request.get_data())
+        refused = signing.verify(node.secret, request.headers, request.method, path, request.get_data(),
+                                 guard=replays)
         if refused is not None:
             log.warning("internal API: %s %s from %s refused (%d)", request.method, request.path,
                         request.remote_addr, refused)

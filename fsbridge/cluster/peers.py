@@ -47,12 +47,19 @@ class Peers:
         return resp.status_code, dict(resp.headers), resp.content
 
     def post_json(self, base_url: str, path: str, payload: dict) -> dict:
-        """POST ``payload`` as JSON; returns the JSON answer. Raises :class:`PeerError` (unreachable, or a
-        non-2xx answer with its status)."""
+        """POST ``payload`` as JSON; returns the JSON object answered (an empty body: ``{}``). Raises
+        :class:`PeerError` (unreachable: status None; a non-2xx answer, or a 2xx whose body is not a JSON
+        object: with its status)."""
         status, _, body = self.request(base_url, "POST", path, json.dumps(payload).encode())
         if status >= 300:
             raise PeerError(f"{base_url}{path}: HTTP {status} {body[:200]!r}", status)
-        return json.loads(body or b"{}")
+        try:
+            answer = json.loads(body or b"{}")
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            raise PeerError(f"{base_url}{path}: HTTP {status}, not a JSON object: {body[:200]!r}", status)
+        return answer
 
     def close(self) -> None:
         """Close the keep-alive connections."""

@@ -97,6 +97,8 @@ class BridgeCore(WritesMixin):
         self.engine.warm_up()
         if self.store is not None and hasattr(self.dispatcher, "share_commit"):
             self.dispatcher.share_commit(self.store)   # store writes in the outbox's group commit (#16/#21)
+            if getattr(self.store, "rows", None) is not None:   # per-call rows too (store/rowbuffer.py, #21)
+                self.dispatcher.share_commit(self.store.rows)
         self._restore()
         self.engine.set_event_sink(self._sink)
         if getattr(self.store, "engine_value", None) is not None:   # e.g. FreeSWITCH's core_uuid (issue 15)

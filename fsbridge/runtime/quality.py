@@ -31,7 +31,8 @@ def on_native(bridge, event) -> Optional[CallQuality]:
     try:
         q = parse_extra(event.extra, wi.QUALITY_EXTRAS, dict(event.extra).get(wi.Q_SOURCE, ""))
         if q is not None:
-            save(bridge.store.engine, rec.account_sid, rec.conference_sid, rec.call_sid, q)
+            save(bridge.store.engine, rec.account_sid, rec.conference_sid, rec.call_sid, q,
+                 rows=getattr(bridge.store, "rows", None))
     except Exception:   # noqa: BLE001 - quality is a report; it never breaks event handling
         log.exception("could not keep the call quality of %s", event.unique_id)
         q = None

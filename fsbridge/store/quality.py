@@ -61,10 +61,17 @@ _FIELDS = ("packets_received", "packets_lost", "jitter_avg_ms", "jitter_max_ms",
            "latency_max_ms", "mos", "source")
 
 
-def save(engine: Engine, account_sid: str, conference_sid: str, call_sid: str, q: CallQuality) -> None:
-    """Insert or replace the row of (``conference_sid``, ``call_sid``)."""
-    replace_row(engine, quality, {"conference_sid": conference_sid, "call_sid": call_sid},
-                dict(account_sid=account_sid, recorded_at=naive_utc_now(), **{k: getattr(q, k) for k in _FIELDS}))
+def save(engine: Engine, account_sid: str, conference_sid: str, call_sid: str, q: CallQuality,
+         rows=None) -> None:
+    """Insert or replace the row of (``conference_sid``, ``call_sid``). ``rows``: a
+    :class:`fsbridge.store.rowbuffer.RowBuffer` on ``engine`` to write it through (the outbox's group commit,
+    issue 21), else in a transaction of its own."""
+    key = {"conference_sid": conference_sid, "call_sid": call_sid}
+    values = dict(account_sid=account_sid, recorded_at=naive_utc_now(), **{k: getattr(q, k) for k in _FIELDS})
+    if rows is not None:
+        rows.replace(quality, key, values)
+    else:
+        replace_row(engine, quality, key, values)
 
 
 def load(engine: Engine, conference_sid: str, call_sids: Iterable[str]) -> Dict[str, CallQuality]:

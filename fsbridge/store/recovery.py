@@ -19,6 +19,7 @@ from fsbridge.wire.twilio import CONF_COMPLETED, REC_IN_PROGRESS, REC_PAUSED, RE
 from fsbridge.conference.restore import StoredConference
 from fsbridge.markup.model import Hook
 from fsbridge.store import tables as t
+from fsbridge.store.rowbuffer import RowBuffer
 from fsbridge.store.rows import ConferenceRow, ParticipantRow, RecordingRow, naive_utc_now
 
 
@@ -96,14 +97,20 @@ class Recovery:
         return out
 
     # -- continuations of calls in a room (engines whose calls outlive the bridge) ------------------------
+    @property
+    def rows(self) -> RowBuffer:
+        """This store's per-call row writes (continuations, quality rows), committed in the outbox's group
+        commit once a dispatcher shares it (:mod:`fsbridge.store.rowbuffer`), else each at once."""
+        buf = self.__dict__.get("_row_buffer")
+        if buf is None:
+            buf = self._row_buffer = RowBuffer(self.engine, self._committed)
+        return buf
+
     def keep_continuation(self, call_sid: str, account_sid: str, data: dict) -> None:
-        """Write (replace) ``call_sid``'s continuation: a JSON-able dict (runtime/adoption.py builds it)."""
-        cc = t.call_continuations
-        with self.engine.begin() as conn:
-            conn.execute(delete(cc).where(cc.c.call_sid == call_sid))
-            conn.execute(insert(cc).values(call_sid=call_sid, account_sid=account_sid, data=json.dumps(data),
-                                           date_created=naive_utc_now()))
-        self._committed()
+        """Write (replace) ``call_sid``'s continuation: a JSON-able dict (runtime/adoption.py builds it).
+        Durable within the group-commit window when shared (:attr:`rows`), else at once."""
+        self.rows.replace(t.call_continuations, {"call_sid": call_sid},
+                          {"account_sid": account_sid, "data": json.dumps(data), "date_created": naive_utc_now()})
 
     def continuation(self, call_sid: str) -> Optional[dict]:
         """The continuation kept for ``call_sid``, or None."""
@@ -114,10 +121,7 @@ class Recovery:
 
     def drop_continuation(self, call_sid: str) -> None:
         """Forget ``call_sid``'s continuation (it left its room; nothing to continue by another bridge)."""
-        cc = t.call_continuations
-        with self.engine.begin() as conn:
-            conn.execute(delete(cc).where(cc.c.call_sid == call_sid))
-        self._committed()
+        self.rows.delete(t.call_continuations, {"call_sid": call_sid})
 
     def prune_continuations(self, older_than_s: float) -> int:
         """Forget continuations written more than ``older_than_s`` seconds ago (their calls ended while no
