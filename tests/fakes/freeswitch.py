@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import socket
 import uuid as uuidlib
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
 
@@ -90,6 +91,7 @@ class FakeFreeSwitch:
             self.refused += 1
             self._notify()
             return
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)   # as mod_event_socket's listener_run
         conn = _Conn(self, sock)
         self.conns.append(conn)
         try:

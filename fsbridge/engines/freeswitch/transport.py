@@ -17,6 +17,7 @@ Wire names come from :mod:`wire`.
 from __future__ import annotations
 
 import logging
+import socket
 import uuid as uuidlib
 from typing import Callable, List, Optional
 
@@ -225,6 +226,10 @@ class FsInboundESL(StrictESLMixin, gesl.InboundESL):
         except OSError as exc:
             raise EngineUnavailable("cannot reach FreeSWITCH ESL %s:%s: %s" % (self.host, self.port, exc))
         self.sock.settimeout(None)
+        try:   # commands are small request/response writes: no Nagle wait for the previous one's ACK (issue 21)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
         self.sock_file = self.sock.makefile("rb")
         self.connected = True
         self._run = True
