@@ -34,17 +34,10 @@ def server_class():
 
     from gevent.pywsgi import WSGIHandler, WSGIServer
 
-    from fsbridge.api.httpheaders import RequestHeaders
-
     class OneSendHandler(WSGIHandler):
         """pywsgi's handler, but a response whose body comes in one piece (every JSON resource: Flask sets
         Content-Length) leaves in ONE send — status line, headers and body — instead of two: one syscall less
-        per request on the bridge, one segment and one read less for the client (issue 16 goal 3); and the
-        request's headers are read by :class:`~fsbridge.api.httpheaders.RequestHeaders`, not the ``email``
-        package (issue 21)."""
-
-        def MessageClass(self, fp, *args):  # noqa: N802 - pywsgi's name
-            return RequestHeaders(fp)
+        per request on the bridge, one segment and one read less for the client (issue 16 goal 3)."""
 
         def _write_with_headers(self, data):
             self.headers_sent = True
