@@ -74,7 +74,7 @@ def serve(argv):
     if prof != "-":
         import cProfile
         profiler = cProfile.Profile()
-        if not os.environ.get("FSBENCH_PROFILE_JOINS"):
+        if not (os.environ.get("FSBENCH_PROFILE_JOINS") or os.environ.get("FSBENCH_PROFILE_REST")):
             profiler.enable()
     if os.environ.get("FSBENCH_TRACE"):
         import cbtrace
@@ -85,6 +85,10 @@ def serve(argv):
     engine.set_call_handler(server.bridge.on_call)
     engine.wait_connected(10)
     print(json.dumps({"outbound_port": engine.outbound_port, "base_url": server.base_url}), flush=True)
+    if not os.environ.get("FSBENCH_NO_GC_FREEZE"):
+        import gc   # as `fsbridge serve` (app.py): start-up objects out of the collector's sight
+        gc.collect()
+        gc.freeze()
     import fsmemory
     snapshots = fsmemory.Snapshots(server)
     while True:  # the parent writes "snap"/"trim" lines (fsmemory.Snapshots) and closes stdin to stop us
@@ -319,7 +323,9 @@ def one_run(args, prof):
     out["added_p50"], out["added_p99"] = pct(lat, 0.5), pct(lat, 0.99)
     # -- REST mute/unmute
     room_of = {sid_of[c.uid]: members[i].room for i, c in enumerate(calls)}
+    _prof_phase(child, "prof-on", "FSBENCH_PROFILE_REST")
     rest_phase(args, app, info, pid, [sid_of[c.uid] for c in calls], room_of, out)
+    _prof_phase(child, "prof-off", "FSBENCH_PROFILE_REST")
     # -- hangup
     for c in calls:
         c.hangup()
@@ -358,24 +364,57 @@ def trace_report(child, work, sent, written, cbs, sid_of):
     cbtrace.report(path, {k: list(v) for k, v in sent.items()}, written, arrived, sid_of, pct)
 
 
-def _prof_phase(child, command):
-    """``--profile-joins`` (FSBENCH_PROFILE_JOINS set): tell the child to start/stop its profiler."""
-    if os.environ.get("FSBENCH_PROFILE_JOINS"):
+def _prof_phase(child, command, env="FSBENCH_PROFILE_JOINS"):
+    """``--profile-joins`` (FSBENCH_PROFILE_JOINS set) or FSBENCH_PROFILE_REST=1 (the REST phase alone): tell
+    the child to start/stop its profiler."""
+    if os.environ.get(env):
         child.stdin.write(command.encode() + b"\n")
         child.stdin.flush()
 
 
-def rest_phase(args, app, info, pid, sids, room_of, out):
-    """REST mute/unmute at ``args.rate`` req/s round-robin over ``sids``; fills out[rest_*]."""
-    sess = requests.Session()
-    rest_lat, muted, asked = [], {}, defaultdict(int)
-    m0, u0, c0 = app.by_event["participant-mute"], app.by_event["participant-unmute"], cpu_s(pid)
-    t_start = time.monotonic()
+def _pyspy(pid):
+    """FSBENCH_PYSPY=FILE: sample the bridge with py-spy (``--gil``, raw folded stacks) for the REST phase."""
+    out = os.environ.get("FSBENCH_PYSPY")
+    if not out:
+        return None
+    spy = subprocess.Popen(["py-spy", "record", "--gil", "-r", "500", "-f", "raw", "-o", out, "-p", str(pid)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    gevent.sleep(1.0)   # py-spy attaches (not synchronisation of the measured work)
+    return spy
 
+
+def _pyspy_stop(spy):
+    if spy is not None:
+        import signal
+        spy.send_signal(signal.SIGINT)
+        spy.wait(30)
+
+
+def _served(sess, base_url):
+    """The bridge's /metrics histogram of POST participant updates: {bucket upper bound s: count} (None
+    when not served)."""
+    try:
+        text = sess.get(base_url + "/metrics", timeout=10).text
+    except requests.RequestException:
+        return None
+    out = defaultdict(float)
+    for line in text.splitlines():
+        if line.startswith("fsbridge_http_request_seconds_bucket{") and "Participants/<CallSid>" in line \
+                and 'method="POST"' in line:
+            le = line.split('le="', 1)[1].split('"', 1)[0]
+            out[float(le)] += float(line.rsplit(" ", 1)[1])
+    return out
+
+
+def drive(sess, base_url, sids, room_of, rate, updates):
+    """REST mute/unmute toggles at ``rate`` req/s round-robin over ``sids`` → (latencies s from each request's
+    due time, {True: mutes asked, False: unmutes asked})."""
+    rest_lat, muted, asked = [], {}, defaultdict(int)
+    t_start = time.monotonic()
     turns = defaultdict(gevent.lock.Semaphore)
 
     def update(k):
-        sid, due = sids[k % len(sids)], t_start + k / args.rate
+        sid, due = sids[k % len(sids)], t_start + k / rate
         # one request per participant at a time: a later toggle sent on another connection could otherwise
         # overtake an earlier one (a reordering by the client, not the bridge's doing); the wait for the
         # turn counts in the latency, which runs from the request's due time (no coordinated omission)
@@ -383,20 +422,54 @@ def rest_phase(args, app, info, pid, sids, room_of, out):
             muted[sid] = not muted.get(sid, False)
             asked[muted[sid]] += 1
             r = sess.post("%s/2010-04-01/Accounts/%s/Conferences/%s/Participants/%s.json"
-                          % (info["base_url"], AC, room_of[sid], sid),
+                          % (base_url, AC, room_of[sid], sid),
                           data={"Muted": "true" if muted[sid] else "false"}, auth=(AC, TOKEN), timeout=30)
         rest_lat.append(time.monotonic() - due)
         assert r.status_code == 200, r.text
     pool = []
-    for k in range(args.updates):
-        gevent.sleep(max(0.0, t_start + k / args.rate - time.monotonic()))
+    for k in range(updates):
+        gevent.sleep(max(0.0, t_start + k / rate - time.monotonic()))
         pool.append(gevent.spawn(update, k))
     gevent.joinall(pool, raise_error=True)
+    return rest_lat, asked
+
+
+def rest_client():
+    """``--rest-client``: :func:`drive` in this process, arguments as JSON on stdin, result as JSON on stdout."""
+    base_url, sids, room_of, rate, updates = json.loads(sys.stdin.read())
+    rest_lat, asked = drive(requests.Session(), base_url, sids, room_of, rate, updates)
+    print(json.dumps([rest_lat, [asked[True], asked[False]]]))
+
+
+def rest_phase(args, app, info, pid, sids, room_of, out):
+    """REST mute/unmute at ``args.rate`` req/s round-robin over ``sids``; fills out[rest_*]."""
+    sess = requests.Session()
+    served0 = _served(sess, info["base_url"])
+    p0 = cpu_s(os.getpid())
+    spy = _pyspy(pid)
+    m0, u0, c0 = app.by_event["participant-mute"], app.by_event["participant-unmute"], cpu_s(pid)
+    if args.client_process:   # the REST client in its own process: not sharing a hub with the fake and the app
+        client = subprocess.Popen([sys.executable, __file__, "--rest-client"], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE)
+        result, _ = client.communicate(json.dumps([info["base_url"], sids, room_of, args.rate,
+                                                   args.updates]).encode())
+        rest_lat, asked_list = json.loads(result)
+        asked = {True: asked_list[0], False: asked_list[1]}
+    else:
+        rest_lat, asked = drive(sess, info["base_url"], sids, room_of, args.rate, args.updates)
     out["rest_confirmed"] = float(app.wait("participant-mute", m0 + asked[True], 10)
                                   and app.wait("participant-unmute", u0 + asked[False], 10))
     out["rest_callbacks_missing"] = float(asked[True] + asked[False] - (app.by_event["participant-mute"] - m0)
                                           - (app.by_event["participant-unmute"] - u0))
     out["rest_ms"] = (cpu_s(pid) - c0) * 1000 / args.updates
+    _pyspy_stop(spy)
+    out["rest_parent_ms"] = (cpu_s(os.getpid()) - p0) * 1000 / args.updates
+    served = _served(sess, info["base_url"])
+    if served and served0 is not None:   # inside the bridge: Flask's before_request → after_request
+        n = {le: served[le] - served0.get(le, 0) for le in served}
+        total = max(n.values()) or 1
+        out["rest_in_bridge_le10"] = 100.0 * n.get(0.01, 0) / total
+        out["rest_in_bridge_p99_le"] = min((le for le in n if n[le] >= 0.99 * total), default=float("nan")) * 1000
     out["rest_p50"], out["rest_p99"] = pct(rest_lat, 0.5), pct(rest_lat, 0.99)
 
 
@@ -453,6 +526,8 @@ def main():
         return serve(sys.argv[2:])
     if len(sys.argv) > 1 and sys.argv[1] == "--receive":
         return receive(sys.argv[2:])
+    if len(sys.argv) > 1 and sys.argv[1] == "--rest-client":
+        return rest_client()
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--calls", type=int, default=200)
     p.add_argument("--rooms", type=int, default=20)
@@ -461,6 +536,8 @@ def main():
     p.add_argument("--updates", type=int, default=400)
     p.add_argument("--rate", type=float, default=200.0, help="REST req/s")
     p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--client-process", action="store_true",
+                   help="send the REST requests from a process of their own (not the fake FreeSWITCH's)")
     p.add_argument("--storms", type=int, default=1,
                    help="fake only: after the phases, join+hang up --calls callers again N-1 times in the same "
                         "bridge; RSS after each (rss_stormN)")
@@ -483,7 +560,8 @@ def main():
         runs.append(one_run(a, a.profile if r == a.runs - 1 else "-"))
         print("run %d: %s" % (r + 1, json.dumps({k: round(v, 3) for k, v in runs[-1].items()})), flush=True)
     keys = ("join_ms", "cb_ms", "talk_cbs", "rest_ms", "rest_p50", "rest_p99", "added_p50", "added_p99",
-            "rss_idle", "rss_after", "rss_trimmed", "rest_callbacks_missing")
+            "rss_idle", "rss_after", "rss_trimmed", "rest_callbacks_missing", "rest_parent_ms", "rest_in_bridge_le10",
+            "rest_in_bridge_p99_le")
     col = {k: [x.get(k, float("nan")) for x in runs] for k in keys}
     print("# FreeSWITCH path on the %s FreeSWITCH: %d callers in %d rooms, %d talk rounds, %d REST updates at "
           "%.0f/s, %d runs (load average %.1f)" % ("live" if a.live else "fake", a.calls, a.rooms, a.talk_rounds, a.updates, a.rate, a.runs,
@@ -494,6 +572,10 @@ def main():
     print("CPU per REST update       %s ms   (target ≤ 1)" % rng(col["rest_ms"]))
     print("REST latency p50 / p99    %s / %s ms (target p99 ≤ 10 at 200 req/s; from each request's due time)"
           % (rng(col["rest_p50"], "%.1f"), rng(col["rest_p99"], "%.1f")))
+    print("REST in the bridge (Flask) %s %% within 10 ms, p99 ≤ %s ms (histogram bucket); bench process CPU "
+          "per update %s ms (fake FreeSWITCH + client + app)" % (rng(col["rest_in_bridge_le10"], "%.1f"),
+                                                              rng(col["rest_in_bridge_p99_le"], "%.1f"),
+                                                              rng(col["rest_parent_ms"])))
     print("REST mute/unmute callbacks missing  %s of %d" % (rng(col["rest_callbacks_missing"], "%d"), a.updates))
     print("added latency p50 / p99   %s / %s ms (target p99 ≤ 5; event written → callback arrived at the %s)"
           % (rng(col["added_p50"], "%.1f"), rng(col["added_p99"], "%.1f"),

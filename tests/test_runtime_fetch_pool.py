@@ -74,9 +74,10 @@ class _Redirecting(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_redirects_follow_requests_semantics():
-    """302/303 turn a POST into a GET without body, 307 keeps it; a relative Location resolves against the
-    URL; Basic auth is kept on the same host and dropped on another; a redirect loop ends in 11200."""
+def test_redirects_follow_rfc_9110():
+    """urllib3's redirects: 303 turns a POST into a GET without body, 302/307 keep method and body (RFC 9110
+    §15.4.3 allows either for 302); a relative Location resolves against the URL; Basic auth is kept on the
+    same origin and dropped on another; the answer's URL is the last hop's; a redirect loop ends in 11200."""
     import pytest
     from fsbridge.egress import EgressPolicy
     from fsbridge.runtime.fetch import FetchError
@@ -88,7 +89,7 @@ def test_redirects_follow_requests_semantics():
     _Redirecting.other = "http://127.0.0.2:%d" % servers[1].server_address[1]
     f = Fetcher(timeout_s=5, egress=EgressPolicy(allow=("127.0.0.0/8",)))
     try:
-        for path, method in (("/302", "GET"), ("/303", "GET"), ("/307", "POST"), ("/rel", "GET")):
+        for path, method in (("/302", "POST"), ("/303", "GET"), ("/307", "POST"), ("/rel", "POST")):
             _Redirecting.log = []
             got = f.fetch_markup(base + path, "POST", {"A": "1"}, username="u", password="p")
             assert got.url == base + "/doc" and got.body == b"<Response/>"
@@ -98,7 +99,7 @@ def test_redirects_follow_requests_semantics():
         _Redirecting.log = []
         f.fetch_markup(base + "/away", "POST", {"A": "1"}, username="u", password="p")
         assert [(m, p, a is None) for m, p, _, a in _Redirecting.log] == [("POST", "/away", False),
-                                                                         ("GET", "/doc", True)]
+                                                                         ("POST", "/doc", True)]
         with pytest.raises(FetchError) as err:
             f.fetch_markup(base + "/loop", "GET")
         assert err.value.code == 11200

@@ -84,7 +84,7 @@ class ControlMixin:
         if view is None or info is None or info.account_sid != account_sid:
             raise not_found(f"Participant {call_sid_or_label}")
         who = view.call_sid
-        dialect = self._conference_dialect(conference_sid)
+        dialect = info.dialect   # the conference looked up above (not a second domain lookup)
         hold_media = None
         if hold and hold_url:
             hold_media = self._fetch_media(account_sid, hold_url, hold_method, who, dialect)

@@ -145,33 +145,29 @@ class Fetcher:
 
     def _request(self, method, url, data, headers, auth, max_bytes) -> Fetched:
         """One fetch on the pooled urllib3 manager (no ``requests`` session layer: its per-request merging
-        of settings cost ≈ 0.4 ms of CPU per voice fetch, issue 21), following redirects as ``requests`` did
-        (:func:`_next_hop`; every hop's connection checked by the egress policy). Raises :class:`FetchError`."""
+        of settings cost ≈ 0.4 ms of CPU per voice fetch, issue 21). Redirects are urllib3's (``PoolManager``:
+        at most :data:`MAX_REDIRECTS` hops; 303 becomes a GET without body, 301/302/307/308 keep method and
+        body as RFC 9110 allows; Authorization and Cookie dropped when the origin changes), every hop's
+        connection checked by the egress policy. Raises :class:`FetchError`."""
         headers = dict(_DEFAULT_HEADERS, **headers)
         if auth is not None:
             headers["Authorization"] = urllib3.util.make_headers(basic_auth="%s:%s" % auth)["authorization"]
         timeout = urllib3.Timeout(connect=self.connect_timeout_s, read=self.timeout_s)
-        hops = 0
         try:
-            while True:
-                try:
-                    resp = self._pool.urlopen(method, url, body=data, headers=headers, redirect=False,
-                                              retries=_NO_RETRIES, timeout=timeout, preload_content=False)
-                except _egress.EgressDenied as exc:
-                    log.warning("fetch %s: %s", url, exc)
-                    raise FetchError(HTTP_CONNECTION_FAILURE, f"connection failure: {exc}", url) from None
-                except (urllib3.exceptions.HTTPError, OSError) as exc:
-                    raise _exchange_failure(exc, url, self.timeout_s) from None
-                nxt = _next_hop(resp, url, method, data, headers)
-                if nxt is None:
-                    break
-                resp.drain_conn()
-                resp.release_conn()
-                hops += 1
-                if hops > MAX_REDIRECTS:
+            try:
+                resp = self._pool.urlopen(method, url, body=data, headers=headers, retries=_REDIRECTS_ONLY,
+                                          timeout=timeout, preload_content=False)
+            except _egress.EgressDenied as exc:
+                log.warning("fetch %s: %s", url, exc)
+                raise FetchError(HTTP_CONNECTION_FAILURE, f"connection failure: {exc}", url) from None
+            except urllib3.exceptions.MaxRetryError as exc:   # redirects exhausted, or a failure never retried
+                if isinstance(exc.reason, urllib3.exceptions.ResponseError):
                     raise FetchError(HTTP_RETRIEVAL_FAILURE,
-                                     f"request failed: exceeded {MAX_REDIRECTS} redirects", url)
-                url, method, data, headers = nxt
+                                     f"request failed: exceeded {MAX_REDIRECTS} redirects", url) from None
+                raise _exchange_failure(exc.reason or exc, url, self.timeout_s) from None
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                raise _exchange_failure(exc, url, self.timeout_s) from None
+            url = _final_url(url, resp)
             try:
                 chunks = []
                 size = 0
@@ -202,49 +198,21 @@ class Fetcher:
         return Fetched(url=url, status=resp.status, content_type=ctype, body=body)
 
 
-MAX_REDIRECTS = 10   # redirect hops followed per fetch (requests' default, which the egress session kept)
-_NO_RETRIES = urllib3.Retry(total=False, redirect=False, raise_on_redirect=False)
+MAX_REDIRECTS = 10   # redirect hops followed per fetch (as requests' default was)
+# no retry of any failure (a voice fetch fails over to the fallback URL instead); redirects followed, and an
+# exhausted count raised as MaxRetryError; Authorization/Cookie dropped on another origin (urllib3's default)
+_REDIRECTS_ONLY = urllib3.Retry(total=None, connect=False, read=False, status=False, other=False,
+                                redirect=MAX_REDIRECTS, raise_on_redirect=True)
 _DEFAULT_HEADERS = {"Accept-Encoding": "gzip, deflate", "Accept": "*/*", "Connection": "keep-alive"}
-_DROP_ON_GET = ("Content-Type", "Content-Length", "Transfer-Encoding")
-_DEFAULT_PORT = {"http": 80, "https": 443}
 
 
-def _next_hop(resp, url: str, method: str, data, headers: dict):
-    """The request a redirect answer asks for — ``(url, method, body, headers)`` — or None when ``resp`` is
-    not a redirect. As ``requests`` 2.x (sessions.py ``resolve_redirects`` / ``rebuild_method`` /
-    ``rebuild_auth``): 303 and 302 (but for HEAD) and 301 of a POST become a GET without body; 307/308 keep
-    method and body; the Authorization header is dropped when the host changes, or the scheme or port (but
-    http → https on the default ports); a relative Location is resolved against ``url``."""
-    if resp.status not in (301, 302, 303, 307, 308):
-        return None
-    location = resp.headers.get("Location")
-    if not location:
-        return None
-    if location.startswith("//"):
-        location = urlsplit(url).scheme + ":" + location
-    new = urljoin(url, requote_uri(location))
-    headers = dict(headers)
-    if (resp.status in (302, 303) and method != "HEAD") or (resp.status == 301 and method == "POST"):
-        method, data = "GET", None
-        for name in _DROP_ON_GET:
-            headers.pop(name, None)
-    if "Authorization" in headers and _strip_auth(url, new):
-        del headers["Authorization"]
-    return new, method, data, headers
-
-
-def _strip_auth(old_url: str, new_url: str) -> bool:
-    """requests' ``should_strip_auth``: True for another host, or another scheme or port — except http →
-    https with both on their default ports."""
-    old, new = urlsplit(old_url), urlsplit(new_url)
-    if old.hostname != new.hostname:
-        return True
-    if old.scheme == "http" and old.port in (80, None) and new.scheme == "https" and new.port in (443, None):
-        return False
-    if old.scheme == new.scheme and old.port in (_DEFAULT_PORT.get(old.scheme), None) \
-            and new.port in (_DEFAULT_PORT.get(new.scheme), None):
-        return False
-    return old.port != new.port or old.scheme != new.scheme
+def _final_url(url: str, resp) -> str:
+    """The URL the answer ``resp`` came from: ``url`` after the redirects urllib3 followed (its retry
+    history records each hop's request URL and raw Location)."""
+    history = resp.retries.history if resp.retries is not None else ()
+    if history and history[-1].redirect_location:
+        return urljoin(history[-1].url, history[-1].redirect_location)
+    return url
 
 
 def _exchange_failure(exc: BaseException, url: str, timeout_s: float) -> FetchError:

@@ -85,14 +85,14 @@ class WritesMixin:
     """Confirmations and REST intents (state: ``_waiters``, ``_order``, ``_lock``, set up by BridgeCore)."""
 
     # ------------------------------------------------------------------ confirmations
-    def _expect(self, cmd) -> Optional[gevent.event.Event]:
+    def _expect(self, cmd) -> Optional[Tuple[tuple, gevent.event.Event]]:
         action = _CONFIRMS.get(type(cmd))
         if action is None:
             return None
         key = (cmd.room, action, getattr(cmd, "member_id", None))
         ev = gevent.event.Event()
         self._waiters.setdefault(key, []).append(ev)
-        return ev
+        return key, ev
 
     def _resolve(self, event) -> None:
         for key in ((event.room, event.action, event.member_id), (event.room, event.action, None)):
@@ -126,7 +126,7 @@ class WritesMixin:
             finally:
                 turn.done()
         deadline = time.monotonic() + self.confirm_timeout_s
-        for w in waiters:
+        for _, w in waiters:
             if not w.wait(max(0.0, deadline - time.monotonic())):
                 log.warning("%s: no confirming engine event within %.1f s", getattr(fn, "__name__", fn),
                             self.confirm_timeout_s)
@@ -135,9 +135,14 @@ class WritesMixin:
         return outcome
 
     def _drop_waiters(self, waiters) -> None:
-        for key in list(self._waiters):
-            self._waiters[key] = [w for w in self._waiters[key] if w not in waiters]
-            if not self._waiters[key]:
+        """Forget ``waiters`` ((key, event) pairs from :meth:`_expect`): only their own keys are visited, not
+        every write's in flight (issue 21)."""
+        for key, w in waiters:
+            pending = self._waiters.get(key)
+            if pending is None:   # resolved: _resolve popped the key
+                continue
+            pending[:] = [x for x in pending if x is not w]
+            if not pending:
                 del self._waiters[key]
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import socket
 import uuid as uuidlib
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
 
@@ -90,8 +91,7 @@ class FakeFreeSwitch:
             self.refused += 1
             self._notify()
             return
-        # mod_event_socket.c listener_run: TCP_NODELAY on every ESL connection (no Nagle stall per event)
-        sock.setsockopt(gevent.socket.IPPROTO_TCP, gevent.socket.TCP_NODELAY, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)   # as mod_event_socket's listener_run
         conn = _Conn(self, sock)
         self.conns.append(conn)
         try:

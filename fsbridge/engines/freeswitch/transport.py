@@ -226,9 +226,10 @@ class FsInboundESL(StrictESLMixin, gesl.InboundESL):
         except OSError as exc:
             raise EngineUnavailable("cannot reach FreeSWITCH ESL %s:%s: %s" % (self.host, self.port, exc))
         self.sock.settimeout(None)
-        # commands leave at once, not behind a 40 ms Nagle/delayed-ACK stall (FreeSWITCH's side sets it too:
-        # mod_event_socket.c listener_run)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:   # commands are small request/response writes: no Nagle wait for the previous one's ACK (issue 21)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
         self.sock_file = self.sock.makefile("rb")
         self.connected = True
         self._run = True
