@@ -17,7 +17,10 @@ each confirmed by FreeSWITCH's mute-member/unmute-member event; until every part
 callback arrived), **hangup** (every caller hangs up; until every conference-end callback; RSS before the
 joins and after). Printed: bridge CPU per joining call, per callback (talk phase: CPU / callbacks
 delivered), per REST update; REST latency p50/p99; added latency = the fake's start-talking event written
-→ the callback's arrival at the app (p50/p99; includes two loopback hops), and each as a range over runs.
+→ the callback's arrival at the receiver (p50/p99; includes two loopback hops), and each as a range over runs.
+The statusCallbacks go to a receiver process of their own (``--receiver inline``: to the app in this process,
+whose own queueing then counts). ``FSBENCH_TRACE=1``: stage timestamps of every speech-start in the bridge
+(bench/cbtrace.py) and a table of where the latency went.
 ``--profile FILE`` runs the bridge under cProfile and writes FILE (last run; with ``--profile-joins``
 the join phase alone). ``--storms N`` (fake only)
 repeats the join + hangup storm N-1 more times in the same bridge and prints RSS after each (memory: a leak
@@ -73,6 +76,9 @@ def serve(argv):
         profiler = cProfile.Profile()
         if not (os.environ.get("FSBENCH_PROFILE_JOINS") or os.environ.get("FSBENCH_PROFILE_REST")):
             profiler.enable()
+    if os.environ.get("FSBENCH_TRACE"):
+        import cbtrace
+        cbtrace.install()
     engine = FreeSwitchEngine(host, int(port), password, outbound_port=int(out_port), command_timeout=5)
     server = start_bridge(workdir, accounts={AC: TOKEN}, numbers=[Number(NUMBER, AC, voice)], engine=engine,
                           fetch_timeout=10.0, capture_heard=False)  # as `fsbridge serve`
@@ -89,6 +95,11 @@ def serve(argv):
         line = gevent.get_hub().threadpool.apply(sys.stdin.readline)
         if not line:
             break
+        if line.startswith("trace "):   # FSBENCH_TRACE: stage stamps of the talk callbacks (bench/cbtrace.py)
+            import cbtrace
+            cbtrace.dump(line.split(" ", 1)[1].strip())
+            print("traced", flush=True)
+            continue
         if line.strip() in ("prof-on", "prof-off"):   # --profile-joins: the join phase alone
             if profiler is not None:
                 profiler.enable() if line.strip() == "prof-on" else profiler.disable()
@@ -100,10 +111,52 @@ def serve(argv):
     os._exit(0)
 
 
-class App:
-    """The customer's app: /voice → a conference (room by arrival order), /cb records (form, arrival)."""
+def receive(argv):
+    """Child ``--receive``: the statusCallback receiver alone in its own process (issue 21 defines the added
+    latency up to the POST leaving the bridge: a receiver sharing a hub with the fake FreeSWITCH and the REST
+    client answers late, and the bridge's per-conference ordering waits for each answer). Answers 204 at
+    once (TCP_NODELAY) and streams one JSON line per callback to stdout: ``[monotonic arrival, event,
+    CallSid, ConferenceSid]``."""
+    import socket
+    out = []
+    flushing = gevent.event.Event()
 
-    def __init__(self, rooms):
+    def flusher():
+        while True:
+            flushing.wait()
+            flushing.clear()
+            lines, out[:] = "".join(out), []
+            sys.stdout.write(lines)
+            sys.stdout.flush()
+
+    def wsgi(environ, start_response):
+        now = time.monotonic()
+        form = dict(parse_qsl(environ["wsgi.input"].read().decode()))
+        start_response("204 No Content", [])
+        out.append(json.dumps([now, form.get("StatusCallbackEvent"), form.get("CallSid"),
+                               form.get("ConferenceSid")]) + "\n")
+        flushing.set()
+        return [b""]
+
+    class Server(WSGIServer):
+        def handle(self, sock, address):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return WSGIServer.handle(self, sock, address)
+
+    server = Server(("127.0.0.1", 0), wsgi, log=None, error_log=None)
+    server.start()
+    gevent.spawn(flusher)
+    print(json.dumps({"port": server.server_port}), flush=True)
+    gevent.get_hub().threadpool.apply(sys.stdin.read)   # until the parent closes stdin
+    os._exit(0)
+
+
+class App:
+    """The customer's app: /voice → a conference (room by arrival order), /cb records (form, arrival).
+    ``separate``: the statusCallbacks go to a receiver process of their own (:func:`receive`), whose arrival
+    stamps land in ``cbs`` the same way."""
+
+    def __init__(self, rooms, separate=False):
         self.rooms, self.count = rooms, 0
         self.voice = {}                     # From → CallSid
         self.cbs = []                       # (monotonic arrival, form)
@@ -112,6 +165,26 @@ class App:
         self.server = WSGIServer(("127.0.0.1", 0), self.wsgi, log=None, error_log=None)
         self.server.start()
         self.url = "http://127.0.0.1:%d" % self.server.server_port
+        self.cb_url, self.receiver = self.url + "/cb", None
+        if separate:
+            self.receiver = subprocess.Popen([sys.executable, __file__, "--receive"], stdin=subprocess.PIPE,
+                                             stdout=subprocess.PIPE)
+            self.cb_url = "http://127.0.0.1:%d/cb" % json.loads(self.receiver.stdout.readline())["port"]
+            gevent.spawn(self._collect)
+
+    def _collect(self):
+        for line in self.receiver.stdout:
+            t, event, call_sid, conf_sid = json.loads(line)
+            self.cbs.append((t, {"StatusCallbackEvent": event, "CallSid": call_sid, "ConferenceSid": conf_sid}))
+            self.by_event[event] += 1
+            self.changed.set()
+
+    def stop(self):
+        """Stop the app's server (and the receiver process)."""
+        self.server.stop()
+        if self.receiver is not None:
+            self.receiver.stdin.close()
+            self.receiver.wait(10)
 
     def wsgi(self, environ, start_response):
         now = time.monotonic()
@@ -125,8 +198,8 @@ class App:
         self.voice[form.get("From")] = form.get("CallSid")
         room = "R%d" % (self.count % self.rooms)
         self.count += 1
-        body = ('<Response><Dial><Conference statusCallback="%s/cb" statusCallbackEvent="start end join leave '
-                'mute speaker">%s</Conference></Dial></Response>' % (self.url, room)).encode()
+        body = ('<Response><Dial><Conference statusCallback="%s" statusCallbackEvent="start end join leave '
+                'mute speaker">%s</Conference></Dial></Response>' % (self.cb_url, room)).encode()
         start_response("200 OK", [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))])
         return [body]
 
@@ -185,7 +258,7 @@ def one_run(args, prof):
     """One measured run (live FreeSWITCH when ``--live`` and FSBRIDGE_TEST_ESL, else the fake and a child
     bridge; ``prof``: cProfile output path, "-" for none) → {figure name: value} as printed by :func:`main`."""
     live = os.environ.get("FSBRIDGE_TEST_ESL") if args.live else None
-    app = App(args.rooms)
+    app = App(args.rooms, separate=args.receiver == "process")
     work = tempfile.mkdtemp(prefix="fsbench-")
     if live:
         host, port, password = live.split(":", 2)
@@ -221,7 +294,7 @@ def one_run(args, prof):
     members = [fake.find(c.uid) for c in calls]
     # -- talk
     gevent.sleep(0.5)  # the start rule's unmutes settle (load pacing)
-    sent = defaultdict(deque)
+    sent, written = defaultdict(deque), defaultdict(list)   # written: after the fake's sendall (--trace)
     n0, c0 = len(app.cbs), cpu_s(pid)
     gap = 1.0 / args.talk_rate
     for _ in range(args.talk_rounds):
@@ -232,6 +305,8 @@ def one_run(args, prof):
                 if state:
                     sent[sid_of[m.uid]].append(time.monotonic())
                 fake.broadcast(raw)
+                if state:
+                    written[sid_of[m.uid]].append(time.monotonic())
                 gevent.sleep(gap)
     want = args.talk_rounds * len(members)
     app.wait("participant-speech-start", want, 60)
@@ -239,6 +314,8 @@ def one_run(args, prof):
     delivered = len(app.cbs) - n0
     out["cb_ms"] = (cpu_s(pid) - c0) * 1000 / max(1, delivered)
     out["talk_cbs"] = delivered
+    if os.environ.get("FSBENCH_TRACE"):
+        trace_report(child, work, sent, written, app.cbs[n0:], {c.uid: sid_of[c.uid] for c in calls})
     lat = []
     for t, form in app.cbs[n0:]:
         if form.get("StatusCallbackEvent") == "participant-speech-start" and sent[form["CallSid"]]:
@@ -269,8 +346,22 @@ def one_run(args, prof):
     child.stdin.close()
     child.wait(30)
     fake.stop()
-    app.server.stop()
+    app.stop()
     return out
+
+
+def trace_report(child, work, sent, written, cbs, sid_of):
+    """FSBENCH_TRACE=1: ask the child for its stage stamps (bench/cbtrace.py) and print where the time went."""
+    import cbtrace
+    path = os.path.join(work, "trace.json")
+    child.stdin.write(("trace %s\n" % path).encode())
+    child.stdin.flush()
+    child.stdout.readline()
+    arrived = defaultdict(list)
+    for t, form in cbs:
+        if form.get("StatusCallbackEvent") == "participant-speech-start":
+            arrived[form["CallSid"]].append(t)
+    cbtrace.report(path, {k: list(v) for k, v in sent.items()}, written, arrived, sid_of, pct)
 
 
 def _prof_phase(child, command, env="FSBENCH_PROFILE_JOINS"):
@@ -424,7 +515,7 @@ def live_run(args, prof, app, work, host, port, password):
     out["rss_trimmed"] = rss_mib(pid)
     child.stdin.close()
     child.wait(30)
-    app.server.stop()
+    app.stop()
     return out
 
 
@@ -433,6 +524,8 @@ def main():
     figures per run; returns the exit status."""
     if len(sys.argv) > 1 and sys.argv[1] == "--serve":
         return serve(sys.argv[2:])
+    if len(sys.argv) > 1 and sys.argv[1] == "--receive":
+        return receive(sys.argv[2:])
     if len(sys.argv) > 1 and sys.argv[1] == "--rest-client":
         return rest_client()
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -451,6 +544,10 @@ def main():
     p.add_argument("--profile", default="-")
     p.add_argument("--profile-joins", action="store_true", help="with --profile: profile the join phase only")
     p.add_argument("--timeout", type=float, default=120.0)
+    p.add_argument("--receiver", choices=("process", "inline"), default="process",
+                   help="statusCallbacks to a receiver process of their own (default), or to the app in this "
+                        "process (which also runs the fake FreeSWITCH and the REST client: its own queueing "
+                        "then counts in the added latency)")
     p.add_argument("--live", action="store_true", help="against FSBRIDGE_TEST_ESL (binds --socket-port)")
     p.add_argument("--socket-port", type=int, default=int(live_socket_port()),
                    help="--live: the outbound-socket port that FreeSWITCH's dialplan calls (default: the port of "
@@ -480,8 +577,9 @@ def main():
                                                               rng(col["rest_in_bridge_p99_le"], "%.1f"),
                                                               rng(col["rest_parent_ms"])))
     print("REST mute/unmute callbacks missing  %s of %d" % (rng(col["rest_callbacks_missing"], "%d"), a.updates))
-    print("added latency p50 / p99   %s / %s ms (target p99 ≤ 5; event written → callback arrived)"
-          % (rng(col["added_p50"], "%.1f"), rng(col["added_p99"], "%.1f")))
+    print("added latency p50 / p99   %s / %s ms (target p99 ≤ 5; event written → callback arrived at the %s)"
+          % (rng(col["added_p50"], "%.1f"), rng(col["added_p99"], "%.1f"),
+             "receiver process" if a.receiver == "process" else "app in the bench's process"))
     print("RSS idle → after hangup   %s → %s MB (%s MB after malloc_trim)" % (
         rng(col["rss_idle"], "%.0f"), rng(col["rss_after"], "%.0f"), rng(col["rss_trimmed"], "%.0f")))
     if a.storms > 1:

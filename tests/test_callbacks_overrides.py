@@ -40,3 +40,24 @@ def test_url_problems():
     assert "relative" in url_problem("/cb")
     assert "no host" in url_problem("http:///cb")
     assert "malformed" in url_problem("http://h:notaport/cb")
+
+
+def test_url_plans_memoise_exactly_what_the_functions_return(caplog):
+    import urllib3
+    from fsbridge.callbacks.overrides import UrlPlans
+    default = DeliveryPolicy()
+    plans = UrlPlans(default, limit=3)
+    urls = ["http://App.Example/cb?x=1", "http://app.example/a b/ü", "ftp://x/y", "http://:0/", "relative/cb",
+            "http://app.example/cb#ct=2000&rt=3000", "http://app.example/cb#rc=x"]
+    for _ in range(2):   # second pass: from the memo (and past its limit: cleared, recomputed)
+        for url in urls:
+            assert plans.problem(url) == url_problem(url)
+            target, policy = policy_for(url, default)
+            if not url_problem(url):
+                target = urllib3.util.parse_url(target).url
+            assert plans.plan(url) == (target, policy)
+    # a URL with a fragment is read again each time: its override warning is logged per callback, as before
+    caplog.clear()
+    plans.plan("http://app.example/cb#rc=x")
+    plans.plan("http://app.example/cb#rc=x")
+    assert sum("not an integer" in r.getMessage() for r in caplog.records) == 2

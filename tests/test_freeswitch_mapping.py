@@ -132,6 +132,36 @@ def test_talk_gate_holds_a_stop_for_the_hangover():
     assert not gate.pending()
 
 
+def test_talk_gate_polls_only_members_waiting_for_a_decision():
+    polled = []
+
+    def factory():
+        from fsbridge.engines.talk import TalkDebouncer
+
+        class Counting(TalkDebouncer):
+            def poll(self, t_ms):
+                polled.append(self)
+                return super().poll(t_ms)
+        return Counting(start_ms=0, stop_ms=300)
+
+    gate = TalkGate(factory=factory)
+    t = 1_000_000_000
+    for m in range(1, 51):   # 50 members talking, none waiting for a decision
+        gate.feed(n.NativeEvent(n.START_TALKING, "r", t, "u%d" % m, m))
+    assert not gate.pending()
+    polled.clear()
+    assert gate.poll(t + 1_000_000) == [] and polled == []
+    gate.feed(n.NativeEvent(n.STOP_TALKING, "r", t + 1_000_000, "u7", 7))   # one stop in its hangover
+    assert gate.pending()
+    polled.clear()
+    assert gate.poll(t + 1_100_000) == [] and len(polled) == 1
+    out = gate.poll(t + 1_300_000)
+    assert [(e.action, e.member_id, e.duration_ms) for e in out] == [(n.STOP_TALKING, 7, 1300)]
+    assert not gate.pending()
+    polled.clear()
+    assert gate.poll(t + 2_000_000) == [] and polled == []
+
+
 # ----------------------------------------------------------------------------------------- render
 def test_join_plan_exact():
     cmd = c.JoinMember(room="CF123", unique_id="u1", call_sid="CA1", muted=True, jitter_buffer_ms=40,

@@ -29,7 +29,6 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import gevent
 import gevent.event
-import urllib3
 from urllib3.util.retry import Retry
 
 from fsbridge.conference.events import CONFERENCE_END, DomainEvent
@@ -109,6 +108,7 @@ class Dispatcher(SharedCommit):
         self.sleep = sleep
         self.policy = DeliveryPolicy(connect_timeout_s=connect_timeout_s, read_timeout_s=read_timeout_s,
                                      deadline_s=deadline_s)
+        self._urls = overrides.UrlPlans(self.policy)
         self.retry = Retry(total=None, connect=None, read=None, redirect=None, status=None, other=None,
                            backoff_factor=backoff_factor, backoff_max=backoff_max_s, backoff_jitter=backoff_jitter_s)
         self.transport = transport or Transport()
@@ -147,7 +147,7 @@ class Dispatcher(SharedCommit):
 
     def enqueue_request(self, req: CallbackRequest) -> Optional[int]:
         """Commit a rendered request (as :meth:`enqueue`; :mod:`.call_progress`: key = CallSid); → outbox id."""
-        problem = overrides.url_problem(req.url)
+        problem = self._urls.problem(req.url)
         state = outbox.FAILED if problem else outbox.PENDING   # a URL that can never work: failed at once
         row_id = self._conn().insert(req, self.clock(), state=state, last_error=problem or None)
         self._live[row_id] = req   # committed within group_commit_s; then _committed pushes a pending row
@@ -295,11 +295,7 @@ class Dispatcher(SharedCommit):
     # ------------------------------------------------------------------ delivery
     def _deliver(self, row: outbox.OutboxRow) -> None:
         req = row.request
-        url, policy = overrides.policy_for(req.url, self.policy)
-        try:  # normalise once (percent-encode spaces/non-ASCII, lowercase host): signed == sent
-            url = urllib3.util.parse_url(url).url
-        except urllib3.exceptions.LocationParseError:
-            pass  # the attempt reports it
+        url, policy = self._urls.plan(req.url)   # normalised once (signed == sent), memoised per URL
         deadline_at = row.created_at + policy.deadline_s
         retry = self.retry
         attempts = row.attempts

@@ -2,8 +2,9 @@
 
 Committing every callback on its own costs a transaction per event (≈ 20 % of the CPU of a callback, issue
 16). :class:`GroupWriter` instead gives each new row its id at once (so ``Dispatcher.enqueue`` still returns
-it), keeps the row in memory, and commits every buffered row and delivery outcome together once the batching
-window (``window_s``, the dispatcher's default 1 ms) has passed since the first of them — or at once when ``max_batch`` items
+it), keeps the row in memory, and commits every buffered row and delivery outcome together as soon as the process
+has nothing else ready to run (a gevent idle watcher: everything already arriving joins the batch), at the
+latest once the batching window (``window_s``, the dispatcher's default 1 ms) has passed since the first of them — or at once when ``max_batch`` items
 are waiting, or when :meth:`flush` is called. Only after the commit are the rows handed on (``after_commit``):
 a callback is never attempted before its row is durable. A crash loses at most the last window's rows (they
 were never attempted). Other writers join the same transaction as *sources* (:meth:`GroupWriter.add_source`:
@@ -31,6 +32,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from fsbridge.store.db import WalCheckpointer, sqlite_file
+from fsbridge.store.driver import DriverStatement
 
 from . import outbox as ob
 from .request import CallbackRequest
@@ -41,28 +43,38 @@ _PG_MARKS = ("UPDATE callback_outbox AS o SET state = v.state, attempts = v.atte
              "next_attempt_at = v.next_at, delivered_at = v.done_at "
              "FROM (VALUES %s) AS v(id, state, attempts, err, next_at, done_at) WHERE o.id = v.id")
 _PG_MARK_ROW = "(%s::integer, %s::varchar, %s::integer, %s::text, %s::float8, %s::float8)"
+# SQLite: the outbox rows (every column given) and the outcome marks straight on the driver's cursor
+# (fsbridge/store/driver.py: SQLAlchemy's per-row bind processing was most of their cost at small batches)
+_DRIVER_INSERT = DriverStatement(ob._INSERT)
+_DRIVER_MARK = DriverStatement(ob._MARK)
 
 
 class GroupWriter:
     """Buffered outbox writer (one SQLAlchemy connection). Use from one process's greenlets.
 
     ``engine``: SQLAlchemy engine (SQLite file or PostgreSQL). ``window_s``: seconds the first buffered item
-    waits for company before the commit (0: at the next turn of the gevent loop, after every greenlet already
-    ready ran; None: commit inside each call, the old behaviour). ``max_batch``: items
+    waits for company at most before the commit — less when the process falls idle first (:meth:`_wait_window`;
+    0: at the next turn of the gevent loop, after every greenlet already ready ran; None: commit inside each
+    call, the old behaviour). ``max_batch``: items
     that force a commit at once. ``before_commit(conn, rows)``: extra statements inside the same transaction
     before the rows are inserted (cluster leases, NOTIFY); ``rows`` are the :class:`~.outbox.OutboxRow` to
     insert; it returns the rows that need fresh (higher) ids, or None. ``on_renumber(old_id, new_id)``: told
     about each such change. ``id_block``: ids fetched ahead from the PostgreSQL sequence.
     ``after_commit(rows)``: called after each successful commit with the rows it made durable. ``sleep``: the
     greenlet sleep of the batching window. ``sources``: co-writers, as :meth:`add_source` adds them.
+    ``marks_window_s``: how long delivery outcomes alone wait for a new row to share its commit before the
+    usual window (seconds; default 0). Nothing waits for a mark to be durable, but a crash before it re-sends
+    the callback: a longer wait means more duplicates after a crash (tests/test_recovery_serve.py kills
+    ``serve`` a few ms after a callback arrived and expects no duplicate).
     """
 
     def __init__(self, engine, window_s: Optional[float] = 0.002, max_batch: int = 500, checkpoint_every: int = 200,
                  before_commit: Optional[Callable] = None, after_commit: Optional[Callable] = None,
                  on_renumber: Optional[Callable[[int, int], None]] = None, id_block: int = 64,
-                 sleep: Callable[[float], None] = gevent.sleep, sources=()):
+                 sleep: Callable[[float], None] = gevent.sleep, sources=(), marks_window_s: float = 0.0):
         self.engine = engine
         self.window_s = window_s
+        self.marks_window_s = marks_window_s
         self.max_batch = max_batch
         self.before_commit = before_commit
         self.after_commit = after_commit
@@ -82,6 +94,7 @@ class GroupWriter:
         self._rows: List[tuple] = []        # (values dict, OutboxRow)
         self._marks: List[dict] = []
         self._due = gevent.event.Event()
+        self._urgent = gevent.event.Event()   # rows or a source's batch wait (a callback waits for them)
         self._committer: Optional[gevent.Greenlet] = None
         self.commits = 0                    # transactions committed (bench/tests)
         self._sources: List = list(sources)   # co-writers in the same transaction (add_source)
@@ -99,6 +112,7 @@ class GroupWriter:
     def schedule(self) -> None:
         """A source has buffered something: commit within the window (at once with no window)."""
         self._schedule()
+        self._urgent.set()
 
     @property
     def pending(self) -> int:
@@ -133,6 +147,7 @@ class GroupWriter:
                            state=state)
         self._rows.append((values, row))
         self._schedule()
+        self._urgent.set()
         return row_id
 
     def fresh_block(self) -> None:
@@ -155,14 +170,35 @@ class GroupWriter:
     def _commit_loop(self) -> None:
         while True:
             self._due.wait()
-            self.sleep(self.window_s)
+            if self.marks_window_s and not self._urgent.is_set():   # outcome marks only: they may wait for
+                self._urgent.wait(self.marks_window_s)   # the next row's commit (one transaction, not two)
+            self._wait_window()
             self._due.clear()
+            self._urgent.clear()
             try:
                 self.flush()
             except Exception:
                 log.exception("callbacks: outbox commit failed; retrying")
                 self._due.set()
                 self.sleep(min(1.0, max(0.05, self.window_s * 10)))
+
+    def _wait_window(self) -> None:
+        """Wait for company: until the process is idle (no greenlet ready, no I/O pending: everything that
+        could join this batch has been buffered — a gevent idle watcher) or ``window_s`` passed, whichever
+        is first. A quiet bridge commits at once (no added latency, issue 21); a busy one still batches, as
+        the idle watcher only fires once the work queued behind this greenlet ran. With an injected
+        ``sleep`` (simulated time) or ``window_s`` 0, just ``sleep(window_s)``."""
+        if not self.window_s or self.sleep is not gevent.sleep:
+            self.sleep(self.window_s)
+            return
+        idle = gevent.get_hub().loop.idle()
+        done = gevent.event.Event()
+        idle.start(done.set)
+        try:
+            done.wait(self.window_s)
+        finally:
+            idle.stop()
+            idle.close()
 
     def flush(self) -> int:
         """Commit everything buffered now (the sources' batches first), then call ``after_commit``; return the
@@ -211,7 +247,7 @@ class GroupWriter:
                     if self.on_renumber is not None:
                         self.on_renumber(old, row.id)
                 rows.sort(key=lambda vr: vr[1].id)
-        self.conn.execute(ob._INSERT, [values for values, _ in rows])
+        _DRIVER_INSERT.run(self.conn, [values for values, _ in rows])
 
     def _write_marks(self, marks) -> None:
         if not marks:
@@ -224,7 +260,7 @@ class GroupWriter:
                                              m["next_at"], m["done_at"]) for m in marks],
                            template=_PG_MARK_ROW, page_size=1000)
             return
-        ob.mark_many(self.conn, marks)
+        _DRIVER_MARK.run(self.conn, marks)   # = outbox.mark_many, on the driver's cursor (SQLite)
 
     def _commit(self, rows, marks, batches=()) -> None:
         try:

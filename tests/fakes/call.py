@@ -84,6 +84,8 @@ class FakeCall:
         if self.fake is not None:
             self.fake.calls[self.uid] = self
         self.sock = gevent.socket.create_connection((self.host, self.port), timeout=5)
+        # mod_event_socket.c socket app: TCP_NODELAY on the outbound connection, as FreeSWITCH sets it
+        self.sock.setsockopt(gevent.socket.IPPROTO_TCP, gevent.socket.TCP_NODELAY, 1)
         self.sock.settimeout(None)
         self.file = self.sock.makefile("rb")
         self.greenlet = gevent.spawn(self._run)

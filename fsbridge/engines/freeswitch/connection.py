@@ -20,6 +20,12 @@ from fsbridge.engines.freeswitch.originate import originate_status
 
 log = logging.getLogger("fsbridge.engines.freeswitch.engine")
 
+#: how often the talk gate's pending stops are released (s). At 0.1 s the stops due in those 100 ms came out as
+#: one burst (≈ 40 events at 400 talk events/s, ≈ 6 ms of synchronous domain + store + outbox work) that every
+#: event arriving meanwhile queued behind — most of the p99 of the speech-start callbacks (issue 21, bench
+#: README "Callbacks"); a stop is also released at most this late after its hangover.
+TALK_POLL_S = 0.02
+
 
 class ConnectionMixin:
     """Connection lifecycle of :class:`~.engine.FreeSwitchEngine` (its state is set up by the engine)."""
@@ -37,7 +43,7 @@ class ConnectionMixin:
     def _talk_poll_loop(self) -> None:
         gate = self.mapper.talk
         while True:
-            gevent.sleep(0.1)
+            gevent.sleep(TALK_POLL_S)
             if gate is not None and gate.pending():
                 for ev in gate.poll(int(time.time() * 1_000_000) + self._clock_offset_us):
                     self._emit_one(ev)

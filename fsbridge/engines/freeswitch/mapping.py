@@ -61,7 +61,9 @@ class TalkGate:
 
     ``feed(ev)``: a raw start-talking/stop-talking NativeEvent → the debounced ones (0..2).
     ``poll(now_us)``: stops whose hangover elapsed. ``reset(room, member)``: forget without an event.
-    ``stop_ms``: extra hangover (FreeSWITCH already waits 40 frames); 0 = stop at once.
+    ``stop_ms``: extra hangover (FreeSWITCH already waits 40 frames); 0 = stop at once. Only members whose
+    debounced state may still change (last raw observation ≠ debounced state) are polled and keep
+    :meth:`pending` true, so a frequent poll costs nothing while nobody waits for a decision (issue 21).
     """
 
     def __init__(self, start_ms: int = 0, stop_ms: int = 300, factory: Optional[Callable] = None):
@@ -74,6 +76,7 @@ class TalkGate:
         self._factory = factory
         self._d: Dict[Tuple[str, int], object] = {}
         self._meta: Dict[Tuple[str, int], Tuple[str, Optional[str], int]] = {}  # key → (room, uid, member)
+        self._waiting: Dict[Tuple[str, int], bool] = {}   # key → last raw observation, while undecided
 
     def feed(self, ev: n.NativeEvent) -> List[n.NativeEvent]:
         """Debounce one raw talk event (member events only; others are returned unchanged)."""
@@ -84,24 +87,43 @@ class TalkGate:
         if d is None:
             d = self._d[key] = self._factory()
         self._meta[key] = (ev.room, ev.unique_id, ev.member_id)
-        return self._emit(key, d.observe(ev.action == n.START_TALKING, ev.timestamp_us // 1000))
+        on = ev.action == n.START_TALKING
+        out = self._emit(key, d.observe(on, ev.timestamp_us // 1000))
+        self._track(key, d, on)
+        return out
 
     def poll(self, now_us: int) -> List[n.NativeEvent]:
-        """Pending stops decided by ``now_us`` (µs, FreeSWITCH clock)."""
+        """Pending stops (and delayed starts) decided by ``now_us`` (µs, FreeSWITCH clock)."""
         out: List[n.NativeEvent] = []
-        for key, d in list(self._d.items()):
+        for key, on in list(self._waiting.items()):
+            d = self._d.get(key)
+            if d is None:
+                self._waiting.pop(key, None)
+                continue
             out += self._emit(key, d.poll(now_us // 1000))
+            self._track(key, d, on)
         return out
 
     def pending(self) -> bool:
-        """True while some member is talking (a stop may be pending: the engine keeps polling)."""
-        return any(getattr(d, "talking", False) for d in self._d.values())
+        """True while some member's debounced state may still change (a stop or start is pending: the
+        engine keeps polling)."""
+        return bool(self._waiting)
+
+    def _track(self, key, d, on: bool) -> None:
+        """Keep ``key`` polled while its debouncer's state differs from its last raw observation ``on``
+        (a debouncer without a ``talking`` flag is always polled)."""
+        talking = getattr(d, "talking", None)
+        if talking is None or talking != on:
+            self._waiting[key] = on
+        else:
+            self._waiting.pop(key, None)
 
     def reset(self, room: str, member_id: int, forget: bool = False) -> None:
         """Drop a member's talk state without an event (mute, hold, leave)."""
         d = self._d.get((room, member_id))
         if d is not None:
             d.reset()
+        self._waiting.pop((room, member_id), None)
         if forget:
             self._d.pop((room, member_id), None)
             self._meta.pop((room, member_id), None)
