@@ -32,7 +32,6 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from fsbridge.store.db import WalCheckpointer, sqlite_file
-from fsbridge.store.driver import DriverStatement
 
 from . import outbox as ob
 from .request import CallbackRequest
@@ -43,10 +42,6 @@ _PG_MARKS = ("UPDATE callback_outbox AS o SET state = v.state, attempts = v.atte
              "next_attempt_at = v.next_at, delivered_at = v.done_at "
              "FROM (VALUES %s) AS v(id, state, attempts, err, next_at, done_at) WHERE o.id = v.id")
 _PG_MARK_ROW = "(%s::integer, %s::varchar, %s::integer, %s::text, %s::float8, %s::float8)"
-# SQLite: the outbox rows (every column given) and the outcome marks straight on the driver's cursor
-# (fsbridge/store/driver.py: SQLAlchemy's per-row bind processing was most of their cost at small batches)
-_DRIVER_INSERT = DriverStatement(ob._INSERT)
-_DRIVER_MARK = DriverStatement(ob._MARK)
 
 
 class GroupWriter:
@@ -247,7 +242,7 @@ class GroupWriter:
                     if self.on_renumber is not None:
                         self.on_renumber(old, row.id)
                 rows.sort(key=lambda vr: vr[1].id)
-        _DRIVER_INSERT.run(self.conn, [values for values, _ in rows])
+        self.conn.execute(ob._INSERT, [values for values, _ in rows])
 
     def _write_marks(self, marks) -> None:
         if not marks:
@@ -260,7 +255,7 @@ class GroupWriter:
                                              m["next_at"], m["done_at"]) for m in marks],
                            template=_PG_MARK_ROW, page_size=1000)
             return
-        _DRIVER_MARK.run(self.conn, marks)   # = outbox.mark_many, on the driver's cursor (SQLite)
+        ob.mark_many(self.conn, marks)
 
     def _commit(self, rows, marks, batches=()) -> None:
         try:

@@ -38,7 +38,6 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from fsbridge.conference import events as ev
 from fsbridge.store import participant_events, tables as t
-from fsbridge.store.driver import DriverStatement
 from fsbridge.store.rows import naive_utc_now, to_naive_utc
 from fsbridge.textsafe import scrub
 
@@ -59,7 +58,6 @@ class BatchedRecords:
         self._syncing: Set[int] = set()     # ids of greenlets whose own reads must not flush (record's reads)
         self._ins_applied_new: Dict[str, object] = {}   # dialect → applied-row insert ignoring duplicates
         self._careful = False   # write the next batch event by event (after a rolled-back one)
-        self._drivers: Dict[int, DriverStatement] = {}   # id(statement) → it on the driver's cursor (driver.py)
 
     # ------------------------------------------------------------------ wiring
     def share_commit(self, schedule: Callable[[], None], flush: Callable[[], None]) -> None:
@@ -152,11 +150,7 @@ class BatchedRecords:
             for event, params, _ in batch:
                 self._write_alone(conn, ins, event, params)
             return
-        plain = [params for _, params, _ in batch]
-        # small batches (moderate rates): one driver execute per row beats SQLAlchemy's per-batch work (driver.py)
-        found = (self._driver(ins).rows(conn, plain) if len(plain) <= _DRIVER_ROWS_MAX
-                 else conn.execute(ins, plain))
-        new = {(cf, int(seq)) for cf, seq in found}
+        new = {(cf, int(seq)) for cf, seq in conn.execute(ins, [params for _, params, _ in batch])}
         participant_events.keep(conn, [e for e, params, _ in batch if (params["cf"], params["seq"]) in new])
         deferred: Dict[tuple, list] = {}   # row → [table, key, merged values, newest seq, first insert defaults]
         cfs: Set[str] = set()              # conferences with deferred updates
@@ -231,21 +225,14 @@ class BatchedRecords:
             table, key, values = item[:3]
             runs.setdefault(self._update_stmt(table, tuple(key), tuple(values)), []).append(item)
         for stmt, run in runs.items():
-            if multi:   # on the driver's cursor (driver.py): SQLAlchemy's bind processing per row was most of it
+            if multi and len(run) > 1:
                 params = [dict({"v_" + k: v for k, v in values.items()},
                                **{"w_" + k: v for k, v in key.items()}, w_seq=seq)
                           for _, key, values, seq, _ in run]
-                if self._driver(stmt).run(conn, params) == len(run):
+                if conn.execute(stmt, params).rowcount == len(run):
                     continue
             for table, key, values, seq, defaults in run:
                 self._upsert(conn, table, key, values, seq, defaults)
-
-    def _driver(self, stmt) -> DriverStatement:
-        """``stmt`` run on the driver's cursor (:mod:`.driver`), one wrapper per statement object."""
-        d = self._drivers.get(id(stmt))
-        if d is None or d.stmt is not stmt:
-            d = self._drivers[id(stmt)] = DriverStatement(stmt)
-        return d
 
     def batch_committed(self, batch: list) -> None:
         """``batch`` is durable."""
@@ -272,5 +259,4 @@ def _only_updates(event: ev.DomainEvent) -> bool:
                                   ev.ConferenceEnded))
 
 
-_DRIVER_ROWS_MAX = 32   # applied-row inserts of a batch up to this size go row by row on the driver (driver.py)
 _LEFT = ("complete", "failed")   # store.LEFT_STATUSES (not imported: store.py imports this module)
