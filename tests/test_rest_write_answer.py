@@ -66,8 +66,13 @@ def test_standalone_write_answers_equal_the_store(app_server, bridge_server, res
     b = place(bridge_server, "B", "silence:")
     app_server.wait_event("participant-join", count=2)
     conf = app_server.callbacks.items[-1]["form"]["ConferenceSid"]
+    reply = rest_api(f"Conferences/{conf}/Participants.json", {"From": "bridge", "To": "silence:", "Beep": "false"})
+    assert reply.status_code == 201, reply.text    # a REST dial-out: its row's date_created is from when queued
+    dialed = reply.json()["call_sid"]
+    app_server.wait_event("participant-join", count=3)
     reads = _CountReads(bridge_server.store, monkeypatch)
     _check_answers(lambda p, f: rest_api(p, f), lambda p: rest_api(p, method="GET"), conf, a, b, reads)
+    _check_answers(lambda p, f: rest_api(p, f), lambda p: rest_api(p, method="GET"), conf, dialed, a, reads)
 
 
 def test_fake_freeswitch_write_answers_equal_the_store(tmp_path, monkeypatch):

@@ -61,6 +61,8 @@ def parse_update(form: MultiDict, current: ParticipantRow) -> dict:
     given). Checks Coaching=true has someone to coach (given now or already set)."""
     kwargs = {}
     for name, (key, parse) in UPDATE_PARAMS.items():
+        if name not in form:   # absent: every parser gives None (a write names one or two of the twelve)
+            continue
         value = parse(form, name)
         if value is not None:
             kwargs[key] = value
