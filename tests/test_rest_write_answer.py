@@ -107,3 +107,31 @@ def test_a_write_by_label_still_answers_as_the_store(app_server, bridge_server, 
     assert wrote.status_code == 200, wrote.text
     assert wrote.json() == rest_api(path, method="GET").json()
     assert wrote.json()["label"] == "alice"
+
+
+def test_another_accounts_participant_is_a_404_and_the_domain_record_is_scoped(tmp_path, app_server):
+    import requests
+    from e2e_support import AC, NUMBER, SPEED, TOKEN
+    from fsbridge.config import Number
+    from fsbridge.local import start_bridge
+    other, other_token = "AC" + "e" * 32, "f" * 32
+    srv = start_bridge(str(tmp_path / "bridge"), accounts={AC: TOKEN, other: other_token},
+                       numbers=[Number(NUMBER, AC, app_server.url + "/voice")], clock=SPEED, rate=16000,
+                       fetch_timeout=2.0)
+    try:
+        app_server.twiml = lambda form: (
+            '<Response><Dial><Conference beep="false" statusCallback="/cb" statusCallbackEvent="join">Scoped'
+            '</Conference></Dial></Response>')
+        a = place(srv, "A", "silence:")
+        place(srv, "B", "silence:")
+        app_server.wait_event("participant-join", count=2)
+        conf = app_server.callbacks.items[-1]["form"]["ConferenceSid"]
+        assert srv.bridge.stored_participant(AC, conf, a).call_sid == a
+        assert srv.bridge.stored_participant(other, conf, a) is None
+        assert srv.bridge.stored_participant(AC, conf, "A") is None          # a label: the store decides
+        url = f"{srv.base_url}/2010-04-01/Accounts/{other}/Conferences/{conf}/Participants/{a}.json"
+        reply = requests.post(url, data={"Muted": "true"}, auth=(other, other_token), timeout=10)
+        assert reply.status_code == 404 and reply.json()["code"] == 20404, reply.text
+        assert not srv.bridge.state.participant(conf, a).muted
+    finally:
+        srv.stop()
