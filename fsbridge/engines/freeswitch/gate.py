@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
+from fsbridge.conference import commands as c
 from fsbridge.conference import native as n
-from fsbridge.conference.native import NativeEvent
+from fsbridge.conference.native import MemberSnapshot, NativeEvent
 from fsbridge.engines.base import EngineError
 from fsbridge.engines.freeswitch import render
 
@@ -28,8 +29,8 @@ class _Waiting:
 class GateMixin:
     """Room bookkeeping of :class:`~.engine.FreeSwitchEngine` (its dicts are set up by the engine)."""
 
-    def _start_conference(self, room: str) -> None:
-        for key in [k for k in self._waiting if k[0] == room]:
+    def _start_conference(self, room: str, only: Optional[int] = None) -> None:
+        for key in [k for k in self._waiting if k[0] == room and only in (None, k[1])]:
             w = self._waiting.get(key)
             if w is None or w.enter_ref is not None:   # gone meanwhile (commands yield) / hearing its enter media
                 continue
@@ -48,6 +49,42 @@ class GateMixin:
                 except EngineError as exc:
                     log.warning("enter media for %s: %s", key, exc)
             self._open_gate(key, w)
+
+    def _gate_snapshot(self, members: List[MemberSnapshot]) -> List[MemberSnapshot]:
+        """After an ESL (re)connect: ``members`` (the snapshot) with the members at the wait gate marked
+        ``waiting`` — those this engine keeps waiting, and those FreeSWITCH lists deaf but not held: only the
+        gate makes a member deaf without hold (hold is hold + deaf, #796), so that is a gate the bridge that
+        closed it did not open (killed between conference-start and its undeaf/unmute, or while the
+        conference waited). Such a member is taken back into ``self._waiting`` (its mute as yet unknown: the
+        domain's :class:`~fsbridge.conference.commands.ResumeGate` tells it and opens or re-arms the gate).
+        Members listed on hold are remembered as held (StartConference leaves them deaf)."""
+        out = []
+        for s in members:
+            key = (s.room, s.member_id)
+            if s.hold:
+                self._held.add(key)
+            w = self._waiting.get(key)
+            if w is None and s.deaf and not s.hold:
+                w = self._waiting[key] = _Waiting(s.unique_id, (), True)
+                log.info("member %s of %s is at a wait gate this bridge did not close", s.member_id, s.room)
+            if w is not None:
+                s = replace(s, waiting=True, muted=w.muted, deaf=True)
+            out.append(s)
+        return out
+
+    def _resume_gate(self, cmd: c.ResumeGate) -> None:
+        """:class:`~fsbridge.conference.commands.ResumeGate`: the domain's word on a gate found closed."""
+        key = (cmd.room, cmd.member_id)
+        w = self._waiting.get(key)
+        if w is None:          # opened meanwhile (a StartConference), or gone
+            return
+        w.muted = cmd.muted
+        if cmd.started:
+            self._start_conference(cmd.room, only=cmd.member_id)
+        elif w.ref is None and w.enter_ref is None and cmd.wait_media:
+            w.media = tuple(cmd.wait_media)
+            w.ref = render.media_ref(w.media)
+            self._play_wait(key)
 
     def _open_gate(self, key: Tuple[str, int], w: _Waiting) -> None:
         """The waiting member ``key`` is mixed: undeaf (unless held) and quiet unmute (unless joined muted)."""
