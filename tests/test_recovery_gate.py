@@ -147,3 +147,81 @@ def test_a_waiting_conference_is_re_armed_and_opened_on_start(tmp_path):
         server2.stop()
         app.http.stop()
         fake.stop()
+
+
+def test_an_esl_reconnect_while_a_member_waits_reports_no_mute_and_the_gate_still_opens(tmp_path):
+    """The same diff after an ESL drop (same bridge): the waiting member's gate mute is no participant-mute,
+    and a conference started while ESL was down (StartConference refused) opens at the reconnect."""
+    fake, app = FakeFreeSwitch().start(), App(starts=[False, True])
+    engine, server = bridge(tmp_path, fake, app)
+    try:
+        waiter = FakeCall(fake, "127.0.0.1", engine.outbound_port, uid=UID % 6).start()
+        app.wait(lambda n: n == ["participant-join"])
+        conf = app.status.items[0]["ConferenceSid"]
+        m = fake.find(waiter.uid)
+        assert fake.wait_command("api conference %s play local_stream://moh %d" % (conf, m.id))
+        fake.drop()
+        assert engine.esl.wait_ready(2, 5)
+        starter = FakeCall(fake, "127.0.0.1", engine.outbound_port, uid=UID % 7).start()
+        app.wait(lambda n: "conference-start" in n)
+        assert fake.wait_for(lambda: m.hear and m.speak)
+        app.wait(lambda n: n.count("participant-join") == 2)
+        assert "participant-mute" not in app.names(), app.names()
+        n_cmds = len(fake.commands)
+        fake.drop()                  # a reconnect with the gate open: nothing to do, nothing reported
+        assert engine.esl.wait_ready(3, 5)
+        assert fake.wait_for(lambda: "api conference json_list" in fake.commands[n_cmds:])
+        assert engine.wait_connected(5)
+        assert not any(" undeaf " in c or " unmute " in c for c in fake.commands[n_cmds:])
+        assert "participant-mute" not in app.names(), app.names()
+        starter.hangup()
+    finally:
+        server.stop()
+        app.http.stop()
+        fake.stop()
+
+
+def test_the_engine_marks_gates_it_did_not_close_and_finishes_them_as_asked():
+    """Engine level: members a killed bridge left at its gate (listed deaf without hold — also one whose
+    quiet unmute ran but not its undeaf) are marked ``waiting`` in the snapshot; a held member is not
+    (and stays deaf on start). ResumeGate(started) stops the killed bridge's wait media (its
+    play-file-member-done is not reported), undeafs, and unmutes only a member FreeSWITCH still has muted
+    and the domain does not; ResumeGate(waiting) loops the wait media again."""
+    from fsbridge.conference import commands as c
+    from fsbridge.conference import native as n
+    from fakes import Sink
+    fake, sink = FakeFreeSwitch().start(), Sink()
+    closed = fake.add_member("CFG", "u-closed", flags=("mute", "deaf"))
+    half = fake.add_member("CFG", "u-half", flags=("deaf",))
+    held = fake.add_member("CFG", "u-held", flags=("mute", "deaf"))
+    held.hold = True
+    waits = fake.add_member("CFX", "u-waits", flags=("mute", "deaf"))
+    engine = FreeSwitchEngine("127.0.0.1", fake.port, "ClueCon", outbound_port=0, command_timeout=2,
+                              reconnect_backoff=0.01, max_backoff=0.05, talk_stop_ms=0)
+    engine.set_event_sink(sink)
+    engine.start()
+    try:
+        assert engine.wait_connected(5) and fake.wait_for(lambda: sink.snapshots)
+        listed = {s.unique_id: s for s in sink.snapshots[0].members}
+        assert {u for u, s in listed.items() if s.waiting} == {"u-closed", "u-half", "u-waits"}
+        assert listed["u-held"].hold and not listed["u-held"].waiting
+        n_cmds = len(fake.commands)
+        engine.execute(c.ResumeGate("CFG", closed.id, started=True, muted=False, wait_media=()))
+        engine.execute(c.ResumeGate("CFG", half.id, started=True, muted=False, wait_media=()))
+        engine.execute(c.StartConference("CFG"))          # nothing left to open; the held member stays deaf
+        fake.broadcast(fake.member_event("play-file-member-done", closed, (("File", "local_stream://moh"),)))
+        engine.execute(c.ResumeGate("CFX", waits.id, started=False, muted=False,
+                                    wait_media=(c.DEFAULT_HOLD_MUSIC,)))
+        assert fake.commands[n_cmds:] == [
+            "api conference CFG stop all %d" % closed.id, "api conference CFG unmute %d quiet" % closed.id,
+            "api conference CFG undeaf %d" % closed.id,
+            "api conference CFG stop all %d" % half.id, "api conference CFG undeaf %d" % half.id,
+            "api conference CFX stop all %d" % waits.id, "api conference CFX play local_stream://moh %d" % waits.id]
+        assert closed.hear and closed.speak and half.hear and half.speak and not held.hear
+        engine.execute(c.MuteMember("CFG", closed.id))     # a later event: the gate's were all consumed
+        sink.wait(lambda e: e.action == n.MUTE_MEMBER)
+        assert [e.action for e in sink.events if e.room == "CFG" and e.action not in (
+            n.ADD_MEMBER, n.CONFERENCE_CREATE)] == [n.MUTE_MEMBER]
+    finally:
+        engine.stop()
+        fake.stop()
