@@ -150,8 +150,9 @@ def test_a_waiting_conference_is_re_armed_and_opened_on_start(tmp_path):
 
 
 def test_an_esl_reconnect_while_a_member_waits_reports_no_mute_and_the_gate_still_opens(tmp_path):
-    """The same diff after an ESL drop (same bridge): the waiting member's gate mute is no participant-mute,
-    and a conference started while ESL was down (StartConference refused) opens at the reconnect."""
+    """The same diff after an ESL drop (same bridge): the waiting member's gate mute is no participant-mute
+    (before: a participant-mute at the reconnect), its gate still opens on start, and a reconnect with the
+    gate open sends nothing."""
     fake, app = FakeFreeSwitch().start(), App(starts=[False, True])
     engine, server = bridge(tmp_path, fake, app)
     try:
