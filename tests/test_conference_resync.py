@@ -108,3 +108,40 @@ def test_channels_whose_live_events_postdate_the_snapshot_are_left_alone():
     assert h.state.participant_of_call("CAb").muted and h.state.participant_of_call("CAc").member_id is not None
     out = h.run(h.state.resync(replace(snap, skip=())))
     assert names(out) == ["participant-leave", "participant-unmute"]
+
+
+def test_a_member_at_the_wait_gate_is_no_mute_and_the_gate_follows_the_conference():
+    """``waiting`` members (the engine's gate: mute+deaf, not a mute anybody asked for, issue 15): no
+    participant-mute; ResumeGate opens the gate of a started conference (with the domain's mute) and re-arms
+    the wait of one still waiting (its wait media; silence for waitUrl="")."""
+    h = Harness()
+    h.join("CAw", "wait", start_conference_on_enter=False)
+    h.join("CAs", "wait2", start_conference_on_enter=False, wait_url="")
+    h.join("CAa", "r")
+    h.join("CAm", "r")
+    h.mute("r", "CAm")
+    rs, ws, ws2 = h.sid_of("r"), h.sid_of("wait"), h.sid_of("wait2")
+    snap = h.engine.snapshot()
+    gated = {h.uid(c) for c in ("CAa", "CAm", "CAw", "CAs")}
+    snap = replace(snap, members=tuple(replace(m, waiting=True, muted=True, deaf=True) if m.unique_id in gated
+                                       else m for m in snap.members))
+    out = h.state.resync(snap)
+    assert out.events == ()
+    mid = {c: h.state.participant_of_call(c).member_id for c in ("CAa", "CAm", "CAw", "CAs")}
+    assert sorted(out.commands, key=lambda c: (c.room, c.member_id)) == sorted([
+        C.ResumeGate(room=rs, member_id=mid["CAa"], started=True, muted=False, wait_media=()),
+        C.ResumeGate(room=rs, member_id=mid["CAm"], started=True, muted=True, wait_media=()),
+        C.ResumeGate(room=ws, member_id=mid["CAw"], started=False, muted=False,
+                     wait_media=(C.DEFAULT_HOLD_MUSIC,)),
+        C.ResumeGate(room=ws2, member_id=mid["CAs"], started=False, muted=False, wait_media=()),
+    ], key=lambda c: (c.room, c.member_id))
+    assert not h.state.participant_of_call("CAa").muted and h.state.participant_of_call("CAm").muted
+
+
+def test_without_the_waiting_mark_the_same_flags_are_a_mute():
+    """The mark is what tells the gate from a mute: unmarked, a listed mute is adopted (participant-mute)."""
+    h = Harness()
+    h.join("CAa", "r")
+    out = h.run(h.state.resync(snap_with(h, h.sid_of("r"), "CAa", muted=True, deaf=True)))
+    assert names(out) == ["participant-mute"]
+    assert not any(isinstance(c, C.ResumeGate) for c in h.commands)

@@ -46,7 +46,7 @@ class App:
     at-least-once (a callback delivered just before a SIGKILL may come again from the outbox, with the same
     SequenceNumber): repeats are counted in ``repeats``, not recorded twice."""
 
-    def __init__(self, room, dial=""):
+    def __init__(self, room, dial="", waiters=()):
         self.callbacks, self.recordings, self.after = CallbackLog(), CallbackLog(), CallbackLog()
         self.repeats = []
         app = Flask("live-recovery-app")
@@ -64,10 +64,12 @@ class App:
             if name == "after":   # the Dial action: a second of silence, then hang up
                 self.after.add(form)
                 return Response('<Response><Pause length="1"/><Hangup/></Response>', mimetype="text/xml")
+            who = form.get("From", "")   # ``waiters``: labels that join with startConferenceOnEnter="false"
             return Response('<Response><Dial%s><Conference statusCallback="/cb" statusCallbackEvent="start end join '
                             'leave mute" participantLabel="%s" record="record-from-start" recordingStatusCallback='
-                            '"/rcb" recordingStatusCallbackEvent="in-progress completed absent">%s</Conference>'
-                            '</Dial></Response>' % (dial, form.get("From", ""), room), mimetype="text/xml")
+                            '"/rcb" recordingStatusCallbackEvent="in-progress completed absent"%s>%s</Conference>'
+                            '</Dial></Response>' % (dial, who, ' startConferenceOnEnter="false"' if who in waiters
+                                                    else "", room), mimetype="text/xml")
 
         self.http = HttpApp(app).start()
 
@@ -168,6 +170,9 @@ class Killed:
             self.first.proc.kill()                       # SIGKILL: no drain at all
             self.first.proc.communicate(timeout=30)
             assert wait_fs(self.conn, self.cf, lambda m: set(m) == {"Alice", "Bob"}), "FreeSWITCH dropped the callers"
+            self.at_kill = {name: (v["flags"]["can_hear"], v["flags"]["can_speak"])   # (hear, speak): the gate
+                            for name, v in members(self.conn, self.cf).items()}
+            print("flags when the bridge died (can_hear, can_speak):", self.at_kill)
         except BaseException:
             self.__exit__()
             raise
@@ -193,6 +198,9 @@ def test_live_bridge_killed_and_restarted_calls_survive_and_are_controllable(tmp
         parts = rest(second.url, "Conferences/%s/Participants.json" % cf).json()
         assert sorted(p["label"] for p in parts["participants"]) == ["Alice", "Bob"], parts
         assert {name: v["id"] for name, v in members(conn, cf).items()} == ids_before   # same members, nobody rejoined
+        # killed right after conference-start: the wait gate it had not opened yet is opened by the next bridge
+        assert wait_fs(conn, cf, lambda m: set(m) == {"Alice", "Bob"} and all(
+            v["flags"]["can_hear"] and v["flags"]["can_speak"] for v in m.values())), members(conn, cf)
         r = rest(second.url, "Conferences/%s/Participants/%s.json" % (cf, sids["Alice"]), Muted="true")
         assert r.status_code == 200, r.text
         assert wait_fs(conn, cf, lambda m: not m["Alice"]["flags"]["can_speak"])

@@ -96,8 +96,8 @@ def test_wait_gate_loops_wait_media_and_start_unmutes_quietly(engine, fake, sink
     fake.broadcast(fake.member_event("play-file-member-done", m, (("File", "/tmp/wait.wav"),)))
     assert fake.wait_for(lambda: fake.commands.count(play) == 2)  # looped
     engine.execute(c.StartConference("CFW"))
-    assert fake.commands[-3:] == ["api conference CFW stop all %d" % m.id, "api conference CFW undeaf %d" % m.id,
-                                  "api conference CFW unmute %d quiet" % m.id]
+    assert fake.commands[-3:] == ["api conference CFW stop all %d" % m.id,   # unmute first: deaf marks the gate
+                                  "api conference CFW unmute %d quiet" % m.id, "api conference CFW undeaf %d" % m.id]
     assert m.speak and m.hear
     engine.execute(c.MuteMember("CFW", m.id))
     sink.wait(lambda e: e.action == n.MUTE_MEMBER)

@@ -50,6 +50,21 @@ class StartConference:
 
 
 @dataclass(frozen=True)
+class ResumeGate:
+    """A member the engine reported at its wait gate (``MemberSnapshot.waiting``, after an engine reconnect or
+    a bridge restart): bring the gate back in line with the domain. ``started``: the conference started
+    while the gate was closed (the bridge that should have opened it died, or the engine was out of sight)
+    — mix the member now, as :class:`StartConference` would (held members stay deaf, ``muted`` ones stay
+    muted); else it keeps waiting and hears ``wait_media`` in a loop until StartConference. No event."""
+
+    room: str
+    member_id: int
+    started: bool
+    muted: bool = False
+    wait_media: Tuple[str, ...] = (DEFAULT_HOLD_MUSIC,)
+
+
+@dataclass(frozen=True)
 class MuteMember:
     """Stop mixing this member's audio into what others hear (FreeSWITCH ``conference <room> mute <id>``)."""
 

@@ -97,6 +97,9 @@ class MemberSnapshot:
     hold: bool = False
     talking: bool = False
     call_sid: Optional[str] = None
+    #: the engine keeps the member at its wait gate (not mixed: neither heard nor hearing); ``muted``/``deaf``
+    #: then describe the gate, not the participant (the domain answers with a ResumeGate command)
+    waiting: bool = False
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,9 @@ event was applied. Order (FreeSWITCH after an ESL reconnect, fixtures README):
 1. connected participants the engine no longer lists → del-member (no hangup cause: the call may go on),
    by (room, member id);
 2. listed participants whose flags differ → hold/unhold-member, then mute/unmute-member — mute only when
-   held on neither side (a held member's mute state is unknown in FreeSWITCH ``json_list``, finding 17) —
+   held on neither side (a held member's mute state is unknown in FreeSWITCH ``json_list``, finding 17)
+   and not at the engine's wait gate (``waiting``: that mute is the gate's; a ResumeGate command opens
+   the gate if the conference started meanwhile, else re-arms the wait) —
    and stop-talking for a speaker the engine no longer reports talking (start-talking for one it reports
    talking now, unmuted and not held), by (room, member id);
 3. listed members of a pending join → add-member (then their flags as in 2), in snapshot order; a listed
@@ -38,12 +40,30 @@ def _flag_events(m, snap: MemberSnapshot, now_us: int) -> Iterator[NativeEvent]:
     was_held = m.hold     # as before this resync (the hold event below changes m)
     if m.hold != snap.hold:
         yield native(N.HOLD_MEMBER if snap.hold else N.UNHOLD_MEMBER)
-    if not snap.hold and not was_held and m.muted != snap.muted:
+    if not snap.hold and not was_held and not snap.waiting and m.muted != snap.muted:
         yield native(N.MUTE_MEMBER if snap.muted else N.UNMUTE_MEMBER)
     if m.speaking and not snap.talking:
         yield native(N.STOP_TALKING)
-    elif not m.speaking and snap.talking and not snap.muted and not snap.hold:
+    elif not m.speaking and snap.talking and not snap.muted and not snap.hold and not snap.waiting:
         yield native(N.START_TALKING)   # talking now: its start was lost while the engine was out of sight
+
+
+def _gate(conf, m, snap: MemberSnapshot, out: Out) -> None:
+    """A member the engine holds at its wait gate (``snap.waiting``: its mute is the gate's, not a mute
+    anybody asked for): the gate follows the domain — opened if the conference started meanwhile (the
+    bridge that should have opened it died after conference-start), else the wait media loops again."""
+    if not snap.waiting or not m.joined or conf.status == R.CONF_COMPLETED:
+        return
+    started = conf.status == R.CONF_IN_PROGRESS
+    out.commands.append(C.ResumeGate(room=conf.sid, member_id=m.member_id, started=started, muted=m.muted,
+                                     wait_media=() if started else _wait_media(m)))
+
+
+def _wait_media(m) -> tuple:
+    """The wait media of a waiting member whose gate outlived its bridge: Twilio's default hold music unless
+    its waitUrl was "" (silence). A waitUrl document is not fetched again (the domain cannot fetch): the
+    default hold music plays instead."""
+    return () if m.wait_url == "" else (C.DEFAULT_HOLD_MUSIC,)
 
 
 def reconcile(state, snapshot: EngineSnapshot, out: Out) -> Iterator[NativeEvent]:
@@ -63,6 +83,7 @@ def reconcile(state, snapshot: EngineSnapshot, out: Out) -> Iterator[NativeEvent
         m = state.member_of_channel(live[room], uid)
         if m is not None and m.joined:
             yield from _flag_events(m, listed[(room, uid)], now_us)
+            _gate(live[room], m, listed[(room, uid)], out)
     for snap in snapshot.members:
         if snap.unique_id in skip:
             continue
@@ -79,6 +100,7 @@ def reconcile(state, snapshot: EngineSnapshot, out: Out) -> Iterator[NativeEvent
         yield NativeEvent(N.ADD_MEMBER, snap.room, now_us, snap.unique_id, snap.member_id, extra=MARK)
         if m.joined:
             yield from _flag_events(m, snap, now_us)
+            _gate(conf, m, snap, out)
 
 
 def reattach(state, snapshot: EngineSnapshot) -> None:

@@ -113,6 +113,7 @@ class ConnectionMixin:
                                    hold=hold, talking=bool(s is not None and s.talking),
                                    call_sid=s.call_sid if s is not None else None)
             members.append(s)
+        members = self._gate_snapshot(members)   # gate.py: members at a wait gate (issue 15)
         self.last_snapshot = snap
         self.resynced.set()
         self._emit_one(EngineSnapshot(timestamp_us=int(time.time() * 1_000_000), members=tuple(members),

@@ -10,6 +10,8 @@ The wait gate (fsbridge's, not wait-mod — docs/freeswitch.md): a ``JoinMember(
 (``stop all <id>``), ``undeaf``s (held members stay deaf) and ``unmute … quiet``s (members joined muted,
 or muted while waiting, stay muted). Events caused only by the gate or by the ``deaf`` half of hold
 (FreeSWITCH #796) are not reported: the domain sees the same events the standalone engine emits.
+Members at a gate — also gates a killed bridge left closed (deaf without hold) — are snapshot ``waiting``;
+the domain answers with ``ResumeGate``, never a participant-mute (gate.py ``_gate_snapshot``, issue 15).
 FreeSWITCH's wait-mod is not used: no event marks its end and nothing but a moderator joining can end it
 (fixtures README finding 23).
 """
@@ -218,8 +220,8 @@ class FreeSwitchEngine(GateMixin, ConnectionMixin, AdoptionMixin):
                 raise EngineError("no call %s on the outbound socket" % command.unique_id)
             leg.start_join(command)
             return
-        if isinstance(command, c.StartConference):
-            self._start_conference(command.room)
+        if isinstance(command, (c.StartConference, c.ResumeGate)):   # the wait gate (gate.py)
+            self._gate_command(command)
             return
         key = (command.room, getattr(command, "member_id", None))
         if isinstance(command, (c.MuteMember, c.UnmuteMember)) and key in self._waiting:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
+from fsbridge.conference import commands as c
 from fsbridge.conference import native as n
-from fsbridge.conference.native import NativeEvent
+from fsbridge.conference.native import MemberSnapshot, NativeEvent
 from fsbridge.engines.base import EngineError
 from fsbridge.engines.freeswitch import render
 
@@ -23,13 +24,22 @@ class _Waiting:
     ref: Optional[str] = None
     enter: Tuple[str, ...] = ()          # JoinMember.enter_media (jambonz enterHook after the wait)
     enter_ref: Optional[str] = None      # its file string while it plays (the gate is still closed)
+    listed_muted: bool = True            # FreeSWITCH has it muted (False: a killed bridge's unmute ran)
+    stale: int = 0                       # plays of a killed bridge being stopped: their ...-done is not ours
 
 
 class GateMixin:
     """Room bookkeeping of :class:`~.engine.FreeSwitchEngine` (its dicts are set up by the engine)."""
 
-    def _start_conference(self, room: str) -> None:
-        for key in [k for k in self._waiting if k[0] == room]:
+    def _gate_command(self, command) -> None:
+        """StartConference (open every gate of the room) or ResumeGate (:meth:`_resume_gate`)."""
+        if isinstance(command, c.ResumeGate):
+            self._resume_gate(command)
+        else:
+            self._start_conference(command.room)
+
+    def _start_conference(self, room: str, only: Optional[int] = None) -> None:
+        for key in [k for k in self._waiting if k[0] == room and only in (None, k[1])]:
             w = self._waiting.get(key)
             if w is None or w.enter_ref is not None:   # gone meanwhile (commands yield) / hearing its enter media
                 continue
@@ -49,16 +59,62 @@ class GateMixin:
                     log.warning("enter media for %s: %s", key, exc)
             self._open_gate(key, w)
 
+    def _gate_snapshot(self, members: List[MemberSnapshot]) -> List[MemberSnapshot]:
+        """After an ESL (re)connect: ``members`` (the snapshot) with the members at the wait gate marked
+        ``waiting`` — those this engine keeps waiting, and those FreeSWITCH lists deaf but not held: only the
+        gate makes a member deaf without hold (hold is hold + deaf, #796), so that is a gate the bridge that
+        closed it did not open (killed between conference-start and its undeaf/unmute, or while the
+        conference waited). Such a member is taken back into ``self._waiting`` (its mute as yet unknown: the
+        domain's :class:`~fsbridge.conference.commands.ResumeGate` tells it and opens or re-arms the gate).
+        Members listed on hold are remembered as held (StartConference leaves them deaf)."""
+        out = []
+        for s in members:
+            key = (s.room, s.member_id)
+            if s.hold:
+                self._held.add(key)
+            w = self._waiting.get(key)
+            if w is None and s.deaf and not s.hold:
+                w = self._waiting[key] = _Waiting(s.unique_id, (), True, listed_muted=s.muted)
+                w.stale = -1     # its wait media (if any) is the killed bridge's: stopped at ResumeGate
+                log.info("member %s of %s is at a wait gate this bridge did not close", s.member_id, s.room)
+            if w is not None:
+                s = replace(s, waiting=True, muted=w.muted, deaf=True)
+            out.append(s)
+        return out
+
+    def _resume_gate(self, cmd: c.ResumeGate) -> None:
+        """:class:`~fsbridge.conference.commands.ResumeGate`: the domain's word on a gate found closed."""
+        key = (cmd.room, cmd.member_id)
+        w = self._waiting.get(key)
+        if w is None:          # opened meanwhile (a StartConference), or gone
+            return
+        w.muted = cmd.muted
+        if w.stale < 0:   # a gate this bridge did not close: stop the wait media the killed one looped
+            body = self._api(render.api("stop_member", room=cmd.room, member=cmd.member_id), tolerate=True)
+            w.stale = _stopped(body)
+        if cmd.started:
+            self._start_conference(cmd.room, only=cmd.member_id)
+        elif w.ref is None and w.enter_ref is None and cmd.wait_media:
+            w.media = tuple(cmd.wait_media)
+            w.ref = render.media_ref(w.media)
+            self._play_wait(key)
+
     def _open_gate(self, key: Tuple[str, int], w: _Waiting) -> None:
         """The waiting member ``key`` is mixed: undeaf (unless held) and quiet unmute (unless joined muted)."""
         self._waiting.pop(key, None)
         room, member = key
+        for _ in range(max(w.stale, 0)):   # the killed bridge's wait media may still report its end
+            self._suppress_once(key, n.PLAY_FILE_MEMBER_DONE)
+        w.stale = 0
+        # unmute before undeaf: should this bridge die in between, the member is still listed deaf without
+        # hold — a gate the next bridge recognises and opens (_gate_snapshot) — never muted alone, which
+        # would be indistinguishable from a participant mute
+        if not w.muted and w.listed_muted:
+            self._suppress_once(key, n.UNMUTE_MEMBER)
+            self._api(render.api("unmute_quiet", room=room, member=member))
         if key not in self._held:
             self._suppress_once(key, n.UNDEAF_MEMBER)
             self._api(render.api("undeaf", room=room, member=member))
-        if not w.muted:
-            self._suppress_once(key, n.UNMUTE_MEMBER)
-            self._api(render.api("unmute_quiet", room=room, member=member))
 
     def _engine_side(self, ev: NativeEvent) -> Optional[NativeEvent]:
         """Engine bookkeeping for one mapped event; returns the event to report or None (suppressed)."""
@@ -95,6 +151,9 @@ class GateMixin:
                 del self._file_strings[k]
         if a == n.PLAY_FILE_MEMBER_DONE:
             w = self._waiting.get(key)
+            if w is not None and w.stale > 0:   # the end of a killed bridge's wait media (_resume_gate)
+                w.stale -= 1
+                return None
             if w is not None and w.enter_ref is not None and ev.file == w.enter_ref:
                 self._work.put(lambda k=key, w=w: self._open_gate(k, w) if self._waiting.get(k) is w else None)
                 return None
@@ -136,3 +195,12 @@ class GateMixin:
             self._api(render.api("play_member", room=key[0], media=ref, member=key[1]))
         except EngineError as exc:
             log.warning("hold media for %s: %s", key, exc)
+
+
+def _stopped(body: str) -> int:
+    """How many files ``conference <room> stop all <id>`` stopped ("+OK Stopped 1 files." — fixtures
+    conference_lifecycle); 0 when unreadable."""
+    words = body.split()
+    if len(words) >= 3 and words[0] == "+OK" and words[1] == "Stopped" and words[2].isdigit():
+        return int(words[2])
+    return 0
