@@ -8,7 +8,8 @@ serial event-processing greenlet — and three of its methods are replaced (:cla
   ``Content-Length`` bodies; ``text/event-json``) instead of greenswitch's decode-then-split reader that
   lets ``%0A`` in a caller name forge headers (DESIGN.md "Known traps").
 * ``handle_event``: routes replies to the waiting command (FIFO, as FreeSWITCH answers in order) and
-  events to greenswitch's queue. On EOF every waiting command fails at once.
+  events to greenswitch's queue (with ``inline_handlers``: to the handlers at once, in the reader). On EOF
+  every waiting command fails at once.
 * ``send``: a lock around "enqueue waiter + write" so concurrent greenlets cannot interleave commands and
   replies; a timeout; :class:`~fsbridge.engines.base.EngineUnavailable` at once when not connected.
 
