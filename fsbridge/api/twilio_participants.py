@@ -12,7 +12,8 @@ does; updating or kicking one who left is an impossible transition → 409 / 212
   in docs/rest.md. 201 with the participant (status ``queued`` until the call joins; ``queue_time`` "0").
 * ``POST Participants/{CallSid}.json`` — Muted, Hold, HoldUrl, HoldMethod, AnnounceUrl, AnnounceMethod,
   WaitUrl, WaitMethod, BeepOnExit, EndConferenceOnExit, Coaching, CallSidToCoach (Twilio UpdateParticipant);
-  ``Coaching=true`` needs a CallSidToCoach (given or already set). Returns the participant re-read.
+  ``Coaching=true`` needs a CallSidToCoach (given or already set). Returns the participant as updated,
+  answered from the domain (no store read) for a connected participant named by CallSid.
 * ``DELETE Participants/{CallSid}.json`` — kick; 204.
 """
 from __future__ import annotations
@@ -60,6 +61,8 @@ def parse_update(form: MultiDict, current: ParticipantRow) -> dict:
     given). Checks Coaching=true has someone to coach (given now or already set)."""
     kwargs = {}
     for name, (key, parse) in UPDATE_PARAMS.items():
+        if name not in form:   # absent: every parser gives None (a write names one or two of the twelve)
+            continue
         value = parse(form, name)
         if value is not None:
             kwargs[key] = value
@@ -68,30 +71,45 @@ def parse_update(form: MultiDict, current: ParticipantRow) -> dict:
     return kwargs
 
 
-# Updates whose effect on the row is exactly the value asked (Muted, Hold, EndConferenceOnExit): answered from
-# the row read before the update (issue 21: the second read of the row was a third of the handler's time).
+# Updates whose effect on the row is exactly the value asked (Muted, Hold, EndConferenceOnExit): when the engine
+# did not confirm a Muted/Hold in time, the answer still shows what was asked (as the row read before would).
 _ROW_FIELDS = ("muted", "hold", "end_conference_on_exit")
+
+
+def _stored(account_sid: str, conference_sid: str, call_sid: str):
+    """The participant as the store holds it, from the control's domain (no store read, no flush of the group
+    commit: issue 21), or None where the control cannot tell (not connected, a label, a control without
+    ``stored_participant``) — the caller reads the store then."""
+    control = ctx().control
+    fetch = getattr(control, "stored_participant", None)
+    return fetch(account_sid, conference_sid, call_sid) if fetch is not None else None
 
 
 def update(account_sid: str, conference_sid: str, who: str, form: MultiDict) -> ParticipantRow:
     """Shared by the Twilio and Telnyx routes: validate, check the participant is present, call
-    ``update_participant``; the participant as updated (the row re-read only when Coaching, CallSidToCoach or
-    WaitUrl changed)."""
-    current = participant_or_404(account_sid, conference_sid, who)
+    ``update_participant``; the participant as updated — as a GET right after shows it. A connected participant
+    named by CallSid is looked up and answered from the domain's record of what the store holds (no store
+    read); any other (a label, one who left or is still joining, a control without that record) is read from
+    the store as before."""
+    current = _stored(account_sid, conference_sid, who) or participant_or_404(account_sid, conference_sid, who)
     kwargs = parse_update(form, current)
     if not any(k in kwargs for k in _ACTING):
         return current
     if not current.present:
         raise conflict(f"Participant {current.call_sid} has left conference {conference_sid}")
     with live_control() as control:
-        call_sid = control.update_participant(account_sid, conference_sid, current.call_sid, **kwargs)
-    if not any(k in kwargs for k in ("coaching", "call_sid_to_coach", "wait_url")):
-        changes = {k: kwargs[k] for k in _ROW_FIELDS if k in kwargs}
-        return replace(current, date_updated=datetime.now(timezone.utc), **changes) if changes else current
-    row = ctx().store.participant(account_sid, conference_sid, call_sid or current.call_sid)
-    if row is None:
-        raise not_found()
-    return row
+        call_sid = control.update_participant(account_sid, conference_sid, current.call_sid, **kwargs) \
+            or current.call_sid
+    after = _stored(account_sid, conference_sid, call_sid)
+    if after is None:
+        if not any(k in kwargs for k in ("coaching", "call_sid_to_coach", "wait_url")):
+            after = current   # Muted / Hold / EndConferenceOnExit: the row read before, the change applied
+        else:
+            after = ctx().store.participant(account_sid, conference_sid, call_sid)
+            if after is None:
+                raise not_found()
+    unconfirmed = {k: kwargs[k] for k in _ROW_FIELDS if k in kwargs and getattr(after, k) != kwargs[k]}
+    return replace(after, date_updated=datetime.now(timezone.utc), **unconfirmed) if unconfirmed else after
 
 
 def kick(account_sid: str, conference_sid: str, who: str) -> None:

@@ -86,6 +86,12 @@ class MemberRecord:
     #: made before that confirmation is decided against what was asked, not against the older state (#21)
     asked_muted: Optional[bool] = None
     asked_hold: Optional[bool] = None
+    #: what the store's participant row holds (issue 21: a REST write answers from it, no store read): the
+    #: view the last event carrying this participant had, and the times of its first and last such event
+    #: (the row's date_created — a REST dial-out's creation, stored when queued — and date_updated)
+    published: Optional[ParticipantView] = field(default=None, repr=False, compare=False)
+    first_published: Optional[datetime] = None
+    last_published: Optional[datetime] = None
 
     @property
     def joined(self) -> bool:
@@ -166,6 +172,8 @@ class ConferenceRecord:
         old = self.members.get(m.call_sid)
         if old is not None:
             self.status_counts[old.status] -= 1
+            if m.first_published is None:   # the same call again: its store row keeps its date_created
+                m.first_published = old.first_published
         self.members[m.call_sid] = m
         self.status_counts[m.status] = self.status_counts.get(m.status, 0) + 1
         self.coaching_seen = self.coaching_seen or m.coaching

@@ -66,6 +66,7 @@ def restore(state, stored: Iterable[StoredConference]) -> List[str]:
                 coaching=p.coaching, call_sid_to_coach=p.call_sid_to_coach, hold=p.hold, from_=p.from_, to=p.to,
                 member_id=-(i + 1) if joined else None, status=p.status if p.status in (
                     R.P_QUEUED, R.P_CONNECTED) else R.P_CONNECTING, dialed=p.status == R.P_QUEUED)
+            m.published, m.first_published, m.last_published = m.view(), p.date_created, p.date_updated
             conf.add_member(m)
             conf.dialed_out = conf.dialed_out or m.dialed
             state._by_call[m.call_sid] = s.sid

@@ -42,11 +42,16 @@ class Conference(RecoveryRules, MediaRules, ConferenceRecord):
         """Append one event of ``kind`` with the next sequence number (history ordinal)."""
         self.sequence += 1
         self.date_updated = ts
+        view = None
+        if participant is not None:   # what the store's row of it will hold (MemberRecord.published)
+            view = participant.published = participant.view()
+            participant.last_published = ts
+            if participant.first_published is None:
+                participant.first_published = participant.date_created if participant.dialed else ts
         out.events.append(kind(
             account_sid=self.account_sid, conference_sid=self.sid, friendly_name=self.friendly_name,
             sequence_number=self.sequence, timestamp=ts, callbacks=self.callbacks,
-            member_count=self.joined_count, started_at=self.started_at,
-            participant=participant.view() if participant is not None else None, **fields))
+            member_count=self.joined_count, started_at=self.started_at, participant=view, **fields))
 
     # ------------------------------------------------------------------ admission
     def admit(self, conference: markup.Conference, queued: Optional[MemberRecord]) -> Optional[MemberRecord]:

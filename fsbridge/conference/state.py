@@ -246,6 +246,20 @@ class ConferenceState(Admission, NativeRouting):
         except DomainError:
             return None
 
+    def published_participant(self, account_sid: str, conference_sid: str, call_sid: str
+                              ) -> Optional[Tuple[ParticipantView, datetime, datetime]]:
+        """What the store's row holds of the account's *connected* participant ``call_sid`` (a CallSid, not a
+        label): ``(view of the last event carrying it, time of its first such event, time of its last)`` — the
+        row's fields, date_created and date_updated — or None (unknown, another account's, not connected,
+        nothing published). Read-only (issue 21: a REST write answers from it instead of a store read)."""
+        conf = self._confs.get(conference_sid)
+        if conf is None or conf.account_sid != account_sid:
+            return None
+        m = conf.members.get(call_sid)
+        if m is None or not m.joined or m.published is None or m.first_published is None:
+            return None
+        return m.published, m.first_published, m.last_published
+
     def participants(self, conference_sid: str) -> Tuple[ParticipantView, ...]:
         """Participants queued (dial-out not answered yet), connecting or connected (Twilio Participants
         list), in creation order."""

@@ -42,6 +42,23 @@ class ControlMixin:
             log.warning("media document %s for %s: %s %s", url, account_sid, exc.code, exc.message)
             raise DomainError(INVALID_PARAMETER, f"The URL could not be used (Twilio error {exc.code})") from None
 
+    def stored_participant(self, account_sid: str, conference_sid: str, call_sid: str):
+        """The account's connected participant ``call_sid`` (a CallSid) as the store's row holds it — every
+        event published so far applied, date_created/date_updated those of its first/last event — built from
+        the domain without a store read (issue 21); a :class:`~fsbridge.store.rows.ParticipantRow`, or None
+        when the domain cannot tell (unknown, another account's, not connected, a label): ask the store."""
+        from fsbridge.store.rows import ParticipantRow
+        found = self.state.published_participant(account_sid, conference_sid, call_sid)
+        if found is None:
+            return None
+        v, created, updated = found
+        return ParticipantRow(
+            conference_sid=conference_sid, call_sid=v.call_sid, account_sid=account_sid, label=v.label,
+            muted=v.muted, hold=v.hold, coaching=v.coaching, call_sid_to_coach=v.call_sid_to_coach,
+            end_conference_on_exit=v.end_conference_on_exit, start_conference_on_enter=v.start_conference_on_enter,
+            beep=v.beep, status=v.status, from_=v.from_, to=v.to, date_created=created, date_updated=updated,
+            left_at=None, last_sequence=0)
+
     def _conference_dialect(self, conference_sid: str) -> str:
         info = self.state.conference(conference_sid)
         return info.dialect if info is not None else TWIML
