@@ -79,6 +79,9 @@ def serve(argv):
     if os.environ.get("FSBENCH_TRACE"):
         import cbtrace
         cbtrace.install()
+    if os.environ.get("FSBENCH_SWITCHES"):   # greenlet switches per talk event (bench/switches.py)
+        import switches
+        switches.install()
     engine = FreeSwitchEngine(host, int(port), password, outbound_port=int(out_port), command_timeout=5)
     server = start_bridge(workdir, accounts={AC: TOKEN}, numbers=[Number(NUMBER, AC, voice)], engine=engine,
                           fetch_timeout=10.0, capture_heard=False)  # as `fsbridge serve`
@@ -99,6 +102,11 @@ def serve(argv):
             import cbtrace
             cbtrace.dump(line.split(" ", 1)[1].strip())
             print("traced", flush=True)
+            continue
+        if line.startswith("switches "):   # FSBENCH_SWITCHES: the switch counts so far (bench/switches.py)
+            import switches
+            switches.dump(line.split(" ", 1)[1].strip())
+            print("counted", flush=True)
             continue
         if line.strip() in ("prof-on", "prof-off"):   # --profile-joins: the join phase alone
             if profiler is not None:
@@ -295,6 +303,7 @@ def one_run(args, prof):
     # -- talk
     gevent.sleep(0.5)  # the start rule's unmutes settle (load pacing)
     sent, written = defaultdict(deque), defaultdict(list)   # written: after the fake's sendall (--trace)
+    _switches(child, work, "before")
     n0, c0 = len(app.cbs), cpu_s(pid)
     gap = 1.0 / args.talk_rate
     for _ in range(args.talk_rounds):
@@ -314,6 +323,10 @@ def one_run(args, prof):
     delivered = len(app.cbs) - n0
     out["cb_ms"] = (cpu_s(pid) - c0) * 1000 / max(1, delivered)
     out["talk_cbs"] = delivered
+    if _switches(child, work, "after"):
+        import switches
+        switches.report(os.path.join(work, "sw-before.json"), os.path.join(work, "sw-after.json"), delivered,
+                        2 * want)
     if os.environ.get("FSBENCH_TRACE"):
         trace_report(child, work, sent, written, app.cbs[n0:], {c.uid: sid_of[c.uid] for c in calls})
     lat = []
@@ -362,6 +375,16 @@ def trace_report(child, work, sent, written, cbs, sid_of):
         if form.get("StatusCallbackEvent") == "participant-speech-start":
             arrived[form["CallSid"]].append(t)
     cbtrace.report(path, {k: list(v) for k, v in sent.items()}, written, arrived, sid_of, pct)
+
+
+def _switches(child, work, tag):
+    """FSBENCH_SWITCHES=1: have the child write its greenlet switch counts to ``work/sw-<tag>.json``."""
+    if not os.environ.get("FSBENCH_SWITCHES"):
+        return False
+    child.stdin.write(("switches %s\n" % os.path.join(work, "sw-%s.json" % tag)).encode())
+    child.stdin.flush()
+    child.stdout.readline()
+    return True
 
 
 def _prof_phase(child, command, env="FSBENCH_PROFILE_JOINS"):

@@ -91,3 +91,31 @@ def test_marks_alone_are_committed_within_their_window(engine):
             assert ob.status(conn, first).state == "delivered"
     finally:
         w.close()
+
+
+def test_the_committer_wakes_once_per_commit(engine):
+    """The wait for the idle moment is armed by the writer's caller, not by a first wake-up of the committer
+    (issue 21: greenlet hand-offs per event)."""
+    import greenlet
+    committed = []
+    w, done = _writer(engine, committed, window_s=HOUR)
+    wakes = []
+
+    def trace(event, args):
+        if event in ("switch", "throw") and args[1] is w._committer:
+            wakes.append(event)
+    try:
+        w.insert(_req(1), 1.0)
+        assert done.wait(10)
+        done.clear()
+        previous = greenlet.settrace(trace)
+        try:
+            w.insert(_req(2), 1.0)
+            w.mark(dict(row_id=1, new_state="delivered", new_attempts=1, new_error=None, next_at=None, done_at=2.0))
+            assert done.wait(10)
+        finally:
+            greenlet.settrace(previous)
+        assert w.commits == 2 and w.pending == 0
+        assert wakes == ["switch"]
+    finally:
+        w.close()

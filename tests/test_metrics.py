@@ -108,3 +108,18 @@ def test_grafana_dashboard_uses_only_exposed_metrics(tmp_path):
     dashboard = pathlib.Path(__file__).resolve().parent.parent / "docs" / "grafana-fsbridge.json"
     used = set(re.findall(r"fsbridge_[a-z_]+", json.dumps(json.loads(dashboard.read_text())["panels"])))
     assert used and used <= exposed, used - exposed
+
+
+def test_labelled_children_are_memoised_and_count_as_labels_does():
+    from fsbridge.metrics import Metrics
+    m = Metrics()
+    for _ in range(3):
+        m.on_event(type("E", (), {"name": "participant-join"})())
+    m.callback_update(1, "delivered", 1, None)
+    assert m.child(m.events, "participant-join") is m.events.labels("participant-join")
+    assert m.registry.get_sample_value("fsbridge_events_total", {"event": "participant-join"}) == 3
+    assert m.registry.get_sample_value("fsbridge_callbacks_total", {"outcome": "delivered"}) == 1
+    for i in range(1100):   # a bounded memo: label values beyond it still count
+        m.child(m.callback_responses, str(i)).inc()
+    assert len(m._children) <= 1000
+    assert m.registry.get_sample_value("fsbridge_callback_responses_total", {"code": "1099"}) == 1

@@ -95,6 +95,7 @@ class GroupWriter:
         self._sources: List = list(sources)   # co-writers in the same transaction (add_source)
         self._flushing = gevent.lock.Semaphore()   # one transaction at a time on self.conn, whoever flushes
         self._flusher = None                # the greenlet inside flush (a nested flush from it is a no-op)
+        self._watchers = None               # (idle, timer) armed by _schedule: the committer wakes once, at idle
 
     def add_source(self, source) -> None:
         """Write ``source``'s batch in every transaction, before the outbox rows. ``source`` has
@@ -160,14 +161,39 @@ class GroupWriter:
             return
         if self._committer is None:
             self._committer = gevent.spawn(self._commit_loop)
+        if self._armed_wake():
+            return
+        self._due.set()
+
+    def _armed_wake(self) -> bool:
+        """The plain case (a window, gevent's sleep, no marks window): instead of waking the committer to
+        start its wait for the idle moment, start that wait here — an idle watcher and a ``window_s`` timer of
+        the hub, kept for reuse — so the committer wakes once per commit, not twice (issue 21: one greenlet
+        wake-up less per event and per delivery outcome). False: the committer waits itself (:meth:`_wait_window`)."""
+        if not self.window_s or self.sleep is not gevent.sleep or self.marks_window_s:
+            return False
+        if self._watchers is None:
+            loop = gevent.get_hub().loop
+            self._watchers = (loop.idle(), loop.timer(self.window_s))
+        idle, timer = self._watchers
+        if not idle.active and not self._due.is_set():   # (set: the committer is about to take everything)
+            idle.start(self._window_over)
+            timer.start(self._window_over)
+        return True
+
+    def _window_over(self) -> None:
+        """Hub callback of the armed watchers: the process fell idle or the window passed — commit now."""
+        for w in self._watchers or ():
+            w.stop()
         self._due.set()
 
     def _commit_loop(self) -> None:
         while True:
             self._due.wait()
-            if self.marks_window_s and not self._urgent.is_set():   # outcome marks only: they may wait for
-                self._urgent.wait(self.marks_window_s)   # the next row's commit (one transaction, not two)
-            self._wait_window()
+            if self._watchers is None:   # else the watchers armed by _schedule have waited already
+                if self.marks_window_s and not self._urgent.is_set():   # outcome marks only: they may wait for
+                    self._urgent.wait(self.marks_window_s)   # the next row's commit (one transaction, not two)
+                self._wait_window()
             self._due.clear()
             self._urgent.clear()
             try:
@@ -289,6 +315,10 @@ class GroupWriter:
         if self._committer is not None:
             self._committer.kill()
             self._committer = None
+        for w in self._watchers or ():
+            w.stop()
+            w.close()
+        self._watchers = None
         try:
             self.flush()
         except Exception:

@@ -1,6 +1,6 @@
 """The FreeSWITCH engine: :class:`~fsbridge.engines.base.Engine` on mod_conference over ESL.
 
-Pieces: :class:`~.transport.ReconnectingESL` (inbound ESL: events + ``api``/``bgapi``),
+Pieces: :class:`~.reconnect.ReconnectingESL` (inbound ESL: events + ``api``/``bgapi``),
 :class:`~.outbound.OutboundServer` (calls handed over by ``socket 127.0.0.1:8084 async full``),
 :mod:`.render` (commands → API strings), :mod:`.mapping` (events → NativeEvents).
 
@@ -38,7 +38,7 @@ from fsbridge.engines.freeswitch.gate import GateMixin, _Waiting  # noqa: F401
 from fsbridge.engines.freeswitch.mapping import api_ok, parse_json_list  # noqa: F401 - re-exported
 from fsbridge.engines.freeswitch.originate import OriginateJob, originate_status  # noqa: F401
 from fsbridge.engines.freeswitch.outbound import FreeSwitchCallLeg, OutboundServer
-from fsbridge.engines.freeswitch.transport import ReconnectingESL
+from fsbridge.engines.freeswitch.reconnect import ReconnectingESL
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,8 @@ class FreeSwitchEngine(GateMixin, ConnectionMixin, AdoptionMixin):
                       (wire.EV_CHANNEL_PROGRESS, self._on_progress),
                       (wire.EV_CHANNEL_PROGRESS_MEDIA, self._on_progress)],
             on_up=self._on_up, on_down=self._on_down,
-            timeout=command_timeout, backoff=reconnect_backoff, max_backoff=max_backoff)
+            timeout=command_timeout, backoff=reconnect_backoff, max_backoff=max_backoff,
+            inline_handlers=True)   # they never block: slow work goes to self._work (issue 21)
         self.outbound = OutboundServer(outbound_host, outbound_port, on_call=self._call_arrived,
                                        on_event=self._emit_one, timeout=command_timeout, profile=profile)
         self.outbound.prepare_leg = self._prepare_leg

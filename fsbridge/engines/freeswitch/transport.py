@@ -1,5 +1,5 @@
 """ESL transport: greenswitch's protocol classes with fsbridge's strict parser, timeouts and a send lock,
-plus a reconnecting inbound connection.
+plus the inbound connection (its reconnecting supervisor: reconnect.py).
 
 greenswitch 0.0.19 is kept for what it does well — the handler registry (``register_handle``) and the
 serial event-processing greenlet — and three of its methods are replaced (:class:`StrictESLMixin`):
@@ -8,7 +8,8 @@ serial event-processing greenlet — and three of its methods are replaced (:cla
   ``Content-Length`` bodies; ``text/event-json``) instead of greenswitch's decode-then-split reader that
   lets ``%0A`` in a caller name forge headers (DESIGN.md "Known traps").
 * ``handle_event``: routes replies to the waiting command (FIFO, as FreeSWITCH answers in order) and
-  events to greenswitch's queue. On EOF every waiting command fails at once.
+  events to greenswitch's queue (with ``inline_handlers``: to the handlers at once, in the reader). On EOF
+  every waiting command fails at once.
 * ``send``: a lock around "enqueue waiter + write" so concurrent greenlets cannot interleave commands and
   replies; a timeout; :class:`~fsbridge.engines.base.EngineUnavailable` at once when not connected.
 
@@ -19,7 +20,7 @@ from __future__ import annotations
 import logging
 import socket
 import uuid as uuidlib
-from typing import Callable, List, Optional
+from typing import List, Optional
 
 import gevent
 import gevent.event
@@ -51,6 +52,11 @@ class StrictESLMixin:
     """
 
     send_timeout: float = 10.0
+    #: run the event handlers in the reader greenlet instead of greenswitch's handler greenlet (one hand-off —
+    #: a queue put and a greenlet wake-up — less per event; issue 21). Only for handlers that never block:
+    #: a handler waiting for an ESL reply would wait for the reader it runs in. A handler that raises is
+    #: logged (``_safe_exec_handler``) and the reader goes on; order is the wire's either way.
+    inline_handlers: bool = False
 
     def _strict_init(self) -> None:
         self._send_lock = gevent.lock.Semaphore()
@@ -90,7 +96,21 @@ class StrictESLMixin:
         except Exception:
             pass
         self._closed.set()
-        self._esl_event_queue.put(_CLOSED)
+        self._deliver(_CLOSED)
+
+    def start_event_handlers(self):  # noqa: D401 - greenswitch API name
+        """Spawn the reader greenlet, and greenswitch's handler greenlet unless :attr:`inline_handlers`."""
+        self._receive_events_greenlet = gevent.spawn(self.receive_events)
+        if not self.inline_handlers:
+            self._process_events_greenlet = gevent.spawn(self.process_events)
+
+    def _deliver(self, event) -> None:
+        """Hand one event (or ``_CLOSED``) to its handlers: at once in the reader (:attr:`inline_handlers`),
+        else through greenswitch's queue to the handler greenlet."""
+        if self.inline_handlers:
+            self._run_handlers(event)
+        else:
+            self._esl_event_queue.put(event)
 
     def handle_event(self, msg: ESLMessage):  # noqa: D401 - greenswitch API name
         """Route one message: auth request → flag; reply → oldest waiting command; event → handlers."""
@@ -109,14 +129,14 @@ class StrictESLMixin:
             if msg.get(wire.H_CONTENT_DISPOSITION) == wire.DISPOSITION_LINGER:
                 self._lingering = True
             msg.data = msg.body
-            self._esl_event_queue.put(msg)
+            self._deliver(msg)
         elif ctype == esl_parse.RUDE_REJECTION:
             self.connected = False
             self._auth_request_event.set()
         elif msg.event is not None:
             ev = msg.event
             ev.data = ev.body
-            self._esl_event_queue.put(ev)
+            self._deliver(ev)
         elif msg.error is not None:
             self.parse_errors += 1
             log.warning("unreadable ESL event dropped: %s", msg.error)
@@ -127,21 +147,27 @@ class StrictESLMixin:
         while True:
             event = self._esl_event_queue.get()
             if event is _CLOSED:
-                handlers = self.event_handlers.get("CLOSED", [])
-                for h in list(handlers):
-                    self._safe_exec_handler(h, event)
+                self._run_handlers(event)
                 return
-            if event.get(esl_parse.CONTENT_TYPE) == esl_parse.DISCONNECT_NOTICE:
-                handlers = self.event_handlers.get("DISCONNECT")
-            elif event.get(wire.H_EVENT_NAME) == wire.EV_CUSTOM:
-                handlers = self.event_handlers.get(event.get(wire.H_SUBCLASS))
-            else:
-                handlers = self.event_handlers.get(event.get(wire.H_EVENT_NAME))
-            if not handlers and "*" in self.event_handlers:
-                handlers = self.event_handlers["*"]
-            for h in list(handlers or ()):
-                self._safe_exec_handler(h, event)
-            event = handlers = None   # the last event is not pinned while waiting for the next (issue 21)
+            self._run_handlers(event)
+            event = None   # the last event is not pinned while waiting for the next (issue 21)
+
+    def _run_handlers(self, event) -> None:
+        """greenswitch's dispatch rules for one event: ``CLOSED`` for the end of the connection, ``DISCONNECT``
+        for a disconnect notice, the subclass of a CUSTOM event, else the Event-Name; ``*`` when none match.
+        Each handler's exception is logged, never raised."""
+        if event is _CLOSED:
+            handlers = self.event_handlers.get("CLOSED")
+        elif event.get(esl_parse.CONTENT_TYPE) == esl_parse.DISCONNECT_NOTICE:
+            handlers = self.event_handlers.get("DISCONNECT")
+        elif event.get(wire.H_EVENT_NAME) == wire.EV_CUSTOM:
+            handlers = self.event_handlers.get(event.get(wire.H_SUBCLASS))
+        else:
+            handlers = self.event_handlers.get(event.get(wire.H_EVENT_NAME))
+        if not handlers and event is not _CLOSED and "*" in self.event_handlers:
+            handlers = self.event_handlers["*"]
+        for h in list(handlers or ()):
+            self._safe_exec_handler(h, event)
 
     def send(self, data: str, timeout: Optional[float] = None) -> ESLMessage:
         """Send one command (``data`` without the final blank line) and wait for its reply.
@@ -261,134 +287,3 @@ class FsInboundESL(StrictESLMixin, gesl.InboundESL):
     def wait_closed(self, timeout: Optional[float] = None) -> bool:
         """Block until the connection is gone (True) or ``timeout`` s passed (False)."""
         return self._closed.wait(timeout)
-
-
-class ReconnectingESL:
-    """A supervised inbound connection: connect → auth → subscribe → ``on_up(conn)``; when the
-    connection drops → ``on_down()``, wait ``backoff`` (doubling up to ``max_backoff`` s), try again.
-    The defaults (0.25 s … 1 s) reconnect within 1 s of FreeSWITCH being reachable again: it opens its ESL
-    port only when ready, so the first connect that succeeds can resync (issue 15, docs/freeswitch.md observed-live §2).
-
-    ``handlers``: (event key, callable) pairs registered on every new connection (event key as in
-    greenswitch: an Event-Name or a CUSTOM subclass or ``*``). Commands while down raise
-    :class:`EngineUnavailable` at once (:meth:`api`). ``on_up`` runs in the supervisor greenlet before
-    events are processed further, so a resync can run there (FreeSWITCH restarts: fixtures README
-    finding 5 — every socket is closed on shutdown). ``connected_event``/``down_event`` are set while
-    up/down; ``connections`` counts successful connects.
-    """
-
-    def __init__(self, host: str, port: int, password: str, handlers=(), *,
-                 on_up: Optional[Callable[["FsInboundESL"], None]] = None,
-                 on_down: Optional[Callable[[], None]] = None,
-                 timeout: float = 5.0, backoff: float = 0.25, max_backoff: float = 1.0):
-        self.host, self.port, self.password = host, port, password
-        self.handlers = list(handlers)
-        self.on_up, self.on_down = on_up, on_down
-        self.timeout, self.backoff, self.max_backoff = timeout, backoff, max_backoff
-        self.conn: Optional[FsInboundESL] = None
-        self.connected_event = gevent.event.Event()
-        self.down_event = gevent.event.Event()
-        self.down_event.set()
-        self.connections = 0
-        self.ready_count = 0
-        self._ready_pulse = gevent.event.Event()
-        self._running = False
-        self._greenlet: Optional[gevent.Greenlet] = None
-        self._stop = gevent.event.Event()
-
-    def start(self) -> None:
-        """Spawn the supervisor greenlet (returns at once)."""
-        if self._running:
-            return
-        self._running = True
-        self._stop.clear()
-        self._greenlet = gevent.spawn(self._supervise)
-
-    def stop(self) -> None:
-        """Stop reconnecting and close the connection (sends no ``exit``: a closed socket suffices)."""
-        self._running = False
-        self._stop.set()
-        conn = self.conn
-        if conn is not None:
-            conn.stop()
-        if self._greenlet is not None:
-            self._greenlet.join(timeout=5)
-            self._greenlet.kill(block=False)
-
-    def wait_ready(self, count: int, timeout: Optional[float] = None) -> bool:
-        """Block until ``count`` connections have been made *and* their ``on_up`` (resync) has run
-        (True), or ``timeout`` s passed (False). ``ready_count`` is the number so far."""
-        with gevent.Timeout(timeout, False):
-            while self.ready_count < count:
-                self._ready_pulse.wait()
-        return self.ready_count >= count
-
-    @property
-    def is_up(self) -> bool:
-        """True while an authenticated, subscribed connection exists."""
-        return self.conn is not None and self.conn.connected and self.connected_event.is_set()
-
-    def _supervise(self) -> None:
-        delay = self.backoff
-        while self._running:
-            conn = FsInboundESL(self.host, self.port, self.password, timeout=self.timeout)
-            for key, handler in self.handlers:
-                conn.register_handle(key, handler)
-            try:
-                conn.connect()
-                conn.subscribe()
-            except EngineError as exc:
-                # probed every ≤ 1 s: one WARNING per outage, then one every 30 failures (not every probe)
-                failures = getattr(self, "_failures", 0) + 1
-                self._failures = failures
-                (log.warning if failures % 30 == 1 else log.debug)(
-                    "FreeSWITCH ESL connect failed%s: %s", "" if failures == 1 else " (%d tries)" % failures, exc)
-                conn.stop()
-                if self._stop.wait(delay):
-                    return
-                delay = min(delay * 2, self.max_backoff)
-                continue
-            delay = self.backoff
-            self._failures = 0
-            self.conn = conn
-            self.connections += 1
-            self.down_event.clear()
-            self.connected_event.set()
-            if self.on_up is not None:
-                try:
-                    self.on_up(conn)
-                except Exception:
-                    log.exception("ESL on_up failed")
-            self.ready_count += 1
-            log.info("FreeSWITCH ESL %s:%d connected and resynced (connection %d)", self.host, self.port,
-                     self.connections)
-            pulse, self._ready_pulse = self._ready_pulse, gevent.event.Event()
-            pulse.set()
-            conn.wait_closed()
-            if self._running:
-                log.warning("FreeSWITCH ESL %s:%d connection lost; reconnecting", self.host, self.port)
-            self.connected_event.clear()
-            self.down_event.set()
-            self.conn = None
-            if self.on_down is not None:
-                try:
-                    self.on_down()
-                except Exception:
-                    log.exception("ESL on_down failed")
-            if self._stop.wait(delay):
-                return
-
-    def _live(self) -> FsInboundESL:
-        conn = self.conn
-        if conn is None or not conn.connected:
-            raise EngineUnavailable("FreeSWITCH ESL is not connected")
-        return conn
-
-    def api(self, command: str, timeout: Optional[float] = None) -> str:
-        """``api`` on the live connection; :class:`EngineUnavailable` at once when down."""
-        return self._live().api(command, timeout=timeout)
-
-    def bgapi(self, command: str, job_uuid: Optional[str] = None, timeout: Optional[float] = None) -> str:
-        """``bgapi`` on the live connection; returns the Job-UUID."""
-        return self._live().bgapi(command, job_uuid=job_uuid, timeout=timeout)
-
