@@ -1,5 +1,7 @@
 """FreeSwitchEngine against the fake FreeSWITCH: room commands (hold, coach, announce, recording, end, wait gate, talk, exit beep)."""
 
+import time
+
 import gevent
 import gevent.event
 import gevent.queue
@@ -39,6 +41,21 @@ def test_hold_media_loops_while_held_and_its_end_is_not_reported(engine, fake, s
     sink.wait(lambda e: e.action == n.MUTE_MEMBER)
     assert n.PLAY_FILE_MEMBER_DONE not in sink.actions()
     assert fake.commands.count("api conference CFL play /tmp/hold.wav %d" % m.id) == 1
+
+def test_looped_media_that_ends_at_once_is_played_again_at_most_every_min_loop_s(engine, fake, sink):
+    """A wait media FreeSWITCH ends at once (the fake's instant play-file-done, as for a file it cannot open)
+    is looped at most every ``min_loop_s`` — not as fast as ESL round trips go (a core of CPU, both sides)."""
+    engine.min_loop_s = 0.2
+    fake.auto_play_done = True
+    run_call(engine, fake, lambda leg: c.JoinMember(
+        "CFZ", leg.unique_id, "CAZ", waiting=True, wait_media=("/tmp/empty.wav",)))
+    add = sink.wait(lambda e: e.action == n.ADD_MEMBER and e.room == "CFZ")
+    t0 = time.monotonic()   # before the first play: it is sent after the add-member
+    play = "api conference CFZ play /tmp/empty.wav %d" % add.member_id
+    assert fake.wait_for(lambda: fake.commands.count(play) >= 4)
+    assert time.monotonic() - t0 >= 3 * 0.2 - 0.02   # three waits of min_loop_s between four plays
+    assert n.PLAY_FILE_MEMBER_DONE not in sink.actions()
+
 
 def test_coach_relations_kept_right_on_add(engine, fake, sink):
     a, b, cc = members_of(fake, "CFC", 3)

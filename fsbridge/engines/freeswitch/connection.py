@@ -95,7 +95,7 @@ class ConnectionMixin:
                 known_muted = self.mapper.flags.get(s.unique_id, (False, False))[0]
                 self.mapper.flags[s.unique_id] = (known_muted if s.hold else s.muted, s.hold)
         present = set(self.mapper.members.values())
-        for d in (self._waiting, self._hold_media):
+        for d in (self._waiting, self._hold_media, self._loop_started):
             for k in [k for k in d if k not in present]:
                 del d[k]
         self._held = {k for k in self._held if k in present}

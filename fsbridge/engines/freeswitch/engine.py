@@ -97,6 +97,7 @@ class FreeSwitchEngine(GateMixin, ConnectionMixin, AdoptionMixin):
         self._waiting: Dict[Tuple[str, int], _Waiting] = {}
         self._held: Set[Tuple[str, int]] = set()
         self._hold_media: Dict[Tuple[str, int], str] = {}
+        self._loop_started: Dict[Tuple[str, int], Tuple[float, bool]] = {}   # gate.py _loop_again
         self._suppress: Dict[Tuple[str, int, str], int] = {}
         self._coach: Dict[str, Tuple[int, Optional[int]]] = {}
         self._file_strings: Dict[Tuple[str, str], str] = {}
@@ -293,7 +294,6 @@ class FreeSwitchEngine(GateMixin, ConnectionMixin, AdoptionMixin):
             return to
         return self.dial_template.format(to=to)
 
-    # ---------------------------------------------------------------- RoomView (render.py)
     def members(self, room: str) -> List[int]:
         """Member ids now in ``room`` (from add-member/del-member and the last resync)."""
         return [m for r, m in self.mapper.members.values() if r == room]

@@ -4,6 +4,7 @@ the events these cause that the domain must not see (the module docstring of :mo
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, replace
 from typing import List, Optional, Tuple
 
@@ -14,6 +15,11 @@ from fsbridge.engines.base import EngineError
 from fsbridge.engines.freeswitch import render
 
 log = logging.getLogger("fsbridge.engines.freeswitch.engine")
+
+#: s: a looped wait/hold media is played again at most this often. Media that ends at once — a file
+#: FreeSWITCH cannot open, an empty one — would otherwise be replayed as fast as ESL round trips go,
+#: costing the bridge and FreeSWITCH a core (seen with the fake FreeSWITCH's instant play-file-done)
+MIN_LOOP_S = 1.0
 
 
 @dataclass
@@ -30,6 +36,8 @@ class _Waiting:
 
 class GateMixin:
     """Room bookkeeping of :class:`~.engine.FreeSwitchEngine` (its dicts are set up by the engine)."""
+
+    min_loop_s: float = MIN_LOOP_S   # s between two plays of a looped wait/hold media, at least
 
     def _gate_command(self, command) -> None:
         """StartConference (open every gate of the room) or ResumeGate (:meth:`_resume_gate`)."""
@@ -138,6 +146,7 @@ class GateMixin:
                 self._work.put(lambda line=line: self._api(line, tolerate=True))
         if a == n.DEL_MEMBER:
             self._waiting.pop(key, None)
+            self._loop_started.pop(key, None)
             self._held.discard(key)
             self._hold_media.pop(key, None)
             for k in [k for k in self._suppress if k[:2] == key]:
@@ -158,11 +167,11 @@ class GateMixin:
                 self._work.put(lambda k=key, w=w: self._open_gate(k, w) if self._waiting.get(k) is w else None)
                 return None
             if w is not None and w.ref is not None and ev.file == w.ref:
-                self._work.put(lambda k=key: self._play_wait(k))
+                self._loop_again(key, self._play_wait)
                 return None
             if self._hold_media.get(key) == ev.file:
                 if key in self._held:  # the hold media ended: loop it (commands.HoldMember: "in a loop")
-                    self._work.put(lambda k=key: self._play_hold(k))
+                    self._loop_again(key, self._play_hold)
                 else:  # unhold stopped it (finding 17)
                     del self._hold_media[key]
                 return None
@@ -178,10 +187,30 @@ class GateMixin:
                 ev = replace(ev, file=last)
         return ev
 
+    def _loop_again(self, key: Tuple[str, int], play) -> None:
+        """The looped wait or hold media of ``key`` ended: ``play(key)`` again — at once when the play lasted
+        :data:`MIN_LOOP_S` or longer, else when MIN_LOOP_S has passed since it started (logged once per
+        member: its media ends at once)."""
+        started, warned = self._loop_started.get(key, (None, False))
+        left = 0.0 if started is None else self.min_loop_s - (time.monotonic() - started)
+        if left <= 0:
+            self._work.put(lambda: play(key))
+            return
+        if not warned:
+            self._loop_started[key] = (started, True)
+            log.warning("looped media of member %s in %s ended after %.0f ms: playing it again every %.1f s",
+                        key[1], key[0], (self.min_loop_s - left) * 1000, self.min_loop_s)
+        self.call_later(left, lambda: self._work.put(lambda: play(key)))
+
+    def _looping(self, key: Tuple[str, int]) -> None:
+        """A looped media of ``key`` starts now (:meth:`_loop_again` measures from here)."""
+        self._loop_started[key] = (time.monotonic(), self._loop_started.get(key, (0, False))[1])
+
     def _play_wait(self, key: Tuple[str, int]) -> None:
         w = self._waiting.get(key)
         if w is None or w.ref is None:
             return
+        self._looping(key)
         try:
             self._api(render.api("play_member", room=key[0], media=w.ref, member=key[1]))
         except EngineError as exc:
@@ -191,6 +220,7 @@ class GateMixin:
         ref = self._hold_media.get(key)
         if ref is None or key not in self._held:
             return
+        self._looping(key)
         try:
             self._api(render.api("play_member", room=key[0], media=ref, member=key[1]))
         except EngineError as exc:
