@@ -40,10 +40,33 @@ class ConnectionMixin:
             except Exception:
                 log.exception("engine background command failed")
 
+    def _on_esl_event(self, ev: ESLMessage) -> None:
+        """One inbound ESL event (conference, hangup, DTMF): mapped, through the engine's bookkeeping
+        (gate.py), to the sink; wakes the talk poller when a talk decision is now pending."""
+        ts = ev.get(wire.H_TIMESTAMP)
+        if ts and ts.isdigit():  # FreeSWITCH's clock may differ from ours: talk hangovers use its clock
+            self._clock_offset_us = int(ts) - int(time.time() * 1_000_000)
+        for native in self.mapper.map(ev):
+            if self._adopted:
+                self._feed_adopted(native)
+            native = self._engine_side(native)
+            if native is not None:
+                self._emit_one(native)
+        if self.mapper.talk is not None and self.mapper.talk.pending():
+            self._poll_wake.set()
+
     def _talk_poll_loop(self) -> None:
+        """Release the talk gate's due stops (and delayed starts) every TALK_POLL_S while any is pending;
+        run the stuck-call sweep every ``sweep_interval``. Idle otherwise: it sleeps until a talk event leaves
+        a decision pending (``_poll_wake``) or the next sweep is due — no wake-ups of an idle bridge."""
         gate = self.mapper.talk
         while True:
-            gevent.sleep(TALK_POLL_S)
+            if gate is not None and gate.pending():
+                gevent.sleep(TALK_POLL_S)
+            else:
+                self._poll_wake.clear()
+                wait = max(0.0, self._sweep_due - time.monotonic()) if self.sweep_interval > 0 else None
+                self._poll_wake.wait(wait)
             if gate is not None and gate.pending():
                 for ev in gate.poll(int(time.time() * 1_000_000) + self._clock_offset_us):
                     self._emit_one(ev)
@@ -122,6 +145,7 @@ class ConnectionMixin:
             self._work.put(lambda: rescue.rescue_stuck_calls(self))
         elif self.outbound.running:   # a reconnect: sweep soon (calls may have been stranded meanwhile)
             self._sweep_due = 0.0
+            self._poll_wake.set()
 
     def _restarted(self, conn) -> Optional[str]:
         """``CRASH`` when FreeSWITCH restarted since the previous connection (its ``${core_uuid}``, the

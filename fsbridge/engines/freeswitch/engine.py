@@ -105,6 +105,7 @@ class FreeSwitchEngine(GateMixin, ConnectionMixin, AdoptionMixin):
         self._work: gevent.queue.Queue = gevent.queue.Queue()
         self._worker: Optional[gevent.Greenlet] = None
         self._poller: Optional[gevent.Greenlet] = None
+        self._poll_wake = gevent.event.Event()   # set when the poller has work (connection.py _talk_poll_loop)
         self._started = False
         self._clock_offset_us = 0
         self._core_uuid: Optional[str] = None   # FreeSWITCH's ${core_uuid} at the last connect
@@ -376,17 +377,6 @@ class FreeSwitchEngine(GateMixin, ConnectionMixin, AdoptionMixin):
                 self._sink(ev)
             except Exception:
                 log.exception("event sink failed on %s", ev.action)
-
-    def _on_esl_event(self, ev: ESLMessage) -> None:
-        ts = ev.get(wire.H_TIMESTAMP)
-        if ts and ts.isdigit():  # FreeSWITCH's clock may differ from ours: talk hangovers use its clock
-            self._clock_offset_us = int(ts) - int(time.time() * 1_000_000)
-        for native in self.mapper.map(ev):
-            if self._adopted:
-                self._feed_adopted(native)
-            native = self._engine_side(native)
-            if native is not None:
-                self._emit_one(native)
 
 
 class _Timer:
