@@ -272,7 +272,9 @@ def one_run(args, prof):
         host, port, password = live.split(":", 2)
         return live_run(args, prof, app, work, host, port, password)
     from fakes import FakeCall, FakeFreeSwitch
-    fake = FakeFreeSwitch().start()
+    fake = FakeFreeSwitch()
+    fake.auto_play_done = not args.no_play_done
+    fake.start()
     child = subprocess.Popen([sys.executable, __file__, "--serve", "127.0.0.1", str(fake.port), "ClueCon", work,
                               app.url + "/voice", "0", prof], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     info = json.loads(child.stdout.readline())
@@ -290,6 +292,8 @@ def one_run(args, prof):
         call.connect_reply = call.connect_reply.replace(b"Caller-Caller-ID-Number: 1000\n",
                                                         b"Caller-Caller-ID-Number: 9%06d\n" % i)
         calls.append(call.start())
+        if args.join_rate > 0:
+            gevent.sleep(1.0 / args.join_rate)   # load pacing (--join-rate), as the live run's originates
     assert app.wait("participant-join", args.calls, args.timeout), "joins: %d of %d, voice %d, cbs %r" % (
         app.by_event["participant-join"], args.calls, len(app.voice), [c.received for c in calls[:2]])
     app.wait("conference-start", args.rooms, 30)
@@ -556,6 +560,10 @@ def main():
     p.add_argument("--rooms", type=int, default=20)
     p.add_argument("--talk-rounds", type=int, default=3)
     p.add_argument("--talk-rate", type=float, default=400.0, help="talk events/s")
+    p.add_argument("--join-rate", type=float, default=0.0,
+                   help="fake: callers arriving per second (0: all at once); the live run paces 12/s")
+    p.add_argument("--no-play-done", action="store_true",
+                   help="fake: a played file never ends (as a long hold-music file) instead of at once")
     p.add_argument("--updates", type=int, default=400)
     p.add_argument("--rate", type=float, default=200.0, help="REST req/s")
     p.add_argument("--runs", type=int, default=3)
