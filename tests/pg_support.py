@@ -100,6 +100,22 @@ def empty_tables(engine) -> None:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """A database URL with fsbridge's tables created and empty: once a SQLite file in ``tmp_path``, once the
+    session's PostgreSQL (``pg_url``, emptied first). Import it into a test module to use it."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'fsb.sqlite'}"
+    from fsbridge.store import Store
+    from fsbridge.store.db import make_engine
+    url = request.getfixturevalue("pg_url")
+    engine = make_engine(url)
+    Store(engine).create_all()
+    empty_tables(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
 def store(request, tmp_path):
     """A :class:`fsbridge.store.Store` with its tables created, once on a SQLite file in ``tmp_path`` and once
     on the session's PostgreSQL (``pg_url``; emptied first, as its state is shared). Import it into a test

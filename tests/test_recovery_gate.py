@@ -10,14 +10,11 @@ from __future__ import annotations
 import requests
 from flask import Flask, Response, request
 
-from fsbridge.config import Number
 from fsbridge.engines.freeswitch import FreeSwitchEngine
-from fsbridge.local import CallbackLog, HttpApp, start_bridge
+from fsbridge.local import CallbackLog, HttpApp
 from fakes import FakeCall, FakeFreeSwitch
+from test_recovery_freeswitch import AC, TOKEN, App as _RecoveryApp, bridge
 
-AC = "AC" + "8" * 32
-TOKEN = "fs-gate-token"
-NUMBER = "7200"
 UID = "33333333-0000-4000-8000-00000000000%d"
 
 
@@ -40,23 +37,7 @@ class App:
 
         self.http = HttpApp(app).start()
 
-    def names(self):
-        return [c["StatusCallbackEvent"] for c in self.status.items]
-
-    def wait(self, pred, timeout=15):
-        assert self.status.wait_for(lambda items: pred([c["StatusCallbackEvent"] for c in items]), timeout), \
-            self.names()
-
-
-def bridge(tmp_path, fake, app):
-    engine = FreeSwitchEngine("127.0.0.1", fake.port, "ClueCon", outbound_port=0, command_timeout=3,
-                              reconnect_backoff=0.01, talk_stop_ms=0)
-    server = start_bridge(str(tmp_path / "bridge"), accounts={AC: TOKEN},
-                          numbers=[Number(NUMBER, AC, app.http.url + "/voice")], engine=engine, fetch_timeout=3.0,
-                          capture_heard=False)
-    engine.set_call_handler(server.bridge.on_call)
-    assert engine.wait_connected(5)
-    return engine, server
+    names, wait = _RecoveryApp.names, _RecoveryApp.wait   # both read self.status only
 
 
 def rest(server, conf, sid, **data):

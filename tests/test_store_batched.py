@@ -10,7 +10,7 @@ from fsbridge.callbacks import Dispatcher
 from fsbridge.conference import events as ev
 from fsbridge.store import Store, tables
 from fsbridge.store.db import make_engine
-from pg_support import empty_tables
+from pg_support import db_url  # noqa: F401 - fixture
 
 import test_store
 from test_store import AC, CA1, CA2, CF, e, p
@@ -23,18 +23,6 @@ test_participant_mute_and_hold_events_are_kept_with_the_event_once = \
 test_accounts_are_separate = test_store.test_accounts_are_separate
 test_recordings = test_store.test_recordings
 test_paging_filters_and_keyset = test_store.test_paging_filters_and_keyset
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'fsb.sqlite'}"
-    url = request.getfixturevalue("pg_url")
-    engine = make_engine(url)
-    Store(engine).create_all()
-    empty_tables(engine)
-    engine.dispose()
-    return url
 
 
 def batched(url, window_s=0.001):

@@ -10,22 +10,10 @@ from fsbridge.store import Store
 from fsbridge.store import quality as q
 from fsbridge.store import tables as t
 from fsbridge.store.db import make_engine
-from pg_support import empty_tables
+from pg_support import db_url  # noqa: F401 - fixture
 
 AC = "AC" + "1" * 32
 CA1, CA2 = "CA" + "1" * 32, "CA" + "2" * 32
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'fsb.sqlite'}"
-    url = request.getfixturevalue("pg_url")
-    engine = make_engine(url)
-    Store(engine).create_all()
-    empty_tables(engine)
-    engine.dispose()
-    return url
 
 
 def shared(url, window_s=30.0):
