@@ -98,6 +98,25 @@ def test_a_rolled_back_batch_is_written_again_under_newer_writes(db_url, monkeyp
         s.engine.dispose()
 
 
+def test_a_row_the_database_refuses_is_left_out_and_the_rest_commits(db_url):
+    """A quality counter FreeSWITCH reports out of INTEGER range (10**20) makes the batch roll back; the retry
+    writes row by row and leaves that row out — it must not hold back the shared commit (callbacks, store
+    events, other rows) for ever, retried every 50 ms."""
+    s, d = shared(db_url)
+    try:
+        q.save(s.engine, AC, "CF1", CA1, q.CallQuality(packets_received=10 ** 20, source="freeswitch"), rows=s.rows)
+        s.keep_continuation(CA2, AC, {"room": "R2"})
+        assert not s.rows.sync()                  # the batch rolled back (logged), everything still buffered
+        assert s.rows.sync()                      # the retry: row by row
+        assert committed(db_url) == [CA2]
+        assert q.load(s.engine, "CF1", [CA1]) == {}
+        s.keep_continuation(CA1, AC, {"room": "R1"})   # and later batches go the fast way again
+        assert s.rows.sync() and committed(db_url) == [CA1, CA2]
+    finally:
+        d.stop()
+        s.engine.dispose()
+
+
 def test_without_a_shared_commit_each_write_commits_at_once(tmp_path):
     url = f"sqlite:///{tmp_path / 'alone.sqlite'}"
     s = Store(make_engine(url))

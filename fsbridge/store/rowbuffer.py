@@ -12,7 +12,9 @@ Durability is the outbox's: a write is committed within the writer's batching wi
 inside that window loses it, as it loses the callbacks of the same window (a call whose continuation was lost
 that way is adopted without one and hung up when it leaves — runtime/adoption.py logs it). Read-your-writes:
 every connection checked out of the engine first commits what is buffered (an ``engine_connect`` hook, as the
-store's). The last write of a key wins (a delete after a replace in the same batch deletes the row).
+store's). The last write of a key wins (a delete after a replace in the same batch deletes the row). After a
+rolled-back batch the retry writes row by row and leaves out (logs) a row the database refuses, so one bad row
+cannot hold back the shared commit.
 Without a shared commit (no dispatcher, another database) every write commits at once, as before.
 """
 from __future__ import annotations
@@ -25,6 +27,7 @@ import gevent
 from sqlalchemy import Table, and_, bindparam, delete, insert
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from fsbridge.store.db import replace_row
 
@@ -48,6 +51,7 @@ class RowBuffer:
         self._flush: Optional[Callable[[], None]] = None
         self._flushing: set = set()   # ids of greenlets inside our own flush (their connects must not recurse)
         self._stmts: Dict[tuple, object] = {}
+        self._careful = False   # the last batch rolled back: write the next one row by row (write_batch)
 
     # ------------------------------------------------------------------ wiring (SharedCommit.share_commit)
     def share_commit(self, schedule: Callable[[], None], flush: Callable[[], None]) -> None:
@@ -124,7 +128,17 @@ class RowBuffer:
 
     def write_batch(self, conn: Connection, batch: list) -> None:
         """Apply ``batch`` in the writer's open transaction: per table one DELETE executemany of every key, then
-        one INSERT executemany per column set of the rows replaced."""
+        one INSERT executemany per column set of the rows replaced. After a batch rolled back, the next is
+        written row by row (:meth:`_write_alone`): a row the database refuses is left out, not retried forever
+        — it would hold back every outbox row and store event of the shared commit (as the store's
+        careful mode, store/batch.py)."""
+        if self._careful:
+            self._careful = False
+            if conn.dialect.name == "sqlite" and not conn.connection.driver_connection.in_transaction:
+                conn.exec_driver_sql("BEGIN")   # else the first SAVEPOINT would be the outermost transaction
+            for _, (table, key, row) in batch:
+                self._write_alone(conn, table, key, row)
+            return
         tables: Dict[str, Tuple[Table, List[dict], Dict[tuple, List[dict]]]] = {}
         for _, (table, key, row) in batch:
             entry = tables.setdefault(table.name, (table, [], {}))
@@ -136,6 +150,20 @@ class RowBuffer:
             for rows in inserts.values():
                 conn.execute(insert(table), rows)
 
+    def _write_alone(self, conn: Connection, table: Table, key: dict, row: Optional[dict]) -> None:
+        """One replace/delete in its own SAVEPOINT; a row the database refuses (e.g. an engine-reported counter
+        out of INTEGER range) is logged and left out. The database failing as a whole (locked, unreachable)
+        raises: the writer retries the batch."""
+        try:
+            with conn.begin_nested():
+                conn.execute(self._delete_stmt(table), [self._key_params(table, key)])
+                if row is not None:
+                    conn.execute(insert(table), [row])
+        except (OperationalError, InterfaceError):
+            raise
+        except Exception:
+            log.exception("store: the %s row %r was refused by the database and is LOST", table.name, key)
+
     def batch_committed(self, batch: list) -> None:
         """``batch`` is durable (nothing kept to forget)."""
 
@@ -143,6 +171,7 @@ class RowBuffer:
         """The transaction holding ``batch`` rolled back; ``requeue``: buffer it again, under the writes made
         since (a newer write of the same key wins)."""
         if requeue:
+            self._careful = True   # one row the database refuses must not block the shared commit for ever
             merged = dict(batch)
             for k, op in self._ops.items():
                 merged.pop(k, None)
