@@ -107,3 +107,40 @@ def test_redirects_follow_rfc_9110():
         for s in servers:
             s.shutdown()
             s.server_close()
+
+
+def test_a_trickled_redirect_body_cannot_hold_the_fetch_past_its_budget():
+    """urllib3 drains a 3xx body before following the redirect, and each trickled byte arrives inside the
+    read timeout: the fetch's overall budget (connect + read timeout) still ends it, with 11200 (review)."""
+    import socket
+    import time
+
+    import gevent
+    import pytest
+    from fsbridge.egress import EgressPolicy
+    from fsbridge.runtime.fetch import FetchError
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    stop = threading.Event()
+
+    def tarpit():
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 302 Found\r\nLocation: /doc\r\nTransfer-Encoding: chunked\r\n\r\n")
+        while not stop.wait(0.1):   # one chunk of one byte every 100 ms, never the last chunk
+            conn.sendall(b"1\r\nx\r\n")
+        conn.close()
+
+    server = gevent.spawn(tarpit)
+    f = Fetcher(timeout_s=1.0, connect_timeout_s=0.5, egress=EgressPolicy(allow=("127.0.0.1/32",)))
+    t0 = time.monotonic()
+    try:
+        with pytest.raises(FetchError) as err:
+            f.fetch_markup("http://127.0.0.1:%d/voice" % listener.getsockname()[1], "POST", {"A": "1"})
+        assert err.value.code == 11200 and time.monotonic() - t0 < 3.0
+    finally:
+        stop.set()
+        server.join(5)
+        listener.close()

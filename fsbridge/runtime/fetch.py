@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Mapping, Optional
 from urllib.parse import urlencode, urljoin, urlsplit
 
+import gevent
 import urllib3
 from requests.utils import requote_uri
 
@@ -148,7 +149,22 @@ class Fetcher:
         of settings cost ≈ 0.4 ms of CPU per voice fetch, issue 21). Redirects are urllib3's (``PoolManager``:
         at most :data:`MAX_REDIRECTS` hops; 303 becomes a GET without body, 301/302/307/308 keep method and
         body as RFC 9110 allows; Authorization and Cookie dropped when the origin changes), every hop's
-        connection checked by the egress policy. Raises :class:`FetchError`."""
+        connection checked by the egress policy. The whole exchange, redirects included, ends within
+        ``connect_timeout_s + timeout_s`` (a 3xx body trickled byte by byte is drained by urllib3 before it
+        follows the redirect: no per-read timeout bounds that). Raises :class:`FetchError`."""
+        budget = gevent.Timeout(self.connect_timeout_s + self.timeout_s)
+        budget.start()
+        try:
+            return self._exchange(method, url, data, headers, auth, max_bytes)
+        except gevent.Timeout as exc:
+            if exc is not budget:
+                raise
+            raise FetchError(HTTP_RETRIEVAL_FAILURE, "no complete answer within %g s"
+                             % (self.connect_timeout_s + self.timeout_s), url) from None
+        finally:
+            budget.cancel()
+
+    def _exchange(self, method, url, data, headers, auth, max_bytes) -> Fetched:
         headers = dict(_DEFAULT_HEADERS, **headers)
         if auth is not None:
             headers["Authorization"] = urllib3.util.make_headers(basic_auth="%s:%s" % auth)["authorization"]
