@@ -55,7 +55,8 @@ class ResumeGate:
     a bridge restart): bring the gate back in line with the domain. ``started``: the conference started
     while the gate was closed (the bridge that should have opened it died, or the engine was out of sight)
     — mix the member now, as :class:`StartConference` would (held members stay deaf, ``muted`` ones stay
-    muted); else it keeps waiting and hears ``wait_media`` in a loop until StartConference. No event."""
+    muted); else it keeps waiting and hears its wait media in a loop until StartConference — the engine's own
+    for a gate it closed itself, else ``wait_media``. No event."""
 
     room: str
     member_id: int

@@ -20,6 +20,8 @@ log = logging.getLogger("fsbridge.engines.freeswitch.engine")
 #: FreeSWITCH cannot open, an empty one — would otherwise be replayed as fast as ESL round trips go,
 #: costing the bridge and FreeSWITCH a core (seen with the fake FreeSWITCH's instant play-file-done)
 MIN_LOOP_S = 1.0
+#: ``_Waiting.stale`` while a ``stop all`` is on its way (counts down as play-file-member-done events arrive)
+_STOPPING = 1 << 20
 
 
 @dataclass
@@ -31,7 +33,7 @@ class _Waiting:
     enter: Tuple[str, ...] = ()          # JoinMember.enter_media (jambonz enterHook after the wait)
     enter_ref: Optional[str] = None      # its file string while it plays (the gate is still closed)
     listed_muted: bool = True            # FreeSWITCH has it muted (False: a killed bridge's unmute ran)
-    stale: int = 0                       # plays of a killed bridge being stopped: their ...-done is not ours
+    stale: int = 0                       # stopped plays whose ...-done is not reported (-1: a recovered gate)
 
 
 class GateMixin:
@@ -51,21 +53,43 @@ class GateMixin:
             w = self._waiting.get(key)
             if w is None or w.enter_ref is not None:   # gone meanwhile (commands yield) / hearing its enter media
                 continue
+            wait_ref, w.ref = w.ref, None   # (no wait-media loop from here on)
+            if wait_ref is not None:
+                self._stop_media(key, w)
+                if self._waiting.get(key) is not w:   # opened or gone while the stop was on its way
+                    continue
             if w.enter:   # jambonz enterHook: played now, the gate opens at its play-file-member-done
                 w.enter_ref = render.media_ref(w.enter)
-            else:
-                self._waiting.pop(key, None)
-            member, wait_ref, w.ref = key[1], w.ref, None   # (no wait-media loop from here on)
-            if wait_ref is not None:
-                self._suppress_once(key, n.PLAY_FILE_MEMBER_DONE)
-                self._api(render.api("stop_member", room=room, member=member), tolerate=True)
-            if w.enter_ref is not None:
                 try:
-                    self._api(render.api("play_member", room=room, media=w.enter_ref, member=member))
+                    self._api(render.api("play_member", room=room, media=w.enter_ref, member=key[1]))
                     continue
                 except EngineError as exc:
+                    w.enter_ref = None
                     log.warning("enter media for %s: %s", key, exc)
             self._open_gate(key, w)
+
+    def _stop_media(self, key: Tuple[str, int], w: _Waiting) -> None:
+        """Stop whatever plays to the waiting member ``key`` (``conference <room> stop all <id>``); the ends of
+        the files it stopped are not reported. They are counted on ``w.stale``: set high before the command,
+        as the reader may hand over a play-file-member-done before the reply ("+OK Stopped 1 files."), then
+        the number stopped less those already swallowed."""
+        w.stale = _STOPPING
+        body = self._api(render.api("stop_member", room=key[0], member=key[1]), tolerate=True)
+        w.stale = max(0, _stopped(body) - (_STOPPING - w.stale))
+
+    def _api_quiet(self, key: Tuple[str, int], action: str, line: str) -> None:
+        """Send ``line``, whose own event ``action`` the domain must not see: suppressed once — undone when
+        the command failed, so that a later event of the member is not swallowed in its place."""
+        self._suppress_once(key, action)
+        try:
+            self._api(line)
+        except EngineError:
+            k = (key[0], key[1], action)
+            if self._suppress.get(k, 0) > 1:
+                self._suppress[k] -= 1
+            else:
+                self._suppress.pop(k, None)
+            raise
 
     def _gate_snapshot(self, members: List[MemberSnapshot]) -> List[MemberSnapshot]:
         """After an ESL (re)connect: ``members`` (the snapshot) with the members at the wait gate marked
@@ -91,19 +115,30 @@ class GateMixin:
         return out
 
     def _resume_gate(self, cmd: c.ResumeGate) -> None:
-        """:class:`~fsbridge.conference.commands.ResumeGate`: the domain's word on a gate found closed."""
+        """:class:`~fsbridge.conference.commands.ResumeGate`: the domain's word on a gate found closed after an
+        ESL reconnect or a bridge restart. Whatever plays to the member is stopped first — a killed bridge's
+        wait media, or this bridge's whose end was lost while ESL was down — its end not reported. Then: the
+        conference started → the gate opens (an enter media the outage cut is not played again); else the wait
+        media loops again — this bridge's own, or for a recovered gate the domain's ``wait_media``."""
         key = (cmd.room, cmd.member_id)
         w = self._waiting.get(key)
         if w is None:          # opened meanwhile (a StartConference), or gone
             return
-        w.muted = cmd.muted
-        if w.stale < 0:   # a gate this bridge did not close: stop the wait media the killed one looped
-            body = self._api(render.api("stop_member", room=cmd.room, member=cmd.member_id), tolerate=True)
-            w.stale = _stopped(body)
+        recovered, had_enter = w.stale < 0, w.enter_ref is not None
+        w.muted, w.ref = cmd.muted, None
+        self._stop_media(key, w)
+        if self._waiting.get(key) is not w:
+            return
+        w.enter_ref = None
         if cmd.started:
-            self._start_conference(cmd.room, only=cmd.member_id)
-        elif w.ref is None and w.enter_ref is None and cmd.wait_media:
+            if had_enter:
+                self._open_gate(key, w)
+            else:
+                self._start_conference(cmd.room, only=cmd.member_id)
+            return
+        if recovered:
             w.media = tuple(cmd.wait_media)
+        if w.media:
             w.ref = render.media_ref(w.media)
             self._play_wait(key)
 
@@ -111,18 +146,16 @@ class GateMixin:
         """The waiting member ``key`` is mixed: undeaf (unless held) and quiet unmute (unless joined muted)."""
         self._waiting.pop(key, None)
         room, member = key
-        for _ in range(max(w.stale, 0)):   # the killed bridge's wait media may still report its end
+        for _ in range(w.stale if 0 < w.stale < _STOPPING // 2 else 0):   # stopped media may still report its end
             self._suppress_once(key, n.PLAY_FILE_MEMBER_DONE)
         w.stale = 0
         # unmute before undeaf: should this bridge die in between, the member is still listed deaf without
         # hold — a gate the next bridge recognises and opens (_gate_snapshot) — never muted alone, which
         # would be indistinguishable from a participant mute
         if not w.muted and w.listed_muted:
-            self._suppress_once(key, n.UNMUTE_MEMBER)
-            self._api(render.api("unmute_quiet", room=room, member=member))
+            self._api_quiet(key, n.UNMUTE_MEMBER, render.api("unmute_quiet", room=room, member=member))
         if key not in self._held:
-            self._suppress_once(key, n.UNDEAF_MEMBER)
-            self._api(render.api("undeaf", room=room, member=member))
+            self._api_quiet(key, n.UNDEAF_MEMBER, render.api("undeaf", room=room, member=member))
 
     def _engine_side(self, ev: NativeEvent) -> Optional[NativeEvent]:
         """Engine bookkeeping for one mapped event; returns the event to report or None (suppressed)."""
@@ -160,7 +193,7 @@ class GateMixin:
                 del self._file_strings[k]
         if a == n.PLAY_FILE_MEMBER_DONE:
             w = self._waiting.get(key)
-            if w is not None and w.stale > 0:   # the end of a killed bridge's wait media (_resume_gate)
+            if w is not None and w.stale > 0:   # the end of a media _stop_media stopped
                 w.stale -= 1
                 return None
             if w is not None and w.enter_ref is not None and ev.file == w.enter_ref:
