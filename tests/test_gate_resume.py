@@ -4,30 +4,12 @@ reply; a gate whose opening failed while ESL dropped; a silent wait (no wait med
 an enter media whose end was lost in the outage."""
 from __future__ import annotations
 
-import contextlib
-
 import pytest
 
 from fsbridge.conference import commands as c
 from fsbridge.conference import native as n
 from fsbridge.engines.base import EngineError
-from fsbridge.engines.freeswitch import FreeSwitchEngine
-from fakes import FakeFreeSwitch, Sink
-
-
-@contextlib.contextmanager
-def connected(fake, sink):
-    """A FreeSwitchEngine on ``fake`` reporting to ``sink`` (fast reconnects), stopped on exit."""
-    engine = FreeSwitchEngine("127.0.0.1", fake.port, "ClueCon", outbound_port=0, command_timeout=2,
-                              reconnect_backoff=0.01, max_backoff=0.05, talk_stop_ms=0)
-    engine.set_event_sink(sink)
-    engine.start()
-    try:
-        assert engine.wait_connected(5)
-        yield engine
-    finally:
-        engine.stop()
-        fake.stop()
+from fs_support import fake, sink, started_engine  # noqa: F401 - fixtures
 
 
 def waiting_member(engine, fake, sink, room, **join):
@@ -50,15 +32,14 @@ def reconnect(engine, fake, while_down=lambda: None):
     assert engine.esl.wait_ready(2, 5)
 
 
-def test_a_stopped_media_ending_before_the_stop_reply_is_neither_reported_nor_left_suppressed():
-    fake, sink = FakeFreeSwitch().start(), Sink()
+def test_a_stopped_media_ending_before_the_stop_reply_is_neither_reported_nor_left_suppressed(fake, sink):
     closed = fake.add_member("CFG", "u-closed", flags=("mute", "deaf"))   # a killed bridge's closed gate
 
     def stop(_cmd):   # the reader gets the stopped file's end before the reply (one socket read)
         fake.broadcast(fake.member_event("play-file-member-done", closed, (("File", "/old/wait.wav"),)))
         return "+OK Stopped 1 files.\n"
     fake.api_replies["conference CFG stop all %d" % closed.id] = stop
-    with connected(fake, sink) as engine:
+    with started_engine(fake, sink) as engine:
         assert fake.wait_for(lambda: sink.snapshots)
         engine.execute(c.ResumeGate("CFG", closed.id, started=True, muted=False, wait_media=()))
         assert closed.hear and closed.speak
@@ -67,9 +48,8 @@ def test_a_stopped_media_ending_before_the_stop_reply_is_neither_reported_nor_le
         assert done.file == "/app/announce.wav" and not engine._suppress
 
 
-def test_a_gate_whose_opening_failed_in_an_outage_leaves_no_suppressed_unmute():
-    fake, sink = FakeFreeSwitch().start(), Sink()
-    with connected(fake, sink) as engine:
+def test_a_gate_whose_opening_failed_in_an_outage_leaves_no_suppressed_unmute(fake, sink):
+    with started_engine(fake, sink) as engine:
         m = waiting_member(engine, fake, sink, "CFS", wait_media=())
 
         def start_while_down():
@@ -83,9 +63,8 @@ def test_a_gate_whose_opening_failed_in_an_outage_leaves_no_suppressed_unmute():
         sink.wait(lambda e: e.action == n.UNMUTE_MEMBER and e.room == "CFS")   # not swallowed
 
 
-def test_this_bridges_silent_wait_stays_silent_after_a_reconnect():
-    fake, sink = FakeFreeSwitch().start(), Sink()
-    with connected(fake, sink) as engine:
+def test_this_bridges_silent_wait_stays_silent_after_a_reconnect(fake, sink):
+    with started_engine(fake, sink) as engine:
         m = waiting_member(engine, fake, sink, "CFQ", wait_media=())   # a waitUrl document without media
         before = len(fake.commands)
         reconnect(engine, fake)
@@ -96,10 +75,9 @@ def test_this_bridges_silent_wait_stays_silent_after_a_reconnect():
         assert ("CFQ", m.id) in engine._waiting and not m.hear
 
 
-def test_an_enter_media_whose_end_was_lost_in_an_outage_does_not_keep_the_gate_closed():
-    fake, sink = FakeFreeSwitch().start(), Sink()
+def test_an_enter_media_whose_end_was_lost_in_an_outage_does_not_keep_the_gate_closed(fake, sink):
     fake.auto_play_done = False
-    with connected(fake, sink) as engine:
+    with started_engine(fake, sink) as engine:
         m = waiting_member(engine, fake, sink, "CFE", wait_media=(), enter_media=("/app/enter.wav",))
         engine.execute(c.StartConference("CFE"))
         fake.wait_command("api conference CFE play /app/enter.wav %d" % m.id)
