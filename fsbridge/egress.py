@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from typing import Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Iterable, List, Optional, Sequence, Tuple
 
 import urllib3
 from requests.adapters import HTTPAdapter
@@ -172,6 +172,19 @@ class EgressPolicy:
             raise EgressDenied(host, port, refused, why or "no address")
         return ok
 
+    def connect(self, host: str, port: int, timeout: Optional[float],
+                opener: Callable[..., socket.socket] = socket.create_connection) -> socket.socket:
+        """A TCP connection to the first address of ``host`` the policy allows that answers (:meth:`resolve`,
+        then ``opener((ip, port), timeout)`` per address in resolver order). Raises :class:`EgressDenied`,
+        socket.gaierror, or the last address's OSError (``socket.timeout`` for a timed-out connect)."""
+        last: Optional[OSError] = None
+        for _family, ip in self.resolve(host, port):
+            try:
+                return opener((ip, port), timeout)
+            except OSError as exc:
+                last = exc
+        raise last if last is not None else OSError("no address to connect to")
+
 
 class _EgressConnection:
     """Mixin for urllib3 connections: ``_new_conn`` connects only to an address the policy checked."""
@@ -179,23 +192,18 @@ class _EgressConnection:
     egress_policy: EgressPolicy
 
     def _new_conn(self) -> socket.socket:
+        def opener(address, timeout):
+            return u3conn.create_connection(address, timeout, source_address=self.source_address,
+                                            socket_options=self.socket_options)
         try:
-            candidates = self.egress_policy.resolve(self._dns_host, self.port)
+            return self.egress_policy.connect(self._dns_host, self.port, self.timeout, opener)
         except socket.gaierror as exc:
             raise NameResolutionError(self.host, self, exc) from exc
-        last: Optional[BaseException] = None
-        for _family, ip in candidates:
-            try:
-                return u3conn.create_connection((ip, self.port), self.timeout, source_address=self.source_address,
-                                                socket_options=self.socket_options)
-            except socket.timeout as exc:
-                last = ConnectTimeoutError(self, f"Connection to {self.host} timed out. "
-                                                 f"(connect timeout={self.timeout})")
-                last.__cause__ = exc
-            except OSError as exc:
-                last = NewConnectionError(self, f"Failed to establish a new connection: {exc}")
-                last.__cause__ = exc
-        raise last  # type: ignore[misc]
+        except socket.timeout as exc:
+            raise ConnectTimeoutError(self, f"Connection to {self.host} timed out. "
+                                            f"(connect timeout={self.timeout})") from exc
+        except OSError as exc:
+            raise NewConnectionError(self, f"Failed to establish a new connection: {exc}") from exc
 
 
 def pool_classes(policy: EgressPolicy) -> dict:

@@ -81,6 +81,39 @@ def test_resolved_once_and_only_checked_addresses_are_connected(sites):
     assert victim.paths() == []
 
 
+def test_connect_tries_only_allowed_addresses_in_order_and_raises_the_last_failure():
+    """EgressPolicy.connect (the one connect loop of the callback transport, the voice fetch's urllib3 pool and
+    media-stream forks): a refused allowed address is skipped for the next one; a denied one is never tried;
+    all failing → the last OSError; nothing allowed → EgressDenied."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    closed = socket.socket()
+    closed.bind(("127.0.0.3", 0))   # bound, never listening: connections to it are refused
+    tried = []
+
+    def resolver(host, p, *_a):
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, p)) for ip in ("10.0.0.1", "127.0.0.3", "127.0.0.1")]
+
+    def opener(address, timeout):
+        tried.append(address[0])
+        return socket.create_connection(("127.0.0.3", closed.getsockname()[1]) if address[0] == "127.0.0.3"
+                                        else address, timeout)
+    try:
+        policy = EgressPolicy(allow=["127.0.0.0/8"], resolver=resolver)
+        with policy.connect("tenant.example", port, 2.0, opener) as sock:
+            assert sock.getpeername() == ("127.0.0.1", port) and tried == ["127.0.0.3", "127.0.0.1"]
+        only_closed = EgressPolicy(allow=["127.0.0.3/32"], resolver=resolver)
+        with pytest.raises(ConnectionRefusedError):
+            only_closed.connect("tenant.example", port, 2.0, opener)
+        with pytest.raises(EgressDenied):
+            EgressPolicy(resolver=resolver).connect("tenant.example", port, 2.0, opener)
+    finally:
+        listener.close()
+        closed.close()
+
+
 def test_voice_url_to_internal_targets_is_refused(served):
     server, app, victim = served
     for url in (victim.url + "/admin", METADATA, DECIMAL_METADATA, server.base_url + "/2010-04-01/Accounts"):

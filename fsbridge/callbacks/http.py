@@ -67,16 +67,9 @@ class _Connection(http.client.HTTPConnection):
         super().send(data + body if body else data)
 
     def _egress_socket(self) -> socket.socket:
-        last: Optional[BaseException] = None
-        for _family, ip in self.egress_policy.resolve(self.host, self.port):   # EgressDenied, gaierror
-            try:
-                sock = socket.create_connection((ip, self.port), self.timeout)
-            except OSError as exc:
-                last = exc
-                continue
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            return sock
-        raise last if last is not None else OSError("no address to connect to")
+        sock = self.egress_policy.connect(self.host, self.port, self.timeout)   # EgressDenied, gaierror, OSError
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
 
     def connect(self) -> None:
         """Open the TCP connection (egress-checked address, TCP_NODELAY)."""
@@ -105,8 +98,8 @@ class Transport:
 
     ``ssl_context``: for https (default: verify against the system store, or ``ca_certs``, a PEM path).
     ``max_idle``: connections kept per (scheme, host, port). Use from greenlets (sockets patched by gevent).
-    ``egress``: the :class:`fsbridge.egress.EgressPolicy` every connection obeys (default: :meth:`fsbridge.egress.EgressPolicy.default`);
-    a refused address is a ``fatal`` failure.
+    ``egress``: the :class:`fsbridge.egress.EgressPolicy` every connection obeys (default:
+    :meth:`fsbridge.egress.EgressPolicy.default`); a refused address is a ``fatal`` failure.
     """
 
     def __init__(self, ssl_context: Optional[ssl.SSLContext] = None, ca_certs: Optional[str] = None,

@@ -195,18 +195,9 @@ class WebSocketFork:
         secure = parts.scheme.lower() == "wss"
         host, port = parts.hostname, parts.port or (443 if secure else 80)
         if self.fork.egress is not None:
-            candidates = [ip for _family, ip in self.fork.egress.resolve(host, port)]
+            sock = self.fork.egress.connect(host, port, self.timeout_s)   # EgressDenied, gaierror, OSError
         else:
-            candidates = [info[4][0] for info in socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)]
-        sock, last = None, None
-        for ip in candidates:
-            try:
-                sock = socket.create_connection((ip, port), timeout=self.timeout_s)
-                break
-            except OSError as exc:
-                last = exc
-        if sock is None:
-            raise last or OSError(f"no address for {host}")
+            sock = socket.create_connection((host, port), timeout=self.timeout_s)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
         if secure:
             ctx = ssl.create_default_context()
