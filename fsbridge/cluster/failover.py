@@ -53,10 +53,8 @@ def end_conferences(bridge, stored) -> List[str]:
     sequence (see the module docstring); returns the ConferenceSids ended."""
     if not stored:
         return []
-    with bridge._lock:
-        added = bridge.state.restore(stored)
-        bridge._apply_snapshot(local_snapshot(bridge.state, bridge.now_us(), exclude=set(added)))
-    return list(added)
+    return bridge.restore_and_resync(
+        stored, lambda added: local_snapshot(bridge.state, bridge.now_us(), exclude=set(added)))
 
 
 class Monitor:

@@ -243,6 +243,15 @@ class BridgeCore(WritesMixin):
         pulse, self._applied = self._applied, gevent.event.Event()
         pulse.set()
 
+    def restore_and_resync(self, stored, snapshot_of) -> list:
+        """Make ``stored`` conferences (``StoredConference`` s, e.g. of a dead cluster node) live domain
+        conferences and apply ``snapshot_of(added sids)`` — an EngineSnapshot built under the bridge's lock —
+        through the one resync path, atomically; returns the ConferenceSids added (cluster/failover.py)."""
+        with self._lock:
+            added = self.state.restore(stored)
+            self._apply_snapshot(snapshot_of(added))
+        return list(added)
+
     def _apply_snapshot(self, snapshot: "N.EngineSnapshot") -> None:
         """An engine's snapshot after a (re)connect: the domain's one resync path
         (``ConferenceState.resync``), published and executed like any applied event."""
