@@ -169,9 +169,10 @@ class BridgeServer:
         self.app.register_blueprint(calls_blueprint(self.bridge, prefix), url_prefix=prefix or None)
         self.app.config["MAX_CONTENT_LENGTH"] = s.max_body_bytes   # fsbridge.api.limits: 413 before reading
         if self.cluster is not None:   # call moves, room bookkeeping, REST writes carried to the owner
+            from fsbridge.api import twilio_conferences
             from fsbridge.api.app import TWILIO_BLUEPRINTS
-            from fsbridge.cluster.node import blueprint_names
-            self.cluster.attach(self.bridge, self.app, *blueprint_names(TWILIO_BLUEPRINTS))
+            self.cluster.attach(self.bridge, self.app, tuple(bp.name for bp in TWILIO_BLUEPRINTS),
+                                twilio_conferences.bp.name)   # the one whose <Sid> is a ConferenceSid
         self.http.application = self.app
         engine.set_call_handler(self.bridge.on_call)   # FreeSWITCH: calls from the outbound socket → sessions
         self.bridge.start()

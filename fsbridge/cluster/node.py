@@ -11,7 +11,7 @@ after the bridge stopped (its rooms ended) marks the node down.
 from __future__ import annotations
 
 import logging
-from typing import Iterable, Optional, Tuple
+from typing import Iterable
 
 from fsbridge.conference.events import CONFERENCE_END, PARTICIPANT_JOIN
 from fsbridge.wire import twilio as tw
@@ -158,12 +158,4 @@ class ClusterNode:
                 self.placement.release(event.account_sid, event.friendly_name)
 
 
-def blueprint_names(blueprints) -> Tuple[Tuple[str, ...], Optional[str]]:
-    """(names of ``blueprints``, the name of the one whose ``Sid`` is a ConferenceSid) — helper for the
-    composition root."""
-    names = tuple(bp.name for bp in blueprints)
-    conf = next((n for n in names if n.endswith("conferences")), None)
-    return names, conf
-
-
-__all__ = ["ClusterNode", "ScopedStore", "blueprint_names"]
+__all__ = ["ClusterNode", "ScopedStore"]
